@@ -1,0 +1,72 @@
+"""Time as devices and apps see it.
+
+Every wait in possim goes through a :class:`Clock`, so a simulation can run
+timeouts on virtual time (see ``simulator.clock.VirtualClock``) while real
+devices keep the wall clock (:class:`RealClock`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Current wall time, timezone-aware."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes backwards."""
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        """Block until ``ready()`` is true (-> True) or ``timeout`` s pass (-> False).
+
+        ``ready`` is re-evaluated whenever someone calls :meth:`notify`; it must be
+        cheap and thread-safe.
+        """
+
+    def notify(self) -> None:
+        """Tell waiters that state they may be waiting on has changed."""
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass."""
+
+    def work_begun(self) -> None:
+        """A message was handed to a peer; time must not jump until it is answered."""
+
+    def work_done(self) -> None:
+        """A message counted by :meth:`work_begun` was consumed or dropped."""
+
+
+class RealClock:
+    """Wall-clock time; the right clock for real devices and real hosts."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc).astimezone()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(ready, timeout)
+
+    def notify(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def work_begun(self) -> None:
+        pass
+
+    def work_done(self) -> None:
+        pass

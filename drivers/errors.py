@@ -1,0 +1,43 @@
+"""The drivers package's exception hierarchy."""
+
+from __future__ import annotations
+
+
+class DriverError(Exception):
+    """Base class for every error raised by a device driver."""
+
+
+class DeviceURLError(DriverError):
+    """A device URL is malformed or names a scheme nobody registered."""
+
+
+class DeviceUnavailable(DriverError):
+    """The device named by a URL is absent, busy or offline."""
+
+
+class DeviceTimeout(DriverError):
+    """The device did not answer, or the user did not act, in time."""
+
+
+class CardError(DriverError):
+    """Base for card-reader errors."""
+
+
+class NoCard(CardError):
+    """No card is present in the reader."""
+
+
+class CardRemoved(CardError):
+    """The card left the reader while a command was in progress."""
+
+
+class CardProtocolError(CardError):
+    """The card answered something that is not valid ISO 7816 / EMV."""
+
+
+class PinEntryCancelled(DriverError):
+    """The cardholder pressed CANCEL on the PIN pad."""
+
+
+class PrinterError(DriverError):
+    """The printer refused or failed a job (paper out, cover open, offline)."""

@@ -1,0 +1,31 @@
+"""PIN entry: the PIN pad or the terminal's secure keypad."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+
+# Called with the number of digits entered so far, so a screen can show
+# asterisks without ever seeing a digit.
+DigitsChanged = Callable[[int], None]
+
+
+class PinEntry(abc.ABC):
+    @abc.abstractmethod
+    def read_pin(
+        self,
+        *,
+        min_length: int,
+        max_length: int,
+        timeout: float,
+        on_digits: DigitsChanged | None = None,
+    ) -> str:
+        """Collect a PIN until OK.
+
+        Raises ``PinEntryCancelled`` on CANCEL and ``DeviceTimeout`` when nobody
+        finishes in ``timeout`` seconds. Returning an empty string means the
+        cardholder bypassed PIN entry (OK with no digits).
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the device."""

@@ -1,0 +1,14 @@
+"""Barcode/QR scanners that deliver each scan as a line of text."""
+
+from __future__ import annotations
+
+import abc
+
+
+class Scanner(abc.ABC):
+    @abc.abstractmethod
+    def read_code(self, timeout: float) -> str | None:
+        """The next scanned code, stripped of framing; ``None`` on timeout."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the device."""

@@ -1,0 +1,2 @@
+"""possim's simulated world: virtual devices, the terminal apps, the gateway,
+scenarios and the TUI, all built on one event stream and one clock."""

@@ -1,0 +1,179 @@
+"""Virtual time for deterministic simulations.
+
+The virtual clock is a small discrete-event scheduler shared by the threads of
+one simulation (the scenario runner, the terminal app, the gateway):
+
+* a thread that runs simulation work is an *actor* (``with clock.actor():``);
+* an actor that calls :meth:`VirtualClock.wait_until` is idle until its
+  condition holds or its deadline passes;
+* a message handed to a simulated peer is *work in flight*
+  (:meth:`work_begun`) until its receiver consumes it or the peer drops it
+  (:meth:`work_done`).
+
+Time jumps straight to the earliest deadline as soon as every actor is idle,
+nothing is in flight and no waiter's condition holds -- so a 30 s host timeout
+takes microseconds, and the same scenario always sees the same timestamps.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+from simulator.errors import ClockStalled
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+DEFAULT_EPOCH = datetime(2026, 1, 15, 10, 30, 0, tzinfo=CHINA_STANDARD_TIME)
+
+
+class _Waiter:
+    __slots__ = ("deadline", "ready")
+
+    def __init__(self, ready: Callable[[], bool], deadline: float) -> None:
+        self.ready = ready
+        self.deadline = deadline
+
+
+class VirtualClock:
+    """A clock whose time only moves when the simulation is quiescent."""
+
+    def __init__(self, start: datetime = DEFAULT_EPOCH, *, stall_timeout: float = 30.0) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the virtual clock needs a timezone-aware start time")
+        self._start = start
+        self._elapsed = 0.0
+        self._cond = threading.Condition()
+        self._actors = 0
+        self._in_flight = 0
+        self._waiters: list[_Waiter] = []
+        self._local = threading.local()
+        # Real seconds without any progress before a wait is declared stuck:
+        # a guard against simulation bugs, never part of a scenario's timing.
+        self._stall_timeout = stall_timeout
+
+    # -- Clock protocol -------------------------------------------------------
+
+    def now(self) -> datetime:
+        with self._cond:
+            return self._start + timedelta(seconds=self._elapsed)
+
+    def monotonic(self) -> float:
+        with self._cond:
+            return self._elapsed
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        with self._cond:
+            if ready():
+                return True
+            deadline = math.inf if timeout is None else self._elapsed + timeout
+            waiter = _Waiter(ready, deadline)
+            self._waiters.append(waiter)
+            is_actor = self._is_actor()
+            if is_actor:
+                self._actors -= 1
+            try:
+                while True:
+                    if ready():
+                        return True
+                    if self._elapsed >= deadline:
+                        return False
+                    self._advance_if_quiescent()
+                    if ready() or self._elapsed >= deadline:
+                        continue
+                    if not self._cond.wait(self._stall_timeout):
+                        raise ClockStalled(self._describe())
+            finally:
+                self._waiters.remove(waiter)
+                if is_actor:
+                    self._actors += 1
+
+    def notify(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def sleep(self, seconds: float) -> None:
+        self.wait_until(lambda: False, seconds)
+
+    def work_begun(self) -> None:
+        with self._cond:
+            self._in_flight += 1
+
+    def work_done(self) -> None:
+        with self._cond:
+            # A peer may report a message nobody counted (a raw client that is
+            # not part of the simulation); never let the count go negative.
+            self._in_flight = max(0, self._in_flight - 1)
+            self._advance_if_quiescent()
+            self._cond.notify_all()
+
+    # -- simulation control ---------------------------------------------------
+
+    @contextmanager
+    def actor(self) -> Iterator[None]:
+        """Count the calling thread as busy while it runs simulation work."""
+        depth = getattr(self._local, "depth", 0)
+        with self._cond:
+            if depth == 0:
+                self._actors += 1
+            self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._local.depth = depth
+                if depth == 0:
+                    self._actors -= 1
+                    self._advance_if_quiescent()
+                self._cond.notify_all()
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward explicitly (a scenario's ``wait`` step)."""
+        if seconds < 0:
+            raise ValueError("time cannot go backwards")
+        with self._cond:
+            self._elapsed += seconds
+            self._cond.notify_all()
+
+    def settle(self) -> None:
+        """Block the calling actor until every *other* actor is idle.
+
+        Time does not move while settling: the caller stays busy. Used by the
+        scenario runner so each step starts from a quiet, reproducible state.
+        """
+        own = 1 if self._is_actor() else 0
+        with self._cond:
+            while not (
+                self._actors == own
+                and self._in_flight == 0
+                and not any(w.ready() for w in self._waiters)
+            ):
+                if not self._cond.wait(self._stall_timeout):
+                    raise ClockStalled(self._describe())
+
+    # -- internals ------------------------------------------------------------
+
+    def _is_actor(self) -> bool:
+        return getattr(self._local, "depth", 0) > 0
+
+    def _advance_if_quiescent(self) -> None:
+        if self._actors > 0 or self._in_flight > 0 or not self._waiters:
+            return
+        if any(w.ready() for w in self._waiters):
+            return
+        next_deadline = min(w.deadline for w in self._waiters)
+        if math.isinf(next_deadline):
+            return
+        if next_deadline > self._elapsed:
+            self._elapsed = next_deadline
+        self._cond.notify_all()
+
+    def _describe(self) -> str:
+        return (
+            f"virtual clock stalled at +{self._elapsed:.3f}s: {self._actors} busy actor(s), "
+            f"{self._in_flight} message(s) in flight, {len(self._waiters)} waiter(s); "
+            "a thread changed shared state without calling clock.notify(), or a peer "
+            "never answered or dropped a message"
+        )

@@ -1,0 +1,52 @@
+"""The ``sim://`` scheme: in-process virtual devices for every device kind."""
+
+from __future__ import annotations
+
+from drivers.escpos_printer import EscposPrinter
+from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+from simulator.devices.card_reader import SimCardReader
+from simulator.devices.pin_pad import VirtualPinPad
+from simulator.devices.printer import InProcessEscpos, VirtualPrinter
+from drivers.printer_profile import PrinterProfile
+from simulator.devices.scanner import VirtualScanner
+from simulator.devices.speaker import VirtualSpeaker
+from simulator.devices.world import SimulatedWorld
+
+
+def register(registry: DeviceRegistry) -> None:
+    registry.register(DeviceKind.CARD_READER, "sim", open_card_reader)
+    registry.register(DeviceKind.PIN_ENTRY, "sim", open_pin_pad)
+    registry.register(DeviceKind.PRINTER, "sim", open_printer)
+    registry.register(DeviceKind.SCANNER, "sim", open_scanner)
+    registry.register(DeviceKind.SPEAKER, "sim", open_speaker)
+
+
+def open_card_reader(url: DeviceURL, context: DeviceContext) -> SimCardReader:
+    world = SimulatedWorld.of(context)
+    world.card_reader = SimCardReader(context.clock, name=url.target or "possim virtual reader")
+    return world.card_reader
+
+
+def open_pin_pad(url: DeviceURL, context: DeviceContext) -> VirtualPinPad:
+    world = SimulatedWorld.of(context)
+    world.pin_pad = VirtualPinPad(context.clock)
+    return world.pin_pad
+
+
+def open_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
+    world = SimulatedWorld.of(context)
+    profile = PrinterProfile.load(url.param("profile", "generic_58mm"))
+    world.printer = VirtualPrinter(profile)
+    return EscposPrinter(InProcessEscpos(world.printer), profile=profile)
+
+
+def open_scanner(url: DeviceURL, context: DeviceContext) -> VirtualScanner:
+    world = SimulatedWorld.of(context)
+    world.scanner = VirtualScanner(context.clock)
+    return world.scanner
+
+
+def open_speaker(url: DeviceURL, context: DeviceContext) -> VirtualSpeaker:
+    world = SimulatedWorld.of(context)
+    world.speaker = VirtualSpeaker(language=url.param("language", "zh"))
+    return world.speaker

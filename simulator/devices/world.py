@@ -1,0 +1,44 @@
+"""The simulated hardware around one terminal.
+
+``sim://`` factories create virtual devices here, so whoever drives the
+simulation (scenario runner, TUI, pytest fixtures) can act on the hardware side
+-- insert a card, press keys, pull the paper -- while the terminal only ever
+holds drivers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from drivers.clock import Clock
+from drivers.errors import DeviceUnavailable
+from drivers.registry import DeviceContext
+
+if TYPE_CHECKING:
+    from simulator.devices.card_reader import SimCardReader
+    from simulator.devices.pin_pad import VirtualPinPad
+    from simulator.devices.printer import VirtualPrinter
+    from simulator.devices.scanner import VirtualScanner
+    from simulator.devices.speaker import VirtualSpeaker
+
+
+@attrs.define
+class SimulatedWorld:
+    clock: Clock
+    card_reader: SimCardReader | None = None
+    pin_pad: VirtualPinPad | None = None
+    printer: VirtualPrinter | None = None
+    scanner: VirtualScanner | None = None
+    speaker: VirtualSpeaker | None = None
+
+    @classmethod
+    def of(cls, context: DeviceContext) -> SimulatedWorld:
+        world = context.simulation
+        if not isinstance(world, SimulatedWorld):
+            raise DeviceUnavailable(
+                "sim:// devices live in a simulated world: open them through possim "
+                "(possim run / possim tui / the pytest plugin), not standalone"
+            )
+        return world

@@ -1,0 +1,1 @@
+"""Textual views over the terminal model (issue 7)."""

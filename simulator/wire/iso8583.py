@@ -1,0 +1,172 @@
+"""ISO 8583 on the wire: spec files, the pyiso8583 codec, TCP framing and
+redacted descriptions for traces.
+
+Specs are JSON files in ``firmware_fixtures/iso8583/`` holding a pyiso8583
+spec dict under ``fields``; ``possim_ascii`` is the default. Frames are a
+2-byte big-endian length header, optionally followed by a TPDU, then the
+message.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import iso8583
+
+import firmware_fixtures
+from simulator.errors import FixtureError, Iso8583Error
+from simulator.redact import REDACTED, mask_pan, mask_track2
+
+DEFAULT_SPEC = "possim_ascii"
+MAX_FRAME = 0xFFFF
+_LENGTH_HEADER = struct.Struct(">H")
+
+# Fields that never appear in a trace in clear (PAN is masked instead).
+_REDACTED_FIELDS = frozenset({"35", "36", "45", "52", "64", "128"})
+_PAN_FIELD = "2"
+_TRACK2_FIELD = "35"
+
+Fields = dict[str, str]
+
+
+@attrs.frozen
+class Iso8583Spec:
+    name: str
+    fields: Mapping[str, Mapping[str, Any]]
+    source: Path | None = None
+
+    @classmethod
+    def load(cls, name_or_path: str = DEFAULT_SPEC) -> Iso8583Spec:
+        path = firmware_fixtures.find("iso8583", name_or_path, (".json",))
+        if path is None:
+            known = ", ".join(firmware_fixtures.names("iso8583", (".json",)))
+            raise FixtureError(
+                name_or_path, f"no ISO 8583 spec of that name or path (known: {known})"
+            )
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise FixtureError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
+        fields = document.get("fields") if isinstance(document, dict) else None
+        if not isinstance(fields, dict) or "t" not in fields or "p" not in fields:
+            raise FixtureError(path, "expected an object with 'fields' holding at least 't' and 'p'")
+        for key, field in fields.items():
+            missing = {"data_enc", "len_enc", "len_type", "max_len"} - set(field)
+            if missing:
+                raise FixtureError(path, f"field {key!r} lacks {', '.join(sorted(missing))}")
+        return cls(name=str(document.get("name", path.stem)), fields=fields, source=path)
+
+    def describe_field(self, key: str) -> str:
+        return str(self.fields.get(key, {}).get("desc", f"field {key}"))
+
+
+class Iso8583Codec:
+    """Encode/decode messages with one spec; every failure is an :class:`Iso8583Error`."""
+
+    def __init__(self, spec: Iso8583Spec) -> None:
+        self.spec = spec
+
+    def encode(self, fields: Mapping[str, str]) -> bytes:
+        document = dict(fields)
+        try:
+            raw, _ = iso8583.encode(document, self.spec.fields)
+        except iso8583.EncodeError as exc:
+            raise Iso8583Error(f"cannot encode {fields.get('t', '????')}: {exc}") from None
+        return bytes(raw)
+
+    def decode(self, raw: bytes) -> Fields:
+        try:
+            decoded, _ = iso8583.decode(raw, self.spec.fields)
+        except iso8583.DecodeError as exc:
+            raise Iso8583Error(f"malformed ISO 8583 message: {exc}") from None
+        return dict(decoded)
+
+    def describe(self, fields: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """Field number -> {name, value}, with card data redacted, for traces."""
+        return {
+            key: {"name": self.spec.describe_field(key), "value": redact_field(key, value)}
+            for key, value in sorted(fields.items(), key=lambda kv: _field_order(kv[0]))
+            if key not in ("p", "1")
+        }
+
+
+def redact_field(key: str, value: str) -> str:
+    if key == _PAN_FIELD:
+        return mask_pan(value)
+    if key == _TRACK2_FIELD:
+        return mask_track2(value)
+    if key in _REDACTED_FIELDS:
+        return REDACTED
+    return value
+
+
+def summarize(fields: Mapping[str, str]) -> str:
+    """One line for a trace: MTI, STAN, amount, response code; never card data."""
+    parts = [fields.get("t", "????")]
+    if "11" in fields:
+        parts.append(f"STAN {fields['11']}")
+    if "4" in fields:
+        parts.append(f"amount {fields['4']}")
+    if "2" in fields:
+        parts.append(f"PAN {mask_pan(fields['2'])}")
+    if "37" in fields:
+        parts.append(f"RRN {fields['37']}")
+    if "39" in fields:
+        parts.append(f"RC {fields['39']}")
+    return " ".join(parts)
+
+
+def _field_order(key: str) -> tuple[int, str]:
+    return (int(key), "") if key.isdigit() else (-1, key)
+
+
+@attrs.frozen
+class Framing:
+    """2-byte big-endian length header, then an optional TPDU, then the message."""
+
+    tpdu_length: int = 0
+
+    def frame(self, message: bytes, tpdu: bytes = b"") -> bytes:
+        if len(tpdu) != self.tpdu_length:
+            raise Iso8583Error(f"TPDU must be {self.tpdu_length} bytes, got {len(tpdu)}")
+        body = tpdu + message
+        if len(body) > MAX_FRAME:
+            raise Iso8583Error(f"message of {len(body)} bytes does not fit a 2-byte header")
+        return _LENGTH_HEADER.pack(len(body)) + body
+
+    def split(self, body: bytes) -> tuple[bytes, bytes]:
+        """A frame body -> (TPDU, message)."""
+        if len(body) < self.tpdu_length:
+            raise Iso8583Error(f"frame of {len(body)} bytes is shorter than its TPDU")
+        return body[: self.tpdu_length], body[self.tpdu_length :]
+
+    def read_frame(self, sock: socket.socket) -> bytes | None:
+        """Block for one frame body from ``sock``; ``None`` on a clean EOF."""
+        header = _recv_exactly(sock, _LENGTH_HEADER.size)
+        if header is None:
+            return None
+        (length,) = _LENGTH_HEADER.unpack(header)
+        if length == 0:
+            raise Iso8583Error("frame header announces an empty message")
+        body = _recv_exactly(sock, length)
+        if body is None:
+            raise Iso8583Error(f"connection closed inside a {length}-byte frame")
+        return body
+
+
+def _recv_exactly(sock: socket.socket, count: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < count:
+        chunk = sock.recv(count - len(chunks))
+        if not chunk:
+            if chunks:
+                raise Iso8583Error(f"connection closed after {len(chunks)} of {count} bytes")
+            return None
+        chunks += chunk
+    return bytes(chunks)
