@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
@@ -41,6 +42,9 @@ class Clock(Protocol):
     def work_done(self) -> None:
         """A message counted by :meth:`work_begun` was consumed or dropped."""
 
+    def actor(self) -> AbstractContextManager[None]:
+        """Mark the calling thread as doing work for as long as the context lasts."""
+
 
 class RealClock:
     """Wall-clock time; the right clock for real devices and real hosts."""
@@ -70,3 +74,6 @@ class RealClock:
 
     def work_done(self) -> None:
         pass
+
+    def actor(self) -> AbstractContextManager[None]:
+        return nullcontext()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from drivers.escpos_printer import EscposPrinter
+from drivers.printer_profile import PrinterProfile
 from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.pin_pad import VirtualPinPad
 from simulator.devices.printer import InProcessEscpos, VirtualPrinter
-from drivers.printer_profile import PrinterProfile
 from simulator.devices.scanner import VirtualScanner
 from simulator.devices.speaker import VirtualSpeaker
 from simulator.devices.world import SimulatedWorld

@@ -17,6 +17,8 @@ from drivers.errors import DeviceUnavailable
 from drivers.registry import DeviceContext
 
 if TYPE_CHECKING:
+    from simulator.devices.card import VirtualCard
+    from simulator.devices.card_image import CardImage
     from simulator.devices.card_reader import SimCardReader
     from simulator.devices.pin_pad import VirtualPinPad
     from simulator.devices.printer import VirtualPrinter
@@ -32,6 +34,15 @@ class SimulatedWorld:
     printer: VirtualPrinter | None = None
     scanner: VirtualScanner | None = None
     speaker: VirtualSpeaker | None = None
+    # The cardholders' cards: one stateful card per image (ATC, PIN tries).
+    wallet: dict[str, VirtualCard] = attrs.field(factory=dict)
+
+    def card(self, image: CardImage) -> VirtualCard:
+        from simulator.devices.card import VirtualCard
+
+        if image.name not in self.wallet:
+            self.wallet[image.name] = VirtualCard(image)
+        return self.wallet[image.name]
 
     @classmethod
     def of(cls, context: DeviceContext) -> SimulatedWorld:

@@ -63,9 +63,7 @@ class EmvCommonSessionKey:
         return _kd.derive_common_sk(icc_mk, atc + bytes(6))
 
     def generate_ac(self, icc_mk: bytes, tags: Mapping[str, bytes]) -> bytes:
-        return _ac.generate_ac(
-            self._session_key(icc_mk, tags), ac_input(tags), _ac.PaddingType.EMV
-        )
+        return _ac.generate_ac(self._session_key(icc_mk, tags), ac_input(tags), _ac.PaddingType.EMV)
 
     def generate_arpc(self, icc_mk: bytes, tags: Mapping[str, bytes], arc: bytes) -> bytes:
         return _ac.generate_arpc_1(self._session_key(icc_mk, tags), tags["9F26"], arc)

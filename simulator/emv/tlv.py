@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
+import attrs
 from pyemv import tlv as _tlv
 
 from simulator.errors import EmvDataError
@@ -87,3 +88,130 @@ def split_dol_data(dol: bytes, data: bytes) -> Tags:
     if position != len(data):
         raise EmvDataError(f"DOL data has {len(data) - position} bytes more than the DOL asks for")
     return values
+
+
+# -- structure-preserving BER-TLV ----------------------------------------------
+#
+# pyemv's decoder returns dicts: handy, but it loses order and duplicates (a
+# PSE directory record holds several ``61`` entries) and reads EMV's ``00``
+# padding bytes as a tag. The kernel, the card and the trace redactor need the
+# objects as they were encoded, so they use :func:`parse`.
+
+
+@attrs.frozen
+class TlvObject:
+    """One BER-TLV object exactly as it was encoded."""
+
+    tag: str  # upper-case hex, e.g. "9F26"
+    header: bytes  # the tag and length bytes as found on the wire
+    value: bytes
+    children: tuple[TlvObject, ...] | None = None  # set for constructed objects
+
+    @property
+    def constructed(self) -> bool:
+        return self.children is not None
+
+    def primitives(self) -> Iterator[TlvObject]:
+        """This object if primitive, else every primitive inside it, depth first."""
+        if self.children is None:
+            yield self
+        else:
+            for child in self.children:
+                yield from child.primitives()
+
+    def find(self, tag: str) -> TlvObject | None:
+        """The first object named ``tag`` inside this one (not this one itself)."""
+        for child in self.children or ():
+            if child.tag == tag:
+                return child
+            found = child.find(tag)
+            if found is not None:
+                return found
+        return None
+
+
+def parse(data: bytes) -> list[TlvObject]:
+    """Every top-level object in ``data``, constructed ones parsed recursively.
+
+    ``00`` bytes before, between and after objects are skipped (EMV Book 3
+    Annex B). Anything else that does not parse raises :class:`EmvDataError`.
+    """
+    data = bytes(data)
+    return list(_parse(data, 0, len(data), 0))
+
+
+def _parse(data: bytes, start: int, end: int, depth: int) -> Iterator[TlvObject]:
+    if depth > 8:
+        raise EmvDataError(f"TLV nests deeper than 8 levels at byte {start}")
+    position = start
+    while position < end:
+        if data[position] == 0x00:
+            position += 1
+            continue
+        object_start = position
+        first = data[position]
+        position += 1
+        if first & 0x1F == 0x1F:
+            while True:
+                if position >= end:
+                    raise EmvDataError(f"TLV tag at byte {object_start} is truncated")
+                more = data[position] & 0x80
+                position += 1
+                if not more:
+                    break
+                if position - object_start > 4:
+                    raise EmvDataError(f"TLV tag at byte {object_start} is longer than 4 bytes")
+        tag = data[object_start:position].hex().upper()
+        if position >= end:
+            raise EmvDataError(f"TLV object {tag} at byte {object_start} has no length")
+        length = data[position]
+        position += 1
+        if length & 0x80:
+            count = length & 0x7F
+            if count == 0 or count > 3:
+                raise EmvDataError(
+                    f"TLV object {tag} at byte {object_start} has an unsupported length form "
+                    f"{length:02X}"
+                )
+            if position + count > end:
+                raise EmvDataError(f"TLV object {tag} at byte {object_start}: length is truncated")
+            length = int.from_bytes(data[position : position + count], "big")
+            position += count
+        if position + length > end:
+            raise EmvDataError(
+                f"TLV object {tag} at byte {object_start} claims {length} bytes, "
+                f"only {end - position} follow"
+            )
+        header = data[object_start:position]
+        value = data[position : position + length]
+        children = None
+        if first & 0x20:
+            children = tuple(_parse(data, position, position + length, depth + 1))
+        position += length
+        yield TlvObject(tag=tag, header=header, value=value, children=children)
+
+
+def encode_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    if length <= 0xFF:
+        return bytes([0x81, length])
+    if length <= 0xFFFF:
+        return b"\x82" + length.to_bytes(2, "big")
+    raise EmvDataError(f"TLV value of {length} bytes is too long")
+
+
+def pack(tag: str, value: bytes) -> bytes:
+    """One TLV object; unlike :func:`encode` it allows repeating a tag."""
+    try:
+        tag_bytes = bytes.fromhex(tag)
+    except ValueError:
+        raise EmvDataError(f"TLV tag {tag!r} is not hex") from None
+    if not tag_bytes:
+        raise EmvDataError("empty TLV tag")
+    return tag_bytes + encode_length(len(value)) + bytes(value)
+
+
+def dol_length(dol: bytes) -> int:
+    """The number of data bytes a DOL asks for."""
+    return sum(length for _, length in parse_dol(dol))

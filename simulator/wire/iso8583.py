@@ -55,7 +55,9 @@ class Iso8583Spec:
             raise FixtureError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
         fields = document.get("fields") if isinstance(document, dict) else None
         if not isinstance(fields, dict) or "t" not in fields or "p" not in fields:
-            raise FixtureError(path, "expected an object with 'fields' holding at least 't' and 'p'")
+            raise FixtureError(
+                path, "expected an object with 'fields' holding at least 't' and 'p'"
+            )
         for key, field in fields.items():
             missing = {"data_enc", "len_enc", "len_type", "max_len"} - set(field)
             if missing:

@@ -1,0 +1,344 @@
+"""ESC/POS receipt printers through python-escpos.
+
+:class:`EscposPrinter` drives any python-escpos printer object -- ``Usb``,
+``Serial``, ``Network``, ``File`` or possim's in-process virtual printer -- and
+never knows which one it holds.
+
+A job is rendered with python-escpos's own API (``hw``, ``set``, ``text``,
+``qr``, barcode, ``print_and_feed``, ``cut``) into an ``escpos.printer.Dummy``
+that shares the device's capability profile, then sent to the device in one
+write. Rendering errors (a barcode that cannot be encoded, ...) therefore
+surface before a single byte reaches the printer, a job is never interleaved
+with another one, and a USB printer gets one bulk transfer instead of hundreds.
+
+Chinese text: python-escpos's ``MagicEncode`` sends text containing CJK
+ideographs (U+4E00-U+9FA5 only) as raw GB18030 without ``FS &``, and turns
+other wide characters (full-width punctuation such as "：", "￥") into "?". So
+lines holding wide characters are sent by this driver as GB18030 between
+``FS &`` and ``FS .`` with ``FS !`` giving the double-byte font the line's size
+(``ESC !`` sizes apply to single-byte characters only). Everything else goes
+through ``text()`` and MagicEncode's code-page switching.
+
+Status: ``DLE EOT 1`` (printer), ``DLE EOT 4`` (roll paper sensor) and, when the
+printer reports offline, ``DLE EOT 2`` (offline cause). Write-only transports
+(``File``, ``Dummy``, a printer that does not answer) cannot tell: ``status()``
+then returns a ready status and ``status_known`` is ``False``.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from typing import Any
+
+from escpos.constants import BARCODE_TYPE_B
+from escpos.escpos import Escpos
+from escpos.exceptions import Error as EscposLibraryError
+from escpos.printer import Dummy
+
+from drivers.errors import PrinterError
+from drivers.printer import (
+    Barcode,
+    Cut,
+    Feed,
+    PrintDocument,
+    Printer,
+    PrinterStatus,
+    PrintItem,
+    QrCode,
+    TextLine,
+)
+from drivers.printer_profile import PrinterProfile
+
+DLE_EOT = b"\x10\x04"
+FS_CHINESE_ON = b"\x1c&"
+FS_CHINESE_OFF = b"\x1c."
+FS_CHINESE_MODE = b"\x1c!"
+
+# Real-time status bits (ESC/POS DLE EOT n).
+FIXED_BITS_MASK = 0x93  # bits 0, 1, 4, 7 ...
+FIXED_BITS = 0x12  # ... must read 0, 1, 1, 0
+OFFLINE = 0x08  # DLE EOT 1 bit 3
+COVER_OPEN = 0x04  # DLE EOT 2 bit 2
+STOPPED_BY_PAPER_END = 0x20  # DLE EOT 2 bit 5
+PAPER_NEAR_END = 0x0C  # DLE EOT 4 bits 2-3
+PAPER_END = 0x60  # DLE EOT 4 bits 5-6
+
+BARCODE_HEIGHT = 64  # dots (8 mm at 203 dpi)
+BARCODE_MODULES = (3, 2)  # module widths tried, widest first (python-escpos allows 2-6)
+MAX_FEED = 255
+
+_HINTS = {
+    "printer offline": "check that it is switched on, connected and not in an error state",
+    "printer cover open": "close the printer cover",
+    "printer out of paper": "load a new paper roll",
+}
+
+
+def _is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def _clean(text: str) -> str:
+    """Text with control characters replaced, so data cannot inject commands."""
+    return "".join("?" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch for ch in text)
+
+
+def _code128_width(code: str, module: int) -> int:
+    """Approximate printed width in dots of python-escpos CODE128 data ({A/{B/{C)."""
+    symbols = len(code) - code.count("{") + 1  # selectors are one symbol each, plus check
+    return (symbols * 11 + 13) * module
+
+
+def _code128_data(data: str) -> str:
+    """python-escpos CODE128 data: ``{C`` pairs for even-length digits, else ``{B``."""
+    if data.startswith("{"):
+        return data  # the caller chose code sets itself
+    if len(data) >= 4 and len(data) % 2 == 0 and data.isdigit() and data.isascii():
+        return "{C" + "".join(chr(int(data[i : i + 2])) for i in range(0, len(data), 2))
+    return "{B" + data
+
+
+class EscposPrinter(Printer):
+    """A :class:`Printer` over any python-escpos ``Escpos`` instance."""
+
+    def __init__(
+        self,
+        device: Escpos,
+        *,
+        profile: PrinterProfile | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._device = device
+        self._profile = profile
+        self.name = name or type(device).__name__
+        if profile is not None:
+            self.paper_width_chars = profile.chars_per_line
+        self._status_known = False
+        self._lock = threading.RLock()  # status() runs inside print_document()
+        # Jobs are rendered here with python-escpos's API, then sent in one write.
+        self._job: Any = Dummy()
+        self._job.profile = device.profile
+        self._job.magic = type(device.magic)(self._job)
+
+    @property
+    def device(self) -> Escpos:
+        return self._device
+
+    @property
+    def profile(self) -> PrinterProfile | None:
+        return self._profile
+
+    @property
+    def status_known(self) -> bool:
+        """Whether the last :meth:`status` came from the printer (not assumed)."""
+        return self._status_known
+
+    # -- printing -------------------------------------------------------------
+
+    def print_document(self, document: PrintDocument) -> None:
+        with self._lock:
+            self._check_ready(document, "cannot print")
+            data = self._render(document)
+            self._send(document, data)
+            self._check_ready(document, "while printing")
+
+    def open_cash_drawer(self, pin: int = 2) -> None:
+        """Kick the cash drawer connected to the printer (``ESC p``)."""
+        with self._lock:
+            self._job.clear()
+            try:
+                self._job.cashdraw(pin)
+            except (EscposLibraryError, ValueError) as exc:
+                raise PrinterError(f"cannot kick the cash drawer on pin {pin}: {exc}") from exc
+            self._write(self._job.output, "the cash drawer kick")
+
+    def _check_ready(self, document: PrintDocument, when: str) -> None:
+        status = self.status()
+        problem = status.problem()
+        if problem is None:
+            return
+        hint = _HINTS.get(problem, "check the printer")
+        if when == "while printing":
+            raise PrinterError(
+                f"{problem} while printing {document.title!r}: the receipt may be "
+                f"incomplete; {hint} and print it again"
+            )
+        raise PrinterError(f"{problem}: {when} {document.title!r}; {hint} and retry")
+
+    def _render(self, document: PrintDocument) -> bytes:
+        job = self._job
+        job.clear()
+        job.hw("INIT")
+        # ESC @ reset the printer's code page: make MagicEncode announce it again.
+        job.magic.encoding = None
+        profile = self._profile
+        if profile is not None and profile.supports_cjk and not profile.cjk_needs_fs_ampersand:
+            # The printer starts in Chinese mode; leave it so code pages work.
+            job._raw(FS_CHINESE_OFF)
+        for number, item in enumerate(document.items, start=1):
+            try:
+                self._render_item(job, item)
+            except (EscposLibraryError, ValueError, TypeError, UnicodeError) as exc:
+                raise PrinterError(
+                    f"cannot print {document.title!r}: item {number} ({type(item).__name__}) "
+                    f"cannot be encoded for this printer: {exc}"
+                ) from exc
+        output: bytes = job.output
+        job.clear()
+        return output
+
+    def _render_item(self, job: Any, item: PrintItem) -> None:
+        if isinstance(item, TextLine):
+            self._render_text(job, item)
+        elif isinstance(item, QrCode):
+            self._render_qr(job, item)
+        elif isinstance(item, Barcode):
+            self._render_barcode(job, item)
+        elif isinstance(item, Feed):
+            lines = item.lines
+            while lines > 0:
+                job.print_and_feed(min(lines, MAX_FEED))
+                lines -= MAX_FEED
+        elif isinstance(item, Cut):
+            job.cut(mode="PART" if item.partial else "FULL")
+        else:  # pragma: no cover - PrintItem is a closed union
+            raise TypeError(f"unknown print item {item!r}")
+
+    def _render_text(self, job: Any, line: TextLine) -> None:
+        double = line.double_width or line.double_height
+        job.set(
+            align=line.align.value,
+            bold=line.bold,
+            double_width=line.double_width,
+            double_height=line.double_height,
+            normal_textsize=not double,
+        )
+        text = _clean(line.text)
+        encoding = self._profile.cjk_encoding if self._profile is not None else "gb18030"
+        if encoding is not None and any(_is_wide(ch) for ch in text):
+            size = (0x04 if line.double_width else 0) | (0x08 if line.double_height else 0)
+            job._raw(
+                FS_CHINESE_ON
+                + FS_CHINESE_MODE
+                + bytes([size])
+                + text.encode(encoding, errors="replace")
+                + FS_CHINESE_OFF
+            )
+            job.text("\n")
+        else:
+            job.textln(text)
+
+    def _render_qr(self, job: Any, qr: QrCode) -> None:
+        size = max(1, min(16, qr.size))
+        native = self._profile.native_qr if self._profile is not None else True
+        job.set(align=qr.align.value)
+        if native:
+            job.qr(qr.data, native=True, size=size)
+        else:
+            job.qr(qr.data, native=False, size=size, center=qr.align.value == "center")
+
+    def _render_barcode(self, job: Any, barcode: Barcode) -> None:
+        symbology = barcode.symbology.upper()
+        if symbology not in BARCODE_TYPE_B:
+            known = ", ".join(sorted(BARCODE_TYPE_B))
+            raise ValueError(f"barcode symbology {barcode.symbology!r} is not one of {known}")
+        code = barcode.data
+        module = BARCODE_MODULES[-1]
+        if symbology in ("CODE128", "GS1-128"):
+            code = _code128_data(code)
+            dots = self._profile.dots_per_line if self._profile is not None else None
+            if dots is not None:
+                fitting = [m for m in BARCODE_MODULES if _code128_width(code, m) <= dots]
+                module = fitting[0] if fitting else BARCODE_MODULES[-1]
+        if not job.check_barcode(symbology, code):
+            raise ValueError(f"{barcode.data!r} is not valid {symbology} data")
+        job.set(align=barcode.align.value)
+        # Escpos.barcode() picks this same hardware renderer but prints
+        # "Using hardware barcode renderer" to stdout on every call.
+        job._hw_barcode(
+            code,
+            symbology,
+            height=BARCODE_HEIGHT,
+            width=module,
+            pos="BELOW",
+            font="A",
+            align_ct=False,
+            function_type="B",
+            check=True,
+        )
+
+    def _send(self, document: PrintDocument, data: bytes) -> None:
+        self._write(data, repr(document.title))
+
+    def _write(self, data: bytes, what: str) -> None:
+        try:
+            self._device._raw(data)
+        except (EscposLibraryError, OSError) as exc:
+            raise PrinterError(
+                f"sending {what} to printer {self.name} failed: {exc}; check that it is "
+                "switched on, connected and not held by another program"
+            ) from exc
+
+    # -- status -----------------------------------------------------------------
+
+    def status(self) -> PrinterStatus:
+        """Ask the printer (DLE EOT 1, 4 and, when offline, 2)."""
+        with self._lock:  # replies must not interleave with another thread's queries
+            return self._status()
+
+    def _status(self) -> PrinterStatus:
+        printer = self._query(1)
+        paper = self._query(4) if printer is not None else None
+        if printer is None or paper is None:
+            self._status_known = False
+            return PrinterStatus()  # unknown: assume ready (see module docstring)
+        cause = self._query(2) if printer & OFFLINE else FIXED_BITS
+        cause = FIXED_BITS if cause is None else cause
+        cover_open = bool(cause & COVER_OPEN)
+        paper_end = bool(paper & PAPER_END) or bool(cause & STOPPED_BY_PAPER_END)
+        # Offline because of an open cover or paper end is reported as that cause.
+        online = not printer & OFFLINE or cover_open or paper_end
+        self._status_known = True
+        return PrinterStatus(
+            online=bool(online),
+            paper_present=not paper_end,
+            paper_near_end=bool(paper & PAPER_NEAR_END),
+            cover_open=cover_open,
+        )
+
+    def _readable(self) -> bool:
+        return type(self._device)._read is not Escpos._read
+
+    def _query(self, n: int) -> int | None:
+        """The status byte for DLE EOT n, or None when the transport cannot answer."""
+        if not self._readable():
+            return None
+        try:
+            reply = self._device.query_status(DLE_EOT + bytes([n]))
+        except NotImplementedError:
+            return None
+        except (EscposLibraryError, OSError) as exc:
+            if isinstance(exc, TimeoutError) or type(exc).__name__ == "USBTimeoutError":
+                return None
+            raise PrinterError(
+                f"cannot read the status of printer {self.name} (DLE EOT {n}): {exc}; "
+                "check that it is switched on and connected"
+            ) from exc
+        data = bytes(reply or b"")
+        if not data:
+            return None
+        value = data[-1]
+        if value & FIXED_BITS_MASK != FIXED_BITS:
+            raise PrinterError(
+                f"printer {self.name} answered {data.hex(' ')} to DLE EOT {n}: not an ESC/POS "
+                "status byte (bits 1 and 4 set, 0 and 7 clear); is it an ESC/POS printer "
+                "with Automatic Status Back off?"
+            )
+        return value
+
+    def close(self) -> None:
+        try:
+            self._device.close()
+        except (EscposLibraryError, OSError) as exc:
+            raise PrinterError(f"closing printer {self.name} failed: {exc}") from exc

@@ -1,0 +1,143 @@
+"""The ``possim`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from simulator import bench_cli
+from simulator.errors import ScenarioError, SimulatorError
+from simulator.gateway import cli as gateway_cli
+from simulator.scenario.junit import write_junit
+from simulator.scenario.model import Scenario, discover, load_scenario
+from simulator.scenario.runner import ScenarioResult, run_scenario
+
+DEFAULT_OUT = Path("possim-runs")
+REPO_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+DEMO_SCENARIO = "card_purchase.yaml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="possim", description="Smart-POS terminal simulator and hardware test harness."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run scenarios headless and report")
+    run.add_argument("paths", nargs="+", type=Path, help="scenario files or folders")
+    run.add_argument("--junit", type=Path, help="write a JUnit XML report here")
+    run.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="artifacts folder (default: %(default)s)"
+    )
+    run.add_argument("--seed", type=int, help="override every scenario's seed")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="print each scenario's transcript"
+    )
+    run.set_defaults(handler=run_command)
+
+    demo = commands.add_parser(
+        "demo", help="run the full card purchase and show receipt and speech"
+    )
+    demo.add_argument("--out", type=Path, default=DEFAULT_OUT / "demo")
+    demo.set_defaults(handler=demo_command)
+
+    gateway_cli.register(commands)
+    bench_cli.register(commands)
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        files = discover(args.paths)
+    except ScenarioError as exc:
+        print(f"ERROR {exc}", file=sys.stderr)
+        return 2
+    if not files:
+        print("no scenario files (*.yaml) found", file=sys.stderr)
+        return 2
+    results: list[ScenarioResult] = []
+    errors: list[ScenarioError] = []
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            errors.append(exc)
+            print(f"ERROR {exc}")
+            continue
+        result = _run_one(scenario, args.out, args.seed)
+        results.append(result)
+        if args.verbose:
+            print((result.artifacts / "transcript.txt").read_text(encoding="utf-8"))
+    passed = sum(result.passed for result in results)
+    failed = len(results) - passed
+    total_seconds = sum(result.seconds for result in results)
+    print(
+        f"\n{passed} passed, {failed} failed, {len(errors)} invalid "
+        f"in {total_seconds:.2f} s (artifacts in {args.out}/)"
+    )
+    if args.junit is not None:
+        write_junit(results, errors, args.junit)
+        print(f"JUnit report: {args.junit}")
+    return 0 if failed == 0 and not errors else 1
+
+
+def _run_one(scenario: Scenario, out: Path, seed: int | None) -> ScenarioResult:
+    try:
+        result = run_scenario(scenario, out, seed=seed)
+    except SimulatorError as exc:
+        print(f"ERROR {scenario.path}: {exc}")
+        raise SystemExit(2) from None
+    status = "PASS" if result.passed else "FAIL"
+    print(
+        f"{status}  {scenario.path}  {scenario.name}  ({len(scenario.steps)} steps, "
+        f"{result.events} events, {result.seconds:.2f} s)"
+    )
+    if not result.passed:
+        print(_indent(result.failure_text))
+    return result
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    path = REPO_SCENARIOS / DEMO_SCENARIO
+    if not path.exists():
+        print(f"the demo scenario {path} is missing: run from a possim checkout", file=sys.stderr)
+        return 2
+    scenario = load_scenario(path)
+    print(f"possim demo: {scenario.name}")
+    print(f"  {scenario.purpose}\n")
+    result = run_scenario(scenario, args.out)
+    print((result.artifacts / "transcript.txt").read_text(encoding="utf-8"))
+    receipts = (result.artifacts / "receipts.txt").read_text(encoding="utf-8").strip("\n")
+    speech = (result.artifacts / "speech.txt").read_text(encoding="utf-8").strip()
+    print("=" * 20 + " receipts " + "=" * 20)
+    print(receipts or "(none)")
+    print("=" * 20 + " announcement " + "=" * 16)
+    print(speech or "(none)")
+    print("=" * 50)
+    if not result.passed:
+        print(result.failure_text)
+        return 1
+    print(f"PASS {scenario.path} in {result.seconds:.2f} s; artifacts in {result.artifacts}/")
+    return 0
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

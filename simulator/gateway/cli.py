@@ -1,0 +1,154 @@
+"""``possim gateway serve``: the acquirer host simulator as a standalone process.
+
+The main CLI calls :func:`register` to add the ``gateway`` command. Without
+it, ``python -m simulator.gateway.cli gateway serve ...`` does the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from drivers.clock import RealClock
+from simulator.errors import GatewayError, SimulatorError
+from simulator.events import Event, EventBus
+from simulator.gateway.builtin import BuiltinGateway
+from simulator.gateway.issuers import DEFAULT_ISSUERS
+from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS
+from simulator.gateway.server import is_loopback
+from simulator.wire.iso8583 import DEFAULT_SPEC
+
+DEFAULT_PORT = 5800
+DEFAULT_LEDGER = "possim-gateway.sqlite"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``gateway serve`` to a CLI's subcommands."""
+    gateway = subparsers.add_parser(
+        "gateway",
+        help="the acquirer host simulator",
+        description="The ISO 8583 acquirer host simulator (see docs/gateway.md).",
+    )
+    commands = gateway.add_subparsers(dest="gateway_command", metavar="COMMAND", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="serve ISO 8583 over TCP until interrupted",
+        description="Serve ISO 8583 (2-byte length header framing) until SIGINT/SIGTERM, "
+        "printing every message as an event line.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    serve.add_argument(
+        "--iso8583-port",
+        type=int,
+        default=DEFAULT_PORT,
+        metavar="PORT",
+        help="TCP port for ISO 8583 (%(default)s; 0 = any free port)",
+    )
+    serve.add_argument(
+        "--spec", default=DEFAULT_SPEC, help="ISO 8583 spec name or JSON path (%(default)s)"
+    )
+    serve.add_argument(
+        "--tpdu-length",
+        type=int,
+        default=0,
+        metavar="BYTES",
+        help="TPDU bytes after the length header, echoed back (%(default)s)",
+    )
+    serve.add_argument(
+        "--ledger", default=DEFAULT_LEDGER, metavar="PATH", help="SQLite ledger (%(default)s)"
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed for auth codes (%(default)s)")
+    serve.add_argument("--issuers", default=DEFAULT_ISSUERS, help=argparse.SUPPRESS)
+    serve.add_argument("--magic-amounts", default=DEFAULT_MAGIC_AMOUNTS, help=argparse.SUPPRESS)
+    serve.set_defaults(handler=serve_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _serve(args, stop)
+    except SimulatorError as exc:
+        print(f"possim gateway: {exc}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
+    if args.tpdu_length < 0:
+        raise GatewayError("--tpdu-length cannot be negative")
+    clock = RealClock()
+    bus = EventBus(clock)
+    output_lock = threading.Lock()
+
+    def show(event: Event) -> None:
+        with output_lock:
+            print(event.line(), flush=True)
+
+    gateway = BuiltinGateway(
+        Path(args.ledger),
+        clock=clock,
+        bus=bus,
+        rng=random.Random(args.seed),
+        spec=args.spec,
+        host=args.host,
+        port=args.iso8583_port,
+        tpdu_length=args.tpdu_length,
+        allow_remote=True,  # the user named the address
+        issuers=args.issuers,
+        magic_amounts=args.magic_amounts,
+    )
+    if not is_loopback(args.host):
+        print(
+            f"possim gateway: warning: listening on {args.host}, not loopback: "
+            "test keys and a test ledger are reachable from the network",
+            file=sys.stderr,
+            flush=True,
+        )
+    unsubscribe = bus.subscribe(show)
+    try:
+        # Hold the output until the address line is out: events come after it.
+        with output_lock:
+            address, port = gateway.start()
+            framing_text = "2-byte length header"
+            if gateway.framing.tpdu_length:
+                framing_text += f" + {gateway.framing.tpdu_length}-byte TPDU"
+            print(
+                f"possim gateway: ISO 8583 (spec {gateway.spec.name}, {framing_text}) "
+                f"listening on {address}:{port}",
+                flush=True,
+            )
+        while not stop.wait(0.5):
+            pass
+    finally:
+        gateway.stop()
+        unsubscribe()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="possim")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Issuers the gateway simulator knows, by BIN, with their cryptogram keys.
+
+The directory is data (``firmware_fixtures/gateway/issuers.yaml``): a list of
+``{prefix, name, cryptogram, imk_ac}`` entries. The longest prefix matching a
+PAN picks the issuer. A malformed file raises :class:`FixtureError` naming the
+file, the line and the field.
+
+This module also holds the small YAML reader the gateway's data files share:
+it keeps the line of every mapping so errors can point at it.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+import firmware_fixtures
+from simulator.emv import cryptogram
+from simulator.errors import FixtureError
+
+DEFAULT_ISSUERS = "issuers"
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+# -- YAML with line numbers ----------------------------------------------------
+
+
+class LocatedDict(dict[Any, Any]):
+    """A mapping read from YAML that remembers its (1-based) line."""
+
+    line: int | None = None
+
+
+class _LocatingLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_located_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LocatedDict:
+    loader.flatten_mapping(node)
+    mapping = LocatedDict(loader.construct_pairs(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    return mapping
+
+
+_LocatingLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_located_mapping
+)
+
+
+def find_fixture(category: str, name_or_path: str | Path, what: str) -> Path:
+    """The YAML fixture ``name_or_path`` in ``category`` or a FixtureError."""
+    path = firmware_fixtures.find(category, str(name_or_path), YAML_SUFFIXES)
+    if path is None:
+        known = ", ".join(firmware_fixtures.names(category, YAML_SUFFIXES)) or "none"
+        raise FixtureError(name_or_path, f"no {what} file of that name or path (known: {known})")
+    return path
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse ``path``; mappings come back as :class:`LocatedDict`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FixtureError(path, f"cannot read: {exc}") from None
+    try:
+        return yaml.load(text, Loader=_LocatingLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise FixtureError(path, f"not valid YAML: {exc.problem}", line) from None
+    except yaml.YAMLError as exc:
+        raise FixtureError(path, f"not valid YAML: {exc}") from None
+
+
+def line_of(value: object) -> int | None:
+    return value.line if isinstance(value, LocatedDict) else None
+
+
+def top_level_list(path: Path, document: Any, key: str) -> list[Any]:
+    if not isinstance(document, Mapping) or key not in document:
+        raise FixtureError(path, f"expected a mapping with a {key!r} key at the top level")
+    items = document[key]
+    if not isinstance(items, list):
+        raise FixtureError(path, f"{key!r} must be a list", line_of(document))
+    return items
+
+
+def require_str(path: Path, entry: Mapping[str, Any], where: str, field: str) -> str:
+    """``entry[field]`` as a non-empty string, or a FixtureError naming it."""
+    if field not in entry:
+        raise FixtureError(path, f"{where}: missing field {field!r}", line_of(entry))
+    value = entry[field]
+    if not isinstance(value, str) or not value.strip():
+        raise FixtureError(
+            path,
+            f"{where}: field {field!r} must be a non-empty (quoted) string, got {value!r}",
+            line_of(entry),
+        )
+    return value.strip()
+
+
+# -- issuers -------------------------------------------------------------------
+
+
+@attrs.frozen
+class Issuer:
+    prefix: str
+    name: str
+    cryptogram_method: str
+    # Never shown in a repr, a log or a trace.
+    imk_ac: bytes = attrs.field(repr=False)
+
+    @property
+    def method(self) -> cryptogram.CryptogramMethod:
+        return cryptogram.method(self.cryptogram_method)
+
+    def icc_master_key(self, pan: str, psn: str) -> bytes:
+        """The card's ICC master key for AC (EMV Option A)."""
+        return cryptogram.derive_icc_master_key(self.imk_ac, pan, psn)
+
+
+@attrs.frozen
+class IssuerDirectory:
+    issuers: tuple[Issuer, ...]
+    source: Path | None = None
+
+    @classmethod
+    def load(cls, name_or_path: str | Path = DEFAULT_ISSUERS) -> IssuerDirectory:
+        path = find_fixture("gateway", name_or_path, "issuer directory")
+        return cls.parse(read_yaml(path), path)
+
+    @classmethod
+    def parse(cls, document: Any, path: Path) -> IssuerDirectory:
+        entries = top_level_list(path, document, "issuers")
+        issuers: list[Issuer] = []
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            where = f"issuers[{index}]"
+            if not isinstance(entry, Mapping):
+                raise FixtureError(path, f"{where}: expected a mapping, got {entry!r}")
+            issuer = _parse_issuer(path, entry, where)
+            if issuer.prefix in seen:
+                first = seen[issuer.prefix]
+                raise FixtureError(
+                    path,
+                    f"{where}: field 'prefix' {issuer.prefix!r} repeats issuers[{first}]",
+                    line_of(entry),
+                )
+            seen[issuer.prefix] = index
+            issuers.append(issuer)
+        if not issuers:
+            raise FixtureError(path, "'issuers' lists no issuer")
+        return cls(issuers=tuple(issuers), source=path)
+
+    def lookup(self, pan: str) -> Issuer | None:
+        """The issuer with the longest prefix of ``pan``, or None."""
+        best: Issuer | None = None
+        for issuer in self.issuers:
+            if pan.startswith(issuer.prefix) and (
+                best is None or len(issuer.prefix) > len(best.prefix)
+            ):
+                best = issuer
+        return best
+
+    def __iter__(self) -> Iterator[Issuer]:
+        return iter(self.issuers)
+
+    def __len__(self) -> int:
+        return len(self.issuers)
+
+
+def load_issuers(name_or_path: str | Path = DEFAULT_ISSUERS) -> IssuerDirectory:
+    return IssuerDirectory.load(name_or_path)
+
+
+def _parse_issuer(path: Path, entry: Mapping[str, Any], where: str) -> Issuer:
+    line = line_of(entry)
+    unknown = set(entry) - {"prefix", "name", "cryptogram", "imk_ac"}
+    if unknown:
+        names = ", ".join(sorted(map(str, unknown)))
+        raise FixtureError(path, f"{where}: unknown field(s) {names}", line)
+    prefix = require_str(path, entry, where, "prefix")
+    if not prefix.isdigit() or not 1 <= len(prefix) <= 11:
+        raise FixtureError(
+            path, f"{where}: field 'prefix' must be 1-11 digits, got {prefix!r}", line
+        )
+    name = require_str(path, entry, where, "name")
+    method = require_str(path, entry, where, "cryptogram")
+    if method not in cryptogram.METHODS:
+        known = ", ".join(sorted(cryptogram.METHODS))
+        raise FixtureError(
+            path, f"{where}: field 'cryptogram' {method!r} is not a known method ({known})", line
+        )
+    key_hex = require_str(path, entry, where, "imk_ac")
+    try:
+        key = binascii.unhexlify(key_hex)
+    except (binascii.Error, ValueError):
+        raise FixtureError(path, f"{where}: field 'imk_ac' is not hex", line) from None
+    if len(key) not in (16, 24):
+        raise FixtureError(
+            path, f"{where}: field 'imk_ac' must be 16 or 24 bytes, got {len(key)}", line
+        )
+    return Issuer(prefix=prefix, name=name, cryptogram_method=method, imk_ac=key)
+
+
+__all__ = [
+    "DEFAULT_ISSUERS",
+    "Issuer",
+    "IssuerDirectory",
+    "LocatedDict",
+    "find_fixture",
+    "line_of",
+    "load_issuers",
+    "read_yaml",
+    "require_str",
+    "top_level_list",
+]

@@ -1,0 +1,342 @@
+"""The acquirer host on TCP: ISO 8583 frames in, ISO 8583 frames out.
+
+An asyncio server in a background daemon thread, on loopback unless told
+otherwise. Each connection carries any number of request frames (2-byte
+big-endian length header, optional TPDU echoed back, message); each is decoded,
+handed to :class:`~simulator.gateway.acquirer.AcquirerHost` and answered on the
+same connection. Garbage (a bad length, an undecodable message, a connection
+dropped mid-frame) closes that connection only; the server keeps serving.
+
+Every message in and out is an ``iso8583`` event on the bus (card data
+redacted); silence and garbage are ``no_reply`` and ``error`` events.
+
+Virtual clock contract: the sender of a request called ``clock.work_begun()``;
+the receiver of the reply calls ``work_done()``. So the server calls
+``clock.work_done()`` exactly once for every request frame it does not answer,
+after the ledger write and the events, as the very last thing -- and never for
+a frame it answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import struct
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from drivers.clock import Clock
+from simulator.emv import tlv
+from simulator.errors import EmvDataError, GatewayError, SimulatorError
+from simulator.events import EventBus
+from simulator.gateway.acquirer import AcquirerHost
+from simulator.redact import REDACTED, mask_pan, mask_track2
+from simulator.wire.iso8583 import Framing, Iso8583Codec, summarize
+
+SOURCE = "gateway"
+DEFAULT_MAX_MESSAGE = 8192  # bytes; ISO 8583 messages are far smaller
+DEFAULT_FRAME_TIMEOUT = 30.0  # real seconds for the rest of a frame once its header came
+_HEADER = struct.Struct(">H")
+_SHUTDOWN_GRACE = 5.0  # seconds for connections to wind down on stop()
+# ICC data tags that are card data and never appear in a trace in clear.
+_ICC_PAN_TAGS = frozenset({"5A"})
+_ICC_TRACK_TAGS = frozenset({"57", "9F6B"})
+_ICC_SECRET_TAGS = frozenset({"5F20", "9F0B", "56", "9F1F", "9F20"})
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _FrameError(Exception):
+    """This connection sent garbage: report it, drop the connection."""
+
+
+class GatewayServer:
+    def __init__(
+        self,
+        acquirer: AcquirerHost,
+        codec: Iso8583Codec,
+        framing: Framing,
+        clock: Clock,
+        bus: EventBus,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allow_remote: bool = False,
+        max_message: int = DEFAULT_MAX_MESSAGE,
+        frame_timeout: float | None = DEFAULT_FRAME_TIMEOUT,
+        backlog: int = 1024,
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise GatewayError(
+                f"the gateway simulator listens on loopback only; {host!r} is not "
+                "(pass allow_remote=True to listen there on purpose)"
+            )
+        self._acquirer = acquirer
+        self._codec = codec
+        self._framing = framing
+        self._clock = clock
+        self._bus = bus
+        self._host = host
+        self._port = port
+        self._max_message = max_message
+        self._frame_timeout = frame_timeout
+        self._backlog = backlog
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._address: tuple[str, int] | None = None
+        self._connections: set[asyncio.Task[Any]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._address is None:
+            raise GatewayError("the gateway server is not running")
+        return self._address
+
+    def start(self) -> tuple[str, int]:
+        """Start serving in a daemon thread; the bound (host, port)."""
+        if self._thread is not None:
+            raise GatewayError("the gateway server is already started")
+        self._ready.clear()
+        self._startup_error = None
+        self._thread = threading.Thread(target=self._run, name="possim-gateway", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
+            error = self._startup_error
+            raise GatewayError(f"cannot listen on {self._host}:{self._port}: {error}") from error
+        return self.address
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the listener and every connection; join the thread."""
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None:
+            return
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(stopping.set)
+        thread.join(timeout)
+        if thread.is_alive():
+            raise GatewayError(f"the gateway server thread did not stop within {timeout} s")
+        self._thread = None
+        self._address = None
+
+    def __enter__(self) -> GatewayServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # startup failures reach start(); nothing else gets here
+            if not self._ready.is_set():
+                self._startup_error = exc
+                self._ready.set()
+            else:
+                raise
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        server = await asyncio.start_server(
+            self._on_connection, self._host, self._port, backlog=self._backlog
+        )
+        sockname = server.sockets[0].getsockname()
+        self._address = (str(sockname[0]), int(sockname[1]))
+        self._ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            server.close()
+            await self._close_connections()
+            await server.wait_closed()
+
+    async def _close_connections(self) -> None:
+        # Closing the transports lets each handler see EOF and end on its own;
+        # cancelling a handler's task instead makes asyncio's stream machinery
+        # log a CancelledError traceback. Cancel only what does not end.
+        for writer in list(self._writers):
+            writer.close()
+        tasks = set(self._connections)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=_SHUTDOWN_GRACE)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- one connection ----------------------------------------------------------
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+        self._writers.add(writer)
+        peer_info = writer.get_extra_info("peername")
+        peer = f"{peer_info[0]}:{peer_info[1]}" if isinstance(peer_info, tuple) else str(peer_info)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        unanswered_frame = False
+        try:
+            while True:
+                body = await self._read_frame(reader)
+                if body is None:
+                    return
+                if not await self._serve_frame(body, writer, peer):
+                    self._clock.work_done()
+        except _FrameError as exc:
+            self._publish_error(peer, str(exc))
+            unanswered_frame = True
+        except (ConnectionError, OSError) as exc:
+            self._publish_error(peer, f"connection lost: {exc}")
+        except asyncio.CancelledError:
+            pass  # server stopping
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            if task is not None:
+                self._connections.discard(task)
+            self._writers.discard(writer)
+            if unanswered_frame:
+                self._clock.work_done()
+
+    async def _read_frame(self, reader: asyncio.StreamReader) -> bytes | None:
+        """One frame body; None on a clean EOF between frames."""
+        try:
+            header = await reader.readexactly(_HEADER.size)
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial:
+                raise _FrameError("connection closed inside a frame header") from None
+            return None
+        (length,) = _HEADER.unpack(header)
+        if length == 0:
+            raise _FrameError("frame header announces an empty message")
+        if length > self._max_message:
+            raise _FrameError(
+                f"frame header announces {length} bytes, more than the {self._max_message} allowed"
+            )
+        if length <= self._framing.tpdu_length:
+            raise _FrameError(
+                f"frame of {length} bytes leaves no room for a message after the "
+                f"{self._framing.tpdu_length}-byte TPDU"
+            )
+        try:
+            return await asyncio.wait_for(reader.readexactly(length), self._frame_timeout)
+        except asyncio.IncompleteReadError as exc:
+            raise _FrameError(
+                f"connection closed after {len(exc.partial)} of a {length}-byte frame"
+            ) from None
+        except asyncio.TimeoutError:
+            raise _FrameError(
+                f"frame of {length} bytes incomplete after {self._frame_timeout} s"
+            ) from None
+
+    async def _serve_frame(self, body: bytes, writer: asyncio.StreamWriter, peer: str) -> bool:
+        """Answer one frame; False if nothing was sent (the caller owes work_done).
+
+        Raises _FrameError for garbage that ends the connection.
+        """
+        tpdu, message = self._framing.split(body)
+        try:
+            request = self._codec.decode(message)
+        except SimulatorError as exc:
+            raise _FrameError(str(exc)) from None
+        self._publish_message(request, "in", peer)
+        try:
+            decision = self._acquirer.decide(request)
+        except Exception as exc:  # a host bug must not take the gateway down
+            raise _FrameError(
+                f"the host failed on {request.get('t', '????')}: {type(exc).__name__}: {exc}"
+            ) from None
+        if decision.reply is None:
+            self._bus.publish(
+                SOURCE,
+                "no_reply",
+                f"{summarize(request)}: no reply ({decision.note})",
+                direction="none",
+                mti=request.get("t", ""),
+                peer=peer,
+                note=decision.note,
+            )
+            return False
+        try:
+            frame = self._framing.frame(self._codec.encode(decision.reply), tpdu)
+        except SimulatorError as exc:
+            raise _FrameError(f"cannot encode the reply: {exc}") from None
+        self._publish_message(decision.reply, "out", peer, decision.note)
+        writer.write(frame)
+        await writer.drain()
+        return True
+
+    # -- events ------------------------------------------------------------------
+
+    def _publish_message(
+        self, fields: Mapping[str, str], direction: str, peer: str, note: str | None = None
+    ) -> None:
+        detail: dict[str, Any] = {
+            "direction": direction,
+            "mti": fields.get("t", ""),
+            "fields": redacted_description(self._codec, fields),
+            "peer": peer,
+        }
+        if note is not None:
+            detail["note"] = note
+        self._bus.publish(SOURCE, "iso8583", f"{direction:>3} {summarize(fields)}", **detail)
+
+    def _publish_error(self, peer: str, problem: str) -> None:
+        self._bus.publish(SOURCE, "error", f"{peer}: {problem}; connection closed", peer=peer)
+
+
+def redacted_description(
+    codec: Iso8583Codec, fields: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """``codec.describe`` plus card data inside DE55 (5A, 57, names) masked."""
+    described = codec.describe(fields)
+    if "55" in described:
+        described["55"] = {**described["55"], "value": redact_icc_data(fields["55"])}
+    return described
+
+
+def redact_icc_data(value: str) -> str:
+    """DE55 hex with PAN, track 2 and cardholder tags masked (or all of it, if unparsable)."""
+    try:
+        tags = tlv.decode_flat(bytes.fromhex(value))
+    except (EmvDataError, ValueError):
+        return REDACTED
+    shown: list[str] = []
+    for tag, data in tags.items():
+        if tag in _ICC_PAN_TAGS:
+            shown.append(f"{tag}={mask_pan(data.hex().upper().rstrip('F'))}")
+        elif tag in _ICC_TRACK_TAGS:
+            shown.append(f"{tag}={mask_track2(data.hex().upper())}")
+        elif tag in _ICC_SECRET_TAGS:
+            shown.append(f"{tag}={REDACTED}")
+        else:
+            shown.append(f"{tag}={data.hex().upper()}")
+    return " ".join(shown)

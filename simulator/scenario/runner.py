@@ -1,0 +1,223 @@
+"""Runs scenarios headless and reports what happened.
+
+Each scenario gets a fresh :class:`~simulator.simulation.Simulation` (virtual
+clock, event bus, simulated devices, built-in gateway) in its own folder of
+artifacts: the JSONL transcript, the receipts, the speech, the journal and the
+ledger. Action steps run and then let the simulation settle; expectation steps
+wait on the virtual clock. A failure says what was expected and shows the
+transcript around it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import attrs
+
+from simulator.devices.card_image import CardImage
+from simulator.devices.card_reader import SimCardReader
+from simulator.devices.pin_pad import VirtualPinPad
+from simulator.errors import SimulatorError
+from simulator.events import Event, JsonlTranscript
+from simulator.scenario.model import Scenario, Step
+from simulator.simulation import Simulation
+from simulator.terminal.cashier_app import SaleResult
+from simulator.terminal.config import TerminalConfig
+from simulator.terminal.terminal import SaleHandle
+
+TRANSCRIPT_CONTEXT = 25  # event lines shown around a failure
+END_OF_SCENARIO_WITHIN = 600.0  # virtual seconds for a sale still running at the end
+
+
+class ExpectationFailed(SimulatorError):
+    def __init__(self, step: Step | None, message: str, excerpt: list[str]) -> None:
+        self.step = step
+        self.message = message
+        self.excerpt = excerpt
+        where = f"line {step.line}: {step.describe()}: " if step is not None else ""
+        super().__init__(where + message)
+
+
+@attrs.frozen
+class ScenarioResult:
+    scenario: Scenario
+    passed: bool
+    failure: ExpectationFailed | None
+    seconds: float
+    events: int
+    artifacts: Path
+
+    @property
+    def failure_text(self) -> str:
+        if self.failure is None:
+            return ""
+        location = (
+            f"{self.scenario.path}:{self.failure.step.line}"
+            if self.failure.step
+            else str(self.scenario.path)
+        )
+        lines = [f"{location}: {self.failure}", "transcript (most recent last):"]
+        lines.extend(f"  {line}" for line in self.failure.excerpt)
+        return "\n".join(lines)
+
+
+class ScenarioRun:
+    """The state a scenario's steps act on and check."""
+
+    def __init__(self, scenario: Scenario, sim: Simulation) -> None:
+        self.scenario = scenario
+        self.sim = sim
+        self.sale: SaleHandle | None = None
+        self.card: CardImage | None = None
+        self._cursors: dict[str, int] = {}
+
+    # -- hardware side ------------------------------------------------------------
+
+    def sim_card_reader(self, step: Step) -> SimCardReader:
+        reader = self.sim.world.card_reader
+        if reader is None:
+            raise self.fail(step, "the card reader is not simulated (sim://): cannot act on it")
+        return reader
+
+    def sim_pin_pad(self, step: Step) -> VirtualPinPad:
+        pad = self.sim.world.pin_pad
+        if pad is None:
+            raise self.fail(step, "the PIN pad is not simulated (sim://): cannot press its keys")
+        return pad
+
+    def insert_card(self, image: CardImage) -> None:
+        reader = self.sim.world.card_reader
+        if reader is None:
+            raise self.fail(None, "the card reader is not simulated (sim://): cannot insert a card")
+        self.card = image
+        reader.insert(self.sim.world.card(image))
+
+    # -- what happened --------------------------------------------------------------
+
+    def screen_text(self) -> str:
+        screen = self.sim.terminal.display.screen
+        return f"{screen.id.value}: {screen.text()}"
+
+    def receipts(self) -> list[str]:
+        printer = self.sim.world.printer
+        if printer is not None:
+            return [receipt.text for receipt in printer.receipts]
+        return [
+            str(e.detail.get("text", "")) for e in self.sim.bus.of(source="printer", kind="print")
+        ]
+
+    def finished_sale(self, step: Step, within: float) -> SaleResult:
+        if self.sale is None:
+            raise self.fail(step, "no sale was started (add a `sale:` step first)")
+        try:
+            result = self.sale.wait(within)
+        except SimulatorError as exc:
+            raise self.fail(step, str(exc)) from None
+        if result is None:
+            raise self.fail(
+                step, f"the sale did not finish within {within:g} s; screen: {self.screen_text()}"
+            )
+        return result
+
+    def expect_event(
+        self, stream: str, matches: Callable[[Event], bool], step: Step, within: float, what: str
+    ) -> Event:
+        """Wait for the next event of ``stream`` kind that ``matches``, after the cursor."""
+        start = self._cursors.get(stream, 0)
+        found: list[Event] = []
+
+        def seen() -> bool:
+            for event in self.sim.bus.since(start):
+                if event.kind == stream and matches(event):
+                    found.append(event)
+                    return True
+            return False
+
+        if not self.sim.clock.wait_until(seen, within):
+            others = [e.summary for e in self.sim.bus.since(start) if e.kind == stream]
+            raise self.fail(
+                step,
+                f"expected {what} within {within:g} s; {stream} events since the last match: "
+                + ("; ".join(others) if others else "none"),
+            )
+        self._cursors[stream] = found[0].seq
+        return found[0]
+
+    def fail(
+        self, step: Step | None, message: str, focus: Iterable[Event] = ()
+    ) -> ExpectationFailed:
+        events = self.sim.bus.events
+        excerpt = [event.line() for event in events[-TRANSCRIPT_CONTEXT:]]
+        focus_lines = [event.line() for event in focus]
+        if focus_lines:
+            excerpt = ["(relevant events)", *focus_lines, "(latest events)", *excerpt[-10:]]
+        return ExpectationFailed(step, message, excerpt)
+
+
+def run_scenario(scenario: Scenario, out_dir: Path, *, seed: int | None = None) -> ScenarioResult:
+    artifacts = out_dir / scenario.slug
+    if artifacts.exists():
+        shutil.rmtree(artifacts)
+    artifacts.mkdir(parents=True)
+    config = TerminalConfig.load(scenario.terminal)
+    started = time.perf_counter()
+    transcript = JsonlTranscript.open(artifacts / "transcript.jsonl")
+    failure: ExpectationFailed | None = None
+    with Simulation(config, artifacts, seed=scenario.seed if seed is None else seed) as sim:
+        sim.bus.subscribe(transcript)
+        run = ScenarioRun(scenario, sim)
+        with sim.clock.actor():
+            try:
+                for step in scenario.steps:
+                    sim.bus.publish(
+                        "scenario",
+                        "step",
+                        f"line {step.line}: {step.describe()}",
+                        keyword=step.keyword,
+                        line=step.line,
+                    )
+                    step.run(run)
+                    if step.is_action:
+                        sim.clock.settle()
+                if run.sale is not None and run.sale.wait(END_OF_SCENARIO_WITHIN) is None:
+                    raise run.fail(
+                        None,
+                        "the terminal was still busy when the scenario ended: " + run.screen_text(),
+                    )
+            except ExpectationFailed as exc:
+                failure = exc
+            except SimulatorError as exc:
+                failure = run.fail(None, f"{type(exc).__name__}: {exc}")
+        _write_artifacts(run, artifacts)
+    transcript.close()
+    seconds = time.perf_counter() - started
+    result = ScenarioResult(scenario, failure is None, failure, seconds, len(sim.bus), artifacts)
+    (artifacts / "result.json").write_text(
+        json.dumps(
+            {
+                "scenario": str(scenario.path),
+                "name": scenario.name,
+                "passed": result.passed,
+                "failure": result.failure_text or None,
+                "events": result.events,
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    return result
+
+
+def _write_artifacts(run: ScenarioRun, artifacts: Path) -> None:
+    events = run.sim.bus.events
+    (artifacts / "transcript.txt").write_text(
+        "\n".join(event.line() for event in events) + "\n", encoding="utf-8"
+    )
+    (artifacts / "receipts.txt").write_text("\n\n".join(run.receipts()) + "\n", encoding="utf-8")
+    speech = [str(e.detail.get("text", "")) for e in events if e.kind == "utterance"]
+    (artifacts / "speech.txt").write_text("\n".join(speech) + "\n", encoding="utf-8")

@@ -1,0 +1,554 @@
+"""Every scenario step: actions on the hardware and expectations on what the
+terminal, the devices and the gateway did.
+
+Expectations read the run's event stream from a cursor, like
+pytest-embedded's ``expect()``: ``expect_screen: approved`` waits (on the
+virtual clock) until an ``approved`` screen appears after the last screen
+matched, and on failure shows what did appear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from simulator.devices.card_image import CardImage
+from simulator.devices.pin_pad import KEYS
+from simulator.errors import FixtureError
+from simulator.events import Event
+from simulator.redact import pin_asterisks
+from simulator.scenario.model import (
+    DEFAULT_WITHIN,
+    Step,
+    Where,
+    expect_mapping,
+    parse_duration,
+    step,
+)
+from simulator.scenario.runner import ScenarioRun
+from simulator.terminal.amounts import format_yuan, parse_yuan
+from simulator.terminal.display import ScreenId
+from simulator.terminal.journal import TxnState
+
+_METHODS = ("card",)
+_PIN_WORDS = ("card", "wrong")
+
+
+def _text(value: Any, where: Where, what: str) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        raise where.error(f"{what}: expected text, got {value!r}")
+    return str(value)
+
+
+def _texts(value: Any, where: Where, what: str) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(_text(item, where, what) for item in value)
+    return (_text(value, where, what),)
+
+
+def _within(value: Mapping[str, Any], where: Where) -> float:
+    return parse_duration(value.get("within", DEFAULT_WITHIN), where, "within")
+
+
+# -- actions -------------------------------------------------------------------
+
+
+@step("sale")
+@attrs.define
+class Sale(Step):
+    is_action = True
+    help = "The cashier enters an amount (yuan) and starts a payment by the given method."
+    example = 'sale: "12.34"   # or: sale: {amount: "12.34", method: card}'
+
+    amount_fen: int
+    method: str = "card"
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> Sale:
+        if isinstance(value, Mapping):
+            value = expect_mapping(value, where, "sale", {"amount", "method"})
+            amount, method = value.get("amount"), str(value.get("method", "card"))
+        else:
+            amount, method = value, "card"
+        if method not in _METHODS:
+            raise where.error(f"sale.method: expected one of {list(_METHODS)}, got {method!r}")
+        try:
+            fen = parse_yuan(_text(amount, where, "sale.amount"))
+        except ValueError as exc:
+            raise where.error(f"sale.amount: {exc}") from None
+        if fen <= 0:
+            raise where.error("sale.amount: must be above zero")
+        return cls(fen, method)
+
+    def run(self, run: ScenarioRun) -> None:
+        run.sale = run.sim.terminal.start_sale(self.amount_fen, self.method)
+
+    def describe(self) -> str:
+        return f"sale RMB {format_yuan(self.amount_fen)} by {self.method}"
+
+
+@step("insert_card")
+@attrs.define
+class InsertCard(Step):
+    is_action = True
+    help = "The cardholder inserts a card: a catalogue name (firmware_fixtures/cards/) or a file."
+    example = "insert_card: unionpay_debit"
+
+    card: CardImage
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> InsertCard:
+        name = _text(value, where, "insert_card")
+        try:
+            return cls(CardImage.load(name))
+        except FixtureError as exc:
+            raise where.error(f"insert_card: {exc}") from None
+
+    def run(self, run: ScenarioRun) -> None:
+        run.insert_card(self.card)
+
+    def describe(self) -> str:
+        return f"insert card {self.card.name}"
+
+
+@step("remove_card")
+@attrs.define
+class RemoveCard(Step):
+    is_action = True
+    help = "The cardholder takes the card out of the reader."
+    example = "remove_card:"
+
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> RemoveCard:
+        if value not in (None, {}, True):
+            raise where.error("remove_card: takes no arguments")
+        return cls()
+
+    def run(self, run: ScenarioRun) -> None:
+        run.sim_card_reader(self).remove()
+
+    def describe(self) -> str:
+        return "remove card"
+
+
+@step("enter_pin")
+@attrs.define
+class EnterPin(Step):
+    is_action = True
+    help = (
+        "The cardholder types a PIN and presses OK: `card` (the inserted card's PIN), "
+        "`wrong` (a PIN that is not the card's), or digits."
+    )
+    example = "enter_pin: card"
+
+    pin: str = attrs.field(repr=False)
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> EnterPin:
+        pin = _text(value, where, "enter_pin")
+        if pin not in _PIN_WORDS and not (pin.isdigit() and 4 <= len(pin) <= 12):
+            raise where.error("enter_pin: expected card, wrong, or 4-12 digits")
+        return cls(pin)
+
+    def run(self, run: ScenarioRun) -> None:
+        pad = run.sim_pin_pad(self)
+        if not pad.awaiting_pin:
+            raise run.fail(
+                self, f"the terminal is not asking for a PIN (screen: {run.screen_text()})"
+            )
+        pad.type_pin(self._digits(run))
+
+    def _digits(self, run: ScenarioRun) -> str:
+        if self.pin not in _PIN_WORDS:
+            return self.pin
+        if run.card is None:
+            raise run.fail(self, f"enter_pin: {self.pin} needs a card inserted first")
+        if self.pin == "card":
+            return run.card.pin
+        return "".join(str((int(d) + 1) % 10) for d in run.card.pin)
+
+    def describe(self) -> str:
+        shown = self.pin if self.pin in _PIN_WORDS else pin_asterisks(len(self.pin))
+        return f"enter PIN ({shown})"
+
+
+@step("press")
+@attrs.define
+class Press(Step):
+    is_action = True
+    help = "Press one PIN pad key: a digit, OK, CLR or CANCEL."
+    example = "press: CANCEL"
+
+    key: str
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> Press:
+        key = _text(value, where, "press")
+        if key not in KEYS:
+            raise where.error(f"press: expected a digit, OK, CLR or CANCEL, got {key!r}")
+        return cls(key)
+
+    def run(self, run: ScenarioRun) -> None:
+        if not run.sim_pin_pad(self).press(self.key):
+            raise run.fail(self, f"the PIN pad is not listening (screen: {run.screen_text()})")
+
+    def describe(self) -> str:
+        return "press " + ("*" if self.key.isdigit() else self.key)
+
+
+@step("wait")
+@attrs.define
+class Wait(Step):
+    is_action = True
+    help = "Let time pass (virtual time: instant in a simulation)."
+    example = "wait: 30s"
+
+    seconds: float
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> Wait:
+        return cls(parse_duration(value, where, "wait"))
+
+    def run(self, run: ScenarioRun) -> None:
+        run.sim.clock.sleep(self.seconds)
+
+    def describe(self) -> str:
+        return f"wait {self.seconds:g} s"
+
+
+# -- expectations ----------------------------------------------------------------
+
+
+@step("expect_screen")
+@attrs.define
+class ExpectScreen(Step):
+    is_action = False
+    help = (
+        "A screen with this id appears (after the last screen matched), optionally "
+        "containing some text. Ids: " + ", ".join(s.value for s in ScreenId) + "."
+    )
+    example = 'expect_screen: approved   # or: {screen: declined, contains: "51", within: 60s}'
+
+    screen: ScreenId
+    contains: str | None = None
+    within: float = DEFAULT_WITHIN
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectScreen:
+        if isinstance(value, Mapping):
+            value = expect_mapping(value, where, "expect_screen", {"screen", "contains", "within"})
+            name, contains = value.get("screen"), value.get("contains")
+            within = _within(value, where)
+        else:
+            name, contains, within = value, None, DEFAULT_WITHIN
+        try:
+            screen = ScreenId(_text(name, where, "expect_screen"))
+        except ValueError:
+            known = ", ".join(s.value for s in ScreenId)
+            raise where.error(
+                f"expect_screen: unknown screen {name!r}; expected one of {known}"
+            ) from None
+        return cls(screen, None if contains is None else str(contains), within)
+
+    def run(self, run: ScenarioRun) -> None:
+        def matches(event: Event) -> bool:
+            if event.detail.get("screen") != self.screen.value:
+                return False
+            return self.contains is None or self.contains in event.summary
+
+        run.expect_event("screen", matches, self, self.within, self.describe())
+
+    def describe(self) -> str:
+        extra = f" containing {self.contains!r}" if self.contains else ""
+        return f"screen {self.screen.value}{extra}"
+
+
+@step("expect_callback")
+@attrs.define
+class ExpectCallback(Step):
+    is_action = False
+    help = "The acquiring app called the cashier app back with OK or CANCELED (and a reason)."
+    example = 'expect_callback: {result: CANCELED, reason_contains: "51"}'
+
+    approved: bool
+    reason_contains: str | None = None
+    within: float = DEFAULT_WITHIN
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectCallback:
+        value = expect_mapping(
+            value, where, "expect_callback", {"result", "reason_contains", "within"}
+        )
+        result = str(value.get("result", "")).upper()
+        if result not in ("OK", "CANCELED"):
+            raise where.error("expect_callback.result: expected OK or CANCELED")
+        reason = value.get("reason_contains")
+        return cls(result == "OK", None if reason is None else str(reason), _within(value, where))
+
+    def run(self, run: ScenarioRun) -> None:
+        result = run.finished_sale(self, self.within)
+        outcome = result.outcome
+        if outcome.approved != self.approved:
+            got = "OK" if outcome.approved else f"CANCELED ({outcome.reason})"
+            raise run.fail(self, f"expected {self.describe()}, the callback was {got}")
+        if self.reason_contains is not None and self.reason_contains not in outcome.reason:
+            raise run.fail(
+                self,
+                f"expected the reason to contain {self.reason_contains!r}, "
+                f"it was {outcome.reason!r}",
+            )
+
+    def describe(self) -> str:
+        return "callback " + ("OK" if self.approved else "CANCELED")
+
+
+@attrs.frozen
+class MessagePattern:
+    mti: str
+    fields: Mapping[str, str]
+
+    def matches(self, event: Event) -> bool:
+        if event.detail.get("mti") != self.mti:
+            return False
+        described = event.detail.get("fields", {})
+        return all(described.get(k, {}).get("value") == v for k, v in self.fields.items())
+
+    def __str__(self) -> str:
+        extra = "".join(f" DE{k}={v}" for k, v in self.fields.items())
+        return self.mti + extra
+
+
+@step("expect_gateway")
+@attrs.define
+class ExpectGateway(Step):
+    is_action = False
+    help = (
+        "The acquirer host saw these ISO 8583 messages, in this order (others may come "
+        "between unless exact: true). Keys other than mti are field numbers."
+    )
+    example = 'expect_gateway: [{mti: "0200"}, {mti: "0210", "39": "00"}]'
+
+    patterns: tuple[MessagePattern, ...]
+    exact: bool = False
+    within: float = DEFAULT_WITHIN
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectGateway:
+        exact = False
+        within = DEFAULT_WITHIN
+        if isinstance(value, Mapping):
+            value = expect_mapping(value, where, "expect_gateway", {"messages", "exact", "within"})
+            exact = bool(value.get("exact", False))
+            within = _within(value, where)
+            value = value.get("messages")
+        if not isinstance(value, Sequence) or isinstance(value, str) or not value:
+            raise where.error('expect_gateway: expected a list like [{mti: "0200"}, {mti: "0210"}]')
+        patterns = []
+        for item in value:
+            if not isinstance(item, Mapping) or "mti" not in item:
+                raise where.error(f"expect_gateway: each message needs an mti, got {item!r}")
+            mti = str(item["mti"]).zfill(4)
+            fields = {str(k): str(v) for k, v in item.items() if k != "mti"}
+            bad = [k for k in fields if not k.isdigit()]
+            if bad:
+                raise where.error(f"expect_gateway: {bad[0]!r} is not a field number")
+            patterns.append(MessagePattern(mti, fields))
+        return cls(tuple(patterns), exact, within)
+
+    def run(self, run: ScenarioRun) -> None:
+        run.finished_sale(self, self.within)
+        seen = [e for e in run.sim.bus.of(source="gateway", kind="iso8583")]
+        if self.exact:
+            mtis = [e.detail.get("mti") for e in seen]
+            wanted = [p.mti for p in self.patterns]
+            if mtis != wanted or not all(
+                p.matches(e) for p, e in zip(self.patterns, seen, strict=False)
+            ):
+                raise run.fail(self, f"expected exactly {wanted}, the gateway saw {mtis}", seen)
+            return
+        position = 0
+        for pattern in self.patterns:
+            while position < len(seen) and not pattern.matches(seen[position]):
+                position += 1
+            if position == len(seen):
+                raise run.fail(self, f"the gateway never saw {pattern} (in order)", seen)
+            position += 1
+
+    def describe(self) -> str:
+        return "gateway saw " + ", ".join(str(p) for p in self.patterns)
+
+
+@step("expect_speech")
+@attrs.define
+class ExpectSpeech(Step):
+    is_action = False
+    help = "The speaker said exactly these utterances during the sale ([] = silence)."
+    example = 'expect_speech: "收款成功，十二点三四元"'
+
+    utterances: tuple[str, ...]
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectSpeech:
+        if isinstance(value, list) and not value:
+            return cls(())
+        return cls(_texts(value, where, "expect_speech"))
+
+    def run(self, run: ScenarioRun) -> None:
+        run.finished_sale(self, DEFAULT_WITHIN)
+        said = tuple(e.detail["text"] for e in run.sim.bus.of(source="speaker", kind="utterance"))
+        if said != self.utterances:
+            raise run.fail(
+                self, f"expected the speaker to say {list(self.utterances)}, it said {list(said)}"
+            )
+
+    def describe(self) -> str:
+        return f"speech {list(self.utterances)}"
+
+
+@step("expect_receipt")
+@attrs.define
+class ExpectReceipt(Step):
+    is_action = False
+    help = "The printer cut this many receipts; each contains / lacks these texts."
+    example = 'expect_receipt: {copies: 2, contains: ["621483******3655", "RMB 12.34"]}'
+
+    copies: int | None
+    contains: tuple[str, ...] = ()
+    not_contains: tuple[str, ...] = ()
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectReceipt:
+        value = expect_mapping(
+            value, where, "expect_receipt", {"copies", "contains", "not_contains"}
+        )
+        copies = value.get("copies")
+        if copies is not None and (
+            not isinstance(copies, int) or isinstance(copies, bool) or copies < 0
+        ):
+            raise where.error("expect_receipt.copies: expected a whole number")
+        return cls(
+            copies,
+            _texts(value.get("contains", []), where, "expect_receipt.contains"),
+            _texts(value.get("not_contains", []), where, "expect_receipt.not_contains"),
+        )
+
+    def run(self, run: ScenarioRun) -> None:
+        run.finished_sale(self, DEFAULT_WITHIN)
+        receipts = run.receipts()
+        if self.copies is not None and len(receipts) != self.copies:
+            raise run.fail(
+                self, f"expected {self.copies} receipt(s), the printer cut {len(receipts)}"
+            )
+        for index, text in enumerate(receipts, 1):
+            for wanted in self.contains:
+                if wanted not in text:
+                    raise run.fail(self, f"receipt {index} lacks {wanted!r}:\n{text}")
+            for unwanted in self.not_contains:
+                if unwanted in text:
+                    raise run.fail(self, f"receipt {index} contains {unwanted!r}:\n{text}")
+
+    def describe(self) -> str:
+        return f"receipts: {self.copies} copies containing {list(self.contains)}"
+
+
+@step("expect_journal")
+@attrs.define
+class ExpectJournal(Step):
+    is_action = False
+    help = (
+        "The terminal journal's latest transaction is in this state (and has this response code)."
+    )
+    example = "expect_journal: {state: reversed}"
+
+    state: TxnState
+    response_code: str | None = None
+    count: int | None = None
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectJournal:
+        value = expect_mapping(value, where, "expect_journal", {"state", "response_code", "count"})
+        try:
+            state = TxnState(str(value.get("state")))
+        except ValueError:
+            known = ", ".join(s.value for s in TxnState)
+            raise where.error(f"expect_journal.state: expected one of {known}") from None
+        code = value.get("response_code")
+        count = value.get("count")
+        return cls(state, None if code is None else str(code), count)
+
+    def run(self, run: ScenarioRun) -> None:
+        run.finished_sale(self, DEFAULT_WITHIN)
+        entries = run.sim.terminal.journal.entries()
+        if self.count is not None and len(entries) != self.count:
+            raise run.fail(self, f"expected {self.count} journal entries, found {len(entries)}")
+        if not entries:
+            raise run.fail(self, "the journal is empty")
+        last = entries[-1]
+        if last.state is not self.state:
+            raise run.fail(
+                self,
+                f"expected the last transaction {self.state.value}, "
+                f"it is {last.state.value} ({last.reason})",
+            )
+        if self.response_code is not None and last.response_code != self.response_code:
+            raise run.fail(
+                self,
+                f"expected response code {self.response_code}, journal has {last.response_code!r}",
+            )
+
+    def describe(self) -> str:
+        return f"journal: last transaction {self.state.value}"
+
+
+@step("expect_ledger")
+@attrs.define
+class ExpectLedger(Step):
+    is_action = False
+    help = (
+        "The acquirer's ledger's latest transaction has this status "
+        "(approved, declined, unanswered or reversed)."
+    )
+    example = "expect_ledger: {status: approved, count: 1}"
+
+    status: str
+    count: int | None = None
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectLedger:
+        value = expect_mapping(value, where, "expect_ledger", {"status", "count"})
+        status = str(value.get("status", ""))
+        if status not in ("approved", "declined", "unanswered", "reversed"):
+            raise where.error(
+                "expect_ledger.status: expected approved, declined, unanswered or reversed"
+            )
+        return cls(status, value.get("count"))
+
+    def run(self, run: ScenarioRun) -> None:
+        run.finished_sale(self, DEFAULT_WITHIN)
+        entries = run.sim.gateway.ledger.transactions()
+        if self.count is not None and len(entries) != self.count:
+            raise run.fail(self, f"expected {self.count} ledger entries, found {len(entries)}")
+        if not entries:
+            raise run.fail(self, "the ledger is empty")
+        status = str(entries[-1].status)
+        if status != self.status:
+            raise run.fail(self, f"expected the last ledger entry {self.status}, it is {status}")
+
+    def describe(self) -> str:
+        return f"ledger: last transaction {self.status}"

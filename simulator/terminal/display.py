@@ -1,0 +1,64 @@
+"""The terminal's screen as a model: what it shows, never how it is drawn.
+
+Apps call :meth:`Display.show`; every change is a ``screen`` event, which the
+TUI draws and scenarios assert on.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+
+import attrs
+
+from simulator.events import EventBus
+
+
+class ScreenId(str, enum.Enum):
+    IDLE = "idle"
+    PRESENT_CARD = "present_card"
+    READING_CARD = "reading_card"
+    ENTER_PIN = "enter_pin"
+    PROCESSING = "processing"
+    REVERSING = "reversing"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    REMOVE_CARD = "remove_card"
+    PAID = "paid"  # the cashier app's "payment received" page
+    PAYMENT_FAILED = "payment_failed"
+
+
+@attrs.frozen
+class Screen:
+    id: ScreenId
+    title: str
+    lines: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        return " | ".join((self.title, *self.lines))
+
+
+class Display:
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self._lock = threading.Lock()
+        self._screen = Screen(ScreenId.IDLE, "欢迎使用 Welcome")
+
+    @property
+    def screen(self) -> Screen:
+        with self._lock:
+            return self._screen
+
+    def show(self, screen_id: ScreenId, title: str, *lines: str) -> None:
+        screen = Screen(screen_id, title, tuple(lines))
+        with self._lock:
+            self._screen = screen
+        self._bus.publish(
+            "display",
+            "screen",
+            f"[{screen_id.value}] {screen.text()}",
+            screen=screen_id.value,
+            title=title,
+            lines=list(lines),
+        )

@@ -1,0 +1,153 @@
+"""The terminal's ISO 8583 link to the acquirer host (TCP, length-framed).
+
+A reader thread takes every reply off the socket as it arrives so that the
+requesting thread can wait for it through the :class:`~drivers.clock.Clock`:
+on the virtual clock a host that never answers costs no real time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections import deque
+from collections.abc import Mapping
+
+from drivers.clock import Clock
+from simulator.errors import Iso8583Error, SimulatorError
+from simulator.events import EventBus
+from simulator.wire.iso8583 import Fields, Framing, Iso8583Codec, summarize
+
+
+class HostUnavailable(SimulatorError):
+    """The acquirer host cannot be reached or dropped the connection."""
+
+
+class HostUnreachable(HostUnavailable):
+    """No connection could be made: the request never left the terminal."""
+
+
+class ConnectionLost(HostUnavailable):
+    """The connection failed after the request was sent: it may have been processed."""
+
+
+class Iso8583HostLink:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        codec: Iso8583Codec,
+        framing: Framing,
+        clock: Clock,
+        bus: EventBus,
+        tpdu: bytes = b"",
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.address = (host, port)
+        self._codec = codec
+        self._framing = framing
+        self._clock = clock
+        self._bus = bus
+        self._tpdu = tpdu
+        self._connect_timeout = connect_timeout
+        self._sock: socket.socket | None = None
+        self._reader: threading.Thread | None = None
+        self._replies: deque[bytes] = deque()
+        self._closed_reason: str | None = None
+        self._lock = threading.Lock()
+
+    def exchange(self, request: Mapping[str, str], timeout: float) -> Fields | None:
+        """Send ``request``; the reply, or ``None`` if none came within ``timeout``."""
+        payload = self._codec.encode(request)
+        sock = self._connected()
+        self._publish("out", request)
+        self._clock.work_begun()
+        try:
+            sock.sendall(self._framing.frame(payload, self._tpdu))
+        except OSError as exc:
+            self._clock.work_done()
+            self._drop_connection(f"send failed: {exc}")
+            raise ConnectionLost(f"cannot send to {self._where()}: {exc}") from None
+        if not self._clock.wait_until(self._reply_or_closed, timeout):
+            return None
+        with self._lock:
+            body = self._replies.popleft() if self._replies else None
+        if body is None:
+            raise ConnectionLost(f"{self._where()} closed the connection: {self._closed_reason}")
+        _, message = self._framing.split(body)
+        reply = self._codec.decode(message)
+        self._publish("in", reply)
+        return reply
+
+    def close(self) -> None:
+        self._drop_connection("closed by the terminal")
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+
+    # -- internals ------------------------------------------------------------
+
+    def _connected(self) -> socket.socket:
+        with self._lock:
+            if self._sock is not None:
+                return self._sock
+            try:
+                sock = socket.create_connection(self.address, timeout=self._connect_timeout)
+            except OSError as exc:
+                raise HostUnreachable(f"cannot connect to {self._where()}: {exc}") from None
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._sock = sock
+            self._closed_reason = None
+            self._replies.clear()
+            self._reader = threading.Thread(
+                target=self._read_loop, args=(sock,), name="possim-host-link", daemon=True
+            )
+            self._reader.start()
+            return sock
+
+    def _read_loop(self, sock: socket.socket) -> None:
+        reason = "connection closed by the host"
+        try:
+            while True:
+                body = self._framing.read_frame(sock)
+                if body is None:
+                    break
+                with self._lock:
+                    self._replies.append(body)
+                # The reply is consumed: the host's work is done.
+                self._clock.work_done()
+        except (OSError, Iso8583Error) as exc:
+            reason = str(exc)
+        with self._lock:
+            if self._sock is sock:
+                self._sock = None
+                self._closed_reason = reason
+        sock.close()
+        self._clock.notify()
+
+    def _drop_connection(self, reason: str) -> None:
+        with self._lock:
+            sock, self._sock = self._sock, None
+            self._closed_reason = reason
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _reply_or_closed(self) -> bool:
+        return bool(self._replies) or self._sock is None
+
+    def _where(self) -> str:
+        return f"acquirer host {self.address[0]}:{self.address[1]}"
+
+    def _publish(self, direction: str, fields: Mapping[str, str]) -> None:
+        arrow = "->" if direction == "out" else "<-"
+        self._bus.publish(
+            "host_link",
+            "iso8583",
+            f"{arrow} {summarize(fields)}",
+            direction=direction,
+            mti=fields.get("t", ""),
+            fields=self._codec.describe(fields),
+        )

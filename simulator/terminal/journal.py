@@ -1,0 +1,215 @@
+"""The terminal's durable transaction journal (SQLite).
+
+A transaction is written here -- and committed to disk -- *before* its
+authorisation request leaves the terminal, and every later fact about it (host
+answer, reversal) is another committed update. After a crash the journal tells
+what may have been charged and still needs a reversal: an authorised
+transaction is never lost and never charged twice.
+
+Only the masked PAN is stored; the reversal message does not need the PAN (the
+host matches it by original data elements, DE90).
+"""
+
+from __future__ import annotations
+
+import enum
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import attrs
+
+from drivers.clock import Clock
+
+
+class TxnState(str, enum.Enum):
+    PENDING = "pending"  # written, request about to go out
+    APPROVED = "approved"
+    DECLINED = "declined"
+    REVERSAL_PENDING = "reversal_pending"  # may have been charged: must be reversed
+    REVERSED = "reversed"
+    ABORTED = "aborted"  # never sent (card removed, PIN cancelled ...)
+
+
+@attrs.frozen
+class JournalEntry:
+    id: int
+    order_no: str
+    batch_no: str
+    stan: str
+    transmission: str  # DE7 MMDDhhmmss of the request
+    amount_fen: int
+    currency: str
+    masked_pan: str
+    entry_mode: str
+    state: TxnState
+    response_code: str
+    rrn: str
+    auth_code: str
+    reason: str
+    created_at: str
+    updated_at: str
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_no TEXT NOT NULL,
+    batch_no TEXT NOT NULL,
+    stan TEXT NOT NULL,
+    transmission TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    masked_pan TEXT NOT NULL,
+    entry_mode TEXT NOT NULL,
+    state TEXT NOT NULL,
+    response_code TEXT NOT NULL DEFAULT '',
+    rrn TEXT NOT NULL DEFAULT '',
+    auth_code TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (batch_no, stan)
+);
+"""
+
+
+class Journal:
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self.path = path
+        self._clock = clock
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO counters VALUES ('stan', 0), ('batch', 1)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def next_stan(self) -> str:
+        """The next System Trace Audit Number (000001-999999, wrapping)."""
+        with self._transaction() as db:
+            (value,) = db.execute("SELECT value FROM counters WHERE name='stan'").fetchone()
+            value = value % 999_999 + 1
+            db.execute("UPDATE counters SET value=? WHERE name='stan'", (value,))
+        return f"{value:06d}"
+
+    @property
+    def batch_no(self) -> str:
+        with self._lock:
+            (value,) = self._db.execute("SELECT value FROM counters WHERE name='batch'").fetchone()
+        return f"{value:06d}"
+
+    def begin(
+        self,
+        *,
+        order_no: str,
+        stan: str,
+        transmission: str,
+        amount_fen: int,
+        currency: str,
+        masked_pan: str,
+        entry_mode: str,
+    ) -> JournalEntry:
+        now = self._clock.now().isoformat()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO transactions (order_no, batch_no, stan, transmission, amount_fen,"
+                " currency, masked_pan, entry_mode, state, created_at, updated_at)"
+                " VALUES (?, (SELECT printf('%06d', value) FROM counters WHERE name='batch'),"
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order_no,
+                    stan,
+                    transmission,
+                    amount_fen,
+                    currency,
+                    masked_pan,
+                    entry_mode,
+                    TxnState.PENDING.value,
+                    now,
+                    now,
+                ),
+            )
+            row_id = cursor.lastrowid
+        assert row_id is not None
+        return self.get(row_id)
+
+    def update(
+        self,
+        entry_id: int,
+        state: TxnState,
+        *,
+        response_code: str | None = None,
+        rrn: str | None = None,
+        auth_code: str | None = None,
+        reason: str | None = None,
+    ) -> JournalEntry:
+        changes: dict[str, str] = {
+            "state": state.value,
+            "updated_at": self._clock.now().isoformat(),
+        }
+        for column, value in (
+            ("response_code", response_code),
+            ("rrn", rrn),
+            ("auth_code", auth_code),
+            ("reason", reason),
+        ):
+            if value is not None:
+                changes[column] = value
+        assignments = ", ".join(f"{column}=?" for column in changes)
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE transactions SET {assignments} WHERE id=?", (*changes.values(), entry_id)
+            )
+        return self.get(entry_id)
+
+    def get(self, entry_id: int) -> JournalEntry:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM transactions WHERE id=?", (entry_id,)
+            ).fetchone()
+        if row is None:
+            raise KeyError(entry_id)
+        return _entry(row)
+
+    def entries(self, state: TxnState | None = None) -> list[JournalEntry]:
+        query = f"SELECT {_COLUMNS} FROM transactions"
+        params: tuple[str, ...] = ()
+        if state is not None:
+            query += " WHERE state=?"
+            params = (state.value,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
+        return [_entry(row) for row in rows]
+
+
+_COLUMNS = ", ".join(field.name for field in attrs.fields(JournalEntry))
+
+
+def _entry(row: tuple[object, ...]) -> JournalEntry:
+    values = dict(zip((field.name for field in attrs.fields(JournalEntry)), row, strict=True))
+    values["state"] = TxnState(values["state"])
+    return JournalEntry(**values)  # type: ignore[arg-type]

@@ -1,0 +1,125 @@
+"""Receipts from templates kept as data (``firmware_fixtures/receipts/``)."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+import firmware_fixtures
+from drivers.printer import Align, Barcode, Cut, Feed, PrintDocument, PrintItem, QrCode, TextLine
+from simulator.errors import FixtureError
+
+# What a template may print. There is deliberately no full PAN here.
+RECEIPT_FIELDS = frozenset(
+    {
+        "copy_label",
+        "merchant_name",
+        "merchant_id",
+        "terminal_id",
+        "masked_pan",
+        "card_label",
+        "batch_no",
+        "stan",
+        "auth_code",
+        "rrn",
+        "datetime",
+        "order_no",
+        "amount",
+    }
+)
+_STYLE_KEYS = {"align", "bold", "double_width", "double_height", "only"}
+
+
+@attrs.frozen
+class _Line:
+    kind: str  # text / rule / qr / barcode / feed / cut
+    value: Any
+    style: Mapping[str, Any]
+    only: str | None
+
+
+@attrs.frozen
+class ReceiptTemplate:
+    name: str
+    copies: Mapping[str, str]  # copy id -> label, in print order
+    lines: tuple[_Line, ...]
+
+    @classmethod
+    def load(cls, name_or_path: str) -> ReceiptTemplate:
+        path = firmware_fixtures.find("receipts", name_or_path, (".yaml", ".yml"))
+        if path is None:
+            raise FixtureError(name_or_path, "no receipt template of that name")
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise FixtureError(path, f"not valid YAML: {exc}") from None
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("lines"), list):
+            raise FixtureError(path, "expected a mapping with 'copies' and a list of 'lines'")
+        copies = doc.get("copies")
+        if not isinstance(copies, Mapping) or not copies:
+            raise FixtureError(path, "copies: expected a mapping of copy id -> label")
+        lines = tuple(
+            _parse_line(path, index, raw, set(copies)) for index, raw in enumerate(doc["lines"])
+        )
+        return cls(name=str(doc.get("name", path.stem)), copies=dict(copies), lines=lines)
+
+    def render(self, copy: str, values: Mapping[str, str], *, width: int) -> PrintDocument:
+        fields = {**values, "copy_label": self.copies[copy]}
+        items: list[PrintItem] = []
+        for line in self.lines:
+            if line.only is not None and line.only != copy:
+                continue
+            if line.kind == "text":
+                items.append(TextLine(line.value.format_map(fields), **line.style))
+            elif line.kind == "rule":
+                items.append(TextLine(line.value * width))
+            elif line.kind == "qr":
+                items.append(QrCode(line.value.format_map(fields)))
+            elif line.kind == "barcode":
+                items.append(Barcode(line.value.format_map(fields)))
+            elif line.kind == "feed":
+                items.append(Feed(int(line.value)))
+            elif line.kind == "cut":
+                items.append(Cut())
+        return PrintDocument(title=f"{self.name} receipt ({copy} copy)", items=tuple(items))
+
+
+def _parse_line(path: Path, index: int, raw: object, copies: set[str]) -> _Line:
+    where = f"lines[{index}]"
+    if not isinstance(raw, Mapping):
+        raise FixtureError(path, f"{where}: expected a mapping like {{text: ...}}")
+    kinds = [key for key in ("text", "rule", "qr", "barcode", "feed", "cut") if key in raw]
+    if len(kinds) != 1:
+        raise FixtureError(path, f"{where}: expected exactly one of text/rule/qr/barcode/feed/cut")
+    kind = kinds[0]
+    unknown = set(raw) - _STYLE_KEYS - {kind}
+    if unknown:
+        raise FixtureError(path, f"{where}: unknown key(s) {sorted(unknown)}")
+    only = raw.get("only")
+    if only is not None and only not in copies:
+        raise FixtureError(path, f"{where}.only: {only!r} is not a copy ({sorted(copies)})")
+    value = raw[kind]
+    if kind in ("text", "qr", "barcode"):
+        for _, field, _, _ in string.Formatter().parse(str(value)):
+            if field is not None and field not in RECEIPT_FIELDS:
+                raise FixtureError(
+                    path,
+                    f"{where}: unknown placeholder {{{field}}} (known: {sorted(RECEIPT_FIELDS)})",
+                )
+        value = str(value)
+    style: dict[str, Any] = {}
+    if kind == "text":
+        if "align" in raw:
+            try:
+                style["align"] = Align(raw["align"])
+            except ValueError:
+                raise FixtureError(path, f"{where}.align: expected left, center or right") from None
+        for flag in ("bold", "double_width", "double_height"):
+            if flag in raw:
+                style[flag] = bool(raw[flag])
+    return _Line(kind=kind, value=value, style=style, only=only)

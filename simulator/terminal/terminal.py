@@ -1,0 +1,181 @@
+"""One smart POS: devices opened by URL, the two apps, the journal, the host link.
+
+The same ``Terminal`` runs under the scenario runner, the TUI and the pytest
+plugin; only the clock and the device URLs differ.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from drivers.clock import Clock
+from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, registry
+from simulator.errors import TerminalError
+from simulator.events import EventBus
+from simulator.gateway.magic import ResponseCodes
+from simulator.terminal.acquiring_app import AcquiringApp, Merchant
+from simulator.terminal.cashier_app import CashierApp, SaleResult
+from simulator.terminal.config import HostEndpoint, TerminalConfig
+from simulator.terminal.contract import IntentContract
+from simulator.terminal.display import Display
+from simulator.terminal.emv_kernel import TerminalEmvConfig
+from simulator.terminal.host_link import Iso8583HostLink
+from simulator.terminal.journal import Journal
+from simulator.terminal.receipts import ReceiptTemplate
+from simulator.terminal.tracing import (
+    TracedCardReader,
+    TracedPinEntry,
+    TracedPrinter,
+    TracedScanner,
+    TracedSpeaker,
+)
+from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
+
+
+class SaleHandle:
+    """A sale running on the terminal's own thread, as the cashier app would."""
+
+    def __init__(self, clock: Clock, bus: EventBus, work: Callable[[], SaleResult]) -> None:
+        self._clock = clock
+        self._bus = bus
+        self._work = work
+        self._done = False
+        self.result: SaleResult | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="possim-terminal", daemon=True)
+        self._started = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+        # Until the thread has registered as an actor, the clock must not
+        # believe the terminal idle.
+        self._started.wait()
+
+    def _run(self) -> None:
+        with self._clock.actor():
+            self._started.set()
+            try:
+                self.result = self._work()
+            except BaseException as exc:  # reported to whoever waits on the sale
+                self.error = exc
+                self._bus.publish(
+                    "terminal",
+                    "error",
+                    f"terminal crashed: {type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(),
+                )
+            finally:
+                self._done = True
+
+    @property
+    def finished(self) -> bool:
+        return self._done
+
+    def wait(self, timeout: float | None) -> SaleResult | None:
+        """The sale's result; ``None`` if it is still running after ``timeout``."""
+        if not self._clock.wait_until(lambda: self._done, timeout):
+            return None
+        if self.error is not None:
+            raise TerminalError(f"the terminal crashed: {self.error!r}") from self.error
+        return self.result
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+class Terminal:
+    def __init__(
+        self,
+        config: TerminalConfig,
+        *,
+        clock: Clock,
+        bus: EventBus,
+        rng: random.Random,
+        workdir: Path,
+        host: HostEndpoint,
+        simulation: object | None = None,
+        devices: DeviceRegistry = registry,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.bus = bus
+        context = DeviceContext(clock=clock, simulation=simulation)
+        urls = config.devices
+        self.card_reader = TracedCardReader(
+            devices.open(DeviceKind.CARD_READER, urls.card_reader, context), bus
+        )
+        self.pin_entry = TracedPinEntry(
+            devices.open(DeviceKind.PIN_ENTRY, urls.pin_entry, context), bus
+        )
+        self.printer = TracedPrinter(devices.open(DeviceKind.PRINTER, urls.printer, context), bus)
+        self.scanner = TracedScanner(devices.open(DeviceKind.SCANNER, urls.scanner, context), bus)
+        self.speaker = TracedSpeaker(devices.open(DeviceKind.SPEAKER, urls.speaker, context), bus)
+        self.display = Display(bus)
+        self.journal = Journal(workdir / "journal.sqlite", clock)
+        spec = Iso8583Spec.load(host.spec)
+        self.host_link = Iso8583HostLink(
+            host.host,
+            host.port,
+            codec=Iso8583Codec(spec),
+            framing=Framing(len(host.tpdu)),
+            clock=clock,
+            bus=bus,
+            tpdu=host.tpdu,
+        )
+        contract = IntentContract.load(config.vendor)
+        self.acquiring_app = AcquiringApp(
+            contract=contract,
+            card_reader=self.card_reader,
+            pin_entry=self.pin_entry,
+            host_link=self.host_link,
+            journal=self.journal,
+            display=self.display,
+            bus=bus,
+            clock=clock,
+            rng=rng,
+            merchant=Merchant(config.terminal_id, config.merchant_id, config.currency),
+            emv_config=TerminalEmvConfig(
+                terminal_country=config.country.zfill(4), currency=config.currency.zfill(4)
+            ),
+            timeouts=config.timeouts,
+            response_codes=ResponseCodes.load(),
+        )
+        self.cashier_app = CashierApp(
+            contract=contract,
+            launcher=self.acquiring_app.on_intent,
+            speaker=self.speaker,
+            printer=self.printer,
+            receipt=ReceiptTemplate.load(config.receipt),
+            merchant_name=config.merchant_name,
+            display=self.display,
+            bus=bus,
+            clock=clock,
+        )
+        self._sale: SaleHandle | None = None
+
+    @property
+    def current_sale(self) -> SaleHandle | None:
+        return self._sale
+
+    @property
+    def busy(self) -> bool:
+        return self._sale is not None and not self._sale.finished
+
+    def start_sale(self, amount_fen: int, method: str = "card") -> SaleHandle:
+        if self.busy:
+            raise TerminalError("the terminal is still busy with the previous sale")
+        self._sale = SaleHandle(
+            self.clock, self.bus, lambda: self.cashier_app.sale(amount_fen, method)
+        )
+        self._sale.start()
+        return self._sale
+
+    def close(self) -> None:
+        self.host_link.close()
+        for device in (self.card_reader, self.pin_entry, self.printer, self.scanner, self.speaker):
+            device.close()
+        self.journal.close()
