@@ -54,6 +54,7 @@ DLE_EOT = b"\x10\x04"
 FS_CHINESE_ON = b"\x1c&"
 FS_CHINESE_OFF = b"\x1c."
 FS_CHINESE_MODE = b"\x1c!"
+CJK_SIZE_UNKNOWN = -1
 
 # Real-time status bits (ESC/POS DLE EOT n).
 FIXED_BITS_MASK = 0x93  # bits 0, 1, 4, 7 ...
@@ -79,9 +80,16 @@ def _is_wide(char: str) -> bool:
     return unicodedata.east_asian_width(char) in ("W", "F")
 
 
+_CONTROLS_TO_QUESTION_MARK = str.maketrans({code: "?" for code in (*range(0x20), 0x7F)})
+
+
 def _clean(text: str) -> str:
     """Text with control characters replaced, so data cannot inject commands."""
-    return "".join("?" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch for ch in text)
+    return text.translate(_CONTROLS_TO_QUESTION_MARK)
+
+
+def _has_wide(text: str) -> bool:
+    return not text.isascii() and any(_is_wide(ch) for ch in text)
 
 
 def _code128_width(code: str, module: int) -> int:
@@ -115,6 +123,11 @@ class EscposPrinter(Printer):
         if profile is not None:
             self.paper_width_chars = profile.chars_per_line
         self._status_known = False
+        self._text_style: tuple[object, ...] | None = None
+        # While the job holds the printer in Chinese mode (between consecutive
+        # lines of wide text): the FS ! size in effect, CJK_SIZE_UNKNOWN after
+        # an ESC ! that may have changed it; None outside Chinese mode.
+        self._chinese_size: int | None = None
         self._lock = threading.RLock()  # status() runs inside print_document()
         # Jobs are rendered here with python-escpos's API, then sent in one write.
         self._job: Any = Dummy()
@@ -170,15 +183,22 @@ class EscposPrinter(Printer):
         job = self._job
         job.clear()
         job.hw("INIT")
+        self._text_style = None
+        self._chinese_size = None
         # ESC @ reset the printer's code page: make MagicEncode announce it again.
         job.magic.encoding = None
         profile = self._profile
         if profile is not None and profile.supports_cjk and not profile.cjk_needs_fs_ampersand:
             # The printer starts in Chinese mode; leave it so code pages work.
             job._raw(FS_CHINESE_OFF)
-        for number, item in enumerate(document.items, start=1):
+        items = document.items
+        for number, item in enumerate(items, start=1):
             try:
-                self._render_item(job, item)
+                if isinstance(item, TextLine):
+                    following = items[number] if number < len(items) else None
+                    self._render_text(job, item, following)
+                else:
+                    self._render_item(job, item)
             except (EscposLibraryError, ValueError, TypeError, UnicodeError) as exc:
                 raise PrinterError(
                     f"cannot print {document.title!r}: item {number} ({type(item).__name__}) "
@@ -190,8 +210,10 @@ class EscposPrinter(Printer):
 
     def _render_item(self, job: Any, item: PrintItem) -> None:
         if isinstance(item, TextLine):
-            self._render_text(job, item)
-        elif isinstance(item, QrCode):
+            self._render_text(job, item, None)
+            return
+        self._text_style = None  # QR codes, barcodes and cuts change modes too
+        if isinstance(item, QrCode):
             self._render_qr(job, item)
         elif isinstance(item, Barcode):
             self._render_barcode(job, item)
@@ -205,29 +227,64 @@ class EscposPrinter(Printer):
         else:  # pragma: no cover - PrintItem is a closed union
             raise TypeError(f"unknown print item {item!r}")
 
-    def _render_text(self, job: Any, line: TextLine) -> None:
-        double = line.double_width or line.double_height
-        job.set(
-            align=line.align.value,
-            bold=line.bold,
-            double_width=line.double_width,
-            double_height=line.double_height,
-            normal_textsize=not double,
-        )
+    def _wide(self, line: TextLine) -> bool:
+        """Whether ``line`` goes out as double-byte text in Chinese mode."""
+        encoding = self._profile.cjk_encoding if self._profile is not None else "gb18030"
+        return encoding is not None and _has_wide(_clean(line.text))
+
+    def _render_text(self, job: Any, line: TextLine, following: PrintItem | None) -> None:
+        style = (line.align, line.bold, line.double_width, line.double_height)
+        # Only send style commands when the style changes: python-escpos's set()
+        # emits half a dozen commands, which on a 9600-baud serial printer shows.
+        if style != self._text_style:
+            double = line.double_width or line.double_height
+            job.set(
+                align=line.align.value,
+                bold=line.bold,
+                double_width=line.double_width,
+                double_height=line.double_height,
+                normal_textsize=not double,
+            )
+            self._text_style = style
+            if self._chinese_size is not None:
+                # Chinese-market firmware applies ESC ! sizes to Chinese text too.
+                self._chinese_size = CJK_SIZE_UNKNOWN
         text = _clean(line.text)
         encoding = self._profile.cjk_encoding if self._profile is not None else "gb18030"
-        if encoding is not None and any(_is_wide(ch) for ch in text):
+        if encoding is not None and _has_wide(text):
             size = (0x04 if line.double_width else 0) | (0x08 if line.double_height else 0)
-            job._raw(
-                FS_CHINESE_ON
-                + FS_CHINESE_MODE
-                + bytes([size])
-                + text.encode(encoding, errors="replace")
-                + FS_CHINESE_OFF
-            )
-            job.text("\n")
+            data = text.encode(encoding, errors="replace")
+            if self._chinese_size != size:
+                data = FS_CHINESE_MODE + bytes([size]) + data
+                if self._chinese_size is None:
+                    data = FS_CHINESE_ON + data
+            # Consecutive lines of wide text share one FS & ... FS . stretch;
+            # the printer leaves Chinese mode before anything else.
+            if isinstance(following, TextLine) and self._wide(following):
+                self._chinese_size = size
+            else:
+                data += FS_CHINESE_OFF
+                self._chinese_size = None
+            job._raw(data)
+            self._text(job, "\n")
         else:
-            job.textln(text)
+            self._text(job, text + "\n")
+
+    @staticmethod
+    def _text(job: Any, text: str) -> None:
+        """``job.text(text)``, with a shortcut for plain ASCII.
+
+        MagicEncode looks at every character to pick a code page. ASCII text
+        under a code page already announced needs no switch: MagicEncode would
+        send exactly ``text.encode("ascii")`` in one write, so send that. The
+        first text of a job (no code page yet) still goes through MagicEncode,
+        which announces the code page with ``ESC t``.
+        """
+        magic = job.magic
+        if text.isascii() and magic.encoding is not None and not magic.disabled:
+            job._raw(text.encode("ascii"))
+        else:
+            job.text(text)
 
     def _render_qr(self, job: Any, qr: QrCode) -> None:
         size = max(1, min(16, qr.size))

@@ -25,7 +25,7 @@ python-escpos ships as its "capabilities"::
       fsAmpersand: false              # true: starts in single-byte mode, needs FS &
 
 Every problem in a profile file raises :class:`PrinterProfileError` naming the
-file and the field.
+file, the line and the field.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 import firmware_fixtures
 from drivers.errors import DriverError
+from firmware_fixtures import yaml_lines
+from firmware_fixtures.yaml_lines import FixtureFileError
 
 CATEGORY = "printers"
 SUFFIXES = (".yaml", ".yml")
@@ -66,12 +67,12 @@ DB_FEATURES = frozenset(
 )
 
 
-class PrinterProfileError(DriverError):
+class PrinterProfileError(DriverError, FixtureFileError):
     """A printer profile is missing, unknown or malformed.
 
     ``path`` is the file (or the name that was looked up), ``field`` the dotted
-    YAML field at fault (``None`` when the whole file is), ``problem`` what was
-    expected.
+    YAML field at fault (``None`` when the whole file is), ``line`` its line
+    when known, ``problem`` what was expected.
     """
 
     def __init__(
@@ -82,13 +83,11 @@ class PrinterProfileError(DriverError):
         field: str | None = None,
         line: int | None = None,
     ) -> None:
-        self.path = Path(path)
+        FixtureFileError.__init__(
+            self, path, f"field {field}: {problem}" if field else problem, line
+        )
         self.field = field
-        self.line = line
         self.problem = problem
-        where = f"{self.path}:{line}" if line is not None else str(self.path)
-        what = f"field {field}: {problem}" if field else problem
-        super().__init__(f"{where}: {what}")
 
 
 class _FieldError(ValueError):
@@ -212,23 +211,16 @@ class PrinterProfile:
                 f"{', '.join(str(p / CATEGORY) for p in firmware_fixtures.search_path())} "
                 f"(known: {known}); give a profile name or a path to a .yaml file",
             )
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PrinterProfileError(path, f"cannot read the file: {exc}") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise PrinterProfileError(path, f"not valid YAML: {problem}", line=line) from exc
+        data = yaml_lines.load(path, error=PrinterProfileError)
         return cls.from_mapping(data, source=path)
 
     @classmethod
     def from_mapping(cls, data: Any, *, source: Path | str = "<profile>") -> PrinterProfile:
-        """Build a profile from parsed YAML (see the module docstring)."""
-        reader = _Reader(Path(source))
+        """Build a profile from parsed YAML (see the module docstring).
+
+        Errors carry lines when ``data`` was read by :mod:`firmware_fixtures.yaml_lines`.
+        """
+        reader = _Reader(Path(source), data)
         root = reader.mapping(data, None)
         reader.only_keys(
             root,
@@ -291,9 +283,7 @@ class PrinterProfile:
         try:
             return cls(**kwargs)
         except _FieldError as exc:
-            raise PrinterProfileError(
-                reader.path, exc.problem, field=_YAML_FIELDS.get(exc.attribute, exc.attribute)
-            ) from None
+            raise reader.fail(_YAML_FIELDS.get(exc.attribute, exc.attribute), exc.problem) from None
 
 
 # Where each attribute comes from in the YAML, for error messages.
@@ -320,9 +310,11 @@ class _Reader:
     """Typed access to parsed YAML that names the file and field on error."""
 
     path: Path
+    document: Any = None  # the whole parsed file, for the lines of fields
 
     def fail(self, field: str | None, problem: str) -> PrinterProfileError:
-        return PrinterProfileError(self.path, problem, field=field)
+        line = yaml_lines.line_at(self.document, *field.split(".")) if field else None
+        return PrinterProfileError(self.path, problem, field=field, line=line)
 
     def mapping(self, value: Any, field: str | None) -> dict[Any, Any]:
         if not isinstance(value, Mapping):

@@ -47,11 +47,11 @@ def bench_command(args: argparse.Namespace) -> int:
         for name, module in sorted(benches.items()):
             print(f"{name:<16} {module.DESCRIPTION}")
         return 0
-    module = benches.get(args.name)
-    if module is None:
+    chosen = benches.get(args.name)
+    if chosen is None:
         print(f"no benchmark {args.name!r}; known: {', '.join(sorted(benches))}")
         return 2
-    measurement: Measurement = module.run(args)
+    measurement: Measurement = chosen.run(args)
     for key, value in measurement.details.items():
         print(f"{key}: {value}")
     print(f"{args.name}: {measurement.figure:.1f} {measurement.unit}")

@@ -49,6 +49,13 @@ class VirtualClock:
         self._actors = 0
         self._in_flight = 0
         self._waiters: list[_Waiter] = []
+        # Threads blocked in settle() that are themselves actors: they may go
+        # on once the actor count drops to this many (see _wake).
+        self._settling_actors = 0
+        # Bumped on every state change: a blocked thread that sees it move has
+        # not stalled, even if nobody had to wake it.
+        self._progress = 0
+        self._now = start
         self._local = threading.local()
         # Real seconds without any progress before a wait is declared stuck:
         # a guard against simulation bugs, never part of a scenario's timing.
@@ -57,12 +64,11 @@ class VirtualClock:
     # -- Clock protocol -------------------------------------------------------
 
     def now(self) -> datetime:
-        with self._cond:
-            return self._start + timedelta(seconds=self._elapsed)
+        # One attribute read is atomic; both values change together, under the lock.
+        return self._now
 
     def monotonic(self) -> float:
-        with self._cond:
-            return self._elapsed
+        return self._elapsed
 
     def wait_until(self, ready: Callable[[], bool], timeout: float | None) -> bool:
         with self._cond:
@@ -74,6 +80,8 @@ class VirtualClock:
             is_actor = self._is_actor()
             if is_actor:
                 self._actors -= 1
+                # Someone may be settling, waiting for this thread to go idle.
+                self._wake()
             try:
                 while True:
                     if ready():
@@ -83,16 +91,18 @@ class VirtualClock:
                     self._advance_if_quiescent()
                     if ready() or self._elapsed >= deadline:
                         continue
-                    if not self._cond.wait(self._stall_timeout):
-                        raise ClockStalled(self._describe())
+                    self._block()
             finally:
                 self._waiters.remove(waiter)
                 if is_actor:
                     self._actors += 1
+                else:
+                    # A ready waiter that leaves may be what a settling thread waits for.
+                    self._wake()
 
     def notify(self) -> None:
         with self._cond:
-            self._cond.notify_all()
+            self._wake()
 
     def sleep(self, seconds: float) -> None:
         self.wait_until(lambda: False, seconds)
@@ -107,7 +117,7 @@ class VirtualClock:
             # not part of the simulation); never let the count go negative.
             self._in_flight = max(0, self._in_flight - 1)
             self._advance_if_quiescent()
-            self._cond.notify_all()
+            self._wake()
 
     # -- simulation control ---------------------------------------------------
 
@@ -127,14 +137,14 @@ class VirtualClock:
                 if depth == 0:
                     self._actors -= 1
                     self._advance_if_quiescent()
-                self._cond.notify_all()
+                self._wake()
 
     def advance(self, seconds: float) -> None:
         """Move time forward explicitly (a scenario's ``wait`` step)."""
         if seconds < 0:
             raise ValueError("time cannot go backwards")
         with self._cond:
-            self._elapsed += seconds
+            self._set_elapsed(self._elapsed + seconds)
             self._cond.notify_all()
 
     def settle(self) -> None:
@@ -145,18 +155,51 @@ class VirtualClock:
         """
         own = 1 if self._is_actor() else 0
         with self._cond:
-            while not (
-                self._actors == own
-                and self._in_flight == 0
-                and not any(w.ready() for w in self._waiters)
-            ):
-                if not self._cond.wait(self._stall_timeout):
-                    raise ClockStalled(self._describe())
+            self._settling_actors += own
+            try:
+                while not (
+                    self._actors == own
+                    and self._in_flight == 0
+                    and not any(w.ready() for w in self._waiters)
+                ):
+                    self._block()
+            finally:
+                self._settling_actors -= own
 
     # -- internals ------------------------------------------------------------
 
     def _is_actor(self) -> bool:
         return getattr(self._local, "depth", 0) > 0
+
+    def _set_elapsed(self, elapsed: float) -> None:
+        self._elapsed = elapsed
+        self._now = self._start + timedelta(seconds=elapsed)
+
+    def _wake(self) -> None:
+        """Wake the blocked threads if the change just made can let one go on.
+
+        Called under the lock after every change to the shared state. A waiter
+        can go on once its condition holds; a settling thread, or time itself,
+        only once the actor count is down and nothing is in flight. Waking
+        every blocked thread on every change instead costs a thread switch per
+        event, most of them for nothing.
+        """
+        self._progress += 1
+        if self._in_flight == 0 and self._actors <= self._settling_actors:
+            self._cond.notify_all()
+            return
+        for waiter in self._waiters:
+            if waiter.ready():
+                self._cond.notify_all()
+                return
+
+    def _block(self) -> None:
+        """Wait for a wake-up; stalled once no progress is made for the stall timeout."""
+        seen = self._progress
+        while not self._cond.wait(self._stall_timeout):
+            if self._progress == seen:
+                raise ClockStalled(self._describe())
+            seen = self._progress
 
     def _advance_if_quiescent(self) -> None:
         if self._actors > 0 or self._in_flight > 0 or not self._waiters:
@@ -167,13 +210,16 @@ class VirtualClock:
         if math.isinf(next_deadline):
             return
         if next_deadline > self._elapsed:
-            self._elapsed = next_deadline
+            self._set_elapsed(next_deadline)
+        self._progress += 1
         self._cond.notify_all()
 
     def _describe(self) -> str:
+        ready = sum(1 for w in self._waiters if w.ready())
         return (
             f"virtual clock stalled at +{self._elapsed:.3f}s: {self._actors} busy actor(s), "
-            f"{self._in_flight} message(s) in flight, {len(self._waiters)} waiter(s); "
+            f"{self._in_flight} message(s) in flight, {len(self._waiters)} waiter(s) "
+            f"({ready} ready); "
             "a thread changed shared state without calling clock.notify(), or a peer "
             "never answered or dropped a message"
         )

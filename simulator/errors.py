@@ -6,7 +6,7 @@ file and line to fix.
 
 from __future__ import annotations
 
-from pathlib import Path
+from firmware_fixtures.yaml_lines import FixtureFileError
 
 
 class SimulatorError(Exception):
@@ -17,15 +17,12 @@ class ClockStalled(SimulatorError):
     """No simulated thread made progress for too long: a deadlock or a lost notify."""
 
 
-class FixtureError(SimulatorError):
-    """A data file (card image, profile, spec, config) is missing or malformed."""
+class FixtureError(SimulatorError, FixtureFileError):
+    """A data file (card image, profile, spec, config) is missing or malformed.
 
-    def __init__(self, path: Path | str, problem: str, line: int | None = None) -> None:
-        self.path = Path(path)
-        self.line = line
-        self.problem = problem
-        where = f"{self.path}:{line}" if line is not None else str(self.path)
-        super().__init__(f"{where}: {problem}")
+    ``FixtureError(path, problem, line=None)``; the message reads
+    ``path:line: problem`` (see :class:`firmware_fixtures.yaml_lines.FixtureFileError`).
+    """
 
 
 class ScenarioError(FixtureError):

@@ -14,8 +14,10 @@ it appears in an event.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -56,8 +58,13 @@ class EventBus:
         self._clock = clock
         self._lock = threading.RLock()
         self._events: list[Event] = []
-        self._subscribers: list[Subscriber] = []
+        # Replaced, never changed in place: publish() iterates it without the lock.
+        self._subscribers: tuple[Subscriber, ...] = ()
         self._secrets: dict[str, str] = {}
+        self._secret_pattern: re.Pattern[str] | None = None  # any of the secrets
+        # The last wall time read and its text: on the virtual clock most events
+        # share their instant, and the same datetime formats the same way.
+        self._wall: tuple[datetime | None, str] = (None, "")
 
     @property
     def clock(self) -> Clock:
@@ -68,24 +75,31 @@ class EventBus:
         if len(value) >= 8:
             with self._lock:
                 self._secrets[value] = replacement
+                # Longest first: a track 2 is masked whole, not just its PAN.
+                longest_first = sorted(self._secrets, key=len, reverse=True)
+                self._secret_pattern = re.compile("|".join(map(re.escape, longest_first)))
 
     def publish(self, source: str, kind: str, summary: str, **detail: Any) -> Event:
         # Read the clock before taking our lock: clock predicates read the bus
         # while holding the clock's lock, so the reverse order would deadlock.
         at = self._clock.monotonic()
-        wall = self._clock.now().isoformat(timespec="milliseconds")
+        now = self._clock.now()
+        last, wall = self._wall
+        if now is not last:
+            wall = now.isoformat(timespec="milliseconds")
+            self._wall = (now, wall)
         with self._lock:
-            event = Event(
-                seq=len(self._events) + 1,
-                at=at,
-                time=wall,
-                source=source,
-                kind=kind,
-                summary=self._scrub(summary),
-                detail=self._scrub(detail),
-            )
-            self._events.append(event)
-            subscribers = list(self._subscribers)
+            pattern = self._secret_pattern
+            if pattern is not None:
+                # One pass over each value's text first: most events hold no secret.
+                if pattern.search(summary) is not None:
+                    summary = self._replace(summary)
+                if detail and pattern.search(repr(detail)) is not None:
+                    detail = self._replace(detail)
+            events = self._events
+            event = Event(len(events) + 1, at, wall, source, kind, summary, detail)
+            events.append(event)
+            subscribers = self._subscribers
         for subscriber in subscribers:
             subscriber(event)
         self._clock.notify()
@@ -93,12 +107,14 @@ class EventBus:
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         with self._lock:
-            self._subscribers.append(subscriber)
+            self._subscribers = (*self._subscribers, subscriber)
 
         def unsubscribe() -> None:
             with self._lock:
                 if subscriber in self._subscribers:
-                    self._subscribers.remove(subscriber)
+                    remaining = list(self._subscribers)
+                    remaining.remove(subscriber)
+                    self._subscribers = tuple(remaining)
 
         return unsubscribe
 
@@ -120,17 +136,14 @@ class EventBus:
             if (source is None or event.source == source) and (kind is None or event.kind == kind):
                 yield event
 
-    def _scrub(self, value: Any) -> Any:
-        if not self._secrets:
-            return value
+    def _replace(self, value: Any) -> Any:
         if isinstance(value, str):
-            for secret, replacement in self._secrets.items():
-                value = value.replace(secret, replacement)
-            return value
+            assert self._secret_pattern is not None
+            return self._secret_pattern.sub(lambda found: self._secrets[found.group()], value)
         if isinstance(value, Mapping):
-            return {k: self._scrub(v) for k, v in value.items()}
+            return {k: self._replace(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [self._scrub(v) for v in value]
+            return [self._replace(v) for v in value]
         return value
 
 

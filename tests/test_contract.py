@@ -89,5 +89,64 @@ def test_malformed_profile_names_file_and_rule(tmp_path: Path) -> None:
         "result: {ok: A, canceled: B, reason_key: r, detail_key: d, detail: {}}\n",
         encoding="utf-8",
     )
-    with pytest.raises(FixtureError, match=r"broken.yaml: request.amt: expected"):
+    with pytest.raises(FixtureError, match=r"broken\.yaml:4: request\.amt: expected"):
         IntentContract.load(str(profile))
+
+
+GOOD_PROFILE = """\
+name: mine
+component: x
+request:
+  pay_tp:
+    from: method
+    map: {card: "0"}
+  amt: {from: amount_fen, format: "{:012d}"}
+result:
+  ok: A
+  canceled: B
+  reason_key: r
+  detail_key: d
+  detail:
+    respcode: {from: response_code}
+announcements:
+  card: ok
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "problem"),
+    [
+        ('    map: {card: "0"}', "    map: [card]", 6, "request.pay_tp.map: expected a mapping"),
+        ("from: amount_fen,", "from: amount,", 7, "request.amt.from: 'amount' is not one of"),
+        ("from: amount_fen,", "from: [amount],", 7, "request.amt.from: ['amount'] is not one"),
+        ('format: "{:012d}"', 'format: "{:012d"', 7, "request.amt.format: "),
+        ('format: "{:012d}"', 'fromat: "{:012d}"', 7, "request.amt: unknown field 'fromat'"),
+        ("  respcode: {from: response_code}", "  respcode: {}", 14, "result.detail.respcode"),
+        ("  canceled: B\n", "", 9, "result.canceled: missing"),
+        ("  ok: A", "  ok: [A]", 9, "result.ok: expected a value"),
+        ("result:", "reslut:", 1, "result: missing"),
+        ("  card: ok", "  - ok", 15, "announcements: expected a mapping"),
+        ("  ok: A", "  ok: A\n  ok: C", 10, "duplicate key 'ok' (first on line 9)"),
+        ("  ok: A", "  ok: [A", 10, "not valid YAML"),
+    ],
+)
+def test_malformed_profile_errors_carry_the_line(
+    tmp_path: Path, old: str, new: str, line: int, problem: str
+) -> None:
+    assert old in GOOD_PROFILE
+    profile = tmp_path / "mine.yaml"
+    profile.write_text(GOOD_PROFILE.replace(old, new), encoding="utf-8")
+    with pytest.raises(FixtureError) as caught:
+        IntentContract.load(str(profile))
+    assert caught.value.path == profile
+    assert caught.value.line == line
+    assert problem in caught.value.problem
+    assert str(caught.value).startswith(f"{profile}:{line}: ")
+
+
+def test_a_good_profile_loads(tmp_path: Path) -> None:
+    profile = tmp_path / "mine.yaml"
+    profile.write_text(GOOD_PROFILE, encoding="utf-8")
+    contract = IntentContract.load(str(profile))
+    assert contract.build_request(ORDER) == {"pay_tp": "0", "amt": "000000001234"}
+    assert contract.announcement("card") == "ok"

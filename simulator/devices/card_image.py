@@ -8,9 +8,10 @@ issuer master key with EMV Option A -- exactly what the gateway simulator's
 issuer does to check the card's cryptograms.
 
 All scalars are read as the text written in the file (no YAML 1.1 surprises:
-``0156`` stays ``"0156"``, not octal 110), then checked field by field. A
-malformed image raises :class:`FixtureError` with the file, the field and the
-line.
+``0156`` stays ``"0156"``, not octal 110: the shared loader's
+:class:`~firmware_fixtures.yaml_lines.TextLineLoader`), then checked field by
+field. A malformed image raises :class:`FixtureError` with the file, the field
+and the line.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import attrs
-import yaml
 
 import firmware_fixtures
+from firmware_fixtures import yaml_lines
+from firmware_fixtures.yaml_lines import LineDict, LineList, TextLineLoader
 from simulator.emv import cryptogram, tlv
 from simulator.emv.tags import TAG_NAMES
 from simulator.errors import EmvDataError, FixtureError
@@ -141,11 +143,11 @@ class CardImage:
             raise FixtureError(
                 name_or_path, f"no card image of that name or path (known cards: {known})"
             )
+        text = yaml_lines.read_text(path, error=FixtureError)
         try:
             stat = path.stat()
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FixtureError(path, f"cannot read the card image: {exc}") from None
+        except OSError as exc:
+            raise FixtureError(path, f"cannot read: {exc.strerror or exc}") from None
         key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
         with _cache_lock:
             cached = _cache.get(key)
@@ -244,30 +246,43 @@ def luhn_valid(number: str) -> bool:
 # -- the parser ---------------------------------------------------------------------
 
 
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
+class _Node(NamedTuple):
+    """A value read from the card image and the line it starts on."""
+
+    value: Any  # str, LineDict or LineList (TextLineLoader reads scalars as text)
+    line: int | None
+
+
+def _child(mapping: LineDict, key: str) -> _Node:
+    """``mapping[key]``, at its own line if it is a mapping or a list, else at the key's."""
+    value = mapping[key]
+    return _Node(value, yaml_lines.line_of(value) or mapping.line_of(key))
+
+
+def _items(node: _Node) -> list[_Node]:
+    """The items of a list node, each at its line."""
+    return [_Node(item, node.value.line_of(index)) for index, item in enumerate(node.value)]
 
 
 class _Mapping:
-    """A YAML mapping node with its path, for field-by-field checking."""
+    """A mapping from the card image with its path, for field-by-field checking."""
 
-    def __init__(self, parser: _Parser, node: yaml.Node, where: str, known: set[str]) -> None:
-        if not isinstance(node, yaml.MappingNode):
+    def __init__(self, parser: _Parser, node: _Node, where: str, known: set[str]) -> None:
+        if not isinstance(node.value, LineDict):
             parser.fail(node, where, "expected a mapping (field: value lines)")
         self.parser = parser
         self.node = node
         self.where = where
-        self.items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                parser.fail(key_node, where, "expected field names that are plain words")
-            if key in self.items:
-                parser.fail(key_node, self.path(key), "appears twice")
+        mapping: LineDict = node.value
+        for key in mapping:
             if key not in known:
                 expected = ", ".join(sorted(known))
-                parser.fail(key_node, self.path(key), f"unknown field; expected one of {expected}")
-            self.items[key] = (key_node, value_node)
+                parser.fail(
+                    _Node(key, mapping.line_of(key)),
+                    self.path(key),
+                    f"unknown field; expected one of {expected}",
+                )
+        self.items = {key: _child(mapping, key) for key in mapping}
 
     def path(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
@@ -275,14 +290,13 @@ class _Mapping:
     def has(self, key: str) -> bool:
         return key in self.items
 
-    def node_of(self, key: str) -> yaml.Node | None:
-        item = self.items.get(key)
-        return None if item is None else item[1]
+    def node_of(self, key: str) -> _Node | None:
+        return self.items.get(key)
 
     def get(
         self,
         key: str,
-        convert: Callable[[_Parser, yaml.Node, str], _T],
+        convert: Callable[[_Parser, _Node, str], _T],
         default: _T | None = None,
         *,
         required: bool = True,
@@ -300,19 +314,19 @@ class _Parser:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def fail(self, node: yaml.Node, where: str, problem: str) -> NoReturn:
-        raise FixtureError(self.path, f"{where}: {problem}", _line(node))
+    def fail(self, node: _Node, where: str, problem: str) -> NoReturn:
+        raise FixtureError(self.path, f"{where}: {problem}", node.line)
 
     # -- scalars ------------------------------------------------------------------
 
-    def text(self, node: yaml.Node, where: str, expected: str = "text") -> str:
-        if not isinstance(node, yaml.ScalarNode):
+    def text(self, node: _Node, where: str, expected: str = "text") -> str:
+        if isinstance(node.value, (LineDict, LineList)):
             self.fail(node, where, f"expected {expected}, got a {_kind(node)}")
         return str(node.value)
 
     def hex(
         self,
-        node: yaml.Node,
+        node: _Node,
         where: str,
         *,
         lengths: range | tuple[int, ...] | None = None,
@@ -327,13 +341,13 @@ class _Parser:
             self.fail(node, where, f"expected {what}, got {len(value)} bytes ({raw!r})")
         return value
 
-    def digits(self, node: yaml.Node, where: str, counts: range, what: str) -> str:
+    def digits(self, node: _Node, where: str, counts: range, what: str) -> str:
         raw = self.text(node, where, what).strip()
         if not (raw.isascii() and raw.isdigit() and len(raw) in counts):
             self.fail(node, where, f"expected {what}, got {raw!r}")
         return raw
 
-    def integer(self, node: yaml.Node, where: str, bounds: range, what: str) -> int:
+    def integer(self, node: _Node, where: str, bounds: range, what: str) -> int:
         raw = self.text(node, where, what).strip()
         try:
             value = int(raw, 0) if raw.lower().startswith("0x") else int(raw, 10)
@@ -343,7 +357,7 @@ class _Parser:
             self.fail(node, where, f"expected {what}, got {value}")
         return value
 
-    def boolean(self, node: yaml.Node, where: str) -> bool:
+    def boolean(self, node: _Node, where: str) -> bool:
         raw = self.text(node, where, "true or false").strip().lower()
         if raw in ("true", "yes", "on"):
             return True
@@ -351,7 +365,7 @@ class _Parser:
             return False
         self.fail(node, where, f"expected true or false, got {raw!r}")
 
-    def dol(self, node: yaml.Node, where: str, what: str) -> bytes:
+    def dol(self, node: _Node, where: str, what: str) -> bytes:
         value = self.hex(node, where, what=what)
         try:
             tlv.parse_dol(value)
@@ -362,22 +376,15 @@ class _Parser:
     # -- the document -------------------------------------------------------------
 
     def card(self, text: str) -> CardImage:
-        loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
-        try:
-            root = yaml.compose(text, Loader=loader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = int(mark.line) + 1 if mark is not None else None
-            raise FixtureError(self.path, f"not valid YAML: {exc.problem}", line) from None
-        except yaml.YAMLError as exc:
-            raise FixtureError(self.path, f"not valid YAML: {exc}") from None
-        if root is None:
+        document = yaml_lines.loads(text, self.path, loader=TextLineLoader, error=FixtureError)
+        if document is None:
             raise FixtureError(self.path, "the card image is empty")
+        root = _Node(document, yaml_lines.line_of(document) or 1)
         doc = _Mapping(self, root, "", _CARD_FIELDS)
         p = self
 
         def s(key: str, expected: str = "text", default: str | None = None) -> str:
-            def convert(parser: _Parser, node: yaml.Node, where: str) -> str:
+            def convert(parser: _Parser, node: _Node, where: str) -> str:
                 return parser.text(node, where, expected).strip()
 
             return doc.get(key, convert, default, required=default is None, expected=expected)
@@ -517,10 +524,10 @@ class _Parser:
         apps_node = doc.node_of("applications")
         if apps_node is None:
             p.fail(root, "applications", "missing; expected a list of applications")
-        if not isinstance(apps_node, yaml.SequenceNode) or not apps_node.value:
+        if not isinstance(apps_node.value, LineList) or not apps_node.value:
             p.fail(apps_node, "applications", "expected a non-empty list of applications")
         applications: list[Application] = []
-        for index, app_node in enumerate(apps_node.value):
+        for index, app_node in enumerate(_items(apps_node)):
             app = self.application(image, app_node, f"applications[{index}]")
             for earlier in applications:
                 if earlier.aid == app.aid:
@@ -528,12 +535,12 @@ class _Parser:
             applications.append(app)
         return attrs.evolve(image, applications=tuple(applications))
 
-    def application(self, image: CardImage, node: yaml.Node, where: str) -> Application:
+    def application(self, image: CardImage, node: _Node, where: str) -> Application:
         m = _Mapping(self, node, where, _APP_FIELDS)
 
         def hexfield(
             key: str, what: str, lengths: range | tuple[int, ...] | None = None
-        ) -> Callable[[_Parser, yaml.Node, str], bytes]:
+        ) -> Callable[[_Parser, _Node, str], bytes]:
             return lambda q, n, w: q.hex(n, w, lengths=lengths, what=what)
 
         aid = m.get(
@@ -596,7 +603,7 @@ class _Parser:
             expected="an IAD template of 7-32 bytes (bytes 3..6 hold the CVR)",
         )
 
-        def method_name(q: _Parser, n: yaml.Node, w: str) -> str:
+        def method_name(q: _Parser, n: _Node, w: str) -> str:
             value = q.text(n, w).strip()
             if value not in cryptogram.METHODS:
                 known = ", ".join(sorted(cryptogram.METHODS))
@@ -644,12 +651,14 @@ class _Parser:
 
         # -- extra data and records ---------------------------------------------------
         data: dict[str, bytes] = {}
-        data_lines: dict[str, yaml.Node] = {}
+        data_lines: dict[str, _Node] = {}
         data_node = m.node_of("data")
         if data_node is not None:
-            if not isinstance(data_node, yaml.MappingNode):
+            if not isinstance(data_node.value, LineDict):
                 self.fail(data_node, m.path("data"), "expected a mapping of tag: hex value")
-            for key_node, value_node in data_node.value:
+            data_map: LineDict = data_node.value
+            for key in data_map:
+                key_node, value_node = _Node(key, data_map.line_of(key)), _child(data_map, key)
                 tag = self._tag(key_node, m.path("data"))
                 if tag in data:
                     self.fail(key_node, f"{m.path('data')}.{tag}", "appears twice")
@@ -685,12 +694,12 @@ class _Parser:
         records_node = m.node_of("records")
         if records_node is None:
             self.fail(node, m.path("records"), "missing; expected a list of records")
-        if not isinstance(records_node, yaml.SequenceNode) or not records_node.value:
+        if not isinstance(records_node.value, LineList) or not records_node.value:
             self.fail(records_node, m.path("records"), "expected a non-empty list of records")
         layout: list[RecordLayout] = []
         encoded: dict[tuple[int, int], bytes] = {}
         placed: set[str] = set()
-        for index, record_node in enumerate(records_node.value):
+        for index, record_node in enumerate(_items(records_node)):
             rwhere = f"{m.path('records')}[{index}]"
             record = self.record(record_node, rwhere)
             if (record.sfi, record.number) in encoded:
@@ -732,7 +741,7 @@ class _Parser:
             afl = self._afl(layout, records_node, m.path("records"))
         return attrs.evolve(partial, afl=afl, records=encoded, layout=tuple(layout))
 
-    def record(self, node: yaml.Node, where: str) -> RecordLayout:
+    def record(self, node: _Node, where: str) -> RecordLayout:
         m = _Mapping(self, node, where, _RECORD_FIELDS)
         sfi = m.get(
             "sfi",
@@ -747,13 +756,13 @@ class _Parser:
         tags_node = m.node_of("tags")
         if tags_node is None:
             self.fail(node, m.path("tags"), "missing; expected a list of tags, e.g. [5A, 5F24]")
-        if not isinstance(tags_node, yaml.SequenceNode) or not tags_node.value:
+        if not isinstance(tags_node.value, LineList) or not tags_node.value:
             self.fail(tags_node, m.path("tags"), "expected a non-empty list of tags")
-        tags = tuple(self._tag(tag_node, m.path("tags")) for tag_node in tags_node.value)
+        tags = tuple(self._tag(tag_node, m.path("tags")) for tag_node in _items(tags_node))
         oda = m.get("oda", lambda q, n, w: q.boolean(n, w), False, required=False)
         return RecordLayout(sfi=sfi, number=number, tags=tags, oda=oda)
 
-    def _tag(self, node: yaml.Node, where: str) -> str:
+    def _tag(self, node: _Node, where: str) -> str:
         raw = self.text(node, where, "an EMV tag in hex").strip().upper()
         if not _TAG_RE.match(raw):
             self.fail(node, where, f"expected an EMV tag in hex (e.g. 5F24), got {raw!r}")
@@ -764,7 +773,7 @@ class _Parser:
             self.fail(node, where, f"expected a known EMV tag or a 9Fxx/DFxx/5Fxx tag, got {raw!r}")
         return raw
 
-    def _afl(self, layout: list[RecordLayout], node: yaml.Node, where: str) -> bytes:
+    def _afl(self, layout: list[RecordLayout], node: _Node, where: str) -> bytes:
         """AFL entries from runs of consecutive records in one SFI, in listed order."""
         runs: list[list[RecordLayout]] = []
         for record in layout:
@@ -787,14 +796,14 @@ class _Parser:
         return afl
 
 
-def _yymm(parser: _Parser, node: yaml.Node, where: str) -> str:
+def _yymm(parser: _Parser, node: _Node, where: str) -> str:
     value = parser.digits(node, where, range(4, 5), "a date as YYMM (quoted)")
     if not 1 <= int(value[2:]) <= 12:
         parser.fail(node, where, f"expected a date as YYMM, month {value[2:]} is not 01-12")
     return value
 
 
-def _yymmdd(parser: _Parser, node: yaml.Node, where: str) -> str:
+def _yymmdd(parser: _Parser, node: _Node, where: str) -> str:
     value = parser.digits(node, where, range(6, 7), "a date as YYMMDD (quoted)")
     year, month, day = 2000 + int(value[:2]), int(value[2:4]), int(value[4:])
     if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(year, month)[1]:
@@ -802,10 +811,10 @@ def _yymmdd(parser: _Parser, node: yaml.Node, where: str) -> str:
     return value
 
 
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
+def _kind(node: _Node) -> str:
+    if isinstance(node.value, LineDict):
         return "mapping"
-    if isinstance(node, yaml.SequenceNode):
+    if isinstance(node.value, LineList):
         return "list"
     return "scalar"
 

@@ -28,6 +28,7 @@ sizes apply to Chinese characters too, as on Chinese-market printers
 
 from __future__ import annotations
 
+import codecs
 import enum
 import functools
 import re
@@ -67,6 +68,9 @@ REPLY_READ_SIZE = 16  # python-escpos transports read up to 16 bytes at a time
 
 _ASCII_RUN = re.compile(rb"[\x20-\x7e]+")
 _SINGLE_BYTE_RUN = re.compile(rb"[\x20-\x7e\x80-\xff]+")
+# Whole two-byte GB18030 characters, decoded as one run (most Chinese text).
+_DOUBLE_BYTE_RUN = re.compile(rb"(?:[\x81-\xfe][\x40-\x7e\x80-\xfe])+")
+_decode_gb18030 = codecs.getdecoder("gb18030")
 
 BARCODE_A = {0: "UPC-A", 1: "UPC-E", 2: "EAN13", 3: "EAN8", 4: "CODE39", 5: "ITF", 6: "CODABAR"}
 BARCODE_B = {
@@ -353,6 +357,11 @@ class VirtualPrinter:
         self._paper: list[RenderedLine] = []
         self._finished: list[RenderedReceipt] = []
         self._code_pages = _escpos_code_pages(profile.escpos_profile)
+        # The profile is frozen: its geometry, read for every character run.
+        self._dots_per_line = profile.dots_per_line
+        self._dots_per_char = profile.dots_per_char
+        self._dots_per_char_font_b = profile.dots_per_char_font_b
+        self._gb18030 = profile.cjk_encoding in (None, "gb18030")
         self._controls: dict[int, _Handler] = {
             0x00: self._ignore,
             0x07: self._ignore,  # BEL
@@ -443,6 +452,17 @@ class VirtualPrinter:
             ord("v"): self._gs_raster,
             ord("V"): self._gs_cut,
         }
+        # Every fixed-length command by its first two bytes (prefix << 8 | code):
+        # the interpreter's fast path, one lookup per command.
+        self._fixed: dict[int, tuple[int, _Action]] = {
+            prefix << 8 | code: entry
+            for prefix, table in (
+                (ESC, self._esc_fixed),
+                (FS, self._fs_fixed),
+                (GS, self._gs_fixed),
+            )
+            for code, entry in table.items()
+        }
         self._reset_modes()
 
     # -- public API --------------------------------------------------------
@@ -456,9 +476,38 @@ class VirtualPrinter:
             pos = 0
             end = len(buffer)
             self._awaiting = 0
+            fixed = self._fixed
+            ascii_run = _ASCII_RUN.match
+            put = self._put
+            # Fast paths, inline, for what receipts are made of -- line feeds,
+            # fixed-length commands and ASCII text; _step() does everything else
+            # (and everything the fast paths are unsure of).
             while pos < end:
+                byte = buffer[pos]
                 try:
-                    used = self._step(buffer, pos)
+                    if byte < 0x20:
+                        if byte == LF:
+                            self._print_line()
+                            pos += 1
+                            continue
+                        entry = fixed.get(byte << 8 | buffer[pos + 1]) if pos + 1 < end else None
+                        if entry is not None:
+                            stop = pos + 2 + entry[0]
+                            if stop <= end:
+                                entry[1](bytes(buffer[pos + 2 : stop]), pos)
+                                pos = stop
+                                continue
+                            used = end - stop  # negative: the bytes still missing
+                        else:
+                            used = self._step(buffer, pos)
+                    elif byte < 0x7F and self._chinese:
+                        match = ascii_run(buffer, pos)
+                        assert match is not None  # buffer[pos] is printable ASCII
+                        put(match.group().decode("ascii"), False)
+                        pos = match.end()
+                        continue
+                    else:
+                        used = 1 if byte == 0x7F else self._text(buffer, pos)
                 except Exception as exc:  # the interpreter must survive any byte stream
                     self._error(pos, f"byte 0x{buffer[pos]:02X}", f"internal error {exc!r}")
                     used = 1
@@ -648,21 +697,32 @@ class VirtualPrinter:
     # -- text ----------------------------------------------------------------
 
     def _text(self, buffer: bytearray, pos: int) -> int:
-        if self._chinese and buffer[pos] >= 0x80:
-            return self._double_byte(buffer, pos)
-        pattern = _ASCII_RUN if self._chinese else _SINGLE_BYTE_RUN
-        match = pattern.match(buffer, pos)
-        assert match is not None  # buffer[pos] is printable
-        run = match.group()
-        if run.isascii():
+        if self._chinese:
+            if buffer[pos] >= 0x80:
+                return self._double_byte(buffer, pos)
+            match = _ASCII_RUN.match(buffer, pos)
+            assert match is not None  # buffer[pos] is printable ASCII
+            run = match.group()
             text = run.decode("ascii")
         else:
-            table = self._table
-            text = "".join(chr(b) if b < 0x80 else table[b - 0x80] for b in run)
-        self._put(text, cjk=False)
+            match = _SINGLE_BYTE_RUN.match(buffer, pos)
+            assert match is not None  # buffer[pos] is printable
+            run = match.group()
+            if run.isascii():
+                text = run.decode("ascii")
+            else:
+                table = self._table
+                text = "".join(chr(b) if b < 0x80 else table[b - 0x80] for b in run)
+        self._put(text, False)
         return len(run)
 
     def _double_byte(self, buffer: bytearray, pos: int) -> int:
+        run = _DOUBLE_BYTE_RUN.match(buffer, pos)
+        if run is not None and self._gb18030:
+            text = _decode_gb18030(run.group(), "replace")[0]
+            if "\ufffd" not in text:
+                self._put(text, True)
+                return run.end() - pos
         lead = buffer[pos]
         if lead in (0x80, 0xFF):
             self._error(pos, f"byte 0x{lead:02X}", "not a GB18030 lead byte; ignored")
@@ -687,33 +747,44 @@ class VirtualPrinter:
         self._put(text, cjk=True)
         return size
 
-    def _style(self, cjk: bool) -> tuple[_StyleKey, int]:
+    def _put(self, text: str, cjk: bool) -> None:
         bold = self._bold or self._strike
         if cjk:
             key = (bold, self._cjk_ul, self._cjk_w, self._cjk_h, self._inverted, "A", True)
-            return key, 2 * self.profile.dots_per_char * self._cjk_w
-        cell = self.profile.dots_per_char_font_b if self._font_b else self.profile.dots_per_char
-        font = "B" if self._font_b else "A"
-        key = (bold, self._ul, self._w, self._h, self._inverted, font, False)
-        return key, cell * self._w
-
-    def _put(self, text: str, *, cjk: bool) -> None:
-        key, dots = self._style(cjk)
-        limit = self.profile.dots_per_line
+            dots = 2 * self._dots_per_char * self._cjk_w
+        elif self._font_b:
+            key = (bold, self._ul, self._w, self._h, self._inverted, "B", False)
+            dots = self._dots_per_char_font_b * self._w
+        else:
+            key = (bold, self._ul, self._w, self._h, self._inverted, "A", False)
+            dots = self._dots_per_char * self._w
+        spans = self._spans
+        room = (self._dots_per_line - self._line_dots) // dots
+        if 0 < len(text) <= room:  # the usual case: it fits on the line
+            if not spans:
+                self._line_align = self._align
+                spans.append((key, [text]))
+            elif spans[-1][0] == key:
+                spans[-1][1].append(text)
+            else:
+                spans.append((key, [text]))
+            self._line_dots += dots * len(text)
+            return
         while text:
-            room = (limit - self._line_dots) // dots
+            room = (self._dots_per_line - self._line_dots) // dots
             if room <= 0:
-                if self._spans or self._stripe:
+                if spans or self._stripe:
                     self._print_line()
+                    spans = self._spans
                     continue
                 room = 1  # a character wider than the line prints alone
-            if not self._spans:
+            if not spans:
                 self._line_align = self._align
             chunk, text = text[:room], text[room:]
-            if self._spans and self._spans[-1][0] == key:
-                self._spans[-1][1].append(chunk)
+            if spans and spans[-1][0] == key:
+                spans[-1][1].append(chunk)
             else:
-                self._spans.append((key, [chunk]))
+                spans.append((key, [chunk]))
             self._line_dots += dots * len(chunk)
 
     def _tab(self, buffer: bytearray, pos: int) -> int:
@@ -762,20 +833,14 @@ class VirtualPrinter:
         """Print the line buffer (a blank line when it is empty) and start a new line."""
         stripe = self._stripe
         if self._spans or stripe is None:
-            spans = tuple(
-                Span(
-                    "".join(chunks),
-                    bold=key[0],
-                    underline=key[1],
-                    width=key[2],
-                    height=key[3],
-                    inverted=key[4],
-                    font=key[5],
-                    cjk=key[6],
-                )
-                for key, chunks in self._spans
-            )
-            self._emit(RenderedLine(LineKind.TEXT, align=self._line_align, spans=spans))
+            # _StyleKey lists Span's fields after ``text``, in order.
+            spans = tuple([Span("".join(chunks), *key) for key, chunks in self._spans])
+            line = RenderedLine(LineKind.TEXT, self._line_align, spans)
+            if self.paper_left is None and not (self.paper_out or self.cover_open or self.offline):
+                self._paper.append(line)  # _emit()'s usual case, inlined
+                self._stripes_merge = False
+            else:
+                self._emit(line)
         if stripe is not None:
             width, height = stripe
             image = RenderedLine(

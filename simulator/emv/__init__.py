@@ -2,6 +2,6 @@
 
 import warnings
 
-# pyemv and psec implement EMV's mandated double-length TDES through
+# pyemv implements EMV's mandated double-length TDES through
 # cryptography's TripleDES, which warns on every call; EMV has no other choice.
 warnings.filterwarnings("ignore", message=".*TripleDES.*")

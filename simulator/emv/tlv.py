@@ -40,20 +40,18 @@ def parse_dol(dol: bytes) -> list[tuple[str, int]]:
     """A Data Object List (PDOL, CDOL1 ...) -> [(tag, length), ...]."""
     entries: list[tuple[str, int]] = []
     position = 0
-    while position < len(dol):
+    end = len(dol)
+    while position < end:
         start = position
-        first = dol[position]
         position += 1
-        if first & 0x1F == 0x1F:
-            while position < len(dol) and dol[position] & 0x80:
+        if dol[start] & 0x1F == 0x1F:
+            while position < end and dol[position] & 0x80:
                 position += 1
             position += 1
-        if position >= len(dol):
+        if position >= end:
             raise EmvDataError(f"DOL {dol.hex().upper()} is truncated at byte {start}")
-        tag = dol[start:position].hex().upper()
-        length = dol[position]
+        entries.append((_tag_text(dol[start:position]), dol[position]))
         position += 1
-        entries.append((tag, length))
     return entries
 
 
@@ -137,19 +135,34 @@ def parse(data: bytes) -> list[TlvObject]:
     Annex B). Anything else that does not parse raises :class:`EmvDataError`.
     """
     data = bytes(data)
-    return list(_parse(data, 0, len(data), 0))
+    return _parse(data, 0, len(data), 0)
 
 
-def _parse(data: bytes, start: int, end: int, depth: int) -> Iterator[TlvObject]:
+# Tag bytes -> tag text ("9F26"): a handful of tags make up nearly every object.
+_TAG_TEXT: dict[bytes, str] = {}
+_TAG_TEXT_LIMIT = 4096
+
+
+def _tag_text(tag: bytes) -> str:
+    text = _TAG_TEXT.get(tag)
+    if text is None:
+        text = tag.hex().upper()
+        if len(_TAG_TEXT) < _TAG_TEXT_LIMIT:
+            _TAG_TEXT[tag] = text
+    return text
+
+
+def _parse(data: bytes, start: int, end: int, depth: int) -> list[TlvObject]:
     if depth > 8:
         raise EmvDataError(f"TLV nests deeper than 8 levels at byte {start}")
+    objects: list[TlvObject] = []
     position = start
     while position < end:
-        if data[position] == 0x00:
+        first = data[position]
+        if first == 0x00:
             position += 1
             continue
         object_start = position
-        first = data[position]
         position += 1
         if first & 0x1F == 0x1F:
             while True:
@@ -161,7 +174,7 @@ def _parse(data: bytes, start: int, end: int, depth: int) -> Iterator[TlvObject]
                     break
                 if position - object_start > 4:
                     raise EmvDataError(f"TLV tag at byte {object_start} is longer than 4 bytes")
-        tag = data[object_start:position].hex().upper()
+        tag = _tag_text(data[object_start:position])
         if position >= end:
             raise EmvDataError(f"TLV object {tag} at byte {object_start} has no length")
         length = data[position]
@@ -177,18 +190,22 @@ def _parse(data: bytes, start: int, end: int, depth: int) -> Iterator[TlvObject]
                 raise EmvDataError(f"TLV object {tag} at byte {object_start}: length is truncated")
             length = int.from_bytes(data[position : position + count], "big")
             position += count
-        if position + length > end:
+        stop = position + length
+        if stop > end:
             raise EmvDataError(
                 f"TLV object {tag} at byte {object_start} claims {length} bytes, "
                 f"only {end - position} follow"
             )
-        header = data[object_start:position]
-        value = data[position : position + length]
-        children = None
-        if first & 0x20:
-            children = tuple(_parse(data, position, position + length, depth + 1))
-        position += length
-        yield TlvObject(tag=tag, header=header, value=value, children=children)
+        objects.append(
+            TlvObject(
+                tag,
+                data[object_start:position],
+                data[position:stop],
+                tuple(_parse(data, position, stop, depth + 1)) if first & 0x20 else None,
+            )
+        )
+        position = stop
+    return objects
 
 
 def encode_length(length: int) -> bytes:

@@ -145,7 +145,8 @@ class AcquirerHost:
     # -- 0200 purchase -----------------------------------------------------------
 
     def _purchase(self, req: Mapping[str, str]) -> Decision:
-        problems = self._purchase_format_problems(req)
+        icc, icc_problems = self._icc_data(req.get("55"))  # decoded once, checked and used
+        problems = self._purchase_format_problems(req, icc_problems)
         if problems:
             rejection = self._reply(req, "0210", ECHO_0210, FORMAT_ERROR)
             return Decision(rejection, "format error: " + "; ".join(problems))
@@ -156,7 +157,7 @@ class AcquirerHost:
             existing = self._ledger.find(tid, stan, transmission)
             if existing is not None:
                 return self._retransmission(existing, req, pan)
-            verdict = self._authorise(req, pan)
+            verdict = self._authorise(req, pan, icc)
             reply: dict[str, str] | None = None
             rrn = auth_code = None
             if verdict.code is not None:
@@ -189,7 +190,9 @@ class AcquirerHost:
             return self._retransmission(entry, req, pan)
         return Decision(reply, verdict.note)
 
-    def _authorise(self, req: Mapping[str, str], pan: str) -> _Verdict:
+    def _authorise(
+        self, req: Mapping[str, str], pan: str, icc: dict[str, bytes] | None
+    ) -> _Verdict:
         if req["3"] != PURCHASE:
             note = f"processing code {req['3']} is not supported (only {PURCHASE} purchase)"
             return _Verdict(note, Status.DECLINED, INVALID_TRANSACTION)
@@ -198,10 +201,9 @@ class AcquirerHost:
         issuer = self._issuers.lookup(pan)
         if issuer is None:
             return _Verdict(f"no issuer for BIN {pan[:6]}", Status.DECLINED, UNKNOWN_CARD)
-        tags: dict[str, bytes] | None = None
+        tags = icc  # DE55, validated by the format checks
         icc_mk: bytes | None = None
-        if "55" in req:
-            tags = tlv.decode_flat(bytes.fromhex(req["55"]))  # validated by the format checks
+        if tags is not None:
             psn = req.get("23", "000")[-2:]
             try:
                 icc_mk = issuer.icc_master_key(pan, psn)
@@ -245,7 +247,9 @@ class AcquirerHost:
             f"retransmission: same answer as the first time (ledger status {entry.status})",
         )
 
-    def _purchase_format_problems(self, req: Mapping[str, str]) -> list[str]:
+    def _purchase_format_problems(
+        self, req: Mapping[str, str], icc_problems: list[str]
+    ) -> list[str]:
         problems: list[str] = []
         for key, count, name in (
             ("3", 6, "processing code"),
@@ -267,7 +271,7 @@ class AcquirerHost:
         problems.extend(self._pan_problems(req))
         entry_mode = req.get("22", "")
         if "55" in req:
-            problems.extend(self._icc_problems(req["55"]))
+            problems.extend(icc_problems)
         elif entry_mode.startswith(CHIP_ENTRY_MODES):
             problems.append(f"DE55 (ICC data) is required for entry mode {entry_mode}")
         return problems
@@ -289,22 +293,25 @@ class AcquirerHost:
         return []
 
     @staticmethod
-    def _icc_problems(de55: str) -> list[str]:
+    def _icc_data(de55: str | None) -> tuple[dict[str, bytes] | None, list[str]]:
+        """DE55's tags (None if absent or unusable) and what is wrong with them."""
+        if de55 is None:
+            return None, []
         try:
             data = bytes.fromhex(de55)
         except ValueError:
-            return ["DE55 (ICC data) is not binary data"]
+            return None, ["DE55 (ICC data) is not binary data"]
         try:
             tags = tlv.decode_flat(data)
         except EmvDataError as exc:
-            return [f"DE55 (ICC data): {exc}"]
+            return None, [f"DE55 (ICC data): {exc}"]
         needed = ("9F26", *cryptogram.AC_INPUT_TAGS, "9F10")
         missing = [tag for tag in needed if tag not in tags]
         if missing:
-            return [f"DE55 (ICC data) lacks tag(s) {', '.join(missing)}"]
+            return None, [f"DE55 (ICC data) lacks tag(s) {', '.join(missing)}"]
         if len(tags["9F26"]) != 8:
-            return ["DE55 tag 9F26 (ARQC) must be 8 bytes"]
-        return []
+            return None, ["DE55 tag 9F26 (ARQC) must be 8 bytes"]
+        return tags, []
 
     @staticmethod
     def _pan(req: Mapping[str, str]) -> str | None:

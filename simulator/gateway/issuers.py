@@ -5,8 +5,9 @@ The directory is data (``firmware_fixtures/gateway/issuers.yaml``): a list of
 PAN picks the issuer. A malformed file raises :class:`FixtureError` naming the
 file, the line and the field.
 
-This module also holds the small YAML reader the gateway's data files share:
-it keeps the line of every mapping so errors can point at it.
+This module also holds the small checks the gateway's data files share; they
+are read with :mod:`firmware_fixtures.yaml_lines`, which keeps the line of
+every mapping so errors can point at it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 import firmware_fixtures
+from firmware_fixtures import yaml_lines
+from firmware_fixtures.yaml_lines import line_of
 from simulator.emv import cryptogram
 from simulator.errors import FixtureError
 
@@ -27,29 +29,7 @@ DEFAULT_ISSUERS = "issuers"
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
-# -- YAML with line numbers ----------------------------------------------------
-
-
-class LocatedDict(dict[Any, Any]):
-    """A mapping read from YAML that remembers its (1-based) line."""
-
-    line: int | None = None
-
-
-class _LocatingLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_located_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LocatedDict:
-    loader.flatten_mapping(node)
-    mapping = LocatedDict(loader.construct_pairs(node, deep=True))
-    mapping.line = node.start_mark.line + 1
-    return mapping
-
-
-_LocatingLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_located_mapping
-)
+# -- helpers the gateway's data files share ------------------------------------
 
 
 def find_fixture(category: str, name_or_path: str | Path, what: str) -> Path:
@@ -59,25 +39,6 @@ def find_fixture(category: str, name_or_path: str | Path, what: str) -> Path:
         known = ", ".join(firmware_fixtures.names(category, YAML_SUFFIXES)) or "none"
         raise FixtureError(name_or_path, f"no {what} file of that name or path (known: {known})")
     return path
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse ``path``; mappings come back as :class:`LocatedDict`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FixtureError(path, f"cannot read: {exc}") from None
-    try:
-        return yaml.load(text, Loader=_LocatingLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
-        raise FixtureError(path, f"not valid YAML: {exc.problem}", line) from None
-    except yaml.YAMLError as exc:
-        raise FixtureError(path, f"not valid YAML: {exc}") from None
-
-
-def line_of(value: object) -> int | None:
-    return value.line if isinstance(value, LocatedDict) else None
 
 
 def top_level_list(path: Path, document: Any, key: str) -> list[Any]:
@@ -131,7 +92,7 @@ class IssuerDirectory:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_ISSUERS) -> IssuerDirectory:
         path = find_fixture("gateway", name_or_path, "issuer directory")
-        return cls.parse(read_yaml(path), path)
+        return cls.parse(yaml_lines.load(path, error=FixtureError), path)
 
     @classmethod
     def parse(cls, document: Any, path: Path) -> IssuerDirectory:
@@ -211,11 +172,8 @@ __all__ = [
     "DEFAULT_ISSUERS",
     "Issuer",
     "IssuerDirectory",
-    "LocatedDict",
     "find_fixture",
-    "line_of",
     "load_issuers",
-    "read_yaml",
     "require_str",
     "top_level_list",
 ]

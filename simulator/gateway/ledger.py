@@ -201,6 +201,26 @@ class Ledger:
         status = Status(status)
         masked = pan if _MASKED_PAN.match(pan) else mask_pan(pan)
         now = self._now()
+        values = (
+            tid,
+            stan,
+            transmission,
+            mid,
+            mti,
+            processing_code,
+            int(amount),
+            currency,
+            masked,
+            issuer,
+            rrn,
+            auth_code,
+            response_code,
+            status.value,
+            note,
+            None if response is None else json.dumps(dict(response)),
+            now,
+            now,
+        )
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO card_transactions (tid, stan, transmission, mid, mti, "
@@ -208,29 +228,14 @@ class Ledger:
                 "response_code, status, note, response, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (tid, stan, transmission) DO NOTHING",
-                (
-                    tid,
-                    stan,
-                    transmission,
-                    mid,
-                    mti,
-                    processing_code,
-                    int(amount),
-                    currency,
-                    masked,
-                    issuer,
-                    rrn,
-                    auth_code,
-                    response_code,
-                    status.value,
-                    note,
-                    None if response is None else json.dumps(dict(response)),
-                    now,
-                    now,
-                ),
+                values,
             )
             created = cursor.rowcount == 1
-            entry = self._select_one(db, tid, stan, transmission)
+            if created:
+                # The row is exactly what was just written: no need to read it back.
+                entry: LedgerEntry | None = _entry((cursor.lastrowid, *values, None))
+            else:
+                entry = self._select_one(db, tid, stan, transmission)
         if entry is None:  # pragma: no cover - the row was just written or was there
             raise GatewayError(f"ledger {self.path} lost transaction {tid}/{stan}/{transmission}")
         return entry, created

@@ -17,14 +17,10 @@ from typing import Any
 
 import attrs
 
+from firmware_fixtures import yaml_lines
+from firmware_fixtures.yaml_lines import line_of
 from simulator.errors import FixtureError
-from simulator.gateway.issuers import (
-    find_fixture,
-    line_of,
-    read_yaml,
-    require_str,
-    top_level_list,
-)
+from simulator.gateway.issuers import find_fixture, require_str, top_level_list
 
 DEFAULT_MAGIC_AMOUNTS = "magic_amounts"
 DEFAULT_RESPONSE_CODES = "response_codes"
@@ -61,7 +57,7 @@ class MagicAmounts:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_MAGIC_AMOUNTS) -> MagicAmounts:
         path = find_fixture("gateway", name_or_path, "magic amounts")
-        return cls.parse(read_yaml(path), path)
+        return cls.parse(yaml_lines.load(path, error=FixtureError), path)
 
     @classmethod
     def parse(cls, document: Any, path: Path) -> MagicAmounts:
@@ -147,7 +143,7 @@ class ResponseCodes:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_RESPONSE_CODES) -> ResponseCodes:
         path = find_fixture("iso8583", name_or_path, "response codes")
-        return cls.parse(read_yaml(path), path)
+        return cls.parse(yaml_lines.load(path, error=FixtureError), path)
 
     @classmethod
     def parse(cls, document: Any, path: Path) -> ResponseCodes:
@@ -158,14 +154,20 @@ class ResponseCodes:
         for key, texts in table.items():
             where = f"codes[{key!r}]"
             if not isinstance(key, str) or not _is_code(key):
-                hint = f" (quote it: '{key:02d}')" if isinstance(key, int) else ""
+                # An unquoted 05 is YAML 1.1's octal 5: the key reads "5".
+                digits = str(key)
+                hint = (
+                    f" (quote it: '{int(digits):02d}')"
+                    if digits.isdigit() and len(digits) <= 2
+                    else ""
+                )
                 raise FixtureError(
-                    path,
-                    f"{where}: a code must be 2 quoted characters{hint}",
-                    line_of(texts) or line_of(table),
+                    path, f"{where}: a code must be 2 quoted characters{hint}", line_of(table, key)
                 )
             if not isinstance(texts, Mapping):
-                raise FixtureError(path, f"{where}: expected {{en: ..., zh: ...}}", line_of(table))
+                raise FixtureError(
+                    path, f"{where}: expected {{en: ..., zh: ...}}", line_of(table, key)
+                )
             codes[key] = ResponseCode(
                 code=key,
                 en=require_str(path, texts, where, "en"),

@@ -24,6 +24,7 @@ import contextlib
 import ipaddress
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -98,6 +99,7 @@ class GatewayServer:
         self._startup_error: BaseException | None = None
         self._address: tuple[str, int] | None = None
         self._connections: set[asyncio.Task[Any]] = set()
+        self._connection_count = 0
         self._writers: set[asyncio.StreamWriter] = set()
 
     # -- lifecycle -------------------------------------------------------------
@@ -196,7 +198,11 @@ class GatewayServer:
             self._connections.add(task)
         self._writers.add(writer)
         peer_info = writer.get_extra_info("peername")
-        peer = f"{peer_info[0]}:{peer_info[1]}" if isinstance(peer_info, tuple) else str(peer_info)
+        # Connections are numbered rather than named by their ephemeral port, so a
+        # simulation's transcript is the same on every run.
+        self._connection_count += 1
+        host = peer_info[0] if isinstance(peer_info, tuple) else str(peer_info)
+        peer = f"connection #{self._connection_count} from {host}"
         sock = writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -247,7 +253,7 @@ class GatewayServer:
                 f"{self._framing.tpdu_length}-byte TPDU"
             )
         try:
-            return await asyncio.wait_for(reader.readexactly(length), self._frame_timeout)
+            return await _read_within(reader, length, self._frame_timeout)
         except asyncio.IncompleteReadError as exc:
             raise _FrameError(
                 f"connection closed after {len(exc.partial)} of a {length}-byte frame"
@@ -311,6 +317,23 @@ class GatewayServer:
 
     def _publish_error(self, peer: str, problem: str) -> None:
         self._bus.publish(SOURCE, "error", f"{peer}: {problem}; connection closed", peer=peer)
+
+
+if sys.version_info >= (3, 11):
+
+    async def _read_within(
+        reader: asyncio.StreamReader, length: int, timeout: float | None
+    ) -> bytes:
+        # asyncio.timeout() needs no extra task per frame, unlike wait_for().
+        async with asyncio.timeout(timeout):
+            return await reader.readexactly(length)
+
+else:
+
+    async def _read_within(
+        reader: asyncio.StreamReader, length: int, timeout: float | None
+    ) -> bytes:
+        return await asyncio.wait_for(reader.readexactly(length), timeout)
 
 
 def redacted_description(

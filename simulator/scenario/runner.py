@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -192,6 +193,9 @@ def run_scenario(scenario: Scenario, out_dir: Path, *, seed: int | None = None) 
                 failure = exc
             except SimulatorError as exc:
                 failure = run.fail(None, f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a bug in possim: report it with its traceback
+                failure = run.fail(None, f"internal error: {type(exc).__name__}: {exc}")
+                failure.excerpt.extend(traceback.format_exc().splitlines())
         _write_artifacts(run, artifacts)
     transcript.close()
     seconds = time.perf_counter() - started

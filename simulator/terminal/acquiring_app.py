@@ -60,6 +60,7 @@ APPROVED = "00"
 REVERSAL_NO_ANSWER = "98"
 REVERSAL_CARD_DECLINED = "06"
 PIN_LENGTH = (4, 12)
+ENTRY_MODE_ICC = "051"  # DE22: ICC read, terminal can accept PINs
 _AAC = 0x00
 _CID_TYPE_MASK = 0xC0
 
@@ -154,18 +155,19 @@ class AcquiringApp:
             self._display.show(ScreenId.DECLINED, "交易拒绝 Declined", "卡片拒绝 Declined by card")
             return PaymentOutcome(False, "declined offline by the card (AAC)")
 
-        stan = self._journal.next_stan()
         now = self._clock.now()
-        request = self._purchase_request(order, card, stan, first_ac.icc_data, now)
+        icc_data = tlv.encode(dict(first_ac.icc_data)).hex().upper()
+        # The journal allocates the STAN in the same committed transaction.
         entry = self._journal.begin(
             order_no=order.order_no,
-            stan=stan,
-            transmission=request["7"],
+            transmission=_transmission_time(now),
             amount_fen=order.amount_fen,
             currency=self._merchant.currency,
             masked_pan=card.masked_pan,
-            entry_mode=request["22"],
+            entry_mode=ENTRY_MODE_ICC,
         )
+        stan = entry.stan
+        request = self._purchase_request(order, card, stan, icc_data, now)
         self._display.show(ScreenId.PROCESSING, "处理中 Processing", "请稍候 Please wait")
         reply: Fields | None = None
         try:
@@ -256,7 +258,7 @@ class AcquiringApp:
         order: PaymentOrder,
         card: CardData,
         stan: str,
-        icc_data: Mapping[str, bytes],
+        icc_data: str,
         now: datetime,
     ) -> Fields:
         return {
@@ -264,19 +266,19 @@ class AcquiringApp:
             "2": card.pan,
             "3": "000000",
             "4": f"{order.amount_fen:012d}",
-            "7": now.astimezone(timezone.utc).strftime("%m%d%H%M%S"),
+            "7": _transmission_time(now),
             "11": stan,
             "12": now.strftime("%H%M%S"),
             "13": now.strftime("%m%d"),
             "14": card.expiry,
-            "22": "051",  # ICC read, terminal can accept PINs
+            "22": ENTRY_MODE_ICC,
             "23": card.psn.zfill(3),
             "25": "00",
             "35": card.track2,
             "41": self._merchant.terminal_id,
             "42": self._merchant.merchant_id,
             "49": self._merchant.currency,
-            "55": tlv.encode(dict(icc_data)).hex().upper(),
+            "55": icc_data,
         }
 
     # -- reversals ----------------------------------------------------------------
@@ -294,7 +296,7 @@ class AcquiringApp:
             "t": "0400",
             "3": "000000",
             "4": f"{entry.amount_fen:012d}",
-            "7": self._clock.now().astimezone(timezone.utc).strftime("%m%d%H%M%S"),
+            "7": _transmission_time(self._clock.now()),
             "11": entry.stan,
             "22": entry.entry_mode,
             "25": "00",
@@ -336,6 +338,11 @@ class AcquiringApp:
         self._display.show(ScreenId.REMOVE_CARD, "请取卡 Remove card", *current.lines)
         self._clock.wait_until(lambda: not self._reader.card_present(), self._timeouts.removal)
         self._display.show(current.id, current.title, *current.lines)
+
+
+def _transmission_time(now: datetime) -> str:
+    """DE7, transmission date and time: MMDDhhmmss in UTC."""
+    return now.astimezone(timezone.utc).strftime("%m%d%H%M%S")
 
 
 def _issuer_authentication(reply: Mapping[str, str]) -> bytes | None:

@@ -4,21 +4,23 @@ Smart-POS vendors publish how a merchant's cashier app starts their acquiring
 app (Intent extras) and what comes back. possim keeps each vendor's contract as
 data in ``firmware_fixtures/vendors/``; this module builds and parses both
 directions against it, so a malformed request is refused with a reason rather
-than half-processed.
+than half-processed. A malformed profile raises :class:`FixtureError` naming
+the file, the line and the rule.
 """
 
 from __future__ import annotations
 
 import json
 import string
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 import firmware_fixtures
+from firmware_fixtures import yaml_lines
+from firmware_fixtures.yaml_lines import line_of
 from simulator.errors import FixtureError, TerminalError
 
 
@@ -55,6 +57,10 @@ class TransactionDetail:
     time: str  # hhmmss
     card_label: str
     response_code: str
+
+
+_ORDER_FIELDS = frozenset(attrs.fields_dict(PaymentOrder))
+_DETAIL_FIELDS = frozenset(attrs.fields_dict(TransactionDetail))
 
 
 @attrs.frozen
@@ -111,27 +117,81 @@ class _Rule:
         return self.source, text
 
 
-def _rules(path: Path, section: Mapping[str, Any], where: str) -> tuple[_Rule, ...]:
+_RULE_FIELDS = ("value", "from", "map", "format")
+
+
+def _rules(
+    path: Path, section: Mapping[str, Any], where: str, attributes: Collection[str]
+) -> tuple[_Rule, ...]:
+    """The rules of one contract section; ``from`` must name one of ``attributes``."""
     rules = []
     for key, spec in section.items():
+        here = f"{where}.{key}"
         if not isinstance(spec, Mapping) or ("value" in spec) == ("from" in spec):
-            raise FixtureError(path, f"{where}.{key}: expected {{value: ...}} or {{from: ...}}")
+            raise FixtureError(
+                path, f"{here}: expected {{value: ...}} or {{from: ...}}", line_of(section, key)
+            )
+        unknown = sorted(str(field) for field in spec if field not in _RULE_FIELDS)
+        if unknown:
+            raise FixtureError(
+                path,
+                f"{here}: unknown field {unknown[0]!r}; expected {', '.join(_RULE_FIELDS)}",
+                line_of(spec, unknown[0]),
+            )
+        value = spec.get("value")
+        if "value" in spec and (value is None or isinstance(value, (Mapping, list))):
+            raise FixtureError(path, f"{here}.value: expected a constant", line_of(spec, "value"))
+        source = spec.get("from")
+        if "from" in spec and (not isinstance(source, str) or source not in attributes):
+            known = ", ".join(sorted(attributes))
+            raise FixtureError(
+                path, f"{here}.from: {source!r} is not one of {known}", line_of(spec, "from")
+            )
         fmt = spec.get("format")
         if fmt is not None:
             try:
+                if not isinstance(fmt, str):
+                    raise ValueError(f"expected a format string like '{{:012d}}', got {fmt!r}")
                 list(string.Formatter().parse(fmt))
             except ValueError as exc:
-                raise FixtureError(path, f"{where}.{key}.format: {exc}") from None
+                raise FixtureError(path, f"{here}.format: {exc}", line_of(spec, "format")) from None
+        codes = spec.get("map")
+        if "map" in spec and not isinstance(codes, Mapping):
+            raise FixtureError(
+                path, f"{here}.map: expected a mapping of name: code", line_of(spec, "map")
+            )
         rules.append(
             _Rule(
                 key=str(key),
-                value=None if spec.get("value") is None else str(spec["value"]),
-                source=spec.get("from"),
-                mapping={str(k): str(v) for k, v in spec["map"].items()} if "map" in spec else None,
+                value=None if value is None else str(value),
+                source=source,
+                mapping=None if codes is None else {str(k): str(v) for k, v in codes.items()},
                 format=fmt,
             )
         )
     return tuple(rules)
+
+
+def _section(path: Path, parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    """``parent[key]`` as a mapping, or a FixtureError at the line to fix."""
+    if key not in parent:
+        raise FixtureError(path, f"{where}: missing; expected a mapping", line_of(parent))
+    value = parent[key]
+    if not isinstance(value, Mapping):
+        raise FixtureError(
+            path, f"{where}: expected a mapping, got {value!r}", line_of(parent, key)
+        )
+    return value
+
+
+def _text(path: Path, parent: Mapping[str, Any], key: str, where: str) -> str:
+    """``parent[key]`` as text, or a FixtureError at the line to fix."""
+    if key not in parent:
+        raise FixtureError(path, f"{where}: missing; expected a value", line_of(parent))
+    value = parent[key]
+    if value is None or isinstance(value, (Mapping, list)):
+        raise FixtureError(path, f"{where}: expected a value, got {value!r}", line_of(parent, key))
+    return str(value)
 
 
 @attrs.frozen
@@ -152,26 +212,37 @@ class IntentContract:
         if path is None:
             known = ", ".join(firmware_fixtures.names("vendors", (".yaml", ".yml")))
             raise FixtureError(name_or_path, f"no vendor profile of that name (known: {known})")
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
-            raise FixtureError(path, f"not valid YAML: {exc}", line) from None
-        try:
-            result = doc["result"]
-            return cls(
-                name=str(doc["name"]),
-                component=str(doc["component"]),
-                request_rules=_rules(path, doc["request"], "request"),
-                detail_rules=_rules(path, result["detail"], "result.detail"),
-                ok_code=str(result["ok"]),
-                canceled_code=str(result["canceled"]),
-                reason_key=str(result["reason_key"]),
-                detail_key=str(result["detail_key"]),
-                announcements={str(k): str(v) for k, v in doc.get("announcements", {}).items()},
+        doc = yaml_lines.load(path, error=FixtureError)
+        if not isinstance(doc, Mapping):
+            raise FixtureError(
+                path, "expected a mapping with name, component, request and result", line_of(doc)
             )
-        except (KeyError, TypeError) as exc:
-            raise FixtureError(path, f"missing or malformed section {exc}") from None
+        result = _section(path, doc, "result", "result")
+        announcements = doc.get("announcements") or {}
+        if not isinstance(announcements, Mapping):
+            raise FixtureError(
+                path,
+                "announcements: expected a mapping of payment method: text",
+                line_of(doc, "announcements"),
+            )
+        return cls(
+            name=_text(path, doc, "name", "name"),
+            component=_text(path, doc, "component", "component"),
+            request_rules=_rules(
+                path, _section(path, doc, "request", "request"), "request", _ORDER_FIELDS
+            ),
+            detail_rules=_rules(
+                path,
+                _section(path, result, "detail", "result.detail"),
+                "result.detail",
+                _DETAIL_FIELDS,
+            ),
+            ok_code=_text(path, result, "ok", "result.ok"),
+            canceled_code=_text(path, result, "canceled", "result.canceled"),
+            reason_key=_text(path, result, "reason_key", "result.reason_key"),
+            detail_key=_text(path, result, "detail_key", "result.detail_key"),
+            announcements={str(k): str(v) for k, v in announcements.items()},
+        )
 
     # -- cashier side ---------------------------------------------------------
 

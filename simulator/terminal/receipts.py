@@ -1,4 +1,8 @@
-"""Receipts from templates kept as data (``firmware_fixtures/receipts/``)."""
+"""Receipts from templates kept as data (``firmware_fixtures/receipts/``).
+
+A malformed template raises :class:`FixtureError` naming the file, the line
+and the entry (``lines[3].align``).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 import firmware_fixtures
 from drivers.printer import Align, Barcode, Cut, Feed, PrintDocument, PrintItem, QrCode, TextLine
+from firmware_fixtures import yaml_lines
+from firmware_fixtures.yaml_lines import line_of
 from simulator.errors import FixtureError
 
 # What a template may print. There is deliberately no full PAN here.
@@ -54,17 +59,22 @@ class ReceiptTemplate:
         path = firmware_fixtures.find("receipts", name_or_path, (".yaml", ".yml"))
         if path is None:
             raise FixtureError(name_or_path, "no receipt template of that name")
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise FixtureError(path, f"not valid YAML: {exc}") from None
+        doc = yaml_lines.load(path, error=FixtureError)
         if not isinstance(doc, Mapping) or not isinstance(doc.get("lines"), list):
-            raise FixtureError(path, "expected a mapping with 'copies' and a list of 'lines'")
+            raise FixtureError(
+                path,
+                "expected a mapping with 'copies' and a list of 'lines'",
+                line_of(doc, "lines"),
+            )
         copies = doc.get("copies")
         if not isinstance(copies, Mapping) or not copies:
-            raise FixtureError(path, "copies: expected a mapping of copy id -> label")
+            raise FixtureError(
+                path, "copies: expected a mapping of copy id -> label", line_of(doc, "copies")
+            )
+        raw_lines = doc["lines"]
         lines = tuple(
-            _parse_line(path, index, raw, set(copies)) for index, raw in enumerate(doc["lines"])
+            _parse_line(path, index, raw, set(copies), line_of(raw_lines, index))
+            for index, raw in enumerate(raw_lines)
         )
         return cls(name=str(doc.get("name", path.stem)), copies=dict(copies), lines=lines)
 
@@ -89,36 +99,47 @@ class ReceiptTemplate:
         return PrintDocument(title=f"{self.name} receipt ({copy} copy)", items=tuple(items))
 
 
-def _parse_line(path: Path, index: int, raw: object, copies: set[str]) -> _Line:
+def _parse_line(path: Path, index: int, raw: object, copies: set[str], line: int | None) -> _Line:
+    """Template line ``index`` (``line`` is where it is in the file)."""
     where = f"lines[{index}]"
     if not isinstance(raw, Mapping):
-        raise FixtureError(path, f"{where}: expected a mapping like {{text: ...}}")
+        raise FixtureError(path, f"{where}: expected a mapping like {{text: ...}}", line)
+
+    def fail(problem: str, key: str | None = None) -> FixtureError:
+        return FixtureError(path, problem, line if key is None else line_of(raw, key) or line)
+
     kinds = [key for key in ("text", "rule", "qr", "barcode", "feed", "cut") if key in raw]
     if len(kinds) != 1:
-        raise FixtureError(path, f"{where}: expected exactly one of text/rule/qr/barcode/feed/cut")
+        raise fail(f"{where}: expected exactly one of text/rule/qr/barcode/feed/cut")
     kind = kinds[0]
     unknown = set(raw) - _STYLE_KEYS - {kind}
     if unknown:
-        raise FixtureError(path, f"{where}: unknown key(s) {sorted(unknown)}")
+        raise fail(f"{where}: unknown key(s) {sorted(unknown)}", sorted(unknown)[0])
     only = raw.get("only")
     if only is not None and only not in copies:
-        raise FixtureError(path, f"{where}.only: {only!r} is not a copy ({sorted(copies)})")
+        raise fail(f"{where}.only: {only!r} is not a copy ({sorted(copies)})", "only")
     value = raw[kind]
     if kind in ("text", "qr", "barcode"):
-        for _, field, _, _ in string.Formatter().parse(str(value)):
+        try:
+            fields = [field for _, field, _, _ in string.Formatter().parse(str(value))]
+        except ValueError as exc:
+            raise fail(f"{where}.{kind}: {exc}", kind) from None
+        for field in fields:
             if field is not None and field not in RECEIPT_FIELDS:
-                raise FixtureError(
-                    path,
+                raise fail(
                     f"{where}: unknown placeholder {{{field}}} (known: {sorted(RECEIPT_FIELDS)})",
+                    kind,
                 )
         value = str(value)
+    elif kind == "feed" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise fail(f"{where}.feed: expected a number of lines, got {value!r}", kind)
     style: dict[str, Any] = {}
     if kind == "text":
         if "align" in raw:
             try:
                 style["align"] = Align(raw["align"])
             except ValueError:
-                raise FixtureError(path, f"{where}.align: expected left, center or right") from None
+                raise fail(f"{where}.align: expected left, center or right", "align") from None
         for flag in ("bold", "double_width", "double_height"):
             if flag in raw:
                 style[flag] = bool(raw[flag])

@@ -73,6 +73,8 @@ class Iso8583Codec:
 
     def __init__(self, spec: Iso8583Spec) -> None:
         self.spec = spec
+        # Field names for traces, looked up for every field of every message.
+        self._names = {key: spec.describe_field(key) for key in spec.fields}
 
     def encode(self, fields: Mapping[str, str]) -> bytes:
         document = dict(fields)
@@ -91,9 +93,13 @@ class Iso8583Codec:
 
     def describe(self, fields: Mapping[str, str]) -> dict[str, dict[str, str]]:
         """Field number -> {name, value}, with card data redacted, for traces."""
+        names = self._names
         return {
-            key: {"name": self.spec.describe_field(key), "value": redact_field(key, value)}
-            for key, value in sorted(fields.items(), key=lambda kv: _field_order(kv[0]))
+            key: {
+                "name": names.get(key) or self.spec.describe_field(key),
+                "value": redact_field(key, value),
+            }
+            for key, value in sorted(fields.items(), key=_item_order)
             if key not in ("p", "1")
         }
 
@@ -126,6 +132,10 @@ def summarize(fields: Mapping[str, str]) -> str:
 
 def _field_order(key: str) -> tuple[int, str]:
     return (int(key), "") if key.isdigit() else (-1, key)
+
+
+def _item_order(item: tuple[str, str]) -> tuple[int, str]:
+    return _field_order(item[0])
 
 
 @attrs.frozen

@@ -1,0 +1,291 @@
+"""YAML that remembers where things were, so errors can say ``file:line``.
+
+Every YAML data file possim reads (scenarios, card images, printer profiles,
+gateway tables, vendor contracts, receipt templates) goes through this module:
+
+* :class:`LineLoader` is a ``yaml.SafeLoader`` whose mappings come back as
+  :class:`LineDict` and sequences as :class:`LineList`; both know the
+  (1-based) line they start on and the line of each key / item. Keys are
+  strings (a plain scalar key is turned into its ``str``) and a key that
+  appears twice in one mapping is an error naming both lines.
+  :class:`TextLineLoader` is the same, but reads every plain scalar as the
+  text written in the file (``0156`` stays ``"0156"``, ``yes`` stays
+  ``"yes"``): for formats that check each field themselves.
+* :func:`load` / :func:`loads` turn unreadable files, non-UTF-8 bytes and YAML
+  syntax errors into one exception type, :class:`FixtureFileError` (or a
+  subclass the caller names), carrying the path, the line and the problem.
+* :func:`line_of` and :func:`line_at` find "the line of this key".
+
+This module lives in the data package so both ``drivers`` and ``simulator``
+can use it (``drivers`` never imports ``simulator``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "FixtureFileError",
+    "LineDict",
+    "LineList",
+    "LineLoader",
+    "TextLineLoader",
+    "line_at",
+    "line_of",
+    "load",
+    "loads",
+    "read_text",
+]
+
+
+class FixtureFileError(Exception):
+    """A data file is missing, unreadable or malformed.
+
+    ``path`` is the file (or the name that was looked up), ``line`` the 1-based
+    line at fault (``None`` when the whole file is) and ``problem`` what was
+    wrong; the message reads ``path:line: problem``.
+    """
+
+    def __init__(self, path: Path | str, problem: str, line: int | None = None) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else str(self.path)
+        super().__init__(f"{where}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other constructor arguments than ``args``: rebuild
+        # from the attributes so the error survives pickling (multiprocessing).
+        return (_rebuild_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild_error(
+    cls: type[FixtureFileError], args: tuple[Any, ...], state: dict[str, Any]
+) -> FixtureFileError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+# -- containers that know their lines --------------------------------------------
+
+
+class LineDict(dict[str, Any]):
+    """A mapping read from YAML: its own line and the line of each key."""
+
+    line: int | None
+    key_lines: dict[str, int]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = None
+        self.key_lines = {}
+
+    def line_of(self, key: str) -> int | None:
+        """The line of ``key``; the mapping's own line when the key is absent."""
+        return self.key_lines.get(key, self.line)
+
+
+class LineList(list[Any]):
+    """A sequence read from YAML: its own line and the line of each item."""
+
+    line: int | None
+    item_lines: list[int]
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.line = None
+        self.item_lines = []
+
+    def line_of(self, index: int) -> int | None:
+        """The line of item ``index``; the sequence's own line when there is none."""
+        if -len(self.item_lines) <= index < len(self.item_lines):
+            return self.item_lines[index]
+        return self.line
+
+
+def line_of(value: object, key: str | int | None = None) -> int | None:
+    """The line of ``value`` (a LineDict / LineList), or of its ``key`` / item.
+
+    None for anything that was not read by this module's loaders.
+    """
+    if key is None:
+        return value.line if isinstance(value, (LineDict, LineList)) else None
+    if isinstance(value, LineDict) and isinstance(key, str):
+        return value.line_of(key)
+    if isinstance(value, LineList) and isinstance(key, int):
+        return value.line_of(key)
+    return line_of(value)
+
+
+def line_at(document: object, *keys: str | int) -> int | None:
+    """The line of the field at ``keys`` (``line_at(doc, "media", "width", "mm")``).
+
+    Walks down from ``document``; where a key is missing, the line of the
+    mapping (or sequence) that should hold it. None without line information.
+    """
+    line = line_of(document)
+    current: object = document
+    for key in keys:
+        found = (isinstance(current, LineDict) and isinstance(key, str) and key in current) or (
+            isinstance(current, LineList) and isinstance(key, int) and 0 <= key < len(current)
+        )
+        if not found:
+            return line_of(current) or line
+        line = line_of(current, key)
+        current = current[key]  # type: ignore[index]
+    return line
+
+
+# -- the loaders ------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """YAML this module's loaders refuse (a complex or duplicate key)."""
+
+    def __init__(self, problem: str, mark: yaml.Mark) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.line = int(mark.line) + 1
+
+
+class LineLoader(yaml.SafeLoader):
+    """A SafeLoader building :class:`LineDict` mappings and :class:`LineList` sequences."""
+
+
+class TextLineLoader(LineLoader):
+    """A :class:`LineLoader` that reads every plain scalar as the text written.
+
+    No YAML 1.1 implicit typing: ``0156``, ``yes``, ``3.10`` and ``~`` all stay
+    strings (explicit tags such as ``!!int`` still apply). Merge keys (``<<``)
+    are plain keys too.
+    """
+
+
+# No implicit resolvers: every plain scalar resolves to the str tag.
+TextLineLoader.yaml_implicit_resolvers = {}
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_KEY_TYPES = (str, int, float, bool, type(None))
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "list"
+    return "value"
+
+
+def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> LineDict:
+    # flatten_mapping() puts the pairs of merged mappings (<<: *base) first; the
+    # mapping's own keys may override those, but not repeat each other.
+    own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+    loader.flatten_mapping(node)
+    first_own = len(node.value) - own
+    result = LineDict()
+    result.line = int(node.start_mark.line) + 1
+    own_keys: set[str] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _Refused(
+                f"a key must be a plain value (a word or a number), not a {_kind(key_node)}",
+                key_node.start_mark,
+            )
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, _PLAIN_KEY_TYPES):
+            raise _Refused(
+                f"a key must be a plain value (a word or a number), got {key!r}",
+                key_node.start_mark,
+            )
+        text = key if isinstance(key, str) else str(key)
+        if index >= first_own:
+            if text in own_keys:
+                raise _Refused(
+                    f"duplicate key {text!r} (first on line {result.key_lines[text]})",
+                    key_node.start_mark,
+                )
+            own_keys.add(text)
+        result[text] = loader.construct_object(value_node, deep=True)
+        result.key_lines[text] = int(key_node.start_mark.line) + 1
+    return result
+
+
+def _construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = int(node.start_mark.line) + 1
+    result.item_lines = [int(child.start_mark.line) + 1 for child in node.value]
+    return result
+
+
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+# -- reading files ------------------------------------------------------------------
+
+
+def read_text(path: Path | str, *, error: type[FixtureFileError] = FixtureFileError) -> str:
+    """The UTF-8 text of ``path``, or ``error`` saying why it cannot be read."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(
+            path, f"not UTF-8 text: byte 0x{data[exc.start]:02X} is not valid UTF-8", line=line
+        ) from None
+
+
+def loads(
+    text: str,
+    path: Path | str,
+    *,
+    loader: type[LineLoader] = LineLoader,
+    error: type[FixtureFileError] = FixtureFileError,
+) -> Any:
+    """Parse ``text`` (read from ``path``, which names it in errors)."""
+    try:
+        return yaml.load(text, Loader=loader)
+    except _Refused as exc:
+        raise error(path, exc.problem, line=exc.line) from None
+    except yaml.MarkedYAMLError as exc:
+        raise error(path, f"not valid YAML: {_describe(exc)}", line=_line(exc)) from None
+    except yaml.YAMLError as exc:
+        raise error(path, f"not valid YAML: {exc}") from None
+
+
+def load(
+    path: Path | str,
+    *,
+    loader: type[LineLoader] = LineLoader,
+    error: type[FixtureFileError] = FixtureFileError,
+) -> Any:
+    """Read and parse the YAML file ``path``; every failure is an ``error``."""
+    return loads(read_text(path, error=error), path, loader=loader, error=error)
+
+
+def _line(exc: yaml.MarkedYAMLError) -> int | None:
+    mark = exc.problem_mark or exc.context_mark
+    return int(mark.line) + 1 if mark is not None else None
+
+
+def _describe(exc: yaml.MarkedYAMLError) -> str:
+    problem = exc.problem or str(exc)
+    if not exc.context:
+        return problem
+    context = exc.context
+    if exc.context_mark is not None and (
+        exc.problem_mark is None or exc.context_mark.line != exc.problem_mark.line
+    ):
+        context += f" on line {int(exc.context_mark.line) + 1}"
+    return f"{context}, {problem}"

@@ -1,0 +1,67 @@
+"""The `possim` console script, as users and CI call it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+POSSIM = Path(sys.executable).with_name("possim")
+
+
+def possim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(POSSIM), *args], capture_output=True, text=True, cwd=cwd, timeout=300, check=False
+    )
+
+
+def test_run_writes_junit_with_one_passing_testcase(tmp_path: Path) -> None:
+    done = possim(
+        "run", str(REPO / "scenarios" / "card_purchase.yaml"), "--junit", "r.xml", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS" in done.stdout and "1 passed, 0 failed" in done.stdout
+    suite = ET.parse(tmp_path / "r.xml").getroot()
+    cases = suite.findall("testcase")
+    assert len(cases) == 1
+    assert cases[0].find("failure") is None and cases[0].find("error") is None
+
+
+def test_run_fails_on_a_failing_and_on_a_malformed_scenario(tmp_path: Path) -> None:
+    (tmp_path / "fails.yaml").write_text(
+        "name: wrong expectation\nsteps:\n  - sale: '1.00'\n"
+        "  - expect_screen: {screen: approved, within: 5s}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "broken.yaml").write_text("name: x\nsteps:\n  - sael: 1\n", encoding="utf-8")
+    done = possim("run", str(tmp_path), "--junit", "r.xml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "FAIL" in done.stdout and f"{tmp_path / 'fails.yaml'}:4:" in done.stdout
+    assert f"{tmp_path / 'broken.yaml'}:3: unknown step 'sael'" in done.stdout
+    suite = ET.parse(tmp_path / "r.xml").getroot()
+    assert (suite.get("failures"), suite.get("errors")) == ("1", "1")
+
+
+def test_demo_prints_receipt_and_announcement(tmp_path: Path) -> None:
+    done = possim("demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "POS签购单" in done.stdout
+    assert "621483******3655" in done.stdout
+    assert "收款成功，十二点三四元" in done.stdout
+    assert "0210" in done.stdout
+
+
+def test_bench_lists_the_purchase_benchmark(tmp_path: Path) -> None:
+    done = possim("bench", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "purchase" in done.stdout
+
+
+def test_bench_runs_and_prints_its_figure_last(tmp_path: Path) -> None:
+    done = possim("bench", "purchase", "--count", "20", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("purchase: ") and last.endswith(" transactions/s")
+    assert float(last.split()[1]) > 0

@@ -1,0 +1,320 @@
+"""The shortcuts taken for throughput (``possim bench purchase``) change nothing
+anyone can observe: same bytes or same paper, same traces, same durability."""
+
+from __future__ import annotations
+
+import random
+import socket
+import sqlite3
+import struct
+import threading
+from pathlib import Path
+
+import attrs
+from escpos.printer import Dummy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drivers.clock import RealClock
+from drivers.escpos_printer import EscposPrinter
+from drivers.printer import Align, Barcode, Cut, Feed, PrintDocument, PrintItem, QrCode, TextLine
+from drivers.printer_profile import PrinterProfile
+from simulator.clock import VirtualClock
+from simulator.devices.printer import InProcessEscpos, RenderedReceipt, VirtualPrinter
+from simulator.emv import apdu, tlv
+from simulator.events import EventBus
+from simulator.gateway.builtin import BuiltinGateway
+from simulator.gateway.ledger import Ledger, Status
+from simulator.gateway.server import GatewayServer
+from simulator.terminal.journal import Journal, TxnState
+from simulator.wire.iso8583 import Iso8583Codec
+
+P58 = PrinterProfile.load("generic_58mm")
+
+# -- the ESC/POS driver ------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60))
+def test_ascii_shortcut_sends_what_python_escpos_sends(text: str) -> None:
+    ours, theirs = Dummy(profile="default"), Dummy(profile="default")
+    for job in (ours, theirs):
+        job.text("announce the code page first\n")
+        job.clear()
+    EscposPrinter._text(ours, text + "\n")
+    theirs.text(text + "\n")
+    assert ours.output == theirs.output
+
+
+class OneStretchPerLine(EscposPrinter):
+    """The driver as it was: FS & ... FS . around every line of wide text."""
+
+    def _wide(self, line: TextLine) -> bool:
+        return False
+
+
+TEXTS = [
+    "POS签购单",
+    "商户名称 MERCHANT NAME",
+    "plain ascii",
+    "金额：12元",
+    "café £5",
+    "",
+    "消费 SALE",
+    "tab\there",
+    "possim测试商户",
+]
+LINES = st.builds(
+    TextLine,
+    st.sampled_from(TEXTS),
+    st.sampled_from(list(Align)),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+ITEMS: st.SearchStrategy[PrintItem] = st.one_of(
+    LINES,
+    LINES,
+    LINES,
+    st.builds(Feed, st.integers(1, 3)),
+    st.builds(Barcode, st.just("20240101")),
+    st.builds(QrCode, st.sampled_from(["https://qr.example/1", "码"])),
+)
+
+
+def paper(
+    printer_class: type[EscposPrinter], profile: PrinterProfile, document: PrintDocument
+) -> tuple[list[RenderedReceipt], list[str]]:
+    virtual = VirtualPrinter(profile)
+    printer_class(InProcessEscpos(virtual), profile=profile).print_document(document)
+    return virtual.receipts, virtual.errors
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    items=st.lists(ITEMS, max_size=12),
+    strict=st.booleans(),
+)
+def test_consecutive_chinese_lines_print_the_same_paper(
+    items: list[PrintItem], strict: bool
+) -> None:
+    profile = attrs.evolve(P58, cjk_needs_fs_ampersand=True) if strict else P58
+    document = PrintDocument("t", (*items, Cut()))
+    assert paper(EscposPrinter, profile, document) == paper(OneStretchPerLine, profile, document)
+
+
+def test_consecutive_chinese_lines_share_one_chinese_mode_stretch() -> None:
+    device = Dummy()
+    EscposPrinter(device, profile=P58).print_document(
+        PrintDocument(
+            "t",
+            (
+                TextLine("商户名称 MERCHANT"),
+                TextLine("终端编号 TID"),
+                TextLine("金额 AMOUNT", double_height=True),
+                TextLine("plain"),
+                Cut(),
+            ),
+        )
+    )
+    output = device.output
+    assert output.count(b"\x1c&") == 1
+    # The size changed (and ESC ! came in between): FS ! again, still in Chinese mode.
+    assert output.count(b"\x1c!") == 2
+    # ... and leaves it before the line of plain text.
+    assert "金额 AMOUNT".encode("gb18030") + b"\x1c.\n" in output
+    assert output.index(b"\x1c.\n", output.index(b"\x1c&")) < output.index(b"plain")
+
+
+# -- APDU trace redaction ------------------------------------------------------------
+
+TAGS = ["5A", "57", "9F6B", "5F20", "50", "9F26", "DF01", "9F4B", "82", "94", "9F10"]
+PRIMITIVE = st.builds(
+    lambda tag, value: tlv.pack(tag, value),
+    st.sampled_from(TAGS),
+    st.one_of(
+        st.binary(max_size=20),
+        st.sampled_from(
+            [
+                bytes.fromhex("6214830000123655"),
+                bytes.fromhex("6214830000123655D29121010000000000000F"),
+                b"6214830000123655",
+            ]
+        ),
+    ),
+)
+TLV = st.recursive(
+    PRIMITIVE,
+    lambda inner: st.builds(
+        lambda tag, parts: tlv.pack(tag, b"".join(parts)),
+        st.sampled_from(["70", "77", "6F", "A5", "BF0C", "61"]),
+        st.lists(inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    data=st.one_of(
+        st.lists(st.one_of(TLV, st.just(b"\x00")), max_size=5).map(b"".join),
+        st.binary(max_size=60),
+    )
+)
+def test_redaction_straight_from_bytes_matches_parsed_redaction(data: bytes) -> None:
+    try:
+        expected = "".join(apdu._redact_object(obj) for obj in tlv.parse(data))
+    except Exception:  # malformed: the fallback path handles it as before
+        expected = apdu._redact_opaque(data.hex().upper())
+    assert apdu.redact_tlv(data) == expected
+
+
+# -- journal and ledger ----------------------------------------------------------------
+
+
+def test_begin_allocates_the_stan_in_its_own_commit(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite", VirtualClock())
+    statements: list[str] = []
+    journal._db.set_trace_callback(statements.append)
+    entry = journal.begin(
+        order_no="O1",
+        transmission="0115023000",
+        amount_fen=1234,
+        currency="156",
+        masked_pan="621483******3655",
+        entry_mode="051",
+    )
+    assert entry.stan == "000001"
+    assert statements.count("COMMIT") == 1
+    assert journal.next_stan() == "000002"
+    # Committed: another connection (a process after a crash) sees the row.
+    other = sqlite3.connect(tmp_path / "j.sqlite")
+    assert other.execute("SELECT stan FROM transactions").fetchall() == [("000001",)]
+    assert journal.update(entry.id, TxnState.APPROVED) == journal.get(entry.id)
+
+
+def test_pending_reversals_are_found_through_an_index(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite", VirtualClock())
+    plan = journal._db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM transactions WHERE state=? ORDER BY id",
+        (TxnState.REVERSAL_PENDING.value,),
+    ).fetchall()
+    assert "transactions_reversal_pending" in str(plan)
+
+
+def test_ledger_returns_the_row_as_stored(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite", VirtualClock())
+    entry, created = ledger.record_authorisation(
+        tid="POSSIM01",
+        stan="000001",
+        transmission="0115023000",
+        mid="898310048990001",
+        amount=1234,
+        currency="156",
+        pan="6214830000123655",
+        status=Status.APPROVED,
+        response_code="00",
+        rrn="260115000001",
+        auth_code="123456",
+        issuer="unionpay",
+        note="ok",
+        response={"t": "0210", "39": "00"},
+    )
+    assert created
+    assert entry == ledger.find("POSSIM01", "000001", "0115023000")
+    again, created = ledger.record_authorisation(
+        tid="POSSIM01",
+        stan="000001",
+        transmission="0115023000",
+        mid="898310048990001",
+        amount=1234,
+        currency="156",
+        pan="6214830000123655",
+        status=Status.DECLINED,
+        response_code="05",
+    )
+    assert not created and again == entry
+
+
+# -- event bus and clock -------------------------------------------------------------------
+
+
+def test_bus_masks_a_track_2_whole_even_though_it_holds_the_pan() -> None:
+    bus = EventBus(VirtualClock())
+    pan, track2 = "6214830000123655", "6214830000123655D29121010000000000000"
+    bus.add_secret(pan, "621483******3655")
+    bus.add_secret(track2, "621483******3655=[REDACTED]")
+    event = bus.publish("x", "y", f"pan {pan}", data={"t2": [track2]})
+    assert event.summary == "pan 621483******3655"
+    assert event.detail == {"data": {"t2": ["621483******3655=[REDACTED]"]}}
+
+
+def test_settle_returns_once_a_ready_waiter_has_left() -> None:
+    clock = VirtualClock(stall_timeout=5)
+    flag = threading.Event()
+    done = threading.Event()
+
+    def waiter() -> None:  # not an actor: nobody counts it busy once it leaves
+        clock.wait_until(flag.is_set, None)
+        done.set()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    with clock.actor():
+        clock.settle()  # the waiter is registered and idle
+        flag.set()
+        clock.notify()
+        clock.settle()  # must not wait for a wake-up that never comes
+    thread.join(5)
+    assert done.is_set()
+
+
+def test_progress_without_wake_ups_is_not_a_stall() -> None:
+    clock = VirtualClock(stall_timeout=0.2)
+    ready = threading.Event()
+    stop = threading.Event()
+
+    def busy() -> None:
+        # An actor changing state for longer than the stall timeout; its
+        # notifications wake nobody (nothing they wait for holds yet).
+        with clock.actor():
+            while not stop.wait(0.02):
+                clock.notify()
+            ready.set()
+            clock.notify()
+
+    worker = threading.Thread(target=busy)
+    with clock.actor():
+        worker.start()
+    timer = threading.Timer(0.6, stop.set)
+    timer.start()
+    assert clock.wait_until(ready.is_set, None)
+    worker.join(5)
+
+
+# -- gateway ------------------------------------------------------------------------------
+
+
+def test_a_frame_that_stops_halfway_is_dropped_after_the_frame_timeout(tmp_path: Path) -> None:
+    clock = RealClock()
+    bus = EventBus(clock)
+    builtin = BuiltinGateway(tmp_path / "l.sqlite", clock=clock, bus=bus, rng=random.Random(0))
+    server = GatewayServer(
+        builtin.acquirer,
+        Iso8583Codec(builtin.spec),
+        builtin.framing,
+        clock,
+        bus,
+        frame_timeout=0.2,
+    )
+    host, port = server.start()
+    try:
+        with socket.create_connection((host, port), timeout=5) as sock:
+            sock.sendall(struct.pack(">H", 50) + b"0200")
+            sock.settimeout(5)
+            assert sock.recv(16) == b""  # the server gave up on the frame
+        errors = [event.summary for event in bus.events if event.kind == "error"]
+        assert any("incomplete after 0.2 s" in summary for summary in errors)
+    finally:
+        server.stop()
+        builtin.ledger.close()

@@ -1,0 +1,74 @@
+"""Card data hygiene: after a whole library run, no artifact holds a PIN, a full
+PAN or track 2 -- not the transcripts, receipts, speech, journal, ledger, JUnit
+report or console output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from simulator.devices.card_image import CardImage
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _secrets(card: CardImage) -> dict[str, bytes]:
+    wrong_pin = "".join(str((int(d) + 1) % 10) for d in card.pin)
+    return {
+        "PIN": card.pin.encode(),
+        "wrong PIN typed by a scenario": wrong_pin.encode(),
+        "full PAN": card.pan.encode(),
+        "track 2": card.track2.encode(),
+        "track 2 (D separator)": card.track2.replace("=", "D").encode(),
+        "PAN as binary BCD": bytes.fromhex(card.pan if len(card.pan) % 2 == 0 else card.pan + "F"),
+    }
+
+
+def test_no_pin_or_full_pan_in_any_artifact(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    junit = tmp_path / "report.xml"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulator.cli",
+            "run",
+            str(REPO / "scenarios"),
+            "--out",
+            str(out),
+            "--junit",
+            str(junit),
+            "--verbose",
+        ],
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout.decode() + completed.stderr.decode()
+    card = CardImage.load("unionpay_debit")
+    secrets = _secrets(card)
+    artifacts = [p for p in out.rglob("*") if p.is_file()]
+    kinds = {p.name for p in artifacts}
+    # The check only means something if the run really wrote all of these.
+    assert {
+        "transcript.jsonl",
+        "transcript.txt",
+        "receipts.txt",
+        "speech.txt",
+        "journal.sqlite",
+        "ledger.sqlite",
+        "result.json",
+    } <= kinds
+    blobs = {str(p): p.read_bytes() for p in [*artifacts, junit]}
+    blobs["console"] = completed.stdout + completed.stderr
+    # ... and the masked PAN really is in the receipts, so the card was used.
+    assert any(card.masked_pan.encode() in blob for blob in blobs.values())
+    leaks = [
+        f"{what} in {where}"
+        for where, blob in blobs.items()
+        for what, secret in secrets.items()
+        if secret in blob
+    ]
+    assert not leaks, "\n".join(leaks)
