@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--count", type=int, default=0, help="iterations (0 = the benchmark's default)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="processes, for benchmarks that use them (0 = cores)"
+    )
     parser.set_defaults(handler=bench_command)
 
 
