@@ -2,7 +2,7 @@
 
 Each purchase is the whole flow: cashier Intent -> EMV kernel over the
 in-process card reader (SELECT, GPO, READ RECORD, VERIFY, GENERATE AC x2) ->
-journal (SQLite, synchronous=FULL) -> ISO 8583 0200/0210 over loopback TCP to
+journal (SQLite, committed before the 0200 leaves) -> ISO 8583 0200/0210 over loopback TCP to
 the built-in acquirer (ARQC check, ledger) -> callback -> announcement -> two
 receipts through python-escpos into the virtual printer.
 

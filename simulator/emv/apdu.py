@@ -263,68 +263,11 @@ def redact_response(command: bytes, response: bytes) -> str:
 
 def redact_tlv(data: bytes) -> str:
     """Hex of TLV data (no status word) with card data masked."""
-    data = bytes(data)
-    parts: list[str] = []
-    if _redact_into(parts, data, 0, len(data), 0):
-        return "".join(parts)
-    # Anything but plain, well-formed TLV: parse it properly (and say why not).
     try:
-        objects = tlv.parse(data)
+        objects = tlv.parse(bytes(data))
     except EmvDataError:
         return _redact_opaque(data.hex().upper())
     return "".join(_redact_object(obj) for obj in objects)
-
-
-def _redact_into(parts: list[str], data: bytes, start: int, end: int, depth: int) -> bool:
-    """Append the redacted hex of ``data[start:end]`` to ``parts``, straight
-    from the bytes (every APDU response goes through here); False as soon as
-    the data is not plain well-formed TLV, for :func:`tlv.parse` to judge.
-
-    Gives exactly what ``_redact_object`` gives for each object ``tlv.parse``
-    would return, ``00`` padding skipped the same way.
-    """
-    if depth > 8:
-        return False
-    position = start
-    while position < end:
-        first = data[position]
-        if first == 0x00:
-            position += 1
-            continue
-        object_start = position
-        position += 1
-        if first & 0x1F == 0x1F:
-            while True:
-                if position >= end or position - object_start > 3:
-                    return False
-                more = data[position] & 0x80
-                position += 1
-                if not more:
-                    break
-        tag_end = position
-        if position >= end:
-            return False
-        length = data[position]
-        position += 1
-        if length & 0x80:
-            count = length & 0x7F
-            if count == 0 or count > 3 or position + count > end:
-                return False
-            length = int.from_bytes(data[position : position + count], "big")
-            position += count
-        stop = position + length
-        if stop > end:
-            return False
-        header = data[object_start:position].hex().upper()
-        if first & 0x20:
-            parts.append(header)
-            if not _redact_into(parts, data, position, stop, depth + 1):
-                return False
-        else:
-            tag = data[object_start:tag_end].hex().upper()
-            parts.append(header + _redacted_value(tag, data[position:stop].hex().upper()))
-        position = stop
-    return True
 
 
 def _redact_opaque(hex_text: str) -> str:

@@ -5,8 +5,8 @@ STAN (DE11) and transmission date-time (DE7): a retransmitted request finds
 its row instead of charging twice, and a reversal (which carries no PAN)
 finds the original by the same key from DE90.
 
-Durability: WAL journal, ``synchronous=FULL``, one ``BEGIN IMMEDIATE``
-transaction around each change. Only the masked PAN is ever stored. Times
+Durability: one ``BEGIN IMMEDIATE`` transaction around each change, committed
+before the reply leaves (see :mod:`simulator.storage`). Only the masked PAN is ever stored. Times
 come from the injected clock, so a simulation on virtual time writes the same
 ledger every run. One connection shared by all threads behind a lock.
 """
@@ -30,6 +30,7 @@ import attrs
 from drivers.clock import Clock
 from simulator.errors import GatewayError
 from simulator.redact import mask_pan
+from simulator.storage import open_database
 
 SCHEMA_VERSION = 1
 _MASKED_PAN = re.compile(r"^\d{6}\*{2,9}\d{4}$")
@@ -145,14 +146,10 @@ class Ledger:
         self._clock = clock
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=30.0
-            )
+            self._db = open_database(self.path)
         except sqlite3.Error as exc:
             raise GatewayError(f"cannot open ledger {self.path}: {exc}") from None
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
             self._migrate()
         except sqlite3.Error as exc:
             self._db.close()

@@ -1,6 +1,6 @@
 """The terminal's durable transaction journal (SQLite).
 
-A transaction is written here -- and committed to disk -- *before* its
+A transaction is written here -- and committed (see :mod:`simulator.storage`) -- *before* its
 authorisation request leaves the terminal, and every later fact about it (host
 answer, reversal) is another committed update. After a crash the journal tells
 what may have been charged and still needs a reversal: an authorised
@@ -22,6 +22,7 @@ from pathlib import Path
 import attrs
 
 from drivers.clock import Clock
+from simulator.storage import open_database
 
 
 class TxnState(str, enum.Enum):
@@ -90,9 +91,7 @@ class Journal:
         self._clock = clock
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_database(path)
         self._db.executescript(_SCHEMA)
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO counters VALUES ('stan', 0), ('batch', 1)")
