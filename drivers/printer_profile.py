@@ -199,18 +199,9 @@ class PrinterProfile:
     @classmethod
     def load(cls, name_or_path: str | Path) -> PrinterProfile:
         """The profile named ``name_or_path`` (``generic_58mm``) or in that file."""
-        name = str(name_or_path)
-        path = firmware_fixtures.find(CATEGORY, name, SUFFIXES)
-        if path is None:
-            if Path(name).suffix in SUFFIXES:
-                raise PrinterProfileError(name, "no such printer profile file")
-            known = ", ".join(available()) or "none"
-            raise PrinterProfileError(
-                name,
-                f"no printer profile named {name!r} in "
-                f"{', '.join(str(p / CATEGORY) for p in firmware_fixtures.search_path())} "
-                f"(known: {known}); give a profile name or a path to a .yaml file",
-            )
+        path = firmware_fixtures.locate(
+            CATEGORY, name_or_path, SUFFIXES, "printer profile", PrinterProfileError
+        )
         data = yaml_lines.load(path, error=PrinterProfileError)
         return cls.from_mapping(data, source=path)
 

@@ -6,6 +6,7 @@ profile by dropping a file here (or in a folder named by ``POSSIM_FIXTURES``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 _BUILTIN = Path(__file__).resolve().parent
@@ -44,3 +45,23 @@ def names(category: str, suffixes: tuple[str, ...]) -> list[str]:
         if directory.is_dir():
             found.update(p.stem for p in directory.iterdir() if p.suffix in suffixes)
     return sorted(found)
+
+
+def locate(
+    category: str,
+    name_or_path: str | Path,
+    suffixes: tuple[str, ...],
+    what: str,
+    error: Callable[[str, str], Exception],
+) -> Path:
+    """Like :func:`find`, but a miss raises ``error(name, problem)`` saying
+    where it looked and what is there, e.g. ``no card image named 'x' in ...``."""
+    name = str(name_or_path)
+    path = find(category, name, suffixes)
+    if path is not None:
+        return path
+    if Path(name).suffix in suffixes:
+        raise error(name, f"no such {what} file")
+    folders = ", ".join(str(folder / category) for folder in search_path())
+    known = ", ".join(names(category, suffixes)) or "none"
+    raise error(name, f"no {what} named {name!r} in {folders} (known: {known})")

@@ -7,10 +7,9 @@ from simulator.clock import VirtualClock
 from simulator.terminal.journal import Journal, TxnState
 
 
-def _begin(journal: Journal, stan: str) -> int:
+def _begin(journal: Journal) -> int:
     return journal.begin(
         order_no="O1",
-        stan=stan,
         transmission="0115023000",
         amount_fen=1234,
         currency="156",
@@ -22,15 +21,16 @@ def _begin(journal: Journal, stan: str) -> int:
 def test_stan_is_persistent_and_increments(tmp_path: Path) -> None:
     clock = VirtualClock()
     journal = Journal(tmp_path / "j.sqlite", clock)
-    assert [journal.next_stan() for _ in range(3)] == ["000001", "000002", "000003"]
+    stans = [journal.get(_begin(journal)).stan for _ in range(3)]
+    assert stans == ["000001", "000002", "000003"]
     journal.close()
     reopened = Journal(tmp_path / "j.sqlite", clock)
-    assert reopened.next_stan() == "000004"
+    assert reopened.get(_begin(reopened)).stan == "000004"
 
 
 def test_entry_is_committed_before_anything_is_sent(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite", VirtualClock())
-    entry_id = _begin(journal, journal.next_stan())
+    entry_id = _begin(journal)
     # A second, independent connection (another process after a crash) sees it.
     other = sqlite3.connect(tmp_path / "j.sqlite")
     (state,) = other.execute("SELECT state FROM transactions WHERE id=?", (entry_id,)).fetchone()
@@ -39,8 +39,8 @@ def test_entry_is_committed_before_anything_is_sent(tmp_path: Path) -> None:
 
 def test_updates_and_pending_reversals(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite", VirtualClock())
-    first = _begin(journal, journal.next_stan())
-    second = _begin(journal, journal.next_stan())
+    first = _begin(journal)
+    second = _begin(journal)
     journal.update(first, TxnState.APPROVED, response_code="00", rrn="1", auth_code="A")
     journal.update(second, TxnState.REVERSAL_PENDING)
     assert [e.id for e in journal.entries(TxnState.REVERSAL_PENDING)] == [second]

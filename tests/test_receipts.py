@@ -102,5 +102,5 @@ def test_malformed_templates_name_file_line_and_entry(
 
 
 def test_unknown_template_name() -> None:
-    with pytest.raises(FixtureError, match="no receipt template of that name"):
+    with pytest.raises(FixtureError, match="no receipt template named"):
         ReceiptTemplate.load("no_such_template")

@@ -137,12 +137,9 @@ class CardImage:
     @classmethod
     def load(cls, name_or_path: str | Path) -> CardImage:
         """The image named ``name_or_path`` (``unionpay_debit``) or at that path."""
-        path = firmware_fixtures.find(CATEGORY, str(name_or_path), SUFFIXES)
-        if path is None:
-            known = ", ".join(firmware_fixtures.names(CATEGORY, SUFFIXES)) or "none"
-            raise FixtureError(
-                name_or_path, f"no card image of that name or path (known cards: {known})"
-            )
+        path = firmware_fixtures.locate(
+            CATEGORY, name_or_path, SUFFIXES, "card image", FixtureError
+        )
         text = yaml_lines.read_text(path, error=FixtureError)
         try:
             stat = path.stat()

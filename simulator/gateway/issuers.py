@@ -34,11 +34,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 def find_fixture(category: str, name_or_path: str | Path, what: str) -> Path:
     """The YAML fixture ``name_or_path`` in ``category`` or a FixtureError."""
-    path = firmware_fixtures.find(category, str(name_or_path), YAML_SUFFIXES)
-    if path is None:
-        known = ", ".join(firmware_fixtures.names(category, YAML_SUFFIXES)) or "none"
-        raise FixtureError(name_or_path, f"no {what} file of that name or path (known: {known})")
-    return path
+    return firmware_fixtures.locate(category, name_or_path, YAML_SUFFIXES, what, FixtureError)
 
 
 def top_level_list(path: Path, document: Any, key: str) -> list[Any]:

@@ -94,12 +94,9 @@ class TerminalConfig:
 
     @classmethod
     def load(cls, name_or_path: str = "default") -> TerminalConfig:
-        path = firmware_fixtures.find("terminals", name_or_path, (".toml",))
-        if path is None:
-            known = ", ".join(firmware_fixtures.names("terminals", (".toml",)))
-            raise ConfigError(
-                name_or_path, f"no terminal configuration of that name (known: {known})"
-            )
+        path = firmware_fixtures.locate(
+            "terminals", name_or_path, (".toml",), "terminal configuration", ConfigError
+        )
         try:
             document = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:

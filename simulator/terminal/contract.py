@@ -208,10 +208,9 @@ class IntentContract:
 
     @classmethod
     def load(cls, name_or_path: str = "newland") -> IntentContract:
-        path = firmware_fixtures.find("vendors", name_or_path, (".yaml", ".yml"))
-        if path is None:
-            known = ", ".join(firmware_fixtures.names("vendors", (".yaml", ".yml")))
-            raise FixtureError(name_or_path, f"no vendor profile of that name (known: {known})")
+        path = firmware_fixtures.locate(
+            "vendors", name_or_path, (".yaml", ".yml"), "vendor profile", FixtureError
+        )
         doc = yaml_lines.load(path, error=FixtureError)
         if not isinstance(doc, Mapping):
             raise FixtureError(

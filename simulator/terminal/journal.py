@@ -111,11 +111,6 @@ class Journal:
                 raise
             self._db.execute("COMMIT")
 
-    def next_stan(self) -> str:
-        """The next System Trace Audit Number (000001-999999, wrapping)."""
-        with self._transaction() as db:
-            return self._allocate_stan(db)
-
     @staticmethod
     def _allocate_stan(db: sqlite3.Connection) -> str:
         (value,) = db.execute("SELECT value FROM counters WHERE name='stan'").fetchone()
@@ -138,18 +133,14 @@ class Journal:
         currency: str,
         masked_pan: str,
         entry_mode: str,
-        stan: str | None = None,
     ) -> JournalEntry:
-        """Write a pending transaction and commit it.
+        """Write a pending transaction with the next STAN and commit both.
 
-        Without ``stan`` the next STAN is allocated in the same transaction:
-        one commit (one disk flush) instead of two, and no STAN is used up
-        without its row.
+        One transaction: a STAN is never used up without its row.
         """
         now = self._clock.now().isoformat()
         with self._transaction() as db:
-            if stan is None:
-                stan = self._allocate_stan(db)
+            stan = self._allocate_stan(db)
             cursor = db.execute(
                 "INSERT INTO transactions (order_no, batch_no, stan, transmission, amount_fen,"
                 " currency, masked_pan, entry_mode, state, created_at, updated_at)"

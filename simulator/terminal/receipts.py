@@ -56,9 +56,9 @@ class ReceiptTemplate:
 
     @classmethod
     def load(cls, name_or_path: str) -> ReceiptTemplate:
-        path = firmware_fixtures.find("receipts", name_or_path, (".yaml", ".yml"))
-        if path is None:
-            raise FixtureError(name_or_path, "no receipt template of that name")
+        path = firmware_fixtures.locate(
+            "receipts", name_or_path, (".yaml", ".yml"), "receipt template", FixtureError
+        )
         doc = yaml_lines.load(path, error=FixtureError)
         if not isinstance(doc, Mapping) or not isinstance(doc.get("lines"), list):
             raise FixtureError(

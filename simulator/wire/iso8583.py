@@ -43,12 +43,9 @@ class Iso8583Spec:
 
     @classmethod
     def load(cls, name_or_path: str = DEFAULT_SPEC) -> Iso8583Spec:
-        path = firmware_fixtures.find("iso8583", name_or_path, (".json",))
-        if path is None:
-            known = ", ".join(firmware_fixtures.names("iso8583", (".json",)))
-            raise FixtureError(
-                name_or_path, f"no ISO 8583 spec of that name or path (known: {known})"
-            )
+        path = firmware_fixtures.locate(
+            "iso8583", name_or_path, (".json",), "ISO 8583 spec", FixtureError
+        )
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
