@@ -8,18 +8,13 @@ import pytest
 
 from simulator.emv import cryptogram
 from simulator.errors import FixtureError
-from simulator.gateway.issuers import IssuerDirectory, load_issuers
-from simulator.gateway.magic import (
-    MagicAmounts,
-    ResponseCodes,
-    load_magic_amounts,
-    response_codes,
-    response_text,
-)
+from simulator.gateway.issuers import IssuerDirectory
+from simulator.gateway.magic import MagicAmounts
+from simulator.wire.response_codes import ResponseCodes
 
 
 def test_builtin_issuers_hold_the_test_bins() -> None:
-    issuers = load_issuers()
+    issuers = IssuerDirectory.load()
     unionpay = issuers.lookup("6214830027183655")
     assert unionpay is not None
     assert unionpay.name == "possim Test Bank (UnionPay)"
@@ -39,7 +34,7 @@ def test_builtin_issuers_hold_the_test_bins() -> None:
 
 
 def test_issuer_keys_stay_out_of_reprs() -> None:
-    text = repr(load_issuers())
+    text = repr(IssuerDirectory.load())
     assert "0123456789ABCDEF" not in text.upper()
     assert "\\x01#Eg" not in text
 
@@ -133,7 +128,7 @@ EXPECTED_MAGIC = {
 
 
 def test_magic_amounts_table() -> None:
-    magic = load_magic_amounts()
+    magic = MagicAmounts.load()
     assert {o.fen: o.response_code for o in magic} == EXPECTED_MAGIC
     assert magic.outcome_for("000000010068") is not None
     assert magic.outcome_for("000000010068").no_answer  # type: ignore[union-attr]
@@ -144,9 +139,9 @@ def test_magic_amounts_table() -> None:
 
 
 def test_every_code_the_gateway_can_send_has_texts() -> None:
-    codes = response_codes()
+    codes = ResponseCodes.load()
     sent_by_host = {"00", "12", "13", "14", "30", "82", "94"}
-    magic_codes = {o.response_code for o in load_magic_amounts() if o.response_code}
+    magic_codes = {o.response_code for o in MagicAmounts.load() if o.response_code}
     for code in sent_by_host | magic_codes | {"05", "51", "54", "55", "91", "96"}:
         assert code in codes, code
         entry = codes.get(code)
@@ -154,17 +149,18 @@ def test_every_code_the_gateway_can_send_has_texts() -> None:
 
 
 def test_response_texts_in_both_languages() -> None:
-    assert response_text("00", "zh") == "交易成功"
-    assert response_text("51", "zh") == "余额不足"
-    assert response_text("55", "zh") == "密码错"
-    assert response_text("91", "zh") == "发卡行不可用"
-    assert response_text("51") == "Insufficient funds"
-    assert response_text("00", "en") == "Approved"
-    assert response_codes().get("00") is not None
-    assert response_codes().get("00").approved  # type: ignore[union-attr]
+    codes = ResponseCodes.load()
+    assert codes.text("00", "zh") == "交易成功"
+    assert codes.text("51", "zh") == "余额不足"
+    assert codes.text("55", "zh") == "密码错"
+    assert codes.text("91", "zh") == "发卡行不可用"
+    assert codes.text("51") == "Insufficient funds"
+    assert codes.text("00", "en") == "Approved"
+    assert codes.get("00") is not None
+    assert codes.get("00").approved  # type: ignore[union-attr]
     # An unknown code still says something with the code in it.
-    assert "Q7" in response_text("Q7")
-    assert "Q7" in response_text("Q7", "zh")
+    assert "Q7" in codes.text("Q7")
+    assert "Q7" in codes.text("Q7", "zh")
 
 
 @pytest.mark.parametrize(

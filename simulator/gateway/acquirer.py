@@ -29,9 +29,10 @@ from simulator.emv import cryptogram, tlv
 from simulator.errors import EmvDataError
 from simulator.gateway.issuers import Issuer, IssuerDirectory
 from simulator.gateway.ledger import Ledger, LedgerEntry, Status
-from simulator.gateway.magic import APPROVED, MagicAmounts
+from simulator.gateway.magic import MagicAmounts
 from simulator.redact import mask_pan
 from simulator.wire.iso8583 import Iso8583Codec
+from simulator.wire.response_codes import APPROVED
 
 # Fields each reply copies from its request (when present and well-formed).
 ECHO_0210 = ("3", "4", "7", "11", "12", "13", "41", "42", "49")

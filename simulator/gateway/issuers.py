@@ -19,45 +19,13 @@ from typing import Any
 
 import attrs
 
-import firmware_fixtures
 from firmware_fixtures import yaml_lines
 from firmware_fixtures.yaml_lines import line_of
 from simulator.emv import cryptogram
 from simulator.errors import FixtureError
+from simulator.fixture_fields import find_fixture, require_str, top_level_list
 
 DEFAULT_ISSUERS = "issuers"
-YAML_SUFFIXES = (".yaml", ".yml")
-
-
-# -- helpers the gateway's data files share ------------------------------------
-
-
-def find_fixture(category: str, name_or_path: str | Path, what: str) -> Path:
-    """The YAML fixture ``name_or_path`` in ``category`` or a FixtureError."""
-    return firmware_fixtures.locate(category, name_or_path, YAML_SUFFIXES, what, FixtureError)
-
-
-def top_level_list(path: Path, document: Any, key: str) -> list[Any]:
-    if not isinstance(document, Mapping) or key not in document:
-        raise FixtureError(path, f"expected a mapping with a {key!r} key at the top level")
-    items = document[key]
-    if not isinstance(items, list):
-        raise FixtureError(path, f"{key!r} must be a list", line_of(document))
-    return items
-
-
-def require_str(path: Path, entry: Mapping[str, Any], where: str, field: str) -> str:
-    """``entry[field]`` as a non-empty string, or a FixtureError naming it."""
-    if field not in entry:
-        raise FixtureError(path, f"{where}: missing field {field!r}", line_of(entry))
-    value = entry[field]
-    if not isinstance(value, str) or not value.strip():
-        raise FixtureError(
-            path,
-            f"{where}: field {field!r} must be a non-empty (quoted) string, got {value!r}",
-            line_of(entry),
-        )
-    return value.strip()
 
 
 # -- issuers -------------------------------------------------------------------
@@ -130,10 +98,6 @@ class IssuerDirectory:
         return len(self.issuers)
 
 
-def load_issuers(name_or_path: str | Path = DEFAULT_ISSUERS) -> IssuerDirectory:
-    return IssuerDirectory.load(name_or_path)
-
-
 def _parse_issuer(path: Path, entry: Mapping[str, Any], where: str) -> Issuer:
     line = line_of(entry)
     unknown = set(entry) - {"prefix", "name", "cryptogram", "imk_ac"}
@@ -162,14 +126,3 @@ def _parse_issuer(path: Path, entry: Mapping[str, Any], where: str) -> Issuer:
             path, f"{where}: field 'imk_ac' must be 16 or 24 bytes, got {len(key)}", line
         )
     return Issuer(prefix=prefix, name=name, cryptogram_method=method, imk_ac=key)
-
-
-__all__ = [
-    "DEFAULT_ISSUERS",
-    "Issuer",
-    "IssuerDirectory",
-    "find_fixture",
-    "load_issuers",
-    "require_str",
-    "top_level_list",
-]

@@ -25,7 +25,6 @@ from drivers.pin_entry import PinEntry
 from simulator.emv import tlv
 from simulator.errors import EmvDataError, Iso8583Error
 from simulator.events import EventBus
-from simulator.gateway.magic import ResponseCodes
 from simulator.redact import mask_track2
 from simulator.terminal.amounts import format_yuan
 from simulator.terminal.config import Timeouts
@@ -54,6 +53,7 @@ from simulator.terminal.host_link import (
 )
 from simulator.terminal.journal import Journal, JournalEntry, TxnState
 from simulator.wire.iso8583 import Fields
+from simulator.wire.response_codes import ResponseCodes
 
 APPROVED = "00"
 # Reversal reasons carried in the 0400's DE39.

@@ -16,7 +16,6 @@ from drivers.clock import Clock
 from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, registry
 from simulator.errors import TerminalError
 from simulator.events import EventBus
-from simulator.gateway.magic import ResponseCodes
 from simulator.terminal.acquiring_app import AcquiringApp, Merchant
 from simulator.terminal.cashier_app import CashierApp, SaleResult
 from simulator.terminal.config import HostEndpoint, TerminalConfig
@@ -34,6 +33,7 @@ from simulator.terminal.tracing import (
     TracedSpeaker,
 )
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
+from simulator.wire.response_codes import ResponseCodes
 
 
 class SaleHandle:
