@@ -11,7 +11,7 @@ from simulator import bench_cli
 from simulator.errors import ScenarioError, SimulatorError
 from simulator.gateway import cli as gateway_cli
 from simulator.scenario.junit import write_junit
-from simulator.scenario.model import Scenario, discover, load_scenario
+from simulator.scenario.model import discover, load_scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario
 
 DEFAULT_OUT = Path("possim-runs")
@@ -78,8 +78,14 @@ def run_command(args: argparse.Namespace) -> int:
             errors.append(exc)
             print(f"ERROR {exc}")
             continue
-        result = _run_one(scenario, args.out, args.seed)
+        try:
+            result = run_scenario(scenario, args.out, seed=args.seed)
+        except SimulatorError as exc:  # the world could not be built: say why, go on
+            errors.append(ScenarioError(path, f"cannot run: {exc}"))
+            print(f"ERROR {path}: cannot run: {exc}")
+            continue
         results.append(result)
+        _report(result)
         if args.verbose:
             print((result.artifacts / "transcript.txt").read_text(encoding="utf-8"))
     passed = sum(result.passed for result in results)
@@ -95,12 +101,8 @@ def run_command(args: argparse.Namespace) -> int:
     return 0 if failed == 0 and not errors else 1
 
 
-def _run_one(scenario: Scenario, out: Path, seed: int | None) -> ScenarioResult:
-    try:
-        result = run_scenario(scenario, out, seed=seed)
-    except SimulatorError as exc:
-        print(f"ERROR {scenario.path}: {exc}")
-        raise SystemExit(2) from None
+def _report(result: ScenarioResult) -> None:
+    scenario = result.scenario
     status = "PASS" if result.passed else "FAIL"
     print(
         f"{status}  {scenario.path}  {scenario.name}  ({len(scenario.steps)} steps, "
@@ -108,7 +110,6 @@ def _run_one(scenario: Scenario, out: Path, seed: int | None) -> ScenarioResult:
     )
     if not result.passed:
         print(_indent(result.failure_text))
-    return result
 
 
 def demo_command(args: argparse.Namespace) -> int:

@@ -105,6 +105,7 @@ def test_enter_pin_when_nobody_asks_fails_clearly(tmp_path: Path) -> None:
         ("name: x\nstep:\n  - sale: '1.00'\n", 2, "unknown key 'step'"),
         ("name: x\nseed: one\nsteps:\n  - sale: '1.00'\n", 2, "seed: expected an integer"),
         ("name: x\nsteps:\n  - expect_journal: {state: paid}\n", 3, "expect_journal.state"),
+        ("name: x\nterminal: nowhere\nsteps:\n  - sale: '1.00'\n", 2, "no terminal configuration"),
         (
             "name: x\nsteps:\n  - expect_gateway: [{mti: '0200', fourty: 1}]\n",
             3,

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
 
-from simulator.errors import ScenarioError
+from simulator.errors import FixtureError, ScenarioError
 from simulator.scenario import yaml_lines
 from simulator.scenario.yaml_lines import LineDict, LineList
+from simulator.terminal.config import TerminalConfig
 
 if TYPE_CHECKING:
     from simulator.scenario.runner import ScenarioRun
@@ -150,6 +151,11 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(
             path, f"seed: expected an integer, got {seed!r}", document.line_of("seed")
         )
+    terminal = str(document.get("terminal", "default"))
+    try:
+        TerminalConfig.load(terminal)
+    except FixtureError as exc:
+        raise ScenarioError(path, f"terminal: {exc}", document.line_of("terminal")) from None
     steps = tuple(
         _parse_step(path, raw, line)
         for raw, line in zip(raw_steps, raw_steps.item_lines, strict=True)
@@ -159,7 +165,7 @@ def load_scenario(path: Path) -> Scenario:
         name=str(document["name"]),
         purpose=str(document.get("purpose", "")),
         seed=seed,
-        terminal=str(document.get("terminal", "default")),
+        terminal=terminal,
         steps=steps,
     )
 

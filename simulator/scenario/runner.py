@@ -90,10 +90,8 @@ class ScenarioRun:
             raise self.fail(step, "the PIN pad is not simulated (sim://): cannot press its keys")
         return pad
 
-    def insert_card(self, image: CardImage) -> None:
-        reader = self.sim.world.card_reader
-        if reader is None:
-            raise self.fail(None, "the card reader is not simulated (sim://): cannot insert a card")
+    def insert_card(self, step: Step, image: CardImage) -> None:
+        reader = self.sim_card_reader(step)
         self.card = image
         reader.insert(self.sim.world.card(image))
 

@@ -109,7 +109,7 @@ class InsertCard(Step):
             raise where.error(f"insert_card: {exc}") from None
 
     def run(self, run: ScenarioRun) -> None:
-        run.insert_card(self.card)
+        run.insert_card(self, self.card)
 
     def describe(self) -> str:
         return f"insert card {self.card.name}"
@@ -369,7 +369,7 @@ class ExpectGateway(Step):
 
     def run(self, run: ScenarioRun) -> None:
         run.finished_sale(self, self.within)
-        seen = [e for e in run.sim.bus.of(source="gateway", kind="iso8583")]
+        seen = list(run.sim.bus.of(source="gateway", kind="iso8583"))
         if self.exact:
             mtis = [e.detail.get("mti") for e in seen]
             wanted = [p.mti for p in self.patterns]
