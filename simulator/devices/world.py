@@ -15,9 +15,9 @@ import attrs
 from drivers.clock import Clock
 from drivers.errors import DeviceUnavailable
 from drivers.registry import DeviceContext
+from simulator.devices.card import VirtualCard
 
 if TYPE_CHECKING:
-    from simulator.devices.card import VirtualCard
     from simulator.devices.card_image import CardImage
     from simulator.devices.card_reader import SimCardReader
     from simulator.devices.pin_pad import VirtualPinPad
@@ -38,8 +38,6 @@ class SimulatedWorld:
     wallet: dict[str, VirtualCard] = attrs.field(factory=dict)
 
     def card(self, image: CardImage) -> VirtualCard:
-        from simulator.devices.card import VirtualCard
-
         if image.name not in self.wallet:
             self.wallet[image.name] = VirtualCard(image)
         return self.wallet[image.name]

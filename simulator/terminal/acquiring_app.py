@@ -53,9 +53,8 @@ from simulator.terminal.host_link import (
 )
 from simulator.terminal.journal import Journal, JournalEntry, TxnState
 from simulator.wire.iso8583 import Fields
-from simulator.wire.response_codes import ResponseCodes
+from simulator.wire.response_codes import APPROVED, ResponseCodes
 
-APPROVED = "00"
 # Reversal reasons carried in the 0400's DE39.
 REVERSAL_NO_ANSWER = "98"
 REVERSAL_CARD_DECLINED = "06"
