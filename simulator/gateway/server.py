@@ -30,11 +30,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from drivers.clock import Clock
-from simulator.emv import tlv
-from simulator.errors import EmvDataError, GatewayError, SimulatorError
+from simulator.errors import GatewayError, SimulatorError
 from simulator.events import EventBus
 from simulator.gateway.acquirer import AcquirerHost
-from simulator.redact import REDACTED, mask_pan, mask_track2
 from simulator.wire.iso8583 import Framing, Iso8583Codec, summarize
 
 SOURCE = "gateway"
@@ -42,10 +40,6 @@ DEFAULT_MAX_MESSAGE = 8192  # bytes; ISO 8583 messages are far smaller
 DEFAULT_FRAME_TIMEOUT = 30.0  # real seconds for the rest of a frame once its header came
 _HEADER = struct.Struct(">H")
 _SHUTDOWN_GRACE = 5.0  # seconds for connections to wind down on stop()
-# ICC data tags that are card data and never appear in a trace in clear.
-_ICC_PAN_TAGS = frozenset({"5A"})
-_ICC_TRACK_TAGS = frozenset({"57", "9F6B"})
-_ICC_SECRET_TAGS = frozenset({"5F20", "9F0B", "56", "9F1F", "9F20"})
 
 
 def is_loopback(host: str) -> bool:
@@ -308,7 +302,7 @@ class GatewayServer:
         detail: dict[str, Any] = {
             "direction": direction,
             "mti": fields.get("t", ""),
-            "fields": redacted_description(self._codec, fields),
+            "fields": self._codec.describe(fields),
             "peer": peer,
         }
         if note is not None:
@@ -334,32 +328,3 @@ else:
         reader: asyncio.StreamReader, length: int, timeout: float | None
     ) -> bytes:
         return await asyncio.wait_for(reader.readexactly(length), timeout)
-
-
-def redacted_description(
-    codec: Iso8583Codec, fields: Mapping[str, str]
-) -> dict[str, dict[str, str]]:
-    """``codec.describe`` plus card data inside DE55 (5A, 57, names) masked."""
-    described = codec.describe(fields)
-    if "55" in described:
-        described["55"] = {**described["55"], "value": redact_icc_data(fields["55"])}
-    return described
-
-
-def redact_icc_data(value: str) -> str:
-    """DE55 hex with PAN, track 2 and cardholder tags masked (or all of it, if unparsable)."""
-    try:
-        tags = tlv.decode_flat(bytes.fromhex(value))
-    except (EmvDataError, ValueError):
-        return REDACTED
-    shown: list[str] = []
-    for tag, data in tags.items():
-        if tag in _ICC_PAN_TAGS:
-            shown.append(f"{tag}={mask_pan(data.hex().upper().rstrip('F'))}")
-        elif tag in _ICC_TRACK_TAGS:
-            shown.append(f"{tag}={mask_track2(data.hex().upper())}")
-        elif tag in _ICC_SECRET_TAGS:
-            shown.append(f"{tag}={REDACTED}")
-        else:
-            shown.append(f"{tag}={data.hex().upper()}")
-    return " ".join(shown)

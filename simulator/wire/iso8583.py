@@ -20,6 +20,7 @@ import attrs
 import iso8583
 
 import firmware_fixtures
+from simulator.emv.apdu import redact_tlv
 from simulator.errors import FixtureError, Iso8583Error
 from simulator.redact import REDACTED, mask_pan, mask_track2
 
@@ -31,6 +32,7 @@ _LENGTH_HEADER = struct.Struct(">H")
 _REDACTED_FIELDS = frozenset({"35", "36", "45", "52", "64", "128"})
 _PAN_FIELD = "2"
 _TRACK2_FIELD = "35"
+_ICC_FIELD = "55"
 
 Fields = dict[str, str]
 
@@ -102,6 +104,12 @@ class Iso8583Codec:
 
 
 def redact_field(key: str, value: str) -> str:
+    if key == _ICC_FIELD:
+        # Terminals may put PAN or track 2 tags in DE55 too: mask them as the card trace does.
+        try:
+            return redact_tlv(bytes.fromhex(value))
+        except ValueError:
+            return REDACTED
     if key == _PAN_FIELD:
         return mask_pan(value)
     if key == _TRACK2_FIELD:
