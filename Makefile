@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The PC/SC stack is optional: without swig/libpcsclite-dev the PC/SC tests skip.
+	$(BIN)/python -m pip install --quiet -e '.[dev,pcsc]' \
+		|| echo "possim: pyscard not built (needs swig, libpcsclite-dev); PC/SC tests will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)
