@@ -15,6 +15,14 @@ class DeviceUnavailable(DriverError):
     """The device named by a URL is absent, busy or offline."""
 
 
+class ReaderNotFound(DeviceUnavailable):
+    """No reader matches the name in the URL; the message lists the readers present."""
+
+
+class PcscServiceUnavailable(DeviceUnavailable):
+    """The PC/SC stack cannot be used: pyscard is missing or pcscd is not running."""
+
+
 class DeviceTimeout(DriverError):
     """The device did not answer, or the user did not act, in time."""
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+
+from drivers.errors import DeviceUnavailable
 
 # Called with the number of digits entered so far, so a screen can show
 # asterisks without ever seeing a digit.
@@ -26,6 +28,17 @@ class PinEntry(abc.ABC):
         finishes in ``timeout`` seconds. Returning an empty string means the
         cardholder bypassed PIN entry (OK with no digits).
         """
+
+    def read_key(self, *, keys: Collection[str], timeout: float) -> str:
+        """Wait for one of ``keys`` (digits, ``OK``, ``CLR``) -- a menu choice,
+        never a PIN digit -- and return it; other keys are ignored.
+
+        Raises ``PinEntryCancelled`` on CANCEL and ``DeviceTimeout`` after
+        ``timeout`` seconds. Devices that cannot report single keys keep this
+        default, which raises ``DeviceUnavailable``: callers then choose for
+        the cardholder (EMV: the highest-priority application).
+        """
+        raise DeviceUnavailable(f"{type(self).__name__} cannot read single keys")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device."""

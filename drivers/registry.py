@@ -30,6 +30,7 @@ class DeviceKind(str, enum.Enum):
     PRINTER = "printer"
     SCANNER = "scanner"
     SPEAKER = "speaker"
+    MAGSTRIPE_READER = "magstripe_reader"
 
 
 @attrs.frozen

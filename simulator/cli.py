@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from simulator import bench_cli
+from simulator import bench_cli, card_cli, doctor
 from simulator.errors import ScenarioError, SimulatorError
 from simulator.gateway import cli as gateway_cli
 from simulator.scenario.junit import write_junit
@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, help="override every scenario's seed")
     run.add_argument(
+        "--card-transport",
+        choices=("sim", "pcsc"),
+        default="sim",
+        help="how the terminal reaches the virtual card: in process (sim, the default) or "
+        "through a private pcscd + vpcd, the real PC/SC stack (pcsc; needs root, pcscd, "
+        "vsmartcard-vpcd and pyscard)",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="print each scenario's transcript"
     )
     run.set_defaults(handler=run_command)
@@ -57,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     gateway_cli.register(commands)
     bench_cli.register(commands)
+    card_cli.register(commands)
+    doctor.register(commands)
     return parser
 
 
@@ -79,7 +89,9 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"ERROR {exc}")
             continue
         try:
-            result = run_scenario(scenario, args.out, seed=args.seed)
+            result = run_scenario(
+                scenario, args.out, seed=args.seed, card_transport=args.card_transport
+            )
         except SimulatorError as exc:  # the world could not be built: say why, go on
             errors.append(ScenarioError(path, f"cannot run: {exc}"))
             print(f"ERROR {path}: cannot run: {exc}")

@@ -11,6 +11,10 @@ import random
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import attrs
 
 from simulator.clock import DEFAULT_EPOCH, VirtualClock
 from simulator.devices.card_image import CardImage
@@ -21,6 +25,14 @@ from simulator.gateway.builtin import BuiltinGateway
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.config import HostEndpoint, TerminalConfig
 from simulator.terminal.terminal import Terminal
+
+if TYPE_CHECKING:
+    from simulator.devices.vpcd_card import VpcdCardSlot
+    from simulator.pcscd import PrivatePcscd, VpcdSlot
+
+# How the terminal's card reader reaches the virtual card: "sim" in process,
+# "pcsc" through a private pcscd + vpcd (the real PC/SC stack, see docs/pcsc.md).
+CARD_TRANSPORTS = ("sim", "pcsc")
 
 # Virtual seconds a sale still running at shutdown may take to wind down
 # (timeouts firing, reversals going out) before the simulation closes.
@@ -35,7 +47,14 @@ class Simulation:
         *,
         seed: int = 0,
         start: datetime = DEFAULT_EPOCH,
+        card_transport: str = "sim",
     ) -> None:
+        if card_transport not in CARD_TRANSPORTS:
+            raise ConfigError(
+                config.source or "<config>",
+                f"unknown card transport {card_transport!r}: expected one of "
+                + ", ".join(CARD_TRANSPORTS),
+            )
         if not config.uses_builtin_gateway:
             raise ConfigError(
                 config.source or "<config>",
@@ -47,11 +66,21 @@ class Simulation:
         self.clock = VirtualClock(start)
         self.bus = EventBus(self.clock)
         self.world = SimulatedWorld(self.clock)
+        self.card_transport = card_transport
+        self._pcscd: PrivatePcscd | None = None
+        self._vpcd_slot: VpcdSlot | None = None
+        self._vpcd_card_slot: VpcdCardSlot | None = None
+        if card_transport == "pcsc":
+            config = self._attach_vpcd_slot(config)
         # Separate streams so the gateway's choices do not shift the terminal's.
         self.gateway = BuiltinGateway(
             workdir / "ledger.sqlite", clock=self.clock, bus=self.bus, rng=random.Random(seed + 1)
         )
-        host, port = self.gateway.start()
+        try:
+            host, port = self.gateway.start()
+        except BaseException:
+            self._release_vpcd_slot()
+            raise
         try:
             self.terminal = Terminal(
                 config,
@@ -64,17 +93,44 @@ class Simulation:
             )
         except BaseException:
             self.gateway.stop()
+            self._release_vpcd_slot()
             raise
+
+    def _attach_vpcd_slot(self, config: TerminalConfig) -> TerminalConfig:
+        """Take a vpcd slot of this process's private pcscd; the terminal reads it by PC/SC."""
+        from simulator.devices.vpcd_card import VpcdCardLink, VpcdCardSlot
+        from simulator.pcscd import shared_private_pcscd
+
+        pcscd = shared_private_pcscd()
+        slot = pcscd.acquire_slot()
+        self._pcscd, self._vpcd_slot = pcscd, slot
+        link = VpcdCardLink(lambda: pcscd.connect_vpcd(slot.port), name=slot.reader)
+        self._vpcd_card_slot = VpcdCardSlot(link, slot.reader, self.clock)
+        self.world.card_slot = self._vpcd_card_slot
+        devices = attrs.evolve(config.devices, card_reader=f"pcsc://{quote(slot.reader)}")
+        return attrs.evolve(config, devices=devices)
+
+    def _release_vpcd_slot(self) -> None:
+        card_slot, self._vpcd_card_slot = self._vpcd_card_slot, None
+        try:
+            if card_slot is not None:
+                # Wait for pcscd to see the slot empty, so the next user starts clean.
+                card_slot.remove()
+        finally:
+            if self._pcscd is not None and self._vpcd_slot is not None:
+                self._pcscd.release_slot(self._vpcd_slot)
+                self._vpcd_slot = None
 
     def pay_by_card(
         self, amount_fen: int, card: CardImage, *, pin: str | None = None
     ) -> SaleResult:
         """One card sale the way a cardholder does it: insert, PIN, remove."""
-        reader, pad = self.world.card_reader, self.world.pin_pad
+        reader, pad = self.world.card_slot, self.world.pin_pad
         if reader is None or pad is None:
             raise ConfigError(
                 self.terminal.config.source or "<config>",
-                "pay_by_card needs the simulated card reader and PIN pad (sim://)",
+                "pay_by_card needs a simulated card slot (sim:// or card_transport='pcsc') "
+                "and the simulated PIN pad (sim://)",
             )
         with self.clock.actor():
             sale = self.terminal.start_sale(amount_fen)
@@ -96,6 +152,7 @@ class Simulation:
             self.clock.wait_until(lambda: sale.finished, _WIND_DOWN)
         self.terminal.close()
         self.gateway.stop()
+        self._release_vpcd_slot()
 
     def __enter__(self) -> Simulation:
         return self

@@ -19,7 +19,7 @@ from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 from simulator.emv import apdu as cmd
 from simulator.emv import cryptogram, tlv
-from simulator.terminal.emv_kernel import (
+from simulator.terminal.emv import (
     DE55_TAGS,
     AidEntry,
     CardBlocked,

@@ -18,9 +18,13 @@ SCENARIOS = discover([LIBRARY])
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_library_scenario_passes(path: Path, tmp_path: Path) -> None:
-    result = run_scenario(load_scenario(path), tmp_path)
-    assert result.passed, result.failure_text
+def test_library_scenario_passes_the_same_way_twice(path: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(path)
+    first = run_scenario(scenario, tmp_path / "first")
+    assert first.passed, first.failure_text
+    second = run_scenario(scenario, tmp_path / "second")
+    assert second.passed, second.failure_text
+    assert _transcript(first.artifacts) == _transcript(second.artifacts)
 
 
 def test_library_has_the_spine_scenarios() -> None:

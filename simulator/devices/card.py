@@ -7,6 +7,12 @@ issuer host shares, :mod:`simulator.emv.cryptogram`) and EXTERNAL
 AUTHENTICATE. It never raises on bad input: malformed commands get the status
 word a real card would give.
 
+A card image with ``chip: false`` (a magnetic-stripe-only card, or a chip card
+whose chip is dead) makes a *mute* card: :meth:`VirtualCard.power_on` gives an
+empty ATR and :meth:`VirtualCard.process_apdu` answers nothing at all (``b""``,
+not even a status word), which a reader reports as a protocol error. Such a
+card can only be swiped: its track 2 is :attr:`CardImage.track2`.
+
 State that survives power-off (the card's EEPROM): ATC, PIN try counter, last
 online ATC. State that does not (RAM): the selected file, the transaction in
 progress, the CVR.
@@ -117,8 +123,13 @@ class VirtualCard:
 
     # -- contacts ----------------------------------------------------------------------------------
 
+    @property
+    def mute(self) -> bool:
+        """True for a card without a chip: no ATR, no answer to any APDU."""
+        return not self.image.chip
+
     def power_on(self) -> bytes:
-        """Cold reset: RAM state cleared, the ATR returned."""
+        """Cold reset: RAM state cleared, the ATR returned (empty for a mute card)."""
         self.powered = True
         self._selected = None
         self._pse_selected = False
@@ -146,8 +157,13 @@ class VirtualCard:
     # -- APDU dispatch -----------------------------------------------------------------------------
 
     def process_apdu(self, apdu: bytes) -> bytes:
-        """One command APDU -> response data + SW1 SW2. Never raises."""
+        """One command APDU -> response data + SW1 SW2. Never raises.
+
+        A mute card (``chip: false``) answers ``b""``: no response at all.
+        """
         self.apdu_count += 1
+        if self.mute:
+            return b""
         try:
             return self._process(bytes(apdu))
         except Exception as exc:  # a card answers; it does not crash the reader

@@ -12,6 +12,11 @@ All scalars are read as the text written in the file (no YAML 1.1 surprises:
 :class:`~firmware_fixtures.yaml_lines.TextLineLoader`), then checked field by
 field. A malformed image raises :class:`FixtureError` with the file, the field
 and the line.
+
+``chip: false`` makes a card without a (working) chip: it has no ATR and no
+applications, and may not have the chip's fields (:data:`CHIP_FIELDS`). With a
+``1xx`` service code it is a magnetic-stripe-only card; with ``2xx`` it is a
+chip card whose chip is dead, which terminals should read by fallback swipe.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ DERIVED_TAGS = (
 )  # fmt: skip
 
 _CARD_FIELDS = {
-    "name", "brand", "description", "atr", "protocol", "pan", "psn", "expiry", "effective",
+    "name", "brand", "description", "chip", "atr", "protocol", "pan", "psn", "expiry", "effective",
     "cardholder_name", "service_code", "track2_discretionary", "pin", "pin_try_limit",
     "pin_tries_left", "issuer_country", "issuer_currency", "currency_exponent", "language",
     "pse", "atc", "blocked", "applications",
@@ -61,6 +66,10 @@ _APP_FIELDS = {
     "require_issuer_authentication",
 }  # fmt: skip
 _RECORD_FIELDS = {"sfi", "record", "tags", "oda"}
+# Fields that describe the chip: a card image with ``chip: false`` may not have them.
+CHIP_FIELDS = (
+    "atr", "protocol", "pse", "atc", "blocked", "pin_try_limit", "pin_tries_left", "applications",
+)  # fmt: skip
 
 
 @attrs.frozen
@@ -129,7 +138,10 @@ class CardImage:
     pse: bool
     atc: int
     blocked: bool
-    applications: tuple[Application, ...]
+    applications: tuple[Application, ...]  # empty for a card without a chip
+    # False: a magnetic-stripe-only card (or one whose chip is dead): no ATR, no
+    # answer to any APDU; it can only be swiped (``track2``).
+    chip: bool = True
     source: Path | None = None
 
     # -- loading ----------------------------------------------------------------
@@ -389,13 +401,27 @@ class _Parser:
         name = s("name", "the card's name")
         brand = s("brand", "the card brand, e.g. UnionPay")
         description = s("description", default="")
-        atr = doc.get(
-            "atr",
-            lambda q, n, w: q.hex(n, w, lengths=range(2, 34), what="an ATR of 2-33 bytes of hex"),
-            expected="an ATR of 2-33 bytes of hex",
-        )
-        if atr[0] not in (0x3B, 0x3F):
-            p.fail(doc.node_of("atr") or root, "atr", "expected an ATR starting 3B or 3F")
+        chip = doc.get("chip", lambda q, n, w: q.boolean(n, w), True, required=False)
+        if not chip:
+            for key in CHIP_FIELDS:
+                if doc.has(key):
+                    p.fail(
+                        _Node(key, doc.node.value.line_of(key)),
+                        key,
+                        f"a card with chip: false has no chip, so no {key}; "
+                        "remove the field or set chip: true",
+                    )
+            atr = b""
+        else:
+            atr = doc.get(
+                "atr",
+                lambda q, n, w: q.hex(
+                    n, w, lengths=range(2, 34), what="an ATR of 2-33 bytes of hex"
+                ),
+                expected="an ATR of 2-33 bytes of hex",
+            )
+            if atr[0] not in (0x3B, 0x3F):
+                p.fail(doc.node_of("atr") or root, "atr", "expected an ATR starting 3B or 3F")
         protocol = s("protocol", "T=0 or T=1", default="T=1").upper().replace(" ", "")
         if protocol not in ("T=0", "T=1"):
             p.fail(doc.node_of("protocol") or root, "protocol", "expected T=0 or T=1")
@@ -512,12 +538,15 @@ class _Parser:
             issuer_currency=issuer_currency,
             currency_exponent=currency_exponent,
             language=language,
-            pse=pse,
+            pse=pse and chip,
             atc=atc,
             blocked=blocked,
             applications=(),
+            chip=chip,
             source=self.path,
         )
+        if not chip:
+            return image
         apps_node = doc.node_of("applications")
         if apps_node is None:
             p.fail(root, "applications", "missing; expected a list of applications")
@@ -818,6 +847,7 @@ def _kind(node: _Node) -> str:
 
 __all__ = [
     "CATEGORY",
+    "CHIP_FIELDS",
     "DERIVED_TAGS",
     "PSE_SFI",
     "SUFFIXES",

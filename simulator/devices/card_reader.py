@@ -24,6 +24,8 @@ class SimCardReader(CardReader):
         # True between connect() and disconnect(): a card leaving the slot then
         # is a removal in the middle of a transaction, not just "no card".
         self._session = False
+        # Fault hook: APDUs still answered before the card is pulled (None: never).
+        self._remove_after: int | None = None
 
     # -- the simulation side ----------------------------------------------------
 
@@ -45,6 +47,12 @@ class SimCardReader(CardReader):
             card.power_off()
         self._clock.notify()
         return card
+
+    def remove_after(self, apdus: int | None) -> None:
+        """Fault hook: the card is pulled out after answering ``apdus`` more
+        commands (the next one raises ``CardRemoved``); None cancels it."""
+        with self._lock:
+            self._remove_after = apdus
 
     @property
     def inserted_card(self) -> VirtualCard | None:
@@ -82,6 +90,13 @@ class SimCardReader(CardReader):
                 self._card.power_off()
 
     def _transmit_raw(self, apdu: bytes) -> bytes:
+        with self._lock:
+            pull = self._remove_after == 0 and self._card is not None
+            if self._remove_after is not None and self._card is not None and not pull:
+                self._remove_after -= 1
+        if pull:
+            self._remove_after = None
+            self.remove()
         with self._lock:
             card = self._card
             if card is None:

@@ -1,7 +1,8 @@
 """A virtual PIN pad: keys come from a scenario, the TUI keypad or a test.
 
-Like real hardware it only listens while the terminal is asking for a PIN;
-keys pressed at other times are refused, so a scenario that types too early
+Like real hardware it only listens while the terminal is asking for a PIN
+(or for a menu choice, :meth:`VirtualPinPad.read_key`); keys pressed at other
+times are refused, so a scenario that types too early
 fails loudly instead of leaking digits into the next prompt.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Collection
 
 from drivers.clock import Clock
 from drivers.errors import DeviceTimeout, PinEntryCancelled
@@ -27,11 +29,18 @@ class VirtualPinPad(PinEntry):
         self._lock = threading.Lock()
         self._keys: deque[str] = deque()
         self._reading = False
+        self._choosing = False  # reading one menu key, not a PIN
 
     @property
     def awaiting_pin(self) -> bool:
         with self._lock:
-            return self._reading
+            return self._reading and not self._choosing
+
+    @property
+    def awaiting_key(self) -> bool:
+        """The terminal waits for a menu choice (e.g. which application)."""
+        with self._lock:
+            return self._reading and self._choosing
 
     def press(self, key: str) -> bool:
         """Press one key; ``False`` when the pad is not collecting a PIN."""
@@ -84,6 +93,31 @@ class VirtualPinPad(PinEntry):
         finally:
             with self._lock:
                 self._reading = False
+                self._keys.clear()
+            self._clock.notify()
+
+    def read_key(self, *, keys: Collection[str], timeout: float) -> str:
+        with self._lock:
+            self._keys.clear()
+            self._reading = True
+            self._choosing = True
+        self._clock.notify()
+        deadline = self._clock.monotonic() + timeout
+        try:
+            while True:
+                remaining = deadline - self._clock.monotonic()
+                if remaining <= 0 or not self._clock.wait_until(self._has_key, remaining):
+                    raise DeviceTimeout(f"no key pressed within {timeout:g} s")
+                with self._lock:
+                    key = self._keys.popleft()
+                if key == KEY_CANCEL:
+                    raise PinEntryCancelled("cardholder cancelled")
+                if key in keys:
+                    return key
+        finally:
+            with self._lock:
+                self._reading = False
+                self._choosing = False
                 self._keys.clear()
             self._clock.notify()
 

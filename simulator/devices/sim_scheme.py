@@ -6,6 +6,7 @@ from drivers.escpos_printer import EscposPrinter
 from drivers.printer_profile import PrinterProfile
 from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
 from simulator.devices.card_reader import SimCardReader
+from simulator.devices.magstripe_reader import VirtualMagstripeReader
 from simulator.devices.pin_pad import VirtualPinPad
 from simulator.devices.printer import InProcessEscpos, VirtualPrinter
 from simulator.devices.scanner import VirtualScanner
@@ -19,11 +20,13 @@ def register(registry: DeviceRegistry) -> None:
     registry.register(DeviceKind.PRINTER, "sim", open_printer)
     registry.register(DeviceKind.SCANNER, "sim", open_scanner)
     registry.register(DeviceKind.SPEAKER, "sim", open_speaker)
+    registry.register(DeviceKind.MAGSTRIPE_READER, "sim", open_magstripe_reader)
 
 
 def open_card_reader(url: DeviceURL, context: DeviceContext) -> SimCardReader:
     world = SimulatedWorld.of(context)
     world.card_reader = SimCardReader(context.clock, name=url.target or "possim virtual reader")
+    world.card_slot = world.card_reader
     return world.card_reader
 
 
@@ -50,3 +53,11 @@ def open_speaker(url: DeviceURL, context: DeviceContext) -> VirtualSpeaker:
     world = SimulatedWorld.of(context)
     world.speaker = VirtualSpeaker(language=url.param("language", "zh"))
     return world.speaker
+
+
+def open_magstripe_reader(url: DeviceURL, context: DeviceContext) -> VirtualMagstripeReader:
+    world = SimulatedWorld.of(context)
+    world.magstripe_reader = VirtualMagstripeReader(
+        context.clock, name=url.target or "possim virtual magstripe reader"
+    )
+    return world.magstripe_reader

@@ -20,6 +20,8 @@ from simulator.devices.card import VirtualCard
 if TYPE_CHECKING:
     from simulator.devices.card_image import CardImage
     from simulator.devices.card_reader import SimCardReader
+    from simulator.devices.card_slot import CardSlot
+    from simulator.devices.magstripe_reader import VirtualMagstripeReader
     from simulator.devices.pin_pad import VirtualPinPad
     from simulator.devices.printer import VirtualPrinter
     from simulator.devices.scanner import VirtualScanner
@@ -30,10 +32,14 @@ if TYPE_CHECKING:
 class SimulatedWorld:
     clock: Clock
     card_reader: SimCardReader | None = None
+    # Where the cardholder inserts and removes cards: the in-process reader
+    # itself (sim://), or a vpcd slot behind the real PC/SC stack (pcsc).
+    card_slot: CardSlot | None = None
     pin_pad: VirtualPinPad | None = None
     printer: VirtualPrinter | None = None
     scanner: VirtualScanner | None = None
     speaker: VirtualSpeaker | None = None
+    magstripe_reader: VirtualMagstripeReader | None = None
     # The cardholders' cards: one stateful card per image (ATC, PIN tries).
     wallet: dict[str, VirtualCard] = attrs.field(factory=dict)
 

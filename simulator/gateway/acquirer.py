@@ -5,7 +5,9 @@ in-process transport or a test can all call :meth:`AcquirerHost.handle` with a
 decoded message and send back whatever it returns (``None``: send nothing).
 
 * ``0200`` purchase: format checks (DE39 ``30``), issuer by BIN (``14``), ARQC
-  check against the issuer's keys (``82``), then the magic amounts; approved
+  check against the issuer's keys (``82``), online PIN check when DE52 is
+  present (``55``/``75``/``63``, :mod:`simulator.gateway.pins`), then the magic
+  amounts; approved
   replies carry an RRN, an auth code and, when the ARQC verified, an ARPC in
   DE55 tag 91. Retransmissions (same DE41/DE11/DE7) get the first answer again
   and are never charged twice.
@@ -30,6 +32,7 @@ from simulator.errors import EmvDataError
 from simulator.gateway.issuers import Issuer, IssuerDirectory
 from simulator.gateway.ledger import Ledger, LedgerEntry, Status
 from simulator.gateway.magic import MagicAmounts
+from simulator.gateway.pins import PinVerifier, TerminalKeys
 from simulator.redact import mask_pan
 from simulator.wire.iso8583 import Iso8583Codec
 from simulator.wire.response_codes import APPROVED
@@ -59,6 +62,22 @@ _DE90 = re.compile(r"^\d{20}")
 
 def _digits(value: str | None, count: int) -> bool:
     return value is not None and len(value) == count and value.isascii() and value.isdigit()
+
+
+def _hex_bytes(value: str, count: int) -> bool:
+    try:
+        return len(bytes.fromhex(value)) == count
+    except ValueError:
+        return False
+
+
+def track2_for_pin(req: Mapping[str, str], icc: Mapping[str, bytes] | None) -> str | None:
+    """Track 2 for the PIN offset: DE35, else the chip's tag 57 from DE55."""
+    if "35" in req:
+        return req["35"]
+    if icc is not None and "57" in icc:
+        return icc["57"].hex().upper().rstrip("F")
+    return None
 
 
 def is_request(mti: str) -> bool:
@@ -110,8 +129,10 @@ class AcquirerHost:
         clock: Clock,
         rng: random.Random,
         codec: Iso8583Codec,
+        pins: PinVerifier | None = None,
     ) -> None:
         self._ledger = ledger
+        self._pins = pins if pins is not None else PinVerifier(TerminalKeys.load())
         self._issuers = issuers
         self._magic = magic
         self._clock = clock
@@ -216,6 +237,19 @@ class AcquirerHost:
                 note = f"ARQC does not verify ({issuer.cryptogram_method}, PSN {psn})"
                 return _Verdict(note, Status.DECLINED, CRYPTOGRAM_FAILED, issuer)
         checked = "ARQC verified" if tags is not None else "no chip data"
+        if "52" in req:
+            pin = self._pins.check(
+                tid=req["41"],
+                pan=pan,
+                de52=req["52"],
+                track2=track2_for_pin(req, tags),
+                issuer=issuer,
+                today=self._clock.now().date(),
+            )
+            checked = f"{checked}; {pin.note}"
+            if pin.code is not None:
+                # The card still gets an ARPC (with this ARC) so it completes with an AAC.
+                return _Verdict(checked, Status.DECLINED, pin.code, issuer, tags, icc_mk)
         outcome = self._magic.outcome_for(req["4"])
         if outcome is None:
             return _Verdict(f"{checked}; approved", Status.APPROVED, APPROVED, issuer, tags, icc_mk)
@@ -263,6 +297,8 @@ class AcquirerHost:
                 problems.append(f"DE{key} ({name}) must be {count} digits")
         if "7" in req and not _digits(req["7"], 10):
             problems.append("DE7 (transmission date-time) must be 10 digits")
+        if "52" in req and not _hex_bytes(req["52"], 8):
+            problems.append("DE52 (PIN block) must be 8 bytes")
         if "23" in req and not _digits(req["23"], 3):
             problems.append("DE23 (PAN sequence number) must be 3 digits")
         if not self._fits("41", req.get("41")):

@@ -12,6 +12,7 @@ from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.issuers import DEFAULT_ISSUERS, IssuerDirectory
 from simulator.gateway.ledger import Ledger
 from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS, MagicAmounts
+from simulator.gateway.pins import DEFAULT_TERMINALS, PinVerifier, TerminalKeys
 from simulator.gateway.server import GatewayServer
 from simulator.wire.iso8583 import DEFAULT_SPEC, Framing, Iso8583Codec, Iso8583Spec
 
@@ -31,6 +32,7 @@ class BuiltinGateway:
         allow_remote: bool = False,
         issuers: str = DEFAULT_ISSUERS,
         magic_amounts: str = DEFAULT_MAGIC_AMOUNTS,
+        terminals: str = DEFAULT_TERMINALS,
     ) -> None:
         self.spec = Iso8583Spec.load(spec)
         self.framing = Framing(tpdu_length)
@@ -38,8 +40,9 @@ class BuiltinGateway:
         # Load every fixture before opening the ledger, so a typo leaves no file behind.
         directory = IssuerDirectory.load(issuers)
         magic = MagicAmounts.load(magic_amounts)
+        pins = PinVerifier(TerminalKeys.load(terminals))
         self.ledger = Ledger(ledger_path, clock)
-        self.acquirer = AcquirerHost(self.ledger, directory, magic, clock, rng, codec)
+        self.acquirer = AcquirerHost(self.ledger, directory, magic, clock, rng, codec, pins=pins)
         self.server = GatewayServer(
             self.acquirer, codec, self.framing, clock, bus, host, port, allow_remote=allow_remote
         )

@@ -1,7 +1,8 @@
 """Issuers the gateway simulator knows, by BIN, with their cryptogram keys.
 
 The directory is data (``firmware_fixtures/gateway/issuers.yaml``): a list of
-``{prefix, name, cryptogram, imk_ac}`` entries. The longest prefix matching a
+``{prefix, name, cryptogram, imk_ac, pvk}`` entries (``pvk`` optional: without it
+the issuer cannot verify online PINs). The longest prefix matching a
 PAN picks the issuer. A malformed file raises :class:`FixtureError` naming the
 file, the line and the field.
 
@@ -38,6 +39,8 @@ class Issuer:
     cryptogram_method: str
     # Never shown in a repr, a log or a trace.
     imk_ac: bytes = attrs.field(repr=False)
+    # PIN verification key (IBM 3624 offsets); None: online PINs cannot be checked.
+    pvk: bytes | None = attrs.field(default=None, repr=False)
 
     @property
     def method(self) -> cryptogram.CryptogramMethod:
@@ -100,7 +103,7 @@ class IssuerDirectory:
 
 def _parse_issuer(path: Path, entry: Mapping[str, Any], where: str) -> Issuer:
     line = line_of(entry)
-    unknown = set(entry) - {"prefix", "name", "cryptogram", "imk_ac"}
+    unknown = set(entry) - {"prefix", "name", "cryptogram", "imk_ac", "pvk"}
     if unknown:
         names = ", ".join(sorted(map(str, unknown)))
         raise FixtureError(path, f"{where}: unknown field(s) {names}", line)
@@ -116,13 +119,21 @@ def _parse_issuer(path: Path, entry: Mapping[str, Any], where: str) -> Issuer:
         raise FixtureError(
             path, f"{where}: field 'cryptogram' {method!r} is not a known method ({known})", line
         )
-    key_hex = require_str(path, entry, where, "imk_ac")
+    key = tdes_key_field(path, entry, where, "imk_ac")
+    pvk = tdes_key_field(path, entry, where, "pvk") if "pvk" in entry else None
+    return Issuer(prefix=prefix, name=name, cryptogram_method=method, imk_ac=key, pvk=pvk)
+
+
+def tdes_key_field(path: Path, entry: Mapping[str, Any], where: str, field: str) -> bytes:
+    """A TDES key field (hex, 16 or 24 bytes), or a FixtureError naming it."""
+    line = line_of(entry)
+    key_hex = require_str(path, entry, where, field)
     try:
         key = binascii.unhexlify(key_hex)
     except (binascii.Error, ValueError):
-        raise FixtureError(path, f"{where}: field 'imk_ac' is not hex", line) from None
+        raise FixtureError(path, f"{where}: field {field!r} is not hex", line) from None
     if len(key) not in (16, 24):
         raise FixtureError(
-            path, f"{where}: field 'imk_ac' must be 16 or 24 bytes, got {len(key)}", line
+            path, f"{where}: field {field!r} must be 16 or 24 bytes, got {len(key)}", line
         )
-    return Issuer(prefix=prefix, name=name, cryptogram_method=method, imk_ac=key)
+    return key

@@ -3,9 +3,9 @@
 Each scenario gets a fresh :class:`~simulator.simulation.Simulation` (virtual
 clock, event bus, simulated devices, built-in gateway) in its own folder of
 artifacts: the JSONL transcript, the receipts, the speech, the journal and the
-ledger. Action steps run and then let the simulation settle; expectation steps
-wait on the virtual clock. A failure says what was expected and shows the
-transcript around it.
+ledger. Every step starts on a settled simulation and actions settle it
+again afterwards; expectation steps wait on the virtual clock. A failure says
+what was expected and shows the transcript around it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import attrs
 
 from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
+from simulator.devices.card_slot import CardSlot
 from simulator.devices.pin_pad import VirtualPinPad
 from simulator.errors import SimulatorError
 from simulator.events import Event, JsonlTranscript
@@ -90,10 +91,19 @@ class ScenarioRun:
             raise self.fail(step, "the PIN pad is not simulated (sim://): cannot press its keys")
         return pad
 
+    def card_slot(self, step: Step) -> CardSlot:
+        """Where the cardholder puts cards: the in-process reader or a vpcd slot."""
+        slot = self.sim.world.card_slot
+        if slot is None:
+            raise self.fail(
+                step, "the card reader is not simulated (sim:// or --card-transport pcsc)"
+            )
+        return slot
+
     def insert_card(self, step: Step, image: CardImage) -> None:
-        reader = self.sim_card_reader(step)
+        slot = self.card_slot(step)
         self.card = image
-        reader.insert(self.sim.world.card(image))
+        slot.insert(self.sim.world.card(image))
 
     # -- what happened --------------------------------------------------------------
 
@@ -157,7 +167,9 @@ class ScenarioRun:
         return ExpectationFailed(step, message, excerpt)
 
 
-def run_scenario(scenario: Scenario, out_dir: Path, *, seed: int | None = None) -> ScenarioResult:
+def run_scenario(
+    scenario: Scenario, out_dir: Path, *, seed: int | None = None, card_transport: str = "sim"
+) -> ScenarioResult:
     artifacts = out_dir / scenario.slug
     if artifacts.exists():
         shutil.rmtree(artifacts)
@@ -166,12 +178,21 @@ def run_scenario(scenario: Scenario, out_dir: Path, *, seed: int | None = None) 
     started = time.perf_counter()
     transcript = JsonlTranscript.open(artifacts / "transcript.jsonl")
     failure: ExpectationFailed | None = None
-    with Simulation(config, artifacts, seed=scenario.seed if seed is None else seed) as sim:
+    with Simulation(
+        config,
+        artifacts,
+        seed=scenario.seed if seed is None else seed,
+        card_transport=card_transport,
+    ) as sim:
         sim.bus.subscribe(transcript)
         run = ScenarioRun(scenario, sim)
         with sim.clock.actor():
             try:
                 for step in scenario.steps:
+                    # Every step starts on a quiet simulation, so neither its
+                    # transcript line nor an action can race the terminal's next move
+                    # (expectations match the event history, not just the present).
+                    sim.clock.settle()
                     sim.bus.publish(
                         "scenario",
                         "step",

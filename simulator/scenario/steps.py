@@ -131,10 +131,88 @@ class RemoveCard(Step):
         return cls()
 
     def run(self, run: ScenarioRun) -> None:
-        run.sim_card_reader(self).remove()
+        run.card_slot(self).remove()
 
     def describe(self) -> str:
         return "remove card"
+
+
+@step("swipe_card")
+@attrs.define
+class SwipeCard(Step):
+    is_action = True
+    help = (
+        "The cardholder swipes a card's magnetic stripe (its track 2): a catalogue name "
+        "(firmware_fixtures/cards/) or a file. A chip card is refused unless its chip failed "
+        "(fallback); see docs/emv.md."
+    )
+    example = "swipe_card: unionpay_debit"
+
+    card: CardImage
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> SwipeCard:
+        name = _text(value, where, "swipe_card")
+        try:
+            return cls(CardImage.load(name))
+        except FixtureError as exc:
+            raise where.error(f"swipe_card: {exc}") from None
+
+    def run(self, run: ScenarioRun) -> None:
+        reader = run.sim.world.magstripe_reader
+        if reader is None:
+            raise run.fail(self, "the magstripe reader is not simulated (sim://): cannot swipe")
+        run.card = self.card  # `enter_pin: card` means this card's PIN
+        reader.swipe(self.card)
+
+    def describe(self) -> str:
+        return f"swipe card {self.card.name}"
+
+
+@step("select_application")
+@attrs.define
+class SelectApplication(Step):
+    is_action = True
+    help = (
+        "On the select_application screen the cardholder picks an application: its number "
+        "in the list (1 = first) or its label, and the digit key is pressed on the PIN pad."
+    )
+    example = 'select_application: 2   # or: select_application: "UnionPay Credit"'
+
+    choice: str
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> SelectApplication:
+        choice = _text(value, where, "select_application").strip()
+        if not choice:
+            raise where.error("select_application: expected a number or a label")
+        if choice.isdigit() and not 1 <= int(choice) <= 9:
+            raise where.error("select_application: the number must be 1-9")
+        return cls(choice)
+
+    def run(self, run: ScenarioRun) -> None:
+        pad = run.sim_pin_pad(self)
+        screen = run.sim.terminal.display.screen
+        if not pad.awaiting_key or screen.id is not ScreenId.SELECT_APPLICATION:
+            raise run.fail(
+                self, f"the terminal is not asking for an application (screen: {run.screen_text()})"
+            )
+        key = self._key(screen.lines)
+        if key is None:
+            raise run.fail(self, f"no application {self.choice!r} on the screen: {screen.text()}")
+        pad.press(key)
+
+    def _key(self, lines: Sequence[str]) -> str | None:
+        for line in lines:
+            number, _, label = line.partition(". ")
+            if self.choice in (number, label.strip()):
+                return number
+        return None
+
+    def describe(self) -> str:
+        return f"select application {self.choice}"
 
 
 @step("enter_pin")
@@ -273,6 +351,48 @@ class ExpectScreen(Step):
         return f"screen {self.screen.value}{extra}"
 
 
+@step("expect_application")
+@attrs.define
+class ExpectApplication(Step):
+    is_action = False
+    help = (
+        "The terminal selected this EMV application on the chip (its AID, "
+        "as sent in DE55 tag 84), optionally with this label."
+    )
+    example = 'expect_application: A000000333010102   # or: {aid: ..., label: "UnionPay Credit"}'
+
+    aid: str
+    label: str | None = None
+    within: float = DEFAULT_WITHIN
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectApplication:
+        label = None
+        within = DEFAULT_WITHIN
+        if isinstance(value, Mapping):
+            value = expect_mapping(value, where, "expect_application", {"aid", "label", "within"})
+            label = None if value.get("label") is None else str(value["label"])
+            within = _within(value, where)
+            value = value.get("aid")
+        aid = _text(value, where, "expect_application").upper()
+        if len(aid) < 10 or len(aid) % 2 or any(c not in "0123456789ABCDEF" for c in aid):
+            raise where.error(f"expect_application: {aid!r} is not an AID (10-32 hex digits)")
+        return cls(aid, label, within)
+
+    def run(self, run: ScenarioRun) -> None:
+        def matches(event: Event) -> bool:
+            if event.detail.get("aid") != self.aid:
+                return False
+            return self.label is None or event.detail.get("label") == self.label
+
+        run.expect_event("application", matches, self, self.within, self.describe())
+
+    def describe(self) -> str:
+        extra = f" ({self.label})" if self.label else ""
+        return f"application {self.aid}{extra}"
+
+
 @step("expect_callback")
 @attrs.define
 class ExpectCallback(Step):
@@ -335,7 +455,8 @@ class ExpectGateway(Step):
     is_action = False
     help = (
         "The acquirer host saw these ISO 8583 messages, in this order (others may come "
-        "between unless exact: true). Keys other than mti are field numbers."
+        "between unless exact: true; exact: true with messages: [] means none). Keys other "
+        "than mti are field numbers."
     )
     example = 'expect_gateway: [{mti: "0200"}, {mti: "0210", "39": "00"}]'
 
@@ -353,8 +474,12 @@ class ExpectGateway(Step):
             exact = bool(value.get("exact", False))
             within = _within(value, where)
             value = value.get("messages")
-        if not isinstance(value, Sequence) or isinstance(value, str) or not value:
-            raise where.error('expect_gateway: expected a list like [{mti: "0200"}, {mti: "0210"}]')
+        # An empty list only makes sense with exact: true ("the host saw nothing").
+        if not isinstance(value, Sequence) or isinstance(value, str) or not (value or exact):
+            raise where.error(
+                'expect_gateway: expected a list like [{mti: "0200"}, {mti: "0210"}] '
+                "(or exact: true with messages: [] for none)"
+            )
         patterns = []
         for item in value:
             if not isinstance(item, Mapping) or "mti" not in item:
@@ -387,6 +512,8 @@ class ExpectGateway(Step):
             position += 1
 
     def describe(self) -> str:
+        if not self.patterns:
+            return "gateway saw nothing"
         return "gateway saw " + ", ".join(str(p) for p in self.patterns)
 
 

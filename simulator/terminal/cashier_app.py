@@ -30,6 +30,14 @@ from simulator.terminal.receipts import ReceiptTemplate
 # device this is startActivityForResult, here the app-to-app bridge.
 Launcher = Callable[[Mapping[str, Any]], IntentResult]
 
+# What the receipt says about cardholder verification (never the PIN itself).
+_CVM_TEXT = {
+    "pin": "密码验证 PIN VERIFIED",
+    "online_pin": "联机密码验证 ONLINE PIN",
+    "signature": "",
+    "none": "免密免签 NO CVM",
+}
+
 
 @attrs.frozen
 class SaleResult:
@@ -124,6 +132,9 @@ class CashierApp:
             f"{detail.time[:2]}:{detail.time[2:4]}:{detail.time[4:]}",
             "order_no": detail.order_no,
             "amount": amount,
+            # Non-empty only when the cardholder must sign (template lines `if: signature`).
+            "signature": "1" if detail.cvm == "signature" else "",
+            "cvm": _CVM_TEXT.get(detail.cvm, ""),
         }
         for copy in self._receipt.copies:
             document = self._receipt.render(copy, values, width=self._printer.paper_width_chars)

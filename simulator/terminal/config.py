@@ -12,6 +12,7 @@ import attrs
 
 import firmware_fixtures
 from simulator.errors import ConfigError
+from simulator.terminal.amounts import parse_yuan
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,6 +60,55 @@ class DeviceURLs:
     printer: str = "sim://?profile=generic_58mm"
     scanner: str = "sim://"
     speaker: str = "sim://"
+    magstripe_reader: str = "sim://"
+
+
+def _double_length_key(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise ValueError(f"keys.{attribute.name} must be hex") from None
+    if len(raw) != 16:
+        raise ValueError(f"keys.{attribute.name} must be a double-length TDES key (32 hex digits)")
+    if raw[:8] == raw[8:]:
+        # Equal halves make TDES single DES: refuse it even for a test key.
+        raise ValueError(f"keys.{attribute.name} has equal halves (single DES)")
+
+
+# A TEST terminal PIN key (TPK); the built-in gateway knows it for POSSIM01
+# (firmware_fixtures/gateway/terminals.yaml). Never a real key.
+DEFAULT_PIN_KEY = "C1D0F8FB4958670DBA40AB1F3752EF0D"
+
+
+@attrs.frozen
+class Keys:
+    """The terminal's keys. Never shown in a repr, a log or a trace."""
+
+    pin_key: str = attrs.field(default=DEFAULT_PIN_KEY, validator=_double_length_key, repr=False)
+
+    @property
+    def pin_key_bytes(self) -> bytes:
+        return bytes.fromhex(self.pin_key)
+
+
+def _floor_limit(value: object) -> int:
+    """``[emv] floor_limit`` in yuan ("100.00") or fen (an integer) -> fen."""
+    if isinstance(value, bool):
+        raise ValueError("emv.floor_limit must be an amount")
+    try:
+        fen = value * 100 if isinstance(value, int) else parse_yuan(str(value))
+    except ValueError as exc:
+        raise ValueError(f"emv.floor_limit: {exc}") from None
+    if fen < 0:
+        raise ValueError("emv.floor_limit must not be negative")
+    return fen
+
+
+@attrs.frozen
+class EmvSettings:
+    """Terminal risk management parameters (EMV Book 3, 10.6)."""
+
+    floor_limit_fen: int = 0  # 9F1B; purchases at or above it set TVR "exceeds floor limit"
 
 
 @attrs.frozen
@@ -73,6 +123,8 @@ class TerminalConfig:
     devices: DeviceURLs = DeviceURLs()
     card_gateway: str = BUILTIN_GATEWAY
     timeouts: Timeouts = Timeouts()
+    keys: Keys = Keys()
+    emv: EmvSettings = EmvSettings()
     source: Path | None = None
 
     @terminal_id.validator
@@ -108,7 +160,7 @@ class TerminalConfig:
         cls, document: Mapping[str, Any], *, source: Path | None = None
     ) -> TerminalConfig:
         where = source or Path("<config>")
-        known_sections = {"terminal", "devices", "gateway", "timeouts"}
+        known_sections = {"terminal", "devices", "gateway", "timeouts", "keys", "emv"}
         unknown = set(document) - known_sections
         if unknown:
             raise ConfigError(
@@ -122,6 +174,8 @@ class TerminalConfig:
                 devices=DeviceURLs(**document.get("devices", {})),
                 card_gateway=gateway.pop("card", BUILTIN_GATEWAY),
                 timeouts=Timeouts(**document.get("timeouts", {})),
+                keys=Keys(**document.get("keys", {})),
+                emv=_emv_settings(document.get("emv", {})),
                 source=source,
             )
             if gateway:
@@ -131,3 +185,10 @@ class TerminalConfig:
         except (TypeError, ValueError) as exc:
             raise ConfigError(where, str(exc)) from None
         return config
+
+
+def _emv_settings(section: Mapping[str, Any]) -> EmvSettings:
+    unknown = set(section) - {"floor_limit"}
+    if unknown:
+        raise TypeError(f"unexpected emv key(s) {sorted(unknown)}")
+    return EmvSettings(floor_limit_fen=_floor_limit(section.get("floor_limit", 0)))

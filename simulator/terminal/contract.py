@@ -57,6 +57,9 @@ class TransactionDetail:
     time: str  # hhmmss
     card_label: str
     response_code: str
+    # How the cardholder was verified: pin, online_pin, signature or none
+    # (the receipt asks for a signature only for "signature").
+    cvm: str = "none"
 
 
 _ORDER_FIELDS = frozenset(attrs.fields_dict(PaymentOrder))

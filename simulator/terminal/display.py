@@ -18,6 +18,9 @@ class ScreenId(str, enum.Enum):
     IDLE = "idle"
     PRESENT_CARD = "present_card"
     READING_CARD = "reading_card"
+    SELECT_APPLICATION = "select_application"  # the cardholder picks an EMV application
+    SWIPE_CARD = "swipe_card"  # chip unreadable: swipe instead (fallback) or swipe again
+    INSERT_CHIP = "insert_chip"  # a chip card was swiped: insert it instead
     ENTER_PIN = "enter_pin"
     PROCESSING = "processing"
     REVERSING = "reversing"

@@ -35,9 +35,14 @@ RECEIPT_FIELDS = frozenset(
         "datetime",
         "order_no",
         "amount",
+        "signature",  # "1" when the cardholder must sign, else empty
+        "cvm",  # how the cardholder was verified, as text (empty for a signature)
     }
 )
-_STYLE_KEYS = {"align", "bold", "double_width", "double_height", "only"}
+_OPTIONAL_FIELDS = {"signature": "", "cvm": ""}
+# `if: FIELD` prints a line only when FIELD is non-empty, `unless: FIELD` only when empty.
+_CONDITION_KEYS = {"if", "unless"}
+_STYLE_KEYS = {"align", "bold", "double_width", "double_height", "only"} | _CONDITION_KEYS
 
 
 @attrs.frozen
@@ -46,6 +51,8 @@ class _Line:
     value: Any
     style: Mapping[str, Any]
     only: str | None
+    when: str | None = None  # print only when this field is non-empty
+    unless: str | None = None  # print only when this field is empty
 
 
 @attrs.frozen
@@ -79,10 +86,15 @@ class ReceiptTemplate:
         return cls(name=str(doc.get("name", path.stem)), copies=dict(copies), lines=lines)
 
     def render(self, copy: str, values: Mapping[str, str], *, width: int) -> PrintDocument:
-        fields = {**values, "copy_label": self.copies[copy]}
+        # Optional fields default to empty, so callers from before them still render.
+        fields = {**_OPTIONAL_FIELDS, **values, "copy_label": self.copies[copy]}
         items: list[PrintItem] = []
         for line in self.lines:
             if line.only is not None and line.only != copy:
+                continue
+            if line.when is not None and not fields.get(line.when):
+                continue
+            if line.unless is not None and fields.get(line.unless):
                 continue
             if line.kind == "text":
                 items.append(TextLine(line.value.format_map(fields), **line.style))
@@ -118,6 +130,11 @@ def _parse_line(path: Path, index: int, raw: object, copies: set[str], line: int
     only = raw.get("only")
     if only is not None and only not in copies:
         raise fail(f"{where}.only: {only!r} is not a copy ({sorted(copies)})", "only")
+    conditions: dict[str, str] = {}
+    for key in _CONDITION_KEYS & set(raw):
+        if raw[key] not in RECEIPT_FIELDS:
+            raise fail(f"{where}.{key}: {raw[key]!r} is not a receipt field", key)
+        conditions[key] = str(raw[key])
     value = raw[kind]
     if kind in ("text", "qr", "barcode"):
         try:
@@ -143,4 +160,11 @@ def _parse_line(path: Path, index: int, raw: object, copies: set[str], line: int
         for flag in ("bold", "double_width", "double_height"):
             if flag in raw:
                 style[flag] = bool(raw[flag])
-    return _Line(kind=kind, value=value, style=style, only=only)
+    return _Line(
+        kind=kind,
+        value=value,
+        style=style,
+        only=only,
+        when=conditions.get("if"),
+        unless=conditions.get("unless"),
+    )

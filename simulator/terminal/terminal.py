@@ -21,12 +21,13 @@ from simulator.terminal.cashier_app import CashierApp, SaleResult
 from simulator.terminal.config import HostEndpoint, TerminalConfig
 from simulator.terminal.contract import IntentContract
 from simulator.terminal.display import Display
-from simulator.terminal.emv_kernel import TerminalEmvConfig
+from simulator.terminal.emv import TerminalEmvConfig
 from simulator.terminal.host_link import Iso8583HostLink
 from simulator.terminal.journal import Journal
 from simulator.terminal.receipts import ReceiptTemplate
 from simulator.terminal.tracing import (
     TracedCardReader,
+    TracedMagstripeReader,
     TracedPinEntry,
     TracedPrinter,
     TracedScanner,
@@ -114,6 +115,9 @@ class Terminal:
         self.printer = TracedPrinter(devices.open(DeviceKind.PRINTER, urls.printer, context), bus)
         self.scanner = TracedScanner(devices.open(DeviceKind.SCANNER, urls.scanner, context), bus)
         self.speaker = TracedSpeaker(devices.open(DeviceKind.SPEAKER, urls.speaker, context), bus)
+        self.magstripe_reader = TracedMagstripeReader(
+            devices.open(DeviceKind.MAGSTRIPE_READER, urls.magstripe_reader, context), bus
+        )
         self.display = Display(bus)
         self.journal = Journal(workdir / "journal.sqlite", clock)
         spec = Iso8583Spec.load(host.spec)
@@ -139,10 +143,14 @@ class Terminal:
             rng=rng,
             merchant=Merchant(config.terminal_id, config.merchant_id, config.currency),
             emv_config=TerminalEmvConfig(
-                terminal_country=config.country.zfill(4), currency=config.currency.zfill(4)
+                terminal_country=config.country.zfill(4),
+                currency=config.currency.zfill(4),
+                floor_limit_fen=config.emv.floor_limit_fen,
             ),
             timeouts=config.timeouts,
             response_codes=ResponseCodes.load(),
+            pin_key=config.keys.pin_key_bytes,
+            magstripe_reader=self.magstripe_reader,
         )
         self.cashier_app = CashierApp(
             contract=contract,
@@ -176,6 +184,13 @@ class Terminal:
 
     def close(self) -> None:
         self.host_link.close()
-        for device in (self.card_reader, self.pin_entry, self.printer, self.scanner, self.speaker):
+        for device in (
+            self.card_reader,
+            self.pin_entry,
+            self.printer,
+            self.scanner,
+            self.speaker,
+            self.magstripe_reader,
+        ):
             device.close()
         self.journal.close()

@@ -7,14 +7,17 @@ place every byte passes through.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from drivers.card_reader import CardPresented, CardReader
+from drivers.magstripe_reader import MagstripeReader
 from drivers.pin_entry import DigitsChanged, PinEntry
 from drivers.printer import PrintDocument, Printer, PrinterStatus
 from drivers.scanner import Scanner
 from drivers.speaker import Speaker
 from simulator.emv.apdu import command_name, redact_command, redact_response
 from simulator.events import EventBus
-from simulator.redact import pin_asterisks
+from simulator.redact import mask_track2, pin_asterisks
 
 
 class TracedCardReader(CardReader):
@@ -94,6 +97,12 @@ class TracedPinEntry(PinEntry):
         )
         return pin
 
+    def read_key(self, *, keys: Collection[str], timeout: float) -> str:
+        # A menu choice (which application), never a PIN digit: safe to trace.
+        key = self.inner.read_key(keys=keys, timeout=timeout)
+        self._bus.publish("pin_entry", "key", f"key {key} pressed", key=key)
+        return key
+
     def close(self) -> None:
         self.inner.close()
 
@@ -144,6 +153,29 @@ class TracedScanner(Scanner):
         if code is not None:
             self._bus.publish("scanner", "scan", f"scanned {code}", code=code)
         return code
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class TracedMagstripeReader(MagstripeReader):
+    def __init__(self, inner: MagstripeReader, bus: EventBus) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._bus = bus
+
+    def take_swipe(self) -> str | None:
+        track2 = self.inner.take_swipe()
+        if track2 is not None:
+            shown = mask_track2(track2) if track2 else "(unreadable)"
+            self._bus.publish("magstripe_reader", "swipe", f"card swiped: {shown}", track2=shown)
+        return track2
+
+    def swipe_waiting(self) -> bool:
+        return self.inner.swipe_waiting()
+
+    def discard_swipes(self) -> None:
+        self.inner.discard_swipes()
 
     def close(self) -> None:
         self.inner.close()

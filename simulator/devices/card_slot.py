@@ -1,0 +1,33 @@
+"""The cardholder's side of a card reader: what scenarios and simulations act on.
+
+Two implementations: the in-process :class:`~simulator.devices.card_reader.SimCardReader`
+(the card sits right in the driver) and
+:class:`~simulator.devices.vpcd_card.VpcdCardSlot` (the card sits behind vpcd
+and the real PC/SC stack). Code that inserts or removes cards depends on this
+protocol only, so a scenario runs unchanged over either transport.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from simulator.devices.card import VirtualCard
+
+
+class CardSlot(Protocol):
+    @property
+    def name(self) -> str:
+        """The reader the slot belongs to, as the terminal sees it."""
+
+    @property
+    def inserted_card(self) -> VirtualCard | None:
+        """The card in the slot, if any."""
+
+    def insert(self, card: VirtualCard) -> None:
+        """Put ``card`` in; returns once the terminal's reader can see it."""
+
+    def remove(self) -> VirtualCard | None:
+        """Take the card out (at any moment, even mid-transaction); returns it."""
+
+    def wait_for_removal(self, timeout: float | None) -> bool:
+        """Block (on the simulation's clock) until the slot is empty; False on timeout."""

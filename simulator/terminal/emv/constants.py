@@ -1,0 +1,77 @@
+"""EMV bit positions and codes the kernel reads and sets (EMV 4.3 Book 3 annex C)."""
+
+from __future__ import annotations
+
+CID_TYPE_MASK = 0xC0
+CID_AAC = 0x00
+CID_TC = 0x40
+CID_ARQC = 0x80
+
+APPROVAL_CODES = frozenset({"00"})
+UNABLE_TO_GO_ONLINE = "Z3"
+
+# AIP byte 1
+AIP_SDA = 0x40
+AIP_DDA = 0x20
+AIP_CVM = 0x10
+AIP_TRM = 0x08
+AIP_ISSUER_AUTH = 0x04
+AIP_CDA = 0x01
+
+# TVR (byte index, bit)
+TVR_ODA_NOT_PERFORMED = (0, 0x80)
+TVR_ICC_DATA_MISSING = (0, 0x20)
+TVR_DIFFERENT_VERSIONS = (1, 0x80)
+TVR_EXPIRED = (1, 0x40)
+TVR_NOT_EFFECTIVE = (1, 0x20)
+TVR_SERVICE_NOT_ALLOWED = (1, 0x10)
+TVR_CV_NOT_SUCCESSFUL = (2, 0x80)
+TVR_UNRECOGNISED_CVM = (2, 0x40)
+TVR_PIN_TRY_LIMIT_EXCEEDED = (2, 0x20)
+TVR_PIN_PAD_MISSING = (2, 0x10)
+TVR_PIN_NOT_ENTERED = (2, 0x08)
+TVR_ONLINE_PIN_ENTERED = (2, 0x04)
+TVR_FLOOR_LIMIT_EXCEEDED = (3, 0x80)
+TVR_ISSUER_AUTH_FAILED = (4, 0x40)
+
+# TSI (byte index, bit)
+TSI_CV_PERFORMED = (0, 0x40)
+TSI_CRM_PERFORMED = (0, 0x20)
+TSI_ISSUER_AUTH_PERFORMED = (0, 0x10)
+TSI_TRM_PERFORMED = (0, 0x08)
+
+# Terminal capabilities byte 2 (CVM capability)
+CAP_PLAINTEXT_PIN = 0x80
+CAP_ONLINE_PIN = 0x40
+CAP_SIGNATURE = 0x20
+CAP_ENCIPHERED_PIN_OFFLINE = 0x10
+CAP_NO_CVM = 0x08
+
+# CVM codes (b6-b1 of the first byte of a rule)
+CVM_FAIL = 0x00
+CVM_PLAINTEXT_PIN = 0x01
+CVM_ONLINE_PIN = 0x02
+CVM_PLAINTEXT_PIN_SIGNATURE = 0x03
+CVM_ENCIPHERED_PIN = 0x04
+CVM_ENCIPHERED_PIN_SIGNATURE = 0x05
+CVM_SIGNATURE = 0x1E
+CVM_NO_CVM = 0x1F
+CVM_APPLY_NEXT_IF_FAILED = 0x40
+CVM_RESULT_UNKNOWN = 0x00
+CVM_RESULT_FAILED = 0x01
+CVM_RESULT_SUCCESSFUL = 0x02
+NO_CVM_PERFORMED = 0x3F
+
+# Application Priority Indicator (87): b8 = cardholder confirmation required.
+PRIORITY_CONFIRMATION_REQUIRED = 0x80
+
+# ISO 8583 DE55 content, in order.
+DE55_TAGS = (
+    "9F26", "9F27", "9F10", "9F37", "9F36", "95", "9A", "9C", "9F02", "5F2A", "82", "9F1A",
+    "9F03", "9F33", "9F34", "9F35", "9F1E", "84", "9F09", "9F41",
+)  # fmt: skip
+MANDATORY_CARD_TAGS = ("5A", "5F24", "8C", "8D")
+
+
+def cid_kind(cid: int) -> str:
+    return {CID_AAC: "AAC", CID_TC: "TC", CID_ARQC: "ARQC"}.get(cid & CID_TYPE_MASK, "AAR")

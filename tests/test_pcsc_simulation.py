@@ -1,0 +1,88 @@
+"""Whole purchases with the card on the real PC/SC stack (Simulation(card_transport="pcsc"))."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator import cli
+from simulator.devices.card_image import CardImage
+from simulator.devices.vpcd_card import VpcdCardSlot
+from simulator.errors import ConfigError
+from simulator.pcscd import PrivatePcscd
+from simulator.simulation import Simulation
+from simulator.terminal.config import TerminalConfig
+
+pytestmark = [
+    pytest.mark.system_package("pcscd"),
+    pytest.mark.system_package("vpcd-config"),
+    pytest.mark.system_package("pyscard", module="smartcard"),
+    pytest.mark.filterwarnings("ignore:.*TripleDES"),
+]
+
+REPO = Path(__file__).resolve().parent.parent
+WIND_DOWN = 3600.0
+
+
+def pcsc_simulation(workdir: Path) -> Simulation:
+    return Simulation(TerminalConfig.load("default"), workdir, card_transport="pcsc")
+
+
+def test_purchase_over_pcsc_is_approved_and_charged_once(
+    private_pcscd: PrivatePcscd, tmp_path: Path
+) -> None:
+    card = CardImage.load("unionpay_debit")
+    with pcsc_simulation(tmp_path) as sim:
+        assert isinstance(sim.world.card_slot, VpcdCardSlot)
+        assert sim.terminal.card_reader.name == sim.world.card_slot.name
+        result = sim.pay_by_card(1234, card)
+        assert result.approved, result
+        charges = [entry for entry in sim.gateway.ledger.transactions() if entry.charged]
+        assert len(charges) == 1
+        apdus = sim.bus.of(source="card_reader", kind="apdu")
+        assert any("GENERATE AC" in event.summary for event in apdus)
+    # The slot went back to the process's pcscd.
+    assert len(private_pcscd.slots) == 2
+
+
+def test_card_pulled_mid_transaction_over_pcsc_leaves_no_charge(
+    private_pcscd: PrivatePcscd, tmp_path: Path
+) -> None:
+    card = CardImage.load("unionpay_debit")
+    with pcsc_simulation(tmp_path) as sim:
+        slot, pad = sim.world.card_slot, sim.world.pin_pad
+        assert slot is not None and pad is not None
+        with sim.clock.actor():
+            sale = sim.terminal.start_sale(1234)
+            sim.clock.settle()
+            slot.insert(sim.world.card(card))
+            sim.clock.settle()
+            assert pad.awaiting_pin
+            slot.remove()  # gone before the PIN is verified and the cryptogram made
+            pad.type_pin(card.pin)
+            result = sale.wait(WIND_DOWN)
+        assert result is not None and not result.approved
+        assert "removed" in result.outcome.reason, result.outcome.reason
+        assert not [entry for entry in sim.gateway.ledger.transactions() if entry.charged]
+        assert not list(sim.bus.of(source="host_link", kind="iso8583"))
+
+
+def test_unknown_card_transport_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown card transport 'usb'"):
+        Simulation(TerminalConfig.load("default"), tmp_path, card_transport="usb")
+
+
+def test_possim_run_card_purchase_over_pcsc_is_deterministic(
+    private_pcscd: PrivatePcscd, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = str(REPO / "scenarios" / "card_purchase.yaml")
+    transcripts = []
+    for run in ("first", "second"):
+        out = tmp_path / run
+        assert cli.main(["run", scenario, "--card-transport", "pcsc", "--out", str(out)]) == 0
+        assert "1 passed, 0 failed" in capsys.readouterr().out
+        (folder,) = [path for path in out.iterdir() if path.is_dir()]
+        transcripts.append((folder / "transcript.txt").read_text(encoding="utf-8"))
+    assert transcripts[0] == transcripts[1]
+    assert "power on, ATR 3B888001504F5353494D555017" in transcripts[0]
