@@ -11,6 +11,8 @@ from simulator.devices.card_image import CardImage
 from simulator.devices.vpcd_card import VpcdCardSlot
 from simulator.errors import ConfigError
 from simulator.pcscd import PrivatePcscd
+from simulator.scenario.model import discover, load_scenario
+from simulator.scenario.runner import run_scenario
 from simulator.simulation import Simulation
 from simulator.terminal.config import TerminalConfig
 
@@ -86,3 +88,21 @@ def test_possim_run_card_purchase_over_pcsc_is_deterministic(
         transcripts.append((folder / "transcript.txt").read_text(encoding="utf-8"))
     assert transcripts[0] == transcripts[1]
     assert "power on, ATR 3B888001504F5353494D555017" in transcripts[0]
+
+
+LIBRARY = discover([REPO / "scenarios"])
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=[path.stem for path in LIBRARY])
+def test_library_scenario_passes_over_pcsc(
+    private_pcscd: PrivatePcscd, path: Path, tmp_path: Path
+) -> None:
+    scenario = load_scenario(path)
+    over_pcsc = run_scenario(scenario, tmp_path / "pcsc", card_transport="pcsc")
+    assert over_pcsc.passed, over_pcsc.failure_text
+    # The driver works unchanged: through pcscd the terminal does exactly what it
+    # does with the in-process reader, event for event.
+    in_process = run_scenario(scenario, tmp_path / "sim")
+    assert (over_pcsc.artifacts / "transcript.txt").read_text(encoding="utf-8") == (
+        in_process.artifacts / "transcript.txt"
+    ).read_text(encoding="utf-8")
