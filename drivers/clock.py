@@ -77,3 +77,24 @@ class RealClock:
 
     def actor(self) -> AbstractContextManager[None]:
         return nullcontext()
+
+
+POLL_INTERVAL = 0.1  # seconds between looks at state that no one notifies about
+
+
+def poll_until(
+    clock: Clock, ready: Callable[[], bool], timeout: float | None, interval: float = POLL_INTERVAL
+) -> bool:
+    """Like :meth:`Clock.wait_until`, for state that changes without a ``notify()``.
+
+    Real devices (a PC/SC reader, a card pulled by a hand) never wake the clock,
+    so ``ready`` is also looked at every ``interval`` seconds of clock time. On a
+    virtual clock those looks cost no real time when nothing else is happening.
+    """
+    deadline = None if timeout is None else clock.monotonic() + timeout
+    while True:
+        remaining = interval if deadline is None else deadline - clock.monotonic()
+        if clock.wait_until(ready, max(0.0, min(remaining, interval))):
+            return True
+        if deadline is not None and clock.monotonic() >= deadline:
+            return False

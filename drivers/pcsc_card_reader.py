@@ -33,7 +33,7 @@ import threading
 from typing import Any
 
 from drivers.card_reader import CardInterface, CardPresented, CardReader
-from drivers.clock import Clock, RealClock
+from drivers.clock import POLL_INTERVAL, Clock, RealClock
 from drivers.errors import (
     CardProtocolError,
     CardRemoved,
@@ -46,7 +46,6 @@ from drivers.errors import (
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 0.1  # seconds between presence queries while waiting for a card
 # Real milliseconds connect() may wait for pcscd to finish powering a card that
 # was inserted a moment ago (pcscd polls its readers every ~400 ms).
 _CONNECT_SETTLE_MS = 2000
@@ -234,9 +233,8 @@ class PcscCardReader(CardReader):
     def wait_for_card(self, timeout: float | None) -> CardPresented | None:
         deadline = math.inf if timeout is None else self._clock.monotonic() + timeout
         while True:
-            remaining = deadline - self._clock.monotonic()
-            step = min(POLL_INTERVAL, max(remaining, 0.0))
-            if self._clock.wait_until(self.card_present, step):
+            remaining = max(0.0, deadline - self._clock.monotonic())
+            if self._clock.wait_until(self.card_present, min(remaining, POLL_INTERVAL)):
                 found = self._present()
                 if found is not None:
                     return CardPresented(CardInterface.CONTACT, found[1])

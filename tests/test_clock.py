@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from drivers.clock import RealClock, poll_until
 from simulator.clock import DEFAULT_EPOCH, VirtualClock
 from simulator.errors import ClockStalled
 
@@ -84,3 +85,16 @@ def test_waiting_forever_with_nobody_else_is_reported() -> None:
 def test_start_must_be_timezone_aware() -> None:
     with pytest.raises(ValueError, match="timezone"):
         VirtualClock(DEFAULT_EPOCH.replace(tzinfo=None))
+
+
+def test_poll_until_sees_a_change_nobody_notifies_about() -> None:
+    changed = threading.Event()
+    clock = RealClock()
+    threading.Thread(target=changed.set).start()  # no clock.notify(), like a real reader
+    assert poll_until(clock, changed.is_set, timeout=5.0, interval=0.01)
+
+
+def test_poll_until_gives_up_at_the_timeout_on_virtual_time() -> None:
+    clock = VirtualClock()
+    assert not poll_until(clock, lambda: False, timeout=30.0)
+    assert clock.monotonic() == pytest.approx(30.0)

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from drivers.card_reader import CardReader
-from drivers.clock import Clock
+from drivers.clock import POLL_INTERVAL, Clock, poll_until
 from drivers.errors import (
     CardError,
     CardProtocolError,
@@ -81,8 +81,6 @@ PIN_LENGTH = (4, 12)
 ENTRY_MODE_ICC = "051"  # contact chip
 ENTRY_MODE_MAGSTRIPE = "021"  # magnetic stripe, track 2 unaltered in DE35
 ENTRY_MODE_FALLBACK = "801"  # magnetic stripe after the chip failed (fallback)
-# How often the card wait looks at a real reader that never notifies the clock.
-CARD_POLL = 0.1
 KEY_OK = "OK"
 MAX_MENU = 9  # applications a digit key can pick
 _AAC = 0x00
@@ -239,7 +237,7 @@ class AcquiringApp:
             remaining = deadline - self._clock.monotonic()
             if remaining <= 0:
                 return None
-            self._clock.wait_until(arrived, min(remaining, CARD_POLL))
+            self._clock.wait_until(arrived, min(remaining, POLL_INTERVAL))
 
     # -- chip -----------------------------------------------------------------------
 
@@ -561,7 +559,7 @@ class AcquiringApp:
             return
         current = self._display.screen
         self._display.show(ScreenId.REMOVE_CARD, "请取卡 Remove card", *current.lines)
-        self._clock.wait_until(lambda: not self._reader.card_present(), self._timeouts.removal)
+        poll_until(self._clock, lambda: not self._reader.card_present(), self._timeouts.removal)
         self._display.show(current.id, current.title, *current.lines)
 
 
