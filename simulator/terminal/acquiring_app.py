@@ -3,13 +3,11 @@
 Started by the cashier app through the vendor contract, it waits for a card
 inserted or swiped, reads the chip with the EMV kernel (the cardholder picks
 the application when the card offers several), takes the PIN (offline, or
-online: enciphered into DE52), writes the journal, asks the acquirer host
-(ISO 8583 0200/0210), completes the card (second GENERATE AC) and answers the
-cardholder and the cashier app. A chip that cannot be read falls back to the
-magnetic stripe; a chip card swiped first is asked to be inserted. A purchase
-that may have been charged but was not completed (no answer, card declined or
-removed after host approval) is reversed (0400/0410); a reversal that cannot
-be sent stays in the journal and goes out before the next transaction.
+online: enciphered into DE52), has the purchase authorised
+(:mod:`simulator.terminal.authorisation`: journal, 0200/0210, completing the
+card, reversals) and answers the cardholder and the cashier app. A chip that
+cannot be read falls back to the magnetic stripe; a chip card swiped first is
+asked to be inserted.
 
 The rules (DE22 values, when a PIN is asked online, fallback) are in docs/emv.md.
 """
@@ -18,7 +16,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 import attrs
@@ -30,16 +27,16 @@ from drivers.errors import (
     CardProtocolError,
     DeviceTimeout,
     DeviceUnavailable,
-    DriverError,
     PinEntryCancelled,
 )
 from drivers.magstripe_reader import MagstripeReader
 from drivers.pin_entry import PinEntry
 from simulator.emv import tlv
-from simulator.errors import EmvDataError, Iso8583Error
+from simulator.errors import EmvDataError
 from simulator.events import EventBus
 from simulator.redact import mask_track2
 from simulator.terminal.amounts import format_yuan
+from simulator.terminal.authorisation import AuthorisationCard, Authoriser
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import (
     ContractViolation,
@@ -47,7 +44,6 @@ from simulator.terminal.contract import (
     IntentResult,
     PaymentOrder,
     PaymentOutcome,
-    TransactionDetail,
 )
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.emv import (
@@ -60,21 +56,9 @@ from simulator.terminal.emv import (
     PinRequest,
     TerminalEmvConfig,
 )
-from simulator.terminal.host_link import (
-    ConnectionLost,
-    HostUnavailable,
-    HostUnreachable,
-    Iso8583HostLink,
-)
-from simulator.terminal.journal import Journal, JournalEntry, TxnState
 from simulator.terminal.track2 import Track2
-from simulator.wire.iso8583 import Fields
 from simulator.wire.pin_block import encipher_pin
-from simulator.wire.response_codes import APPROVED, ResponseCodes
 
-# Reversal reasons carried in the 0400's DE39.
-REVERSAL_NO_ANSWER = "98"
-REVERSAL_CARD_DECLINED = "06"
 PIN_LENGTH = (4, 12)
 # DE22 (ISO 8583:1987): two digits of PAN entry mode, then PIN entry capability
 # ("1": the terminal can accept PINs -- it always has its PIN pad).
@@ -92,16 +76,6 @@ CVM_ONLINE_PIN = "online_pin"
 CVM_SIGNATURE = "signature"
 CVM_NONE = "none"
 
-# complete(response code or None, reply or None) -> the card approved.
-_Completion = Callable[[str | None, Mapping[str, str] | None], bool]
-
-
-@attrs.frozen
-class Merchant:
-    terminal_id: str
-    merchant_id: str
-    currency: str  # ISO 4217 numeric, 3 digits
-
 
 @attrs.frozen
 class _Fallback:
@@ -116,17 +90,6 @@ class _Presented:
     track2: str | None = attrs.field(default=None, repr=False)
 
 
-@attrs.frozen
-class _Card:
-    """What the authorisation needs from whichever interface read the card."""
-
-    masked_pan: str
-    label: str
-    entry_mode: str
-    cvm: str
-    fields: Mapping[str, str] = attrs.field(repr=False)  # DE2/14/22/23/35/52/55
-
-
 class AcquiringApp:
     def __init__(
         self,
@@ -134,16 +97,13 @@ class AcquiringApp:
         contract: IntentContract,
         card_reader: CardReader,
         pin_entry: PinEntry,
-        host_link: Iso8583HostLink,
-        journal: Journal,
+        authoriser: Authoriser,
         display: Display,
         bus: EventBus,
         clock: Clock,
         rng: random.Random,
-        merchant: Merchant,
         emv_config: TerminalEmvConfig,
         timeouts: Timeouts,
-        response_codes: ResponseCodes,
         pin_key: bytes,
         magstripe_reader: MagstripeReader | None = None,
     ) -> None:
@@ -151,16 +111,13 @@ class AcquiringApp:
         self._reader = card_reader
         self._swiper = magstripe_reader
         self._pin_entry = pin_entry
-        self._host = host_link
-        self._journal = journal
+        self._authoriser = authoriser
         self._display = display
         self._bus = bus
         self._clock = clock
         self._rng = rng
-        self._merchant = merchant
         self._emv_config = emv_config
         self._timeouts = timeouts
-        self._response_codes = response_codes
         self._pin_key = pin_key
 
     # -- the Intent entry point -------------------------------------------------
@@ -173,7 +130,7 @@ class AcquiringApp:
         if (order.method, order.operation) != ("card", "sale"):
             reason = f"{order.method} {order.operation} is not supported by this acquiring app yet"
             return self._contract.build_result(PaymentOutcome(False, reason))
-        self.send_pending_reversals()
+        self._authoriser.send_pending_reversals()
         outcome = self._card_sale(order)
         return self._contract.build_result(outcome)
 
@@ -320,8 +277,8 @@ class AcquiringApp:
             issuer_data = None if reply is None else _issuer_authentication(reply)
             return kernel.second_generate_ac(response_code, issuer_data).approved
 
-        chip = _Card(card.masked_pan, card.label, ENTRY_MODE_ICC, cvm_kind, fields)
-        return self._go_online(order, chip, complete)
+        chip = AuthorisationCard(card.masked_pan, card.label, ENTRY_MODE_ICC, cvm_kind, fields)
+        return self._authoriser.authorise(order, chip, complete)
 
     # -- magnetic stripe ---------------------------------------------------------------
 
@@ -361,107 +318,8 @@ class AcquiringApp:
             fields["52"] = encipher_pin(pin, track.pan, self._pin_key).hex().upper()
             cvm_kind = CVM_ONLINE_PIN
         label = "磁条卡 Magstripe" if not fallback else "降级交易 Fallback"
-        card = _Card(track.masked_pan, label, entry_mode, cvm_kind, fields)
-        return self._go_online(order, card, None)
-
-    # -- authorisation ------------------------------------------------------------------
-
-    def _go_online(
-        self, order: PaymentOrder, card: _Card, complete: _Completion | None
-    ) -> PaymentOutcome:
-        """0200/0210, completion of the card (chip only), reversal when needed."""
-        amount = format_yuan(order.amount_fen)
-        now = self._clock.now()
-        # The journal allocates the STAN in the same committed transaction.
-        entry = self._journal.begin(
-            order_no=order.order_no,
-            transmission=_transmission_time(now),
-            amount_fen=order.amount_fen,
-            currency=self._merchant.currency,
-            masked_pan=card.masked_pan,
-            entry_mode=card.entry_mode,
-        )
-        stan = entry.stan
-        request = self._purchase_request(order, card, stan, now)
-        self._display.show(ScreenId.PROCESSING, "处理中 Processing", "请稍候 Please wait")
-        reply: Fields | None = None
-        try:
-            reply = self._host.exchange(request, self._timeouts.host)
-        except HostUnreachable as exc:
-            self._journal.update(entry.id, TxnState.ABORTED, reason=str(exc))
-            self._complete(complete, None, None)
-            return self._cancel(f"acquirer host unavailable: {exc}")
-        except (ConnectionLost, Iso8583Error) as exc:
-            # The request may have been processed: treat it as unanswered.
-            self._bus.publish("acquiring_app", "error", f"no usable host reply: {exc}")
-
-        if reply is None:
-            self._complete(complete, None, None)
-            reversed_ok = self._reverse(self._journal.get(entry.id), REVERSAL_NO_ANSWER)
-            state = "reversed" if reversed_ok else "reversal pending"
-            return self._cancel(f"no answer from the acquirer host: {state}", ScreenId.CANCELLED)
-
-        response_code = reply.get("39", "")
-        card_approved = self._complete(complete, response_code, reply)
-        if response_code != APPROVED:
-            reason = f"{response_code} {self._response_codes.text(response_code, 'zh')}"
-            self._journal.update(
-                entry.id, TxnState.DECLINED, response_code=response_code, reason=reason
-            )
-            self._display.show(ScreenId.DECLINED, "交易失败 Declined", reason)
-            return PaymentOutcome(False, f"declined: {reason}")
-        if not card_approved:
-            self._journal.update(
-                entry.id,
-                TxnState.REVERSAL_PENDING,
-                response_code=response_code,
-                rrn=reply.get("37", ""),
-                auth_code=reply.get("38", ""),
-                reason="card declined after host approval",
-            )
-            self._reverse(self._journal.get(entry.id), REVERSAL_CARD_DECLINED)
-            return self._cancel("the card declined after host approval: reversed")
-
-        entry = self._journal.update(
-            entry.id,
-            TxnState.APPROVED,
-            response_code=response_code,
-            rrn=reply.get("37", ""),
-            auth_code=reply.get("38", ""),
-        )
-        self._display.show(ScreenId.APPROVED, "交易成功 Approved", f"金额 RMB {amount}")
-        detail = TransactionDetail(
-            merchant_id=self._merchant.merchant_id,
-            terminal_id=self._merchant.terminal_id,
-            batch_no=entry.batch_no,
-            stan=stan,
-            order_no=order.order_no,
-            rrn=entry.rrn,
-            auth_code=entry.auth_code,
-            amount_fen=order.amount_fen,
-            masked_pan=card.masked_pan,
-            date=now.strftime("%m%d"),
-            time=now.strftime("%H%M%S"),
-            card_label=card.label,
-            response_code=response_code,
-            cvm=card.cvm,
-        )
-        return PaymentOutcome(True, detail=detail)
-
-    def _complete(
-        self,
-        complete: _Completion | None,
-        response_code: str | None,
-        reply: Mapping[str, str] | None,
-    ) -> bool:
-        """Complete the card; a card that fails or leaves now counts as declining."""
-        if complete is None:
-            return True  # magnetic stripe: nothing to complete
-        try:
-            return complete(response_code, reply)
-        except (DriverError, EmvError) as exc:
-            self._bus.publish("acquiring_app", "error", f"card completion failed: {exc}")
-            return False
+        card = AuthorisationCard(track.masked_pan, label, entry_mode, cvm_kind, fields)
+        return self._authoriser.authorise(order, card, None)
 
     def _pin_source(self, amount: str) -> Callable[[PinRequest], str]:
         def ask(request: PinRequest) -> str:
@@ -486,68 +344,6 @@ class AcquiringApp:
 
         return ask
 
-    def _purchase_request(
-        self, order: PaymentOrder, card: _Card, stan: str, now: datetime
-    ) -> Fields:
-        return {
-            "t": "0200",
-            "3": "000000",
-            "4": f"{order.amount_fen:012d}",
-            "7": _transmission_time(now),
-            "11": stan,
-            "12": now.strftime("%H%M%S"),
-            "13": now.strftime("%m%d"),
-            "25": "00",
-            "41": self._merchant.terminal_id,
-            "42": self._merchant.merchant_id,
-            "49": self._merchant.currency,
-            **card.fields,
-        }
-
-    # -- reversals ----------------------------------------------------------------
-
-    def send_pending_reversals(self) -> None:
-        for entry in self._journal.entries(TxnState.REVERSAL_PENDING):
-            self._reverse(entry, REVERSAL_NO_ANSWER)
-
-    def _reverse(self, entry: JournalEntry, reason_code: str) -> bool:
-        """Send 0400 for ``entry`` until a 0410 comes back; True once reversed."""
-        if entry.state is not TxnState.REVERSAL_PENDING:
-            entry = self._journal.update(entry.id, TxnState.REVERSAL_PENDING)
-        self._display.show(ScreenId.REVERSING, "冲正中 Reversing", f"凭证号 {entry.stan}")
-        request = {
-            "t": "0400",
-            "3": "000000",
-            "4": f"{entry.amount_fen:012d}",
-            "7": _transmission_time(self._clock.now()),
-            "11": entry.stan,
-            "22": entry.entry_mode,
-            "25": "00",
-            "39": reason_code,
-            "41": self._merchant.terminal_id,
-            "42": self._merchant.merchant_id,
-            "49": entry.currency,
-            "90": f"0200{entry.stan}{entry.transmission}".ljust(42, "0"),
-        }
-        for _ in range(self._timeouts.reversal_attempts):
-            try:
-                reply = self._host.exchange(request, self._timeouts.host)
-            except (HostUnavailable, Iso8583Error) as exc:
-                self._bus.publish("acquiring_app", "error", f"reversal not delivered: {exc}")
-                continue
-            if reply is not None and reply.get("t") == "0410":
-                self._journal.update(
-                    entry.id, TxnState.REVERSED, reason=f"reversed ({reason_code})"
-                )
-                return True
-        self._bus.publish(
-            "acquiring_app",
-            "error",
-            f"reversal of STAN {entry.stan} still pending after "
-            f"{self._timeouts.reversal_attempts} attempts; it will be retried",
-        )
-        return False
-
     # -- helpers ------------------------------------------------------------------
 
     def _cancel(self, reason: str, screen: ScreenId = ScreenId.CANCELLED) -> PaymentOutcome:
@@ -561,11 +357,6 @@ class AcquiringApp:
         self._display.show(ScreenId.REMOVE_CARD, "请取卡 Remove card", *current.lines)
         poll_until(self._clock, lambda: not self._reader.card_present(), self._timeouts.removal)
         self._display.show(current.id, current.title, *current.lines)
-
-
-def _transmission_time(now: datetime) -> str:
-    """DE7, transmission date and time: MMDDhhmmss in UTC."""
-    return now.astimezone(timezone.utc).strftime("%m%d%H%M%S")
 
 
 def _issuer_authentication(reply: Mapping[str, str]) -> bytes | None:

@@ -16,7 +16,8 @@ from drivers.clock import Clock
 from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, registry
 from simulator.errors import TerminalError
 from simulator.events import EventBus
-from simulator.terminal.acquiring_app import AcquiringApp, Merchant
+from simulator.terminal.acquiring_app import AcquiringApp
+from simulator.terminal.authorisation import Authoriser, Merchant
 from simulator.terminal.cashier_app import CashierApp, SaleResult
 from simulator.terminal.config import HostEndpoint, TerminalConfig
 from simulator.terminal.contract import IntentContract
@@ -135,20 +136,26 @@ class Terminal:
             contract=contract,
             card_reader=self.card_reader,
             pin_entry=self.pin_entry,
-            host_link=self.host_link,
-            journal=self.journal,
+            authoriser=Authoriser(
+                host_link=self.host_link,
+                journal=self.journal,
+                display=self.display,
+                bus=bus,
+                clock=clock,
+                merchant=Merchant(config.terminal_id, config.merchant_id, config.currency),
+                timeouts=config.timeouts,
+                response_codes=ResponseCodes.load(),
+            ),
             display=self.display,
             bus=bus,
             clock=clock,
             rng=rng,
-            merchant=Merchant(config.terminal_id, config.merchant_id, config.currency),
             emv_config=TerminalEmvConfig(
                 terminal_country=config.country.zfill(4),
                 currency=config.currency.zfill(4),
                 floor_limit_fen=config.emv.floor_limit_fen,
             ),
             timeouts=config.timeouts,
-            response_codes=ResponseCodes.load(),
             pin_key=config.keys.pin_key_bytes,
             magstripe_reader=self.magstripe_reader,
         )
