@@ -90,6 +90,15 @@ class Sale(Step):
         return f"sale RMB {format_yuan(self.amount_fen)} by {self.method}"
 
 
+def _card_image(value: Any, where: Where, keyword: str) -> CardImage:
+    """A card named in a step: a catalogue name or a file, checked at load."""
+    name = _text(value, where, keyword)
+    try:
+        return CardImage.load(name)
+    except FixtureError as exc:
+        raise where.error(f"{keyword}: {exc}") from None
+
+
 @step("insert_card")
 @attrs.define
 class InsertCard(Step):
@@ -102,11 +111,7 @@ class InsertCard(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> InsertCard:
-        name = _text(value, where, "insert_card")
-        try:
-            return cls(CardImage.load(name))
-        except FixtureError as exc:
-            raise where.error(f"insert_card: {exc}") from None
+        return cls(_card_image(value, where, "insert_card"))
 
     def run(self, run: ScenarioRun) -> None:
         run.insert_card(self, self.card)
@@ -153,11 +158,7 @@ class SwipeCard(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> SwipeCard:
-        name = _text(value, where, "swipe_card")
-        try:
-            return cls(CardImage.load(name))
-        except FixtureError as exc:
-            raise where.error(f"swipe_card: {exc}") from None
+        return cls(_card_image(value, where, "swipe_card"))
 
     def run(self, run: ScenarioRun) -> None:
         reader = run.sim.world.magstripe_reader
