@@ -19,8 +19,9 @@ lines holding wide characters are sent by this driver as GB18030 between
 (``ESC !`` sizes apply to single-byte characters only). Everything else goes
 through ``text()`` and MagicEncode's code-page switching.
 
-Status: ``DLE EOT 1`` (printer), ``DLE EOT 4`` (roll paper sensor) and, when the
-printer reports offline, ``DLE EOT 2`` (offline cause). Write-only transports
+Status: ``DLE EOT 1`` (printer), ``DLE EOT 4`` (roll paper sensor; ``GS r 1``
+for printers that do not answer it) and, when the printer reports offline,
+``DLE EOT 2`` (offline cause). Write-only transports
 (``File``, ``Dummy``, a printer that does not answer) cannot tell: ``status()``
 then returns a ready status and ``status_known`` is ``False``.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from escpos.constants import BARCODE_TYPE_B
@@ -64,6 +66,10 @@ COVER_OPEN = 0x04  # DLE EOT 2 bit 2
 STOPPED_BY_PAPER_END = 0x20  # DLE EOT 2 bit 5
 PAPER_NEAR_END = 0x0C  # DLE EOT 4 bits 2-3
 PAPER_END = 0x60  # DLE EOT 4 bits 5-6
+GS_R_PAPER_SENSOR = b"\x1dr\x01"  # GS r 1: transmit paper sensor status
+GS_R_NEAR_END = 0x03  # GS r 1 bits 0-1
+GS_R_PAPER_END = 0x0C  # GS r 1 bits 2-3
+GS_R_FIXED_MASK = 0x90  # GS r 1 bits 4 and 7 are always 0
 
 BARCODE_HEIGHT = 64  # dots (8 mm at 203 dpi)
 BARCODE_MODULES = (3, 2)  # module widths tried, widest first (python-escpos allows 2-6)
@@ -129,6 +135,8 @@ class EscposPrinter(Printer):
         # an ESC ! that may have changed it; None outside Chinese mode.
         self._chinese_size: int | None = None
         self._lock = threading.RLock()  # status() runs inside print_document()
+        # Run after the device is closed (a transport's server, a simulated link ...).
+        self.closers: list[Callable[[], None]] = []
         # Jobs are rendered here with python-escpos's API, then sent in one write.
         self._job: Any = Dummy()
         self._job.profile = device.profile
@@ -347,6 +355,8 @@ class EscposPrinter(Printer):
     def _status(self) -> PrinterStatus:
         printer = self._query(1)
         paper = self._query(4) if printer is not None else None
+        if printer is not None and paper is None:
+            paper = self._paper_sensor()  # printers without DLE EOT 4 answer GS r 1
         if printer is None or paper is None:
             self._status_known = False
             return PrinterStatus()  # unknown: assume ready (see module docstring)
@@ -394,8 +404,29 @@ class EscposPrinter(Printer):
             )
         return value
 
+    def _paper_sensor(self) -> int | None:
+        """``GS r 1`` (paper sensor) as the DLE EOT 4 byte it stands for, or None."""
+        try:
+            reply = self._device.query_status(GS_R_PAPER_SENSOR)
+        except (NotImplementedError, EscposLibraryError, OSError):
+            return None
+        data = bytes(reply or b"")
+        if not data or data[-1] & GS_R_FIXED_MASK:
+            return None  # no answer, or not a GS r byte (bit 4 and 7 read 0)
+        sensor = data[-1]
+        value = FIXED_BITS
+        if sensor & GS_R_NEAR_END:
+            value |= PAPER_NEAR_END
+        if sensor & GS_R_PAPER_END:
+            value |= PAPER_END
+        return value
+
     def close(self) -> None:
         try:
             self._device.close()
         except (EscposLibraryError, OSError) as exc:
             raise PrinterError(f"closing printer {self.name} failed: {exc}") from exc
+        finally:
+            closers, self.closers = self.closers, []
+            for closer in closers:
+                closer()

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from simulator import bench_cli, card_cli, doctor
+from simulator import bench_cli, card_cli, doctor, printer_cli, render_cli
+from simulator.devices.printer_link import PRINTER_TRANSPORTS
 from simulator.errors import ScenarioError, SimulatorError
 from simulator.gateway import cli as gateway_cli
 from simulator.scenario.junit import write_junit
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         "vsmartcard-vpcd and pyscard)",
     )
     run.add_argument(
+        "--printer-transport",
+        choices=PRINTER_TRANSPORTS,
+        help="how the terminal reaches the virtual printer: in process (sim), the user-space "
+        "USB backend (usb), a pty (pty) or a loopback TCP 9100-style listener (tcp); default: "
+        "the terminal config's [devices] printer URL (sim://?transport=...)",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="print each scenario's transcript"
     )
     run.set_defaults(handler=run_command)
@@ -67,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cli.register(commands)
     card_cli.register(commands)
     doctor.register(commands)
+    render_cli.register(commands)
+    printer_cli.register(commands)
     return parser
 
 
@@ -90,7 +100,11 @@ def run_command(args: argparse.Namespace) -> int:
             continue
         try:
             result = run_scenario(
-                scenario, args.out, seed=args.seed, card_transport=args.card_transport
+                scenario,
+                args.out,
+                seed=args.seed,
+                card_transport=args.card_transport,
+                printer_transport=args.printer_transport,
             )
         except SimulatorError as exc:  # the world could not be built: say why, go on
             errors.append(ScenarioError(path, f"cannot run: {exc}"))

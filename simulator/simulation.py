@@ -12,12 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import attrs
 
 from simulator.clock import DEFAULT_EPOCH, VirtualClock
 from simulator.devices.card_image import CardImage
+from simulator.devices.printer_link import PRINTER_TRANSPORTS
 from simulator.devices.world import SimulatedWorld
 from simulator.errors import ConfigError, TerminalError
 from simulator.events import EventBus
@@ -39,6 +40,27 @@ CARD_TRANSPORTS = ("sim", "pcsc")
 _WIND_DOWN = 3600.0
 
 
+def with_printer_transport(config: TerminalConfig, transport: str) -> TerminalConfig:
+    """``config`` with its virtual printer reached over ``transport`` (sim/usb/pty/tcp)."""
+    if transport not in PRINTER_TRANSPORTS:
+        raise ConfigError(
+            config.source or "<config>",
+            f"unknown printer transport {transport!r}: expected one of "
+            + ", ".join(PRINTER_TRANSPORTS),
+        )
+    parts = urlsplit(config.devices.printer)
+    if parts.scheme != "sim":
+        raise ConfigError(
+            config.source or "<config>",
+            f"a printer transport applies to the virtual printer (sim://), not to "
+            f"{config.devices.printer!r}",
+        )
+    params = [(k, v) for k, v in parse_qsl(parts.query) if k != "transport"]
+    params.append(("transport", transport))
+    url = f"sim://{parts.netloc}{parts.path}?{urlencode(params)}"
+    return attrs.evolve(config, devices=attrs.evolve(config.devices, printer=url))
+
+
 class Simulation:
     def __init__(
         self,
@@ -48,7 +70,10 @@ class Simulation:
         seed: int = 0,
         start: datetime = DEFAULT_EPOCH,
         card_transport: str = "sim",
+        printer_transport: str | None = None,
     ) -> None:
+        if printer_transport is not None:
+            config = with_printer_transport(config, printer_transport)
         if card_transport not in CARD_TRANSPORTS:
             raise ConfigError(
                 config.source or "<config>",

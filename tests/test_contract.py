@@ -108,8 +108,6 @@ result:
   detail_key: d
   detail:
     respcode: {from: response_code}
-announcements:
-  card: ok
 """
 
 
@@ -125,7 +123,12 @@ announcements:
         ("  canceled: B\n", "", 9, "result.canceled: missing"),
         ("  ok: A", "  ok: [A]", 9, "result.ok: expected a value"),
         ("result:", "reslut:", 1, "result: missing"),
-        ("  card: ok", "  - ok", 15, "announcements: expected a mapping"),
+        (
+            "    respcode: {from: response_code}\n",
+            "    respcode: {from: response_code}\nannouncements:\n  card: ok\n",
+            15,
+            "announcements: moved out of vendor profiles",
+        ),
         ("  ok: A", "  ok: A\n  ok: C", 10, "duplicate key 'ok' (first on line 9)"),
         ("  ok: A", "  ok: [A", 10, "not valid YAML"),
     ],
@@ -149,4 +152,3 @@ def test_a_good_profile_loads(tmp_path: Path) -> None:
     profile.write_text(GOOD_PROFILE, encoding="utf-8")
     contract = IntentContract.load(str(profile))
     assert contract.build_request(ORDER) == {"pay_tp": "0", "amt": "000000001234"}
-    assert contract.announcement("card") == "ok"

@@ -60,7 +60,15 @@ class RenderedLine:
     data: str = ""  # QR / barcode / 2D code content (HRI text for barcodes)
     symbology: str = ""  # QR, CODE128, PDF417 ...
     width_dots: int = 0  # images
-    height_dots: int = 0
+    height_dots: int = 0  # images; barcodes: bar height (GS h)
+    # What the PNG renderer needs to draw the line the way the printer would:
+    feed_dots: int = 0  # text: paper advance (line spacing in force; 0: 1/6 inch)
+    raw: bytes = attrs.field(default=b"", repr=False)  # QR / barcode / 2D data as sent
+    module: int = 0  # QR module size (GS ( k 167) / barcode module width (GS w), dots
+    ec_level: str = ""  # QR error correction L/M/Q/H (GS ( k 169)
+    hri: str = ""  # barcode human-readable text: none/above/below/both (GS H)
+    hri_font: str = ""  # A or B (GS f)
+    bitmap: bytes = attrs.field(default=b"", repr=False)  # images: packed rows, 1 = black
 
     @property
     def text(self) -> str:
@@ -126,7 +134,7 @@ class RenderedReceipt:
 
     lines: tuple[RenderedLine, ...]
     columns: int  # the profile's characters per line (font A)
-    cut: str = "full"  # full | partial
+    cut: str = "full"  # full | partial | none (torn off: the stream ended without a cut)
 
     @property
     def text(self) -> str:

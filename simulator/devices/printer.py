@@ -5,12 +5,24 @@ printer receives -- in whatever chunks the transport delivers it -- and keeps a
 paper model: every printed line with its text and attributes, cut into
 :class:`RenderedReceipt` objects. It answers the real-time status queries
 (``DLE EOT n``, ``GS r n``) with the bytes a real printer sends, reflecting
-fault flags (paper out, paper near end, cover open, offline) that tests and
-scenarios set.
+fault flags (paper out, paper near end, cover open, offline, feed button,
+recoverable / autocutter / unrecoverable errors, head overheat) that tests and
+scenarios set; ``DLE ENQ 1/2`` clears the recoverable ones. The bit layouts are
+in :mod:`simulator.devices.escpos.status`.
 
-Malformed or unknown commands never raise: they are recorded in ``errors``
-(with the byte offset in the stream and the command) and the interpreter
-resynchronises; a command cut short waits for the rest of its bytes.
+Malformed or unknown commands never raise: each is reported as an
+:class:`EscposDiagnostic` (``diagnostics``, its message also in ``errors``, and
+to every ``on_diagnostic`` hook) with its byte offset in the stream, and
+skipped by its known length -- length-prefixed families (``GS ( x``, ``ESC ( x``,
+``FS ( x``, ``GS 8 L``) by their declared length -- so the rest of the stream
+still prints; a command cut short waits for the rest of its bytes.
+
+Every printed line keeps what a renderer needs: text spans with their
+attributes and the line spacing in force; QR codes with module size, error
+correction level and the data bytes; barcodes with symbology, data, module
+width, height and HRI position/font; images (``GS v 0``, ``ESC *``, ``GS ( L``
+/ ``GS 8 L``) as packed 1-bit rows, dot for dot. :mod:`simulator.devices.paper`
+renders receipts as text, :mod:`simulator.devices.escpos.render_png` as PNG.
 
 :class:`InProcessEscpos` is a python-escpos printer class whose transport is a
 :class:`VirtualPrinter`, so the unchanged python-escpos API (and
@@ -19,8 +31,10 @@ in-process.
 
 Simplifications (documented so nobody relies on them): standard mode only (page
 mode is reported and ignored); character spacing, print position and margins
-are accepted and ignored; a QR code, barcode or raster image first prints any
-pending text on its own line; ``ESC !`` and ``ESC E``/``ESC -``/``GS !`` share
+are accepted and ignored; user-defined characters, downloaded and NV bit images
+are skipped and reported; ``ESC J`` feeds whole lines of the current spacing;
+a QR code, barcode or raster image first prints any pending text on its own
+line; ``ESC !`` and ``ESC E``/``ESC -``/``GS !`` share
 state the way Epson documents (the last command received wins), and ``ESC !``
 sizes apply to Chinese characters too, as on Chinese-market printers
 (``FS !`` sizes Chinese characters only).
@@ -29,7 +43,6 @@ sizes apply to Chinese characters too, as on Chinese-market printers
 from __future__ import annotations
 
 import codecs
-import functools
 import re
 import threading
 from collections.abc import Callable
@@ -39,6 +52,45 @@ import attrs
 from escpos.escpos import Escpos
 
 from drivers.printer_profile import PrinterProfile
+from simulator.devices.escpos import bitmaps
+from simulator.devices.escpos.diagnostics import DiagnosticHook, EscposDiagnostic
+from simulator.devices.escpos.status import (
+    GS_R_PAPER_END,
+    GS_R_PAPER_NEAR_END,
+    STATUS_BASE,
+    STATUS_COVER_OPEN,
+    STATUS_DRAWER_PIN3,
+    STATUS_OFFLINE,
+    STATUS_PAPER_END,
+    STATUS_PAPER_NEAR_END,
+    STATUS_STOPPED_PAPER_END,
+    cannot_print,
+    dle_eot,
+    gs_r,
+)
+from simulator.devices.escpos.tables import (
+    BARCODE_A,
+    BARCODE_A_CHARSET,
+    BARCODE_B,
+    DLE,
+    ESC,
+    FS,
+    GS,
+    HRI_POSITIONS,
+    LF,
+    NUL,
+    QR_EC_LEVELS,
+    QR_MAX_PARAMETER_BYTES,
+    QR_MODELS,
+    RASTER_MAX_HEIGHT,
+    RASTER_MAX_WIDTH_BYTES,
+    SYMBOLS_2D,
+    code128_text,
+    codepage_table,
+    command_name,
+    decode_2d,
+    escpos_code_pages,
+)
 from simulator.devices.paper import (
     LineKind,
     ReceiptHook,
@@ -48,28 +100,25 @@ from simulator.devices.paper import (
     render_lines,
 )
 
-NUL = 0x00
-LF = 0x0A
-DLE = 0x10
-ESC = 0x1B
-FS = 0x1C
-GS = 0x1D
+__all__ = [
+    "GS_R_PAPER_END",
+    "GS_R_PAPER_NEAR_END",
+    "STATUS_BASE",
+    "STATUS_COVER_OPEN",
+    "STATUS_DRAWER_PIN3",
+    "STATUS_OFFLINE",
+    "STATUS_PAPER_END",
+    "STATUS_PAPER_NEAR_END",
+    "STATUS_STOPPED_PAPER_END",
+    "EscposDiagnostic",
+    "InProcessEscpos",
+    "LineKind",
+    "RenderedLine",
+    "RenderedReceipt",
+    "Span",
+    "VirtualPrinter",
+]
 
-# Real-time status bytes (ESC/POS "DLE EOT n"): bits 1 and 4 are fixed at 1.
-STATUS_BASE = 0x12
-STATUS_DRAWER_PIN3 = 0x04  # DLE EOT 1 bit 2
-STATUS_OFFLINE = 0x08  # DLE EOT 1 bit 3
-STATUS_COVER_OPEN = 0x04  # DLE EOT 2 bit 2
-STATUS_STOPPED_PAPER_END = 0x20  # DLE EOT 2 bit 5
-STATUS_PAPER_NEAR_END = 0x0C  # DLE EOT 4 bits 2-3
-STATUS_PAPER_END = 0x60  # DLE EOT 4 bits 5-6
-# GS r 1 (paper sensor): bits 0-1 near end, bits 2-3 paper end; bit 4 fixed 0.
-GS_R_PAPER_NEAR_END = 0x03
-GS_R_PAPER_END = 0x0C
-
-QR_MAX_PARAMETER_BYTES = 7092  # GS ( k store: (pL + pH*256) <= 7092
-RASTER_MAX_WIDTH_BYTES = 255
-RASTER_MAX_HEIGHT = 4095
 REPLY_READ_SIZE = 16  # python-escpos transports read up to 16 bytes at a time
 
 _ASCII_RUN = re.compile(rb"[\x20-\x7e]+")
@@ -78,111 +127,7 @@ _SINGLE_BYTE_RUN = re.compile(rb"[\x20-\x7e\x80-\xff]+")
 _DOUBLE_BYTE_RUN = re.compile(rb"(?:[\x81-\xfe][\x40-\x7e\x80-\xfe])+")
 _decode_gb18030 = codecs.getdecoder("gb18030")
 
-BARCODE_A = {0: "UPC-A", 1: "UPC-E", 2: "EAN13", 3: "EAN8", 4: "CODE39", 5: "ITF", 6: "CODABAR"}
-BARCODE_B = {
-    65: "UPC-A",
-    66: "UPC-E",
-    67: "EAN13",
-    68: "EAN8",
-    69: "CODE39",
-    70: "ITF",
-    71: "CODABAR",
-    72: "CODE93",
-    73: "CODE128",
-    74: "GS1-128",
-    75: "GS1 DATABAR OMNIDIRECTIONAL",
-    76: "GS1 DATABAR TRUNCATED",
-    77: "GS1 DATABAR LIMITED",
-    78: "GS1 DATABAR EXPANDED",
-}
-_DIGITS = frozenset(b"0123456789")
-_BARCODE_A_CHARSET = {
-    0: _DIGITS,
-    1: _DIGITS,
-    2: _DIGITS,
-    3: _DIGITS,
-    4: frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./"),
-    5: _DIGITS,
-    6: frozenset(b"0123456789ABCDabcd$+-./:"),
-}
-SYMBOLS_2D = {
-    48: "PDF417",
-    49: "QR",
-    50: "MAXICODE",
-    51: "GS1 DATABAR",
-    52: "COMPOSITE",
-    53: "AZTEC",
-    54: "DATAMATRIX",
-}
-
-
-@functools.cache
-def _codepage_table(encoding_name: str) -> tuple[str, ...]:
-    """Characters for bytes 0x80-0xFF of an escpos-printer-db code page."""
-    from escpos.codepages import CodePages
-
-    try:
-        encoding = CodePages.get_encoding(encoding_name)
-    except KeyError:
-        encoding = {}
-    if "data" in encoding:
-        chars = "".join(encoding["data"])
-        if len(chars) == 128:
-            return tuple(chars)
-    if "python_encode" in encoding:
-        codec = encoding["python_encode"]
-        return tuple(bytes([b]).decode(codec, errors="replace") for b in range(0x80, 0x100))
-    return ("?",) * 128
-
-
-@functools.cache
-def _escpos_code_pages(profile_name: str) -> dict[int, str]:
-    from escpos.capabilities import get_profile
-
-    pages: dict[Any, Any] = get_profile(profile_name).codePages
-    return {int(number): str(name) for number, name in pages.items()}
-
-
-def _command_name(prefix: str, byte: int) -> str:
-    if 0x21 <= byte <= 0x7E:
-        return f"{prefix} {chr(byte)}"
-    return f"{prefix} 0x{byte:02X}"
-
-
-def _code128_text(data: bytes) -> tuple[str, int, bool]:
-    """HRI text, symbol count and validity of ESC/POS CODE128 data ({A/{B/{C)."""
-    valid = len(data) >= 2 and data[0] == 0x7B and data[1] in b"ABC"
-    out: list[str] = []
-    symbols = 0
-    code_set = "B"
-    i = 0
-    while i < len(data):
-        byte = data[i]
-        if byte == 0x7B and i + 1 < len(data):
-            selector = data[i + 1]
-            i += 2
-            symbols += 1
-            if selector in b"ABC":
-                code_set = chr(selector)
-            elif selector == 0x7B:
-                out.append("{")
-            continue
-        if code_set == "C":
-            out.append(f"{byte:02d}" if byte < 100 else "?")
-        else:
-            out.append(chr(byte) if 0x20 <= byte < 0x7F else "?")
-        symbols += 1
-        i += 1
-    return "".join(out), symbols, valid
-
-
-def _decode_2d(data: bytes, cjk_encoding: str | None) -> str:
-    for codec in ("utf-8", cjk_encoding or "latin-1"):
-        try:
-            return data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+_Bitmap = tuple[int, int, bytes]  # width, height, packed rows (see escpos.bitmaps)
 
 
 # A handler gets (buffer, position of the command's first byte) and returns the
@@ -199,7 +144,9 @@ class VirtualPrinter:
     def __init__(self, profile: PrinterProfile) -> None:
         self.profile = profile
         self.receipts: list[RenderedReceipt] = []
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # every diagnostic's message, in order
+        self.diagnostics: list[EscposDiagnostic] = []
+        self.on_diagnostic: list[DiagnosticHook] = []  # called under the printer's lock
         self.unprinted: list[RenderedLine] = []  # lines sent while the printer could not print
         self.drawer_kicks = 0
         self.bytes_received = 0
@@ -210,6 +157,12 @@ class VirtualPrinter:
         self.cover_open = False
         self.offline = False
         self.drawer_open = False  # drawer kick-out connector pin 3 (drawer sensor)
+        self.feed_button = False  # paper being fed by the feed button
+        # Errors (DLE EOT 3). DLE ENQ 1/2 clears the recoverable and cutter errors.
+        self.recoverable_error = False
+        self.cutter_error = False
+        self.unrecoverable_error = False
+        self.head_overheat = False  # automatically recoverable
         # Lines of paper left on the roll (None: endless). Printing the last one
         # sets paper_out, so a roll can run out in the middle of a receipt.
         self.paper_left: int | None = None
@@ -221,7 +174,7 @@ class VirtualPrinter:
         self._replies = bytearray()
         self._paper: list[RenderedLine] = []
         self._finished: list[RenderedReceipt] = []
-        self._code_pages = _escpos_code_pages(profile.escpos_profile)
+        self._code_pages = escpos_code_pages(profile.escpos_profile)
         # The profile is frozen: its geometry, read for every character run.
         self._dots_per_line = profile.dots_per_line
         self._dots_per_char = profile.dots_per_char
@@ -282,6 +235,12 @@ class VirtualPrinter:
         self._esc_variable: dict[int, _Handler] = {
             ord("D"): self._esc_tabs,
             ord("*"): self._esc_bit_image,
+            ord("&"): self._esc_user_characters,
+            ord("("): self._length_prefixed,  # ESC ( A beeper, ESC ( Y ...
+        }
+        self._fs_variable: dict[int, _Handler] = {
+            ord("("): self._length_prefixed,  # FS ( A/C/E/L ...
+            ord("q"): self._fs_nv_images,
         }
         self._fs_fixed: dict[int, tuple[int, _Action]] = {
             ord("&"): (0, self._chinese_on),
@@ -299,8 +258,17 @@ class VirtualPrinter:
             ord("b"): (1, self._nothing),  # smoothing
             ord("h"): (1, self._barcode_height),
             ord("w"): (1, self._barcode_width),
-            ord("H"): (1, self._nothing),  # HRI position
-            ord("f"): (1, self._nothing),  # HRI font
+            ord("H"): (1, self._hri_position),
+            ord("f"): (1, self._hri_font),
+            ord("\\"): (2, self._nothing),  # relative vertical position (page mode)
+            ord("$"): (2, self._nothing),  # absolute vertical position (page mode)
+            ord("^"): (3, self._nothing),  # execute macro
+            ord(":"): (0, self._nothing),  # start/end macro definition
+            ord("/"): (1, self._downloaded_image),
+            ord("E"): (1, self._nothing),  # head energising time
+            ord("c"): (0, self._nothing),  # print counter
+            ord("g"): (4, self._nothing),  # GS g 0/2: maintenance counters
+            ord("j"): (1, self._nothing),  # automatic status back (ink)
             ord("r"): (1, self._transmit_status),
             ord("I"): (1, self._transmit_id),
             ord("a"): (1, self._nothing),  # automatic status back
@@ -316,6 +284,7 @@ class VirtualPrinter:
             ord("8"): self._gs_eight,
             ord("v"): self._gs_raster,
             ord("V"): self._gs_cut,
+            ord("*"): self._gs_define_image,
         }
         # Every fixed-length command by its first two bytes (prefix << 8 | code):
         # the interpreter's fast path, one lookup per command.
@@ -396,30 +365,7 @@ class VirtualPrinter:
 
     def status_byte(self, n: int) -> int:
         """The byte this printer answers to ``DLE EOT n`` (n = 1..4) right now."""
-        if n == 1:
-            value = STATUS_BASE
-            if self.drawer_open:
-                value |= STATUS_DRAWER_PIN3
-            if self.offline or self.cover_open or self.paper_out:
-                value |= STATUS_OFFLINE
-            return value
-        if n == 2:
-            value = STATUS_BASE
-            if self.cover_open:
-                value |= STATUS_COVER_OPEN
-            if self.paper_out:
-                value |= STATUS_STOPPED_PAPER_END
-            return value
-        if n == 3:
-            return STATUS_BASE
-        if n == 4:
-            value = STATUS_BASE
-            if self.paper_near_end or self.paper_out:
-                value |= STATUS_PAPER_NEAR_END
-            if self.paper_out:
-                value |= STATUS_PAPER_END
-            return value
-        raise ValueError(f"DLE EOT {n}: n must be 1, 2, 3 or 4")
+        return dle_eot(n, self)
 
     @property
     def awaiting(self) -> int:
@@ -437,6 +383,20 @@ class VirtualPrinter:
         """The paper printed since the last cut, as text (see RenderedReceipt.text)."""
         with self._lock:
             return render_lines(self._paper, self.profile.chars_per_line)
+
+    def tear_off(self) -> RenderedReceipt | None:
+        """Print the unfinished line and tear off the paper since the last cut, uncut.
+
+        For a captured stream that ends without a cut (``possim render``): the
+        receipt has ``cut="none"``, is not added to ``receipts`` and calls no hook.
+        """
+        with self._lock:
+            self._flush_line()
+            lines, self._paper = tuple(self._paper), []
+            self._stripes_merge = False
+        if not any(line.kind is not LineKind.TEXT or line.spans for line in lines):
+            return None
+        return RenderedReceipt(lines=lines, columns=self.profile.chars_per_line, cut="none")
 
     def power_cycle(self) -> None:
         """Switch off and on: input, pending replies and modes are lost; paper stays."""
@@ -462,26 +422,36 @@ class VirtualPrinter:
         self._flipped = False
         self._align = "left"
         self._page = 0
-        self._table = _codepage_table(self._code_pages.get(0, "CP437"))
+        self._table = codepage_table(self._code_pages.get(0, "CP437"))
         self._chinese = self.profile.supports_cjk and not self.profile.cjk_needs_fs_ampersand
         self._line_spacing = max(1, self.profile.dpi // 6)  # 1/6 inch
         self._tabs: tuple[int, ...] = tuple(range(8, 256, 8))
         self._bc_height = 162
         self._bc_module = 3
+        self._bc_hri = "none"
+        self._bc_hri_font = "A"
         self._symbols: dict[int, bytes] = {}
         self._qr_size = 3
-        self._graphics: tuple[int, int] | None = None
+        self._qr_ec = "L"
+        self._qr_model = 2
+        self._graphics: _Bitmap | None = None
         self._clear_line()
 
     def _clear_line(self) -> None:
         self._spans: list[tuple[_StyleKey, list[str]]] = []
         self._line_dots = 0
         self._line_align = "left"
-        self._stripe: tuple[int, int] | None = None
+        self._stripe: _Bitmap | None = None
         self._stripes_merge = False
 
     def _error(self, pos: int, command: str, problem: str) -> None:
-        self.errors.append(f"offset {self._base + pos}: {command}: {problem}")
+        self._report(EscposDiagnostic(self._base + pos, command, problem))
+
+    def _report(self, diagnostic: EscposDiagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+        self.errors.append(diagnostic.message)
+        for hook in list(self.on_diagnostic):
+            hook(diagnostic)
 
     def _step(self, buffer: bytearray, pos: int) -> int:
         byte = buffer[pos]
@@ -517,7 +487,7 @@ class VirtualPrinter:
         handler = variable.get(code)
         if handler is not None:
             return handler(buffer, pos)
-        self._error(pos, _command_name(prefix, code), "unknown command; skipped")
+        self._error(pos, command_name(prefix, code), "unknown command; skipped")
         # Do not swallow the start of the next command.
         return 1 if code < 0x20 else 2
 
@@ -525,7 +495,7 @@ class VirtualPrinter:
         return self._prefixed(buffer, pos, "ESC", self._esc_fixed, self._esc_variable)
 
     def _fs(self, buffer: bytearray, pos: int) -> int:
-        return self._prefixed(buffer, pos, "FS", self._fs_fixed, {})
+        return self._prefixed(buffer, pos, "FS", self._fs_fixed, self._fs_variable)
 
     def _gs(self, buffer: bytearray, pos: int) -> int:
         return self._prefixed(buffer, pos, "GS", self._gs_fixed, self._gs_variable)
@@ -540,7 +510,12 @@ class VirtualPrinter:
             else:
                 self._error(pos, "DLE EOT", f"n={n} is not a status type (1-4); no reply")
             return 3
-        if code == 0x05:  # DLE ENQ n: real-time request (recover, clear)
+        if code == 0x05:  # DLE ENQ n: real-time request to the printer
+            if n in (1, 2):  # recover from a recoverable error (2: and clear the buffers)
+                self.recoverable_error = False
+                self.cutter_error = False
+                if n == 2:
+                    self._clear_line()
             return 3
         if code == 0x14:  # DLE DC4 fn ...
             sizes = {1: 2, 2: 2, 7: 1, 8: 7}
@@ -556,7 +531,7 @@ class VirtualPrinter:
             elif n == 8:  # clear buffers
                 self._clear_line()
             return end - pos
-        self._error(pos, _command_name("DLE", code), "unknown real-time command; skipped")
+        self._error(pos, command_name("DLE", code), "unknown real-time command; skipped")
         return 1
 
     # -- text ----------------------------------------------------------------
@@ -664,20 +639,14 @@ class VirtualPrinter:
     # -- the paper -------------------------------------------------------------
 
     def _can_print(self) -> str | None:
-        if self.paper_out:
-            return "paper out"
-        if self.cover_open:
-            return "cover open"
-        if self.offline:
-            return "offline"
-        return None
+        return cannot_print(self)
 
     def _emit(self, line: RenderedLine, *, stripe: bool = False) -> None:
         problem = self._can_print()
         if problem is not None:
             self.unprinted.append(line)
             if line.kind is not LineKind.TEXT or line.spans:
-                self.errors.append(f"{problem}: not printed: {line.text!r}")
+                self._report(EscposDiagnostic(None, problem, f"not printed: {line.text!r}"))
             self._stripes_merge = False
             return
         if self.paper_left is not None:
@@ -687,9 +656,11 @@ class VirtualPrinter:
         if stripe and self._stripes_merge and self._paper:
             last = self._paper[-1]
             if last.kind is LineKind.IMAGE and last.width_dots == line.width_dots:
-                self._paper[-1] = attrs.evolve(
-                    last, height_dots=last.height_dots + line.height_dots
+                _, height, bitmap = bitmaps.stacked(
+                    (last.width_dots, last.height_dots, last.bitmap),
+                    (line.width_dots, line.height_dots, line.bitmap),
                 )
+                self._paper[-1] = attrs.evolve(last, height_dots=height, bitmap=bitmap)
                 return
         self._paper.append(line)
         self._stripes_merge = stripe
@@ -700,16 +671,22 @@ class VirtualPrinter:
         if self._spans or stripe is None:
             # _StyleKey lists Span's fields after ``text``, in order.
             spans = tuple([Span("".join(chunks), *key) for key, chunks in self._spans])
-            line = RenderedLine(LineKind.TEXT, self._line_align, spans)
-            if self.paper_left is None and not (self.paper_out or self.cover_open or self.offline):
+            line = RenderedLine(
+                LineKind.TEXT, self._line_align, spans, feed_dots=self._line_spacing
+            )
+            if self.paper_left is None and self._can_print() is None:
                 self._paper.append(line)  # _emit()'s usual case, inlined
                 self._stripes_merge = False
             else:
                 self._emit(line)
         if stripe is not None:
-            width, height = stripe
+            width, height, bitmap = stripe
             image = RenderedLine(
-                LineKind.IMAGE, align=self._line_align, width_dots=width, height_dots=height
+                LineKind.IMAGE,
+                align=self._line_align,
+                width_dots=width,
+                height_dots=height,
+                bitmap=bitmap,
             )
             self._emit(image, stripe=True)
         self._spans = []
@@ -723,7 +700,7 @@ class VirtualPrinter:
 
     def _blank_lines(self, count: int) -> None:
         for _ in range(count):
-            self._emit(RenderedLine(LineKind.TEXT, align=self._align))
+            self._emit(RenderedLine(LineKind.TEXT, align=self._align, feed_dots=self._line_spacing))
 
     def _block(self, line: RenderedLine) -> None:
         self._flush_line()
@@ -733,7 +710,7 @@ class VirtualPrinter:
         self._flush_line()
         problem = self._can_print()
         if problem is not None:
-            self.errors.append(f"offset {self._base + pos}: cut not done: {problem}")
+            self._report(EscposDiagnostic(self._base + pos, "cut not done", problem))
             return
         lines, self._paper = tuple(self._paper), []
         self._stripes_merge = False
@@ -820,7 +797,7 @@ class VirtualPrinter:
             )
             return
         self._page = params[0]
-        self._table = _codepage_table(name)
+        self._table = codepage_table(name)
 
     def _upside_down(self, params: bytes, pos: int) -> None:
         self._flipped = bool(params[0] & 0x01)
@@ -922,21 +899,30 @@ class VirtualPrinter:
             return
         self._bc_module = params[0]
 
-    def _transmit_status(self, params: bytes, pos: int) -> None:
+    def _hri_position(self, params: bytes, pos: int) -> None:
         n = params[0]
-        if n in (1, 49):
-            value = 0
-            if self.paper_near_end or self.paper_out:
-                value |= GS_R_PAPER_NEAR_END
-            if self.paper_out:
-                value |= GS_R_PAPER_END
-            self._replies.append(value)
-        elif n in (2, 50):
-            self._replies.append(0x01 if self.drawer_open else 0x00)
-        elif n in (4, 52):
-            self._replies.append(0x00)
+        position = HRI_POSITIONS.get(n - 48 if n >= 48 else n)
+        if position is None:
+            self._error(pos, "GS H", f"n={n} is not 0-3 or 48-51; ignored")
+            return
+        self._bc_hri = position
+
+    def _hri_font(self, params: bytes, pos: int) -> None:
+        n = params[0]
+        if n in (0, 1, 48, 49):
+            self._bc_hri_font = "B" if n & 0x01 else "A"
         else:
-            self._error(pos, "GS r", f"n={n} is not a status type (1, 2, 4); no reply")
+            self._error(pos, "GS f", f"HRI font {n} is not 0/1 or 48/49; ignored")
+
+    def _downloaded_image(self, params: bytes, pos: int) -> None:
+        self._error(pos, "GS /", "downloaded bit images are not simulated; nothing printed")
+
+    def _transmit_status(self, params: bytes, pos: int) -> None:
+        value = gs_r(params[0], self)
+        if value is None:
+            self._error(pos, "GS r", f"n={params[0]} is not a status type (1, 2, 4); no reply")
+        else:
+            self._replies.append(value)
 
     def _transmit_id(self, params: bytes, pos: int) -> None:
         n = params[0]
@@ -981,15 +967,73 @@ class VirtualPrinter:
         end = pos + 5 + n * (3 if m >= 32 else 1)
         if len(buffer) < end:
             return -(end - len(buffer))
-        width = n * (2 if m in (0, 32) else 1)
-        height = 24 if m >= 32 else 8
+        dots = 24 if m >= 32 else 8
+        x_scale = 2 if m in (0, 32) else 1
+        piece = (n * x_scale, dots, bitmaps.columns(bytes(buffer[pos + 5 : end]), n, dots, x_scale))
         if self._spans:
             self._print_line()
         if self._stripe is None:
             self._line_align = self._align
-            self._stripe = (width, height)
+            self._stripe = piece
         else:
-            self._stripe = (self._stripe[0] + width, max(self._stripe[1], height))
+            self._stripe = bitmaps.side_by_side(self._stripe, piece)
+        return end - pos
+
+    def _length_prefixed(self, buffer: bytearray, pos: int) -> int:
+        """ESC ( x pL pH ... / FS ( x pL pH ...: known families, skipped by their length."""
+        if len(buffer) < pos + 5:
+            return -(pos + 5 - len(buffer))
+        prefix = {ESC: "ESC (", FS: "FS ("}.get(buffer[pos], "(")
+        size = buffer[pos + 3] + 256 * buffer[pos + 4]
+        end = pos + 5 + size
+        if len(buffer) < end:
+            return -(end - len(buffer))
+        name = command_name(prefix, buffer[pos + 2])
+        self._error(pos, name, f"not simulated; skipped {size} parameter bytes")
+        return end - pos
+
+    def _esc_user_characters(self, buffer: bytearray, pos: int) -> int:
+        """ESC & y c1 c2 [x d1...d(y*x)]...: user-defined characters (accepted, not drawn)."""
+        if len(buffer) < pos + 5:
+            return -(pos + 5 - len(buffer))
+        y, first, last = buffer[pos + 2], buffer[pos + 3], buffer[pos + 4]
+        if y not in (2, 3) or not 32 <= first <= last <= 126:
+            self._error(pos, "ESC &", f"y={y} c1={first} c2={last}: not valid; skipped")
+            return 5
+        k = pos + 5
+        for _ in range(last - first + 1):
+            if len(buffer) < k + 1:
+                return -(k + 1 - len(buffer))
+            k += 1 + y * buffer[k]
+        if len(buffer) < k:
+            return -(k - len(buffer))
+        self._error(pos, "ESC &", "user-defined characters are not simulated; skipped")
+        return k - pos
+
+    def _fs_nv_images(self, buffer: bytearray, pos: int) -> int:
+        """FS q n [xL xH yL yH d1...dk]1...n: define NV bit images (skipped)."""
+        if len(buffer) < pos + 3:
+            return -(pos + 3 - len(buffer))
+        k = pos + 3
+        for _ in range(buffer[pos + 2]):
+            if len(buffer) < k + 4:
+                return -(k + 4 - len(buffer))
+            x = buffer[k] + 256 * buffer[k + 1]
+            y = buffer[k + 2] + 256 * buffer[k + 3]
+            k += 4 + x * y * 8
+        if len(buffer) < k:
+            return -(k - len(buffer))
+        self._error(pos, "FS q", "NV bit images are not simulated; skipped")
+        return k - pos
+
+    def _gs_define_image(self, buffer: bytearray, pos: int) -> int:
+        """GS * x y d1...d(x*y*8): define a downloaded bit image (skipped)."""
+        if len(buffer) < pos + 4:
+            return -(pos + 4 - len(buffer))
+        end = pos + 4 + buffer[pos + 2] * buffer[pos + 3] * 8
+        if len(buffer) < end:
+            return -(end - len(buffer))
+        self._error(pos, "GS *", "downloaded bit images are not simulated; skipped")
         return end - pos
 
     def _gs_barcode(self, buffer: bytearray, pos: int) -> int:
@@ -998,7 +1042,7 @@ class VirtualPrinter:
             return -(pos + 3 - len(buffer))
         m = buffer[pos + 2]
         if m in BARCODE_A:
-            allowed = _BARCODE_A_CHARSET[m]
+            allowed = BARCODE_A_CHARSET[m]
             k = pos + 3
             while True:
                 if k >= len(buffer):
@@ -1034,7 +1078,7 @@ class VirtualPrinter:
             self._error(pos, "GS k", f"{symbology}: no data; nothing printed")
             return
         if symbology in ("CODE128", "GS1-128"):
-            text, symbols, valid = _code128_text(data)
+            text, symbols, valid = code128_text(data)
             if not valid:
                 self._error(
                     pos, "GS k", f"{symbology} data must start with {{A, {{B or {{C; not printed"
@@ -1052,7 +1096,18 @@ class VirtualPrinter:
                 return
         else:
             text = data.decode("latin-1")
-        self._block(RenderedLine(LineKind.BARCODE, data=text, symbology=symbology))
+        self._block(
+            RenderedLine(
+                LineKind.BARCODE,
+                data=text,
+                symbology=symbology,
+                raw=data,
+                module=self._bc_module,
+                height_dots=self._bc_height,
+                hri=self._bc_hri,
+                hri_font=self._bc_hri_font,
+            )
+        )
 
     def _gs_paren(self, buffer: bytearray, pos: int) -> int:
         """GS ( x pL pH ...: the length-prefixed function family."""
@@ -1060,7 +1115,7 @@ class VirtualPrinter:
             return -(pos + 5 - len(buffer))
         sub = buffer[pos + 2]
         size = buffer[pos + 3] + 256 * buffer[pos + 4]
-        name = _command_name("GS (", sub)
+        name = command_name("GS (", sub)
         if sub == ord("k") and size > QR_MAX_PARAMETER_BYTES:
             self._error(pos, name, f"{size} parameter bytes is more than any symbol holds; skipped")
             return 5
@@ -1081,7 +1136,7 @@ class VirtualPrinter:
         if len(buffer) < pos + 7:
             return -(pos + 7 - len(buffer))
         if buffer[pos + 2] != ord("L"):
-            self._error(pos, _command_name("GS 8", buffer[pos + 2]), "unknown command; skipped")
+            self._error(pos, command_name("GS 8", buffer[pos + 2]), "unknown command; skipped")
             return 2
         size = int.from_bytes(buffer[pos + 3 : pos + 7], "little")
         limit = RASTER_MAX_HEIGHT * self.profile.dots_per_line // 8 + 16
@@ -1103,16 +1158,27 @@ class VirtualPrinter:
             if len(body) < 10:
                 self._error(pos, name, "function 112 header too short; skipped")
                 return
-            x_scale, y_scale = body[3], body[4]
+            x_scale, y_scale = (2 if body[3] == 50 else 1), (2 if body[4] == 50 else 1)
             width = body[6] + 256 * body[7]
             height = body[8] + 256 * body[9]
-            self._graphics = (width * max(1, x_scale), height * max(1, y_scale))
+            if body[2] != 48 or not 1 <= width <= 2400 or not 1 <= height <= 2400:
+                self._error(pos, name, f"a={body[2]} {width}x{height}: not a monochrome image")
+                return
+            data = body[10:]
+            if len(data) < bitmaps.stride(width) * height:
+                self._error(pos, name, "graphics data shorter than the image; padded with white")
+            scaled = bitmaps.raster(bitmaps.stride(width), height, data, x_scale, y_scale)
+            self._graphics = (bitmaps.stride(width) * 8 * x_scale, height * y_scale, scaled)
+            if bitmaps.stride(width) * 8 != width:  # crop the row padding back off
+                self._graphics = self._crop(self._graphics, width * x_scale)
         elif fn in (0x32, 0x02):  # 50: print the stored graphics
             if self._graphics is None:
                 self._error(pos, name, "print graphics: nothing stored; nothing printed")
                 return
-            width, height = self._graphics
-            self._block(RenderedLine(LineKind.IMAGE, width_dots=width, height_dots=height))
+            width, height, bitmap = self._graphics
+            self._block(
+                RenderedLine(LineKind.IMAGE, width_dots=width, height_dots=height, bitmap=bitmap)
+            )
         else:
             self._error(pos, name, f"graphics function {fn} is not simulated; skipped")
 
@@ -1137,23 +1203,45 @@ class VirtualPrinter:
             if stored is None:
                 self._error(pos, name, f"{symbology} print: no data stored; nothing printed")
                 return
-            text = _decode_2d(stored, self.profile.cjk_encoding)
-            kind = LineKind.QR if cn == 49 else LineKind.CODE_2D
-            self._block(RenderedLine(kind, data=text, symbology=symbology))
+            text = decode_2d(stored, self.profile.cjk_encoding)
+            if cn == 49:
+                line = RenderedLine(
+                    LineKind.QR,
+                    data=text,
+                    symbology=symbology if self._qr_model == 2 else f"QR model {self._qr_model}",
+                    raw=stored,
+                    module=self._qr_size,
+                    ec_level=self._qr_ec,
+                )
+            else:
+                line = RenderedLine(LineKind.CODE_2D, data=text, symbology=symbology, raw=stored)
+            self._block(line)
         elif cn == 49 and fn == 67:  # QR module size
             size = body[2] if len(body) > 2 else 0
             if 1 <= size <= 16:
                 self._qr_size = size
             else:
                 self._error(pos, name, f"QR module size {size} is out of range (1-16); ignored")
-        # other functions set model, error correction, columns ... (no text effect)
+        elif cn == 49 and fn == 69:  # QR error correction level
+            level = QR_EC_LEVELS.get(body[2]) if len(body) > 2 else None
+            if level is None:
+                self._error(pos, name, "QR error correction is not 48-51 (L/M/Q/H); ignored")
+            else:
+                self._qr_ec = level
+        elif cn == 49 and fn == 65:  # QR model
+            model = QR_MODELS.get(body[2]) if len(body) > 2 else None
+            if model is None:
+                self._error(pos, name, "QR model is not 49-51 (1, 2, micro); ignored")
+            else:
+                self._qr_model = model
+        # other functions (columns, rows, size info ...) do not change what prints
 
     def _gs_raster(self, buffer: bytearray, pos: int) -> int:
         """GS v 0 m xL xH yL yH d1...dk: raster bit image."""
         if len(buffer) < pos + 3:
             return -(pos + 3 - len(buffer))
         if buffer[pos + 2] != ord("0"):
-            self._error(pos, _command_name("GS v", buffer[pos + 2]), "unknown command; skipped")
+            self._error(pos, command_name("GS v", buffer[pos + 2]), "unknown command; skipped")
             return 2
         if len(buffer) < pos + 8:
             return -(pos + 8 - len(buffer))
@@ -1170,10 +1258,19 @@ class VirtualPrinter:
         end = pos + 8 + x * y
         if len(buffer) < end:
             return -(end - len(buffer))
-        width = x * 8 * (2 if m & 0x01 else 1)
-        height = y * (2 if m & 0x02 else 1)
-        self._block(RenderedLine(LineKind.IMAGE, width_dots=width, height_dots=height))
+        x_scale, y_scale = (2 if m & 0x01 else 1), (2 if m & 0x02 else 1)
+        bitmap = bitmaps.raster(x, y, bytes(buffer[pos + 8 : end]), x_scale, y_scale)
+        line = RenderedLine(
+            LineKind.IMAGE, width_dots=x * 8 * x_scale, height_dots=y * y_scale, bitmap=bitmap
+        )
+        self._block(line)
         return end - pos
+
+    @staticmethod
+    def _crop(image: _Bitmap, width: int) -> _Bitmap:
+        full, height, bitmap = image
+        cropped = bitmaps.to_image(full, height, bitmap).crop((0, 0, width, height))
+        return width, height, bitmaps.from_image(cropped)
 
     def _gs_cut(self, buffer: bytearray, pos: int) -> int:
         """GS V m (0/1/48/49) or GS V m n (65/66, 97/98, 103/104)."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from drivers.errors import DeviceURLError
 from drivers.escpos_printer import EscposPrinter
-from drivers.printer_profile import PrinterProfile
 from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.magstripe_reader import VirtualMagstripeReader
 from simulator.devices.pin_pad import VirtualPinPad
-from simulator.devices.printer import InProcessEscpos, VirtualPrinter
+from simulator.devices.printer_link import open_virtual_printer
 from simulator.devices.scanner import VirtualScanner
 from simulator.devices.speaker import VirtualSpeaker
 from simulator.devices.world import SimulatedWorld
@@ -37,10 +37,14 @@ def open_pin_pad(url: DeviceURL, context: DeviceContext) -> VirtualPinPad:
 
 
 def open_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
+    """``sim://?profile=NAME[&transport=sim|usb|pty|tcp]`` (see printer_link)."""
     world = SimulatedWorld.of(context)
-    profile = PrinterProfile.load(url.param("profile", "generic_58mm"))
-    world.printer = VirtualPrinter(profile)
-    return EscposPrinter(InProcessEscpos(world.printer), profile=profile)
+    return open_virtual_printer(
+        world,
+        context,
+        profile_name=url.param("profile", "generic_58mm"),
+        transport=url.param("transport", "sim"),
+    )
 
 
 def open_scanner(url: DeviceURL, context: DeviceContext) -> VirtualScanner:
@@ -50,8 +54,15 @@ def open_scanner(url: DeviceURL, context: DeviceContext) -> VirtualScanner:
 
 
 def open_speaker(url: DeviceURL, context: DeviceContext) -> VirtualSpeaker:
+    """``sim://[?wav=DIR&voice=VOICE]``: records utterances; with ``wav``, also
+    renders each to DIR through espeak-ng (docs/speaker.md)."""
     world = SimulatedWorld.of(context)
-    world.speaker = VirtualSpeaker(language=url.param("language", "zh"))
+    wav = url.params.get("wav")
+    if wav == "":
+        raise DeviceURLError(f"{url.raw}: wav= needs a folder, e.g. sim://?wav=out/")
+    world.speaker = VirtualSpeaker(
+        language=url.param("language", "zh"), wav_dir=wav, voice=url.param("voice", "")
+    )
     return world.speaker
 
 

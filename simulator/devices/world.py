@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from simulator.devices.magstripe_reader import VirtualMagstripeReader
     from simulator.devices.pin_pad import VirtualPinPad
     from simulator.devices.printer import VirtualPrinter
+    from simulator.devices.printer_port import PrinterPort
     from simulator.devices.scanner import VirtualScanner
     from simulator.devices.speaker import VirtualSpeaker
 
@@ -40,6 +41,13 @@ class SimulatedWorld:
     scanner: VirtualScanner | None = None
     speaker: VirtualSpeaker | None = None
     magstripe_reader: VirtualMagstripeReader | None = None
+    # Every transport feeds the printer through its port (fault injection);
+    # printer_server is what carries the bytes (USB backend, pty, TCP listener)
+    # when the terminal does not reach the printer in process.
+    printer_port: PrinterPort | None = None
+    printer_server: object | None = None
+    # A user-space pyusb backend the usb:// printer driver finds devices on.
+    usb_backend: object | None = None
     # The cardholders' cards: one stateful card per image (ATC, PIN tries).
     wallet: dict[str, VirtualCard] = attrs.field(factory=dict)
 

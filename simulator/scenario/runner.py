@@ -112,6 +112,9 @@ class ScenarioRun:
         return f"{screen.id.value}: {screen.text()}"
 
     def receipts(self) -> list[str]:
+        port = self.sim.world.printer_port
+        if port is not None:  # partial prints torn off at a paper refill are no receipts
+            return [receipt.text for receipt in port.receipts()]
         printer = self.sim.world.printer
         if printer is not None:
             return [receipt.text for receipt in printer.receipts]
@@ -168,7 +171,12 @@ class ScenarioRun:
 
 
 def run_scenario(
-    scenario: Scenario, out_dir: Path, *, seed: int | None = None, card_transport: str = "sim"
+    scenario: Scenario,
+    out_dir: Path,
+    *,
+    seed: int | None = None,
+    card_transport: str = "sim",
+    printer_transport: str | None = None,
 ) -> ScenarioResult:
     artifacts = out_dir / scenario.slug
     if artifacts.exists():
@@ -183,6 +191,7 @@ def run_scenario(
         artifacts,
         seed=scenario.seed if seed is None else seed,
         card_transport=card_transport,
+        printer_transport=printer_transport,
     ) as sim:
         sim.bus.subscribe(transcript)
         run = ScenarioRun(scenario, sim)
@@ -244,3 +253,7 @@ def _write_artifacts(run: ScenarioRun, artifacts: Path) -> None:
     (artifacts / "receipts.txt").write_text("\n\n".join(run.receipts()) + "\n", encoding="utf-8")
     speech = [str(e.detail.get("text", "")) for e in events if e.kind == "utterance"]
     (artifacts / "speech.txt").write_text("\n".join(speech) + "\n", encoding="utf-8")
+    speaker = run.sim.world.speaker
+    for index, wav in enumerate(speaker.wav_files if speaker is not None else [], 1):
+        # sim://?wav=DIR rendered each utterance: keep a copy beside speech.txt.
+        shutil.copyfile(wav, artifacts / f"speech-{index:02d}.wav")

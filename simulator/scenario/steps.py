@@ -16,6 +16,7 @@ import attrs
 
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import KEYS
+from simulator.devices.printer_port import PrinterPort
 from simulator.errors import FixtureError
 from simulator.events import Event
 from simulator.redact import pin_asterisks
@@ -31,6 +32,7 @@ from simulator.scenario.runner import ScenarioRun
 from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import TxnState
+from simulator.terminal.receipts import REPRINT_MARK
 
 _METHODS = ("card",)
 _PIN_WORDS = ("card", "wrong")
@@ -550,28 +552,36 @@ class ExpectSpeech(Step):
 @attrs.define
 class ExpectReceipt(Step):
     is_action = False
-    help = "The printer cut this many receipts; each contains / lacks these texts."
+    help = (
+        "The printer cut this many receipts; each contains / lacks these texts; `reprints` "
+        "of them carry the reprint marker (重打印 REPRINT: printed again after a fault)."
+    )
     example = 'expect_receipt: {copies: 2, contains: ["621483******3655", "RMB 12.34"]}'
 
     copies: int | None
     contains: tuple[str, ...] = ()
     not_contains: tuple[str, ...] = ()
+    reprints: int | None = None
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectReceipt:
         value = expect_mapping(
-            value, where, "expect_receipt", {"copies", "contains", "not_contains"}
+            value, where, "expect_receipt", {"copies", "contains", "not_contains", "reprints"}
         )
-        copies = value.get("copies")
-        if copies is not None and (
-            not isinstance(copies, int) or isinstance(copies, bool) or copies < 0
-        ):
-            raise where.error("expect_receipt.copies: expected a whole number")
+        counts: dict[str, int | None] = {}
+        for key in ("copies", "reprints"):
+            count = value.get(key)
+            if count is not None and (
+                not isinstance(count, int) or isinstance(count, bool) or count < 0
+            ):
+                raise where.error(f"expect_receipt.{key}: expected a whole number")
+            counts[key] = count
         return cls(
-            copies,
+            counts["copies"],
             _texts(value.get("contains", []), where, "expect_receipt.contains"),
             _texts(value.get("not_contains", []), where, "expect_receipt.not_contains"),
+            counts["reprints"],
         )
 
     def run(self, run: ScenarioRun) -> None:
@@ -588,6 +598,14 @@ class ExpectReceipt(Step):
             for unwanted in self.not_contains:
                 if unwanted in text:
                     raise run.fail(self, f"receipt {index} contains {unwanted!r}:\n{text}")
+        if self.reprints is not None:
+            marked = sum(REPRINT_MARK in text for text in receipts)
+            if marked != self.reprints:
+                raise run.fail(
+                    self,
+                    f"expected {self.reprints} reprinted receipt(s) ({REPRINT_MARK!r}), "
+                    f"the printer cut {marked}",
+                )
 
     def describe(self) -> str:
         return f"receipts: {self.copies} copies containing {list(self.contains)}"
@@ -680,3 +698,107 @@ class ExpectLedger(Step):
 
     def describe(self) -> str:
         return f"ledger: last transaction {self.status}"
+
+
+# -- the printer (faults and their cure; see docs/printer.md) ---------------------
+
+_PRINTER_FLAGS = ("paper_end", "paper_near_end", "cover_open", "offline")
+_PRINTER_COUNTS = ("paper_end_after", "cover_open_after", "offline_after", "paper_lines_left")
+
+
+def _printer_port(run: ScenarioRun, step: Step) -> PrinterPort:
+    port = run.sim.world.printer_port
+    if port is None:
+        raise run.fail(step, "the printer is not simulated (sim://): cannot act on it")
+    return port
+
+
+@step("printer_fault")
+@attrs.define
+class PrinterFault(Step):
+    is_action = True
+    help = (
+        "Inject printer faults: `paper_end`, `paper_near_end`, `cover_open`, `offline` "
+        "(true sets, false clears), or let a number of bytes through first: "
+        "`paper_end_after`, `cover_open_after`, `offline_after` (bytes from now, so the "
+        "fault hits in the middle of a receipt), `paper_lines_left` (lines left on the roll)."
+    )
+    example = "printer_fault: {paper_end_after: 200}   # or: {paper_end: true}, {cover_open: true}"
+
+    faults: Mapping[str, bool | int]
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> PrinterFault:
+        value = expect_mapping(
+            value, where, "printer_fault", set(_PRINTER_FLAGS) | set(_PRINTER_COUNTS)
+        )
+        if not value:
+            raise where.error("printer_fault: name at least one fault, e.g. {paper_end: true}")
+        faults: dict[str, bool | int] = {}
+        for key, item in value.items():
+            if key in _PRINTER_FLAGS:
+                if not isinstance(item, bool):
+                    raise where.error(f"printer_fault.{key}: expected true or false")
+            elif isinstance(item, bool) or not isinstance(item, int) or item < 0:
+                raise where.error(f"printer_fault.{key}: expected a number of 0 or more")
+            faults[str(key)] = item
+        return cls(faults)
+
+    def run(self, run: ScenarioRun) -> None:
+        _printer_port(run, self).inject(**self.faults)  # type: ignore[arg-type]
+        run.sim.bus.publish(
+            "scenario", "printer_fault", f"printer fault: {self.describe()}", **self.faults
+        )
+
+    def describe(self) -> str:
+        return "printer " + ", ".join(f"{k}={v}" for k, v in self.faults.items())
+
+
+@step("refill_paper")
+@attrs.define
+class RefillPaper(Step):
+    is_action = True
+    help = (
+        "The cashier loads a new paper roll: paper end (and near end) clear, and a receipt "
+        "left half-printed is torn off (it does not count as a receipt)."
+    )
+    example = "refill_paper:"
+
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> RefillPaper:
+        if value not in (None, {}, True):
+            raise where.error("refill_paper: takes no arguments")
+        return cls()
+
+    def run(self, run: ScenarioRun) -> None:
+        _printer_port(run, self).refill_paper()
+        run.sim.bus.publish("scenario", "printer_fault", "paper refilled")
+
+    def describe(self) -> str:
+        return "refill paper"
+
+
+@step("close_cover")
+@attrs.define
+class CloseCover(Step):
+    is_action = True
+    help = "The cashier closes the printer cover."
+    example = "close_cover:"
+
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> CloseCover:
+        if value not in (None, {}, True):
+            raise where.error("close_cover: takes no arguments")
+        return cls()
+
+    def run(self, run: ScenarioRun) -> None:
+        _printer_port(run, self).close_cover()
+        run.sim.bus.publish("scenario", "printer_fault", "printer cover closed")
+
+    def describe(self) -> str:
+        return "close printer cover"

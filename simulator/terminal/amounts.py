@@ -1,7 +1,15 @@
 """Amounts: fen <-> text, and amounts spelled out for a speaker.
 
 Speech engines read digit strings badly ("12.34" -> "一二点三四"), so
-announcements spell amounts the way a cashier says them: 十二点三四元.
+announcements spell amounts the way a cashier says them: 十二点三四元 in
+Chinese, "twelve point three four yuan" in English. The English form mirrors
+the Chinese one (the yuan part as a number, then "point" and each decimal
+digit, trailing zeros dropped), which is what a Chinese payment speaker's
+English mode says; it is not "twelve yuan thirty-four fen".
+
+The terminal accepts 0.01 to 9999999999.99 yuan (:data:`MIN_FEN` to
+:data:`MAX_FEN`): ten yuan digits in :func:`parse_yuan`, and the twelve-digit
+amount field of the app-to-app contract and ISO 8583 DE4.
 """
 
 from __future__ import annotations
@@ -13,6 +21,34 @@ _DIGITS_ZH = "零一二三四五六七八九"
 _SMALL_UNITS_ZH = ("", "十", "百", "千")
 _BIG_UNITS_ZH = ("", "万", "亿", "万亿")
 _AMOUNT_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
+
+MIN_FEN = 1
+MAX_FEN = 999_999_999_999  # 9999999999.99 yuan
+
+_ONES_EN = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS_EN = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_SCALES_EN = ("", "thousand", "million", "billion", "trillion", "quadrillion")
 
 
 def parse_yuan(text: str) -> int:
@@ -87,3 +123,51 @@ def _group_zh(group: int, *, leading: bool) -> str:
             out.append(_DIGITS_ZH[digit] + unit)
         started = True
     return "".join(out)
+
+
+def spell_en(fen: int) -> str:
+    """1234 -> "twelve point three four yuan"; 5 -> "zero point zero five yuan".
+
+    Whole numbers in American style without "and" ("one hundred one"), tens
+    hyphenated ("thirty-four"); "yuan" has no plural.
+    """
+    if fen < 0:
+        return "minus " + spell_en(-fen)
+    yuan, cents = divmod(fen, 100)
+    words = [_integer_en(yuan)]
+    if cents:
+        decimals = f"{cents:02d}".rstrip("0")
+        words.append("point")
+        words.extend(_ONES_EN[int(d)] for d in decimals)
+    words.append("yuan")
+    return " ".join(words)
+
+
+def _integer_en(number: int) -> str:
+    if number == 0:
+        return _ONES_EN[0]
+    if number >= 1000 ** len(_SCALES_EN):
+        raise ValueError(f"{number} is too large to spell out")
+    parts: list[str] = []
+    scale = 0
+    while number:
+        number, group = divmod(number, 1000)
+        if group:
+            name = _SCALES_EN[scale]
+            parts.append(_group_en(group) + (f" {name}" if name else ""))
+        scale += 1
+    return " ".join(reversed(parts))
+
+
+def _group_en(group: int) -> str:
+    """0 < group < 1000."""
+    hundreds, rest = divmod(group, 100)
+    words: list[str] = []
+    if hundreds:
+        words.append(f"{_ONES_EN[hundreds]} hundred")
+    if rest >= 20:
+        tens, ones = divmod(rest, 10)
+        words.append(_TENS_EN[tens] + (f"-{_ONES_EN[ones]}" if ones else ""))
+    elif rest:
+        words.append(_ONES_EN[rest])
+    return " ".join(words)

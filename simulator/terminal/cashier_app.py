@@ -4,17 +4,18 @@ payment and prints the receipts."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from drivers.clock import Clock
-from drivers.errors import PrinterError
-from drivers.printer import Printer
+from drivers.printer import PrintDocument, Printer
 from drivers.speaker import Speaker
 from simulator.events import EventBus
-from simulator.terminal.amounts import format_yuan, spell_zh
+from simulator.terminal.amounts import format_yuan
+from simulator.terminal.announcements import Announcements, Announcer
 from simulator.terminal.contract import (
     ContractViolation,
     IntentContract,
@@ -24,6 +25,8 @@ from simulator.terminal.contract import (
     TransactionDetail,
 )
 from simulator.terminal.display import Display, ScreenId
+from simulator.terminal.print_queue import DEFAULT_WAIT as DEFAULT_PRINTER_WAIT
+from simulator.terminal.print_queue import PrintJob, PrintQueue
 from simulator.terminal.receipts import ReceiptTemplate
 
 # Starts the acquiring app with the Intent extras and returns its result; on a
@@ -62,7 +65,11 @@ class CashierApp:
         display: Display,
         bus: EventBus,
         clock: Clock,
+        printer_wait: float = DEFAULT_PRINTER_WAIT,
+        announcer: Announcer | None = None,
     ) -> None:
+        # What to say on success, in which language (announcements.py).
+        self._announcer = announcer or Announcements.load().announcer("zh")
         self._contract = contract
         self._launch = launcher
         self._speaker = speaker
@@ -73,6 +80,10 @@ class CashierApp:
         self._bus = bus
         self._clock = clock
         self._orders = 0
+        # Receipts wait out printer faults there and are reprinted, never lost.
+        self.print_queue = PrintQueue(
+            printer, display=display, bus=bus, clock=clock, wait=printer_wait
+        )
 
     def sale(self, amount_fen: int, method: str = "card") -> SaleResult:
         if amount_fen <= 0:
@@ -116,8 +127,10 @@ class CashierApp:
     def _paid(self, order: PaymentOrder, detail: TransactionDetail) -> None:
         amount = format_yuan(detail.amount_fen)
         self._display.show(ScreenId.PAID, "收款成功 Payment received", f"RMB {amount}")
-        template = self._contract.announcement(order.method)
-        self._speaker.say(template.format(amount_zh=spell_zh(detail.amount_fen), amount=amount))
+        self._speaker.say(
+            self._announcer.text(order.method, detail.amount_fen),
+            language=self._announcer.language,
+        )
         values = {
             "merchant_name": self._merchant_name,
             "merchant_id": detail.merchant_id,
@@ -136,20 +149,21 @@ class CashierApp:
             "signature": "1" if detail.cvm == "signature" else "",
             "cvm": _CVM_TEXT.get(detail.cvm, ""),
         }
-        for copy in self._receipt.copies:
-            document = self._receipt.render(copy, values, width=self._printer.paper_width_chars)
-            try:
-                self._printer.print_document(document)
-            except PrinterError as exc:
-                # The payment stands; only the paper is missing.
-                self._bus.publish("cashier_app", "error", f"receipt not printed: {exc}")
-                self._display.show(
-                    ScreenId.PAID,
-                    "收款成功 Payment received",
-                    f"RMB {amount}",
-                    f"打印失败 Print failed: {exc}",
-                )
-                return
+        # The payment stands whatever the printer does: the queue waits out
+        # faults and reprints interrupted copies (see print_queue.py).
+        jobs = [
+            PrintJob(
+                functools.partial(self._render_copy, copy, values, self._printer.paper_width_chars),
+                title=f"{self._receipt.name} receipt ({copy} copy)",
+            )
+            for copy in self._receipt.copies
+        ]
+        self.print_queue.print(jobs, screen=(f"RMB {amount}",))
+
+    def _render_copy(
+        self, copy: str, values: Mapping[str, str], width: int, reprint: bool
+    ) -> PrintDocument:
+        return self._receipt.render(copy, values, width=width, reprint=reprint)
 
     def _callback_summary(self, result: IntentResult) -> str:
         reason = result.extras.get(self._contract.reason_key)

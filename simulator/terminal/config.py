@@ -50,6 +50,7 @@ class Timeouts:
     pin: float = 60.0
     host: float = 30.0
     removal: float = 30.0
+    printer: float = 300.0  # how long a receipt waits for a printer fault to clear
     reversal_attempts: int = 3
 
 
@@ -118,6 +119,10 @@ class TerminalConfig:
     merchant_name: str = "possim测试商户"
     vendor: str = "newland"
     receipt: str = "sale"
+    # What the cashier app says on success: firmware_fixtures/announcements/ and
+    # the language of its templates (docs/speaker.md).
+    announcements: str = "default"
+    announcement_language: str = "zh"
     currency: str = "156"
     country: str = "156"
     devices: DeviceURLs = DeviceURLs()

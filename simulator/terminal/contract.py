@@ -207,7 +207,6 @@ class IntentContract:
     canceled_code: str
     reason_key: str
     detail_key: str
-    announcements: Mapping[str, str]
 
     @classmethod
     def load(cls, name_or_path: str = "newland") -> IntentContract:
@@ -220,11 +219,13 @@ class IntentContract:
                 path, "expected a mapping with name, component, request and result", line_of(doc)
             )
         result = _section(path, doc, "result", "result")
-        announcements = doc.get("announcements") or {}
-        if not isinstance(announcements, Mapping):
+        if "announcements" in doc:
+            # The contract is app-to-app fields only; what the cashier app says
+            # is its own data (simulator/terminal/announcements.py).
             raise FixtureError(
                 path,
-                "announcements: expected a mapping of payment method: text",
+                "announcements: moved out of vendor profiles to "
+                "firmware_fixtures/announcements/ (see docs/speaker.md); delete this section",
                 line_of(doc, "announcements"),
             )
         return cls(
@@ -243,7 +244,6 @@ class IntentContract:
             canceled_code=_text(path, result, "canceled", "result.canceled"),
             reason_key=_text(path, result, "reason_key", "result.reason_key"),
             detail_key=_text(path, result, "detail_key", "result.detail_key"),
-            announcements={str(k): str(v) for k, v in announcements.items()},
         )
 
     # -- cashier side ---------------------------------------------------------
@@ -283,9 +283,6 @@ class IntentContract:
             return IntentResult(self.canceled_code, {self.reason_key: outcome.reason})
         detail = {rule.key: rule.render(outcome.detail) for rule in self.detail_rules}
         return IntentResult(self.ok_code, {self.detail_key: json.dumps(detail, ensure_ascii=False)})
-
-    def announcement(self, method: str) -> str:
-        return self.announcements.get(method, "收款成功，{amount_zh}")
 
     @staticmethod
     def _parse(rules: tuple[_Rule, ...], extras: Mapping[str, Any]) -> list[tuple[str, Any]]:

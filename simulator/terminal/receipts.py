@@ -37,9 +37,15 @@ RECEIPT_FIELDS = frozenset(
         "amount",
         "signature",  # "1" when the cardholder must sign, else empty
         "cvm",  # how the cardholder was verified, as text (empty for a signature)
+        "reprint",  # REPRINT_MARK on a receipt printed again after a fault, else empty
     }
 )
-_OPTIONAL_FIELDS = {"signature": "", "cvm": ""}
+_OPTIONAL_FIELDS = {"signature": "", "cvm": "", "reprint": ""}
+# A receipt printed again because the first print was interrupted (paper end,
+# cover open ...) says so. Templates place it with a line using {reprint} or
+# `if: reprint`; a template that does not gets DEFAULT_REPRINT_LINE on top.
+REPRINT_MARK = "重打印 REPRINT"
+DEFAULT_REPRINT_LINE = TextLine(f"*** {REPRINT_MARK} ***", align=Align.CENTER, bold=True)
 # `if: FIELD` prints a line only when FIELD is non-empty, `unless: FIELD` only when empty.
 _CONDITION_KEYS = {"if", "unless"}
 _STYLE_KEYS = {"align", "bold", "double_width", "double_height", "only"} | _CONDITION_KEYS
@@ -85,10 +91,25 @@ class ReceiptTemplate:
         )
         return cls(name=str(doc.get("name", path.stem)), copies=dict(copies), lines=lines)
 
-    def render(self, copy: str, values: Mapping[str, str], *, width: int) -> PrintDocument:
+    @property
+    def places_reprint_mark(self) -> bool:
+        """Whether a line of the template prints the reprint marker itself."""
+        return any(
+            "reprint" in (line.when, line.unless)
+            or (isinstance(line.value, str) and "{reprint}" in line.value)
+            for line in self.lines
+        )
+
+    def render(
+        self, copy: str, values: Mapping[str, str], *, width: int, reprint: bool = False
+    ) -> PrintDocument:
+        """The document for one copy; ``reprint`` adds the reprint marker (see above)."""
         # Optional fields default to empty, so callers from before them still render.
         fields = {**_OPTIONAL_FIELDS, **values, "copy_label": self.copies[copy]}
+        fields["reprint"] = REPRINT_MARK if reprint else ""
         items: list[PrintItem] = []
+        if reprint and not self.places_reprint_mark:
+            items.append(DEFAULT_REPRINT_LINE)
         for line in self.lines:
             if line.only is not None and line.only != copy:
                 continue
@@ -108,7 +129,8 @@ class ReceiptTemplate:
                 items.append(Feed(int(line.value)))
             elif line.kind == "cut":
                 items.append(Cut())
-        return PrintDocument(title=f"{self.name} receipt ({copy} copy)", items=tuple(items))
+        title = f"{self.name} receipt ({copy} copy{', reprint' if reprint else ''})"
+        return PrintDocument(title=title, items=tuple(items))
 
 
 def _parse_line(path: Path, index: int, raw: object, copies: set[str], line: int | None) -> _Line:

@@ -17,6 +17,7 @@ from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, registry
 from simulator.errors import TerminalError
 from simulator.events import EventBus
 from simulator.terminal.acquiring_app import AcquiringApp
+from simulator.terminal.announcements import Announcements
 from simulator.terminal.authorisation import Authoriser, Merchant
 from simulator.terminal.cashier_app import CashierApp, SaleResult
 from simulator.terminal.config import HostEndpoint, TerminalConfig
@@ -169,6 +170,10 @@ class Terminal:
             display=self.display,
             bus=bus,
             clock=clock,
+            printer_wait=config.timeouts.printer,
+            announcer=Announcements.load(config.announcements).announcer(
+                config.announcement_language
+            ),
         )
         self._sale: SaleHandle | None = None
 

@@ -1,0 +1,391 @@
+"""Receipt printers by URL, over python-escpos's own transports.
+
+=====================================================  ============================
+URL                                                    python-escpos class
+=====================================================  ============================
+``usb://VID:PID[?in_ep=0x82&out_ep=0x01&timeout=S]``   ``escpos.printer.Usb`` (pyusb)
+``serial:///dev/ttyUSB0[?baud=9600&flow=dsrdtr]``      ``escpos.printer.Serial``
+``tcp://HOST[:9100][?timeout=S]``                      ``escpos.printer.Network``
+``file:///dev/usb/lp0``                                ``escpos.printer.File``
+=====================================================  ============================
+
+Every URL also takes ``profile=NAME`` (a printer profile in
+``firmware_fixtures/printers/``, default ``generic_58mm``). The factories open
+the device at once and ask for its status, so a wrong URL fails at start-up
+with :class:`~drivers.errors.DeviceUnavailable` saying what to do -- not at the
+first receipt.
+
+Status (``DLE EOT``) needs a transport that reads: USB, serial and TCP do;
+``file://`` is write-only, so its printer's state is unknown and reported as
+ready (see :class:`~drivers.escpos_printer.EscposPrinter`).
+
+A simulation may hand the ``usb`` factory a user-space pyusb backend (its
+``SimulatedWorld.usb_backend``): the unchanged ``escpos.printer.Usb`` then
+finds the virtual USB printer on it instead of on libusb.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import stat
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from escpos.escpos import Escpos
+from escpos.exceptions import Error as EscposLibraryError
+
+from drivers.errors import DeviceUnavailable, DeviceURLError, PrinterError
+from drivers.escpos_printer import EscposPrinter
+from drivers.printer_profile import PrinterProfile
+from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+
+DEFAULT_PROFILE = "generic_58mm"
+DEFAULT_TCP_PORT = 9100
+DEFAULT_BAUD = 9600
+DEFAULT_TIMEOUT = 5.0  # seconds: connect, write and status replies
+USB_PRINTER_CLASS = 7
+SERIAL_FLOW = ("dsrdtr", "xonxoff", "none")
+
+_USB_HINT = (
+    "check the cable and `lsusb`; on Linux a non-root user needs a udev rule "
+    '(SUBSYSTEM=="usb", ATTR{idVendor}=="VVVV", MODE="0666"; see docs/printer.md)'
+)
+
+
+def register(registry: DeviceRegistry) -> None:
+    """Register all four printer schemes (usb, serial, tcp, file)."""
+    register_usb(registry)
+    register_serial(registry)
+    register_tcp(registry)
+    register_file(registry)
+
+
+def register_usb(registry: DeviceRegistry) -> None:
+    registry.register(DeviceKind.PRINTER, "usb", open_usb_printer)
+
+
+def register_serial(registry: DeviceRegistry) -> None:
+    registry.register(DeviceKind.PRINTER, "serial", open_serial_printer)
+
+
+def register_tcp(registry: DeviceRegistry) -> None:
+    registry.register(DeviceKind.PRINTER, "tcp", open_tcp_printer)
+
+
+def register_file(registry: DeviceRegistry) -> None:
+    registry.register(DeviceKind.PRINTER, "file", open_file_printer)
+
+
+def _profile(url: DeviceURL) -> PrinterProfile:
+    return PrinterProfile.load(url.param("profile", DEFAULT_PROFILE))
+
+
+def _seconds(url: DeviceURL, key: str, default: float) -> float:
+    value = url.params.get(key)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise DeviceURLError(f"{url.raw}: {key}={value!r} is not a number of seconds") from None
+    if seconds <= 0:
+        raise DeviceURLError(f"{url.raw}: {key} must be above zero")
+    return seconds
+
+
+def _check_params(url: DeviceURL, allowed: set[str]) -> None:
+    unknown = set(url.params) - allowed - {"profile"}
+    if unknown:
+        known = ", ".join(sorted(allowed | {"profile"}))
+        raise DeviceURLError(f"{url.raw}: unknown parameter(s) {sorted(unknown)}; known: {known}")
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The OS-level error behind a python-escpos DeviceNotFoundError, if any."""
+    inner = exc.__cause__ or exc.__context__
+    return inner if inner is not None else exc
+
+
+def _ready(device: Escpos, url: DeviceURL, profile: PrinterProfile) -> EscposPrinter:
+    """Wrap an opened device and check it answers, turning link errors into DeviceUnavailable."""
+    printer = EscposPrinter(device, profile=profile, name=url.raw)
+    try:
+        printer.status()
+    except PrinterError as exc:
+        _close_quietly(device)
+        cause = _cause(exc)
+        if isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM):
+            raise DeviceUnavailable(
+                f"permission denied talking to printer {url.raw}: {cause}; {_permission_hint(url)}"
+            ) from exc
+        raise DeviceUnavailable(f"printer {url.raw} does not work: {exc}") from exc
+    return printer
+
+
+def _permission_hint(url: DeviceURL) -> str:
+    if url.scheme == "usb":
+        return _USB_HINT
+    if url.scheme == "serial":
+        return (
+            "add your user to the dialout group (sudo usermod -aG dialout $USER) and log in again"
+        )
+    return "add your user to the lp group (sudo usermod -aG lp $USER) and log in again"
+
+
+def _close_quietly(device: Escpos) -> None:
+    with contextlib.suppress(EscposLibraryError, OSError):
+        device.close()
+
+
+# -- usb:// -----------------------------------------------------------------------
+
+
+def parse_usb_ids(url: DeviceURL) -> tuple[int, int]:
+    """``usb://0416:5011`` -> (0x0416, 0x5011)."""
+    vid, sep, pid = url.target.strip("/").partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        ids = int(vid, 16), int(pid, 16)
+    except ValueError:
+        raise DeviceURLError(
+            f"{url.raw}: expected usb://VID:PID with hexadecimal ids, e.g. usb://0416:5011"
+        ) from None
+    if not all(0 <= value <= 0xFFFF for value in ids):
+        raise DeviceURLError(f"{url.raw}: USB ids are 4 hex digits each")
+    return ids
+
+
+def open_usb_printer(
+    url: DeviceURL, context: DeviceContext, *, backend: Any = None
+) -> EscposPrinter:
+    """``usb://VID:PID``: python-escpos ``Usb`` over pyusb (or ``backend``, see module doc)."""
+    _check_params(url, {"in_ep", "out_ep", "timeout"})
+    vid, pid = parse_usb_ids(url)
+    in_ep = url.int_param("in_ep", 0x82)
+    out_ep = url.int_param("out_ep", 0x01)
+    timeout_ms = int(_seconds(url, "timeout", DEFAULT_TIMEOUT) * 1000)
+    profile = _profile(url)
+    if backend is None:
+        backend = getattr(context.simulation, "usb_backend", None)
+    try:
+        import usb.core
+        from escpos.printer import Usb
+    except ImportError:
+        raise DeviceUnavailable(
+            f"{url.raw}: USB printers need pyusb: pip install pyusb (and libusb-1.0)"
+        ) from None
+    usb_args: dict[str, Any] = {}
+    if backend is not None:
+        usb_args["backend"] = backend
+    device = Usb(
+        vid,
+        pid,
+        usb_args=usb_args,
+        timeout=timeout_ms,
+        in_ep=in_ep,
+        out_ep=out_ep,
+        profile=profile.escpos_profile,
+    )
+    try:
+        device.open()
+    except usb.core.NoBackendError:
+        raise DeviceUnavailable(
+            f"{url.raw}: pyusb found no USB library: install libusb-1.0 "
+            "(apt-get install libusb-1.0-0)"
+        ) from None
+    except EscposLibraryError as exc:
+        present = _usb_printers_present(backend)
+        raise DeviceUnavailable(
+            f"no USB device {vid:04x}:{pid:04x} for {url.raw}; USB printers present: "
+            f"{present or 'none'}; {_USB_HINT}"
+        ) from exc
+    return _ready(device, url, profile)
+
+
+def _usb_printers_present(backend: Any) -> str:
+    """``0416:5011 (POS58), ...`` -- USB printers (class 7) pyusb can see."""
+    try:
+        import usb.core
+
+        found = []
+        for dev in usb.core.find(find_all=True, backend=backend):
+            if dev.bDeviceClass == USB_PRINTER_CLASS or any(
+                intf.bInterfaceClass == USB_PRINTER_CLASS for cfg in dev for intf in cfg
+            ):
+                found.append(f"{dev.idVendor:04x}:{dev.idProduct:04x}")
+        return ", ".join(found)
+    except Exception:  # listing is only a hint; never mask the real error
+        return "(cannot list)"
+
+
+# -- serial:// --------------------------------------------------------------------
+
+
+def _serial_class() -> type[Escpos]:
+    from escpos.printer import Serial
+
+    class _Serial(Serial):  # type: ignore[misc]  # python-escpos is untyped
+        """``Serial`` whose status read returns as soon as the reply is in.
+
+        python-escpos reads 16 bytes with the port timeout, so every one-byte
+        status reply would cost the whole timeout; this reads the first byte
+        (waiting up to the timeout) and then whatever else has arrived.
+        """
+
+        def _read(self) -> bytes:
+            port = self.device
+            first: bytes = port.read(1)
+            if not first:
+                return first
+            waiting = port.in_waiting
+            rest: bytes = port.read(min(waiting, 15)) if waiting else b""
+            return first + rest
+
+    return _Serial
+
+
+def open_serial_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
+    """``serial:///dev/ttyUSB0?baud=9600``: python-escpos ``Serial`` (pyserial)."""
+    _check_params(url, {"baud", "timeout", "flow"})
+    path = url.target
+    if not path:
+        raise DeviceURLError(f"{url.raw}: expected serial:///dev/ttyX?baud=N")
+    baud = url.int_param("baud", DEFAULT_BAUD)
+    timeout = _seconds(url, "timeout", DEFAULT_TIMEOUT)
+    flow = url.param("flow", "dsrdtr")
+    if flow not in SERIAL_FLOW:
+        raise DeviceURLError(f"{url.raw}: flow={flow!r}: expected one of {', '.join(SERIAL_FLOW)}")
+    profile = _profile(url)
+    try:
+        serial_class = _serial_class()
+    except (ImportError, RuntimeError):
+        raise DeviceUnavailable(
+            f"{url.raw}: serial printers need pyserial: pip install pyserial"
+        ) from None
+    if not os.path.exists(path):
+        raise DeviceUnavailable(
+            f"no serial device {path} for {url.raw}; serial ports present: "
+            f"{_serial_ports_present() or 'none'}; check the cable (USB-serial adapters "
+            "appear as /dev/ttyUSB* or /dev/ttyACM*)"
+        )
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise DeviceUnavailable(
+            f"permission denied opening {path} for {url.raw}; {_permission_hint(url)}"
+        )
+    device = serial_class(
+        devfile=path,
+        baudrate=baud,
+        timeout=timeout,
+        xonxoff=flow == "xonxoff",
+        dsrdtr=flow == "dsrdtr",
+        profile=profile.escpos_profile,
+    )
+    try:
+        device.open()
+    except EscposLibraryError as exc:
+        raise DeviceUnavailable(f"cannot open serial printer {url.raw}: {_cause(exc)}") from exc
+    return _ready(device, url, profile)
+
+
+def _serial_ports_present() -> str:
+    try:
+        from serial.tools import list_ports
+
+        return ", ".join(sorted(port.device for port in list_ports.comports()))
+    except Exception:  # only a hint
+        return "(cannot list)"
+
+
+# -- tcp:// -----------------------------------------------------------------------
+
+
+def parse_tcp_address(url: DeviceURL) -> tuple[str, int]:
+    parts = urlsplit(url.raw)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise DeviceURLError(f"{url.raw}: the port must be a number 1-65535") from None
+    if not host:
+        raise DeviceURLError(f"{url.raw}: expected tcp://HOST[:PORT], e.g. tcp://192.168.1.50:9100")
+    return host, DEFAULT_TCP_PORT if port is None else port
+
+
+def open_tcp_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
+    """``tcp://HOST:9100``: python-escpos ``Network`` (raw TCP, "JetDirect")."""
+    _check_params(url, {"timeout"})
+    host, port = parse_tcp_address(url)
+    timeout = _seconds(url, "timeout", DEFAULT_TIMEOUT)
+    profile = _profile(url)
+    from escpos.printer import Network
+
+    device = Network(host, port, timeout=timeout, profile=profile.escpos_profile)
+    try:
+        device.open()
+    except EscposLibraryError as exc:
+        cause = _cause(exc)
+        if isinstance(cause, ConnectionRefusedError):
+            problem = (
+                f"connection refused by {host}:{port}: nothing listens there; check the "
+                "printer is on, its IP address (print its self-test page) and the port "
+                "(network printers listen on 9100)"
+            )
+        elif isinstance(cause, (TimeoutError, socket.timeout)):
+            problem = (
+                f"no answer from {host}:{port} within {timeout:g} s: check the address and "
+                "that the printer is on the same network"
+            )
+        elif isinstance(cause, socket.gaierror):
+            problem = f"unknown host {host!r}: {cause}"
+        else:
+            problem = f"cannot connect to {host}:{port}: {cause}"
+        raise DeviceUnavailable(f"printer {url.raw}: {problem}") from exc
+    # A status query is a few bytes after a job: do not let Nagle hold it back.
+    device.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return _ready(device, url, profile)
+
+
+# -- file:// ----------------------------------------------------------------------
+
+
+def open_file_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
+    """``file:///dev/usb/lp0``: python-escpos ``File``. Write-only: no status."""
+    _check_params(url, set())
+    path = url.target
+    if not path:
+        raise DeviceURLError(f"{url.raw}: expected file:///dev/usb/lp0 (or a file to capture to)")
+    profile = _profile(url)
+    if path.startswith("/dev/") and not os.path.exists(path):
+        raise DeviceUnavailable(
+            f"no printer device {path} for {url.raw}: is the printer plugged in and on? "
+            "(the usblp kernel driver creates /dev/usb/lp0 for USB printers)"
+        )
+    if os.path.exists(path):
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise DeviceUnavailable(f"{url.raw}: {path} is a folder, not a printer device")
+        if not os.access(path, os.W_OK):
+            raise DeviceUnavailable(
+                f"permission denied writing {path} for {url.raw}; {_permission_hint(url)}"
+            )
+    from escpos.printer import File
+
+    device = File(path, profile=profile.escpos_profile)
+    try:
+        device.open()
+    except EscposLibraryError as exc:
+        raise DeviceUnavailable(f"cannot open printer {url.raw}: {_cause(exc)}") from exc
+    # File cannot read: EscposPrinter reports its status as unknown (assumed ready).
+    return EscposPrinter(device, profile=profile, name=f"{url.raw} (write-only, no status)")
+
+
+FACTORIES: dict[str, Callable[[DeviceURL, DeviceContext], EscposPrinter]] = {
+    "usb": open_usb_printer,
+    "serial": open_serial_printer,
+    "tcp": open_tcp_printer,
+    "file": open_file_printer,
+}
