@@ -174,7 +174,7 @@ def test_the_fault_screen_says_what_to_do() -> None:
     with clock.actor():
         queue.print([_job("merchant")], screen=("RMB 9.99",))
     fault_screen = next(e for e in bus.of(kind="screen") if "打印机盖未关" in e.summary)
-    assert fault_screen.detail["screen"] == ScreenId.PAID.value
+    assert fault_screen.detail["screen"] == ScreenId.PRINTER_FAULT.value
     assert "RMB 9.99" in fault_screen.summary and "Close the printer cover" in fault_screen.summary
 
 

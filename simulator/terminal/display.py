@@ -29,6 +29,7 @@ class ScreenId(str, enum.Enum):
     CANCELLED = "cancelled"
     REMOVE_CARD = "remove_card"
     PAID = "paid"  # the cashier app's "payment received" page
+    PRINTER_FAULT = "printer_fault"  # paid, but the receipt waits for the printer
     PAYMENT_FAILED = "payment_failed"
 
 

@@ -174,7 +174,7 @@ class PrintQueue:
             status=None if status is None else attrs.asdict(status),
         )
         self._display.show(
-            ScreenId.PAID, "收款成功 Payment received", *screen, what, advice, _WAITING
+            ScreenId.PRINTER_FAULT, "收款成功 Payment received", *screen, what, advice, _WAITING
         )
 
     def _wait_ready(self) -> bool:
