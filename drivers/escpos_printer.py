@@ -5,7 +5,7 @@
 never knows which one it holds.
 
 A job is rendered with python-escpos's own API (``hw``, ``set``, ``text``,
-``qr``, barcode, ``print_and_feed``, ``cut``) into an ``escpos.printer.Dummy``
+``image``, ``qr``, barcode, ``print_and_feed``, ``cut``) into an ``escpos.printer.Dummy``
 that shares the device's capability profile, then sent to the device in one
 write. Rendering errors (a barcode that cannot be encoded, ...) therefore
 surface before a single byte reaches the printer, a job is never interleaved
@@ -28,6 +28,8 @@ then returns a ready status and ``status_known`` is ``False``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -37,12 +39,15 @@ from escpos.constants import BARCODE_TYPE_B
 from escpos.escpos import Escpos
 from escpos.exceptions import Error as EscposLibraryError
 from escpos.printer import Dummy
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
 
 from drivers.errors import PrinterError
 from drivers.printer import (
     Barcode,
     Cut,
     Feed,
+    Image,
     PrintDocument,
     Printer,
     PrinterStatus,
@@ -96,6 +101,27 @@ def _clean(text: str) -> str:
 
 def _has_wide(text: str) -> bool:
     return not text.isascii() and any(_is_wide(ch) for ch in text)
+
+
+def _monochrome(source: object) -> PILImage.Image:
+    """``source`` (a path or a PIL image) as a mode "1" image, transparency as paper."""
+    if isinstance(source, PILImage.Image):
+        picture = source
+    else:
+        try:
+            with PILImage.open(str(source)) as opened:
+                opened.load()
+                picture = opened.copy()
+        except UnidentifiedImageError as exc:
+            raise ValueError(f"{source} is not an image file Pillow can read") from exc
+    if picture.mode == "1":
+        return picture
+    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+        # Transparent pixels would turn black on conversion; they are paper.
+        rgba = picture.convert("RGBA")
+        paper = PILImage.new("RGBA", rgba.size, (255, 255, 255, 255))
+        picture = PILImage.alpha_composite(paper, rgba)
+    return picture.convert("L").convert("1")
 
 
 def _code128_width(code: str, module: int) -> int:
@@ -207,7 +233,7 @@ class EscposPrinter(Printer):
                     self._render_text(job, item, following)
                 else:
                     self._render_item(job, item)
-            except (EscposLibraryError, ValueError, TypeError, UnicodeError) as exc:
+            except (EscposLibraryError, ValueError, TypeError, UnicodeError, OSError) as exc:
                 raise PrinterError(
                     f"cannot print {document.title!r}: item {number} ({type(item).__name__}) "
                     f"cannot be encoded for this printer: {exc}"
@@ -221,7 +247,9 @@ class EscposPrinter(Printer):
             self._render_text(job, item, None)
             return
         self._text_style = None  # QR codes, barcodes and cuts change modes too
-        if isinstance(item, QrCode):
+        if isinstance(item, Image):
+            self._render_image(job, item)
+        elif isinstance(item, QrCode):
             self._render_qr(job, item)
         elif isinstance(item, Barcode):
             self._render_barcode(job, item)
@@ -293,6 +321,23 @@ class EscposPrinter(Printer):
             job._raw(text.encode("ascii"))
         else:
             job.text(text)
+
+    def _render_image(self, job: Any, image: Image) -> None:
+        picture = _monochrome(image.source)
+        dots = self._profile.dots_per_line if self._profile is not None else None
+        if dots is not None and picture.width > dots:
+            # Shrink rather than let the printer cut the right edge off (or
+            # python-escpos refuse it): a logo made for 80 mm still fits 58 mm.
+            height = max(1, round(picture.height * dots / picture.width))
+            picture = picture.convert("L").resize((dots, height), PILImage.Resampling.LANCZOS)
+            picture = picture.convert("1")
+        # ESC a aligns raster images like text, on every printer; python-escpos's
+        # own centring needs the media width in its capability profile instead.
+        job.set(align=image.align.value)
+        # image() prints a warning to stdout when the capability profile has no
+        # media width; the width was checked above.
+        with contextlib.redirect_stdout(io.StringIO()):
+            job.image(picture, impl="bitImageRaster", center=False)
 
     def _render_qr(self, job: Any, qr: QrCode) -> None:
         size = max(1, min(16, qr.size))

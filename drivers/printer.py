@@ -1,7 +1,7 @@
 """Receipt printers.
 
 The terminal describes what to print as a :class:`PrintDocument` (styled text
-lines, QR codes, barcodes, feeds, cuts); a printer driver turns it into its
+lines, images, QR codes, barcodes, feeds, cuts); a printer driver turns it into its
 device's language -- ESC/POS for every printer possim supports -- and reports
 the printer's state (paper, cover, online) as a :class:`PrinterStatus`.
 """
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import abc
 import enum
+from pathlib import Path
 
 import attrs
+from PIL import Image as PILImage
 
 
 class Align(str, enum.Enum):
@@ -27,6 +29,27 @@ class TextLine:
     bold: bool = False
     double_width: bool = False
     double_height: bool = False
+
+
+@attrs.frozen
+class Image:
+    """A picture (a logo): a file path or a PIL image, printed as a 1-bit raster.
+
+    Drivers convert it to black and white and shrink it to the printer's dot
+    width, so any picture prints without being cut off at the right edge.
+    Equal when the sources are (PIL images compare pixels); one holding a PIL
+    image cannot be hashed, as PIL images cannot.
+    """
+
+    source: str | Path | PILImage.Image
+    align: Align = Align.CENTER
+
+    @property
+    def name(self) -> str:
+        """What the picture is, for logs: its file name, or its size in dots."""
+        if isinstance(self.source, PILImage.Image):
+            return f"{self.source.width}x{self.source.height}"
+        return Path(self.source).name
 
 
 @attrs.frozen
@@ -53,7 +76,7 @@ class Cut:
     partial: bool = False
 
 
-PrintItem = TextLine | QrCode | Barcode | Feed | Cut
+PrintItem = TextLine | Image | QrCode | Barcode | Feed | Cut
 
 
 @attrs.frozen
@@ -67,6 +90,8 @@ class PrintDocument:
         for item in self.items:
             if isinstance(item, TextLine):
                 lines.append(item.text)
+            elif isinstance(item, Image):
+                lines.append(f"[IMAGE {item.name}]")
             elif isinstance(item, QrCode):
                 lines.append(f"[QR {item.data}]")
             elif isinstance(item, Barcode):

@@ -255,7 +255,7 @@ def test_paper_out_mid_receipt_is_reprinted_once_and_paid_once(
     with Simulation(TerminalConfig.load(), tmp_path, printer_transport=transport) as sim:
         port = sim.world.printer_port
         assert port is not None
-        port.inject(paper_end_after=300)
+        port.inject(paper_end_after=2000)  # past the logo, in the text
         _sale_with(sim, PrinterPort.refill_paper)
         receipts = [r.text for r in port.receipts()]
         assert len(receipts) == 2

@@ -32,7 +32,7 @@ P58 = PrinterProfile.load("generic_58mm")
 P80 = PrinterProfile.load("generic_80mm")
 
 CASES: dict[str, tuple[PrinterProfile, Callable[[], bytes]]] = {
-    "sale_merchant_58mm": (P58, lambda: sale_receipt(P58, "merchant", qr=True)),
+    "sale_merchant_58mm": (P58, lambda: sale_receipt(P58, "merchant")),
     "sale_customer_80mm": (P80, lambda: sale_receipt(P80, "customer")),
     "python_escpos_58mm": (P58, python_escpos_receipt),
 }

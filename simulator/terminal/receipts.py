@@ -7,14 +7,26 @@ and the entry (``lines[3].align``).
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
 
 import firmware_fixtures
-from drivers.printer import Align, Barcode, Cut, Feed, PrintDocument, PrintItem, QrCode, TextLine
+from drivers.printer import (
+    Align,
+    Barcode,
+    Cut,
+    Feed,
+    Image,
+    PrintDocument,
+    PrintItem,
+    QrCode,
+    TextLine,
+)
 from firmware_fixtures import yaml_lines
 from firmware_fixtures.yaml_lines import line_of
 from simulator.errors import FixtureError
@@ -38,9 +50,30 @@ RECEIPT_FIELDS = frozenset(
         "signature",  # "1" when the cardholder must sign, else empty
         "cvm",  # how the cardholder was verified, as text (empty for a signature)
         "reprint",  # REPRINT_MARK on a receipt printed again after a fault, else empty
+        # The transaction a void or refund undoes (void.yaml, refund.yaml).
+        "orig_stan",
+        "orig_rrn",
+        "orig_date",
     }
 )
-_OPTIONAL_FIELDS = {"signature": "", "cvm": "", "reprint": ""}
+_OPTIONAL_FIELDS = {"signature": "", "cvm": "", "reprint": "", "orig_rrn": "", "orig_date": ""}
+# Repeated blocks (`{rows: NAME, lines: [...]}`): the block is printed once per
+# row of render(rows={NAME: [...]}), and its lines may also use the row's fields.
+ROW_FIELDS: Mapping[str, frozenset[str]] = {
+    # Settlement batch totals, one row per card type (settlement.yaml); amounts
+    # are formatted by the caller ("45.60"), counts are numbers of transactions.
+    "totals": frozenset(
+        {
+            "card_label",
+            "sale_count",
+            "sale_amount",
+            "void_count",
+            "void_amount",
+            "refund_count",
+            "refund_amount",
+        }
+    ),
+}
 # A receipt printed again because the first print was interrupted (paper end,
 # cover open ...) says so. Templates place it with a line using {reprint} or
 # `if: reprint`; a template that does not gets DEFAULT_REPRINT_LINE on top.
@@ -49,11 +82,15 @@ DEFAULT_REPRINT_LINE = TextLine(f"*** {REPRINT_MARK} ***", align=Align.CENTER, b
 # `if: FIELD` prints a line only when FIELD is non-empty, `unless: FIELD` only when empty.
 _CONDITION_KEYS = {"if", "unless"}
 _STYLE_KEYS = {"align", "bold", "double_width", "double_height", "only"} | _CONDITION_KEYS
+_KINDS = ("text", "rule", "image", "qr", "barcode", "feed", "cut", "rows")
+_ALIGNED_KINDS = {"text", "image", "qr", "barcode"}
 
 
 @attrs.frozen
 class _Line:
-    kind: str  # text / rule / qr / barcode / feed / cut
+    kind: str  # one of _KINDS
+    # text/qr/barcode: a format string; rule: the character; image: the file;
+    # feed: lines; rows: (row list name, the block's lines)
     value: Any
     style: Mapping[str, Any]
     only: str | None
@@ -84,11 +121,7 @@ class ReceiptTemplate:
             raise FixtureError(
                 path, "copies: expected a mapping of copy id -> label", line_of(doc, "copies")
             )
-        raw_lines = doc["lines"]
-        lines = tuple(
-            _parse_line(path, index, raw, set(copies), line_of(raw_lines, index))
-            for index, raw in enumerate(raw_lines)
-        )
+        lines = _parse_lines(path, "lines", doc["lines"], set(copies), RECEIPT_FIELDS)
         return cls(name=str(doc.get("name", path.stem)), copies=dict(copies), lines=lines)
 
     @property
@@ -96,21 +129,45 @@ class ReceiptTemplate:
         """Whether a line of the template prints the reprint marker itself."""
         return any(
             "reprint" in (line.when, line.unless)
-            or (isinstance(line.value, str) and "{reprint}" in line.value)
-            for line in self.lines
+            or (line.kind != "image" and isinstance(line.value, str) and "{reprint}" in line.value)
+            for line in _walk(self.lines)
         )
 
     def render(
-        self, copy: str, values: Mapping[str, str], *, width: int, reprint: bool = False
+        self,
+        copy: str,
+        values: Mapping[str, str],
+        *,
+        width: int,
+        reprint: bool = False,
+        rows: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
     ) -> PrintDocument:
-        """The document for one copy; ``reprint`` adds the reprint marker (see above)."""
+        """The document for one copy; ``reprint`` adds the reprint marker (see above).
+
+        ``rows`` gives the row lists that `rows:` blocks repeat over (e.g.
+        ``{"totals": [{"card_label": ..., "sale_count": ...}, ...]}``); a block
+        whose list is not given prints nothing.
+        """
         # Optional fields default to empty, so callers from before them still render.
         fields = {**_OPTIONAL_FIELDS, **values, "copy_label": self.copies[copy]}
         fields["reprint"] = REPRINT_MARK if reprint else ""
         items: list[PrintItem] = []
         if reprint and not self.places_reprint_mark:
             items.append(DEFAULT_REPRINT_LINE)
-        for line in self.lines:
+        self._emit(self.lines, copy, fields, width, rows or {}, items)
+        title = f"{self.name} receipt ({copy} copy{', reprint' if reprint else ''})"
+        return PrintDocument(title=title, items=tuple(items))
+
+    def _emit(
+        self,
+        lines: Sequence[_Line],
+        copy: str,
+        fields: Mapping[str, str],
+        width: int,
+        rows: Mapping[str, Sequence[Mapping[str, str]]],
+        items: list[PrintItem],
+    ) -> None:
+        for line in lines:
             if line.only is not None and line.only != copy:
                 continue
             if line.when is not None and not fields.get(line.when):
@@ -118,35 +175,65 @@ class ReceiptTemplate:
             if line.unless is not None and fields.get(line.unless):
                 continue
             if line.kind == "text":
-                items.append(TextLine(line.value.format_map(fields), **line.style))
+                items.append(TextLine(self._format(line.value, fields), **line.style))
             elif line.kind == "rule":
                 items.append(TextLine(line.value * width))
+            elif line.kind == "image":
+                items.append(Image(line.value, **line.style))
             elif line.kind == "qr":
-                items.append(QrCode(line.value.format_map(fields)))
+                items.append(QrCode(self._format(line.value, fields), **line.style))
             elif line.kind == "barcode":
-                items.append(Barcode(line.value.format_map(fields)))
+                items.append(Barcode(self._format(line.value, fields), **line.style))
             elif line.kind == "feed":
                 items.append(Feed(int(line.value)))
             elif line.kind == "cut":
                 items.append(Cut())
-        title = f"{self.name} receipt ({copy} copy{', reprint' if reprint else ''})"
-        return PrintDocument(title=title, items=tuple(items))
+            elif line.kind == "rows":
+                name, block = line.value
+                for row in rows.get(name, ()):
+                    self._emit(block, copy, {**fields, **row}, width, rows, items)
+
+    def _format(self, text: str, fields: Mapping[str, str]) -> str:
+        try:
+            return text.format_map(fields)
+        except KeyError as exc:
+            # A caller bug, not a template one: say which value it did not give.
+            raise KeyError(f"receipt template {self.name!r} needs a value for {exc}") from None
 
 
-def _parse_line(path: Path, index: int, raw: object, copies: set[str], line: int | None) -> _Line:
-    """Template line ``index`` (``line`` is where it is in the file)."""
-    where = f"lines[{index}]"
+def _walk(lines: Sequence[_Line]) -> Iterator[_Line]:
+    """Every line, including those inside `rows:` blocks."""
+    for line in lines:
+        yield line
+        if line.kind == "rows":
+            yield from _walk(line.value[1])
+
+
+def _parse_lines(
+    path: Path, where: str, raw_lines: list[Any], copies: set[str], known: frozenset[str]
+) -> tuple[_Line, ...]:
+    return tuple(
+        _parse_line(path, f"{where}[{index}]", raw, copies, known, line_of(raw_lines, index))
+        for index, raw in enumerate(raw_lines)
+    )
+
+
+def _parse_line(
+    path: Path, where: str, raw: object, copies: set[str], known: frozenset[str], line: int | None
+) -> _Line:
+    """Template line ``where`` (``line`` is where it is in the file); ``known``
+    are the fields its placeholders and conditions may use."""
     if not isinstance(raw, Mapping):
         raise FixtureError(path, f"{where}: expected a mapping like {{text: ...}}", line)
 
     def fail(problem: str, key: str | None = None) -> FixtureError:
         return FixtureError(path, problem, line if key is None else line_of(raw, key) or line)
 
-    kinds = [key for key in ("text", "rule", "qr", "barcode", "feed", "cut") if key in raw]
+    kinds = [key for key in _KINDS if key in raw]
     if len(kinds) != 1:
-        raise fail(f"{where}: expected exactly one of text/rule/qr/barcode/feed/cut")
+        raise fail(f"{where}: expected exactly one of {'/'.join(_KINDS)}")
     kind = kinds[0]
-    unknown = set(raw) - _STYLE_KEYS - {kind}
+    unknown = set(raw) - _STYLE_KEYS - {kind} - ({"lines"} if kind == "rows" else set())
     if unknown:
         raise fail(f"{where}: unknown key(s) {sorted(unknown)}", sorted(unknown)[0])
     only = raw.get("only")
@@ -154,7 +241,7 @@ def _parse_line(path: Path, index: int, raw: object, copies: set[str], line: int
         raise fail(f"{where}.only: {only!r} is not a copy ({sorted(copies)})", "only")
     conditions: dict[str, str] = {}
     for key in _CONDITION_KEYS & set(raw):
-        if raw[key] not in RECEIPT_FIELDS:
+        if raw[key] not in known:
             raise fail(f"{where}.{key}: {raw[key]!r} is not a receipt field", key)
         conditions[key] = str(raw[key])
     value = raw[kind]
@@ -164,24 +251,40 @@ def _parse_line(path: Path, index: int, raw: object, copies: set[str], line: int
         except ValueError as exc:
             raise fail(f"{where}.{kind}: {exc}", kind) from None
         for field in fields:
-            if field is not None and field not in RECEIPT_FIELDS:
+            if field is not None and field not in known:
                 raise fail(
-                    f"{where}: unknown placeholder {{{field}}} (known: {sorted(RECEIPT_FIELDS)})",
-                    kind,
+                    f"{where}: unknown placeholder {{{field}}} (known: {sorted(known)})", kind
                 )
         value = str(value)
     elif kind == "feed" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise fail(f"{where}.feed: expected a number of lines, got {value!r}", kind)
+    elif kind == "image":
+        value = _image_file(
+            path, str(value), lambda problem: fail(f"{where}.image: {problem}", kind)
+        )
+    elif kind == "rows":
+        if value not in ROW_FIELDS:
+            raise fail(f"{where}.rows: {value!r} is not a row list ({sorted(ROW_FIELDS)})", kind)
+        block = raw.get("lines")
+        if not isinstance(block, list) or not block:
+            raise fail(f"{where}.lines: expected the list of lines to repeat for each row", kind)
+        value = (
+            str(value),
+            _parse_lines(path, f"{where}.lines", block, copies, known | ROW_FIELDS[value]),
+        )
     style: dict[str, Any] = {}
-    if kind == "text":
-        if "align" in raw:
-            try:
-                style["align"] = Align(raw["align"])
-            except ValueError:
-                raise fail(f"{where}.align: expected left, center or right", "align") from None
-        for flag in ("bold", "double_width", "double_height"):
-            if flag in raw:
-                style[flag] = bool(raw[flag])
+    if kind in _ALIGNED_KINDS and "align" in raw:
+        try:
+            style["align"] = Align(raw["align"])
+        except ValueError:
+            raise fail(f"{where}.align: expected left, center or right", "align") from None
+    elif "align" in raw:
+        raise fail(f"{where}.align: a {kind} line has no alignment", "align")
+    for flag in ("bold", "double_width", "double_height"):
+        if flag in raw:
+            if kind != "text":
+                raise fail(f"{where}.{flag}: only text lines have a text style", flag)
+            style[flag] = bool(raw[flag])
     return _Line(
         kind=kind,
         value=value,
@@ -190,3 +293,18 @@ def _parse_line(path: Path, index: int, raw: object, copies: set[str], line: int
         when=conditions.get("if"),
         unless=conditions.get("unless"),
     )
+
+
+def _image_file(template: Path, name: str, fail: Callable[[str], FixtureError]) -> Path:
+    """The picture ``name`` of an image line: relative to the template's folder
+    (firmware_fixtures/receipts/ for the built-in templates), checked here so a
+    missing or broken logo fails when the template loads, not at the first sale."""
+    path = template.parent / name  # an absolute ``name`` stays as it is
+    if not path.is_file():
+        raise fail(f"no such image file {path}")
+    try:
+        with PILImage.open(path) as picture:
+            picture.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise fail(f"{path} is not an image Pillow can read ({exc})") from None
+    return path

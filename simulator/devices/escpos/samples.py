@@ -33,10 +33,15 @@ ORDER_NO = "NO.12345"
 
 
 def sale_receipt(profile: PrinterProfile, copy: str = "merchant", *, qr: bool = False) -> bytes:
-    """The terminal's purchase receipt (firmware_fixtures/receipts/sale.yaml) as sent."""
+    """The terminal's purchase receipt (firmware_fixtures/receipts/sale.yaml) as sent.
+
+    The template prints the logo on both copies and the e-receipt QR on the
+    cardholder copy only; ``qr`` adds one to any copy, for the fuzz tests and
+    benchmarks that want every kind of command in one receipt.
+    """
     template = ReceiptTemplate.load("sale")
     document = template.render(copy, SALE_VALUES, width=profile.chars_per_line)
-    if qr:  # the e-receipt link, before the final feed and cut
+    if qr:  # before the final feed and cut
         items = list(document.items)
         items.insert(len(items) - 2, QrCode("https://e.example/r/202601151030000001"))
         document = type(document)(document.title, tuple(items))
