@@ -29,10 +29,12 @@ then returns a ready status and ``status_known`` is ``False``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import threading
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from escpos.constants import BARCODE_TYPE_B
@@ -106,14 +108,28 @@ def _has_wide(text: str) -> bool:
 def _monochrome(source: object) -> PILImage.Image:
     """``source`` (a path or a PIL image) as a mode "1" image, transparency as paper."""
     if isinstance(source, PILImage.Image):
-        picture = source
-    else:
-        try:
-            with PILImage.open(str(source)) as opened:
-                opened.load()
-                picture = opened.copy()
-        except UnidentifiedImageError as exc:
-            raise ValueError(f"{source} is not an image file Pillow can read") from exc
+        return _to_monochrome(source)
+    path = Path(str(source))
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise ValueError(f"{source}: {exc.strerror}") from exc
+    return _monochrome_file(path, modified)
+
+
+@functools.lru_cache(maxsize=32)
+def _monochrome_file(path: Path, modified: int) -> PILImage.Image:
+    # A receipt logo prints on every receipt: decode and convert it once per
+    # version of the file (``modified`` is part of the cache key), not per copy.
+    try:
+        with PILImage.open(path) as opened:
+            opened.load()
+            return _to_monochrome(opened.copy())
+    except UnidentifiedImageError as exc:
+        raise ValueError(f"{path} is not an image file Pillow can read") from exc
+
+
+def _to_monochrome(picture: PILImage.Image) -> PILImage.Image:
     if picture.mode == "1":
         return picture
     if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
