@@ -10,5 +10,9 @@ class Scanner(abc.ABC):
     def read_code(self, timeout: float) -> str | None:
         """The next scanned code, stripped of framing; ``None`` on timeout."""
 
+    def take_scan(self) -> str | None:
+        """One code already scanned, or ``None``; never waits."""
+        return self.read_code(0)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device."""

@@ -1,0 +1,368 @@
+"""Barcode / QR scanners on a serial line or USB-CDC port, over pyserial.
+
+=======================================================================  =====================
+URL                                                                      transport
+=======================================================================  =====================
+``serial:///dev/ttyACM0?baud=9600&suffix=CR&prefix=&profile=generic_cdc``  ``serial.Serial``
+``socket://HOST:PORT?suffix=CRLF``                                       pyserial ``socket://``
+=======================================================================  =====================
+
+A scanner sends each code as ``prefix + code + suffix``. The framing comes from
+a scanner profile (``firmware_fixtures/scanners/<profile>.yaml``, default
+``generic_cdc``); ``prefix``, ``suffix``, ``baud`` and ``max_length`` in the URL
+override it. ``suffix`` is one of ``CR``, ``LF``, ``CRLF``, ``TAB`` or ``none``
+(``none``: a code ends when the line has been idle for ``gap`` ms, default 50).
+
+The driver never dedupes (a doubled scan gives two codes; that is the app's
+call) and never crashes on what the wire carries: a frame that is not
+printable text, lacks the prefix or is longer than ``max_length`` is skipped
+and reported as a :class:`ScanError` (see :meth:`SerialScanner.take_errors`).
+Empty frames and stray CR / LF around a code (a scanner sending CRLF to a
+driver told ``CR``) are ignored silently.
+
+A background thread reads the port in short slices and wakes the context
+clock when a code is complete; :meth:`SerialScanner.read_code` waits on the
+clock with :func:`~drivers.clock.poll_until`, since a real port never notifies
+a clock. The ``none`` suffix's idle gap is a property of the wire, so it is
+measured on the wall clock (pyserial's read timeout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+import firmware_fixtures
+from drivers.clock import Clock, poll_until
+from drivers.errors import DeviceUnavailable, DeviceURLError, DriverError
+from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+from drivers.scanner import Scanner
+from firmware_fixtures import yaml_lines
+from firmware_fixtures.yaml_lines import FixtureFileError
+
+CATEGORY = "scanners"
+SUFFIXES = (".yaml", ".yml")
+DEFAULT_PROFILE = "generic_cdc"
+DEFAULT_GAP_MS = 50
+READ_SLICE = 0.05  # seconds: longest a read blocks, so close() is prompt
+SUFFIX_BYTES: dict[str, bytes] = {
+    "CR": b"\r",
+    "LF": b"\n",
+    "CRLF": b"\r\n",
+    "TAB": b"\t",
+    "none": b"",
+}
+URL_PARAMS = frozenset({"profile", "baud", "prefix", "suffix", "max_length", "gap"})
+
+
+class ScannerProfileError(DriverError, FixtureFileError):
+    """A scanner profile is missing, unknown or malformed (``path:line: problem``)."""
+
+
+@attrs.frozen
+class ScannerProfile:
+    """How one scanner model frames its codes."""
+
+    name: str
+    prefix: str = ""
+    suffix: str = "CR"
+    baud: int = 9600
+    max_length: int = 512
+    vendor: str = "Generic"
+    notes: str = ""
+    source: Path | None = attrs.field(default=None, eq=False)
+
+    @property
+    def suffix_bytes(self) -> bytes:
+        return SUFFIX_BYTES[self.suffix]
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> ScannerProfile:
+        path = firmware_fixtures.locate(
+            CATEGORY, name_or_path, SUFFIXES, "scanner profile", ScannerProfileError
+        )
+        data = yaml_lines.load(path, error=ScannerProfileError)
+        return cls.from_mapping(data, source=path)
+
+    @classmethod
+    def from_mapping(cls, data: Any, *, source: Path | str = "<profile>") -> ScannerProfile:
+        path = Path(source)
+
+        def fail(key: str | None, problem: str) -> ScannerProfileError:
+            line = yaml_lines.line_at(data, key) if key else yaml_lines.line_of(data)
+            return ScannerProfileError(
+                path, f"field {key}: {problem}" if key else problem, line=line
+            )
+
+        if not isinstance(data, dict):
+            raise fail(None, f"expected a mapping of fields, got {type(data).__name__}")
+        allowed = {"name", "vendor", "notes", "prefix", "suffix", "baud", "max_length"}
+        for key in data:
+            if key not in allowed:
+                raise fail(key, f"unknown field; expected one of {', '.join(sorted(allowed))}")
+        for key in ("name", "vendor", "notes", "prefix"):
+            if key in data and not isinstance(data[key], str):
+                raise fail(key, f"expected a string, got {data[key]!r}")
+        suffix = data.get("suffix", "CR")
+        if suffix not in SUFFIX_BYTES:
+            raise fail("suffix", f"expected one of {', '.join(SUFFIX_BYTES)}, got {suffix!r}")
+        for key in ("baud", "max_length"):
+            value = data.get(key, 1)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise fail(key, f"expected a positive integer, got {value!r}")
+        return cls(
+            name=data.get("name", path.stem),
+            prefix=data.get("prefix", ""),
+            suffix=suffix,
+            baud=data.get("baud", 9600),
+            max_length=data.get("max_length", 512),
+            vendor=data.get("vendor", "Generic"),
+            notes=data.get("notes", "").strip(),
+            source=path,
+        )
+
+
+def available_profiles() -> list[str]:
+    return firmware_fixtures.names(CATEGORY, SUFFIXES)
+
+
+@attrs.frozen
+class ScanError:
+    """A frame the driver skipped: ``kind`` is ``not_text``, ``not_printable``,
+    ``no_prefix``, ``too_long`` or ``port_failed``; ``raw`` the bytes dropped."""
+
+    kind: str
+    detail: str
+    raw: bytes = b""
+
+
+class SerialScanner(Scanner):
+    """A scanner on an open pyserial port (see the module docstring)."""
+
+    def __init__(
+        self,
+        port: Any,
+        *,
+        clock: Clock,
+        prefix: str = "",
+        suffix: bytes = b"\r",
+        max_length: int = 512,
+        name: str = "scanner",
+    ) -> None:
+        self.name = name
+        self._port = port
+        self._clock = clock
+        self._prefix = prefix
+        self._suffix = suffix
+        self._max_length = max_length
+        self._lock = threading.Lock()
+        self._codes: deque[str] = deque()
+        self._errors: deque[ScanError] = deque()
+        self._pending = bytearray()
+        self._discarding = False
+        self._failed: str | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="possim-scanner", daemon=True)
+        self._thread.start()
+
+    # -- the app's side -------------------------------------------------------
+
+    def read_code(self, timeout: float) -> str | None:
+        ready = poll_until(self._clock, self._has_news, timeout, interval=READ_SLICE)
+        with self._lock:
+            if self._codes:
+                return self._codes.popleft()
+        if ready and self._failed is not None:
+            raise DeviceUnavailable(f"scanner {self.name}: {self._failed}")
+        return None
+
+    def take_scan(self) -> str | None:
+        """One code already received, or ``None``; never waits."""
+        with self._lock:
+            return self._codes.popleft() if self._codes else None
+
+    def take_errors(self) -> list[ScanError]:
+        """The frames skipped since the last call, oldest first."""
+        with self._lock:
+            errors = list(self._errors)
+            self._errors.clear()
+            return errors
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join(5.0)
+        with contextlib.suppress(Exception):
+            self._port.close()
+
+    def _has_news(self) -> bool:
+        return bool(self._codes) or self._failed is not None
+
+    # -- the reader thread ----------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                waiting = self._port.in_waiting
+                data = self._port.read(max(1, waiting))
+            except Exception as exc:  # unplugged, socket closed: report, never crash
+                if not self._stopping.is_set():
+                    with self._lock:
+                        self._failed = f"port failed: {exc}"
+                        self._errors.append(ScanError("port_failed", str(exc)))
+                    self._clock.notify()
+                return
+            with self._lock:
+                if data:
+                    self._feed(data)
+                elif not self._suffix and self._pending:
+                    self._frame(bytes(self._pending))  # suffix none: an idle gap ends a code
+                    self._pending.clear()
+            self._clock.notify()
+
+    def _feed(self, data: bytes) -> None:
+        self._pending += data
+        if not self._suffix:
+            return
+        while True:
+            end = self._pending.find(self._suffix)
+            if end < 0:
+                break
+            frame = bytes(self._pending[:end])
+            del self._pending[: end + len(self._suffix)]
+            if self._discarding:
+                self._discarding = False
+                continue
+            self._frame(frame)
+        limit = len(self._prefix.encode()) + self._max_length + 2  # + stray CR/LF
+        if len(self._pending) > limit:
+            if not self._discarding:
+                self._errors.append(
+                    ScanError(
+                        "too_long",
+                        f"no suffix within {limit} bytes; skipping to the next suffix",
+                        bytes(self._pending[:64]),
+                    )
+                )
+            self._discarding = True
+            self._pending.clear()
+
+    def _frame(self, frame: bytes) -> None:
+        frame = frame.strip(b"\r\n")
+        if not frame:
+            return
+        try:
+            text = frame.decode("utf-8")
+        except UnicodeDecodeError:
+            self._errors.append(ScanError("not_text", "not UTF-8 text", frame))
+            return
+        if self._prefix:
+            if not text.startswith(self._prefix):
+                self._errors.append(
+                    ScanError("no_prefix", f"does not start with {self._prefix!r}", frame)
+                )
+                return
+            text = text[len(self._prefix) :]
+        if not text.isprintable():
+            self._errors.append(ScanError("not_printable", "control characters in code", frame))
+            return
+        if len(text) > self._max_length:
+            self._errors.append(
+                ScanError("too_long", f"{len(text)} characters > {self._max_length}", frame)
+            )
+            return
+        if text:
+            self._codes.append(text)
+
+
+# -- registration and opening --------------------------------------------------------
+
+
+def register(registry: DeviceRegistry) -> None:
+    registry.register(DeviceKind.SCANNER, "serial", open_serial_scanner)
+    registry.register(DeviceKind.SCANNER, "socket", open_serial_scanner)
+
+
+def _framing(url: DeviceURL) -> tuple[str, bytes, int, int]:
+    unknown = set(url.params) - URL_PARAMS
+    if unknown:
+        raise DeviceURLError(
+            f"{url.raw}: unknown parameter(s) {sorted(unknown)}; "
+            f"known: {', '.join(sorted(URL_PARAMS))}"
+        )
+    profile = ScannerProfile.load(url.param("profile", DEFAULT_PROFILE))
+    suffix = url.param("suffix", profile.suffix)
+    matched = {name.lower(): name for name in SUFFIX_BYTES}.get(suffix.lower())
+    if matched is None:
+        raise DeviceURLError(
+            f"{url.raw}: suffix={suffix!r}: expected one of {', '.join(SUFFIX_BYTES)}"
+        )
+    max_length = url.int_param("max_length", profile.max_length)
+    baud = url.int_param("baud", profile.baud)
+    if max_length <= 0 or baud <= 0:
+        raise DeviceURLError(f"{url.raw}: baud and max_length must be above zero")
+    return url.param("prefix", profile.prefix), SUFFIX_BYTES[matched], max_length, baud
+
+
+def open_serial_scanner(url: DeviceURL, context: DeviceContext) -> SerialScanner:
+    """``serial:///dev/ttyACM0?...`` or ``socket://HOST:PORT?...`` (see the module doc)."""
+    prefix, suffix, max_length, baud = _framing(url)
+    gap = url.int_param("gap", DEFAULT_GAP_MS) / 1000
+    timeout = gap if not suffix else READ_SLICE
+    try:
+        import serial
+    except ImportError:
+        raise DeviceUnavailable(
+            f"{url.raw}: scanners need pyserial: pip install pyserial"
+        ) from None
+    if url.scheme == "socket":
+        if not url.target:
+            raise DeviceURLError(f"{url.raw}: expected socket://HOST:PORT")
+        try:
+            port = serial.serial_for_url(f"socket://{url.target}", timeout=timeout)
+        except (serial.SerialException, ValueError) as exc:
+            raise DeviceUnavailable(f"cannot reach scanner {url.raw}: {exc}") from exc
+    else:
+        port = _open_serial(url, serial, baud, timeout)
+    return SerialScanner(
+        port, clock=context.clock, prefix=prefix, suffix=suffix, max_length=max_length, name=url.raw
+    )
+
+
+def _open_serial(url: DeviceURL, serial: Any, baud: int, timeout: float) -> Any:
+    path = url.target
+    if not path:
+        raise DeviceURLError(f"{url.raw}: expected serial:///dev/ttyACM0?baud=N")
+    if not os.path.exists(path):
+        raise DeviceUnavailable(
+            f"no serial device {path} for scanner {url.raw}; serial ports present: "
+            f"{_serial_ports_present() or 'none'}; check the cable (USB-CDC scanners appear "
+            "as /dev/ttyACM*, USB-serial adapters as /dev/ttyUSB*)"
+        )
+    denied = (
+        f"permission denied opening {path} for scanner {url.raw}; add your user to the "
+        "dialout group (sudo usermod -aG dialout $USER) and log in again"
+    )
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise DeviceUnavailable(denied)
+    try:
+        return serial.Serial(path, baud, timeout=timeout)
+    except serial.SerialException as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise DeviceUnavailable(denied) from exc
+        raise DeviceUnavailable(f"cannot open scanner {url.raw}: {exc}") from exc
+
+
+def _serial_ports_present() -> str:
+    try:
+        from serial.tools import list_ports
+
+        return ", ".join(sorted(port.device for port in list_ports.comports()))
+    except Exception:  # only a hint
+        return "(cannot list)"
