@@ -105,28 +105,37 @@ def _has_wide(text: str) -> bool:
     return not text.isascii() and any(_is_wide(ch) for ch in text)
 
 
-def _monochrome(source: object) -> PILImage.Image:
-    """``source`` (a path or a PIL image) as a mode "1" image, transparency as paper."""
-    if isinstance(source, PILImage.Image):
-        return _to_monochrome(source)
-    path = Path(str(source))
-    try:
-        modified = path.stat().st_mtime_ns
-    except OSError as exc:
-        raise ValueError(f"{source}: {exc.strerror}") from exc
-    return _monochrome_file(path, modified)
-
-
 @functools.lru_cache(maxsize=32)
-def _monochrome_file(path: Path, modified: int) -> PILImage.Image:
-    # A receipt logo prints on every receipt: decode and convert it once per
-    # version of the file (``modified`` is part of the cache key), not per copy.
+def _raster_file(path: Path, modified: int, dots: int | None) -> bytes:
+    # A receipt logo prints on every copy: decode, convert and encode it once
+    # per version of the file (``modified`` is part of the key), not per copy.
     try:
         with PILImage.open(path) as opened:
             opened.load()
-            return _to_monochrome(opened.copy())
+            picture = _to_monochrome(opened.copy())
     except UnidentifiedImageError as exc:
         raise ValueError(f"{path} is not an image file Pillow can read") from exc
+    return _raster(_fit(picture, dots))
+
+
+def _fit(picture: PILImage.Image, dots: int | None) -> PILImage.Image:
+    """Shrink rather than let the printer cut the right edge off (or python-escpos
+    refuse it): a logo made for 80 mm still fits 58 mm."""
+    if dots is None or picture.width <= dots:
+        return picture
+    height = max(1, round(picture.height * dots / picture.width))
+    shrunk = picture.convert("L").resize((dots, height), PILImage.Resampling.LANCZOS)
+    return shrunk.convert("1")
+
+
+def _raster(picture: PILImage.Image) -> bytes:
+    """``GS v 0`` raster bytes for ``picture``, as python-escpos encodes them."""
+    scratch = Dummy()
+    # image() prints a warning to stdout when the capability profile has no
+    # media width; the width was checked by _fit.
+    with contextlib.redirect_stdout(io.StringIO()):
+        scratch.image(picture, impl="bitImageRaster", center=False)
+    return bytes(scratch.output)
 
 
 def _to_monochrome(picture: PILImage.Image) -> PILImage.Image:
@@ -339,21 +348,19 @@ class EscposPrinter(Printer):
             job.text(text)
 
     def _render_image(self, job: Any, image: Image) -> None:
-        picture = _monochrome(image.source)
         dots = self._profile.dots_per_line if self._profile is not None else None
-        if dots is not None and picture.width > dots:
-            # Shrink rather than let the printer cut the right edge off (or
-            # python-escpos refuse it): a logo made for 80 mm still fits 58 mm.
-            height = max(1, round(picture.height * dots / picture.width))
-            picture = picture.convert("L").resize((dots, height), PILImage.Resampling.LANCZOS)
-            picture = picture.convert("1")
         # ESC a aligns raster images like text, on every printer; python-escpos's
         # own centring needs the media width in its capability profile instead.
         job.set(align=image.align.value)
-        # image() prints a warning to stdout when the capability profile has no
-        # media width; the width was checked above.
-        with contextlib.redirect_stdout(io.StringIO()):
-            job.image(picture, impl="bitImageRaster", center=False)
+        if isinstance(image.source, PILImage.Image):
+            job._raw(_raster(_fit(_to_monochrome(image.source), dots)))
+        else:
+            path = Path(str(image.source))
+            try:
+                modified = path.stat().st_mtime_ns
+            except OSError as exc:
+                raise ValueError(f"{image.source}: {exc.strerror}") from exc
+            job._raw(_raster_file(path, modified, dots))
 
     def _render_qr(self, job: Any, qr: QrCode) -> None:
         size = max(1, min(16, qr.size))
