@@ -164,6 +164,7 @@ class SerialScanner(Scanner):
         self._max_length = max_length
         self._lock = threading.Lock()
         self._codes: deque[str] = deque()
+        self._received = 0
         self._errors: deque[ScanError] = deque()
         self._pending = bytearray()
         self._discarding = False
@@ -187,6 +188,11 @@ class SerialScanner(Scanner):
         """One code already received, or ``None``; never waits."""
         with self._lock:
             return self._codes.popleft() if self._codes else None
+
+    def received(self) -> int:
+        """How many complete codes have arrived since the port was opened."""
+        with self._lock:
+            return self._received
 
     def take_errors(self) -> list[ScanError]:
         """The frames skipped since the last call, oldest first."""
@@ -279,6 +285,7 @@ class SerialScanner(Scanner):
             return
         if text:
             self._codes.append(text)
+            self._received += 1
 
 
 # -- registration and opening --------------------------------------------------------

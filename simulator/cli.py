@@ -14,6 +14,8 @@ from simulator.gateway import cli as gateway_cli
 from simulator.scenario.junit import write_junit
 from simulator.scenario.model import discover, load_scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario
+from simulator.simulation import SCANNER_TRANSPORTS
+from simulator.tui import cli as tui_cli
 
 DEFAULT_OUT = Path("possim-runs")
 REPO_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -61,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the terminal config's [devices] printer URL (sim://?transport=...)",
     )
     run.add_argument(
+        "--scanner-transport",
+        choices=SCANNER_TRANSPORTS,
+        help="how the terminal reaches the virtual scanner: in process (sim) or a pty read "
+        "by the serial:// driver (pty); default: the terminal config's [devices] scanner URL",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="print each scenario's transcript"
     )
     run.set_defaults(handler=run_command)
@@ -77,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.register(commands)
     render_cli.register(commands)
     printer_cli.register(commands)
+    tui_cli.register(commands)
     return parser
 
 
@@ -105,6 +114,7 @@ def run_command(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 card_transport=args.card_transport,
                 printer_transport=args.printer_transport,
+                scanner_transport=args.scanner_transport,
             )
         except SimulatorError as exc:  # the world could not be built: say why, go on
             errors.append(ScenarioError(path, f"cannot run: {exc}"))

@@ -61,6 +61,30 @@ def with_printer_transport(config: TerminalConfig, transport: str) -> TerminalCo
     return attrs.evolve(config, devices=attrs.evolve(config.devices, printer=url))
 
 
+SCANNER_TRANSPORTS = ("sim", "pty")
+
+
+def with_scanner_transport(config: TerminalConfig, transport: str) -> TerminalConfig:
+    """``config`` with its virtual scanner reached in process (sim) or over a pty."""
+    if transport not in SCANNER_TRANSPORTS:
+        raise ConfigError(
+            config.source or "<config>",
+            f"unknown scanner transport {transport!r}: expected one of "
+            + ", ".join(SCANNER_TRANSPORTS),
+        )
+    parts = urlsplit(config.devices.scanner)
+    if parts.scheme != "sim":
+        raise ConfigError(
+            config.source or "<config>",
+            f"a scanner transport applies to the virtual scanner (sim://), not to "
+            f"{config.devices.scanner!r}",
+        )
+    params = [(k, v) for k, v in parse_qsl(parts.query) if k != "transport"]
+    params.append(("transport", transport))
+    url = f"sim://{parts.netloc}{parts.path}?{urlencode(params)}"
+    return attrs.evolve(config, devices=attrs.evolve(config.devices, scanner=url))
+
+
 class Simulation:
     def __init__(
         self,
@@ -71,9 +95,12 @@ class Simulation:
         start: datetime = DEFAULT_EPOCH,
         card_transport: str = "sim",
         printer_transport: str | None = None,
+        scanner_transport: str | None = None,
     ) -> None:
         if printer_transport is not None:
             config = with_printer_transport(config, printer_transport)
+        if scanner_transport is not None:
+            config = with_scanner_transport(config, scanner_transport)
         if card_transport not in CARD_TRANSPORTS:
             raise ConfigError(
                 config.source or "<config>",
@@ -115,6 +142,8 @@ class Simulation:
                 workdir=workdir,
                 host=HostEndpoint(host, port),
                 simulation=self.world,
+                # The built-in gateway's QR API (docs/qr_api.md), when it serves one.
+                qr_url=getattr(self.gateway, "qr_base_url", None),
             )
         except BaseException:
             self.gateway.stop()

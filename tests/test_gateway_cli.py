@@ -36,6 +36,8 @@ def test_register_adds_gateway_serve_with_defaults() -> None:
     args = parser.parse_args(["gateway", "serve"])
     assert args.host == "127.0.0.1"
     assert args.iso8583_port == 5800
+    assert args.qr_port == 5801
+    assert args.sim_customers is False
     assert args.spec == "possim_ascii"
     assert args.tpdu_length == 0
     assert args.ledger == "possim-gateway.sqlite"
@@ -71,6 +73,8 @@ class Process:
                 "gateway",
                 "serve",
                 "--iso8583-port",
+                "0",
+                "--qr-port",
                 "0",
                 "--ledger",
                 str(self.ledger),
@@ -132,6 +136,10 @@ def test_serve_in_a_subprocess(tmp_path: Path, stop_with: signal.Signals) -> Non
         assert match is not None
         port = int(match.group(1))
         assert port != 0
+        qr_line = gateway.next_line()
+        assert re.match(
+            r"^possim gateway: QR API .* listening on http://127\.0\.0\.1:\d+$", qr_line
+        )
 
         reply = exchange(port, {"t": "0800", "7": "0115103000", "11": "000001", "70": "301"})
         assert reply["t"] == "0810"

@@ -90,7 +90,10 @@ def test_possim_run_card_purchase_over_pcsc_is_deterministic(
     assert "power on, ATR 3B888001504F5353494D555017" in transcripts[0]
 
 
-LIBRARY = discover([REPO / "scenarios"])
+# The scenarios that put a card into the reader (QR and printer ones add nothing here).
+LIBRARY = [
+    path for path in discover([REPO / "scenarios"]) if path.stem.startswith(("card_", "magstripe_"))
+]
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=[path.stem for path in LIBRARY])

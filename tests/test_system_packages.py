@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["pytester"]
+# The inner sessions run in this process: textual-snapshot's session hooks would
+# replace (and then delete) the outer session's snapshot folder.
+INNER_SESSION = ("-p", "no:cacheprovider", "-p", "no:textual-snapshot")
 
 CONFTEST = (Path(__file__).parent / "conftest.py").read_text(encoding="utf-8")
 TEST = """
@@ -28,7 +31,7 @@ def test_missing_package_skips_with_a_reason(
     monkeypatch.delenv("POSSIM_REQUIRE_SYSTEM", raising=False)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(TEST)
-    result = pytester.runpytest("-rs", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-rs", *INNER_SESSION)
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*possim-no-such-program*not installed*"])
 
@@ -39,6 +42,6 @@ def test_missing_package_fails_when_ci_requires_everything(
     monkeypatch.setenv("POSSIM_REQUIRE_SYSTEM", "1")
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(TEST)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest(*INNER_SESSION)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*POSSIM_REQUIRE_SYSTEM=1 requires it*"])

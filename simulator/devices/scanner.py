@@ -15,9 +15,10 @@ class VirtualScanner(Scanner):
         self._lock = threading.Lock()
         self._codes: deque[str] = deque()
 
-    def scan(self, code: str) -> None:
+    def scan(self, code: str, times: int = 1) -> None:
+        """Deliver ``code``; ``times`` > 1: a doubled scan, all copies at once."""
         with self._lock:
-            self._codes.append(code)
+            self._codes.extend([code] * times)
         self._clock.notify()
 
     def read_code(self, timeout: float) -> str | None:

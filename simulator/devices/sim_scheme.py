@@ -5,6 +5,7 @@ from __future__ import annotations
 from drivers.errors import DeviceURLError
 from drivers.escpos_printer import EscposPrinter
 from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+from drivers.scanner import Scanner
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.magstripe_reader import VirtualMagstripeReader
 from simulator.devices.pin_pad import VirtualPinPad
@@ -47,10 +48,22 @@ def open_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
     )
 
 
-def open_scanner(url: DeviceURL, context: DeviceContext) -> VirtualScanner:
+def open_scanner(url: DeviceURL, context: DeviceContext) -> Scanner:
+    """``sim://[?transport=sim|pty&profile=NAME]``: in process, or through a pty
+    and the real serial:// driver (simulator/devices/scanner_link.py)."""
     world = SimulatedWorld.of(context)
-    world.scanner = VirtualScanner(context.clock)
-    return world.scanner
+    transport = url.param("transport", "sim")
+    if transport == "pty":
+        from simulator.devices.scanner_link import open_pty_scanner
+
+        link, hand = open_pty_scanner(context, url.param("profile", "generic_cdc"))
+        world.scanner = hand
+        return link
+    if transport != "sim":
+        raise DeviceURLError(f"{url.raw}: transport={transport!r}: expected sim or pty")
+    scanner = VirtualScanner(context.clock)
+    world.scanner = scanner
+    return scanner
 
 
 def open_speaker(url: DeviceURL, context: DeviceContext) -> VirtualSpeaker:

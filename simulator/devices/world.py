@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from simulator.devices.printer import VirtualPrinter
     from simulator.devices.printer_port import PrinterPort
     from simulator.devices.scanner import VirtualScanner
+    from simulator.devices.scanner_link import PtyScannerHand
     from simulator.devices.speaker import VirtualSpeaker
 
 
@@ -38,7 +39,8 @@ class SimulatedWorld:
     card_slot: CardSlot | None = None
     pin_pad: VirtualPinPad | None = None
     printer: VirtualPrinter | None = None
-    scanner: VirtualScanner | None = None
+    # Where the cashier scans codes: in process, or through a pty (scanner_link).
+    scanner: VirtualScanner | PtyScannerHand | None = None
     speaker: VirtualSpeaker | None = None
     magstripe_reader: VirtualMagstripeReader | None = None
     # Every transport feeds the printer through its port (fault injection);

@@ -1,5 +1,6 @@
-"""The acquirer host simulator assembled: ledger, issuers, magic amounts,
-codec and TCP server. Used by ``possim gateway serve`` and by simulations."""
+"""The gateway simulator assembled: ledger, issuers, magic amounts, the ISO 8583
+card host on TCP and the QR channels' HTTP API. Used by ``possim gateway serve``
+and by simulations."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from simulator.gateway.issuers import DEFAULT_ISSUERS, IssuerDirectory
 from simulator.gateway.ledger import Ledger
 from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS, MagicAmounts
 from simulator.gateway.pins import DEFAULT_TERMINALS, PinVerifier, TerminalKeys
+from simulator.gateway.qr.channels import (
+    DEFAULT_MERCHANTS,
+    DEFAULT_QR_CHANNELS,
+    Merchants,
+    QrChannels,
+)
+from simulator.gateway.qr.http import QrApi, QrHttpServer
+from simulator.gateway.qr.notify import Notifier
+from simulator.gateway.qr.orders import QrService
 from simulator.gateway.server import GatewayServer
 from simulator.wire.iso8583 import DEFAULT_SPEC, Framing, Iso8583Codec, Iso8583Spec
 
@@ -28,11 +38,15 @@ class BuiltinGateway:
         spec: str = DEFAULT_SPEC,
         host: str = "127.0.0.1",
         port: int = 0,
+        qr_port: int = 0,
         tpdu_length: int = 0,
         allow_remote: bool = False,
         issuers: str = DEFAULT_ISSUERS,
         magic_amounts: str = DEFAULT_MAGIC_AMOUNTS,
         terminals: str = DEFAULT_TERMINALS,
+        qr_channels: str = DEFAULT_QR_CHANNELS,
+        merchants: str = DEFAULT_MERCHANTS,
+        simulation: bool = True,
     ) -> None:
         self.spec = Iso8583Spec.load(spec)
         self.framing = Framing(tpdu_length)
@@ -41,15 +55,48 @@ class BuiltinGateway:
         directory = IssuerDirectory.load(issuers)
         magic = MagicAmounts.load(magic_amounts)
         pins = PinVerifier(TerminalKeys.load(terminals))
+        channels = QrChannels.load(qr_channels)
+        known_merchants = Merchants.load(merchants)
         self.ledger = Ledger(ledger_path, clock)
         self.acquirer = AcquirerHost(self.ledger, directory, magic, clock, rng, codec, pins=pins)
         self.server = GatewayServer(
             self.acquirer, codec, self.framing, clock, bus, host, port, allow_remote=allow_remote
         )
+        self.qr = QrService(self.ledger, channels, known_merchants, magic, clock)
+        self.notifier = Notifier(
+            clock,
+            bus,
+            timeout=channels.notify_timeout_seconds,
+            on_attempt=lambda order_id, ok: self.qr.record_notify(order_id, delivered=ok),
+        )
+        self.qr_server = QrHttpServer(
+            QrApi(self.qr, self.notifier, clock, bus, simulation=simulation),
+            host,
+            qr_port,
+            allow_remote=allow_remote,
+        )
+
+    @property
+    def qr_base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the QR API (once started)."""
+        return self.qr_server.base_url
 
     def start(self) -> tuple[str, int]:
-        return self.server.start()
+        """Start the card host, the QR API and the notifier; the card host's address."""
+        address = self.server.start()
+        try:
+            self.qr_server.start()
+            self.notifier.start()
+        except BaseException:
+            self.qr_server.stop()
+            self.server.stop()
+            raise
+        return address
 
     def stop(self) -> None:
-        self.server.stop()
-        self.ledger.close()
+        try:
+            self.notifier.stop()
+            self.qr_server.stop()
+            self.server.stop()
+        finally:
+            self.ledger.close()

@@ -25,6 +25,7 @@ from simulator.gateway.server import is_loopback
 from simulator.wire.iso8583 import DEFAULT_SPEC
 
 DEFAULT_PORT = 5800
+DEFAULT_QR_PORT = 5801
 DEFAULT_LEDGER = "possim-gateway.sqlite"
 
 
@@ -33,14 +34,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gateway = subparsers.add_parser(
         "gateway",
         help="the acquirer host simulator",
-        description="The ISO 8583 acquirer host simulator (see docs/gateway.md).",
+        description="The ISO 8583 acquirer host and QR channels simulator "
+        "(see docs/gateway.md and docs/qr_api.md).",
     )
     commands = gateway.add_subparsers(dest="gateway_command", metavar="COMMAND", required=True)
     serve = commands.add_parser(
         "serve",
-        help="serve ISO 8583 over TCP until interrupted",
-        description="Serve ISO 8583 (2-byte length header framing) until SIGINT/SIGTERM, "
-        "printing every message as an event line.",
+        help="serve ISO 8583 over TCP and the QR API over HTTP until interrupted",
+        description="Serve ISO 8583 (2-byte length header framing) and the QR payment "
+        "HTTP API until SIGINT/SIGTERM, printing every message as an event line.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     serve.add_argument(
@@ -49,6 +51,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_PORT,
         metavar="PORT",
         help="TCP port for ISO 8583 (%(default)s; 0 = any free port)",
+    )
+    serve.add_argument(
+        "--qr-port",
+        type=int,
+        default=DEFAULT_QR_PORT,
+        metavar="PORT",
+        help="TCP port for the QR HTTP API (%(default)s; 0 = any free port)",
+    )
+    serve.add_argument(
+        "--sim-customers",
+        action="store_true",
+        help="enable the /v1/sim/... calls (simulated customers, notify replay)",
     )
     serve.add_argument(
         "--spec", default=DEFAULT_SPEC, help="ISO 8583 spec name or JSON path (%(default)s)"
@@ -105,6 +119,8 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         spec=args.spec,
         host=args.host,
         port=args.iso8583_port,
+        qr_port=args.qr_port,
+        simulation=args.sim_customers,
         tpdu_length=args.tpdu_length,
         allow_remote=True,  # the user named the address
         issuers=args.issuers,
@@ -128,6 +144,10 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
             print(
                 f"possim gateway: ISO 8583 (spec {gateway.spec.name}, {framing_text}) "
                 f"listening on {address}:{port}",
+                flush=True,
+            )
+            print(
+                f"possim gateway: QR API (docs/qr_api.md) listening on {gateway.qr_base_url}",
                 flush=True,
             )
         while not stop.wait(0.5):

@@ -1,9 +1,15 @@
-"""The acquirer host's ledger of card transactions (SQLite).
+"""The gateway's ledger of card and QR transactions (SQLite).
 
 One row per authorisation request, keyed uniquely by terminal id (DE41),
 STAN (DE11) and transmission date-time (DE7): a retransmitted request finds
 its row instead of charging twice, and a reversal (which carries no PAN)
 finds the original by the same key from DE90.
+
+QR orders (``qr_transactions``, keyed by merchant id and the merchant's
+order number) and their refunds (``qr_refunds``, keyed by merchant id and
+refund number) live in the same file; :mod:`simulator.gateway.qr.orders`
+reads and writes them through :meth:`Ledger.transaction`. Schema version 2
+added them; a version 1 ledger is migrated in place (new tables only).
 
 Durability: one ``BEGIN IMMEDIATE`` transaction around each change, committed
 before the reply leaves (see :mod:`simulator.storage`). Only the masked PAN is ever stored. Times
@@ -19,7 +25,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -32,7 +38,7 @@ from simulator.errors import GatewayError
 from simulator.redact import mask_pan
 from simulator.storage import open_database
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MASKED_PAN = re.compile(r"^\d{6}\*{2,9}\d{4}$")
 
 _SCHEMA = (
@@ -63,6 +69,51 @@ CREATE TABLE IF NOT EXISTS card_transactions (
 )
 """,
     "CREATE INDEX IF NOT EXISTS card_transactions_created ON card_transactions (created_at)",
+    # Version 2: QR orders and refunds. Only the masked payment code and its
+    # SHA-256 (to tell a repeat from a different code) are stored.
+    """
+CREATE TABLE IF NOT EXISTS qr_transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    merchant_id TEXT NOT NULL,
+    out_trade_no TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('micropay', 'precreate')),
+    channel TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    masked_code TEXT,
+    code_digest TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    trade_state TEXT NOT NULL CHECK (trade_state IN
+        ('SUCCESS', 'USERPAYING', 'NOTPAY', 'CLOSED', 'REVOKED', 'REFUND', 'PAYERROR')),
+    error_code TEXT,
+    transaction_id TEXT,
+    paid_at TEXT,
+    refunded_fen INTEGER NOT NULL DEFAULT 0,
+    notify_url TEXT,
+    issuance TEXT,
+    qr_payload TEXT,
+    expires_at TEXT,
+    wallet TEXT,
+    notify_attempts INTEGER NOT NULL DEFAULT 0,
+    notified_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (merchant_id, out_trade_no)
+)
+""",
+    """
+CREATE TABLE IF NOT EXISTS qr_refunds (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    merchant_id TEXT NOT NULL,
+    out_refund_no TEXT NOT NULL,
+    out_trade_no TEXT NOT NULL,
+    refund_fen INTEGER NOT NULL,
+    refund_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (merchant_id, out_refund_no)
+)
+""",
 )
 
 _COLUMNS = (
@@ -303,6 +354,14 @@ class Ledger:
             row = self._db.execute("SELECT COUNT(*) FROM card_transactions").fetchone()
         return int(row[0])
 
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on an exception)."""
+        return self._transaction()
+
+    def now_text(self) -> str:
+        """The clock's now as the ledger stores times."""
+        return self._now()
+
     # -- internals -------------------------------------------------------------
 
     def _now(self) -> str:
@@ -328,7 +387,7 @@ class Ledger:
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version not in (0, SCHEMA_VERSION):
+        if version not in (0, 1, SCHEMA_VERSION):
             raise GatewayError(
                 f"ledger {self.path} has schema version {version}; "
                 f"this possim writes version {SCHEMA_VERSION}"

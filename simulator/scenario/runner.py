@@ -177,6 +177,7 @@ def run_scenario(
     seed: int | None = None,
     card_transport: str = "sim",
     printer_transport: str | None = None,
+    scanner_transport: str | None = None,
 ) -> ScenarioResult:
     artifacts = out_dir / scenario.slug
     if artifacts.exists():
@@ -192,6 +193,7 @@ def run_scenario(
         seed=scenario.seed if seed is None else seed,
         card_transport=card_transport,
         printer_transport=printer_transport,
+        scanner_transport=scanner_transport,
     ) as sim:
         sim.bus.subscribe(transcript)
         run = ScenarioRun(scenario, sim)

@@ -34,7 +34,9 @@ from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import TxnState
 from simulator.terminal.receipts import REPRINT_MARK
 
-_METHODS = ("card",)
+# card; scan (the customer's code is scanned); or a dynamic QR of one channel.
+_METHODS = ("card", "scan", "wechat", "alipay", "unionpay_qr")
+_ISSUANCE = ("central", "member")
 _PIN_WORDS = ("card", "wrong")
 
 
@@ -61,32 +63,40 @@ def _within(value: Mapping[str, Any], where: Where) -> float:
 @attrs.define
 class Sale(Step):
     is_action = True
-    help = "The cashier enters an amount (yuan) and starts a payment by the given method."
-    example = 'sale: "12.34"   # or: sale: {amount: "12.34", method: card}'
+    help = (
+        "The cashier enters an amount (yuan) and starts a payment by the given method: card, "
+        "scan (scan the customer's payment code), or wechat / alipay / unionpay_qr (show a "
+        "dynamic QR; unionpay_qr may add issuance: central or member)."
+    )
+    example = 'sale: "12.34"   # or: sale: {amount: "12.34", method: scan}'
 
     amount_fen: int
     method: str = "card"
+    issuance: str = ""
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> Sale:
         if isinstance(value, Mapping):
-            value = expect_mapping(value, where, "sale", {"amount", "method"})
+            value = expect_mapping(value, where, "sale", {"amount", "method", "issuance"})
             amount, method = value.get("amount"), str(value.get("method", "card"))
+            issuance = str(value.get("issuance", ""))
         else:
-            amount, method = value, "card"
+            amount, method, issuance = value, "card", ""
         if method not in _METHODS:
             raise where.error(f"sale.method: expected one of {list(_METHODS)}, got {method!r}")
+        if issuance and (method != "unionpay_qr" or issuance not in _ISSUANCE):
+            raise where.error("sale.issuance: only for unionpay_qr, central or member")
         try:
             fen = parse_yuan(_text(amount, where, "sale.amount"))
         except ValueError as exc:
             raise where.error(f"sale.amount: {exc}") from None
         if fen <= 0:
             raise where.error("sale.amount: must be above zero")
-        return cls(fen, method)
+        return cls(fen, method, issuance)
 
     def run(self, run: ScenarioRun) -> None:
-        run.sale = run.sim.terminal.start_sale(self.amount_fen, self.method)
+        run.sale = run.sim.terminal.start_sale(self.amount_fen, self.method, self.issuance)
 
     def describe(self) -> str:
         return f"sale RMB {format_yuan(self.amount_fen)} by {self.method}"
@@ -802,3 +812,7 @@ class CloseCover(Step):
 
     def describe(self) -> str:
         return "close printer cover"
+
+
+# The QR payment steps (scan_code, customer_confirms, refund, expect_qr_order ...).
+from simulator.scenario import qr_steps as _qr_steps  # noqa: E402, F401

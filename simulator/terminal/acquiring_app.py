@@ -56,6 +56,7 @@ from simulator.terminal.emv import (
     PinRequest,
     TerminalEmvConfig,
 )
+from simulator.terminal.qr_payments import QrPayments
 from simulator.terminal.track2 import Track2
 from simulator.wire.pin_block import encipher_pin
 
@@ -106,7 +107,9 @@ class AcquiringApp:
         timeouts: Timeouts,
         pin_key: bytes,
         magstripe_reader: MagstripeReader | None = None,
+        qr: QrPayments | None = None,
     ) -> None:
+        self._qr = qr
         self._contract = contract
         self._reader = card_reader
         self._swiper = magstripe_reader
@@ -127,6 +130,8 @@ class AcquiringApp:
             order = self._contract.parse_request(extras)
         except ContractViolation as exc:
             return self._contract.build_result(PaymentOutcome(False, f"invalid request: {exc}"))
+        if self._qr is not None and self._qr.handles(order):
+            return self._contract.build_result(self._qr.run(order))
         if (order.method, order.operation) != ("card", "sale"):
             reason = f"{order.method} {order.operation} is not supported by this acquiring app yet"
             return self._contract.build_result(PaymentOutcome(False, reason))

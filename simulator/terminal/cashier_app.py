@@ -27,6 +27,7 @@ from simulator.terminal.contract import (
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.print_queue import DEFAULT_WAIT as DEFAULT_PRINTER_WAIT
 from simulator.terminal.print_queue import PrintJob, PrintQueue
+from simulator.terminal.qr_payments import mask_transaction_id
 from simulator.terminal.receipts import ReceiptTemplate
 
 # Starts the acquiring app with the Intent extras and returns its result; on a
@@ -67,7 +68,9 @@ class CashierApp:
         clock: Clock,
         printer_wait: float = DEFAULT_PRINTER_WAIT,
         announcer: Announcer | None = None,
+        qr_receipt: ReceiptTemplate | None = None,
     ) -> None:
+        self._qr_receipt = qr_receipt or ReceiptTemplate.load("qr_sale")
         # What to say on success, in which language (announcements.py).
         self._announcer = announcer or Announcements.load().announcer("zh")
         self._contract = contract
@@ -85,23 +88,45 @@ class CashierApp:
             printer, display=display, bus=bus, clock=clock, wait=printer_wait
         )
 
-    def sale(self, amount_fen: int, method: str = "card") -> SaleResult:
+    def sale(self, amount_fen: int, method: str = "card", issuance: str = "") -> SaleResult:
+        """A sale; ``method`` scan (the customer's code is scanned) or a QR channel
+        (wechat / alipay / unionpay_qr: a dynamic QR; ``issuance`` for UnionPay)."""
+        return self._start(amount_fen, method, "scan_pay" if method == "scan" else "sale", issuance)
+
+    def refund(self, orig_order_no: str, amount_fen: int, method: str) -> SaleResult:
+        """Refund (part of) an earlier QR payment, named by its order number."""
+        return self._start(amount_fen, method, "refund", "", orig_order_no)
+
+    def void(self, orig_order_no: str, amount_fen: int, method: str) -> SaleResult:
+        """Void (same day) an earlier QR payment: the gateway reverses it in full."""
+        return self._start(amount_fen, method, "void", "", orig_order_no)
+
+    def _start(
+        self,
+        amount_fen: int,
+        method: str,
+        operation: str,
+        print_info: str = "",
+        orig_order_no: str = "",
+    ) -> SaleResult:
         if amount_fen <= 0:
             raise ValueError("a sale needs an amount above zero")
         now = self._clock.now()
         self._orders += 1
         order = PaymentOrder(
             method=method,
-            operation="sale",
+            operation=operation,
             amount_fen=amount_fen,
             order_no=f"{now:%Y%m%d%H%M%S}{self._orders:04d}",
             timestamp=f"{now:%Y%m%d%H%M%S}",
+            print_info=print_info,
+            orig_order_no=orig_order_no,
         )
         extras = self._contract.build_request(order)
         self._bus.publish(
             "cashier_app",
             "intent",
-            f"start {self._contract.component}: {method} sale RMB {format_yuan(amount_fen)}"
+            f"start {self._contract.component}: {method} {operation} RMB {format_yuan(amount_fen)}"
             f" order {order.order_no}",
             component=self._contract.component,
             extras=extras,
@@ -118,7 +143,10 @@ class CashierApp:
             outcome = self._contract.parse_result(result)
         except ContractViolation as exc:
             outcome = PaymentOutcome(False, f"unreadable callback from the acquiring app: {exc}")
-        if outcome.approved and outcome.detail is not None:
+        if outcome.approved and outcome.detail is not None and operation in ("refund", "void"):
+            title = "退款成功 Refunded" if operation == "refund" else "撤销成功 Voided"
+            self._display.show(ScreenId.PAID, title, f"RMB {format_yuan(amount_fen)}")
+        elif outcome.approved and outcome.detail is not None:
             self._paid(order, outcome.detail)
         else:
             self._display.show(ScreenId.PAYMENT_FAILED, "支付失败 Payment failed", outcome.reason)
@@ -128,7 +156,7 @@ class CashierApp:
         amount = format_yuan(detail.amount_fen)
         self._display.show(ScreenId.PAID, "收款成功 Payment received", f"RMB {amount}")
         self._speaker.say(
-            self._announcer.text(order.method, detail.amount_fen),
+            self._announcer.text(detail.channel or order.method, detail.amount_fen),
             language=self._announcer.language,
         )
         values = {
@@ -148,22 +176,28 @@ class CashierApp:
             # Non-empty only when the cardholder must sign (template lines `if: signature`).
             "signature": "1" if detail.cvm == "signature" else "",
             "cvm": _CVM_TEXT.get(detail.cvm, ""),
+            "channel_name": detail.card_label if detail.channel else "",
+            "transaction_id": mask_transaction_id(detail.transaction_id),
         }
+        receipt = self._qr_receipt if detail.channel else self._receipt
         # The payment stands whatever the printer does: the queue waits out
         # faults and reprints interrupted copies (see print_queue.py).
         jobs = [
             PrintJob(
-                functools.partial(self._render_copy, copy, values, self._printer.paper_width_chars),
-                title=f"{self._receipt.name} receipt ({copy} copy)",
+                functools.partial(
+                    self._render_copy, receipt, copy, values, self._printer.paper_width_chars
+                ),
+                title=f"{receipt.name} receipt ({copy} copy)",
             )
-            for copy in self._receipt.copies
+            for copy in receipt.copies
         ]
         self.print_queue.print(jobs, screen=(f"RMB {amount}",))
 
+    @staticmethod
     def _render_copy(
-        self, copy: str, values: Mapping[str, str], width: int, reprint: bool
+        receipt: ReceiptTemplate, copy: str, values: Mapping[str, str], width: int, reprint: bool
     ) -> PrintDocument:
-        return self._receipt.render(copy, values, width=width, reprint=reprint)
+        return receipt.render(copy, values, width=width, reprint=reprint)
 
     def _callback_summary(self, result: IntentResult) -> str:
         reason = result.extras.get(self._contract.reason_key)

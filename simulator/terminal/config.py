@@ -52,6 +52,14 @@ class Timeouts:
     removal: float = 30.0
     printer: float = 300.0  # how long a receipt waits for a printer fault to clear
     reversal_attempts: int = 3
+    # QR payments: how long the cashier waits for the customer's code to be
+    # scanned, for a USERPAYING customer to confirm (polled every qr_poll s),
+    # and for a dynamic QR to be paid.
+    scan: float = 60.0
+    qr_confirm: float = 30.0
+    qr_poll: float = 5.0
+    qr_wait: float = 120.0
+    qr_http: float = 10.0  # one HTTP call to the QR gateway
 
 
 @attrs.frozen
@@ -79,6 +87,9 @@ def _double_length_key(instance: object, attribute: attrs.Attribute[str], value:
 # A TEST terminal PIN key (TPK); the built-in gateway knows it for POSSIM01
 # (firmware_fixtures/gateway/terminals.yaml). Never a real key.
 DEFAULT_PIN_KEY = "C1D0F8FB4958670DBA40AB1F3752EF0D"
+# A TEST merchant API key: signs the QR gateway's HTTP bodies (HMAC-SHA256,
+# docs/qr_api.md); the built-in gateway knows it for this merchant.
+DEFAULT_MERCHANT_API_KEY = "possim-test-merchant-key-0001"
 
 
 @attrs.frozen
@@ -86,6 +97,7 @@ class Keys:
     """The terminal's keys. Never shown in a repr, a log or a trace."""
 
     pin_key: str = attrs.field(default=DEFAULT_PIN_KEY, validator=_double_length_key, repr=False)
+    merchant_api_key: str = attrs.field(default=DEFAULT_MERCHANT_API_KEY, repr=False)
 
     @property
     def pin_key_bytes(self) -> bytes:
@@ -127,6 +139,8 @@ class TerminalConfig:
     country: str = "156"
     devices: DeviceURLs = DeviceURLs()
     card_gateway: str = BUILTIN_GATEWAY
+    # "builtin" (the built-in gateway's QR API) or http://HOST:PORT
+    qr_gateway: str = BUILTIN_GATEWAY
     timeouts: Timeouts = Timeouts()
     keys: Keys = Keys()
     emv: EmvSettings = EmvSettings()
@@ -178,6 +192,7 @@ class TerminalConfig:
                 **terminal,
                 devices=DeviceURLs(**document.get("devices", {})),
                 card_gateway=gateway.pop("card", BUILTIN_GATEWAY),
+                qr_gateway=gateway.pop("qr", BUILTIN_GATEWAY),
                 timeouts=Timeouts(**document.get("timeouts", {})),
                 keys=Keys(**document.get("keys", {})),
                 emv=_emv_settings(document.get("emv", {})),
@@ -187,6 +202,12 @@ class TerminalConfig:
                 raise TypeError(f"unexpected gateway key(s) {sorted(gateway)}")
             if not config.uses_builtin_gateway:
                 config.host_endpoint()
+            if config.qr_gateway != BUILTIN_GATEWAY and not config.qr_gateway.startswith(
+                ("http://", "https://")
+            ):
+                raise ValueError(
+                    f'gateway.qr {config.qr_gateway!r}: expected "builtin" or http://HOST:PORT'
+                )
         except (TypeError, ValueError) as exc:
             raise ConfigError(where, str(exc)) from None
         return config

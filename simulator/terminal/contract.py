@@ -32,12 +32,14 @@ class ContractViolation(TerminalError):
 class PaymentOrder:
     """What the cashier app asks the acquiring app to do."""
 
-    method: str  # card / wechat / alipay / unionpay_qr
-    operation: str  # sale / void / refund / ...
+    method: str  # card / scan (QR, channel from the code) / wechat / alipay / unionpay_qr
+    operation: str  # sale / scan_pay / void / refund / ...
     amount_fen: int
     order_no: str
     timestamp: str  # yyyyMMddHHmmss
     print_info: str = ""
+    # A void or refund: the order it undoes (a QR payment's out_trade_no).
+    orig_order_no: str = ""
 
 
 @attrs.frozen
@@ -60,6 +62,10 @@ class TransactionDetail:
     # How the cardholder was verified: pin, online_pin, signature or none
     # (the receipt asks for a signature only for "signature").
     cvm: str = "none"
+    # QR payments: the channel that moved the money (wechat / alipay /
+    # unionpay_qr) and its transaction id; empty for cards.
+    channel: str = ""
+    transaction_id: str = ""
 
 
 _ORDER_FIELDS = frozenset(attrs.fields_dict(PaymentOrder))

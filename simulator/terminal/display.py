@@ -31,6 +31,10 @@ class ScreenId(str, enum.Enum):
     PAID = "paid"  # the cashier app's "payment received" page
     PRINTER_FAULT = "printer_fault"  # paid, but the receipt waits for the printer
     PAYMENT_FAILED = "payment_failed"
+    # QR payments (simulator/terminal/qr_payments.py)
+    SCAN_CODE = "scan_code"  # scan the customer's payment code, with a countdown
+    WAITING_PAYMENT = "waiting_payment"  # USERPAYING: the customer confirms on the phone
+    SHOW_QR = "show_qr"  # a dynamic QR for the customer to scan
 
 
 @attrs.frozen

@@ -54,7 +54,50 @@ class JournalEntry:
     updated_at: str
 
 
+class QrState(str, enum.Enum):
+    """A QR payment as the terminal knows it (docs/qr_api.md trade states, lower case)."""
+
+    PENDING = "pending"  # written, request about to go out
+    USERPAYING = "userpaying"  # the customer must confirm on the phone
+    NOTPAY = "notpay"  # a dynamic QR shown, not paid yet
+    SUCCESS = "success"
+    FAILED = "failed"  # refused (invalid code, not enough money ...): nothing charged
+    REVOKED = "revoked"  # cancelled or voided: nothing (more) charged
+    CLOSED = "closed"  # the customer cancelled / the QR expired unpaid
+    REFUND = "refund"  # a refund row: the money went back
+
+
+@attrs.frozen
+class QrEntry:
+    id: int
+    operation: str  # sale / refund
+    method: str  # scan / wechat / alipay / unionpay_qr (how the cashier asked)
+    channel: str  # wechat / alipay / unionpay_qr (where the money moved)
+    out_trade_no: str
+    out_refund_no: str
+    amount_fen: int
+    state: QrState
+    transaction_id: str
+    reason: str
+    created_at: str
+    updated_at: str
+
+
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS qr_transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    operation TEXT NOT NULL,
+    method TEXT NOT NULL,
+    channel TEXT NOT NULL DEFAULT '',
+    out_trade_no TEXT NOT NULL,
+    out_refund_no TEXT NOT NULL DEFAULT '',
+    amount_fen INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    transaction_id TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -214,6 +257,74 @@ class Journal:
             rows = self._db.execute(query + " ORDER BY id", params).fetchall()
         return [_entry(row) for row in rows]
 
+    def qr_begin(
+        self,
+        *,
+        operation: str,
+        method: str,
+        out_trade_no: str,
+        amount_fen: int,
+        channel: str = "",
+        out_refund_no: str = "",
+    ) -> QrEntry:
+        """Write a pending QR row and commit it before the request leaves."""
+        now = self._clock.now().isoformat()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO qr_transactions (operation, method, channel, out_trade_no,"
+                " out_refund_no,"
+                " amount_fen, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    operation,
+                    method,
+                    channel,
+                    out_trade_no,
+                    out_refund_no,
+                    amount_fen,
+                    QrState.PENDING.value,
+                    now,
+                    now,
+                ),
+            )
+            row_id = cursor.lastrowid
+            assert row_id is not None
+            return _qr_read(db, row_id)
+
+    def qr_update(
+        self,
+        entry_id: int,
+        state: QrState,
+        *,
+        channel: str | None = None,
+        transaction_id: str | None = None,
+        reason: str | None = None,
+    ) -> QrEntry:
+        changes: dict[str, str] = {
+            "state": state.value,
+            "updated_at": self._clock.now().isoformat(),
+        }
+        for column, value in (
+            ("channel", channel),
+            ("transaction_id", transaction_id),
+            ("reason", reason),
+        ):
+            if value is not None:
+                changes[column] = value
+        assignments = ", ".join(f"{column}=?" for column in changes)
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE qr_transactions SET {assignments} WHERE id=?",
+                (*changes.values(), entry_id),
+            )
+            return _qr_read(db, entry_id)
+
+    def qr_entries(self) -> list[QrEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_QR_COLUMNS} FROM qr_transactions ORDER BY id"
+            ).fetchall()
+        return [_qr_entry(row) for row in rows]
+
 
 _COLUMNS = ", ".join(field.name for field in attrs.fields(JournalEntry))
 
@@ -222,3 +333,23 @@ def _entry(row: tuple[object, ...]) -> JournalEntry:
     values = dict(zip((field.name for field in attrs.fields(JournalEntry)), row, strict=True))
     values["state"] = TxnState(values["state"])
     return JournalEntry(**values)  # type: ignore[arg-type]
+
+
+# -- QR payments (additive: card rows above are untouched) ------------------------
+
+_QR_COLUMNS = ", ".join(field.name for field in attrs.fields(QrEntry))
+
+
+def _qr_entry(row: tuple[object, ...]) -> QrEntry:
+    values = dict(zip((field.name for field in attrs.fields(QrEntry)), row, strict=True))
+    values["state"] = QrState(values["state"])
+    return QrEntry(**values)  # type: ignore[arg-type]
+
+
+def _qr_read(db: sqlite3.Connection, entry_id: int) -> QrEntry:
+    row = db.execute(
+        f"SELECT {_QR_COLUMNS} FROM qr_transactions WHERE id=?", (entry_id,)
+    ).fetchone()
+    if row is None:
+        raise KeyError(entry_id)
+    return _qr_entry(row)

@@ -54,9 +54,23 @@ RECEIPT_FIELDS = frozenset(
         "orig_stan",
         "orig_rrn",
         "orig_date",
+        # QR payments (qr_sale.yaml, qr_slip.yaml): the channel, its masked
+        # transaction id, and the dynamic QR's payload.
+        "channel_name",
+        "transaction_id",
+        "qr_payload",
     }
 )
-_OPTIONAL_FIELDS = {"signature": "", "cvm": "", "reprint": "", "orig_rrn": "", "orig_date": ""}
+_OPTIONAL_FIELDS = {
+    "signature": "",
+    "cvm": "",
+    "reprint": "",
+    "orig_rrn": "",
+    "orig_date": "",
+    "channel_name": "",
+    "transaction_id": "",
+    "qr_payload": "",
+}
 # Repeated blocks (`{rows: NAME, lines: [...]}`): the block is printed once per
 # row of render(rows={NAME: [...]}), and its lines may also use the row's fields.
 ROW_FIELDS: Mapping[str, frozenset[str]] = {

@@ -20,12 +20,15 @@ from simulator.terminal.acquiring_app import AcquiringApp
 from simulator.terminal.announcements import Announcements
 from simulator.terminal.authorisation import Authoriser, Merchant
 from simulator.terminal.cashier_app import CashierApp, SaleResult
-from simulator.terminal.config import HostEndpoint, TerminalConfig
+from simulator.terminal.config import BUILTIN_GATEWAY, HostEndpoint, TerminalConfig
 from simulator.terminal.contract import IntentContract
 from simulator.terminal.display import Display
 from simulator.terminal.emv import TerminalEmvConfig
 from simulator.terminal.host_link import Iso8583HostLink
 from simulator.terminal.journal import Journal
+from simulator.terminal.notify_receiver import NotifyReceiver
+from simulator.terminal.qr_link import QrLink
+from simulator.terminal.qr_payments import QrPayments
 from simulator.terminal.receipts import ReceiptTemplate
 from simulator.terminal.tracing import (
     TracedCardReader,
@@ -102,6 +105,7 @@ class Terminal:
         host: HostEndpoint,
         simulation: object | None = None,
         devices: DeviceRegistry = registry,
+        qr_url: str | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -133,6 +137,42 @@ class Terminal:
             tpdu=host.tpdu,
         )
         contract = IntentContract.load(config.vendor)
+        merchant = Merchant(config.terminal_id, config.merchant_id, config.currency)
+        # QR payments: the gateway's HTTP API ([gateway] qr, or the built-in
+        # gateway's URL passed in) and a loopback listener for its notifies.
+        if config.qr_gateway != BUILTIN_GATEWAY:
+            qr_url = config.qr_gateway
+        self.qr_link: QrLink | None = None
+        self.notify_receiver: NotifyReceiver | None = None
+        qr: QrPayments | None = None
+        if qr_url is not None:
+            self.qr_link = QrLink(
+                qr_url,
+                merchant_id=config.merchant_id,
+                terminal_id=config.terminal_id,
+                api_key=config.keys.merchant_api_key,
+                bus=bus,
+                timeout=config.timeouts.qr_http,
+            )
+            self.notify_receiver = NotifyReceiver(
+                api_key=config.keys.merchant_api_key, clock=clock, bus=bus
+            )
+            printer = self.printer
+            qr = QrPayments(
+                link=self.qr_link,
+                notifies=self.notify_receiver,
+                scanner=self.scanner,
+                journal=self.journal,
+                display=self.display,
+                bus=bus,
+                clock=clock,
+                timeouts=config.timeouts,
+                merchant=merchant,
+                merchant_name=config.merchant_name,
+                print_document=printer.print_document,
+                slip=ReceiptTemplate.load("qr_slip"),
+                paper_width=lambda: printer.paper_width_chars,
+            )
         self.acquiring_app = AcquiringApp(
             contract=contract,
             card_reader=self.card_reader,
@@ -143,7 +183,7 @@ class Terminal:
                 display=self.display,
                 bus=bus,
                 clock=clock,
-                merchant=Merchant(config.terminal_id, config.merchant_id, config.currency),
+                merchant=merchant,
                 timeouts=config.timeouts,
                 response_codes=ResponseCodes.load(),
             ),
@@ -159,6 +199,7 @@ class Terminal:
             timeouts=config.timeouts,
             pin_key=config.keys.pin_key_bytes,
             magstripe_reader=self.magstripe_reader,
+            qr=qr,
         )
         self.cashier_app = CashierApp(
             contract=contract,
@@ -185,17 +226,28 @@ class Terminal:
     def busy(self) -> bool:
         return self._sale is not None and not self._sale.finished
 
-    def start_sale(self, amount_fen: int, method: str = "card") -> SaleHandle:
+    def start_sale(self, amount_fen: int, method: str = "card", issuance: str = "") -> SaleHandle:
+        return self._start(lambda: self.cashier_app.sale(amount_fen, method, issuance))
+
+    def start_refund(self, orig_order_no: str, amount_fen: int, method: str) -> SaleHandle:
+        """Refund (part of) an earlier QR payment, named by its out_trade_no."""
+        return self._start(lambda: self.cashier_app.refund(orig_order_no, amount_fen, method))
+
+    def start_void(self, orig_order_no: str, amount_fen: int, method: str) -> SaleHandle:
+        """Void (same day) an earlier QR payment, named by its out_trade_no."""
+        return self._start(lambda: self.cashier_app.void(orig_order_no, amount_fen, method))
+
+    def _start(self, work: Callable[[], SaleResult]) -> SaleHandle:
         if self.busy:
             raise TerminalError("the terminal is still busy with the previous sale")
-        self._sale = SaleHandle(
-            self.clock, self.bus, lambda: self.cashier_app.sale(amount_fen, method)
-        )
+        self._sale = SaleHandle(self.clock, self.bus, work)
         self._sale.start()
         return self._sale
 
     def close(self) -> None:
         self.host_link.close()
+        if self.notify_receiver is not None:
+            self.notify_receiver.close()
         for device in (
             self.card_reader,
             self.pin_entry,

@@ -18,6 +18,7 @@ from drivers.speaker import Speaker
 from simulator.emv.apdu import command_name, redact_command, redact_response
 from simulator.events import EventBus
 from simulator.redact import mask_track2, pin_asterisks
+from simulator.terminal.qr_link import mask_code
 
 
 class TracedCardReader(CardReader):
@@ -151,7 +152,9 @@ class TracedScanner(Scanner):
     def read_code(self, timeout: float) -> str | None:
         code = self.inner.read_code(timeout)
         if code is not None:
-            self._bus.publish("scanner", "scan", f"scanned {code}", code=code)
+            # A customer's payment code is a bearer token: only its last 4 digits show.
+            shown = mask_code(code) if code.isdigit() and len(code) >= 16 else code
+            self._bus.publish("scanner", "scan", f"scanned {shown}", code=shown)
         return code
 
     def close(self) -> None:

@@ -1,0 +1,432 @@
+"""Scenario steps for QR payments: the scanner, the simulated customers' phones
+(the gateway's ``/v1/sim/*`` calls, docs/qr_api.md), notifies, refunds, and an
+expectation that the gateway's order and the terminal's journal agree."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from simulator.events import Event
+from simulator.scenario.model import Step, Where, expect_mapping, step
+from simulator.scenario.runner import ScenarioRun
+from simulator.terminal.amounts import format_yuan, parse_yuan
+from simulator.terminal.display import ScreenId
+from simulator.terminal.journal import QrEntry, QrState
+from simulator.terminal.qr_link import QrLink, QrLinkError, QrRequestRejected, mask_code
+
+_WALLETS = ("wechat", "alipay", "unionpay_qr")
+# Gateway trade state -> the journal states that agree with it (sale rows).
+_AGREEING = {
+    "SUCCESS": {QrState.SUCCESS},
+    "REFUND": {QrState.SUCCESS},
+    "REVOKED": {QrState.REVOKED},
+    "CLOSED": {QrState.CLOSED, QrState.REVOKED},
+    "PAYERROR": {QrState.FAILED, QrState.CLOSED},
+    "NOTPAY": {QrState.NOTPAY},
+    "USERPAYING": {QrState.USERPAYING},
+}
+
+
+def _no_args(value: Any, where: Where, keyword: str) -> None:
+    if value not in (None, {}, True):
+        raise where.error(f"{keyword}: takes no arguments")
+
+
+def _link(run: ScenarioRun, step: Step) -> QrLink:
+    link = run.sim.terminal.qr_link
+    if link is None:
+        raise run.fail(step, "the terminal has no QR gateway (the built-in gateway serves none)")
+    return link
+
+
+def _last_sale(run: ScenarioRun, step: Step) -> QrEntry:
+    sales = [e for e in run.sim.terminal.journal.qr_entries() if e.operation == "sale"]
+    if not sales:
+        raise run.fail(step, "no QR sale in the terminal journal yet")
+    return sales[-1]
+
+
+def _sim_call(run: ScenarioRun, step: Step, action: str, body: Mapping[str, Any]) -> None:
+    """A simulated customer's phone calls the gateway: not the terminal's traffic, so
+    quiet (its answer would race the notify it triggers in the transcript)."""
+    link = _link(run, step)
+    phone = QrLink(
+        link.base_url,
+        merchant_id=link.merchant_id,
+        terminal_id=link.terminal_id,
+        api_key=run.sim.terminal.config.keys.merchant_api_key,
+        bus=None,
+    )
+    try:
+        phone.sim(action, body)
+    except QrLinkError as exc:
+        raise run.fail(step, f"/v1/sim/{action}: {exc}") from None
+
+
+@step("scan_code")
+@attrs.define
+class ScanCode(Step):
+    is_action = True
+    help = (
+        "The cashier scans the customer's payment code with the scanner (times: 2 = the "
+        "same code delivered twice, a doubled scan)."
+    )
+    example = 'scan_code: "134567890123456789"   # or: {code: "1345...", times: 2}'
+
+    code: str = attrs.field(repr=False)
+    times: int = 1
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ScanCode:
+        times = 1
+        if isinstance(value, Mapping):
+            value = expect_mapping(value, where, "scan_code", {"code", "times"})
+            times = value.get("times", 1)
+            if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+                raise where.error("scan_code.times: expected a number of 1 or more")
+            value = value.get("code")
+        if value is None or isinstance(value, (list, Mapping)) or not str(value).strip():
+            raise where.error("scan_code: expected the code (quote it: it is text)")
+        return cls(str(value).strip(), times)
+
+    def run(self, run: ScenarioRun) -> None:
+        scanner = run.sim.world.scanner
+        if scanner is None:
+            raise run.fail(self, "the scanner is not simulated (sim://): cannot scan")
+        scanner.scan(self.code, self.times)
+
+    def describe(self) -> str:
+        shown = mask_code(self.code) if self.code.isdigit() else self.code
+        return f"scan code {shown}" + (f" x{self.times}" if self.times > 1 else "")
+
+
+@step("customer_confirms")
+@attrs.define
+class CustomerConfirms(Step):
+    is_action = True
+    help = "The customer confirms the waiting (USERPAYING) payment on the phone."
+    example = "customer_confirms:"
+
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> CustomerConfirms:
+        _no_args(value, where, "customer_confirms")
+        return cls()
+
+    def run(self, run: ScenarioRun) -> None:
+        order = _last_sale(run, self).out_trade_no
+        _sim_call(run, self, "customer/confirm", {"out_trade_no": order})
+
+    def describe(self) -> str:
+        return "customer confirms on the phone"
+
+
+@step("customer_cancels")
+@attrs.define
+class CustomerCancels(Step):
+    is_action = True
+    help = "The customer cancels the waiting (USERPAYING) payment on the phone."
+    example = "customer_cancels:"
+
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> CustomerCancels:
+        _no_args(value, where, "customer_cancels")
+        return cls()
+
+    def run(self, run: ScenarioRun) -> None:
+        order = _last_sale(run, self).out_trade_no
+        _sim_call(run, self, "customer/cancel", {"out_trade_no": order})
+
+    def describe(self) -> str:
+        return "customer cancels on the phone"
+
+
+@step("customer_pays_qr")
+@attrs.define
+class CustomerPaysQr(Step):
+    is_action = True
+    help = "A customer scans the dynamic QR on the terminal's screen with a wallet and pays."
+    example = "customer_pays_qr: {wallet: wechat}"
+
+    wallet: str
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> CustomerPaysQr:
+        value = expect_mapping(value, where, "customer_pays_qr", {"wallet"})
+        wallet = str(value.get("wallet", ""))
+        if wallet not in _WALLETS:
+            raise where.error(f"customer_pays_qr.wallet: expected one of {list(_WALLETS)}")
+        return cls(wallet)
+
+    def run(self, run: ScenarioRun) -> None:
+        screen = run.sim.terminal.display.screen
+        if screen.id is not ScreenId.SHOW_QR or not screen.lines:
+            raise run.fail(self, f"no QR on the screen ({run.screen_text()})")
+        _sim_call(
+            run, self, "customer/pay_qr", {"qr_payload": screen.lines[-1], "wallet": self.wallet}
+        )
+
+    def describe(self) -> str:
+        return f"customer pays the QR with {self.wallet}"
+
+
+@step("replay_notify")
+@attrs.define
+class ReplayNotify(Step):
+    is_action = True
+    help = "The gateway sends the last order's payment notify again (a duplicate notify)."
+    example = "replay_notify:"
+
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ReplayNotify:
+        _no_args(value, where, "replay_notify")
+        return cls()
+
+    def run(self, run: ScenarioRun) -> None:
+        order = _last_sale(run, self).out_trade_no
+        _sim_call(run, self, "notify/replay", {"out_trade_no": order})
+
+    def describe(self) -> str:
+        return "gateway replays the notify"
+
+
+@step("forge_notify")
+@attrs.define
+class ForgeNotify(Step):
+    is_action = True
+    help = (
+        "Someone posts a payment notify for the last order to the terminal with a wrong "
+        "signature; the terminal must answer 401 and ignore it."
+    )
+    example = "forge_notify:"
+
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ForgeNotify:
+        _no_args(value, where, "forge_notify")
+        return cls()
+
+    def run(self, run: ScenarioRun) -> None:
+        receiver = run.sim.terminal.notify_receiver
+        if receiver is None:
+            raise run.fail(self, "the terminal has no notify receiver")
+        sale = _last_sale(run, self)
+        body = json.dumps(
+            {
+                "event": "TRANSACTION.SUCCESS",
+                "out_trade_no": sale.out_trade_no,
+                "transaction_id": "FORGED0000000000",
+                "channel": sale.channel or "wechat",
+                "amount_fen": sale.amount_fen,
+                "paid_at": run.sim.clock.now().isoformat(),
+                "notify_id": "forged-1",
+            }
+        ).encode("utf-8")
+        request = urllib.request.Request(
+            receiver.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "X-Possim-Signature": "00" * 32},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        if status != 401:
+            raise run.fail(self, f"the terminal answered a forged notify with HTTP {status}")
+
+    def describe(self) -> str:
+        return "post a forged notify"
+
+
+@step("refund")
+@attrs.define
+class Refund(Step):
+    is_action = True
+    help = "The cashier refunds (part of) a QR payment: `order: last` (the last QR sale)."
+    example = 'refund: {order: last, amount: "5.00"}'
+
+    amount_fen: int
+    order: str = "last"
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> Refund:
+        value = expect_mapping(value, where, "refund", {"order", "amount"})
+        try:
+            fen = parse_yuan(str(value.get("amount", "")))
+        except ValueError as exc:
+            raise where.error(f"refund.amount: {exc}") from None
+        if fen <= 0:
+            raise where.error("refund.amount: must be above zero")
+        return cls(fen, str(value.get("order", "last")))
+
+    def run(self, run: ScenarioRun) -> None:
+        if run.sale is not None:
+            run.finished_sale(self, 600.0)
+        sale = _last_sale(run, self)
+        order = sale.out_trade_no if self.order == "last" else self.order
+        method = sale.channel or sale.method
+        run.sale = run.sim.terminal.start_refund(order, self.amount_fen, method)
+
+    def describe(self) -> str:
+        return f"refund RMB {format_yuan(self.amount_fen)} of order {self.order}"
+
+
+@step("void")
+@attrs.define
+class Void(Step):
+    is_action = True
+    help = (
+        "The cashier voids a QR payment the same day (`order: last`, the last QR sale): "
+        "the gateway reverses it in full."
+    )
+    example = "void: {order: last}"
+
+    order: str = "last"
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> Void:
+        value = expect_mapping(value, where, "void", {"order"})
+        return cls(str(value.get("order", "last")))
+
+    def run(self, run: ScenarioRun) -> None:
+        if run.sale is not None:
+            run.finished_sale(self, 600.0)
+        sales = [e for e in run.sim.terminal.journal.qr_entries() if e.operation == "sale"]
+        matching = [e for e in sales if self.order in ("last", e.out_trade_no)]
+        if not matching:
+            raise run.fail(self, f"no QR sale {self.order!r} in the terminal journal")
+        sale = matching[-1]
+        run.sale = run.sim.terminal.start_void(
+            sale.out_trade_no, sale.amount_fen, sale.channel or sale.method
+        )
+
+    def describe(self) -> str:
+        return f"void order {self.order}"
+
+
+@step("expect_qr_order")
+@attrs.define
+class ExpectQrOrder(Step):
+    is_action = False
+    help = (
+        "The gateway's order for the last QR sale is in this trade state (SUCCESS, REVOKED, "
+        "CLOSED, REFUND ...; NONE: no order, nothing charged), on this channel, with this "
+        "much refunded, and the terminal journal agrees."
+    )
+    example = "expect_qr_order: {state: SUCCESS, channel: wechat}"
+
+    state: str
+    channel: str | None = None
+    refunded_fen: int | None = None
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectQrOrder:
+        value = expect_mapping(value, where, "expect_qr_order", {"state", "channel", "refunded"})
+        state = str(value.get("state", "")).upper()
+        if state not in (*_AGREEING, "NONE"):
+            raise where.error(f"expect_qr_order.state: expected one of {[*_AGREEING, 'NONE']}")
+        refunded = value.get("refunded")
+        try:
+            refunded_fen = None if refunded is None else parse_yuan(str(refunded))
+        except ValueError as exc:
+            raise where.error(f"expect_qr_order.refunded: {exc}") from None
+        channel = value.get("channel")
+        return cls(state, None if channel is None else str(channel), refunded_fen)
+
+    def run(self, run: ScenarioRun) -> None:
+        run.finished_sale(self, 600.0)
+        sale = _last_sale(run, self)
+        try:
+            order: Mapping[str, Any] = _link(run, self).query(sale.out_trade_no)
+        except QrRequestRejected as exc:
+            if exc.error_code != "ORDER_NOT_EXIST":
+                raise run.fail(self, f"order query failed: {exc}") from None
+            order = {"trade_state": "NONE"}
+        except QrLinkError as exc:
+            raise run.fail(self, f"order query failed: {exc}") from None
+        state = str(order.get("trade_state", ""))
+        nothing_charged = state in ("NONE", "PAYERROR", "CLOSED")
+        if state != self.state and not (self.state == "NONE" and nothing_charged):
+            raise run.fail(self, f"expected the gateway order {self.state}, it is {state}")
+        if self.channel is not None and order.get("channel", sale.channel) != self.channel:
+            raise run.fail(self, f"expected channel {self.channel}, got {order.get('channel')}")
+        if self.refunded_fen is not None and order.get("refunded_fen") != self.refunded_fen:
+            raise run.fail(
+                self, f"expected {self.refunded_fen} fen refunded, got {order.get('refunded_fen')}"
+            )
+        agreeing = _AGREEING.get(state, {QrState.FAILED})
+        if sale.state not in agreeing:
+            raise run.fail(
+                self,
+                f"the gateway says {state} but the terminal journal says {sale.state.value} "
+                f"({sale.reason})",
+            )
+        if state == "REFUND" and self.refunded_fen is not None:
+            refunds = [
+                e
+                for e in run.sim.terminal.journal.qr_entries()
+                if e.operation == "refund"
+                and e.out_trade_no == sale.out_trade_no
+                and e.state is QrState.REFUND
+            ]
+            if sum(e.amount_fen for e in refunds) != self.refunded_fen:
+                raise run.fail(self, "the journal's refunds do not add up to the gateway's")
+
+    def describe(self) -> str:
+        return f"QR order {self.state}" + (f" on {self.channel}" if self.channel else "")
+
+
+@step("expect_notifies")
+@attrs.define
+class ExpectNotifies(Step):
+    is_action = False
+    help = (
+        "The terminal's notify receiver saw this many notifies of each verdict: accepted, "
+        "duplicate, late, forged (rejected with 401)."
+    )
+    example = "expect_notifies: {accepted: 1, duplicate: 1}"
+
+    counts: Mapping[str, int]
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectNotifies:
+        verdicts = {"accepted", "duplicate", "late", "forged"}
+        value = expect_mapping(value, where, "expect_notifies", verdicts)
+        counts = {}
+        for key, count in value.items():
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise where.error(f"expect_notifies.{key}: expected a whole number")
+            counts[str(key)] = count
+        return cls(counts)
+
+    def run(self, run: ScenarioRun) -> None:
+        if run.sale is not None:
+            run.finished_sale(self, 600.0)
+        seen: list[Event] = list(run.sim.bus.of(source="notify_receiver", kind="notify"))
+        for verdict, wanted in self.counts.items():
+            got = sum(1 for e in seen if e.detail.get("verdict") == verdict)
+            if got != wanted:
+                raise run.fail(self, f"expected {wanted} {verdict} notify(ies), saw {got}", seen)
+
+    def describe(self) -> str:
+        return "notifies " + ", ".join(f"{k}={v}" for k, v in self.counts.items())

@@ -1,0 +1,196 @@
+"""``possim tui``: the smart POS and its hardware on screen (wiring and keys only).
+
+The model knows nothing of Textual: :class:`~simulator.tui.counter.Counter`
+carries the person's intents out on its own thread, the
+:class:`~simulator.tui.bridge.Bridge` turns model events into messages, and
+the handlers here set the widgets' state from the model.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from simulator.simulation import Simulation
+from simulator.tui.bridge import Bridge
+from simulator.tui.counter import Counter
+from simulator.tui.messages import ActionFailed, BusChanged, CounterChanged, ReceiptPrinted
+from simulator.tui.screens.help import HelpScreen
+from simulator.tui.widgets.card_slot import CardSlot
+from simulator.tui.widgets.event_log import EventLog
+from simulator.tui.widgets.keypad import Keypad
+from simulator.tui.widgets.ledger import LedgerPanel
+from simulator.tui.widgets.printer import PaperRoll
+from simulator.tui.widgets.speaker import SpeakerLog
+from simulator.tui.widgets.terminal_screen import TerminalScreen
+
+ADVANCE_SECONDS = 10.0
+_KEYPAD = {"enter": "OK", "backspace": "CLR", "escape": "CANCEL"}
+
+
+class PossimApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "possim"
+    AUTO_FOCUS = None
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(d, f"key('{d}')", d, show=False, priority=True, id=f"pos.digit{d}")
+            for d in "0123456789"
+        ),
+        Binding("enter", "key('OK')", "OK", priority=True, id="pos.ok"),
+        Binding("backspace", "key('CLR')", "CLR", priority=True, id="pos.clear"),
+        Binding("escape", "key('CANCEL')", "CANCEL", priority=True, id="pos.cancel"),
+        Binding("i", "insert", "insert", priority=True, id="card.insert"),
+        Binding("r", "remove", "remove", priority=True, id="card.remove"),
+        Binding("s", "swipe", "swipe", priority=True, id="card.swipe"),
+        Binding("right_square_bracket", "card(1)", "next card", priority=True, id="card.next"),
+        Binding("left_square_bracket", "card(-1)", "prev card", show=False, id="card.prev"),
+        Binding("t", "advance", f"+{ADVANCE_SECONDS:g}s", show=False, id="clock.advance"),
+        Binding("e", "tab('events')", "events", show=False, id="view.events"),
+        Binding("l", "tab('ledger')", "ledger", show=False, id="view.ledger"),
+        Binding("f1,question_mark", "help", "help", id="app.help"),
+        Binding("q", "quit", "quit", id="app.quit"),
+    ]
+    KEYS_HELP: ClassVar[list[tuple[str, str]]] = [
+        ("0-9", "type the amount (fen) / the PIN on the PIN pad"),
+        ("enter", "OK: start the sale / confirm the PIN"),
+        ("backspace", "CLR: clear the last digit / the PIN"),
+        ("escape", "CANCEL"),
+        ("[ ]", "choose the previous / next card of the catalogue"),
+        ("i / r / s", "insert / remove / swipe the chosen card"),
+        ("t", f"let {ADVANCE_SECONDS:g} s of virtual time pass (timeouts)"),
+        ("e / l", "show the event log / the gateway ledger"),
+        ("f1 or ?", "this help"),
+        ("q", "quit"),
+    ]
+
+    def __init__(self, simulation: Simulation, *, card: str | None = None) -> None:
+        super().__init__()
+        self.simulation = simulation
+        self.counter = Counter(simulation, card=card)
+        self.bridge = Bridge(self, simulation, self.counter)
+        self._seen = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="pos"):
+            yield TerminalScreen(id="screen")
+            yield Keypad(id="keypad")
+        with Vertical(id="devices"):
+            yield CardSlot(id="card-slot")
+            yield PaperRoll(id="printer")
+            yield SpeakerLog(id="speaker")
+        with TabbedContent(id="what", initial="events"):
+            with TabPane("Events", id="events"):
+                yield EventLog(id="event-log")
+            with TabPane("Ledger", id="ledger"):
+                yield LedgerPanel(id="ledger-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.bridge.attach()
+        self.run_worker(self.counter.run, thread=True, name="counter", exit_on_error=True)
+        self._show_counter()
+        self.post_message(BusChanged())
+
+    def on_unmount(self) -> None:
+        self.bridge.detach()
+        self.counter.stop()
+
+    # -- model -> widgets ------------------------------------------------------
+
+    def on_bus_changed(self, _: BusChanged) -> None:
+        self.bridge.bus_read()
+        events = self.simulation.bus.since(self._seen)
+        if not events:
+            return
+        self._seen = events[-1].seq
+        log = self.query_one(EventLog)
+        screen = self.query_one(TerminalScreen)
+        ledger_changed = False
+        for event in events:
+            log.add(event)
+            if event.source == "display" and event.kind == "screen":
+                screen.screen_id = str(event.detail.get("screen", ""))
+                screen.title = str(event.detail.get("title", ""))
+                screen.lines = tuple(str(line) for line in event.detail.get("lines", ()))
+            elif event.kind == "utterance":
+                self.query_one(SpeakerLog).say(event.summary)
+            ledger_changed |= event.source == "gateway"
+        if ledger_changed:
+            self.query_one(LedgerPanel).show(self.simulation.gateway.ledger.transactions())
+        self._show_counter()
+
+    def on_counter_changed(self, _: CounterChanged) -> None:
+        self._show_counter()
+
+    def on_receipt_printed(self, message: ReceiptPrinted) -> None:
+        self.query_one(PaperRoll).add_receipt(message.text)
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        self.notify(message.error, title="cannot do that", severity="error")
+
+    def _show_counter(self) -> None:
+        counter = self.counter
+        busy = self.simulation.terminal.busy
+        self.query_one(TerminalScreen).amount = "" if busy else self._amount_shown()
+        slot = self.query_one(CardSlot)
+        slot.card = counter.card
+        slot.inserted = counter.card_inserted
+        slot.can_swipe = counter.can_swipe
+        self.refresh_bindings()
+
+    def _amount_shown(self) -> str:
+        return self.counter.amount_text if self.counter.amount_digits else ""
+
+    # -- widgets -> model --------------------------------------------------------
+
+    def on_keypad_key_pressed(self, message: Keypad.KeyPressed) -> None:
+        self.counter.key(message.key)
+
+    def on_card_slot_action(self, message: CardSlot.Action) -> None:
+        if message.action in ("next", "previous"):
+            self.action_card(1 if message.action == "next" else -1)
+        else:
+            getattr(self.counter, message.action)()
+
+    # -- actions -------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.screen, HelpScreen) and action != "quit":
+            return False  # let the help screen have its keys
+        if action == "swipe":
+            return True if self.counter.can_swipe else None
+        if action == "insert":
+            return None if self.counter.card_inserted else True
+        if action == "remove":
+            return True if self.counter.card_inserted else None
+        return True
+
+    def action_key(self, key: str) -> None:
+        self.counter.key(_KEYPAD.get(key, key))
+
+    def action_insert(self) -> None:
+        self.counter.insert()
+
+    def action_remove(self) -> None:
+        self.counter.remove()
+
+    def action_swipe(self) -> None:
+        self.counter.swipe()
+
+    def action_card(self, step: int) -> None:
+        self.counter.choose_card(step)
+
+    def action_advance(self) -> None:
+        self.counter.advance(ADVANCE_SECONDS)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.KEYS_HELP))

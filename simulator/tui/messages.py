@@ -1,0 +1,29 @@
+"""Messages from the model side (bridge, operator thread) up to the app."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class BusChanged(Message):
+    """New events are on the bus: read them with ``bus.since`` (in order)."""
+
+
+class CounterChanged(Message):
+    """The person's side changed: amount typed, card chosen, card in or out."""
+
+
+class ReceiptPrinted(Message):
+    """The virtual printer cut a receipt; ``text`` is the paper as printed."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ActionFailed(Message):
+    """An action of the person could not be carried out (shown, never fatal)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error

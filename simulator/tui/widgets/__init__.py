@@ -1,0 +1,1 @@
+"""One widget per device, plus the event log and the ledger."""

@@ -1,0 +1,50 @@
+"""Snapshots of the main screens at one fixed size, on the virtual clock.
+
+The simulation starts at the same virtual instant with the same seed, so
+order numbers, dates and the event log's times are the same on every run.
+Update with ``pytest tests/test_tui_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from test_tui_app import buy_by_keys, make_simulation, screen_of, until
+from textual.pilot import Pilot
+
+from simulator.simulation import Simulation
+from simulator.tui.app import PossimApp
+
+SIZE = (120, 40)
+Compare = Callable[..., bool]
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulation]:
+    with make_simulation(tmp_path) as simulation:
+        yield simulation
+
+
+def test_idle(snap_compare: Compare, sim: Simulation) -> None:
+    assert snap_compare(PossimApp(sim, card="unionpay_debit"), terminal_size=SIZE)
+
+
+def test_amount_entry(snap_compare: Compare, sim: Simulation) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def typed(pilot: Pilot[None]) -> None:
+        await pilot.press("1", "2", "3", "4")
+        await until(pilot, lambda: "RMB 12.34" in screen_of(app).text, "amount entry")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=typed)
+
+
+def test_approved_with_receipt(snap_compare: Compare, sim: Simulation) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def bought(pilot: Pilot[None]) -> None:
+        await buy_by_keys(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=bought)
