@@ -69,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
         "by the serial:// driver (pty); default: the terminal config's [devices] scanner URL",
     )
     run.add_argument(
+        "--speaker",
+        metavar="URL",
+        help="the speaker instead of the terminal config's, e.g. espeak://cmn-latn-pinyin "
+        "(expect_speech still checks what was said)",
+    )
+    run.add_argument(
+        "--wav-dir",
+        type=Path,
+        metavar="DIR",
+        help="write one WAV file per announcement to DIR (espeak-ng renders them)",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="print each scenario's transcript"
     )
     run.set_defaults(handler=run_command)
@@ -115,6 +127,8 @@ def run_command(args: argparse.Namespace) -> int:
                 card_transport=args.card_transport,
                 printer_transport=args.printer_transport,
                 scanner_transport=args.scanner_transport,
+                speaker=args.speaker,
+                wav_dir=args.wav_dir,
             )
         except SimulatorError as exc:  # the world could not be built: say why, go on
             errors.append(ScenarioError(path, f"cannot run: {exc}"))

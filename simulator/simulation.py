@@ -61,6 +61,21 @@ def with_printer_transport(config: TerminalConfig, transport: str) -> TerminalCo
     return attrs.evolve(config, devices=attrs.evolve(config.devices, printer=url))
 
 
+def with_speaker(config: TerminalConfig, url: str | None, wav_dir: Path | None) -> TerminalConfig:
+    """``config`` with its speaker replaced by ``url`` and/or writing WAVs to ``wav_dir``.
+
+    Works for every speaker scheme that takes ``?wav=DIR`` (``sim://`` records and
+    renders, ``espeak://`` writes instead of playing).
+    """
+    parts = urlsplit(url or config.devices.speaker)
+    params = parse_qsl(parts.query)
+    if wav_dir is not None:
+        params = [(k, v) for k, v in params if k != "wav"] + [("wav", str(wav_dir))]
+    query = f"?{urlencode(params)}" if params else ""
+    speaker = f"{parts.scheme}://{parts.netloc}{parts.path}{query}"
+    return attrs.evolve(config, devices=attrs.evolve(config.devices, speaker=speaker))
+
+
 SCANNER_TRANSPORTS = ("sim", "pty")
 
 
@@ -96,7 +111,11 @@ class Simulation:
         card_transport: str = "sim",
         printer_transport: str | None = None,
         scanner_transport: str | None = None,
+        speaker: str | None = None,
+        wav_dir: Path | None = None,
     ) -> None:
+        if speaker is not None or wav_dir is not None:
+            config = with_speaker(config, speaker, wav_dir)
         if printer_transport is not None:
             config = with_printer_transport(config, printer_transport)
         if scanner_transport is not None:

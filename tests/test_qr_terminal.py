@@ -192,8 +192,19 @@ def test_the_qr_gateway_and_merchant_key_come_from_the_config() -> None:
         TerminalConfig.from_mapping({"gateway": {"qr": "ftp://x"}})
 
 
-def test_the_pty_scanner_gives_the_same_transcript_as_the_in_process_one(tmp_path: Path) -> None:
-    scenario = load_scenario(LIBRARY / "qr_duplicate_scan.yaml")
+# Every library scenario that scans a code (the _pty one already runs on a pty).
+SCANNING = sorted(
+    path
+    for path in LIBRARY.glob("qr_*.yaml")
+    if "scan_code" in path.read_text(encoding="utf-8") and not path.stem.endswith("_pty")
+)
+
+
+@pytest.mark.parametrize("path", SCANNING, ids=[path.stem for path in SCANNING])
+def test_the_pty_scanner_gives_the_same_transcript_as_the_in_process_one(
+    path: Path, tmp_path: Path
+) -> None:
+    scenario = load_scenario(path)
     in_process = run_scenario(scenario, tmp_path / "sim")
     pty = run_scenario(scenario, tmp_path / "pty", scanner_transport="pty")
     assert in_process.passed, in_process.failure_text

@@ -182,3 +182,22 @@ def test_bad_urls_are_refused(
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
     with pytest.raises(DeviceURLError, match=problem):
         EspeakSpeaker.from_url(DeviceURL.parse(url))
+
+
+@needs_espeak
+def test_possim_run_with_espeak_writes_a_wav_per_announcement(tmp_path: Path) -> None:
+    from simulator import cli
+
+    wav_dir = tmp_path / "wav"
+    out = tmp_path / "runs"
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "qr_wechat.yaml"
+    argv = ["run", str(scenario), "--out", str(out)]
+    argv += ["--speaker", "espeak://cmn-latn-pinyin", "--wav-dir", str(wav_dir)]
+    assert cli.main(argv) == 0
+    (folder,) = [path for path in out.iterdir() if path.is_dir()]
+    said = (folder / "speech.txt").read_text(encoding="utf-8").splitlines()
+    wavs = sorted(wav_dir.glob("*.wav"))
+    assert said and len(wavs) == len(said)
+    for wav in wavs:
+        with wave.open(str(wav)) as audio:
+            assert audio.getnframes() > 0

@@ -178,6 +178,8 @@ def run_scenario(
     card_transport: str = "sim",
     printer_transport: str | None = None,
     scanner_transport: str | None = None,
+    speaker: str | None = None,
+    wav_dir: Path | None = None,
 ) -> ScenarioResult:
     artifacts = out_dir / scenario.slug
     if artifacts.exists():
@@ -194,6 +196,8 @@ def run_scenario(
         card_transport=card_transport,
         printer_transport=printer_transport,
         scanner_transport=scanner_transport,
+        speaker=speaker,
+        wav_dir=wav_dir,
     ) as sim:
         sim.bus.subscribe(transcript)
         run = ScenarioRun(scenario, sim)

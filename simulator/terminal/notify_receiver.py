@@ -21,6 +21,9 @@ from simulator.terminal.qr_link import SIGNATURE_HEADER, verify
 
 NOTIFY_PATH = "/notify"
 _MAX_BODY = 64 * 1024
+# serve_forever looks for shutdown() this often (its default, 0.5 s, is what
+# every simulation would wait when it closes).
+SHUTDOWN_POLL = 0.01
 
 
 class NotifyReceiver:
@@ -58,7 +61,10 @@ class NotifyReceiver:
         self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="possim-notify-receiver", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL},
+            name="possim-notify-receiver",
+            daemon=True,
         )
         self._thread.start()
 
