@@ -163,6 +163,7 @@ class SerialScanner(Scanner):
         self._suffix = suffix
         self._max_length = max_length
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._codes: deque[str] = deque()
         self._received = 0
         self._errors: deque[ScanError] = deque()
@@ -193,6 +194,15 @@ class SerialScanner(Scanner):
         """How many complete codes have arrived since the port was opened."""
         with self._lock:
             return self._received
+
+    def wait_received(self, count: int, timeout: float) -> bool:
+        """Block (real time) until ``count`` codes have arrived since the port opened.
+
+        For whoever feeds the port and must know the bytes reached the driver
+        (the virtual scanner on a pty); the terminal waits with :meth:`read_code`.
+        """
+        with self._arrived:
+            return self._arrived.wait_for(lambda: self._received >= count, timeout)
 
     def take_errors(self) -> list[ScanError]:
         """The frames skipped since the last call, oldest first."""
@@ -286,6 +296,7 @@ class SerialScanner(Scanner):
         if text:
             self._codes.append(text)
             self._received += 1
+            self._arrived.notify_all()
 
 
 # -- registration and opening --------------------------------------------------------

@@ -11,8 +11,6 @@ queued in the driver, and every run sees it at the same instant.
 
 from __future__ import annotations
 
-import time
-
 from drivers.clock import Clock
 from drivers.errors import DeviceUnavailable
 from drivers.registry import DeviceContext, DeviceKind, open_device
@@ -42,9 +40,7 @@ class PtyScannerHand:
                 return
             self.pty.write(self.pty.frame(code) * times)
             # Real time: the kernel and the driver's reader thread carry it.
-            deadline = time.monotonic() + ARRIVAL_WAIT
-            while self._driver.received() < before + times and time.monotonic() < deadline:
-                time.sleep(0.001)
+            self._driver.wait_received(before + times, ARRIVAL_WAIT)
         finally:
             self._clock.work_done()
             self._clock.notify()
