@@ -42,23 +42,7 @@ _WIND_DOWN = 3600.0
 
 def with_printer_transport(config: TerminalConfig, transport: str) -> TerminalConfig:
     """``config`` with its virtual printer reached over ``transport`` (sim/usb/pty/tcp)."""
-    if transport not in PRINTER_TRANSPORTS:
-        raise ConfigError(
-            config.source or "<config>",
-            f"unknown printer transport {transport!r}: expected one of "
-            + ", ".join(PRINTER_TRANSPORTS),
-        )
-    parts = urlsplit(config.devices.printer)
-    if parts.scheme != "sim":
-        raise ConfigError(
-            config.source or "<config>",
-            f"a printer transport applies to the virtual printer (sim://), not to "
-            f"{config.devices.printer!r}",
-        )
-    params = [(k, v) for k, v in parse_qsl(parts.query) if k != "transport"]
-    params.append(("transport", transport))
-    url = f"sim://{parts.netloc}{parts.path}?{urlencode(params)}"
-    return attrs.evolve(config, devices=attrs.evolve(config.devices, printer=url))
+    return _with_sim_transport(config, "printer", transport, PRINTER_TRANSPORTS)
 
 
 def with_speaker(config: TerminalConfig, url: str | None, wav_dir: Path | None) -> TerminalConfig:
@@ -81,23 +65,29 @@ SCANNER_TRANSPORTS = ("sim", "pty")
 
 def with_scanner_transport(config: TerminalConfig, transport: str) -> TerminalConfig:
     """``config`` with its virtual scanner reached in process (sim) or over a pty."""
-    if transport not in SCANNER_TRANSPORTS:
+    return _with_sim_transport(config, "scanner", transport, SCANNER_TRANSPORTS)
+
+
+def _with_sim_transport(
+    config: TerminalConfig, device: str, transport: str, transports: tuple[str, ...]
+) -> TerminalConfig:
+    """``config`` whose ``sim://`` ``device`` URL carries ``transport=...``."""
+    if transport not in transports:
         raise ConfigError(
             config.source or "<config>",
-            f"unknown scanner transport {transport!r}: expected one of "
-            + ", ".join(SCANNER_TRANSPORTS),
+            f"unknown {device} transport {transport!r}: expected one of " + ", ".join(transports),
         )
-    parts = urlsplit(config.devices.scanner)
+    current = getattr(config.devices, device)
+    parts = urlsplit(current)
     if parts.scheme != "sim":
         raise ConfigError(
             config.source or "<config>",
-            f"a scanner transport applies to the virtual scanner (sim://), not to "
-            f"{config.devices.scanner!r}",
+            f"a {device} transport applies to the virtual {device} (sim://), not to {current!r}",
         )
     params = [(k, v) for k, v in parse_qsl(parts.query) if k != "transport"]
     params.append(("transport", transport))
     url = f"sim://{parts.netloc}{parts.path}?{urlencode(params)}"
-    return attrs.evolve(config, devices=attrs.evolve(config.devices, scanner=url))
+    return attrs.evolve(config, devices=attrs.evolve(config.devices, **{device: url}))
 
 
 class Simulation:

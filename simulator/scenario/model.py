@@ -116,6 +116,12 @@ def parse_duration(value: Any, where: Where, what: str) -> float:
     return seconds
 
 
+def expect_no_arguments(value: Any, where: Where, keyword: str) -> None:
+    """For steps written ``keyword:`` alone."""
+    if value not in (None, {}, True):
+        raise where.error(f"{keyword}: takes no arguments")
+
+
 def expect_mapping(value: Any, where: Where, what: str, allowed: set[str]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise where.error(f"{what}: expected a mapping with keys {sorted(allowed)}, got {value!r}")

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from simulator.events import Event
-from simulator.scenario.model import Step, Where, expect_mapping, step
+from simulator.scenario.model import Step, Where, expect_mapping, expect_no_arguments, step
 from simulator.scenario.runner import ScenarioRun
 from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.display import ScreenId
@@ -31,11 +31,6 @@ _AGREEING = {
     "NOTPAY": {QrState.NOTPAY},
     "USERPAYING": {QrState.USERPAYING},
 }
-
-
-def _no_args(value: Any, where: Where, keyword: str) -> None:
-    if value not in (None, {}, True):
-        raise where.error(f"{keyword}: takes no arguments")
 
 
 def _link(run: ScenarioRun, step: Step) -> QrLink:
@@ -118,7 +113,7 @@ class CustomerConfirms(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> CustomerConfirms:
-        _no_args(value, where, "customer_confirms")
+        expect_no_arguments(value, where, "customer_confirms")
         return cls()
 
     def run(self, run: ScenarioRun) -> None:
@@ -140,7 +135,7 @@ class CustomerCancels(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> CustomerCancels:
-        _no_args(value, where, "customer_cancels")
+        expect_no_arguments(value, where, "customer_cancels")
         return cls()
 
     def run(self, run: ScenarioRun) -> None:
@@ -192,7 +187,7 @@ class ReplayNotify(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ReplayNotify:
-        _no_args(value, where, "replay_notify")
+        expect_no_arguments(value, where, "replay_notify")
         return cls()
 
     def run(self, run: ScenarioRun) -> None:
@@ -217,7 +212,7 @@ class ForgeNotify(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ForgeNotify:
-        _no_args(value, where, "forge_notify")
+        expect_no_arguments(value, where, "forge_notify")
         return cls()
 
     def run(self, run: ScenarioRun) -> None:

@@ -25,6 +25,7 @@ from simulator.scenario.model import (
     Step,
     Where,
     expect_mapping,
+    expect_no_arguments,
     parse_duration,
     step,
 )
@@ -143,8 +144,7 @@ class RemoveCard(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> RemoveCard:
-        if value not in (None, {}, True):
-            raise where.error("remove_card: takes no arguments")
+        expect_no_arguments(value, where, "remove_card")
         return cls()
 
     def run(self, run: ScenarioRun) -> None:
@@ -779,8 +779,7 @@ class RefillPaper(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> RefillPaper:
-        if value not in (None, {}, True):
-            raise where.error("refill_paper: takes no arguments")
+        expect_no_arguments(value, where, "refill_paper")
         return cls()
 
     def run(self, run: ScenarioRun) -> None:
@@ -802,8 +801,7 @@ class CloseCover(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> CloseCover:
-        if value not in (None, {}, True):
-            raise where.error("close_cover: takes no arguments")
+        expect_no_arguments(value, where, "close_cover")
         return cls()
 
     def run(self, run: ScenarioRun) -> None:

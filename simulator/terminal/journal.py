@@ -217,24 +217,19 @@ class Journal:
         auth_code: str | None = None,
         reason: str | None = None,
     ) -> JournalEntry:
-        changes: dict[str, str] = {
-            "state": state.value,
-            "updated_at": self._clock.now().isoformat(),
-        }
-        for column, value in (
-            ("response_code", response_code),
-            ("rrn", rrn),
-            ("auth_code", auth_code),
-            ("reason", reason),
-        ):
-            if value is not None:
-                changes[column] = value
-        assignments = ", ".join(f"{column}=?" for column in changes)
+        fields = {"response_code": response_code, "rrn": rrn, "auth_code": auth_code}
         with self._transaction() as db:
-            db.execute(
-                f"UPDATE transactions SET {assignments} WHERE id=?", (*changes.values(), entry_id)
-            )
+            self._set(db, "transactions", entry_id, state.value, reason=reason, **fields)
             return self._read(db, entry_id)
+
+    def _set(
+        self, db: sqlite3.Connection, table: str, entry_id: int, state: str, **fields: str | None
+    ) -> None:
+        """Set ``state`` and every field given (not None) on one row."""
+        changes = {"state": state, "updated_at": self._clock.now().isoformat()}
+        changes.update({column: value for column, value in fields.items() if value is not None})
+        assignments = ", ".join(f"{column}=?" for column in changes)
+        db.execute(f"UPDATE {table} SET {assignments} WHERE id=?", (*changes.values(), entry_id))
 
     def get(self, entry_id: int) -> JournalEntry:
         with self._lock:
@@ -299,23 +294,9 @@ class Journal:
         transaction_id: str | None = None,
         reason: str | None = None,
     ) -> QrEntry:
-        changes: dict[str, str] = {
-            "state": state.value,
-            "updated_at": self._clock.now().isoformat(),
-        }
-        for column, value in (
-            ("channel", channel),
-            ("transaction_id", transaction_id),
-            ("reason", reason),
-        ):
-            if value is not None:
-                changes[column] = value
-        assignments = ", ".join(f"{column}=?" for column in changes)
+        fields = {"channel": channel, "transaction_id": transaction_id, "reason": reason}
         with self._transaction() as db:
-            db.execute(
-                f"UPDATE qr_transactions SET {assignments} WHERE id=?",
-                (*changes.values(), entry_id),
-            )
+            self._set(db, "qr_transactions", entry_id, state.value, **fields)
             return _qr_read(db, entry_id)
 
     def qr_entries(self) -> list[QrEntry]:
