@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 import attrs
 
@@ -170,6 +171,21 @@ class ScenarioRun:
         return ExpectationFailed(step, message, excerpt)
 
 
+class StepObserver(Protocol):
+    """Watches a run step by step (the TUI's playback, a progress display).
+
+    Called on the runner's thread, between steps, while the simulation is
+    settled; ``before_step`` may block (a paused playback) -- the runner holds
+    no clock time while it waits.
+    """
+
+    def before_step(self, run: ScenarioRun, step: Step) -> None: ...
+
+    def after_step(
+        self, run: ScenarioRun, step: Step, failure: ExpectationFailed | None
+    ) -> None: ...
+
+
 def run_scenario(
     scenario: Scenario,
     out_dir: Path,
@@ -180,6 +196,7 @@ def run_scenario(
     scanner_transport: str | None = None,
     speaker: str | None = None,
     wav_dir: Path | None = None,
+    observer: StepObserver | None = None,
 ) -> ScenarioResult:
     artifacts = out_dir / scenario.slug
     if artifacts.exists():
@@ -208,6 +225,8 @@ def run_scenario(
                     # transcript line nor an action can race the terminal's next move
                     # (expectations match the event history, not just the present).
                     sim.clock.settle()
+                    if observer is not None:
+                        observer.before_step(run, step)
                     sim.bus.publish(
                         "scenario",
                         "step",
@@ -215,9 +234,16 @@ def run_scenario(
                         keyword=step.keyword,
                         line=step.line,
                     )
-                    step.run(run)
-                    if step.is_action:
-                        sim.clock.settle()
+                    try:
+                        step.run(run)
+                        if step.is_action:
+                            sim.clock.settle()
+                    except ExpectationFailed as exc:
+                        if observer is not None:
+                            observer.after_step(run, step, exc)
+                        raise
+                    if observer is not None:
+                        observer.after_step(run, step, None)
                 if run.sale is not None and run.sale.wait(END_OF_SCENARIO_WITHIN) is None:
                     raise run.fail(
                         None,

@@ -812,5 +812,9 @@ class CloseCover(Step):
         return "close printer cover"
 
 
-# The QR payment steps (scan_code, customer_confirms, refund, expect_qr_order ...).
+# The other step families register themselves on import: QR payments, faults,
+# settlement, the back office.
+from simulator.scenario import backoffice_steps as _backoffice_steps  # noqa: E402, F401
+from simulator.scenario import fault_steps as _fault_steps  # noqa: E402, F401
 from simulator.scenario import qr_steps as _qr_steps  # noqa: E402, F401
+from simulator.scenario import settlement_steps as _settlement_steps  # noqa: E402, F401
