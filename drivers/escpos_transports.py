@@ -110,6 +110,19 @@ def _cause(exc: BaseException) -> BaseException:
     return inner if inner is not None else exc
 
 
+def _tap(
+    device: Escpos, url: DeviceURL, context: DeviceContext, profile: PrinterProfile, status: bool
+) -> None:
+    """Record the device's traffic when the URL asked for it (docs/replay.md)."""
+    from drivers.traffic.recording import tape_for
+
+    tape = tape_for(context, url, profile=profile.name, status_on_open=status)
+    if tape is not None:
+        from drivers.traffic.escpos import tap_escpos
+
+        tap_escpos(device, tape)
+
+
 def _ready(device: Escpos, url: DeviceURL, profile: PrinterProfile) -> EscposPrinter:
     """Wrap an opened device and check it answers, turning link errors into DeviceUnavailable."""
     printer = EscposPrinter(device, profile=profile, name=url.raw)
@@ -204,6 +217,7 @@ def open_usb_printer(
             f"no USB device {vid:04x}:{pid:04x} for {url.raw}; USB printers present: "
             f"{present or 'none'}; {_USB_HINT}"
         ) from exc
+    _tap(device, url, context, profile, status=True)
     return _ready(device, url, profile)
 
 
@@ -289,6 +303,7 @@ def open_serial_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter
         device.open()
     except EscposLibraryError as exc:
         raise DeviceUnavailable(f"cannot open serial printer {url.raw}: {_cause(exc)}") from exc
+    _tap(device, url, context, profile, status=True)
     return _ready(device, url, profile)
 
 
@@ -346,6 +361,7 @@ def open_tcp_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
         raise DeviceUnavailable(f"printer {url.raw}: {problem}") from exc
     # A status query is a few bytes after a job: do not let Nagle hold it back.
     device.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    _tap(device, url, context, profile, status=True)
     return _ready(device, url, profile)
 
 
@@ -379,6 +395,7 @@ def open_file_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
         device.open()
     except EscposLibraryError as exc:
         raise DeviceUnavailable(f"cannot open printer {url.raw}: {_cause(exc)}") from exc
+    _tap(device, url, context, profile, status=False)
     # File cannot read: EscposPrinter reports its status as unknown (assumed ready).
     return EscposPrinter(device, profile=profile, name=f"{url.raw} (write-only, no status)")
 

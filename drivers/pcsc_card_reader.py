@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 # was inserted a moment ago (pcscd polls its readers every ~400 ms).
 _CONNECT_SETTLE_MS = 2000
 _CONNECT_STEP_MS = 100
+# pcscd sees a pulled card on its next poll of the reader (about 400 ms): an
+# exchange cut short by the pull can fail before the slot reads empty.
+_REMOVAL_SETTLE_MS = 1000
 
 INSTALL_HINT = (
     "pip install 'possim[pcsc]' -- pyscard builds from source and needs swig and the "
@@ -164,14 +167,17 @@ def protocol_name(scard: Any, protocol: int) -> str:
 class PcscCardReader(CardReader):
     """One PC/SC reader (or the first one with a card) as a :class:`CardReader`."""
 
-    def __init__(self, reader: str = "", *, clock: Clock | None = None) -> None:
-        self._scard = load_scard()
+    def __init__(self, reader: str = "", *, clock: Clock | None = None, scard: Any = None) -> None:
+        # ``scard``: pyscard's module by default; a recording or replaying stand-in
+        # for it otherwise (drivers/traffic/pcsc.py), so this code runs in both.
+        self._scard = scard if scard is not None else load_scard()
         self._clock: Clock = clock if clock is not None else RealClock()
         self._status_lock = threading.Lock()
         self._card_lock = threading.Lock()
         self._status_context = establish_context(self._scard)
         self._card_context: int | None = None
         self._handle: int | None = None
+        self._reader_in_use = ""
         self._protocol = 0
         self._atr = b""
         # True between connect() and disconnect(): losing the card then is a
@@ -266,6 +272,7 @@ class PcscCardReader(CardReader):
                 scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
                 raise self._connect_error(reader, hr)
             self._handle = int(handle)
+            self._reader_in_use = reader
             self._protocol = int(protocol)
             self._atr = bytes(atr)
             self._session = True
@@ -358,7 +365,7 @@ class PcscCardReader(CardReader):
             code = hr & _MASK
             if not code:
                 data = bytes(response)
-                if len(data) < 2 and not self.card_present():
+                if len(data) < 2 and self._card_left():
                     self._drop_handle(scard.SCARD_LEAVE_CARD)
                     raise CardRemoved(f"{self.name}: the card was removed during the transaction")
                 return data
@@ -370,13 +377,27 @@ class PcscCardReader(CardReader):
             if _service_down(scard, hr):
                 self._handle = None
                 raise _service_error(scard, hr)
-            if gone or not self.card_present():
+            if gone or self._card_left():
                 self._drop_handle(scard.SCARD_LEAVE_CARD)
                 raise CardRemoved(
                     f"{self.name}: the card was removed or reset during the transaction "
                     f"({error_text(scard, hr)})"
                 )
             raise CardProtocolError(f"{self.name}: APDU exchange failed: {error_text(scard, hr)}")
+
+    def _card_left(self) -> bool:
+        """Whether the card in use left its slot, waiting (in pcscd, as
+        :meth:`_connect_settled` does) up to one poll of pcscd for it to tell."""
+        scard = self._scard
+        with self._status_lock:
+            for _step in range(_REMOVAL_SETTLE_MS // _CONNECT_STEP_MS):
+                query = [(self._reader_in_use, scard.SCARD_STATE_UNAWARE)]
+                hr, states = scard.SCardGetStatusChange(self._status_context, 0, query)
+                if hr & _MASK or not states or not states[0][1] & scard.SCARD_STATE_PRESENT:
+                    return True
+                current = [(name, state) for name, state, _atr in states]
+                scard.SCardGetStatusChange(self._status_context, _CONNECT_STEP_MS, current)
+        return False
 
     def close(self) -> None:
         self.disconnect()

@@ -14,6 +14,12 @@ def register(registry: DeviceRegistry) -> None:
 
 
 def open_card_reader(url: DeviceURL, context: DeviceContext) -> object:
-    from drivers.pcsc_card_reader import PcscCardReader
+    from drivers.pcsc_card_reader import PcscCardReader, load_scard
+    from drivers.traffic.recording import tape_for
 
-    return PcscCardReader(url.target, clock=context.clock)
+    tape = tape_for(context, url, reader=url.target)
+    if tape is None:
+        return PcscCardReader(url.target, clock=context.clock)
+    from drivers.traffic.pcsc import RecordingScard
+
+    return PcscCardReader(url.target, clock=context.clock, scard=RecordingScard(load_scard(), tape))

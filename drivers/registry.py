@@ -80,6 +80,9 @@ class DeviceContext:
 
     clock: Clock = attrs.field(factory=RealClock)
     simulation: Any = None
+    # A drivers.traffic.recording.Recorder while the device's traffic is recorded
+    # (``?record=PATH``, docs/replay.md); transports that can be tapped use it.
+    recorder: Any = None
 
 
 DeviceFactory = Callable[[DeviceURL, DeviceContext], Any]
@@ -112,7 +115,13 @@ class DeviceRegistry:
             raise DeviceURLError(
                 f"no {kind.value} driver for {parsed.raw!r}: known schemes are {known}"
             )
-        return factory(parsed, context)
+        from drivers.traffic.recording import attach_recorder, check_tapped
+
+        parsed, context, recorder, required = attach_recorder(kind, parsed, context)
+        device = factory(parsed, context)
+        if recorder is not None:
+            check_tapped(recorder, required, device)
+        return device
 
     def _ensure_loaded(self) -> None:
         if self._loaded or not self._load_entry_points:

@@ -348,6 +348,15 @@ def open_serial_scanner(url: DeviceURL, context: DeviceContext) -> SerialScanner
             raise DeviceUnavailable(f"cannot reach scanner {url.raw}: {exc}") from exc
     else:
         port = _open_serial(url, serial, baud, timeout)
+    from drivers.traffic.recording import tape_for
+
+    tape = tape_for(
+        context, url, prefix=prefix, suffix=suffix.hex(), max_length=max_length, timeout=timeout
+    )
+    if tape is not None:
+        from drivers.traffic.serial import RecordingPort
+
+        port = RecordingPort(port, tape)
     return SerialScanner(
         port, clock=context.clock, prefix=prefix, suffix=suffix, max_length=max_length, name=url.raw
     )

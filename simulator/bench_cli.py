@@ -41,6 +41,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--workers", type=int, default=0, help="processes, for benchmarks that use them (0 = cores)"
     )
+    parser.add_argument(
+        "--terminals", type=int, default=0, help="simulated terminals, for the gateway benchmark"
+    )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=None,
+        help="seconds between one terminal's purchases, for the gateway benchmark",
+    )
     parser.set_defaults(handler=bench_command)
 
 

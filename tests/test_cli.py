@@ -27,6 +27,9 @@ def test_run_writes_junit_with_one_passing_testcase(tmp_path: Path) -> None:
     cases = suite.findall("testcase")
     assert len(cases) == 1
     assert cases[0].find("failure") is None and cases[0].find("error") is None
+    # run.json and index.html go to the default output folder (docs/reports.md).
+    assert (tmp_path / "possim-runs" / "run.json").is_file()
+    assert (tmp_path / "possim-runs" / "index.html").is_file()
 
 
 def test_run_fails_on_a_failing_and_on_a_malformed_scenario(tmp_path: Path) -> None:

@@ -407,8 +407,9 @@ def test_magstripe_needs_no_icc_data(host: AcquirerHost) -> None:
 
 
 def test_other_processing_codes_and_zero_amounts(host: AcquirerHost) -> None:
-    refund = {**purchase(12345, "000001"), "3": "200000"}
-    reply = host.handle(refund)
+    # 200000 is a void (tests/test_card_void_refund.py); 310000 a balance inquiry.
+    inquiry = {**purchase(12345, "000001"), "3": "310000"}
+    reply = host.handle(inquiry)
     assert reply is not None and reply["39"] == "12"
     zero = purchase(0, "000002")
     reply = host.handle(zero)
@@ -490,7 +491,7 @@ def test_network_management(host: AcquirerHost, code: str, rc: str) -> None:
     [
         ("0100", "0110"),
         ("0220", "0230"),
-        ("0500", "0510"),
+        ("0520", "0530"),  # 0500 is the batch close (tests/test_settlement.py)
         ("0600", "0610"),
         ("0210", None),
         ("0110", None),

@@ -1,6 +1,6 @@
 """Card data hygiene: after a whole library run, no artifact holds a PIN, a full
-PAN or track 2 -- not the transcripts, receipts, speech, journal, ledger, JUnit
-report or console output."""
+PAN or track 2 -- not the transcripts (whole and per device), receipts, speech,
+journal, ledger, run.json, index.html, JUnit report or console output."""
 
 from __future__ import annotations
 
@@ -60,6 +60,18 @@ def test_no_pin_or_full_pan_in_any_artifact(tmp_path: Path) -> None:
         "journal.sqlite",
         "ledger.sqlite",
         "result.json",
+        # docs/reports.md: per-device transcripts, receipt images, the run's reports
+        "apdu.jsonl",
+        "apdu.txt",
+        "iso8583.jsonl",
+        "iso8583.txt",
+        "http.jsonl",
+        "http.txt",
+        "escpos.jsonl",
+        "escpos.txt",
+        "receipt-01.png",
+        "run.json",
+        "index.html",
     } <= kinds
     blobs = {str(p): p.read_bytes() for p in [*artifacts, junit]}
     blobs["console"] = completed.stdout + completed.stderr

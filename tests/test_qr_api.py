@@ -13,7 +13,7 @@ from qr_helpers import ALIPAY, MID, UNIONPAY, WECHAT, Client, running_gateway
 from drivers.clock import RealClock
 from simulator.events import EventBus
 from simulator.gateway.builtin import BuiltinGateway
-from simulator.gateway.ledger import _SCHEMA, Ledger
+from simulator.gateway.ledger import _SCHEMA, SCHEMA_VERSION, Ledger
 from simulator.gateway.qr.signing import sign
 
 
@@ -261,7 +261,7 @@ def test_qr_and_card_share_one_ledger_and_old_ledgers_migrate(tmp_path: Path) ->
     old.close()
     with Ledger(path, RealClock()) as ledger, ledger.transaction() as db:
         assert db.execute("SELECT COUNT(*) FROM qr_transactions").fetchone() == (0,)
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_sim_calls_are_off_outside_simulations(tmp_path: Path) -> None:

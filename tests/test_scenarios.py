@@ -37,6 +37,22 @@ def test_library_has_the_spine_scenarios() -> None:
     } <= names
 
 
+def test_library_has_a_scenario_per_fault() -> None:
+    names = {path.stem for path in SCENARIOS}
+    assert {
+        "card_pulled_during_reading",
+        "card_pulled_after_approval",
+        "gateway_timeout_late_reply",
+        "gateway_response_dropped",
+        "gateway_connection_closed",
+        "qr_gateway_503_on_micropay",
+        "qr_gateway_503_while_polling",
+        "qr_gateway_answer_lost",
+        "qr_scan_noise",
+    } <= names
+    assert len(names) >= 30
+
+
 def _transcript(folder: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
 

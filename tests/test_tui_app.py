@@ -36,10 +36,20 @@ def screen_of(app: PossimApp) -> TerminalScreen:
     return app.query_one(TerminalScreen)
 
 
-async def buy_by_keys(pilot: Pilot[None], app: PossimApp, amount: str = "1234") -> None:
-    """Type the amount, OK, insert the chosen card, PIN, OK, remove the card."""
+async def buy_by_keys(
+    pilot: Pilot[None],
+    app: PossimApp,
+    amount: str = "1234",
+    *,
+    ending: str = "paid",
+    receipts: int = 2,
+) -> None:
+    """Type the amount, OK, OK (card), insert the chosen card, PIN, OK, remove the card;
+    then wait for the ``ending`` screen and that many receipts."""
     sim = app.simulation
     await pilot.press(*amount, "enter")
+    await until(pilot, lambda: app.counter.choosing_method, "the payment method choice")
+    await pilot.press("enter")
     await until(pilot, lambda: screen_of(app).screen_id == "present_card", "present card")
     await pilot.press("i")
     await until(pilot, lambda: screen_of(app).screen_id == "enter_pin", "PIN prompt")
@@ -50,11 +60,14 @@ async def buy_by_keys(pilot: Pilot[None], app: PossimApp, amount: str = "1234") 
     assert sale is not None
     await until(
         pilot,
-        lambda: sale.finished and len(app.query_one(PaperRoll).receipts) == 2,
-        "the sale and its two receipts",
+        lambda: (
+            (sale.finished or ending == "printer_fault")
+            and len(app.query_one(PaperRoll).receipts) == receipts
+        ),
+        f"the sale and its {receipts} receipts",
     )
     await until(pilot, lambda: app.query_one(LedgerPanel).entries != [], "ledger")
-    await until(pilot, lambda: screen_of(app).screen_id == "paid", "paid screen")
+    await until(pilot, lambda: screen_of(app).screen_id == ending, f"{ending} screen")
 
 
 def make_simulation(tmp_path: Path) -> Simulation:

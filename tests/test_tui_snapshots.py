@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 
 from simulator.simulation import Simulation
 from simulator.tui.app import PossimApp
+from simulator.tui.widgets.printer import PaperRoll
 
 SIZE = (120, 40)
 Compare = Callable[..., bool]
@@ -48,3 +49,40 @@ def test_approved_with_receipt(snap_compare: Compare, sim: Simulation) -> None:
         await buy_by_keys(pilot, app)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=bought)
+
+
+def test_pin_entry(snap_compare: Compare, sim: Simulation) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def typing_the_pin(pilot: Pilot[None]) -> None:
+        await pilot.press(*"1234", "enter", "enter")
+        await until(pilot, lambda: screen_of(app).screen_id == "present_card", "present card")
+        await pilot.press("i")
+        await until(pilot, lambda: screen_of(app).screen_id == "enter_pin", "PIN prompt")
+        await pilot.press("1", "2")
+        await until(pilot, lambda: "**" in screen_of(app).text, "two asterisks")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=typing_the_pin)
+
+
+def test_declined(snap_compare: Compare, sim: Simulation) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def declined(pilot: Pilot[None]) -> None:
+        # x.51: the simulated issuer answers 51, insufficient funds (magic_amounts.yaml).
+        await buy_by_keys(pilot, app, amount="1251", ending="payment_failed", receipts=0)
+        assert "51" in screen_of(app).text
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=declined)
+
+
+def test_paper_out(snap_compare: Compare, sim: Simulation) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def paper_out(pilot: Pilot[None]) -> None:
+        await pilot.press("x")
+        await until(pilot, lambda: app.query_one(PaperRoll).paper_out, "paper out")
+        await buy_by_keys(pilot, app, ending="printer_fault", receipts=0)
+        assert "打印机缺纸" in screen_of(app).text
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=paper_out)

@@ -21,6 +21,11 @@ class VirtualScanner(Scanner):
             self._codes.extend([code] * times)
         self._clock.notify()
 
+    def noise(self, data: bytes) -> None:
+        """Line noise that is no text (a scenario's scan_noise): the serial driver drops
+        such a frame, so nothing reaches the terminal here either."""
+        self._clock.notify()
+
     def read_code(self, timeout: float) -> str | None:
         if not self._clock.wait_until(lambda: bool(self._codes), timeout):
             return None

@@ -15,7 +15,7 @@ from drivers.clock import Clock
 from drivers.errors import DeviceUnavailable
 from drivers.registry import DeviceContext, DeviceKind, open_device
 from drivers.scanner import Scanner
-from drivers.serial_scanner import ScannerProfile, SerialScanner
+from drivers.serial_scanner import SUFFIX_BYTES, ScannerProfile, SerialScanner
 from simulator.devices.scanner_pty import PtyScanner
 
 HOST_OPEN_WAIT = 5.0  # real seconds for the driver to open the pty
@@ -44,6 +44,12 @@ class PtyScannerHand:
         finally:
             self._clock.work_done()
             self._clock.notify()
+
+    def noise(self, data: bytes) -> None:
+        """Write ``data`` and a suffix on the line (a scenario's scan_noise); the driver
+        drops what is not a code. Not waited for: the next scan follows it on the wire."""
+        if self.pty.host_open():
+            self.pty.garbage(data + SUFFIX_BYTES[self.pty.profile.suffix])
 
 
 class PtyScannerLink(Scanner):

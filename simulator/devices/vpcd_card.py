@@ -27,6 +27,7 @@ link then reconnects (the card is still in the slot).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import socket
 import struct
@@ -105,6 +106,10 @@ class VpcdCardLink:
         self.last_error: str | None = None
         self.errors = 0  # malformed frames and failed exchanges, for checks
         self.exchanges = 0  # APDUs answered
+        # Fault hook: APDUs still answered before the card is pulled (None: never), and
+        # what wraps the pull (the slot holds the clock still until pcscd sees it).
+        self._remove_after: int | None = None
+        self._on_pull: Callable[[Callable[[], None]], None] | None = None
 
     @property
     def card(self) -> ApduCard | None:
@@ -148,6 +153,32 @@ class VpcdCardLink:
 
     def close(self) -> None:
         self.remove()
+
+    def remove_after(
+        self, apdus: int | None, on_pull: Callable[[Callable[[], None]], None] | None = None
+    ) -> None:
+        """Fault hook: the card is pulled out after answering ``apdus`` more commands
+        (the next one is never answered: the link drops, pcscd sees no card); None
+        cancels it. ``on_pull`` is called with the pull to run, on the serving thread."""
+        with self._lock:
+            self._remove_after, self._on_pull = apdus, on_pull
+
+    def _pull_due(self) -> bool:
+        with self._lock:
+            if self._remove_after is None:
+                return False
+            if self._remove_after > 0:
+                self._remove_after -= 1
+                return False
+            self._remove_after = None
+            return True
+
+    def _pull(self, sock: socket.socket, card: ApduCard) -> None:
+        with self._lock:
+            self._card = None
+            self._stop.set()
+            _shutdown(sock)
+        card.power_off()
 
     # -- the serving thread ---------------------------------------------------------------------
 
@@ -212,6 +243,10 @@ class VpcdCardLink:
             if length == 1:
                 self._control(sock, card, payload[0])
                 continue
+            if self._pull_due():
+                pull = functools.partial(self._pull, sock, card)
+                self._on_pull(pull) if self._on_pull is not None else pull()
+                return
             response = card.process_apdu(payload)
             if len(response) < 2:
                 raise VpcdProtocolError(f"the card answered {len(response)} bytes (no SW1 SW2)")
@@ -316,6 +351,19 @@ class VpcdCardSlot:
 
     def wait_for_removal(self, timeout: float | None) -> bool:
         return self._clock.wait_until(lambda: self._link.card is None, timeout)
+
+    def remove_after(self, apdus: int | None) -> None:
+        """Fault hook (a scenario's card_fault): the card leaves after ``apdus`` more
+        answers, in the middle of the terminal's next command."""
+        self._link.remove_after(apdus, self._pulled)
+
+    def _pulled(self, pull: Callable[[], None]) -> None:
+        # On the link's thread: virtual time holds still until pcscd reports the slot
+        # empty, as in remove(), so every run sees the removal at the same instant.
+        with self._clock.actor():
+            pull()
+            watch_reader(self.name, False, self._settle_timeout, newer_than=self._inserted_at)
+        self._clock.notify()
 
     def close(self) -> None:
         self._link.close()

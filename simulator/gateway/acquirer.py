@@ -11,9 +11,19 @@ decoded message and send back whatever it returns (``None``: send nothing).
   replies carry an RRN, an auth code and, when the ARQC verified, an ARPC in
   DE55 tag 91. Retransmissions (same DE41/DE11/DE7) get the first answer again
   and are never charged twice.
-* ``0400``/``0401`` reversal: finds the original by DE41 + DE90 and undoes it.
+* ``0200`` processing code ``200000``: void of a sale in the same batch, by
+  the sale's RRN (DE37); ``0220`` processing code ``200000``: refund (partial
+  allowed) by the sale's RRN; ``0500`` batch close: the terminal's totals (DE48)
+  against the ledger's for its batch (DE60). Rules and codes:
+  docs/settlement.md.
+* ``0400``/``0401`` reversal: finds the original by DE41 + DE90 and undoes it
+  (a sale, a void or a refund alike).
 * ``0800`` network management: sign-on/sign-off/echo.
 * any other request or advice MTI: answered with DE39 ``12``.
+
+Every card row records the batch number from DE60 (CUP style: DE60.1 message
+type code n2, DE60.2 batch number n6). :meth:`AcquirerHost.lose_replies` is a
+fault for tests and scenarios: a reply decided and recorded, then not sent.
 """
 
 from __future__ import annotations
@@ -30,11 +40,25 @@ from drivers.clock import Clock
 from simulator.emv import cryptogram, tlv
 from simulator.errors import EmvDataError
 from simulator.gateway.issuers import Issuer, IssuerDirectory
-from simulator.gateway.ledger import Ledger, LedgerEntry, Status
+from simulator.gateway.ledger import (
+    REFUND,
+    VOID,
+    Ledger,
+    LedgerEntry,
+    Status,
+)
 from simulator.gateway.magic import MagicAmounts
 from simulator.gateway.pins import PinVerifier, TerminalKeys
 from simulator.redact import mask_pan
-from simulator.wire.iso8583 import Iso8583Codec
+from simulator.wire.batch_totals import (
+    DE48_LENGTH,
+    SETTLE_BALANCED,
+    SETTLE_OUT_OF_BALANCE,
+    BatchTotals,
+    decode_de48,
+    encode_de48,
+)
+from simulator.wire.iso8583 import Iso8583Codec, is_request, response_mti
 from simulator.wire.response_codes import APPROVED
 
 # Fields each reply copies from its request (when present and well-formed).
@@ -42,8 +66,11 @@ ECHO_0210 = ("3", "4", "7", "11", "12", "13", "41", "42", "49")
 ECHO_0410 = ("3", "4", "7", "11", "12", "13", "41", "42", "49", "90")
 ECHO_0810 = ("7", "11", "41", "42", "70")
 ECHO_OTHER = ("3", "4", "7", "11", "12", "13", "41", "42", "49")
+ECHO_VOID = ("3", "4", "7", "11", "12", "13", "41", "42", "49", "60", "61")
+ECHO_0510 = ("7", "11", "12", "13", "41", "42", "49", "60")
 
 PURCHASE = "000000"
+VOID_OR_REFUND = "200000"
 NO_TRANSMISSION_TIME = "0000000000"  # DE7 absent: the key (and DE90) use zeros
 NETWORK_CODES = {"001": "sign-on", "002": "sign-off", "301": "echo test"}
 CHIP_ENTRY_MODES = ("05", "07")  # contact chip, contactless chip
@@ -54,7 +81,11 @@ INVALID_AMOUNT = "13"
 UNKNOWN_CARD = "14"
 CRYPTOGRAM_FAILED = "82"
 DUPLICATE_TRANSMISSION = "94"
+ORIGINAL_NOT_FOUND = "25"
+EXCEEDS_AMOUNT = "61"
+ORIGINAL_AMOUNT_INCORRECT = "64"
 
+_RRN = re.compile(r"^[0-9A-Za-z]{12}$")
 _TRACK2_PAN = re.compile(r"^(\d{12,19})[=Dd]")
 _PAN = re.compile(r"^\d{12,19}$")
 _DE90 = re.compile(r"^\d{20}")
@@ -80,13 +111,25 @@ def track2_for_pin(req: Mapping[str, str], icc: Mapping[str, bytes] | None) -> s
     return None
 
 
-def is_request(mti: str) -> bool:
-    """Requests and advices (function digit 0 or 2) expect a response (digit + 1)."""
-    return _digits(mti, 4) and mti[2] in "02"
+def batch_of(req: Mapping[str, str]) -> str:
+    """DE60.2, the terminal's batch number ('' when DE60 is absent or too short)."""
+    de60 = req.get("60", "")
+    batch = de60[2:8]
+    return batch if _digits(batch, 6) else ""
 
 
-def response_mti(mti: str) -> str:
-    return f"{mti[:2]}{int(mti[2]) + 1}0"
+def message_kind(req: Mapping[str, str]) -> str:
+    """sale, void, refund, reversal, settle, network or other."""
+    mti, code = req.get("t", ""), req.get("3", "")
+    if mti == "0200":
+        return "void" if code == VOID_OR_REFUND else "sale"
+    return {
+        "0220": "refund",
+        "0400": "reversal",
+        "0401": "reversal",
+        "0500": "settle",
+        "0800": "network",
+    }.get(mti, "other")
 
 
 @attrs.frozen
@@ -111,6 +154,13 @@ class _Verdict:
         if self.issuer is None or self.tags is None or self.icc_mk is None:
             return None
         return (self.issuer, self.tags, self.icc_mk)
+
+
+def _totals_text(totals: BatchTotals) -> str:
+    return (
+        f"debit {totals.debit_count}/{totals.debit_total} fen, "
+        f"credit {totals.credit_count}/{totals.credit_total} fen"
+    )
 
 
 def _arpc_data(issuer: Issuer, tags: Mapping[str, bytes], icc_mk: bytes, code: str) -> str:
@@ -140,6 +190,13 @@ class AcquirerHost:
         self._codec = codec
         self._lock = threading.Lock()
         self._rrn_counter = ledger.last_id()
+        self._lost_replies: dict[str, int] = {}
+
+    def lose_replies(self, kind: str, count: int = 1) -> None:
+        """Fault injection: the next ``count`` replies to ``kind`` messages (sale, void,
+        refund, settle, reversal) are decided and recorded, then lost on the way back."""
+        with self._lock:
+            self._lost_replies[kind] = self._lost_replies.get(kind, 0) + count
 
     @property
     def ledger(self) -> Ledger:
@@ -150,9 +207,26 @@ class AcquirerHost:
         return self.decide(fields).reply
 
     def decide(self, fields: Mapping[str, str]) -> Decision:
+        decision = self._decide(fields)
+        if decision.reply is None or not self._lost_replies:
+            return decision
+        kind = message_kind(fields)
+        with self._lock:
+            if not self._lost_replies.get(kind):
+                return decision
+            self._lost_replies[kind] -= 1
+        return Decision(None, f"{decision.note}; the reply is lost on the way (injected fault)")
+
+    def _decide(self, fields: Mapping[str, str]) -> Decision:
         mti = fields.get("t", "")
         if not _digits(mti, 4):
             return Decision(None, f"MTI {mti!r} is not 4 digits; nothing to answer")
+        if mti == "0200" and fields.get("3") == VOID_OR_REFUND:
+            return self._void_or_refund(fields)
+        if mti == "0220" and fields.get("3") == VOID_OR_REFUND:
+            return self._void_or_refund(fields)
+        if mti == "0500":
+            return self._settle(fields)
         if mti == "0200":
             return self._purchase(fields)
         if mti in ("0400", "0401"):
@@ -207,6 +281,7 @@ class AcquirerHost:
                 issuer=None if verdict.issuer is None else verdict.issuer.name,
                 note=verdict.note,
                 response=reply,
+                batch_no=batch_of(req),
             )
         if not created:  # another host on the same ledger got there first
             return self._retransmission(entry, req, pan)
@@ -260,16 +335,19 @@ class AcquirerHost:
         status = Status.APPROVED if code == APPROVED else Status.DECLINED
         return _Verdict(note, status, code, issuer, tags, icc_mk)
 
-    def _retransmission(self, entry: LedgerEntry, req: Mapping[str, str], pan: str) -> Decision:
+    def _retransmission(
+        self, entry: LedgerEntry, req: Mapping[str, str], pan: str | None
+    ) -> Decision:
         same = (
-            entry.amount == int(req["4"])
+            entry.mti == req["t"]
+            and entry.amount == int(req["4"])
             and entry.currency == req["49"]
             and entry.mid == req["42"]
             and entry.processing_code == req["3"]
-            and entry.masked_pan == mask_pan(pan)
+            and (pan is None or entry.masked_pan == mask_pan(pan))
         )
         if not same:
-            reply = self._reply(req, "0210", ECHO_0210, DUPLICATE_TRANSMISSION)
+            reply = self._reply(req, response_mti(req["t"]), ECHO_0210, DUPLICATE_TRANSMISSION)
             return Decision(
                 reply,
                 f"TID {entry.tid} STAN {entry.stan} DE7 {entry.transmission} already names a "
@@ -363,6 +441,193 @@ class AcquirerHost:
 
     def _auth_code(self) -> str:
         return f"{self._rng.randrange(1_000_000):06d}"
+
+    # -- 0200/200000 void, 0220/200000 refund ---------------------------------------
+
+    def _void_or_refund(self, req: Mapping[str, str]) -> Decision:
+        void = req["t"] == "0200"
+        reply_mti = response_mti(req["t"])
+        problems = self._void_refund_format_problems(req, void)
+        if problems:
+            rejection = self._reply(req, reply_mti, ECHO_VOID, FORMAT_ERROR)
+            return Decision(rejection, "format error: " + "; ".join(problems))
+        pan = None if void else self._pan(req)
+        tid, stan, transmission = req["41"], req["11"], req.get("7", NO_TRANSMISSION_TIME)
+        original_rrn = req["37"]
+        with self._lock:
+            existing = self._ledger.find(tid, stan, transmission)
+            if existing is not None:
+                return self._retransmission(existing, req, pan)
+            original = self._ledger.find_sale(original_rrn)
+            if original is not None and original.mid != req["42"]:
+                original = None  # another merchant's sale is not this merchant's to undo
+            code, note = (
+                self._void_verdict(req, original) if void else self._refund_verdict(req, original)
+            )
+            reply = self._reply(req, reply_mti, ECHO_VOID, code)
+            rrn = auth_code = None
+            if code == APPROVED:
+                assert original is not None
+                rrn = self._next_rrn()
+                # The void keeps the sale's authorisation; a refund gets none of its own.
+                auth_code = original.auth_code if void else None
+                reply["37"] = rrn
+                if auth_code:
+                    reply["38"] = auth_code
+            mti, processing_code = VOID if void else REFUND
+            entry, created = self._ledger.record_authorisation(
+                tid=tid,
+                stan=stan,
+                transmission=transmission,
+                mid=req["42"],
+                amount=int(req["4"]),
+                currency=req["49"],
+                pan=pan if pan is not None else ("" if original is None else original.masked_pan),
+                status=Status.APPROVED if code == APPROVED else Status.DECLINED,
+                response_code=code,
+                rrn=rrn,
+                auth_code=auth_code,
+                mti=mti,
+                processing_code=processing_code,
+                issuer=None if original is None else original.issuer,
+                note=note,
+                response=reply,
+                batch_no=batch_of(req),
+                original_rrn=original_rrn,
+            )
+        if not created:
+            return self._retransmission(entry, req, pan)
+        return Decision(reply, note)
+
+    def _void_verdict(self, req: Mapping[str, str], sale: LedgerEntry | None) -> tuple[str, str]:
+        rrn = req["37"]
+        if sale is None:
+            return ORIGINAL_NOT_FOUND, f"void: no sale with RRN {rrn}"
+        if "38" in req and req["38"] != (sale.auth_code or ""):
+            return ORIGINAL_NOT_FOUND, f"void: sale {rrn} has another auth code"
+        if sale.tid != req["41"]:
+            return INVALID_TRANSACTION, f"void: sale {rrn} was made on terminal {sale.tid}"
+        if sale.status is not Status.APPROVED:
+            return INVALID_TRANSACTION, f"void: sale {rrn} is {sale.status}, nothing to void"
+        if sale.batch_no != batch_of(req):
+            return INVALID_TRANSACTION, (
+                f"void: sale {rrn} is in batch {sale.batch_no or '(none)'}, not the open batch "
+                f"{batch_of(req)}: refund it instead"
+            )
+        offsets = [e for e in self._ledger.offsets(rrn) if e.status is Status.APPROVED]
+        if any(e.kind == "void" for e in offsets):
+            return DUPLICATE_TRANSMISSION, f"void: sale {rrn} is already voided"
+        if any(e.kind == "refund" for e in offsets):
+            return INVALID_TRANSACTION, f"void: sale {rrn} is already (partly) refunded"
+        if int(req["4"]) != sale.amount:
+            return ORIGINAL_AMOUNT_INCORRECT, (
+                f"void: amount {int(req['4'])} fen is not the sale's {sale.amount} fen"
+            )
+        return APPROVED, f"void of sale {rrn} ({sale.amount} fen) approved"
+
+    def _refund_verdict(self, req: Mapping[str, str], sale: LedgerEntry | None) -> tuple[str, str]:
+        rrn = req["37"]
+        pan = self._pan(req)
+        if sale is None:
+            return ORIGINAL_NOT_FOUND, f"refund: no sale with RRN {rrn}"
+        if pan is None or mask_pan(pan) != sale.masked_pan:
+            return ORIGINAL_NOT_FOUND, f"refund: sale {rrn} was paid with another card"
+        if sale.status is not Status.APPROVED:
+            return INVALID_TRANSACTION, f"refund: sale {rrn} is {sale.status}, nothing to refund"
+        offsets = [e for e in self._ledger.offsets(rrn) if e.status is Status.APPROVED]
+        if any(e.kind == "void" for e in offsets):
+            return INVALID_TRANSACTION, f"refund: sale {rrn} is voided"
+        amount = int(req["4"])
+        if amount == 0:
+            return INVALID_AMOUNT, "refund: zero amount"
+        left = sale.amount - sum(e.amount for e in offsets if e.kind == "refund")
+        if amount > left:
+            return EXCEEDS_AMOUNT, (
+                f"refund: {amount} fen is more than the {left} fen left of sale {rrn}"
+            )
+        return APPROVED, f"refund of {amount} fen of sale {rrn} approved ({left - amount} left)"
+
+    def _void_refund_format_problems(self, req: Mapping[str, str], void: bool) -> list[str]:
+        problems: list[str] = []
+        for key, count, name in (
+            ("3", 6, "processing code"),
+            ("4", 12, "amount"),
+            ("11", 6, "STAN"),
+            ("49", 3, "currency"),
+        ):
+            if not _digits(req.get(key), count):
+                problems.append(f"DE{key} ({name}) must be {count} digits")
+        if req.get("3") != VOID_OR_REFUND:
+            problems.append(f"DE3 (processing code) must be {VOID_OR_REFUND}")
+        if "7" in req and not _digits(req["7"], 10):
+            problems.append("DE7 (transmission date-time) must be 10 digits")
+        if not _RRN.match(req.get("37", "")):
+            problems.append("DE37 (the sale's RRN) must be 12 characters")
+        if "38" in req and not self._fits("38", req["38"]):
+            problems.append("DE38 (the sale's auth code) must be 6 characters")
+        if not self._fits("41", req.get("41")):
+            problems.append("DE41 (terminal id) must be 8 characters")
+        if not self._fits("42", req.get("42")):
+            problems.append("DE42 (merchant id) must be 15 characters")
+        if void and not batch_of(req):
+            problems.append("DE60 (message type and batch number) is required for a void")
+        if not void:
+            if not _digits(req.get("22"), 3):
+                problems.append("DE22 (entry mode) must be 3 digits")
+            problems.extend(self._pan_problems(req))
+        return problems
+
+    # -- 0500 batch close ------------------------------------------------------------
+
+    def _settle(self, req: Mapping[str, str]) -> Decision:
+        problems: list[str] = []
+        if not _digits(req.get("11"), 6):
+            problems.append("DE11 (STAN) must be 6 digits")
+        if "7" in req and not _digits(req["7"], 10):
+            problems.append("DE7 (transmission date-time) must be 10 digits")
+        if not self._fits("41", req.get("41")):
+            problems.append("DE41 (terminal id) must be 8 characters")
+        if not self._fits("42", req.get("42")):
+            problems.append("DE42 (merchant id) must be 15 characters")
+        if not batch_of(req):
+            problems.append("DE60 (message type and batch number) is required")
+        decoded = decode_de48(req.get("48", ""))
+        if decoded is None:
+            problems.append(f"DE48 (batch totals) must be {DE48_LENGTH} digits")
+        if problems or decoded is None:
+            reply = self._reply(req, "0510", ECHO_0510, FORMAT_ERROR)
+            return Decision(reply, "format error: " + "; ".join(problems))
+        sent, _ = decoded
+        tid, stan, transmission = req["41"], req["11"], req.get("7", NO_TRANSMISSION_TIME)
+        batch = batch_of(req)
+        with self._lock:
+            existing = self._ledger.find_settlement(tid, stan, transmission)
+            if existing is None:
+                host = self._ledger.batch_totals(tid, batch)
+                result = SETTLE_BALANCED if host == sent else SETTLE_OUT_OF_BALANCE
+                reply = self._reply(req, "0510", ECHO_0510, APPROVED)
+                reply["48"] = encode_de48(sent, result)
+                existing, _ = self._ledger.record_settlement(
+                    tid=tid,
+                    mid=req["42"],
+                    batch_no=batch,
+                    stan=stan,
+                    transmission=transmission,
+                    sent=sent,
+                    host=host,
+                    response=reply,
+                )
+            elif existing.batch_no != batch or existing.sent != sent:
+                reply = self._reply(req, "0510", ECHO_0510, DUPLICATE_TRANSMISSION)
+                return Decision(reply, f"TID {tid} STAN {stan} already closed another batch")
+            else:
+                assert existing.response is not None
+                return Decision(dict(existing.response), "retransmission: same settlement answer")
+        assert existing.response is not None
+        note = f"batch {batch} {existing.result.replace('_', ' ')}"
+        if existing.result != "balanced":
+            note += f" (terminal {_totals_text(sent)}; host {_totals_text(existing.host)})"
+        return Decision(dict(existing.response), note)
 
     # -- 0400 reversal -----------------------------------------------------------
 

@@ -24,7 +24,8 @@ from simulator.gateway.qr.http import QrApi, QrHttpServer
 from simulator.gateway.qr.notify import Notifier
 from simulator.gateway.qr.orders import QrService
 from simulator.gateway.server import GatewayServer
-from simulator.wire.iso8583 import DEFAULT_SPEC, Framing, Iso8583Codec, Iso8583Spec
+from simulator.wire.iso8583 import BINARY_HEADER, DEFAULT_SPEC, Framing, Iso8583Codec, Iso8583Spec
+from simulator.wire.mac import MessageMac
 
 
 class BuiltinGateway:
@@ -47,10 +48,16 @@ class BuiltinGateway:
         qr_channels: str = DEFAULT_QR_CHANNELS,
         merchants: str = DEFAULT_MERCHANTS,
         simulation: bool = True,
+        length_header: str = BINARY_HEADER,
+        tpdu_swap: bool = False,
+        mac_key: bytes | None = None,
+        trace: bool = True,
     ) -> None:
         self.spec = Iso8583Spec.load(spec)
-        self.framing = Framing(tpdu_length)
+        self.framing = Framing(tpdu_length, length_header, tpdu_swap)
         codec = Iso8583Codec(self.spec)
+        # A foreign host's options (docs/real_hosts.md): MAC every message with this key.
+        mac = None if mac_key is None else MessageMac(codec, mac_key)
         # Load every fixture before opening the ledger, so a typo leaves no file behind.
         directory = IssuerDirectory.load(issuers)
         magic = MagicAmounts.load(magic_amounts)
@@ -60,7 +67,16 @@ class BuiltinGateway:
         self.ledger = Ledger(ledger_path, clock)
         self.acquirer = AcquirerHost(self.ledger, directory, magic, clock, rng, codec, pins=pins)
         self.server = GatewayServer(
-            self.acquirer, codec, self.framing, clock, bus, host, port, allow_remote=allow_remote
+            self.acquirer,
+            codec,
+            self.framing,
+            clock,
+            bus,
+            host,
+            port,
+            allow_remote=allow_remote,
+            mac=mac,
+            trace=trace,
         )
         self.qr = QrService(self.ledger, channels, known_merchants, magic, clock)
         self.notifier = Notifier(

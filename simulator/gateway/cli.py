@@ -7,6 +7,7 @@ it, ``python -m simulator.gateway.cli gateway serve ...`` does the same.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import signal
 import sys
@@ -18,11 +19,13 @@ from types import FrameType
 from drivers.clock import RealClock
 from simulator.errors import GatewayError, SimulatorError
 from simulator.events import Event, EventBus
+from simulator.gateway.backoffice import cli as backoffice_cli
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.gateway.issuers import DEFAULT_ISSUERS
 from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS
 from simulator.gateway.server import is_loopback
-from simulator.wire.iso8583 import DEFAULT_SPEC
+from simulator.wire.iso8583 import BINARY_HEADER, DEFAULT_SPEC, HEADER_KINDS
+from simulator.wire.mac import parse_mac_key
 
 DEFAULT_PORT = 5800
 DEFAULT_QR_PORT = 5801
@@ -75,12 +78,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="TPDU bytes after the length header, echoed back (%(default)s)",
     )
     serve.add_argument(
+        "--length-header",
+        choices=HEADER_KINDS,
+        default=BINARY_HEADER,
+        help="frame length header: 2-byte big-endian binary or 4 ASCII digits (%(default)s)",
+    )
+    serve.add_argument(
+        "--tpdu-swap",
+        action="store_true",
+        help="swap the TPDU's destination and source addresses in replies, as real hosts do",
+    )
+    serve.add_argument(
+        "--mac-key-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding a hex double-length TDES key: every request must carry a good "
+        "ANSI X9.19 MAC in DE64/DE128 (else DE39 A0) and every reply gets one",
+    )
+    serve.add_argument(
         "--ledger", default=DEFAULT_LEDGER, metavar="PATH", help="SQLite ledger (%(default)s)"
     )
     serve.add_argument("--seed", type=int, default=0, help="seed for auth codes (%(default)s)")
+    serve.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no event per message (only the listening lines and errors are printed), "
+        "for load tests",
+    )
     serve.add_argument("--issuers", default=DEFAULT_ISSUERS, help=argparse.SUPPRESS)
     serve.add_argument("--magic-amounts", default=DEFAULT_MAGIC_AMOUNTS, help=argparse.SUPPRESS)
     serve.set_defaults(handler=serve_command)
+    # statement, reconcile, revenue: the back office (docs/backoffice.md)
+    backoffice_cli.register(commands, DEFAULT_LEDGER)
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -103,11 +132,21 @@ def serve_command(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     if args.tpdu_length < 0:
         raise GatewayError("--tpdu-length cannot be negative")
+    mac_key = None
+    if args.mac_key_file is not None:
+        # A file, not an argument: command lines show up in ps and shell history.
+        try:
+            text = Path(args.mac_key_file).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GatewayError(f"cannot read --mac-key-file {args.mac_key_file}: {exc}") from None
+        mac_key = parse_mac_key(text, f"the key in {args.mac_key_file}")
     clock = RealClock()
     bus = EventBus(clock)
     output_lock = threading.Lock()
 
     def show(event: Event) -> None:
+        if args.quiet and event.kind != "error":
+            return
         with output_lock:
             print(event.line(), flush=True)
 
@@ -125,6 +164,10 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         allow_remote=True,  # the user named the address
         issuers=args.issuers,
         magic_amounts=args.magic_amounts,
+        length_header=args.length_header,
+        tpdu_swap=args.tpdu_swap,
+        mac_key=mac_key,
+        trace=not args.quiet,
     )
     if not is_loopback(args.host):
         print(
@@ -138,9 +181,18 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         # Hold the output until the address line is out: events come after it.
         with output_lock:
             address, port = gateway.start()
-            framing_text = "2-byte length header"
-            if gateway.framing.tpdu_length:
-                framing_text += f" + {gateway.framing.tpdu_length}-byte TPDU"
+            # What startup built (modules, specs, fixtures) lives as long as the process:
+            # moved out of the collector's sight, it no longer lengthens the full
+            # collections that stall every request in flight.
+            gc.freeze()
+            framing = gateway.framing
+            binary = framing.header == BINARY_HEADER
+            framing_text = "2-byte length header" if binary else "4-digit ASCII header"
+            if framing.tpdu_length:
+                framing_text += f" + {framing.tpdu_length}-byte TPDU"
+                framing_text += " (swapped in replies)" if framing.swap_tpdu else ""
+            if mac_key is not None:
+                framing_text += ", X9.19 MAC"
             print(
                 f"possim gateway: ISO 8583 (spec {gateway.spec.name}, {framing_text}) "
                 f"listening on {address}:{port}",

@@ -11,6 +11,14 @@ refund number) live in the same file; :mod:`simulator.gateway.qr.orders`
 reads and writes them through :meth:`Ledger.transaction`. Schema version 2
 added them; a version 1 ledger is migrated in place (new tables only).
 
+Schema version 3 (card voids, refunds and batch close, docs/settlement.md):
+every card row carries ``batch_no`` (DE60.2, '' when the request had none)
+and void/refund rows ``original_rrn`` (the sale's RRN). A sale is mti
+``0200`` processing code ``000000``; a void ``0200``/``200000``; a refund
+``0220``/``200000``. A voided sale keeps status ``approved``: the approved
+void row offsets it. ``card_settlements`` keeps each batch close (0500).
+A version 1 or 2 ledger is migrated in place (new columns and tables).
+
 Durability: one ``BEGIN IMMEDIATE`` transaction around each change, committed
 before the reply leaves (see :mod:`simulator.storage`). Only the masked PAN is ever stored. Times
 come from the injected clock, so a simulation on virtual time writes the same
@@ -37,8 +45,9 @@ from drivers.clock import Clock
 from simulator.errors import GatewayError
 from simulator.redact import mask_pan
 from simulator.storage import open_database
+from simulator.wire.batch_totals import BatchTotals
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MASKED_PAN = re.compile(r"^\d{6}\*{2,9}\d{4}$")
 
 _SCHEMA = (
@@ -65,6 +74,8 @@ CREATE TABLE IF NOT EXISTS card_transactions (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     reversal_received_at TEXT,
+    batch_no TEXT NOT NULL DEFAULT '',
+    original_rrn TEXT,
     UNIQUE (tid, stan, transmission)
 )
 """,
@@ -116,10 +127,53 @@ CREATE TABLE IF NOT EXISTS qr_refunds (
 """,
 )
 
+# Version 3: added to card_transactions (by ALTER TABLE when migrating).
+_V3_COLUMNS = (
+    ("batch_no", "TEXT NOT NULL DEFAULT ''"),
+    ("original_rrn", "TEXT"),
+)
+_V3_SCHEMA = (
+    "CREATE INDEX IF NOT EXISTS card_transactions_batch ON card_transactions (tid, batch_no)",
+    "CREATE INDEX IF NOT EXISTS card_transactions_rrn ON card_transactions (rrn)",
+    "CREATE INDEX IF NOT EXISTS card_transactions_original ON card_transactions (original_rrn)",
+    """
+CREATE TABLE IF NOT EXISTS card_settlements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tid TEXT NOT NULL,
+    mid TEXT NOT NULL,
+    batch_no TEXT NOT NULL,
+    stan TEXT NOT NULL,
+    transmission TEXT NOT NULL,
+    debit_count INTEGER NOT NULL,
+    debit_total INTEGER NOT NULL,
+    credit_count INTEGER NOT NULL,
+    credit_total INTEGER NOT NULL,
+    host_debit_count INTEGER NOT NULL,
+    host_debit_total INTEGER NOT NULL,
+    host_credit_count INTEGER NOT NULL,
+    host_credit_total INTEGER NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('balanced', 'out_of_balance')),
+    response TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (tid, stan, transmission)
+)
+""",
+)
+
+# (mti, processing code) of each kind of card row.
+SALE = ("0200", "000000")
+VOID = ("0200", "200000")
+REFUND = ("0220", "200000")
+
 _COLUMNS = (
     "id, tid, stan, transmission, mid, mti, processing_code, amount, currency, masked_pan, "
     "issuer, rrn, auth_code, response_code, status, note, response, created_at, updated_at, "
-    "reversal_received_at"
+    "reversal_received_at, batch_no, original_rrn"
+)
+_SETTLEMENT_COLUMNS = (
+    "id, tid, mid, batch_no, stan, transmission, debit_count, debit_total, credit_count, "
+    "credit_total, host_debit_count, host_debit_total, host_credit_count, host_credit_total, "
+    "result, response, created_at"
 )
 
 
@@ -161,14 +215,49 @@ class LedgerEntry:
     # The reply the host sent (ISO 8583 fields; never card data), so a
     # retransmitted request gets exactly the same answer. None: no reply.
     response: Mapping[str, str] | None = attrs.field(converter=_frozen_mapping)
+    batch_no: str = ""  # DE60.2 of the request ('' if it had none)
+    original_rrn: str | None = None  # void / refund: the sale's RRN
+
+    @property
+    def kind(self) -> str:
+        """sale, void, refund or other (by mti and processing code)."""
+        return _KINDS.get((self.mti, self.processing_code), "other")
 
     @property
     def charged(self) -> bool:
-        return self.status is Status.APPROVED
+        """An approved sale: money taken (a void or refund row gives it back)."""
+        return self.status is Status.APPROVED and self.kind in ("sale", "other")
+
+    @property
+    def credited(self) -> bool:
+        """An approved void or refund: money given back."""
+        return self.status is Status.APPROVED and self.kind in ("void", "refund")
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.tid, self.stan, self.transmission)
+
+
+_KINDS = {SALE: "sale", VOID: "void", REFUND: "refund"}
+
+
+def _datetime(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+@attrs.frozen
+class SettlementRecord:
+    id: int
+    tid: str
+    mid: str
+    batch_no: str
+    stan: str
+    transmission: str
+    sent: BatchTotals  # what the terminal's 0500 said
+    host: BatchTotals  # what the ledger says
+    result: str  # balanced / out_of_balance
+    response: Mapping[str, str] | None = attrs.field(converter=_frozen_mapping)
+    created_at: datetime = attrs.field(converter=_datetime)
 
 
 def _frozen_amounts(value: Mapping[str, int]) -> Mapping[str, int]:
@@ -182,7 +271,8 @@ class LedgerTotals:
     declined: int
     unanswered: int
     reversed: int
-    # currency -> fen still charged (approved and not reversed)
+    # currency -> fen still charged: approved sales not reversed, less approved
+    # voids and refunds
     net_amounts: Mapping[str, int] = attrs.field(converter=_frozen_amounts)
 
     def net_amount(self, currency: str = "156") -> int:
@@ -239,6 +329,8 @@ class Ledger:
         issuer: str | None = None,
         note: str = "",
         response: Mapping[str, str] | None = None,
+        batch_no: str = "",
+        original_rrn: str | None = None,
     ) -> tuple[LedgerEntry, bool]:
         """Insert one authorisation; ``(entry, True)``.
 
@@ -247,7 +339,7 @@ class Ledger:
         masked before it is stored (an already masked PAN is kept).
         """
         status = Status(status)
-        masked = pan if _MASKED_PAN.match(pan) else mask_pan(pan)
+        masked = pan if not pan or _MASKED_PAN.match(pan) else mask_pan(pan)
         now = self._now()
         values = (
             tid,
@@ -273,15 +365,17 @@ class Ledger:
             cursor = db.execute(
                 "INSERT INTO card_transactions (tid, stan, transmission, mid, mti, "
                 "processing_code, amount, currency, masked_pan, issuer, rrn, auth_code, "
-                "response_code, status, note, response, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "response_code, status, note, response, created_at, updated_at, batch_no, "
+                "original_rrn) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (tid, stan, transmission) DO NOTHING",
-                values,
+                (*values, batch_no, original_rrn),
             )
             created = cursor.rowcount == 1
             if created:
                 # The row is exactly what was just written: no need to read it back.
-                entry: LedgerEntry | None = _entry((cursor.lastrowid, *values, None))
+                row = (cursor.lastrowid, *values, None, batch_no, original_rrn)
+                entry: LedgerEntry | None = _entry(row)
             else:
                 entry = self._select_one(db, tid, stan, transmission)
         if entry is None:  # pragma: no cover - the row was just written or was there
@@ -310,7 +404,96 @@ class Ledger:
             )
             return self._select_one(db, tid, stan, transmission)
 
+    def record_settlement(
+        self,
+        *,
+        tid: str,
+        mid: str,
+        batch_no: str,
+        stan: str,
+        transmission: str,
+        sent: BatchTotals,
+        host: BatchTotals,
+        response: Mapping[str, str] | None,
+    ) -> tuple[SettlementRecord, bool]:
+        """Record one batch close (0500); ``(existing, False)`` for a repeated key."""
+        result = "balanced" if sent == host else "out_of_balance"
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"INSERT INTO card_settlements ({_SETTLEMENT_COLUMNS.removeprefix('id, ')}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (tid, stan, transmission) DO NOTHING",
+                (
+                    tid,
+                    mid,
+                    batch_no,
+                    stan,
+                    transmission,
+                    *attrs.astuple(sent),
+                    *attrs.astuple(host),
+                    result,
+                    None if response is None else json.dumps(dict(response)),
+                    self._now(),
+                ),
+            )
+            created = cursor.rowcount == 1
+            record = _select_settlement(db, tid, stan, transmission)
+        if record is None:  # pragma: no cover - the row was just written or was there
+            raise GatewayError(f"ledger {self.path} lost settlement {tid}/{stan}/{transmission}")
+        return record, created
+
     # -- queries ---------------------------------------------------------------
+
+    def find_sale(self, rrn: str) -> LedgerEntry | None:
+        """The sale (0200/000000) the host gave this RRN, if any."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM card_transactions "
+                "WHERE rrn = ? AND mti = ? AND processing_code = ? ORDER BY id LIMIT 1",
+                (rrn, *SALE),
+            ).fetchone()
+        return None if row is None else _entry(row)
+
+    def offsets(self, original_rrn: str) -> list[LedgerEntry]:
+        """The void and refund rows that name this sale's RRN, in arrival order."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM card_transactions WHERE original_rrn = ? ORDER BY id",
+                (original_rrn,),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def batch_totals(self, tid: str, batch_no: str) -> BatchTotals:
+        """What the host counts for one terminal's batch: approved rows only."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT mti, processing_code, COUNT(*), COALESCE(SUM(amount), 0) "
+                "FROM card_transactions WHERE tid = ? AND batch_no = ? AND status = 'approved' "
+                "GROUP BY mti, processing_code",
+                (tid, batch_no),
+            ).fetchall()
+        debit = credit = (0, 0)
+        for mti, processing_code, count, total in rows:
+            kind = _KINDS.get((mti, processing_code))
+            if kind == "sale":
+                debit = (debit[0] + int(count), debit[1] + int(total))
+            elif kind in ("void", "refund"):
+                credit = (credit[0] + int(count), credit[1] + int(total))
+        return BatchTotals(*debit, *credit)
+
+    def find_settlement(self, tid: str, stan: str, transmission: str) -> SettlementRecord | None:
+        with self._lock:
+            return _select_settlement(self._db, tid, stan, transmission)
+
+    def settlements(self, tid: str | None = None) -> list[SettlementRecord]:
+        query = f"SELECT {_SETTLEMENT_COLUMNS} FROM card_settlements"
+        params: tuple[str, ...] = ()
+        if tid is not None:
+            query += " WHERE tid = ?"
+            params = (tid,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
+        return [_settlement(row) for row in rows]
 
     def find(self, tid: str, stan: str, transmission: str) -> LedgerEntry | None:
         with self._lock:
@@ -334,6 +517,8 @@ class Ledger:
             counts[entry.status] += 1
             if entry.charged:
                 net[entry.currency] = net.get(entry.currency, 0) + entry.amount
+            elif entry.credited:
+                net[entry.currency] = net.get(entry.currency, 0) - entry.amount
         return LedgerTotals(
             count=sum(counts.values()),
             approved=counts[Status.APPROVED],
@@ -387,13 +572,19 @@ class Ledger:
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version not in (0, 1, SCHEMA_VERSION):
+        if version not in (0, 1, 2, SCHEMA_VERSION):
             raise GatewayError(
                 f"ledger {self.path} has schema version {version}; "
                 f"this possim writes version {SCHEMA_VERSION}"
             )
         with self._transaction() as db:
             for statement in _SCHEMA:
+                db.execute(statement)
+            present = {row[1] for row in db.execute("PRAGMA table_info(card_transactions)")}
+            for column, declaration in _V3_COLUMNS:
+                if column not in present:
+                    db.execute(f"ALTER TABLE card_transactions ADD COLUMN {column} {declaration}")
+            for statement in _V3_SCHEMA:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -437,6 +628,8 @@ def _entry(row: tuple[Any, ...]) -> LedgerEntry:
         created_at,
         updated_at,
         reversal_received_at,
+        batch_no,
+        original_rrn,
     ) = row
     return LedgerEntry(
         id=int(id_),
@@ -461,4 +654,34 @@ def _entry(row: tuple[Any, ...]) -> LedgerEntry:
             None if reversal_received_at is None else datetime.fromisoformat(reversal_received_at)
         ),
         response=None if response is None else json.loads(response),
+        batch_no=batch_no,
+        original_rrn=original_rrn,
+    )
+
+
+def _select_settlement(
+    db: sqlite3.Connection, tid: str, stan: str, transmission: str
+) -> SettlementRecord | None:
+    row = db.execute(
+        f"SELECT {_SETTLEMENT_COLUMNS} FROM card_settlements "
+        "WHERE tid = ? AND stan = ? AND transmission = ?",
+        (tid, stan, transmission),
+    ).fetchone()
+    return None if row is None else _settlement(row)
+
+
+def _settlement(row: tuple[Any, ...]) -> SettlementRecord:
+    (id_, tid, mid, batch_no, stan, transmission, *counts, result, response, created_at) = row
+    return SettlementRecord(
+        id=int(id_),
+        tid=tid,
+        mid=mid,
+        batch_no=batch_no,
+        stan=stan,
+        transmission=transmission,
+        sent=BatchTotals(*(int(n) for n in counts[:4])),
+        host=BatchTotals(*(int(n) for n in counts[4:])),
+        result=result,
+        response=None if response is None else json.loads(response),
+        created_at=created_at,
     )

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
-import struct
 import sys
 import threading
 from collections.abc import Mapping
@@ -32,13 +31,14 @@ from typing import Any
 from drivers.clock import Clock
 from simulator.errors import GatewayError, SimulatorError
 from simulator.events import EventBus
-from simulator.gateway.acquirer import AcquirerHost
-from simulator.wire.iso8583 import Framing, Iso8583Codec, summarize
+from simulator.gateway.acquirer import ECHO_OTHER, AcquirerHost, Decision
+from simulator.gateway.faults import HostFaults
+from simulator.wire.iso8583 import Framing, Iso8583Codec, is_request, response_mti, summarize
+from simulator.wire.mac import MAC_REFUSED, MacError, MessageMac
 
 SOURCE = "gateway"
 DEFAULT_MAX_MESSAGE = 8192  # bytes; ISO 8583 messages are far smaller
 DEFAULT_FRAME_TIMEOUT = 30.0  # real seconds for the rest of a frame once its header came
-_HEADER = struct.Struct(">H")
 _SHUTDOWN_GRACE = 5.0  # seconds for connections to wind down on stop()
 
 
@@ -70,6 +70,8 @@ class GatewayServer:
         max_message: int = DEFAULT_MAX_MESSAGE,
         frame_timeout: float | None = DEFAULT_FRAME_TIMEOUT,
         backlog: int = 1024,
+        mac: MessageMac | None = None,
+        trace: bool = True,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise GatewayError(
@@ -86,6 +88,12 @@ class GatewayServer:
         self._max_message = max_message
         self._frame_timeout = frame_timeout
         self._backlog = backlog
+        # With a MAC key every request must carry a good MAC and every reply gets one.
+        self._mac = mac
+        # trace=False: no iso8583 event per message (errors still), for load tests --
+        # the bus keeps every event, and a long run's garbage collections grow with them.
+        self._trace = trace
+        self.faults = HostFaults(clock, bus)  # armed by scenarios (gateway_fault)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -122,6 +130,7 @@ class GatewayServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the listener and every connection; join the thread."""
+        self.faults.cancel()
         thread, loop, stopping = self._thread, self._loop, self._stopping
         if thread is None:
             return
@@ -207,7 +216,7 @@ class GatewayServer:
                 body = await self._read_frame(reader)
                 if body is None:
                     return
-                if not await self._serve_frame(body, writer, peer):
+                if not await self._serve_frame(body, writer, peer, reader):
                     self._clock.work_done()
         except _FrameError as exc:
             self._publish_error(peer, str(exc))
@@ -229,12 +238,15 @@ class GatewayServer:
     async def _read_frame(self, reader: asyncio.StreamReader) -> bytes | None:
         """One frame body; None on a clean EOF between frames."""
         try:
-            header = await reader.readexactly(_HEADER.size)
+            header = await reader.readexactly(self._framing.header_size)
         except asyncio.IncompleteReadError as exc:
             if exc.partial:
                 raise _FrameError("connection closed inside a frame header") from None
             return None
-        (length,) = _HEADER.unpack(header)
+        try:
+            length = self._framing.body_length(header)
+        except SimulatorError as exc:
+            raise _FrameError(str(exc)) from None
         if length == 0:
             raise _FrameError("frame header announces an empty message")
         if length > self._max_message:
@@ -257,7 +269,9 @@ class GatewayServer:
                 f"frame of {length} bytes incomplete after {self._frame_timeout} s"
             ) from None
 
-    async def _serve_frame(self, body: bytes, writer: asyncio.StreamWriter, peer: str) -> bool:
+    async def _serve_frame(
+        self, body: bytes, writer: asyncio.StreamWriter, peer: str, reader: asyncio.StreamReader
+    ) -> bool:
         """Answer one frame; False if nothing was sent (the caller owes work_done).
 
         Raises _FrameError for garbage that ends the connection.
@@ -269,7 +283,7 @@ class GatewayServer:
             raise _FrameError(str(exc)) from None
         self._publish_message(request, "in", peer)
         try:
-            decision = self._acquirer.decide(request)
+            decision = self._mac_refusal(message, request) or self._acquirer.decide(request)
         except Exception as exc:  # a host bug must not take the gateway down
             raise _FrameError(
                 f"the host failed on {request.get('t', '????')}: {type(exc).__name__}: {exc}"
@@ -286,19 +300,48 @@ class GatewayServer:
             )
             return False
         try:
-            frame = self._framing.frame(self._codec.encode(decision.reply), tpdu)
+            # A MAC refusal goes out unsigned: the sender's key is not one we share.
+            mac = None if decision.reply.get("39") == MAC_REFUSED else self._mac
+            encoded = (
+                self._codec.encode(decision.reply) if mac is None else mac.encode(decision.reply)
+            )
+            frame = self._framing.frame(encoded, self._framing.reply_tpdu(tpdu))
         except SimulatorError as exc:
             raise _FrameError(f"cannot encode the reply: {exc}") from None
+        fault = self.faults.take()
+        if fault is not None:
+            reply, note = decision.reply, decision.note
+            return await self.faults.deliver(
+                fault, frame, request.get("t", ""), reader, writer,
+                lambda: self._publish_message(reply, "out", peer, note),
+            )  # fmt: skip
         self._publish_message(decision.reply, "out", peer, decision.note)
         writer.write(frame)
         await writer.drain()
         return True
+
+    def _mac_refusal(self, message: bytes, request: Mapping[str, str]) -> Decision | None:
+        """A request whose MAC does not verify is refused with A0 and never decided."""
+        if self._mac is None:
+            return None
+        try:
+            self._mac.verify(message, request)
+        except MacError as exc:
+            mti = request.get("t", "")
+            if not is_request(mti):
+                return Decision(None, f"{exc}; not a request: nothing to answer")
+            reply = {key: request[key] for key in ("t", *ECHO_OTHER) if key in request}
+            reply.update({"t": response_mti(mti), "39": MAC_REFUSED})
+            return Decision(reply, f"{exc}: refused ({MAC_REFUSED})")
+        return None
 
     # -- events ------------------------------------------------------------------
 
     def _publish_message(
         self, fields: Mapping[str, str], direction: str, peer: str, note: str | None = None
     ) -> None:
+        if not self._trace:
+            return
         detail: dict[str, Any] = {
             "direction": direction,
             "mti": fields.get("t", ""),

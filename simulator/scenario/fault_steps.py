@@ -1,4 +1,280 @@
 """Fault injection as steps: the card pulled at APDU n, gateway delay, timeout and HTTP 5xx,
-scanner noise."""
+scanner noise.
+
+Each fault is armed at the transport boundary of the device or host it hits, so
+it behaves the same whichever transport a run uses (the in-process card reader
+or vpcd, the in-process scanner or a pty), and each is counted in requests or
+APDUs and timed on the virtual clock, so a run is reproducible. The printer's
+faults are in :mod:`simulator.scenario.steps`; duplicate and forged notifies in
+:mod:`simulator.scenario.qr_steps`.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+from simulator.gateway.faults import HttpFault, ReplyFault
+from simulator.scenario.model import (
+    DURATION_SCHEMA,
+    TEXT_SCHEMA,
+    Step,
+    Where,
+    expect_mapping,
+    parse_duration,
+    step,
+)
+from simulator.scenario.runner import ScenarioRun
+
+_TIMES_SCHEMA: dict[str, Any] = {
+    "type": "integer",
+    "minimum": 1,
+    "default": 1,
+    "description": "How many requests in a row the fault hits.",
+}
+
+
+def _count(value: Mapping[str, Any], key: str, where: Where, what: str, default: int) -> int:
+    count = value.get(key, default)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise where.error(f"{what}.{key}: expected a whole number of 1 or more, got {count!r}")
+    return count
+
+
+def _one_of(value: Mapping[str, Any], keys: tuple[str, ...], where: Where, what: str) -> str:
+    named = [key for key in keys if key in value]
+    if len(named) != 1:
+        raise where.error(f"{what}: name exactly one fault of {', '.join(keys)}")
+    return named[0]
+
+
+def _true(value: Mapping[str, Any], key: str, where: Where, what: str) -> None:
+    if value[key] is not True:
+        raise where.error(f"{what}.{key}: write {key}: true")
+
+
+@step("card_fault")
+@attrs.define
+class CardFault(Step):
+    is_action = True
+    help = (
+        "The cardholder pulls the card out while the terminal talks to it: the terminal's "
+        "`remove_at_apdu`-th command from now (1 = the next) finds the slot empty. Put it "
+        "before `insert_card`; the numbers of a purchase are in docs/emv.md."
+    )
+    example = "card_fault: {remove_at_apdu: 12}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "remove_at_apdu": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The command (counted from this step, 1 = the next) that "
+                "finds the card gone.",
+            }
+        },
+        "required": ["remove_at_apdu"],
+        "additionalProperties": False,
+    }
+
+    remove_at_apdu: int
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> CardFault:
+        value = expect_mapping(value, where, "card_fault", {"remove_at_apdu"})
+        if "remove_at_apdu" not in value:
+            raise where.error("card_fault: expected {remove_at_apdu: N}")
+        return cls(_count(value, "remove_at_apdu", where, "card_fault", 1))
+
+    def run(self, run: ScenarioRun) -> None:
+        slot = run.card_slot(self)
+        remove_after = getattr(slot, "remove_after", None)
+        if remove_after is None:
+            raise run.fail(self, f"the card slot {slot.name!r} cannot pull a card mid-command")
+        remove_after(self.remove_at_apdu - 1)
+        run.sim.bus.publish(
+            "scenario", "fault", self.describe(), remove_at_apdu=self.remove_at_apdu
+        )
+
+    def describe(self) -> str:
+        return f"card pulled at APDU {self.remove_at_apdu}"
+
+
+_HOST_FAULTS = ("delay", "drop_response", "close_connection")
+
+
+@step("gateway_fault")
+@attrs.define
+class GatewayFault(Step):
+    is_action = True
+    help = (
+        "The acquirer host's next reply (or `times` replies) goes wrong: `delay` (it leaves "
+        "that much virtual time later; beyond the terminal's 30 s host timeout the terminal "
+        "reverses and the late reply finds nobody waiting), `drop_response: true` (the host "
+        "decides and books it, the reply is lost), `close_connection: true` (the host hangs "
+        "up instead of answering). The reversal that follows is not hit unless `times` says so."
+    )
+    example = "gateway_fault: {delay: 35s}   # or: {drop_response: true}, {close_connection: true}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "delay": DURATION_SCHEMA,
+            "drop_response": {"const": True},
+            "close_connection": {"const": True},
+            "times": _TIMES_SCHEMA,
+        },
+        "oneOf": [{"required": [key]} for key in _HOST_FAULTS],
+        "additionalProperties": False,
+    }
+
+    fault: ReplyFault
+    times: int = 1
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> GatewayFault:
+        value = expect_mapping(value, where, "gateway_fault", {*_HOST_FAULTS, "times"})
+        kind = _one_of(value, _HOST_FAULTS, where, "gateway_fault")
+        if kind == "delay":
+            fault = ReplyFault(delay=parse_duration(value["delay"], where, "gateway_fault.delay"))
+        else:
+            _true(value, kind, where, "gateway_fault")
+            fault = ReplyFault(drop=kind == "drop_response", close=kind == "close_connection")
+        return cls(fault, _count(value, "times", where, "gateway_fault", 1))
+
+    def run(self, run: ScenarioRun) -> None:
+        server = run.sim.gateway.server
+        # The terminal's errors name the host's address, an ephemeral port here: shown
+        # as <port> so that two runs of a scenario give the same transcript.
+        host, port = server.address
+        run.sim.bus.add_secret(f"{host}:{port}", f"{host}:<port>")
+        server.faults.arm(self.fault, self.times)
+        run.sim.bus.publish("scenario", "fault", self.describe(), times=self.times)
+
+    def describe(self) -> str:
+        times = f" x{self.times}" if self.times > 1 else ""
+        return f"acquirer host: next {self.fault.describe()}{times}"
+
+
+_HTTP_FAULTS = ("status", "delay", "drop_response")
+
+
+@step("qr_gateway_fault")
+@attrs.define
+class QrGatewayFault(Step):
+    is_action = True
+    help = (
+        "The QR gateway's answer to the terminal's next request (or `times` requests; the "
+        "customers' phones are not hit) goes wrong: `status` (answered with that HTTP error, "
+        "e.g. 503, without being processed), `delay` (answered that much virtual time later), "
+        "`drop_response: true` (processed -- a micropay charges the customer -- and the "
+        "connection closed without an answer, so the terminal must query the order)."
+    )
+    example = "qr_gateway_fault: {status: 503, times: 1}   # or: {delay: 5s}, {drop_response: true}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "delay": DURATION_SCHEMA,
+            "drop_response": {"const": True},
+            "times": _TIMES_SCHEMA,
+        },
+        "oneOf": [{"required": [key]} for key in _HTTP_FAULTS],
+        "additionalProperties": False,
+    }
+
+    fault: HttpFault
+    times: int = 1
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> QrGatewayFault:
+        value = expect_mapping(value, where, "qr_gateway_fault", {*_HTTP_FAULTS, "times"})
+        kind = _one_of(value, _HTTP_FAULTS, where, "qr_gateway_fault")
+        if kind == "status":
+            status = value["status"]
+            if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status < 600:
+                raise where.error("qr_gateway_fault.status: expected an HTTP error, 400-599")
+            fault = HttpFault(status=status)
+        elif kind == "delay":
+            fault = HttpFault(delay=parse_duration(value["delay"], where, "qr_gateway_fault.delay"))
+        else:
+            _true(value, kind, where, "qr_gateway_fault")
+            fault = HttpFault(drop=True)
+        return cls(fault, _count(value, "times", where, "qr_gateway_fault", 1))
+
+    def run(self, run: ScenarioRun) -> None:
+        qr_server = getattr(run.sim.gateway, "qr_server", None)
+        if qr_server is None:
+            raise run.fail(self, "the built-in gateway serves no QR API")
+        # As for gateway_fault: the terminal's errors name the API's ephemeral port.
+        run.sim.bus.add_secret(qr_server.base_url, qr_server.base_url.rsplit(":", 1)[0] + ":<port>")
+        qr_server.api.faults.arm(self.fault, self.times)
+        run.sim.bus.publish("scenario", "fault", self.describe(), times=self.times)
+
+    def describe(self) -> str:
+        times = f" x{self.times}" if self.times > 1 else ""
+        return f"QR gateway: next request {self.fault.describe()}{times}"
+
+
+# Bytes no scanner decodes to text (lone UTF-8 continuation bytes, never CR or LF):
+# the serial driver drops such a frame, and so does the in-process scanner.
+_NOISE_BYTES = bytes(range(0x80, 0xC0))
+
+
+@step("scan_noise")
+@attrs.define
+class ScanNoise(Step):
+    is_action = True
+    help = (
+        "Noise on the scanner line: `garbage` (that many bytes that are not text, ended like "
+        "a code: the driver drops them, nothing reaches the terminal) and/or `partial` (a "
+        "truncated code that arrives as a code of its own, which the gateway refuses)."
+    )
+    example = 'scan_noise: {garbage: 24, partial: "1345678"}'
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "garbage": {"type": "integer", "minimum": 1, "maximum": 4096},
+            "partial": TEXT_SCHEMA,
+        },
+        "minProperties": 1,
+        "additionalProperties": False,
+    }
+
+    garbage: int = 0
+    partial: str | None = attrs.field(default=None, repr=False)
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ScanNoise:
+        value = expect_mapping(value, where, "scan_noise", {"garbage", "partial"})
+        if not value:
+            raise where.error("scan_noise: expected {garbage: N} and/or {partial: TEXT}")
+        garbage = value.get("garbage", 0)
+        if isinstance(garbage, bool) or not isinstance(garbage, int) or not 0 <= garbage <= 4096:
+            raise where.error("scan_noise.garbage: expected a number of bytes, 1-4096")
+        partial = value.get("partial")
+        if partial is not None and (isinstance(partial, (list, Mapping)) or not str(partial)):
+            raise where.error("scan_noise.partial: expected the truncated code as text")
+        return cls(garbage, None if partial is None else str(partial))
+
+    def run(self, run: ScenarioRun) -> None:
+        scanner = run.sim.world.scanner
+        if scanner is None:
+            raise run.fail(self, "the scanner is not simulated (sim://): cannot add noise")
+        run.sim.bus.publish("scenario", "fault", self.describe(), garbage=self.garbage)
+        if self.garbage:
+            repeated = _NOISE_BYTES * (self.garbage // len(_NOISE_BYTES) + 1)
+            scanner.noise(repeated[: self.garbage])
+        if self.partial is not None:
+            scanner.scan(self.partial)
+
+    def describe(self) -> str:
+        parts = [f"{self.garbage} bytes of garbage"] if self.garbage else []
+        if self.partial is not None:
+            parts.append(f"a partial code of {len(self.partial)} characters")
+        return "scanner noise: " + " and ".join(parts)

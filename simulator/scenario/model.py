@@ -6,6 +6,8 @@ A scenario is a YAML mapping::
     purpose: One line saying what this proves.
     seed: 1                 # optional: randomness (unpredictable numbers, auth codes)
     terminal: default       # optional: firmware_fixtures/terminals/<name>.toml
+    variants:               # optional: run once per combination (the pytest plugin)
+      card_transport: [sim, pcsc]
     steps:
       - sale: "12.34"
       - expect_screen: present_card
@@ -19,8 +21,10 @@ Each step is a one-key mapping; the keyword picks a step class from
 from __future__ import annotations
 
 import abc
+import difflib
+import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -37,7 +41,7 @@ if TYPE_CHECKING:
 DEFAULT_WITHIN = 120.0  # virtual seconds an expectation may wait
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-_TOP_LEVEL = {"name", "purpose", "seed", "terminal", "steps"}
+_TOP_LEVEL = {"name", "purpose", "seed", "terminal", "steps", "variants"}
 
 
 @attrs.frozen
@@ -57,6 +61,9 @@ class Step(abc.ABC):
     is_action: ClassVar[bool]
     help: ClassVar[str]
     example: ClassVar[str]
+    # JSON Schema (draft 2020-12) of the step's value: docs/scenario.schema.json is built
+    # from these (simulator/scenario/schema.py), so editors can check a file as it is typed.
+    schema: ClassVar[dict[str, Any]]
 
     line: int
 
@@ -74,6 +81,31 @@ class Step(abc.ABC):
 
 STEPS: dict[str, type[Step]] = {}
 S = TypeVar("S", bound=type[Step])
+
+# Schema fragments the step classes share (see Step.schema).
+DURATION_SCHEMA: dict[str, Any] = {
+    "description": "A duration: 30s, 500ms, 2m, 1h, or a number of seconds.",
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": _DURATION_RE.pattern},
+    ],
+}
+NO_ARGUMENTS_SCHEMA: dict[str, Any] = {
+    "description": "Takes no arguments: write the keyword alone, e.g. `- remove_card:`.",
+    "anyOf": [{"type": "null"}, {"const": True}, {"type": "object", "maxProperties": 0}],
+}
+TEXT_SCHEMA: dict[str, Any] = {"type": ["string", "number"]}
+AMOUNT_SCHEMA: dict[str, Any] = {
+    "description": 'Yuan with up to two decimals, quoted: "12.34".',
+    "type": ["string", "number"],
+    "pattern": r"^\s*\d+(\.\d{1,2})?\s*$",
+}
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """``": did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f": did you mean {close[0]!r}?" if close else ""
 
 
 def step(keyword: str) -> Callable[[S], S]:
@@ -95,10 +127,20 @@ class Scenario:
     seed: int
     terminal: str
     steps: tuple[Step, ...]
+    # Axis (a run_scenario transport keyword) -> the values to run it with, in file order.
+    variants: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
     @property
     def slug(self) -> str:
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.path.stem)
+
+    def variant_combinations(self) -> list[dict[str, str]]:
+        """Every combination of the variants (their cross product); ``[{}]`` when none."""
+        axes = list(self.variants)
+        return [
+            dict(zip(axes, values, strict=True))
+            for values in itertools.product(*(self.variants[axis] for axis in axes))
+        ]
 
 
 def parse_duration(value: Any, where: Where, what: str) -> float:
@@ -125,55 +167,130 @@ def expect_no_arguments(value: Any, where: Where, keyword: str) -> None:
 def expect_mapping(value: Any, where: Where, what: str, allowed: set[str]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise where.error(f"{what}: expected a mapping with keys {sorted(allowed)}, got {value!r}")
-    unknown = set(value) - allowed
+    unknown = sorted(str(key) for key in set(value) - allowed)
     if unknown:
-        raise where.error(f"{what}: unknown key(s) {sorted(unknown)}; expected {sorted(allowed)}")
+        hint = did_you_mean(unknown[0], allowed)
+        raise where.error(
+            f"{what}: unknown key {unknown[0]!r}{hint or f'; expected one of {sorted(allowed)}'}"
+        )
     return value
 
 
 def load_scenario(path: Path) -> Scenario:
+    """The scenario in ``path``; its first problem as a :class:`ScenarioError`."""
+    scenario, problems = check_scenario(path)
+    if problems:
+        raise problems[0]
+    assert scenario is not None
+    return scenario
+
+
+def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
+    """Parse ``path`` and collect every problem (each step is checked even after a bad one):
+    the scenario, or None and the problems in the order found."""
     # Importing the steps registers them.
     from simulator.scenario import steps as _steps  # noqa: F401
 
-    document = yaml_lines.load(path)
+    try:
+        document = yaml_lines.load(path)
+    except ScenarioError as exc:
+        return None, [exc]
     if not isinstance(document, LineDict):
-        raise ScenarioError(path, "expected a mapping with name, purpose and steps", 1)
-    unknown = set(document) - _TOP_LEVEL
-    if unknown:
-        key = sorted(unknown)[0]
-        raise ScenarioError(
-            path,
-            f"unknown key {key!r}: expected one of {sorted(_TOP_LEVEL)}",
-            document.line_of(key),
-        )
+        return None, [ScenarioError(path, "expected a mapping with name, purpose and steps", 1)]
+    problems: list[ScenarioError] = []
+    for key in sorted(set(document) - _TOP_LEVEL, key=str):
+        hint = did_you_mean(key, _TOP_LEVEL) or f": expected one of {sorted(_TOP_LEVEL)}"
+        problems.append(ScenarioError(path, f"unknown key {key!r}{hint}", document.line_of(key)))
     for required in ("name", "steps"):
         if required not in document:
-            raise ScenarioError(path, f"missing {required!r}", document.line)
-    raw_steps = document["steps"]
-    if not isinstance(raw_steps, LineList) or not raw_steps:
-        raise ScenarioError(path, "steps: expected a non-empty list", document.line_of("steps"))
+            problems.append(ScenarioError(path, f"missing {required!r}", document.line))
+    raw_steps = document.get("steps")
+    if "steps" in document and (not isinstance(raw_steps, LineList) or not raw_steps):
+        problems.append(
+            ScenarioError(path, "steps: expected a non-empty list", document.line_of("steps"))
+        )
     seed = document.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ScenarioError(
-            path, f"seed: expected an integer, got {seed!r}", document.line_of("seed")
-        )
+        problem = f"seed: expected an integer, got {seed!r}"
+        problems.append(ScenarioError(path, problem, document.line_of("seed")))
     terminal = str(document.get("terminal", "default"))
     try:
         TerminalConfig.load(terminal)
     except FixtureError as exc:
-        raise ScenarioError(path, f"terminal: {exc}", document.line_of("terminal")) from None
-    steps = tuple(
-        _parse_step(path, raw, line)
-        for raw, line in zip(raw_steps, raw_steps.item_lines, strict=True)
-    )
+        problems.append(ScenarioError(path, f"terminal: {exc}", document.line_of("terminal")))
+    steps: list[Step] = []
+    if isinstance(raw_steps, LineList):
+        for raw, line in zip(raw_steps, raw_steps.item_lines, strict=True):
+            try:
+                steps.append(_parse_step(path, raw, line))
+            except ScenarioError as exc:
+                problems.append(exc)
+    try:
+        variants = _parse_variants(path, document)
+    except ScenarioError as exc:
+        problems.append(exc)
+    if problems:
+        return None, problems
     return Scenario(
         path=path,
         name=str(document["name"]),
         purpose=str(document.get("purpose", "")),
         seed=seed,
         terminal=terminal,
-        steps=steps,
-    )
+        steps=tuple(steps),
+        variants=variants,
+    ), []
+
+
+def variant_axes() -> dict[str, tuple[str, ...]]:
+    """What ``variants:`` may vary: run_scenario's transport keywords and their values."""
+    from simulator.devices.printer_link import PRINTER_TRANSPORTS
+    from simulator.simulation import CARD_TRANSPORTS, SCANNER_TRANSPORTS
+
+    return {
+        "card_transport": CARD_TRANSPORTS,
+        "printer_transport": PRINTER_TRANSPORTS,
+        "scanner_transport": SCANNER_TRANSPORTS,
+    }
+
+
+def _parse_variants(path: Path, document: LineDict) -> dict[str, tuple[str, ...]]:
+    if "variants" not in document:
+        return {}
+    raw = document["variants"]
+    line = document.line_of("variants")
+    axes = variant_axes()
+    if not isinstance(raw, LineDict) or not raw:
+        raise ScenarioError(
+            path,
+            f"variants: expected a mapping of {' / '.join(axes)} to lists of values, "
+            "e.g. {card_transport: [sim, pcsc]}",
+            line,
+        )
+    variants: dict[str, tuple[str, ...]] = {}
+    for axis, values in raw.items():
+        where = raw.line_of(axis)
+        known = axes.get(axis)
+        if known is None:
+            raise ScenarioError(
+                path, f"variants: unknown axis {axis!r}: expected one of {sorted(axes)}", where
+            )
+        items = values if isinstance(values, list) else [values]
+        chosen = tuple(str(value) for value in items)
+        for index, value in enumerate(chosen):
+            if value not in known:
+                at = values.line_of(index) if isinstance(values, LineList) else where
+                raise ScenarioError(
+                    path,
+                    f"variants.{axis}: unknown value {value!r}: expected one of {list(known)}",
+                    at,
+                )
+        if not chosen or len(set(chosen)) != len(chosen):
+            raise ScenarioError(
+                path, f"variants.{axis}: expected a non-empty list without repeats", where
+            )
+        variants[axis] = chosen
+    return variants
 
 
 def _parse_step(path: Path, raw: Any, line: int) -> Step:
@@ -186,7 +303,8 @@ def _parse_step(path: Path, raw: Any, line: int) -> Step:
     ((keyword, value),) = raw.items()
     step_class = STEPS.get(keyword)
     if step_class is None:
-        raise where.error(f"unknown step {keyword!r}: expected one of {', '.join(sorted(STEPS))}")
+        hint = did_you_mean(keyword, STEPS) or f": expected one of {', '.join(sorted(STEPS))}"
+        raise where.error(f"unknown step {keyword!r}{hint}")
     parsed = step_class.parse(value, where)
     parsed.line = line
     return parsed

@@ -8,13 +8,23 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from simulator.events import Event
-from simulator.scenario.model import Step, Where, expect_mapping, expect_no_arguments, step
+from simulator.scenario.model import (
+    AMOUNT_SCHEMA,
+    NO_ARGUMENTS_SCHEMA,
+    TEXT_SCHEMA,
+    Step,
+    Where,
+    expect_mapping,
+    expect_no_arguments,
+    step,
+)
 from simulator.scenario.runner import ScenarioRun
+from simulator.scenario.settlement_steps import card_sale_for
 from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import QrEntry, QrState
@@ -30,6 +40,15 @@ _AGREEING = {
     "PAYERROR": {QrState.FAILED, QrState.CLOSED},
     "NOTPAY": {QrState.NOTPAY},
     "USERPAYING": {QrState.USERPAYING},
+}
+_CODE_SCHEMA: dict[str, Any] = {
+    "description": "The customer's payment code as text (quote it).",
+    **TEXT_SCHEMA,
+}
+_ORDER_SCHEMA: dict[str, Any] = {
+    "description": "`last` (the last QR sale) or an order number.",
+    "type": "string",
+    "default": "last",
 }
 
 
@@ -73,6 +92,20 @@ class ScanCode(Step):
         "same code delivered twice, a doubled scan)."
     )
     example = 'scan_code: "134567890123456789"   # or: {code: "1345...", times: 2}'
+    schema: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            _CODE_SCHEMA,
+            {
+                "type": "object",
+                "properties": {
+                    "code": _CODE_SCHEMA,
+                    "times": {"type": "integer", "minimum": 1, "default": 1},
+                },
+                "required": ["code"],
+                "additionalProperties": False,
+            },
+        ]
+    }
 
     code: str = attrs.field(repr=False)
     times: int = 1
@@ -108,6 +141,7 @@ class CustomerConfirms(Step):
     is_action = True
     help = "The customer confirms the waiting (USERPAYING) payment on the phone."
     example = "customer_confirms:"
+    schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
 
     line: int = 0
 
@@ -130,6 +164,7 @@ class CustomerCancels(Step):
     is_action = True
     help = "The customer cancels the waiting (USERPAYING) payment on the phone."
     example = "customer_cancels:"
+    schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
 
     line: int = 0
 
@@ -152,6 +187,12 @@ class CustomerPaysQr(Step):
     is_action = True
     help = "A customer scans the dynamic QR on the terminal's screen with a wallet and pays."
     example = "customer_pays_qr: {wallet: wechat}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"wallet": {"enum": list(_WALLETS)}},
+        "required": ["wallet"],
+        "additionalProperties": False,
+    }
 
     wallet: str
     line: int = 0
@@ -182,6 +223,7 @@ class ReplayNotify(Step):
     is_action = True
     help = "The gateway sends the last order's payment notify again (a duplicate notify)."
     example = "replay_notify:"
+    schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
 
     line: int = 0
 
@@ -207,6 +249,7 @@ class ForgeNotify(Step):
         "signature; the terminal must answer 401 and ignore it."
     )
     example = "forge_notify:"
+    schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
 
     line: int = 0
 
@@ -253,8 +296,18 @@ class ForgeNotify(Step):
 @attrs.define
 class Refund(Step):
     is_action = True
-    help = "The cashier refunds (part of) a QR payment: `order: last` (the last QR sale)."
+    help = (
+        "The cashier refunds (part of) a payment: `order: last` (the last sale, card or QR) "
+        "or an order number. A card refund needs the card presented next (insert_card or "
+        "swipe_card; docs/settlement.md)."
+    )
     example = 'refund: {order: last, amount: "5.00"}'
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"order": _ORDER_SCHEMA, "amount": AMOUNT_SCHEMA},
+        "required": ["amount"],
+        "additionalProperties": False,
+    }
 
     amount_fen: int
     order: str = "last"
@@ -274,6 +327,10 @@ class Refund(Step):
     def run(self, run: ScenarioRun) -> None:
         if run.sale is not None:
             run.finished_sale(self, 600.0)
+        card_sale = card_sale_for(run, self.order)
+        if card_sale is not None:
+            run.sale = run.sim.terminal.start_refund(card_sale.order_no, self.amount_fen, "card")
+            return
         sale = _last_sale(run, self)
         order = sale.out_trade_no if self.order == "last" else self.order
         method = sale.channel or sale.method
@@ -288,10 +345,15 @@ class Refund(Step):
 class Void(Step):
     is_action = True
     help = (
-        "The cashier voids a QR payment the same day (`order: last`, the last QR sale): "
-        "the gateway reverses it in full."
+        "The cashier voids a payment the same day (`order: last`, the last sale, card or QR; "
+        "or an order number): in full. A card sale must be in the open batch."
     )
     example = "void: {order: last}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"order": _ORDER_SCHEMA},
+        "additionalProperties": False,
+    }
 
     order: str = "last"
     line: int = 0
@@ -304,6 +366,10 @@ class Void(Step):
     def run(self, run: ScenarioRun) -> None:
         if run.sale is not None:
             run.finished_sale(self, 600.0)
+        card_sale = card_sale_for(run, self.order)
+        if card_sale is not None:
+            run.sale = run.sim.terminal.start_void(card_sale.order_no, card_sale.amount_fen, "card")
+            return
         sales = [e for e in run.sim.terminal.journal.qr_entries() if e.operation == "sale"]
         matching = [e for e in sales if self.order in ("last", e.out_trade_no)]
         if not matching:
@@ -327,6 +393,16 @@ class ExpectQrOrder(Step):
         "much refunded, and the terminal journal agrees."
     )
     example = "expect_qr_order: {state: SUCCESS, channel: wechat}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "state": {"enum": [*_AGREEING, "NONE"]},
+            "channel": {"enum": list(_WALLETS)},
+            "refunded": AMOUNT_SCHEMA,
+        },
+        "required": ["state"],
+        "additionalProperties": False,
+    }
 
     state: str
     channel: str | None = None
@@ -399,6 +475,14 @@ class ExpectNotifies(Step):
         "duplicate, late, forged (rejected with 401)."
     )
     example = "expect_notifies: {accepted: 1, duplicate: 1}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            verdict: {"type": "integer", "minimum": 0}
+            for verdict in ("accepted", "duplicate", "late", "forged")
+        },
+        "additionalProperties": False,
+    }
 
     counts: Mapping[str, int]
     line: int = 0

@@ -2,10 +2,12 @@
 
 Each scenario gets a fresh :class:`~simulator.simulation.Simulation` (virtual
 clock, event bus, simulated devices, built-in gateway) in its own folder of
-artifacts: the JSONL transcript, the receipts, the speech, the journal and the
-ledger. Every step starts on a settled simulation and actions settle it
-again afterwards; expectation steps wait on the virtual clock. A failure says
-what was expected and shows the transcript around it.
+artifacts: the JSONL transcript, the receipts (text and PNG), the speech, the
+per-device transcripts, the journal and the ledger (docs/reports.md;
+:mod:`simulator.scenario.report.artifacts`). Every step starts on a settled
+simulation and actions settle it again afterwards; expectation steps wait on
+the virtual clock. A failure says what was expected and shows the transcript
+around it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +29,7 @@ from simulator.devices.pin_pad import VirtualPinPad
 from simulator.errors import SimulatorError
 from simulator.events import Event, JsonlTranscript
 from simulator.scenario.model import Scenario, Step
+from simulator.scenario.report.artifacts import PrinterTap, write_scenario_artifacts
 from simulator.simulation import Simulation
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.config import TerminalConfig
@@ -53,17 +56,29 @@ class ScenarioResult:
     seconds: float
     events: int
     artifacts: Path
+    # The seed the run used (the scenario's, or the override) and what it ran
+    # on: terminal, device URLs, transports (see _setup). Reports show both.
+    seed: int | None = None
+    setup: Mapping[str, str] = attrs.field(factory=dict)
+
+    @property
+    def used_seed(self) -> int:
+        return self.scenario.seed if self.seed is None else self.seed
+
+    @property
+    def failure_location(self) -> str:
+        """``file:line`` of the failing step (the file alone when no step failed)."""
+        if self.failure is None:
+            return ""
+        if self.failure.step is None:
+            return str(self.scenario.path)
+        return f"{self.scenario.path}:{self.failure.step.line}"
 
     @property
     def failure_text(self) -> str:
         if self.failure is None:
             return ""
-        location = (
-            f"{self.scenario.path}:{self.failure.step.line}"
-            if self.failure.step
-            else str(self.scenario.path)
-        )
-        lines = [f"{location}: {self.failure}", "transcript (most recent last):"]
+        lines = [f"{self.failure_location}: {self.failure}", "transcript (most recent last):"]
         lines.extend(f"  {line}" for line in self.failure.excerpt)
         return "\n".join(lines)
 
@@ -75,6 +90,8 @@ class ScenarioRun:
         self.scenario = scenario
         self.sim = sim
         self.sale: SaleHandle | None = None
+        # How the latest `sale:` step paid: what `void`/`refund` of `order: last` mean.
+        self.last_sale_method: str | None = None
         self.card: CardImage | None = None
         self._cursors: dict[str, int] = {}
 
@@ -206,10 +223,11 @@ def run_scenario(
     started = time.perf_counter()
     transcript = JsonlTranscript.open(artifacts / "transcript.jsonl")
     failure: ExpectationFailed | None = None
+    used_seed = scenario.seed if seed is None else seed
     with Simulation(
         config,
         artifacts,
-        seed=scenario.seed if seed is None else seed,
+        seed=used_seed,
         card_transport=card_transport,
         printer_transport=printer_transport,
         scanner_transport=scanner_transport,
@@ -217,6 +235,14 @@ def run_scenario(
         wav_dir=wav_dir,
     ) as sim:
         sim.bus.subscribe(transcript)
+        printer_tap = PrinterTap.attach(sim)
+        setup = _setup(
+            sim,
+            card_transport=card_transport,
+            printer_transport=printer_transport,
+            scanner_transport=scanner_transport,
+            speaker=speaker,
+        )
         run = ScenarioRun(scenario, sim)
         with sim.clock.actor():
             try:
@@ -256,10 +282,12 @@ def run_scenario(
             except Exception as exc:  # a bug in possim: report it with its traceback
                 failure = run.fail(None, f"internal error: {type(exc).__name__}: {exc}")
                 failure.excerpt.extend(traceback.format_exc().splitlines())
-        _write_artifacts(run, artifacts)
+        write_scenario_artifacts(run, artifacts, printer_tap)
     transcript.close()
     seconds = time.perf_counter() - started
-    result = ScenarioResult(scenario, failure is None, failure, seconds, len(sim.bus), artifacts)
+    result = ScenarioResult(
+        scenario, failure is None, failure, seconds, len(sim.bus), artifacts, used_seed, setup
+    )
     (artifacts / "result.json").write_text(
         json.dumps(
             {
@@ -268,6 +296,8 @@ def run_scenario(
                 "passed": result.passed,
                 "failure": result.failure_text or None,
                 "events": result.events,
+                "seed": used_seed,
+                "setup": dict(setup),
             },
             ensure_ascii=False,
             indent=2,
@@ -277,15 +307,27 @@ def run_scenario(
     return result
 
 
-def _write_artifacts(run: ScenarioRun, artifacts: Path) -> None:
-    events = run.sim.bus.events
-    (artifacts / "transcript.txt").write_text(
-        "\n".join(event.line() for event in events) + "\n", encoding="utf-8"
-    )
-    (artifacts / "receipts.txt").write_text("\n\n".join(run.receipts()) + "\n", encoding="utf-8")
-    speech = [str(e.detail.get("text", "")) for e in events if e.kind == "utterance"]
-    (artifacts / "speech.txt").write_text("\n".join(speech) + "\n", encoding="utf-8")
-    speaker = run.sim.world.speaker
-    for index, wav in enumerate(speaker.wav_files if speaker is not None else [], 1):
-        # sim://?wav=DIR rendered each utterance: keep a copy beside speech.txt.
-        shutil.copyfile(wav, artifacts / f"speech-{index:02d}.wav")
+def _setup(
+    sim: Simulation,
+    *,
+    card_transport: str,
+    printer_transport: str | None,
+    scanner_transport: str | None,
+    speaker: str | None,
+) -> dict[str, str]:
+    """What the scenario ran on, and the transports to give a rerun (None: the config's)."""
+    config = sim.terminal.config
+    setup = {
+        "terminal_id": config.terminal_id,
+        "merchant_id": config.merchant_id,
+        **{f"device.{name}": url for name, url in attrs.asdict(config.devices).items()},
+        "card_transport": card_transport,
+    }
+    for name, value in (
+        ("printer_transport", printer_transport),
+        ("scanner_transport", scanner_transport),
+        ("speaker", speaker),
+    ):
+        if value is not None:
+            setup[name] = value
+    return setup

@@ -1,3 +1,325 @@
-"""Card voids, refunds and the terminal's batch close (ISO 8583 0500) as steps."""
+"""Card voids, refunds and the terminal's batch close (ISO 8583 0500) as steps.
+
+``void`` and ``refund`` (qr_steps.py) handle card sales too, through
+:func:`card_sale_for`: the last sale is whichever came last, card or QR.
+This module adds the batch close (``settle``, ``expect_settlement``) and two
+host-side faults that make a card flow go wrong: a reply lost on the way back
+(``host_loses_reply``) and a sale the host approved on this terminal's batch
+that the terminal never recorded (``unrecorded_sale``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+from simulator.devices.card_image import CardImage
+from simulator.errors import FixtureError
+from simulator.scenario.model import (
+    AMOUNT_SCHEMA,
+    DEFAULT_WITHIN,
+    NO_ARGUMENTS_SCHEMA,
+    Step,
+    Where,
+    expect_mapping,
+    expect_no_arguments,
+    step,
+)
+from simulator.scenario.runner import ScenarioRun
+from simulator.terminal.amounts import format_yuan, parse_yuan
+from simulator.terminal.authorisation import OPERATIONS, transmission_time
+from simulator.terminal.journal import JournalEntry, SettlementState, TxnState
+
+_LOSABLE = ("sale", "void", "refund", "settle", "reversal")
+_RESULTS = tuple(state.value for state in SettlementState if state is not SettlementState.PENDING)
+_TOTALS = ("sales", "voids", "refunds")
+_TOTAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"count": {"type": "integer", "minimum": 0}, "total": AMOUNT_SCHEMA},
+    "additionalProperties": False,
+}
+# STANs of the unrecorded sales: far from the terminal's own (it counts up from 1).
+_FOREIGN_STAN_BASE = 900_000
+
+
+def card_sale_for(run: ScenarioRun, order: str) -> JournalEntry | None:
+    """The card sale a ``void``/``refund`` step names, or None if it means a QR sale.
+
+    ``last``: the latest card sale, if the scenario's latest ``sale:`` was by card;
+    any other value: a card sale with that order number or RRN.
+    """
+    journal = run.sim.terminal.journal
+    if order != "last":
+        return journal.find_sale(order)
+    if run.last_sale_method != "card":
+        return None
+    cards = [e for e in journal.entries() if e.operation == "sale"]
+    return cards[-1] if cards else None
+
+
+@step("settle")
+@attrs.define
+class Settle(Step):
+    is_action = True
+    help = (
+        "The cashier closes the card batch (结算, proc_cd 900000): the terminal sends its "
+        "totals in a 0500, the host recounts, the settlement report prints and the next "
+        "batch opens (docs/settlement.md)."
+    )
+    example = "settle:"
+    schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
+
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> Settle:
+        expect_no_arguments(value, where, "settle")
+        return cls()
+
+    def run(self, run: ScenarioRun) -> None:
+        if run.sale is not None:
+            run.finished_sale(self, 600.0)
+        run.sale = run.sim.terminal.start_settlement()
+
+    def describe(self) -> str:
+        return "settle the card batch"
+
+
+def _is_batch(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 6 and value.isdigit()
+
+
+@attrs.frozen
+class _Total:
+    count: int | None
+    fen: int | None
+
+
+def _parse_total(value: Any, where: Where, what: str) -> _Total:
+    value = expect_mapping(value, where, what, {"count", "total"})
+    count = value.get("count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise where.error(f"{what}.count: expected a whole number")
+    total = value.get("total")
+    try:
+        fen = None if total is None else parse_yuan(str(total))
+    except ValueError as exc:
+        raise where.error(f"{what}.total: {exc}") from None
+    return _Total(count, fen)
+
+
+@step("expect_settlement")
+@attrs.define
+class ExpectSettlement(Step):
+    is_action = False
+    help = (
+        "The last batch close ended so (balanced, out_of_balance, or failed: the batch stays "
+        "open), for batch `batch`, with these approved sales / voids / refunds (count, total "
+        "in yuan) in that batch; the host's record of it agrees."
+    )
+    example = 'expect_settlement: {result: balanced, sales: {count: 2, total: "46.90"}}'
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "result": {"enum": list(_RESULTS)},
+            "batch": {"type": "string", "pattern": "^[0-9]{6}$"},
+            **{name: _TOTAL_SCHEMA for name in _TOTALS},
+        },
+        "required": ["result"],
+        "additionalProperties": False,
+    }
+
+    result: str
+    batch: str | None = None
+    totals: Mapping[str, _Total] = attrs.field(factory=dict)
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> ExpectSettlement:
+        value = expect_mapping(value, where, "expect_settlement", {"result", "batch", *_TOTALS})
+        result = str(value.get("result", ""))
+        if result not in _RESULTS:
+            raise where.error(f"expect_settlement.result: expected one of {', '.join(_RESULTS)}")
+        batch = value.get("batch")
+        if batch is not None and not (
+            isinstance(batch, str) and len(batch) == 6 and batch.isdigit()
+        ):
+            raise where.error('expect_settlement.batch: expected 6 digits in quotes, like "000001"')
+        totals = {
+            name: _parse_total(value[name], where, f"expect_settlement.{name}")
+            for name in _TOTALS
+            if name in value
+        }
+        return cls(result, batch, totals)
+
+    def run(self, run: ScenarioRun) -> None:
+        run.finished_sale(self, DEFAULT_WITHIN)
+        journal = run.sim.terminal.journal
+        settlements = journal.settlements()
+        if not settlements:
+            raise run.fail(self, "the terminal journal has no batch close")
+        last = settlements[-1]
+        if last.state.value != self.result:
+            raise run.fail(
+                self,
+                f"expected the batch close {self.result}, it is {last.state.value} ({last.reason})",
+            )
+        if self.batch is not None and last.batch_no != self.batch:
+            raise run.fail(self, f"expected batch {self.batch}, the last close was {last.batch_no}")
+        entries = journal.entries(batch_no=last.batch_no)
+        for name, wanted in self.totals.items():
+            rows = [
+                e.amount_fen
+                for e in entries
+                if e.state is TxnState.APPROVED and f"{e.operation}s" == name
+            ]
+            got = _Total(len(rows), sum(rows))
+            if wanted.count is not None and got.count != wanted.count:
+                raise run.fail(self, f"expected {wanted.count} {name}, batch has {got.count}")
+            if wanted.fen is not None and got.fen != wanted.fen:
+                raise run.fail(
+                    self,
+                    f"expected {name} of RMB {format_yuan(wanted.fen)}, batch has RMB "
+                    f"{format_yuan(got.fen or 0)}",
+                )
+        if last.state is SettlementState.FAILED:
+            return
+        tid = run.sim.terminal.config.terminal_id
+        record = run.sim.gateway.ledger.find_settlement(tid, last.stan, last.transmission)
+        if record is None or record.result != self.result:
+            seen = "nothing" if record is None else record.result
+            raise run.fail(self, f"the host's ledger recorded {seen} for this batch close")
+
+    def describe(self) -> str:
+        extra = f" batch {self.batch}" if self.batch else ""
+        return f"settlement {self.result}{extra}"
+
+
+@step("host_loses_reply")
+@attrs.define
+class HostLosesReply(Step):
+    is_action = True
+    help = (
+        "Fault: the acquirer host decides and records the next request of this kind (sale, "
+        "void, refund, settle, reversal) but its reply is lost on the way back; `times` for "
+        "more than one."
+    )
+    example = "host_loses_reply: void   # or: {kind: settle, times: 2}"
+    schema: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"enum": list(_LOSABLE)},
+            {
+                "type": "object",
+                "properties": {
+                    "kind": {"enum": list(_LOSABLE)},
+                    "times": {"type": "integer", "minimum": 1, "default": 1},
+                },
+                "required": ["kind"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+
+    kind: str
+    times: int = 1
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> HostLosesReply:
+        times = 1
+        if isinstance(value, Mapping):
+            value = expect_mapping(value, where, "host_loses_reply", {"kind", "times"})
+            times = value.get("times", 1)
+            if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+                raise where.error("host_loses_reply.times: expected a number of 1 or more")
+            value = value.get("kind")
+        if value not in _LOSABLE:
+            raise where.error(f"host_loses_reply: expected one of {', '.join(_LOSABLE)}")
+        return cls(str(value), times)
+
+    def run(self, run: ScenarioRun) -> None:
+        run.sim.gateway.acquirer.lose_replies(self.kind, self.times)
+        run.sim.bus.publish("scenario", "fault", f"host fault: {self.describe()}")
+
+    def describe(self) -> str:
+        times = f" x{self.times}" if self.times > 1 else ""
+        return f"the host's next {self.kind} reply is lost{times}"
+
+
+@step("unrecorded_sale")
+@attrs.define
+class UnrecordedSale(Step):
+    is_action = True
+    help = (
+        "Fault: the host approves a magnetic-stripe sale on this terminal's id and open batch "
+        "that the terminal never recorded (a second device configured with the same terminal "
+        "id, or a journal restored from an old backup); the next batch close is out of "
+        "balance."
+    )
+    example = 'unrecorded_sale: {amount: "8.00", card: unionpay_debit}'
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"amount": AMOUNT_SCHEMA, "card": {"type": "string"}},
+        "required": ["amount", "card"],
+        "additionalProperties": False,
+    }
+
+    amount_fen: int
+    card: CardImage
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> UnrecordedSale:
+        value = expect_mapping(value, where, "unrecorded_sale", {"amount", "card"})
+        try:
+            fen = parse_yuan(str(value.get("amount", "")))
+        except ValueError as exc:
+            raise where.error(f"unrecorded_sale.amount: {exc}") from None
+        if fen <= 0:
+            raise where.error("unrecorded_sale.amount: must be above zero")
+        try:
+            card = CardImage.load(str(value.get("card", "")))
+        except FixtureError as exc:
+            raise where.error(f"unrecorded_sale.card: {exc}") from None
+        return cls(fen, card)
+
+    def run(self, run: ScenarioRun) -> None:
+        if run.sale is not None:
+            run.finished_sale(self, 600.0)
+        terminal = run.sim.terminal
+        config = terminal.config
+        now = run.sim.clock.now()
+        foreign = sum(1 for e in run.sim.bus.of(source="scenario", kind="unrecorded_sale"))
+        _, processing_code, type_code, _ = OPERATIONS["sale"]
+        request = {
+            "t": "0200",
+            "2": self.card.pan,
+            "3": processing_code,
+            "4": f"{self.amount_fen:012d}",
+            "7": transmission_time(now),
+            "11": f"{_FOREIGN_STAN_BASE + foreign + 1:06d}",
+            "14": self.card.expiry,
+            "22": "021",
+            "25": "00",
+            "35": self.card.track2,
+            "41": config.terminal_id,
+            "42": config.merchant_id,
+            "49": config.currency,
+            "60": f"{type_code}{terminal.journal.batch_no}",
+        }
+        reply = run.sim.gateway.acquirer.handle(request)
+        code = "none" if reply is None else reply.get("39", "?")
+        run.sim.bus.publish(
+            "scenario",
+            "unrecorded_sale",
+            f"host approved a sale the terminal never recorded: RMB "
+            f"{format_yuan(self.amount_fen)}, DE39 {code}",
+            response_code=code,
+        )
+        if code != "00":
+            raise run.fail(self, f"the host did not approve the unrecorded sale (DE39 {code})")
+
+    def describe(self) -> str:
+        return f"unrecorded sale RMB {format_yuan(self.amount_fen)} with {self.card.name}"

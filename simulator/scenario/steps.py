@@ -10,7 +10,7 @@ matched, and on failure shows what did appear.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -21,9 +21,14 @@ from simulator.errors import FixtureError
 from simulator.events import Event
 from simulator.redact import pin_asterisks
 from simulator.scenario.model import (
+    AMOUNT_SCHEMA,
     DEFAULT_WITHIN,
+    DURATION_SCHEMA,
+    NO_ARGUMENTS_SCHEMA,
+    TEXT_SCHEMA,
     Step,
     Where,
+    did_you_mean,
     expect_mapping,
     expect_no_arguments,
     parse_duration,
@@ -39,6 +44,19 @@ from simulator.terminal.receipts import REPRINT_MARK
 _METHODS = ("card", "scan", "wechat", "alipay", "unionpay_qr")
 _ISSUANCE = ("central", "member")
 _PIN_WORDS = ("card", "wrong")
+_SCREEN_SCHEMA: dict[str, Any] = {"enum": [s.value for s in ScreenId]}
+_AID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^([0-9A-Fa-f]{2}){5,16}$"}
+_TEXTS_SCHEMA: dict[str, Any] = {"anyOf": [TEXT_SCHEMA, {"type": "array", "items": TEXT_SCHEMA}]}
+_MESSAGES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"mti": {"type": ["string", "integer"], "pattern": "^[0-9]{1,4}$"}},
+        "patternProperties": {"^[0-9]+$": TEXT_SCHEMA},
+        "required": ["mti"],
+        "additionalProperties": False,
+    },
+}
 
 
 def _text(value: Any, where: Where, what: str) -> str:
@@ -70,6 +88,21 @@ class Sale(Step):
         "dynamic QR; unionpay_qr may add issuance: central or member)."
     )
     example = 'sale: "12.34"   # or: sale: {amount: "12.34", method: scan}'
+    schema: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            AMOUNT_SCHEMA,
+            {
+                "type": "object",
+                "properties": {
+                    "amount": AMOUNT_SCHEMA,
+                    "method": {"enum": list(_METHODS), "default": "card"},
+                    "issuance": {"enum": list(_ISSUANCE)},
+                },
+                "required": ["amount"],
+                "additionalProperties": False,
+            },
+        ]
+    }
 
     amount_fen: int
     method: str = "card"
@@ -97,10 +130,20 @@ class Sale(Step):
         return cls(fen, method, issuance)
 
     def run(self, run: ScenarioRun) -> None:
+        run.last_sale_method = self.method
         run.sale = run.sim.terminal.start_sale(self.amount_fen, self.method, self.issuance)
 
     def describe(self) -> str:
         return f"sale RMB {format_yuan(self.amount_fen)} by {self.method}"
+
+
+_CARD_SCHEMA: dict[str, Any] = {
+    "description": "A card: a catalogue name (firmware_fixtures/cards/) or a card file's path.",
+    "anyOf": [
+        {"enum": CardImage.names()},
+        {"type": "string", "pattern": r"[/\\]|\.ya?ml$"},
+    ],
+}
 
 
 def _card_image(value: Any, where: Where, keyword: str) -> CardImage:
@@ -109,7 +152,9 @@ def _card_image(value: Any, where: Where, keyword: str) -> CardImage:
     try:
         return CardImage.load(name)
     except FixtureError as exc:
-        raise where.error(f"{keyword}: {exc}") from None
+        hint = did_you_mean(name, CardImage.names())
+        problem = f"unknown card {name!r}{hint}" if hint else str(exc)
+        raise where.error(f"{keyword}: {problem}") from None
 
 
 @step("insert_card")
@@ -118,6 +163,7 @@ class InsertCard(Step):
     is_action = True
     help = "The cardholder inserts a card: a catalogue name (firmware_fixtures/cards/) or a file."
     example = "insert_card: unionpay_debit"
+    schema: ClassVar[dict[str, Any]] = _CARD_SCHEMA
 
     card: CardImage
     line: int = 0
@@ -139,6 +185,7 @@ class RemoveCard(Step):
     is_action = True
     help = "The cardholder takes the card out of the reader."
     example = "remove_card:"
+    schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
 
     line: int = 0
 
@@ -164,6 +211,7 @@ class SwipeCard(Step):
         "(fallback); see docs/emv.md."
     )
     example = "swipe_card: unionpay_debit"
+    schema: ClassVar[dict[str, Any]] = _CARD_SCHEMA
 
     card: CardImage
     line: int = 0
@@ -192,6 +240,10 @@ class SelectApplication(Step):
         "in the list (1 = first) or its label, and the digit key is pressed on the PIN pad."
     )
     example = 'select_application: 2   # or: select_application: "UnionPay Credit"'
+    schema: ClassVar[dict[str, Any]] = {
+        "description": "The application's number on the screen (1-9) or its label.",
+        "anyOf": [{"type": "integer", "minimum": 1, "maximum": 9}, {"type": "string"}],
+    }
 
     choice: str
     line: int = 0
@@ -237,6 +289,12 @@ class EnterPin(Step):
         "`wrong` (a PIN that is not the card's), or digits."
     )
     example = "enter_pin: card"
+    schema: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"enum": list(_PIN_WORDS)},
+            {"type": ["string", "integer"], "pattern": "^[0-9]{4,12}$"},
+        ]
+    }
 
     pin: str = attrs.field(repr=False)
     line: int = 0
@@ -276,6 +334,7 @@ class Press(Step):
     is_action = True
     help = "Press one PIN pad key: a digit, OK, CLR or CANCEL."
     example = "press: CANCEL"
+    schema: ClassVar[dict[str, Any]] = {"enum": sorted(KEYS)}
 
     key: str
     line: int = 0
@@ -301,6 +360,7 @@ class Wait(Step):
     is_action = True
     help = "Let time pass (virtual time: instant in a simulation)."
     example = "wait: 30s"
+    schema: ClassVar[dict[str, Any]] = DURATION_SCHEMA
 
     seconds: float
     line: int = 0
@@ -328,6 +388,21 @@ class ExpectScreen(Step):
         "containing some text. Ids: " + ", ".join(s.value for s in ScreenId) + "."
     )
     example = 'expect_screen: approved   # or: {screen: declined, contains: "51", within: 60s}'
+    schema: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            _SCREEN_SCHEMA,
+            {
+                "type": "object",
+                "properties": {
+                    "screen": _SCREEN_SCHEMA,
+                    "contains": TEXT_SCHEMA,
+                    "within": DURATION_SCHEMA,
+                },
+                "required": ["screen"],
+                "additionalProperties": False,
+            },
+        ]
+    }
 
     screen: ScreenId
     contains: str | None = None
@@ -345,10 +420,9 @@ class ExpectScreen(Step):
         try:
             screen = ScreenId(_text(name, where, "expect_screen"))
         except ValueError:
-            known = ", ".join(s.value for s in ScreenId)
-            raise where.error(
-                f"expect_screen: unknown screen {name!r}; expected one of {known}"
-            ) from None
+            known = [s.value for s in ScreenId]
+            hint = did_you_mean(name, known) or f"; expected one of {', '.join(known)}"
+            raise where.error(f"expect_screen: unknown screen {name!r}{hint}") from None
         return cls(screen, None if contains is None else str(contains), within)
 
     def run(self, run: ScenarioRun) -> None:
@@ -373,6 +447,21 @@ class ExpectApplication(Step):
         "as sent in DE55 tag 84), optionally with this label."
     )
     example = 'expect_application: A000000333010102   # or: {aid: ..., label: "UnionPay Credit"}'
+    schema: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            _AID_SCHEMA,
+            {
+                "type": "object",
+                "properties": {
+                    "aid": _AID_SCHEMA,
+                    "label": TEXT_SCHEMA,
+                    "within": DURATION_SCHEMA,
+                },
+                "required": ["aid"],
+                "additionalProperties": False,
+            },
+        ]
+    }
 
     aid: str
     label: str | None = None
@@ -412,6 +501,16 @@ class ExpectCallback(Step):
     is_action = False
     help = "The acquiring app called the cashier app back with OK or CANCELED (and a reason)."
     example = 'expect_callback: {result: CANCELED, reason_contains: "51"}'
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "result": {"enum": ["OK", "CANCELED"]},
+            "reason_contains": TEXT_SCHEMA,
+            "within": DURATION_SCHEMA,
+        },
+        "required": ["result"],
+        "additionalProperties": False,
+    }
 
     approved: bool
     reason_contains: str | None = None
@@ -472,6 +571,21 @@ class ExpectGateway(Step):
         "than mti are field numbers."
     )
     example = 'expect_gateway: [{mti: "0200"}, {mti: "0210", "39": "00"}]'
+    schema: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            _MESSAGES_SCHEMA,
+            {
+                "type": "object",
+                "properties": {
+                    "messages": _MESSAGES_SCHEMA,
+                    "exact": {"type": "boolean", "default": False},
+                    "within": DURATION_SCHEMA,
+                },
+                "required": ["messages"],
+                "additionalProperties": False,
+            },
+        ]
+    }
 
     patterns: tuple[MessagePattern, ...]
     exact: bool = False
@@ -511,10 +625,15 @@ class ExpectGateway(Step):
         if self.exact:
             mtis = [e.detail.get("mti") for e in seen]
             wanted = [p.mti for p in self.patterns]
-            if mtis != wanted or not all(
-                p.matches(e) for p, e in zip(self.patterns, seen, strict=False)
-            ):
+            if mtis != wanted:
                 raise run.fail(self, f"expected exactly {wanted}, the gateway saw {mtis}", seen)
+            for index, (pattern, event) in enumerate(zip(self.patterns, seen, strict=True), 1):
+                if not pattern.matches(event):
+                    raise run.fail(
+                        self,
+                        f"message {index}: expected {pattern}, the gateway saw {event.summary}",
+                        seen,
+                    )
             return
         position = 0
         for pattern in self.patterns:
@@ -536,6 +655,10 @@ class ExpectSpeech(Step):
     is_action = False
     help = "The speaker said exactly these utterances during the sale ([] = silence)."
     example = 'expect_speech: "收款成功，十二点三四元"'
+    schema: ClassVar[dict[str, Any]] = {
+        "description": "One utterance, or the list of them ([] = silence).",
+        "anyOf": [TEXT_SCHEMA, {"type": "array", "items": TEXT_SCHEMA}],
+    }
 
     utterances: tuple[str, ...]
     line: int = 0
@@ -567,6 +690,16 @@ class ExpectReceipt(Step):
         "of them carry the reprint marker (重打印 REPRINT: printed again after a fault)."
     )
     example = 'expect_receipt: {copies: 2, contains: ["621483******3655", "RMB 12.34"]}'
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "copies": {"type": "integer", "minimum": 0},
+            "contains": _TEXTS_SCHEMA,
+            "not_contains": _TEXTS_SCHEMA,
+            "reprints": {"type": "integer", "minimum": 0},
+        },
+        "additionalProperties": False,
+    }
 
     copies: int | None
     contains: tuple[str, ...] = ()
@@ -621,23 +754,63 @@ class ExpectReceipt(Step):
         return f"receipts: {self.copies} copies containing {list(self.contains)}"
 
 
+_OPERATIONS = ("sale", "void", "refund")
+
+
+def _operation_and_batch(
+    value: Mapping[str, Any], where: Where, what: str, key: str = "operation"
+) -> tuple[str | None, str | None]:
+    """The optional card operation (sale/void/refund) and 6-digit batch of an expectation."""
+    operation = value.get(key)
+    if operation is not None and operation not in _OPERATIONS:
+        raise where.error(f"{what}.{key}: expected one of {', '.join(_OPERATIONS)}")
+    batch = value.get("batch")
+    if batch is not None and not (isinstance(batch, str) and len(batch) == 6 and batch.isdigit()):
+        raise where.error(f'{what}.batch: expected 6 digits in quotes, like "000001"')
+    return operation, batch
+
+
 @step("expect_journal")
 @attrs.define
 class ExpectJournal(Step):
     is_action = False
     help = (
-        "The terminal journal's latest transaction is in this state (and has this response code)."
+        "The terminal journal's latest card transaction is in this state (and has this "
+        "response code; is a sale, void or refund: `operation`; is in batch `batch`)."
     )
-    example = "expect_journal: {state: reversed}"
+    example = "expect_journal: {state: reversed}   # or: {state: approved, operation: void}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "state": {"enum": [s.value for s in TxnState]},
+            "response_code": TEXT_SCHEMA,
+            "count": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "how many card transactions the journal holds in all",
+            },
+            "operation": {"enum": list(_OPERATIONS)},
+            "batch": {"type": "string", "pattern": "^[0-9]{6}$"},
+        },
+        "required": ["state"],
+        "additionalProperties": False,
+    }
 
     state: TxnState
     response_code: str | None = None
     count: int | None = None
+    operation: str | None = None
+    batch: str | None = None
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectJournal:
-        value = expect_mapping(value, where, "expect_journal", {"state", "response_code", "count"})
+        value = expect_mapping(
+            value,
+            where,
+            "expect_journal",
+            {"state", "response_code", "count", "operation", "batch"},
+        )
         try:
             state = TxnState(str(value.get("state")))
         except ValueError:
@@ -645,7 +818,8 @@ class ExpectJournal(Step):
             raise where.error(f"expect_journal.state: expected one of {known}") from None
         code = value.get("response_code")
         count = value.get("count")
-        return cls(state, None if code is None else str(code), count)
+        operation, batch = _operation_and_batch(value, where, "expect_journal")
+        return cls(state, None if code is None else str(code), count, operation, batch)
 
     def run(self, run: ScenarioRun) -> None:
         run.finished_sale(self, DEFAULT_WITHIN)
@@ -666,9 +840,14 @@ class ExpectJournal(Step):
                 self,
                 f"expected response code {self.response_code}, journal has {last.response_code!r}",
             )
+        if self.operation is not None and last.operation != self.operation:
+            raise run.fail(self, f"expected a {self.operation}, the last row is a {last.operation}")
+        if self.batch is not None and last.batch_no != self.batch:
+            raise run.fail(self, f"expected batch {self.batch}, the last row is in {last.batch_no}")
 
     def describe(self) -> str:
-        return f"journal: last transaction {self.state.value}"
+        what = self.operation or "transaction"
+        return f"journal: last {what} {self.state.value}"
 
 
 @step("expect_ledger")
@@ -676,24 +855,43 @@ class ExpectJournal(Step):
 class ExpectLedger(Step):
     is_action = False
     help = (
-        "The acquirer's ledger's latest transaction has this status "
-        "(approved, declined, unanswered or reversed)."
+        "The acquirer's ledger's latest card transaction has this status "
+        "(approved, declined, unanswered or reversed); `kind`: sale, void or refund "
+        "(docs/settlement.md); `batch`: its batch number."
     )
-    example = "expect_ledger: {status: approved, count: 1}"
+    example = "expect_ledger: {status: approved, count: 1}   # or: {status: reversed, kind: void}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "status": {"enum": ["approved", "declined", "unanswered", "reversed"]},
+            "count": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "how many card transactions the ledger holds in all",
+            },
+            "kind": {"enum": list(_OPERATIONS)},
+            "batch": {"type": "string", "pattern": "^[0-9]{6}$"},
+        },
+        "required": ["status"],
+        "additionalProperties": False,
+    }
 
     status: str
     count: int | None = None
+    kind: str | None = None
+    batch: str | None = None
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectLedger:
-        value = expect_mapping(value, where, "expect_ledger", {"status", "count"})
+        value = expect_mapping(value, where, "expect_ledger", {"status", "count", "kind", "batch"})
         status = str(value.get("status", ""))
         if status not in ("approved", "declined", "unanswered", "reversed"):
             raise where.error(
                 "expect_ledger.status: expected approved, declined, unanswered or reversed"
             )
-        return cls(status, value.get("count"))
+        kind, batch = _operation_and_batch(value, where, "expect_ledger", "kind")
+        return cls(status, value.get("count"), kind, batch)
 
     def run(self, run: ScenarioRun) -> None:
         run.finished_sale(self, DEFAULT_WITHIN)
@@ -705,6 +903,10 @@ class ExpectLedger(Step):
         status = str(entries[-1].status)
         if status != self.status:
             raise run.fail(self, f"expected the last ledger entry {self.status}, it is {status}")
+        if self.kind is not None and entries[-1].kind != self.kind:
+            raise run.fail(self, f"expected a {self.kind}, the last entry is a {entries[-1].kind}")
+        if self.batch is not None and entries[-1].batch_no != self.batch:
+            raise run.fail(self, f"expected batch {self.batch}, got {entries[-1].batch_no!r}")
 
     def describe(self) -> str:
         return f"ledger: last transaction {self.status}"
@@ -734,6 +936,15 @@ class PrinterFault(Step):
         "fault hits in the middle of a receipt), `paper_lines_left` (lines left on the roll)."
     )
     example = "printer_fault: {paper_end_after: 200}   # or: {paper_end: true}, {cover_open: true}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            **{flag: {"type": "boolean"} for flag in _PRINTER_FLAGS},
+            **{count: {"type": "integer", "minimum": 0} for count in _PRINTER_COUNTS},
+        },
+        "minProperties": 1,
+        "additionalProperties": False,
+    }
 
     faults: Mapping[str, bool | int]
     line: int = 0
@@ -774,6 +985,7 @@ class RefillPaper(Step):
         "left half-printed is torn off (it does not count as a receipt)."
     )
     example = "refill_paper:"
+    schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
 
     line: int = 0
 
@@ -796,6 +1008,7 @@ class CloseCover(Step):
     is_action = True
     help = "The cashier closes the printer cover."
     example = "close_cover:"
+    schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
 
     line: int = 0
 

@@ -10,6 +10,14 @@ cannot be read falls back to the magnetic stripe; a chip card swiped first is
 asked to be inserted.
 
 The rules (DE22 values, when a PIN is asked online, fallback) are in docs/emv.md.
+
+Card voids and refunds, and the batch close (docs/settlement.md): a void
+names the sale (its order number) and needs neither the card nor a supervisor
+password -- the sale must be approved, in the open batch and not voided yet;
+a refund (partial allowed, any later batch or day) names the sale by order
+number or RRN and needs the card presented (inserted or swiped, no PIN) so
+the host can check it is the card that paid. The batch close is
+:mod:`simulator.terminal.settlement`.
 """
 
 from __future__ import annotations
@@ -56,7 +64,9 @@ from simulator.terminal.emv import (
     PinRequest,
     TerminalEmvConfig,
 )
+from simulator.terminal.journal import JournalEntry, TxnState
 from simulator.terminal.qr_payments import QrPayments
+from simulator.terminal.settlement import BatchClose
 from simulator.terminal.track2 import Track2
 from simulator.wire.pin_block import encipher_pin
 
@@ -67,6 +77,7 @@ ENTRY_MODE_ICC = "051"  # contact chip
 ENTRY_MODE_MAGSTRIPE = "021"  # magnetic stripe, track 2 unaltered in DE35
 ENTRY_MODE_FALLBACK = "801"  # magnetic stripe after the chip failed (fallback)
 KEY_OK = "OK"
+RRN_LENGTH = 12
 MAX_MENU = 9  # applications a digit key can pick
 _AAC = 0x00
 _CID_TYPE_MASK = 0xC0
@@ -83,6 +94,14 @@ class _Fallback:
     """The chip could not be read: the magnetic stripe may be used instead."""
 
     reason: str
+
+
+@attrs.frozen
+class _RefundOf:
+    """The sale a refund gives money back for (``sale``: None if not in this journal)."""
+
+    rrn: str
+    sale: JournalEntry | None
 
 
 @attrs.frozen
@@ -108,8 +127,10 @@ class AcquiringApp:
         pin_key: bytes,
         magstripe_reader: MagstripeReader | None = None,
         qr: QrPayments | None = None,
+        batch_close: BatchClose | None = None,
     ) -> None:
         self._qr = qr
+        self._batch_close = batch_close
         self._contract = contract
         self._reader = card_reader
         self._swiper = magstripe_reader
@@ -132,19 +153,62 @@ class AcquiringApp:
             return self._contract.build_result(PaymentOutcome(False, f"invalid request: {exc}"))
         if self._qr is not None and self._qr.handles(order):
             return self._contract.build_result(self._qr.run(order))
-        if (order.method, order.operation) != ("card", "sale"):
+        operation = order.operation if order.method == "card" else ""
+        if operation == "settle" and self._batch_close is not None:
+            return self._contract.build_result(self._batch_close.run(order))
+        if operation not in ("sale", "void", "refund"):
             reason = f"{order.method} {order.operation} is not supported by this acquiring app yet"
             return self._contract.build_result(PaymentOutcome(False, reason))
         self._authoriser.send_pending_reversals()
-        outcome = self._card_sale(order)
+        if operation == "void":
+            outcome = self._card_void(order)
+        elif operation == "refund":
+            outcome = self._card_refund(order)
+        else:
+            outcome = self._card_sale(order)
         return self._contract.build_result(outcome)
+
+    # -- void and refund ----------------------------------------------------------
+
+    def _card_void(self, order: PaymentOrder) -> PaymentOutcome:
+        journal = self._authoriser.journal
+        sale = journal.find_sale(order.orig_order_no)
+        if sale is None or sale.state is not TxnState.APPROVED:
+            return self._cancel(f"void: no approved card sale {order.orig_order_no}")
+        if sale.batch_no != journal.batch_no:
+            return self._cancel(
+                f"void: sale {order.orig_order_no} is in settled batch {sale.batch_no}; refund it"
+            )
+        if any(
+            e.operation == "void" and e.state is TxnState.APPROVED
+            for e in journal.offsets(sale.rrn)
+        ):
+            return self._cancel(f"void: sale {order.orig_order_no} is already voided")
+        if order.amount_fen != sale.amount_fen:
+            return self._cancel(
+                f"void: the amount must be the sale's RMB {format_yuan(sale.amount_fen)}"
+            )
+        return self._authoriser.void(order, sale)
+
+    def _card_refund(self, order: PaymentOrder) -> PaymentOutcome:
+        sale = self._authoriser.journal.find_sale(order.orig_order_no)
+        if sale is not None and sale.state is not TxnState.APPROVED:
+            return self._cancel(f"refund: card sale {order.orig_order_no} was not approved")
+        rrn = order.orig_order_no if sale is None else sale.rrn
+        if len(rrn) != RRN_LENGTH or not rrn.isalnum():
+            return self._cancel(
+                f"refund: no card sale {order.orig_order_no} (give its order number or RRN)"
+            )
+        return self._card_sale(order, _RefundOf(rrn, sale))
 
     # -- waiting for a card -------------------------------------------------------
 
-    def _card_sale(self, order: PaymentOrder) -> PaymentOutcome:
+    def _card_sale(self, order: PaymentOrder, refund: _RefundOf | None = None) -> PaymentOutcome:
+        """A sale, or with ``refund`` a refund: both start with a card presented."""
         amount = format_yuan(order.amount_fen)
+        what = "退货 Refund " if refund is not None else ""
         self._display.show(
-            ScreenId.PRESENT_CARD, "请插卡或刷卡 Insert or swipe card", f"金额 RMB {amount}"
+            ScreenId.PRESENT_CARD, "请插卡或刷卡 Insert or swipe card", f"{what}金额 RMB {amount}"
         )
         if self._swiper is not None:
             self._swiper.discard_swipes()  # a swipe before the sale is not for this sale
@@ -154,9 +218,9 @@ class AcquiringApp:
             if presented is None:
                 return self._cancel(f"no card presented within {self._timeouts.card:g} s")
             if presented.chip:
-                result = self._chip_sale(order)
+                result = self._chip_sale(order, refund)
                 if isinstance(result, _Fallback):
-                    return self._fallback(order, result.reason)
+                    return self._fallback(order, result.reason, refund)
                 return result
             track = Track2.parse(presented.track2 or "")
             if track is None:
@@ -171,7 +235,7 @@ class AcquiringApp:
                     "此卡为芯片卡 Chip card",
                 )
             else:
-                return self._swipe_sale(order, track, fallback=False)
+                return self._swipe_sale(order, track, fallback=False, refund=refund)
 
     def _wait_for_card(self, deadline: float, *, chip: bool) -> _Presented | None:
         """A card inserted (if ``chip``) or swiped before ``deadline``; None on timeout.
@@ -203,7 +267,9 @@ class AcquiringApp:
 
     # -- chip -----------------------------------------------------------------------
 
-    def _chip_sale(self, order: PaymentOrder) -> PaymentOutcome | _Fallback:
+    def _chip_sale(
+        self, order: PaymentOrder, refund: _RefundOf | None = None
+    ) -> PaymentOutcome | _Fallback:
         kernel = EmvKernel(self._reader, self._emv_config, self._rng, self._clock.now)
         try:
             self._display.show(
@@ -221,6 +287,8 @@ class AcquiringApp:
                     "芯片读卡失败 Chip read failed",
                 )
                 return _Fallback(str(exc))
+            if refund is not None:
+                return self._chip_refund(order, card, refund)
             return self._emv_sale(order, kernel, card)
         except PinEntryCancelled:
             return self._cancel("cancelled by the cardholder")
@@ -285,9 +353,27 @@ class AcquiringApp:
         chip = AuthorisationCard(card.masked_pan, card.label, ENTRY_MODE_ICC, cvm_kind, fields)
         return self._authoriser.authorise(order, chip, complete)
 
+    def _chip_refund(
+        self, order: PaymentOrder, card: CardData, refund: _RefundOf
+    ) -> PaymentOutcome:
+        """A refund needs the card's PAN only: no PIN, no cryptogram; the cardholder signs."""
+        self._bus.add_secret(card.pan, card.masked_pan)
+        self._bus.add_secret(card.track2, mask_track2(card.track2))
+        fields = {
+            "2": card.pan,
+            "14": card.expiry,
+            "22": ENTRY_MODE_ICC,
+            "23": card.psn.zfill(3),
+            "35": card.track2,
+        }
+        chip = AuthorisationCard(card.masked_pan, card.label, ENTRY_MODE_ICC, CVM_SIGNATURE, fields)
+        return self._authoriser.refund(order, chip, refund.rrn, refund.sale)
+
     # -- magnetic stripe ---------------------------------------------------------------
 
-    def _fallback(self, order: PaymentOrder, reason: str) -> PaymentOutcome:
+    def _fallback(
+        self, order: PaymentOrder, reason: str, refund: _RefundOf | None = None
+    ) -> PaymentOutcome:
         self._bus.publish("acquiring_app", "fallback", f"chip failed, fallback: {reason}")
         self._display.show(
             ScreenId.SWIPE_CARD, "请刷卡 Please swipe the card", "芯片读卡失败 Chip read failed"
@@ -299,16 +385,27 @@ class AcquiringApp:
                 return self._cancel(f"chip read failed ({reason}) and no card was swiped")
             track = Track2.parse(presented.track2 or "")
             if track is not None:
-                return self._swipe_sale(order, track, fallback=True)
+                return self._swipe_sale(order, track, fallback=True, refund=refund)
             self._display.show(
                 ScreenId.SWIPE_CARD, "刷卡失败 Swipe failed", "请重新刷卡 Please swipe again"
             )
 
-    def _swipe_sale(self, order: PaymentOrder, track: Track2, *, fallback: bool) -> PaymentOutcome:
+    def _swipe_sale(
+        self,
+        order: PaymentOrder,
+        track: Track2,
+        *,
+        fallback: bool,
+        refund: _RefundOf | None = None,
+    ) -> PaymentOutcome:
         self._bus.add_secret(track.pan, track.masked_pan)
         self._bus.add_secret(track.text, mask_track2(track.text))
         entry_mode = ENTRY_MODE_FALLBACK if fallback else ENTRY_MODE_MAGSTRIPE
         fields = {"2": track.pan, "14": track.expiry, "22": entry_mode, "35": track.text}
+        label = "磁条卡 Magstripe" if not fallback else "降级交易 Fallback"
+        if refund is not None:
+            card = AuthorisationCard(track.masked_pan, label, entry_mode, CVM_SIGNATURE, fields)
+            return self._authoriser.refund(order, card, refund.rrn, refund.sale)
         cvm_kind = CVM_SIGNATURE
         if track.pin_required:
             ask = self._pin_source(format_yuan(order.amount_fen))
@@ -322,7 +419,6 @@ class AcquiringApp:
                 return self._cancel("this card requires a PIN")
             fields["52"] = encipher_pin(pin, track.pan, self._pin_key).hex().upper()
             cvm_kind = CVM_ONLINE_PIN
-        label = "磁条卡 Magstripe" if not fallback else "降级交易 Fallback"
         card = AuthorisationCard(track.masked_pan, label, entry_mode, cvm_kind, fields)
         return self._authoriser.authorise(order, card, None)
 

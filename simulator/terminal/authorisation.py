@@ -6,6 +6,14 @@ before the 0200 leaves; a purchase that may have been charged but was not
 completed (no answer, card declined or removed after host approval) is
 reversed (0400/0410), and a reversal that cannot be sent stays in the journal
 and goes out before the next transaction.
+
+Voids (0200, processing code 200000) and refunds (0220, 200000) of an earlier
+sale go through the same steps: journal row first, one exchange, a reversal
+(0400 naming the void or refund in DE90) when the answer is lost. Every
+financial request carries the open batch in DE60 (CUP style: DE60.1 message
+type code, DE60.2 batch number); a void or refund names the sale by its RRN
+(DE37), auth code (DE38, void) and batch + STAN + date (DE61). See
+docs/settlement.md.
 """
 
 from __future__ import annotations
@@ -37,6 +45,15 @@ from simulator.wire.response_codes import APPROVED, ResponseCodes
 # Reversal reasons carried in the 0400's DE39.
 REVERSAL_NO_ANSWER = "98"
 REVERSAL_CARD_DECLINED = "06"
+
+# journal operation -> (MTI, DE3, DE60.1 message type code, what the screen says)
+OPERATIONS = {
+    "sale": ("0200", "000000", "22", "消费 Sale"),
+    "void": ("0200", "200000", "23", "撤销 Void"),
+    "refund": ("0220", "200000", "25", "退货 Refund"),
+}
+# What a void or refund may carry from the card (never a PIN block or a cryptogram).
+_REFUND_CARD_FIELDS = ("2", "14", "22", "23", "35")
 
 # complete(response code or None, reply or None) -> the card approved.
 Completion = Callable[[str | None, Mapping[str, str] | None], bool]
@@ -82,23 +99,87 @@ class Authoriser:
         self._timeouts = timeouts
         self._response_codes = response_codes
 
+    @property
+    def journal(self) -> Journal:
+        return self._journal
+
     def authorise(
         self, order: PaymentOrder, card: AuthorisationCard, complete: Completion | None
     ) -> PaymentOutcome:
         """0200/0210, completion of the card (chip only), reversal when needed."""
-        amount = format_yuan(order.amount_fen)
         now = self._clock.now()
         # The journal allocates the STAN in the same committed transaction.
         entry = self._journal.begin(
             order_no=order.order_no,
-            transmission=_transmission_time(now),
+            transmission=transmission_time(now),
             amount_fen=order.amount_fen,
             currency=self._merchant.currency,
             masked_pan=card.masked_pan,
             entry_mode=card.entry_mode,
+            card_label=card.label,
         )
+        request = self._purchase_request(order, card, entry, now)
+        return self._send(order, entry, request, complete, card.cvm, now)
+
+    def void(self, order: PaymentOrder, sale: JournalEntry) -> PaymentOutcome:
+        """Void ``sale`` (same batch): 0200/200000 for its full amount; no card needed."""
+        now = self._clock.now()
+        entry = self._journal.begin(
+            order_no=order.order_no,
+            transmission=transmission_time(now),
+            amount_fen=sale.amount_fen,
+            currency=sale.currency,
+            masked_pan=sale.masked_pan,
+            entry_mode=sale.entry_mode,
+            operation="void",
+            original_rrn=sale.rrn,
+            card_label=sale.card_label,
+        )
+        request = self._request(entry, now)
+        request["37"] = sale.rrn
+        if sale.auth_code:
+            request["38"] = sale.auth_code
+        request["61"] = _original_data(sale)
+        return self._send(order, entry, request, None, "", now)
+
+    def refund(
+        self,
+        order: PaymentOrder,
+        card: AuthorisationCard,
+        original_rrn: str,
+        sale: JournalEntry | None,
+    ) -> PaymentOutcome:
+        """Refund (part of) the sale ``original_rrn``: 0220/200000 with the card presented."""
+        now = self._clock.now()
+        entry = self._journal.begin(
+            order_no=order.order_no,
+            transmission=transmission_time(now),
+            amount_fen=order.amount_fen,
+            currency=self._merchant.currency,
+            masked_pan=card.masked_pan,
+            entry_mode=card.entry_mode,
+            operation="refund",
+            original_rrn=original_rrn,
+            card_label=card.label,
+        )
+        request = self._request(entry, now)
+        request.update({k: v for k, v in card.fields.items() if k in _REFUND_CARD_FIELDS})
+        request["37"] = original_rrn
+        if sale is not None:
+            request["61"] = _original_data(sale)
+        return self._send(order, entry, request, None, card.cvm, now)
+
+    def _send(
+        self,
+        order: PaymentOrder,
+        entry: JournalEntry,
+        request: Fields,
+        complete: Completion | None,
+        cvm: str,
+        now: datetime,
+    ) -> PaymentOutcome:
+        amount = format_yuan(entry.amount_fen)
         stan = entry.stan
-        request = self._purchase_request(order, card, stan, now)
         self._display.show(ScreenId.PROCESSING, "处理中 Processing", "请稍候 Please wait")
         reply: Fields | None = None
         try:
@@ -145,7 +226,10 @@ class Authoriser:
             rrn=reply.get("37", ""),
             auth_code=reply.get("38", ""),
         )
-        self._display.show(ScreenId.APPROVED, "交易成功 Approved", f"金额 RMB {amount}")
+        title = "交易成功 Approved"
+        if entry.operation != "sale":
+            title += f" ({OPERATIONS[entry.operation][3]})"
+        self._display.show(ScreenId.APPROVED, title, f"金额 RMB {amount}")
         detail = TransactionDetail(
             merchant_id=self._merchant.merchant_id,
             terminal_id=self._merchant.terminal_id,
@@ -154,15 +238,29 @@ class Authoriser:
             order_no=order.order_no,
             rrn=entry.rrn,
             auth_code=entry.auth_code,
-            amount_fen=order.amount_fen,
-            masked_pan=card.masked_pan,
+            amount_fen=entry.amount_fen,
+            masked_pan=entry.masked_pan,
             date=now.strftime("%m%d"),
             time=now.strftime("%H%M%S"),
-            card_label=card.label,
+            card_label=entry.card_label,
             response_code=response_code,
-            cvm=card.cvm,
+            cvm=cvm,
+            **self._original_detail(entry),
         )
         return PaymentOutcome(True, detail=detail)
+
+    def _original_detail(self, entry: JournalEntry) -> dict[str, str]:
+        """What a void or refund receipt says about the sale it undoes."""
+        if not entry.original_rrn:
+            return {}
+        sale = self._journal.find_sale(entry.original_rrn)
+        if sale is None:
+            return {"orig_rrn": entry.original_rrn}
+        return {
+            "orig_rrn": entry.original_rrn,
+            "orig_stan": sale.stan,
+            "orig_date": f"{sale.transmission[:2]}/{sale.transmission[2:4]}",
+        }
 
     def _complete(
         self,
@@ -180,21 +278,26 @@ class Authoriser:
             return False
 
     def _purchase_request(
-        self, order: PaymentOrder, card: AuthorisationCard, stan: str, now: datetime
+        self, order: PaymentOrder, card: AuthorisationCard, entry: JournalEntry, now: datetime
     ) -> Fields:
+        return {**self._request(entry, now), **card.fields}
+
+    def _request(self, entry: JournalEntry, now: datetime) -> Fields:
+        """The fields every financial request carries, from its journal row."""
+        mti, processing_code, type_code, _ = OPERATIONS[entry.operation]
         return {
-            "t": "0200",
-            "3": "000000",
-            "4": f"{order.amount_fen:012d}",
-            "7": _transmission_time(now),
-            "11": stan,
+            "t": mti,
+            "3": processing_code,
+            "4": f"{entry.amount_fen:012d}",
+            "7": entry.transmission,
+            "11": entry.stan,
             "12": now.strftime("%H%M%S"),
             "13": now.strftime("%m%d"),
             "25": "00",
             "41": self._merchant.terminal_id,
             "42": self._merchant.merchant_id,
-            "49": self._merchant.currency,
-            **card.fields,
+            "49": entry.currency,
+            "60": f"{type_code}{entry.batch_no}",
         }
 
     def send_pending_reversals(self) -> None:
@@ -206,11 +309,12 @@ class Authoriser:
         if entry.state is not TxnState.REVERSAL_PENDING:
             entry = self._journal.update(entry.id, TxnState.REVERSAL_PENDING)
         self._display.show(ScreenId.REVERSING, "冲正中 Reversing", f"凭证号 {entry.stan}")
+        mti, processing_code, _, _ = OPERATIONS[entry.operation]
         request = {
             "t": "0400",
-            "3": "000000",
+            "3": processing_code,
             "4": f"{entry.amount_fen:012d}",
-            "7": _transmission_time(self._clock.now()),
+            "7": transmission_time(self._clock.now()),
             "11": entry.stan,
             "22": entry.entry_mode,
             "25": "00",
@@ -218,7 +322,7 @@ class Authoriser:
             "41": self._merchant.terminal_id,
             "42": self._merchant.merchant_id,
             "49": entry.currency,
-            "90": f"0200{entry.stan}{entry.transmission}".ljust(42, "0"),
+            "90": f"{mti}{entry.stan}{entry.transmission}".ljust(42, "0"),
         }
         for _ in range(self._timeouts.reversal_attempts):
             try:
@@ -244,6 +348,11 @@ class Authoriser:
         return PaymentOutcome(False, reason)
 
 
-def _transmission_time(now: datetime) -> str:
+def _original_data(sale: JournalEntry) -> str:
+    """DE61 (CUP style): the sale's batch n6, STAN n6 and date MMDD (from its DE7)."""
+    return f"{sale.batch_no}{sale.stan}{sale.transmission[:4]}"
+
+
+def transmission_time(now: datetime) -> str:
     """DE7, transmission date and time: MMDDhhmmss in UTC."""
     return now.astimezone(timezone.utc).strftime("%m%d%H%M%S")

@@ -71,6 +71,8 @@ class CashierApp:
         qr_receipt: ReceiptTemplate | None = None,
     ) -> None:
         self._qr_receipt = qr_receipt or ReceiptTemplate.load("qr_sale")
+        # Card voids and refunds print their own slips (docs/settlement.md).
+        self._undo_receipts = {op: ReceiptTemplate.load(op) for op in ("void", "refund")}
         # What to say on success, in which language (announcements.py).
         self._announcer = announcer or Announcements.load().announcer("zh")
         self._contract = contract
@@ -94,12 +96,16 @@ class CashierApp:
         return self._start(amount_fen, method, "scan_pay" if method == "scan" else "sale", issuance)
 
     def refund(self, orig_order_no: str, amount_fen: int, method: str) -> SaleResult:
-        """Refund (part of) an earlier QR payment, named by its order number."""
+        """Refund (part of) an earlier payment, named by its order number (a card's: or RRN)."""
         return self._start(amount_fen, method, "refund", "", orig_order_no)
 
     def void(self, orig_order_no: str, amount_fen: int, method: str) -> SaleResult:
-        """Void (same day) an earlier QR payment: the gateway reverses it in full."""
+        """Void (same day / open batch) an earlier payment, in full."""
         return self._start(amount_fen, method, "void", "", orig_order_no)
+
+    def settle(self) -> SaleResult:
+        """Close the card batch (proc_cd 900000): the acquiring app prints the report."""
+        return self._start(0, "card", "settle")
 
     def _start(
         self,
@@ -109,7 +115,7 @@ class CashierApp:
         print_info: str = "",
         orig_order_no: str = "",
     ) -> SaleResult:
-        if amount_fen <= 0:
+        if amount_fen <= 0 and operation != "settle":
             raise ValueError("a sale needs an amount above zero")
         now = self._clock.now()
         self._orders += 1
@@ -143,9 +149,13 @@ class CashierApp:
             outcome = self._contract.parse_result(result)
         except ContractViolation as exc:
             outcome = PaymentOutcome(False, f"unreadable callback from the acquiring app: {exc}")
-        if outcome.approved and outcome.detail is not None and operation in ("refund", "void"):
+        if outcome.approved and outcome.detail is not None and operation == "settle":
+            self._display.show(ScreenId.PAID, "结算完成 Settled", outcome.detail.card_label)
+        elif outcome.approved and outcome.detail is not None and operation in ("refund", "void"):
             title = "退款成功 Refunded" if operation == "refund" else "撤销成功 Voided"
             self._display.show(ScreenId.PAID, title, f"RMB {format_yuan(amount_fen)}")
+            if not outcome.detail.channel:  # a card's: QR slips are the channel's business
+                self._print_receipt(self._undo_receipts[operation], order, outcome.detail)
         elif outcome.approved and outcome.detail is not None:
             self._paid(order, outcome.detail)
         else:
@@ -159,6 +169,13 @@ class CashierApp:
             self._announcer.text(detail.channel or order.method, detail.amount_fen),
             language=self._announcer.language,
         )
+        receipt = self._qr_receipt if detail.channel else self._receipt
+        self._print_receipt(receipt, order, detail)
+
+    def _print_receipt(
+        self, receipt: ReceiptTemplate, order: PaymentOrder, detail: TransactionDetail
+    ) -> None:
+        amount = format_yuan(detail.amount_fen)
         values = {
             "merchant_name": self._merchant_name,
             "merchant_id": detail.merchant_id,
@@ -178,8 +195,10 @@ class CashierApp:
             "cvm": _CVM_TEXT.get(detail.cvm, ""),
             "channel_name": detail.card_label if detail.channel else "",
             "transaction_id": mask_transaction_id(detail.transaction_id),
+            "orig_stan": detail.orig_stan,
+            "orig_rrn": detail.orig_rrn,
+            "orig_date": detail.orig_date,
         }
-        receipt = self._qr_receipt if detail.channel else self._receipt
         # The payment stands whatever the printer does: the queue waits out
         # faults and reprints interrupted copies (see print_queue.py).
         jobs = [

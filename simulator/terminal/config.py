@@ -13,6 +13,8 @@ import attrs
 import firmware_fixtures
 from simulator.errors import ConfigError
 from simulator.terminal.amounts import parse_yuan
+from simulator.wire.iso8583 import ASCII_HEADER, BINARY_HEADER, Framing, Iso8583Codec
+from simulator.wire.mac import MAC_ALGORITHMS, MessageMac
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,26 +24,67 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 BUILTIN_GATEWAY = "builtin"
 
 
+# ``header=`` spellings in an iso8583:// URL -> Framing header kinds.
+_HEADER_NAMES = {
+    "2": BINARY_HEADER,
+    BINARY_HEADER: BINARY_HEADER,
+    "4": ASCII_HEADER,
+    ASCII_HEADER: ASCII_HEADER,
+}
+_ENDPOINT_PARAMS = frozenset({"spec", "tpdu", "header", "mac"})
+
+
 @attrs.frozen
 class HostEndpoint:
-    """Where the ISO 8583 acquirer host listens and how it frames messages."""
+    """Where the ISO 8583 acquirer host listens and how it frames messages.
+
+    ``mac``: the MAC algorithm (``x919``) or "" for none; the key is ``[keys] mac_key``,
+    never part of the URL (URLs end up in logs).
+    """
 
     host: str
     port: int
     spec: str = "possim_ascii"
     tpdu: bytes = b""
+    header: str = BINARY_HEADER
+    mac: str = ""
 
     @classmethod
     def parse(cls, url: str) -> HostEndpoint:
         parts = urlsplit(url)
         if parts.scheme != "iso8583" or not parts.hostname or parts.port is None:
-            raise ValueError(f"{url!r}: expected iso8583://HOST:PORT[?spec=NAME&tpdu=HEX]")
+            raise ValueError(
+                f"{url!r}: expected iso8583://HOST:PORT[?spec=NAME&tpdu=HEX&header=2|4&mac=x919]"
+            )
         params = dict(parse_qsl(parts.query))
+        unknown = set(params) - _ENDPOINT_PARAMS
+        if unknown:
+            raise ValueError(f"{url!r}: unknown parameter(s) {sorted(unknown)}")
         try:
             tpdu = bytes.fromhex(params.get("tpdu", ""))
         except ValueError:
             raise ValueError(f"{url!r}: tpdu must be hex") from None
-        return cls(parts.hostname, parts.port, params.get("spec", "possim_ascii"), tpdu)
+        header = _HEADER_NAMES.get(params.get("header", BINARY_HEADER))
+        if header is None:
+            raise ValueError(f"{url!r}: header must be 2 (binary) or 4 (ASCII digits)")
+        mac = params.get("mac", "")
+        if mac not in ("", *MAC_ALGORITHMS):
+            raise ValueError(f"{url!r}: mac must be one of {', '.join(MAC_ALGORITHMS)}")
+        spec = params.get("spec", "possim_ascii")
+        return cls(parts.hostname, parts.port, spec, tpdu, header, mac)
+
+    def framing(self) -> Framing:
+        return Framing(len(self.tpdu), self.header)
+
+    def message_mac(self, codec: Iso8583Codec, key: bytes | None) -> MessageMac | None:
+        """The MAC every message carries to and from this host (None: no MAC)."""
+        if not self.mac:
+            return None
+        if key is None:
+            raise ConfigError(
+                Path("<config>"), f"gateway.card asks for mac={self.mac}: set keys.mac_key"
+            )
+        return MessageMac(codec, key, self.mac)
 
 
 @attrs.frozen
@@ -98,10 +141,20 @@ class Keys:
 
     pin_key: str = attrs.field(default=DEFAULT_PIN_KEY, validator=_double_length_key, repr=False)
     merchant_api_key: str = attrs.field(default=DEFAULT_MERCHANT_API_KEY, repr=False)
+    # The MAC key (TAK) for hosts that want DE64/DE128 MACs (gateway.card ...&mac=x919).
+    mac_key: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(_double_length_key),
+        repr=False,
+    )
 
     @property
     def pin_key_bytes(self) -> bytes:
         return bytes.fromhex(self.pin_key)
+
+    @property
+    def mac_key_bytes(self) -> bytes | None:
+        return None if self.mac_key is None else bytes.fromhex(self.mac_key)
 
 
 def _floor_limit(value: object) -> int:
@@ -201,7 +254,9 @@ class TerminalConfig:
             if gateway:
                 raise TypeError(f"unexpected gateway key(s) {sorted(gateway)}")
             if not config.uses_builtin_gateway:
-                config.host_endpoint()
+                endpoint = config.host_endpoint()
+                if endpoint.mac and config.keys.mac_key is None:
+                    raise ValueError(f"gateway.card asks for mac={endpoint.mac}: set keys.mac_key")
             if config.qr_gateway != BUILTIN_GATEWAY and not config.qr_gateway.startswith(
                 ("http://", "https://")
             ):

@@ -66,6 +66,10 @@ class TransactionDetail:
     # unionpay_qr) and its transaction id; empty for cards.
     channel: str = ""
     transaction_id: str = ""
+    # Card voids and refunds: the sale undone (its voucher number, RRN, MM/DD).
+    orig_stan: str = ""
+    orig_rrn: str = ""
+    orig_date: str = ""
 
 
 _ORDER_FIELDS = frozenset(attrs.fields_dict(PaymentOrder))

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from drivers.clock import Clock
 from simulator.errors import Iso8583Error, SimulatorError
 from simulator.events import EventBus
-from simulator.wire.iso8583 import Fields, Framing, Iso8583Codec, summarize
+from simulator.wire.iso8583 import Fields, Framing, Iso8583Codec, answers, summarize
+from simulator.wire.mac import MessageMac
 
 
 class HostUnavailable(SimulatorError):
@@ -43,6 +44,7 @@ class Iso8583HostLink:
         bus: EventBus,
         tpdu: bytes = b"",
         connect_timeout: float = 5.0,
+        mac: MessageMac | None = None,
     ) -> None:
         self.address = (host, port)
         self._codec = codec
@@ -51,6 +53,9 @@ class Iso8583HostLink:
         self._bus = bus
         self._tpdu = tpdu
         self._connect_timeout = connect_timeout
+        # With a MAC key every request is MACed and a reply whose MAC fails is not
+        # used (MacError is an Iso8583Error: the authorisation reverses).
+        self._mac = mac
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
         self._replies: deque[bytes] = deque()
@@ -59,7 +64,7 @@ class Iso8583HostLink:
 
     def exchange(self, request: Mapping[str, str], timeout: float) -> Fields | None:
         """Send ``request``; the reply, or ``None`` if none came within ``timeout``."""
-        payload = self._codec.encode(request)
+        payload = self._codec.encode(request) if self._mac is None else self._mac.encode(request)
         sock = self._connected()
         self._publish("out", request)
         self._clock.work_begun()
@@ -69,16 +74,32 @@ class Iso8583HostLink:
             self._clock.work_done()
             self._drop_connection(f"send failed: {exc}")
             raise ConnectionLost(f"cannot send to {self._where()}: {exc}") from None
-        if not self._clock.wait_until(self._reply_or_closed, timeout):
-            return None
-        with self._lock:
-            body = self._replies.popleft() if self._replies else None
-        if body is None:
-            raise ConnectionLost(f"{self._where()} closed the connection: {self._closed_reason}")
-        _, message = self._framing.split(body)
-        reply = self._codec.decode(message)
-        self._publish("in", reply)
-        return reply
+        deadline = self._clock.monotonic() + timeout
+        while True:
+            remaining = deadline - self._clock.monotonic()
+            if remaining < 0 or not self._clock.wait_until(self._reply_or_closed, remaining):
+                return None
+            with self._lock:
+                body = self._replies.popleft() if self._replies else None
+            if body is None:
+                raise ConnectionLost(
+                    f"{self._where()} closed the connection: {self._closed_reason}"
+                )
+            _, message = self._framing.split(body)
+            reply = self._codec.decode(message)
+            self._publish("in", reply)
+            if answers(request, reply):
+                if self._mac is not None:
+                    self._mac.verify_reply(message, reply)
+                return reply
+            # A reply that came after its request timed out (and was reversed)
+            # must never be taken as the answer to this one.
+            self._bus.publish(
+                "host_link",
+                "stale_reply",
+                f"discarded: {summarize(reply)} answers no pending request",
+                mti=reply.get("t", ""),
+            )
 
     def close(self) -> None:
         self._drop_connection("closed by the terminal")

@@ -8,6 +8,11 @@ transaction is never lost and never charged twice.
 
 Only the masked PAN is stored; the reversal message does not need the PAN (the
 host matches it by original data elements, DE90).
+
+Card rows are sales, voids and refunds (``operation``; a void or refund names
+the sale's RRN in ``original_rrn``), each in the batch open when it was
+written. A batch close (docs/settlement.md) is a ``settlements`` row; a
+successful one opens the next batch in the same committed transaction.
 """
 
 from __future__ import annotations
@@ -49,6 +54,33 @@ class JournalEntry:
     response_code: str
     rrn: str
     auth_code: str
+    reason: str
+    created_at: str
+    updated_at: str
+    operation: str = "sale"  # sale / void / refund
+    original_rrn: str = ""  # void / refund: the sale's RRN
+    card_label: str = ""  # what the receipt and the settlement report call the card
+
+
+class SettlementState(str, enum.Enum):
+    PENDING = "pending"  # 0500 about to go out
+    BALANCED = "balanced"
+    OUT_OF_BALANCE = "out_of_balance"
+    FAILED = "failed"  # no answer or refused: the batch stays open
+
+
+@attrs.frozen
+class SettlementEntry:
+    id: int
+    batch_no: str
+    stan: str
+    transmission: str
+    debit_count: int
+    debit_total: int  # fen
+    credit_count: int
+    credit_total: int  # fen
+    state: SettlementState
+    response_code: str
     reason: str
     created_at: str
     updated_at: str
@@ -125,7 +157,29 @@ CREATE TABLE IF NOT EXISTS transactions (
 -- so the look-up stays instant however long the journal grows.
 CREATE INDEX IF NOT EXISTS transactions_reversal_pending
     ON transactions (state) WHERE state = 'reversal_pending';
+CREATE TABLE IF NOT EXISTS settlements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch_no TEXT NOT NULL,
+    stan TEXT NOT NULL,
+    transmission TEXT NOT NULL,
+    debit_count INTEGER NOT NULL,
+    debit_total INTEGER NOT NULL,
+    credit_count INTEGER NOT NULL,
+    credit_total INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    response_code TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 """
+# Added to `transactions` after the first release (ALTER TABLE on older journals).
+_ADDED_COLUMNS = (
+    ("operation", "TEXT NOT NULL DEFAULT 'sale'"),
+    ("original_rrn", "TEXT NOT NULL DEFAULT ''"),
+    ("card_label", "TEXT NOT NULL DEFAULT ''"),
+)
+BATCH_WRAP = 999_999
 
 
 class Journal:
@@ -138,6 +192,10 @@ class Journal:
         self._db.executescript(_SCHEMA)
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO counters VALUES ('stan', 0), ('batch', 1)")
+            present = {row[1] for row in db.execute("PRAGMA table_info(transactions)")}
+            for column, declaration in _ADDED_COLUMNS:
+                if column not in present:
+                    db.execute(f"ALTER TABLE transactions ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         with self._lock:
@@ -176,6 +234,9 @@ class Journal:
         currency: str,
         masked_pan: str,
         entry_mode: str,
+        operation: str = "sale",
+        original_rrn: str = "",
+        card_label: str = "",
     ) -> JournalEntry:
         """Write a pending transaction with the next STAN and commit both.
 
@@ -186,9 +247,10 @@ class Journal:
             stan = self._allocate_stan(db)
             cursor = db.execute(
                 "INSERT INTO transactions (order_no, batch_no, stan, transmission, amount_fen,"
-                " currency, masked_pan, entry_mode, state, created_at, updated_at)"
+                " currency, masked_pan, entry_mode, state, created_at, updated_at, operation,"
+                " original_rrn, card_label)"
                 " VALUES (?, (SELECT printf('%06d', value) FROM counters WHERE name='batch'),"
-                " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     order_no,
                     stan,
@@ -200,6 +262,9 @@ class Journal:
                     TxnState.PENDING.value,
                     now,
                     now,
+                    operation,
+                    original_rrn,
+                    card_label,
                 ),
             )
             row_id = cursor.lastrowid
@@ -242,15 +307,105 @@ class Journal:
             raise KeyError(entry_id)
         return _entry(row)
 
-    def entries(self, state: TxnState | None = None) -> list[JournalEntry]:
-        query = f"SELECT {_COLUMNS} FROM transactions"
-        params: tuple[str, ...] = ()
+    def entries(
+        self, state: TxnState | None = None, *, batch_no: str | None = None
+    ) -> list[JournalEntry]:
+        conditions: list[str] = []
+        params: list[str] = []
         if state is not None:
-            query += " WHERE state=?"
-            params = (state.value,)
+            conditions.append("state=?")
+            params.append(state.value)
+        if batch_no is not None:
+            conditions.append("batch_no=?")
+            params.append(batch_no)
+        query = f"SELECT {_COLUMNS} FROM transactions"
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY id", params).fetchall()
         return [_entry(row) for row in rows]
+
+    def find_sale(self, reference: str) -> JournalEntry | None:
+        """The latest card sale with this order number or RRN."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM transactions WHERE operation='sale'"
+                " AND (order_no=? OR (rrn<>'' AND rrn=?)) ORDER BY id DESC LIMIT 1",
+                (reference, reference),
+            ).fetchone()
+        return None if row is None else _entry(row)
+
+    def offsets(self, original_rrn: str) -> list[JournalEntry]:
+        """Voids and refunds of the sale with this RRN."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM transactions WHERE original_rrn=? ORDER BY id",
+                (original_rrn,),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    # -- batch close ------------------------------------------------------------
+
+    def begin_settlement(
+        self,
+        *,
+        transmission: str,
+        debit_count: int,
+        debit_total: int,
+        credit_count: int,
+        credit_total: int,
+    ) -> SettlementEntry:
+        """A pending batch close of the open batch, with the next STAN, committed."""
+        now = self._clock.now().isoformat()
+        with self._transaction() as db:
+            stan = self._allocate_stan(db)
+            cursor = db.execute(
+                "INSERT INTO settlements (batch_no, stan, transmission, debit_count,"
+                " debit_total, credit_count, credit_total, state, created_at, updated_at)"
+                " VALUES ((SELECT printf('%06d', value) FROM counters WHERE name='batch'),"
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    stan,
+                    transmission,
+                    debit_count,
+                    debit_total,
+                    credit_count,
+                    credit_total,
+                    SettlementState.PENDING.value,
+                    now,
+                    now,
+                ),
+            )
+            row_id = cursor.lastrowid
+            assert row_id is not None
+            return _settlement_read(db, row_id)
+
+    def finish_settlement(
+        self, entry_id: int, state: SettlementState, *, response_code: str = "", reason: str = ""
+    ) -> SettlementEntry:
+        """Record the batch close's outcome; a settled batch (balanced or not) is
+        closed and the next one opened in the same transaction."""
+        with self._transaction() as db:
+            self._set(
+                db,
+                "settlements",
+                entry_id,
+                state.value,
+                response_code=response_code,
+                reason=reason,
+            )
+            if state in (SettlementState.BALANCED, SettlementState.OUT_OF_BALANCE):
+                db.execute(
+                    "UPDATE counters SET value = value % ? + 1 WHERE name='batch'", (BATCH_WRAP,)
+                )
+            return _settlement_read(db, entry_id)
+
+    def settlements(self) -> list[SettlementEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements ORDER BY id"
+            ).fetchall()
+        return [_settlement(row) for row in rows]
 
     def qr_begin(
         self,
@@ -314,6 +469,24 @@ def _entry(row: tuple[object, ...]) -> JournalEntry:
     values = dict(zip((field.name for field in attrs.fields(JournalEntry)), row, strict=True))
     values["state"] = TxnState(values["state"])
     return JournalEntry(**values)  # type: ignore[arg-type]
+
+
+_SETTLEMENT_COLUMNS = ", ".join(field.name for field in attrs.fields(SettlementEntry))
+
+
+def _settlement(row: tuple[object, ...]) -> SettlementEntry:
+    values = dict(zip((field.name for field in attrs.fields(SettlementEntry)), row, strict=True))
+    values["state"] = SettlementState(values["state"])
+    return SettlementEntry(**values)  # type: ignore[arg-type]
+
+
+def _settlement_read(db: sqlite3.Connection, entry_id: int) -> SettlementEntry:
+    row = db.execute(
+        f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements WHERE id=?", (entry_id,)
+    ).fetchone()
+    if row is None:
+        raise KeyError(entry_id)
+    return _settlement(row)
 
 
 # -- QR payments (additive: card rows above are untouched) ------------------------

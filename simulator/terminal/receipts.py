@@ -59,6 +59,8 @@ RECEIPT_FIELDS = frozenset(
         "channel_name",
         "transaction_id",
         "qr_payload",
+        # The batch close's result on the settlement report (settlement.yaml).
+        "settle_result",
     }
 )
 _OPTIONAL_FIELDS = {
@@ -70,6 +72,7 @@ _OPTIONAL_FIELDS = {
     "channel_name": "",
     "transaction_id": "",
     "qr_payload": "",
+    "settle_result": "",
 }
 # Repeated blocks (`{rows: NAME, lines: [...]}`): the block is printed once per
 # row of render(rows={NAME: [...]}), and its lines may also use the row's fields.

@@ -30,6 +30,7 @@ from simulator.terminal.notify_receiver import NotifyReceiver
 from simulator.terminal.qr_link import QrLink
 from simulator.terminal.qr_payments import QrPayments
 from simulator.terminal.receipts import ReceiptTemplate
+from simulator.terminal.settlement import BatchClose
 from simulator.terminal.tracing import (
     TracedCardReader,
     TracedMagstripeReader,
@@ -38,7 +39,7 @@ from simulator.terminal.tracing import (
     TracedScanner,
     TracedSpeaker,
 )
-from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
+from simulator.wire.iso8583 import Iso8583Codec, Iso8583Spec
 from simulator.wire.response_codes import ResponseCodes
 
 
@@ -126,15 +127,16 @@ class Terminal:
         )
         self.display = Display(bus)
         self.journal = Journal(workdir / "journal.sqlite", clock)
-        spec = Iso8583Spec.load(host.spec)
+        codec = Iso8583Codec(Iso8583Spec.load(host.spec))
         self.host_link = Iso8583HostLink(
             host.host,
             host.port,
-            codec=Iso8583Codec(spec),
-            framing=Framing(len(host.tpdu)),
+            codec=codec,
+            framing=host.framing(),
             clock=clock,
             bus=bus,
             tpdu=host.tpdu,
+            mac=host.message_mac(codec, config.keys.mac_key_bytes),
         )
         contract = IntentContract.load(config.vendor)
         merchant = Merchant(config.terminal_id, config.merchant_id, config.currency)
@@ -173,20 +175,36 @@ class Terminal:
                 slip=ReceiptTemplate.load("qr_slip"),
                 paper_width=lambda: printer.paper_width_chars,
             )
+        authoriser = Authoriser(
+            host_link=self.host_link,
+            journal=self.journal,
+            display=self.display,
+            bus=bus,
+            clock=clock,
+            merchant=merchant,
+            timeouts=config.timeouts,
+            response_codes=ResponseCodes.load(),
+        )
+        report_printer = self.printer
+        batch_close = BatchClose(
+            host_link=self.host_link,
+            journal=self.journal,
+            authoriser=authoriser,
+            display=self.display,
+            bus=bus,
+            clock=clock,
+            merchant=merchant,
+            merchant_name=config.merchant_name,
+            timeouts=config.timeouts,
+            print_document=report_printer.print_document,
+            paper_width=lambda: report_printer.paper_width_chars,
+            report=ReceiptTemplate.load("settlement"),
+        )
         self.acquiring_app = AcquiringApp(
             contract=contract,
             card_reader=self.card_reader,
             pin_entry=self.pin_entry,
-            authoriser=Authoriser(
-                host_link=self.host_link,
-                journal=self.journal,
-                display=self.display,
-                bus=bus,
-                clock=clock,
-                merchant=merchant,
-                timeouts=config.timeouts,
-                response_codes=ResponseCodes.load(),
-            ),
+            authoriser=authoriser,
             display=self.display,
             bus=bus,
             clock=clock,
@@ -200,6 +218,7 @@ class Terminal:
             pin_key=config.keys.pin_key_bytes,
             magstripe_reader=self.magstripe_reader,
             qr=qr,
+            batch_close=batch_close,
         )
         self.cashier_app = CashierApp(
             contract=contract,
@@ -230,12 +249,16 @@ class Terminal:
         return self._start(lambda: self.cashier_app.sale(amount_fen, method, issuance))
 
     def start_refund(self, orig_order_no: str, amount_fen: int, method: str) -> SaleHandle:
-        """Refund (part of) an earlier QR payment, named by its out_trade_no."""
+        """Refund (part of) an earlier payment: a QR out_trade_no, a card order number or RRN."""
         return self._start(lambda: self.cashier_app.refund(orig_order_no, amount_fen, method))
 
     def start_void(self, orig_order_no: str, amount_fen: int, method: str) -> SaleHandle:
-        """Void (same day) an earlier QR payment, named by its out_trade_no."""
+        """Void (same day) an earlier payment: a QR out_trade_no or a card order number."""
         return self._start(lambda: self.cashier_app.void(orig_order_no, amount_fen, method))
+
+    def start_settlement(self) -> SaleHandle:
+        """Close the card batch (0500) and print the settlement report."""
+        return self._start(self.cashier_app.settle)
 
     def _start(self, work: Callable[[], SaleResult]) -> SaleHandle:
         if self.busy:

@@ -13,23 +13,30 @@ from typing import ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from simulator.simulation import Simulation
+from simulator.tui.badges import device_badges
 from simulator.tui.bridge import Bridge
-from simulator.tui.counter import Counter
+from simulator.tui.counter import METHODS, Counter
 from simulator.tui.messages import ActionFailed, BusChanged, CounterChanged, ReceiptPrinted
 from simulator.tui.screens.help import HelpScreen
+from simulator.tui.screens.scan_input import ScanInputScreen
 from simulator.tui.widgets.card_slot import CardSlot
+from simulator.tui.widgets.device_badges import DeviceBadges
 from simulator.tui.widgets.event_log import EventLog
 from simulator.tui.widgets.keypad import Keypad
 from simulator.tui.widgets.ledger import LedgerPanel
 from simulator.tui.widgets.printer import PaperRoll
+from simulator.tui.widgets.scanner import ScannerPanel
 from simulator.tui.widgets.speaker import SpeakerLog
 from simulator.tui.widgets.terminal_screen import TerminalScreen
 
 ADVANCE_SECONDS = 10.0
 _KEYPAD = {"enter": "OK", "backspace": "CLR", "escape": "CANCEL"}
+# Events after which the ledger tab reads the gateway's ledger again.
+_LEDGER_SOURCES = frozenset({"gateway", "qr_link", "notify_receiver"})
 
 
 class PossimApp(App[None]):
@@ -50,6 +57,12 @@ class PossimApp(App[None]):
         Binding("s", "swipe", "swipe", priority=True, id="card.swipe"),
         Binding("right_square_bracket", "card(1)", "next card", priority=True, id="card.next"),
         Binding("left_square_bracket", "card(-1)", "prev card", show=False, id="card.prev"),
+        Binding("n", "next_code", "next code", show=False, id="scanner.next"),
+        Binding("k", "scan", "scan", priority=True, id="scanner.scan"),
+        Binding("y", "type_code", "type code", show=False, id="scanner.type"),
+        Binding("p", "customer_pays", "customer pays", priority=True, id="customer.pays"),
+        Binding("x", "paper", "paper", show=False, id="printer.paper"),
+        Binding("c", "cover", "cover", show=False, id="printer.cover"),
         Binding("t", "advance", f"+{ADVANCE_SECONDS:g}s", show=False, id="clock.advance"),
         Binding("e", "tab('events')", "events", show=False, id="view.events"),
         Binding("l", "tab('ledger')", "ledger", show=False, id="view.ledger"),
@@ -58,11 +71,16 @@ class PossimApp(App[None]):
     ]
     KEYS_HELP: ClassVar[list[tuple[str, str]]] = [
         ("0-9", "type the amount (fen) / the PIN on the PIN pad"),
-        ("enter", "OK: start the sale / confirm the PIN"),
-        ("backspace", "CLR: clear the last digit / the PIN"),
+        ("enter", "OK: the amount is in / pay by card / confirm the PIN"),
+        ("1-5", "after the amount: card, scan code, WeChat / Alipay / UnionPay QR"),
+        ("backspace", "CLR: clear the last digit / the PIN / back to the amount"),
         ("escape", "CANCEL"),
         ("[ ]", "choose the previous / next card of the catalogue"),
         ("i / r / s", "insert / remove / swipe the chosen card"),
+        ("n / k", "choose the next sample payment code / scan it"),
+        ("y", "type a payment code and scan it"),
+        ("p", "the customer pays the QR shown / confirms on the phone"),
+        ("x / c", "printer: take the paper out or refill / open or close the cover"),
         ("t", f"let {ADVANCE_SECONDS:g} s of virtual time pass (timeouts)"),
         ("e / l", "show the event log / the gateway ledger"),
         ("f1 or ?", "this help"),
@@ -81,7 +99,9 @@ class PossimApp(App[None]):
             yield TerminalScreen(id="screen")
             yield Keypad(id="keypad")
         with Vertical(id="devices"):
+            yield DeviceBadges(id="badges")
             yield CardSlot(id="card-slot")
+            yield ScannerPanel(id="scanner")
             yield PaperRoll(id="printer")
             yield SpeakerLog(id="speaker")
         with TabbedContent(id="what", initial="events"):
@@ -92,6 +112,15 @@ class PossimApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(DeviceBadges).show(device_badges(self.simulation))
+        # What the display shows already (its first screen is never an event).
+        current = self.simulation.terminal.display.screen
+        screen = self.query_one(TerminalScreen)
+        screen.screen_id, screen.title, screen.lines = (
+            current.id.value,
+            current.title,
+            current.lines,
+        )
         self.bridge.attach()
         self.run_worker(self.counter.run, thread=True, name="counter", exit_on_error=True)
         self._show_counter()
@@ -112,6 +141,7 @@ class PossimApp(App[None]):
         log = self.query_one(EventLog)
         screen = self.query_one(TerminalScreen)
         ledger_changed = False
+        shown = screen.screen_id
         for event in events:
             log.add(event)
             if event.source == "display" and event.kind == "screen":
@@ -120,9 +150,13 @@ class PossimApp(App[None]):
                 screen.lines = tuple(str(line) for line in event.detail.get("lines", ()))
             elif event.kind == "utterance":
                 self.query_one(SpeakerLog).say(event.summary)
-            ledger_changed |= event.source == "gateway"
+            ledger_changed |= event.source in _LEDGER_SOURCES
         if ledger_changed:
-            self.query_one(LedgerPanel).show(self.simulation.gateway.ledger.transactions())
+            gateway = self.simulation.gateway
+            self.query_one(LedgerPanel).show(gateway.ledger.transactions(), gateway.qr.orders())
+        if screen.screen_id != shown:
+            # A QR needs the whole height at 80x24: the keypad makes room (app.tcss).
+            self.query_one("#pos").set_class(screen.screen_id == "show_qr", "-qr")
         self._show_counter()
 
     def on_counter_changed(self, _: CounterChanged) -> None:
@@ -137,7 +171,17 @@ class PossimApp(App[None]):
     def _show_counter(self) -> None:
         counter = self.counter
         busy = self.simulation.terminal.busy
-        self.query_one(TerminalScreen).amount = "" if busy else self._amount_shown()
+        terminal_screen = self.query_one(TerminalScreen)
+        terminal_screen.amount = "" if busy else self._amount_shown()
+        choosing = counter.choosing_method and not busy
+        terminal_screen.methods = (
+            tuple(f"{n} {m.label}" for n, m in enumerate(METHODS, 1)) if choosing else ()
+        )
+        self.query_one(ScannerPanel).code = counter.sample_code.shown
+        printer = self.query_one(PaperRoll)
+        faults = counter.printer_faults
+        printer.paper_out = faults.get("paper_out", False)
+        printer.cover_open = faults.get("cover_open", False)
         slot = self.query_one(CardSlot)
         slot.card = counter.card
         slot.inserted = counter.card_inserted
@@ -160,9 +204,16 @@ class PossimApp(App[None]):
 
     # -- actions -------------------------------------------------------------------
 
+    def on_scanner_panel_action(self, message: ScannerPanel.Action) -> None:
+        {"scan": self.action_scan, "type": self.action_type_code, "next": self.action_next_code}[
+            message.action
+        ]()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.screen, HelpScreen) and action != "quit":
-            return False  # let the help screen have its keys
+        if isinstance(self.screen, ModalScreen) and action != "quit":
+            return False  # let the help screen / the code input have their keys
+        if action == "customer_pays":
+            return True if self.counter.can_pay_qr else None
         if action == "swipe":
             return True if self.counter.can_swipe else None
         if action == "insert":
@@ -185,6 +236,28 @@ class PossimApp(App[None]):
 
     def action_card(self, step: int) -> None:
         self.counter.choose_card(step)
+
+    def action_next_code(self) -> None:
+        self.counter.choose_code(1)
+
+    def action_scan(self) -> None:
+        self.counter.scan()
+
+    def action_type_code(self) -> None:
+        def scan(code: str | None) -> None:
+            if code:
+                self.counter.scan(code)
+
+        self.push_screen(ScanInputScreen(), scan)
+
+    def action_customer_pays(self) -> None:
+        self.counter.customer_pays()
+
+    def action_paper(self) -> None:
+        self.counter.toggle_paper()
+
+    def action_cover(self) -> None:
+        self.counter.toggle_cover()
 
     def action_advance(self) -> None:
         self.counter.advance(ADVANCE_SECONDS)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+DEFAULT_PLAY_OUT = Path("possim-runs")
 
 
 def register(commands: Any) -> None:
@@ -13,17 +17,55 @@ def register(commands: Any) -> None:
         "tui", help="operate a simulated smart POS and its hardware on screen (Textual)"
     )
     tui.add_argument("--config", default="default", help="terminal config: a name or a TOML file")
-    tui.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    tui.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed (default: 0, or the played scenario's own)",
+    )
     tui.add_argument("--card", help="the catalogue card chosen at start (default: unionpay_debit)")
     tui.add_argument(
         "--workdir",
         type=Path,
         help="keep the journal and ledger here (default: a temporary folder)",
     )
+    tui.add_argument(
+        "--serve",
+        type=int,
+        metavar="PORT",
+        help="serve the TUI to browsers on http://127.0.0.1:PORT instead (one session per "
+        "browser tab; needs textual-serve, see docs/tui.md)",
+    )
+    play = tui.add_argument_group("playing a scenario")
+    play.add_argument(
+        "--play",
+        type=Path,
+        metavar="SCENARIO",
+        help="run this scenario file visibly, step by step (space pauses, n steps, +/- speed); "
+        "exits like `possim run` does: 0 passed, 1 failed, 2 invalid",
+    )
+    play.add_argument(
+        "--step-delay",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="real seconds before each step (default: %(default)s; 0 = as fast as it goes)",
+    )
+    play.add_argument("--paused", action="store_true", help="start paused (n runs one step)")
+    play.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_PLAY_OUT,
+        help="the played scenario's artifacts folder (default: %(default)s)",
+    )
     tui.set_defaults(handler=tui_command)
 
 
 def tui_command(args: argparse.Namespace) -> int:
+    if args.serve is not None:
+        return serve_command(args)
+    if args.play is not None:
+        return play_command(args)
     from simulator.simulation import Simulation
     from simulator.terminal.config import TerminalConfig
     from simulator.tui.app import PossimApp
@@ -31,6 +73,59 @@ def tui_command(args: argparse.Namespace) -> int:
     config = TerminalConfig.load(args.config)
     with tempfile.TemporaryDirectory(prefix="possim-tui-") as scratch:
         workdir = args.workdir or Path(scratch)
-        with Simulation(config, workdir, seed=args.seed) as simulation:
+        with Simulation(config, workdir, seed=args.seed or 0) as simulation:
             PossimApp(simulation, card=args.card).run()
+    return 0
+
+
+def served_command(args: argparse.Namespace) -> str:
+    """The ``possim tui`` command line each browser session runs (``--serve`` dropped)."""
+    words = [sys.executable, "-m", "simulator.cli", "tui", "--config", args.config]
+    for flag, value in (("--seed", args.seed), ("--card", args.card), ("--workdir", args.workdir)):
+        if value is not None:
+            words += [flag, str(value)]
+    if args.play is not None:
+        words += ["--play", str(args.play), "--step-delay", str(args.step_delay)]
+        words += ["--out", str(args.out), *(["--paused"] if args.paused else [])]
+    return shlex.join(words)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print(
+            "possim tui --serve needs textual-serve: pip install 'textual-serve>=1.1,<2'",
+            file=sys.stderr,
+        )
+        return 2
+    # Loopback only: the served TUI drives a terminal and its host; nobody else's business.
+    Server(served_command(args), host="127.0.0.1", port=args.serve, title="possim").serve()
+    return 0
+
+
+def play_command(args: argparse.Namespace) -> int:
+    """Play one scenario; print and exit with the outcome ``possim run`` would report."""
+    from simulator.errors import ScenarioError
+    from simulator.scenario.model import load_scenario
+    from simulator.tui.playback_app import PlaybackApp
+
+    if args.step_delay < 0:
+        print("--step-delay cannot be negative", file=sys.stderr)
+        return 2
+    try:
+        scenario = load_scenario(args.play)
+    except ScenarioError as exc:
+        print(f"ERROR {exc}", file=sys.stderr)
+        return 2
+    app = PlaybackApp(scenario, args.out, delay=args.step_delay, paused=args.paused, seed=args.seed)
+    app.run()
+    result = app.result
+    if result is None or app.playback.stopped:
+        print(f"ABORTED  {scenario.path}  {scenario.name}", file=sys.stderr)
+        return 130
+    print(f"{'PASS' if result.passed else 'FAIL'}  {scenario.path}  {scenario.name}")
+    if not result.passed:
+        print(result.failure_text)
+        return 1
     return 0

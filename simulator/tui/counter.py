@@ -1,14 +1,20 @@
-"""The person at the counter: the cashier's and the cardholder's hands on the model.
+"""The person at the counter: the cashier's, the cardholder's and the customer's
+hands on the model.
 
 Pure model code (no Textual): the TUI, a test or a script queues *intents*
-(a keypad key, insert / remove / swipe the chosen card, let time pass) and one
+(a keypad key, insert / remove / swipe the chosen card, scan a payment code,
+pay a dynamic QR with the phone, open the printer cover, let time pass) and one
 operator thread carries them out on the simulation, in order.
+
+The cashier app's amount entry and payment-method choice live here: they are
+what the cashier does before the terminal model has a sale to run.
 
 Time: the simulation runs on its virtual clock, and the person is an actor on
 it. Whenever the terminal waits for a person (amount entry, present card, PIN,
-remove card) the person holds the clock, so no cardholder timeout ever fires
-while somebody thinks; whenever the terminal waits on machines (the host, the
-printer, its own polling) the person lets go and virtual time runs freely, so a
+remove card, scan a code, pay the QR shown, a printer fault) the person holds
+the clock, so no cardholder timeout ever fires while somebody thinks; whenever
+the terminal waits on machines (the host, the printer, its own polling, a
+notify) the person lets go and virtual time runs freely, so a
 30 s host timeout costs no real time. ``advance`` lets time pass on purpose
 (to watch a card or PIN timeout happen).
 """
@@ -19,11 +25,18 @@ import queue
 import threading
 from collections.abc import Callable
 
+import attrs
+
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import DIGITS, KEY_CANCEL, KEY_CLEAR, KEY_OK
+from simulator.devices.printer_port import PrinterPort
+from simulator.errors import SimulatorError
 from simulator.simulation import Simulation
 from simulator.terminal.amounts import format_yuan
 from simulator.terminal.display import ScreenId
+from simulator.terminal.qr_link import QrLink
+from simulator.terminal.qr_payments import QR_CHANNELS
+from simulator.tui.scan_codes import SAMPLE_CODES, SampleCode
 
 DEFAULT_CARD = "unionpay_debit"
 MAX_AMOUNT_DIGITS = 9  # RMB 9,999,999.99
@@ -34,6 +47,26 @@ _PRESENT = frozenset({ScreenId.PRESENT_CARD, ScreenId.SWIPE_CARD, ScreenId.INSER
 
 Listener = Callable[[], None]
 ErrorListener = Callable[[BaseException], None]
+
+
+@attrs.frozen
+class PaymentMethod:
+    method: str  # the cashier app's method: card, scan or a QR channel
+    label: str
+
+
+# What the cashier may choose once the amount is in, by the digit that picks it.
+METHODS: tuple[PaymentMethod, ...] = (
+    PaymentMethod("card", "银行卡 Card"),
+    PaymentMethod("scan", "扫码 Scan the customer's code"),
+    PaymentMethod("wechat", "微信收款码 WeChat QR"),
+    PaymentMethod("alipay", "支付宝收款码 Alipay QR"),
+    PaymentMethod("unionpay_qr", "云闪付收款码 UnionPay QR"),
+)
+
+
+class PersonError(SimulatorError):
+    """What the person asked for cannot happen now (shown, never fatal)."""
 
 
 class Counter:
@@ -49,6 +82,13 @@ class Counter:
         self._card = card
         self._lock = threading.Lock()
         self._amount = ""  # the digits typed so far, in fen
+        self._choosing = False  # the amount is in: the cashier picks the method
+        self._code_index = 0
+        self._sale_method = "card"
+        # Dynamic QRs paid and USERPAYING orders confirmed: the terminal then
+        # waits on machines (the notify, its polling), not on the person.
+        self._paid_qrs: set[str] = set()
+        self._confirmed_sale: object | None = None  # the SaleHandle confirmed on the phone
         self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -72,6 +112,36 @@ class Counter:
         return format_yuan(int(self.amount_digits or "0"))
 
     @property
+    def choosing_method(self) -> bool:
+        """The amount is in and the cashier is choosing how the customer pays."""
+        with self._lock:
+            return self._choosing
+
+    @property
+    def sample_code(self) -> SampleCode:
+        with self._lock:
+            return SAMPLE_CODES[self._code_index]
+
+    @property
+    def can_pay_qr(self) -> bool:
+        """A dynamic QR waits on the screen, or a payment waits for the customer's OK."""
+        screen = self.simulation.terminal.display.screen
+        if screen.id is ScreenId.SHOW_QR:
+            return bool(screen.lines) and screen.lines[-1] not in self._paid_qrs
+        if screen.id is ScreenId.WAITING_PAYMENT:
+            return self.simulation.terminal.current_sale is not self._confirmed_sale
+        return False
+
+    @property
+    def printer_faults(self) -> dict[str, bool]:
+        """The virtual printer's paper-out and cover-open flags (empty if not simulated)."""
+        port = self.simulation.world.printer_port
+        if port is None:
+            return {}
+        printer = port.printer
+        return {"paper_out": bool(printer.paper_out), "cover_open": bool(printer.cover_open)}
+
+    @property
     def can_swipe(self) -> bool:
         return self.simulation.world.magstripe_reader is not None
 
@@ -86,6 +156,14 @@ class Counter:
             index = (self.cards.index(self._card) + step) % len(self.cards)
             self._card = self.cards[index]
             chosen = self._card
+        self._changed()
+        return chosen
+
+    def choose_code(self, step: int) -> SampleCode:
+        """Pick the next (``step=1``) or previous (``-1``) sample payment code."""
+        with self._lock:
+            self._code_index = (self._code_index + step) % len(SAMPLE_CODES)
+            chosen = SAMPLE_CODES[self._code_index]
         self._changed()
         return chosen
 
@@ -105,6 +183,24 @@ class Counter:
 
     def swipe(self) -> None:
         self._submit(self._swipe)
+
+    def scan(self, code: str | None = None) -> None:
+        """The cashier scans ``code`` (default: the chosen sample code) with the scanner."""
+        if code is not None and not code.strip():
+            raise ValueError("a payment code cannot be empty")
+        self._submit(lambda: self._scan(code.strip() if code else self.sample_code.code))
+
+    def customer_pays(self) -> None:
+        """The customer pays the dynamic QR on the screen, or confirms a waiting payment."""
+        self._submit(self._customer_pays)
+
+    def toggle_paper(self) -> None:
+        """Pull the paper roll out (paper end), or load a new roll if it is out."""
+        self._submit(self._toggle_paper)
+
+    def toggle_cover(self) -> None:
+        """Open the printer cover, or close it if it is open."""
+        self._submit(self._toggle_cover)
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of virtual time pass (timeouts fire)."""
@@ -158,7 +254,14 @@ class Counter:
             return not self.card_inserted and not swiped
         if screen is ScreenId.REMOVE_CARD:
             return self.card_inserted
-        return screen is ScreenId.PRINTER_FAULT
+        if screen is ScreenId.SCAN_CODE:
+            return True
+        if screen in (ScreenId.SHOW_QR, ScreenId.WAITING_PAYMENT):
+            return self.can_pay_qr
+        if screen is ScreenId.PRINTER_FAULT:
+            # Once the fault is cleared the print queue's polling must find out.
+            return any(self.printer_faults.values())
+        return False
 
     # -- actions (operator thread) -------------------------------------------------
 
@@ -174,7 +277,10 @@ class Counter:
         if self.simulation.terminal.busy:
             return  # nobody listens to the keypad now
         with self._lock:
-            amount = self._amount
+            amount, choosing = self._amount, self._choosing
+        if choosing:
+            self._choose_method(key, amount)
+            return
         if key in DIGITS:
             if len(amount) < MAX_AMOUNT_DIGITS and (amount or key != "0"):
                 amount += key
@@ -183,10 +289,30 @@ class Counter:
         elif key == KEY_CANCEL:
             amount = ""
         elif key == KEY_OK and amount:
-            self.simulation.terminal.start_sale(int(amount))
-            amount = ""
+            with self._lock:
+                self._choosing = True
+            return
         with self._lock:
             self._amount = amount
+
+    def _choose_method(self, key: str, amount: str) -> None:
+        """1-5 pick a method, OK the first (card); CLR goes back, CANCEL drops the sale."""
+        chosen: PaymentMethod | None = None
+        if key == KEY_OK:
+            chosen = METHODS[0]
+        elif key in DIGITS and 1 <= int(key) <= len(METHODS):
+            chosen = METHODS[int(key) - 1]
+        elif key in (KEY_CLEAR, KEY_CANCEL):
+            with self._lock:
+                self._choosing = False
+                if key == KEY_CANCEL:
+                    self._amount = ""
+            return
+        if chosen is None:
+            return
+        self.simulation.terminal.start_sale(int(amount), chosen.method)
+        with self._lock:
+            self._choosing, self._amount, self._sale_method = False, "", chosen.method
 
     def _image(self) -> CardImage:
         return CardImage.load(self.card)
@@ -208,6 +334,66 @@ class Counter:
         if reader is None:
             raise RuntimeError("this terminal has no simulated magstripe reader")
         reader.swipe(self._image())
+
+    def _scan(self, code: str) -> None:
+        scanner = self.simulation.world.scanner
+        if scanner is None:
+            raise PersonError("this terminal's scanner is not simulated (sim://)")
+        scanner.scan(code)
+
+    def _customer_pays(self) -> None:
+        screen = self.simulation.terminal.display.screen
+        if screen.id is ScreenId.SHOW_QR and self.can_pay_qr:
+            wallet = self._sale_method if self._sale_method in QR_CHANNELS else "wechat"
+            self._phone("customer/pay_qr", {"qr_payload": screen.lines[-1], "wallet": wallet})
+            self._paid_qrs.add(screen.lines[-1])
+        elif screen.id is ScreenId.WAITING_PAYMENT and self.can_pay_qr:
+            self._phone("customer/confirm", {"out_trade_no": self._awaited_order()})
+            self._confirmed_sale = self.simulation.terminal.current_sale
+        else:
+            raise PersonError("no QR to pay and no payment waiting for the customer")
+
+    def _awaited_order(self) -> str:
+        """The out_trade_no of the terminal's last QR sale ("" if none)."""
+        sales = [e for e in self.simulation.terminal.journal.qr_entries() if e.operation == "sale"]
+        return sales[-1].out_trade_no if sales else ""
+
+    def _phone(self, action: str, body: dict[str, str]) -> None:
+        """The customer's phone calls the gateway's simulation API (not terminal traffic)."""
+        terminal = self.simulation.terminal
+        if terminal.qr_link is None:
+            raise PersonError("this terminal has no QR gateway")
+        QrLink(
+            terminal.qr_link.base_url,
+            merchant_id=terminal.qr_link.merchant_id,
+            terminal_id=terminal.qr_link.terminal_id,
+            api_key=terminal.config.keys.merchant_api_key,
+            bus=None,
+        ).sim(action, body)
+
+    def _toggle_paper(self) -> None:
+        port = self._printer_port()
+        if port.printer.paper_out:
+            port.refill_paper()
+            self.simulation.bus.publish("counter", "printer_fault", "paper refilled")
+        else:
+            port.inject(paper_end=True)
+            self.simulation.bus.publish("counter", "printer_fault", "paper roll taken out")
+
+    def _toggle_cover(self) -> None:
+        port = self._printer_port()
+        if port.printer.cover_open:
+            port.close_cover()
+            self.simulation.bus.publish("counter", "printer_fault", "printer cover closed")
+        else:
+            port.inject(cover_open=True)
+            self.simulation.bus.publish("counter", "printer_fault", "printer cover opened")
+
+    def _printer_port(self) -> PrinterPort:
+        port = self.simulation.world.printer_port
+        if port is None:
+            raise PersonError("this terminal's printer is not simulated (sim://)")
+        return port
 
     def _changed(self) -> None:
         for listener in list(self.on_change):

@@ -27,3 +27,11 @@ class ActionFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class PlaybackChanged(Message):
+    """A played scenario's step states, speed or pause changed."""
+
+
+class PlaybackFinished(Message):
+    """The played scenario ended (passed or failed): the result is on the app."""

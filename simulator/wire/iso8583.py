@@ -3,8 +3,8 @@ redacted descriptions for traces.
 
 Specs are JSON files in ``firmware_fixtures/iso8583/`` holding a pyiso8583
 spec dict under ``fields``; ``possim_ascii`` is the default. Frames are a
-2-byte big-endian length header, optionally followed by a TPDU, then the
-message.
+length header (2-byte big-endian binary by default, or 4 ASCII digits),
+optionally followed by a TPDU, then the message.
 """
 
 from __future__ import annotations
@@ -143,19 +143,72 @@ def _item_order(item: tuple[str, str]) -> tuple[int, str]:
     return _field_order(item[0])
 
 
+# Length header kinds (docs/real_hosts.md): the count of bytes after the header.
+BINARY_HEADER = "binary"  # 2 bytes, big-endian (CUP, most acquirers)
+ASCII_HEADER = "ascii"  # 4 ASCII decimal digits
+HEADER_KINDS = (BINARY_HEADER, ASCII_HEADER)
+TPDU_ID = 0x60  # a TPDU is ID, destination address (2 bytes), source address (2 bytes)
+
+
+def swapped_tpdu(tpdu: bytes) -> bytes:
+    """A reply's TPDU: the request's with destination and source addresses swapped."""
+    if len(tpdu) != 5:
+        raise Iso8583Error(f"a TPDU to swap must be 5 bytes, got {len(tpdu)}")
+    return tpdu[:1] + tpdu[3:5] + tpdu[1:3]
+
+
 @attrs.frozen
 class Framing:
-    """2-byte big-endian length header, then an optional TPDU, then the message."""
+    """A length header, then an optional TPDU, then the message.
+
+    ``header`` is ``binary`` (2-byte big-endian) or ``ascii`` (4 decimal digits);
+    ``swap_tpdu``: a reply's TPDU swaps the request's addresses, as real hosts do
+    (otherwise it is echoed unchanged).
+    """
 
     tpdu_length: int = 0
+    header: str = attrs.field(default=BINARY_HEADER)
+    swap_tpdu: bool = False
+
+    @header.validator
+    def _check_header(self, _: attrs.Attribute[str], value: str) -> None:
+        if value not in HEADER_KINDS:
+            raise Iso8583Error(
+                f"length header {value!r}: expected one of {', '.join(HEADER_KINDS)}"
+            )
+
+    @property
+    def header_size(self) -> int:
+        return 2 if self.header == BINARY_HEADER else 4
+
+    @property
+    def max_body(self) -> int:
+        return MAX_FRAME if self.header == BINARY_HEADER else 9999
+
+    def body_length(self, header: bytes) -> int:
+        """The body length a received header announces."""
+        if self.header == BINARY_HEADER:
+            (length,) = _LENGTH_HEADER.unpack(header)
+            return int(length)
+        if not (header.isascii() and header.isdigit()):
+            raise Iso8583Error(f"length header {header!r} is not 4 ASCII digits")
+        return int(header)
+
+    def reply_tpdu(self, tpdu: bytes) -> bytes:
+        """The TPDU in front of the reply to a request that carried ``tpdu``."""
+        return swapped_tpdu(tpdu) if self.swap_tpdu and tpdu else tpdu
 
     def frame(self, message: bytes, tpdu: bytes = b"") -> bytes:
         if len(tpdu) != self.tpdu_length:
             raise Iso8583Error(f"TPDU must be {self.tpdu_length} bytes, got {len(tpdu)}")
         body = tpdu + message
-        if len(body) > MAX_FRAME:
-            raise Iso8583Error(f"message of {len(body)} bytes does not fit a 2-byte header")
-        return _LENGTH_HEADER.pack(len(body)) + body
+        if len(body) > self.max_body:
+            raise Iso8583Error(
+                f"message of {len(body)} bytes does not fit a {self.header} length header"
+            )
+        if self.header == BINARY_HEADER:
+            return _LENGTH_HEADER.pack(len(body)) + body
+        return b"%04d" % len(body) + body
 
     def split(self, body: bytes) -> tuple[bytes, bytes]:
         """A frame body -> (TPDU, message)."""
@@ -165,10 +218,10 @@ class Framing:
 
     def read_frame(self, sock: socket.socket) -> bytes | None:
         """Block for one frame body from ``sock``; ``None`` on a clean EOF."""
-        header = _recv_exactly(sock, _LENGTH_HEADER.size)
+        header = _recv_exactly(sock, self.header_size)
         if header is None:
             return None
-        (length,) = _LENGTH_HEADER.unpack(header)
+        length = self.body_length(header)
         if length == 0:
             raise Iso8583Error("frame header announces an empty message")
         body = _recv_exactly(sock, length)
@@ -187,3 +240,25 @@ def _recv_exactly(sock: socket.socket, count: int) -> bytes | None:
             return None
         chunks += chunk
     return bytes(chunks)
+
+
+def is_request(mti: str) -> bool:
+    """Requests and advices (function digit 0 or 2) expect a response (digit + 1)."""
+    return len(mti) == 4 and mti.isascii() and mti.isdigit() and mti[2] in "02"
+
+
+def response_mti(mti: str) -> str:
+    return f"{mti[:2]}{int(mti[2]) + 1}0"
+
+
+def answers(request: Mapping[str, str], reply: Mapping[str, str]) -> bool:
+    """Whether ``reply`` is the response to ``request``: its MTI, its STAN and (when
+    the host echoes it) its terminal id."""
+    mti = request.get("t", "")
+    terminal = request.get("41")
+    return (
+        is_request(mti)
+        and reply.get("t") == response_mti(mti)
+        and reply.get("11") == request.get("11")
+        and reply.get("41", terminal) == terminal
+    )

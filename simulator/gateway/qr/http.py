@@ -33,6 +33,9 @@ import firmware_fixtures
 from drivers.clock import Clock
 from simulator.errors import GatewayError, SimulatorError
 from simulator.events import EventBus
+from simulator.gateway.backoffice.desk import StatementDesk
+from simulator.gateway.backoffice.errors import BackofficeError
+from simulator.gateway.faults import HttpFaults
 from simulator.gateway.qr.channels import Merchant
 from simulator.gateway.qr.notify import Notifier
 from simulator.gateway.qr.orders import QrOrder, QrService, Reply, mask_code, merchant_of
@@ -135,13 +138,18 @@ class QrApi:
         self._clock = clock
         self._bus = bus
         self.simulation = simulation
+        self.faults = HttpFaults(clock, bus)  # armed by scenarios (qr_gateway_fault)
+        self.statements = StatementDesk(service.ledger)  # statement faults armed by scenarios
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._json_errors])
+        app = web.Application(
+            client_max_size=MAX_BODY, middlewares=[self.faults.middleware, self._json_errors]
+        )
         post = self._post
         app.router.add_post("/v1/micropay", post(self._micropay))
         app.router.add_post("/v1/precreate", post(self._precreate))
         app.router.add_get("/v1/orders/{out_trade_no}", self._handle(self._query))
+        app.router.add_get("/v1/statements/{channel}/{bill_date}", self._handle(self._statement))
         app.router.add_post("/v1/orders/{out_trade_no}/reverse", post(self._reverse))
         app.router.add_post("/v1/orders/{out_trade_no}/refund", post(self._refund))
         app.router.add_post("/v1/sim/customer/confirm", post(self._confirm, sim=True))
@@ -303,6 +311,22 @@ class QrApi:
         merchant = self._signed(request, raw_query, merchant_ids[0])
         return self.service.query(merchant.merchant_id, self._path_trade_no(request))
 
+    def _statement(self, request: web.Request) -> Reply:
+        """A channel's daily statement (docs/backoffice.md), signed like an order query."""
+        raw_query = request.rel_url.raw_query_string.encode("utf-8")
+        merchant_ids = request.query.getall("merchant_id", [])
+        if len(merchant_ids) != 1:
+            raise _bad("query parameter 'merchant_id' is required once")
+        merchant = self._signed(request, raw_query, merchant_ids[0])
+        info = request.match_info
+        try:
+            body = self.statements.download(
+                merchant.merchant_id, info.get("channel", ""), info.get("bill_date", "")
+            )
+        except BackofficeError as exc:
+            raise _bad(str(exc)) from None
+        return Reply(200, body)
+
     def _reverse(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> Reply:
         merchant = self._signed(request, raw, body.get("merchant_id"))
         _ident(body, "terminal_id", optional=True)
@@ -416,6 +440,7 @@ class QrHttpServer:
                 "(pass allow_remote=True to listen there on purpose)"
             )
         self._api = api
+        self.api = api  # scenarios arm its faults
         self._host = host
         self._port = port
         self._thread: threading.Thread | None = None

@@ -60,7 +60,7 @@ class CardSlot(Vertical):
     def _show(self) -> None:
         if not self.is_mounted:
             return
-        state = "in the slot" if self.inserted else "in hand"
+        state = "in slot" if self.inserted else "in hand"
         self.query_one("#card-name", Static).update(f"{self.card} ({state})")
         self.query_one("#card-insert", Button).disabled = self.inserted
         self.query_one("#card-remove", Button).disabled = not self.inserted

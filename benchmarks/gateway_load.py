@@ -1,0 +1,129 @@
+"""500 concurrent simulated terminals against one gateway: latency and losses.
+
+The gateway is ``possim gateway serve --quiet`` in its own process, on a fresh
+ledger; the terminals are :mod:`simulator.fleet` (asyncio, one TCP connection
+and one terminal id each, magnetic-stripe 0200s) in this process. Two phases:
+
+1. *paced*: every terminal sends a purchase, waits for its 0210, thinks
+   0.5-1.5 x ``--think`` seconds (1 by default: 500 terminals offer ~450
+   purchases/s, each terminal one a second -- far busier than any real shop)
+   and sends the next. Budget (DESIGN.md section 6): p99 authorisation latency
+   < 100 ms, nothing lost or duplicated.
+2. *saturation*: the same terminals back to back (no think time): the most
+   the gateway answers per second; latency there is queueing (Little's law:
+   terminals / throughput), reported, not budgeted.
+
+After both, the gateway is stopped and its ledger read: every answered
+purchase must be there exactly once with the RRN its terminal received, and
+the ledger holds nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import tempfile
+from pathlib import Path
+
+from drivers.clock import RealClock
+from simulator.bench_cli import Measurement
+from simulator.devices.card_image import CardImage
+from simulator.fleet import FleetPlan, FleetReport, GatewayProcess, percentile, run_fleet
+from simulator.gateway.ledger import Ledger
+from simulator.terminal.config import HostEndpoint
+
+NAME = "gateway"
+DESCRIPTION = "500 terminals on one gateway: p99 authorisation latency (budget < 100 ms)"
+DEFAULT_TERMINALS = 500
+DEFAULT_PER_TERMINAL = 10
+DEFAULT_THINK = 1.0
+SATURATION_PER_TERMINAL = 4
+BUDGET_P99_MS = 100.0
+
+
+def run(options: argparse.Namespace) -> Measurement:
+    terminals = getattr(options, "terminals", 0) or DEFAULT_TERMINALS
+    think = getattr(options, "think", None)
+    think = DEFAULT_THINK if think is None else think
+    per_terminal = max(1, (options.count or terminals * DEFAULT_PER_TERMINAL) // terminals)
+    card = CardImage.load("unionpay_debit")
+    gc.freeze()  # as possim fleet does: this process's collections are not the gateway's latency
+    with tempfile.TemporaryDirectory(prefix="possim-bench-gateway-") as folder:
+        ledger = Path(folder) / "ledger.sqlite"
+        gateway = GatewayProcess(ledger, cwd=Path(folder))
+        port = gateway.start()
+        try:
+            endpoint = HostEndpoint("127.0.0.1", port)
+            paced = run_fleet(
+                FleetPlan(endpoint, terminals, per_terminal, card, think=think, seed=options.seed)
+            )
+            saturated = run_fleet(
+                FleetPlan(
+                    endpoint,
+                    terminals,
+                    SATURATION_PER_TERMINAL,
+                    card,
+                    tid_prefix="SAT",  # new keys: no retransmission of phase 1's
+                    seed=options.seed,
+                )
+            )
+        finally:
+            status = gateway.stop()
+        if status != 0:
+            raise RuntimeError(f"the gateway exited with status {status}: {gateway.output[-5:]}")
+        ledger_problems = _ledger_problems(ledger, (paced, saturated))
+    p99_ms = percentile(paced.latencies, 0.99) * 1000
+    problems = [*_fleet_problems(paced), *_fleet_problems(saturated), *ledger_problems]
+    details = {
+        "terminals": terminals,
+        "paced": f"{paced.sent} purchases, think {think} s, "
+        f"{paced.throughput:.0f}/s, p50 {percentile(paced.latencies, 0.5) * 1000:.1f} ms, "
+        f"p99 {p99_ms:.1f} ms, max {max(paced.latencies) * 1000:.1f} ms",
+        "saturation": f"{saturated.sent} purchases back to back, "
+        f"{saturated.throughput:.0f}/s, p50 "
+        f"{percentile(saturated.latencies, 0.5) * 1000:.1f} ms, "
+        f"p99 {percentile(saturated.latencies, 0.99) * 1000:.1f} ms",
+        "lost or duplicated": "none" if not problems else "; ".join(problems),
+        "latency budget": f"p99 < {BUDGET_P99_MS:g} ms: "
+        + ("OK" if p99_ms < BUDGET_P99_MS else "OVER"),
+        # Latency tails on a shared machine follow its load: say what it was.
+        "load average": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+    }
+    if problems:  # losing or doubling a purchase is a failure, not a figure
+        shown = "\n".join(f"  {key}: {value}" for key, value in details.items())
+        raise RuntimeError(f"gateway benchmark failed:\n{shown}")
+    return Measurement(figure=p99_ms, unit="ms p99 authorisation latency", details=details)
+
+
+def _fleet_problems(report: FleetReport) -> list[str]:
+    problems = []
+    if report.sent != report.planned:
+        problems.append(f"{report.planned - report.sent} purchases never sent")
+    if report.lost:
+        problems.append(f"{len(report.lost)} lost ({report.lost[0].problem})")
+    if report.mismatched:
+        problems.append(f"{len(report.mismatched)} mismatched answers")
+    if len(report.approved) != report.sent:
+        problems.append(f"{report.sent - len(report.approved)} not approved")
+    return problems
+
+
+def _ledger_problems(path: Path, reports: tuple[FleetReport, ...]) -> list[str]:
+    with Ledger(path, RealClock()) as ledger:
+        rows = ledger.transactions()
+    by_key: dict[tuple[str, str, str], list[str | None]] = {}
+    for row in rows:
+        by_key.setdefault(row.key, []).append(row.rrn)
+    problems = []
+    answered = [outcome for report in reports for outcome in report.answered]
+    for outcome in answered:
+        rrns = by_key.get((outcome.tid, outcome.stan, outcome.transmission), [])
+        if rrns != [outcome.rrn]:
+            problems.append(
+                f"{outcome.tid}/{outcome.stan}: ledger RRNs {rrns}, answered {outcome.rrn}"
+            )
+            break
+    if len(rows) != len(answered):
+        problems.append(f"ledger holds {len(rows)} purchases, {len(answered)} were answered")
+    return problems

@@ -1,0 +1,124 @@
+"""Turning recording on: ``?record=PATH.jsonl`` on a device URL, or a recording session.
+
+The registry calls :func:`attach_recorder` before it opens a device. When the
+URL carries ``record=PATH`` (or :func:`recording_session` is active), the
+factory gets the URL without that parameter and a context whose ``recorder``
+is a :class:`Recorder`; the transports that can be tapped (``pcsc://``,
+``usb://``, ``serial://``, ``tcp://``, ``file://``, ``socket://``, and
+``sim://`` devices reached over one of those) call :meth:`Recorder.tape` with
+what they open. A device that no transport tapped fails to open when
+``record=`` asked for it (nothing would be recorded); a session just skips it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from drivers.registry import DeviceContext, DeviceKind, DeviceURL
+from drivers.traffic.tape import Tape
+from drivers.traffic.trace import TraceRecordingError
+
+RECORD_PARAM = "record"
+RECORDED_KINDS = (DeviceKind.CARD_READER, DeviceKind.PRINTER, DeviceKind.SCANNER)
+
+_session_lock = threading.Lock()
+_session: Path | None = None
+
+
+class Recorder:
+    """One device's trace-to-be: created when the device is opened, written from its
+    first tapped transport on."""
+
+    def __init__(self, path: Path, kind: DeviceKind, url: str, context: DeviceContext) -> None:
+        self.path = path
+        self.kind = kind
+        self.url = url
+        self._context = context
+        self.tapes: list[Tape] = []
+
+    def tape(self, url: str, **device: Any) -> Tape:
+        """Start the trace for the transport named by ``url`` (the innermost one: a
+        ``sim://?transport=usb`` printer is recorded as the ``usb://`` device it is)."""
+        if self.tapes:
+            raise TraceRecordingError(f"{self.path}: one trace records one device")
+        tape = Tape(self.path, self.kind.value, url, self._context.clock, device)
+        self.tapes.append(tape)
+        return tape
+
+    @property
+    def tapped(self) -> bool:
+        return bool(self.tapes)
+
+
+@contextlib.contextmanager
+def recording_session(folder: Path) -> Iterator[Path]:
+    """Record every card reader, printer and scanner opened meanwhile to
+    ``folder/<kind>.jsonl`` (``possim trace record``)."""
+    global _session
+    with _session_lock:
+        if _session is not None:
+            raise TraceRecordingError(f"already recording into {_session}")
+        _session = folder
+    try:
+        yield folder
+    finally:
+        with _session_lock:
+            _session = None
+
+
+def strip_param(url: DeviceURL, name: str) -> DeviceURL:
+    parts = urlsplit(url.raw)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, True) if k != name])
+    raw = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    params: Mapping[str, str] = {k: v for k, v in url.params.items() if k != name}
+    return attrs.evolve(url, raw=raw, params=params)
+
+
+def attach_recorder(
+    kind: DeviceKind, url: DeviceURL, context: DeviceContext
+) -> tuple[DeviceURL, DeviceContext, Recorder | None, bool]:
+    """(URL to open, context to open it with, the recorder, whether it must tap)."""
+    explicit = url.params.get(RECORD_PARAM)
+    if explicit is not None:
+        url = strip_param(url, RECORD_PARAM)
+        if not explicit:
+            raise TraceRecordingError(f"{url.raw}: record= needs a file, e.g. record=card.jsonl")
+        if kind not in RECORDED_KINDS:
+            raise TraceRecordingError(f"{url.raw}: a {kind.value} cannot be recorded")
+        recorder = Recorder(Path(explicit), kind, url.raw, context)
+        return url, attrs.evolve(context, recorder=recorder), recorder, True
+    if context.recorder is not None or kind not in RECORDED_KINDS:
+        return url, context, None, False  # an inner open of a device already being recorded
+    with _session_lock:
+        folder = _session
+    if folder is None:
+        return url, context, None, False
+    recorder = Recorder(folder / f"{kind.value}.jsonl", kind, url.raw, context)
+    return url, attrs.evolve(context, recorder=recorder), recorder, False
+
+
+def tape_for(context: DeviceContext, url: DeviceURL | str, **device: Any) -> Tape | None:
+    """The tape a transport factory records on, or None when nobody records."""
+    recorder = context.recorder
+    if not isinstance(recorder, Recorder):
+        return None
+    raw = url.raw if isinstance(url, DeviceURL) else url
+    return recorder.tape(raw, **device)
+
+
+def check_tapped(recorder: Recorder, required: bool, device: Any) -> None:
+    if recorder.tapped or not required:
+        return
+    with contextlib.suppress(Exception):
+        device.close()
+    raise TraceRecordingError(
+        f"{recorder.url}: record= works on real transports (pcsc, usb, serial, tcp, file, "
+        "socket, or sim:// with transport=usb/pty/tcp); this device has none to record"
+    )

@@ -1,0 +1,134 @@
+"""The ``replay://PATH.jsonl`` scheme: a recorded device, driven by the real driver.
+
+==================  ==========================================================
+trace kind          what ``replay://`` opens
+==================  ==========================================================
+``card_reader``     :class:`PcscCardReader` over :class:`ReplayScard`
+``printer``         :class:`EscposPrinter` over :class:`ReplayEscpos`
+``scanner``         :class:`SerialScanner` over :class:`ReplayPort`
+==================  ==========================================================
+
+``PATH`` is a file, relative to the working folder or to a fixtures folder
+(``replay://traces/card_purchase/card_reader.jsonl`` finds
+``firmware_fixtures/traces/card_purchase/card_reader.jsonl`` from anywhere).
+In a simulation the replayed card reader and scanner also put a "hand" into the
+simulated world, so ``insert_card``/``remove_card``/``scan_code`` steps say when
+the recorded card arrives and leaves and when the recorded scan happens.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+import firmware_fixtures
+from drivers.errors import DeviceURLError
+from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+from drivers.traffic.tape import Cursor
+from drivers.traffic.trace import Trace, TraceFormatError
+
+
+def register(registry: DeviceRegistry) -> None:
+    registry.register(DeviceKind.CARD_READER, "replay", open_card_reader)
+    registry.register(DeviceKind.PRINTER, "replay", open_printer)
+    registry.register(DeviceKind.SCANNER, "replay", open_scanner)
+
+
+def find_trace(url: DeviceURL) -> Path:
+    if not url.target:
+        raise DeviceURLError(f"{url.raw}: expected replay://PATH.jsonl")
+    unknown = set(url.params)
+    if unknown:
+        raise DeviceURLError(f"{url.raw}: replay:// takes no parameters, got {sorted(unknown)}")
+    path = Path(url.target)
+    if path.is_file():
+        return path
+    relative = Path(*path.parts[1:]) if path.parts[:1] == ("firmware_fixtures",) else path
+    for folder in firmware_fixtures.search_path():
+        candidate = folder / relative
+        if not path.is_absolute() and candidate.is_file():
+            return candidate
+    folders = ", ".join(str(folder) for folder in firmware_fixtures.search_path())
+    raise TraceFormatError(path, f"no such trace file (looked here and in {folders})")
+
+
+# The replays opened on one clock belong to one terminal (see Cursor.peers).
+_peers: weakref.WeakKeyDictionary[Any, list[Cursor]] = weakref.WeakKeyDictionary()
+_peers_lock = threading.Lock()
+
+
+def _cursor(url: DeviceURL, kind: DeviceKind, context: DeviceContext) -> Cursor:
+    trace = Trace.load(find_trace(url))
+    if trace.kind != kind.value:
+        raise TraceFormatError(
+            trace.path, f"a {trace.kind} trace cannot replay a {kind.value}", line=1
+        )
+    cursor = Cursor(trace)
+    with _peers_lock:
+        peers = _peers.setdefault(context.clock, [])
+        peers.append(cursor)
+        cursor.peers = peers
+    return cursor
+
+
+def _world(context: DeviceContext, attribute: str) -> Any:
+    """The simulated world, when there is one with a place for ``attribute``."""
+    world = context.simulation
+    return world if world is not None and hasattr(world, attribute) else None
+
+
+def open_card_reader(url: DeviceURL, context: DeviceContext) -> Any:
+    from drivers.pcsc_card_reader import PcscCardReader
+    from drivers.traffic.pcsc import ReplayCardSlot, ReplayScard
+
+    cursor = _cursor(url, DeviceKind.CARD_READER, context)
+    scard = ReplayScard(cursor)
+    reader = PcscCardReader(
+        str(cursor.trace.device.get("reader", "")), clock=context.clock, scard=scard
+    )
+    world = _world(context, "card_slot")
+    if world is not None:
+        setattr(world, "card_slot", ReplayCardSlot(scard, context.clock))  # noqa: B010
+    return reader
+
+
+def open_printer(url: DeviceURL, context: DeviceContext) -> Any:
+    from drivers.escpos_printer import EscposPrinter
+    from drivers.escpos_transports import DEFAULT_PROFILE
+    from drivers.printer_profile import PrinterProfile
+    from drivers.traffic.escpos import ReplayEscpos
+
+    cursor = _cursor(url, DeviceKind.PRINTER, context)
+    device = cursor.trace.device
+    profile = PrinterProfile.load(str(device.get("profile", DEFAULT_PROFILE)))
+    escpos = ReplayEscpos(cursor, profile=profile.escpos_profile)
+    printer = EscposPrinter(escpos, profile=profile, name=str(cursor.trace.header.get("url")))
+    if device.get("status_on_open", True):
+        printer.status()  # what the transports do on opening, so the trace has it
+    return printer
+
+
+def open_scanner(url: DeviceURL, context: DeviceContext) -> Any:
+    from drivers.traffic.serial import ReplayPort, ReplayScannerHand, ReplaySerialScanner
+
+    cursor = _cursor(url, DeviceKind.SCANNER, context)
+    device = cursor.trace.device
+    try:
+        port = ReplayPort(cursor, float(device.get("timeout", 0.05)))
+        scanner = ReplaySerialScanner(
+            port,
+            cursor,
+            clock=context.clock,
+            prefix=str(device.get("prefix", "")),
+            suffix=bytes.fromhex(str(device.get("suffix", "0d"))),
+            max_length=int(device.get("max_length", 512)),
+            name=str(cursor.trace.header.get("url")),
+        )
+    except (TypeError, ValueError) as exc:
+        raise TraceFormatError(cursor.path, f"header: device: {exc}", line=1) from None
+    world = _world(context, "scanner")
+    if world is not None:
+        setattr(world, "scanner", ReplayScannerHand(scanner, context.clock))  # noqa: B010
+    return scanner

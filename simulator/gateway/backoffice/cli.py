@@ -1,0 +1,234 @@
+"""``possim gateway statement | reconcile | revenue``: the back office on a ledger file.
+
+``statement`` writes one channel's statement in its own format; ``reconcile``
+reconciles every channel's statement with the ledger and writes the report
+(text, JSON), the merchant's merged statement (CSV) and its printed summary;
+``revenue`` shows the platform's fees, channel costs and margin per day of a
+month. Exit status: 0 done (reconcile: balanced), 1 reconcile found
+exceptions, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from drivers.errors import DriverError
+from drivers.registry import DeviceKind, open_device
+from simulator.errors import SimulatorError
+from simulator.gateway.backoffice.entries import CHANNELS
+from simulator.gateway.backoffice.errors import BackofficeError
+from simulator.gateway.backoffice.faults import StatementFault, load_faults, parse_flag
+from simulator.gateway.backoffice.fees import DEFAULT_PROFILES, FeeTotals, Profiles, totals
+from simulator.gateway.backoffice.formats import FORMATS
+from simulator.gateway.backoffice.ledger_view import day_entries
+from simulator.gateway.backoffice.money import yuan
+from simulator.gateway.backoffice.service import run_day
+from simulator.gateway.backoffice.statements import StatementFile, open_ledger, parse_day, produce
+from simulator.gateway.qr.channels import Merchants
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], default_ledger: str
+) -> None:
+    """Add the back-office commands to ``possim gateway``."""
+    statement = commands.add_parser(
+        "statement",
+        help="one channel's daily statement in its own format (docs/backoffice.md)",
+        description="Write a channel's statement for a merchant's day as that channel "
+        "delivers it: WeChat Pay's bill, Alipay's GBK bill, UnionPay QR's or the card "
+        "acquirer's fixed-width file.",
+    )
+    statement.add_argument("--channel", required=True, choices=CHANNELS)
+    _common(statement, default_ledger)
+    statement.add_argument(
+        "--out", type=Path, metavar="PATH", help="write here (default: stdout, raw bytes)"
+    )
+    statement.set_defaults(handler=statement_command)
+
+    rec = commands.add_parser(
+        "reconcile",
+        help="reconcile every channel's statement with the ledger; the merged statement",
+        description="Parse every channel's statement and match it line by line against "
+        "the ledger: matched, platform-only, channel-only, amount mismatch, reversed "
+        "after success. Exit status 1 when any line does not reconcile.",
+    )
+    _common(rec, default_ledger)
+    rec.add_argument(
+        "--statements",
+        type=Path,
+        metavar="DIR",
+        help="read the channels' files from DIR (as `statement` names them) instead of "
+        "producing them",
+    )
+    rec.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
+    rec.add_argument(
+        "--merged", type=Path, metavar="PATH", help="write the merchant's merged statement CSV"
+    )
+    rec.add_argument(
+        "--printer",
+        metavar="URL",
+        help="print the merged statement's summary (ESC/POS) on this printer, "
+        "e.g. file:///tmp/summary.bin or tcp://127.0.0.1:9100",
+    )
+    rec.set_defaults(handler=reconcile_command)
+
+    revenue = commands.add_parser(
+        "revenue",
+        help="the platform's fees, channel costs and margin per day of a month",
+        description="Per day of the month and in total: net volume, the merchant's fees, "
+        "the channels' costs and the platform's margin (fee - cost).",
+    )
+    revenue.add_argument("--month", required=True, metavar="YYYY-MM")
+    revenue.add_argument(
+        "--ledger", default=default_ledger, metavar="PATH", help="SQLite ledger (%(default)s)"
+    )
+    revenue.add_argument("--merchant", metavar="MID", help="merchant id (default: the first)")
+    revenue.add_argument("--profile", metavar="NAME", help="merchant profile (default: assigned)")
+    revenue.add_argument("--profiles", default=DEFAULT_PROFILES, help=argparse.SUPPRESS)
+    revenue.set_defaults(handler=revenue_command)
+
+
+def _common(parser: argparse.ArgumentParser, default_ledger: str) -> None:
+    parser.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
+    parser.add_argument(
+        "--ledger", default=default_ledger, metavar="PATH", help="SQLite ledger (%(default)s)"
+    )
+    parser.add_argument("--merchant", metavar="MID", help="merchant id (default: the first)")
+    parser.add_argument("--profile", metavar="NAME", help="merchant profile (default: assigned)")
+    parser.add_argument("--profiles", default=DEFAULT_PROFILES, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="CHANNEL:KIND[:REF[:AMOUNT]]",
+        help="make the channel's statement differ: channel_only, platform_only, "
+        "amount_mismatch, reversed_after_success (repeatable)",
+    )
+    parser.add_argument("--faults", type=Path, metavar="YAML", help="a fault spec file")
+
+
+def _merchant(args: argparse.Namespace) -> str:
+    if args.merchant:
+        return str(args.merchant)
+    return next(iter(Merchants.load().merchants))
+
+
+def _faults(args: argparse.Namespace) -> list[StatementFault]:
+    faults = load_faults(args.faults) if args.faults else []
+    return faults + [parse_flag(text) for text in args.fault]
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        return handler(args)
+    except (SimulatorError, DriverError) as exc:
+        print(f"possim gateway {args.gateway_command}: {exc}", file=sys.stderr, flush=True)
+        return 2
+
+
+def statement_command(args: argparse.Namespace) -> int:
+    return _run(_statement, args)
+
+
+def _statement(args: argparse.Namespace) -> int:
+    day = parse_day(args.date)
+    merchant = _merchant(args)
+    profile = Profiles.load(args.profiles).for_merchant(merchant, args.profile)
+    db = open_ledger(args.ledger)
+    try:
+        file = produce(db, args.channel, day, merchant, profile, _faults(args))
+    finally:
+        db.close()
+    if args.out is None:
+        sys.stdout.buffer.write(file.data)
+        sys.stdout.flush()
+    else:
+        args.out.write_bytes(file.data)
+        print(f"{file.filename} ({file.media_type}) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    return _run(_reconcile, args)
+
+
+def _read_files(folder: Path, day: date, merchant: str) -> dict[str, StatementFile]:
+    files = {}
+    for channel, fmt in FORMATS.items():
+        path = folder / fmt.filename(merchant, day)
+        if not path.is_file():
+            raise BackofficeError(f"no {channel} statement {path}")
+        files[channel] = StatementFile(channel, path.name, fmt.media_type, path.read_bytes())
+    return files
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    day = parse_day(args.date)
+    merchant = _merchant(args)
+    profile = Profiles.load(args.profiles).for_merchant(merchant, args.profile)
+    faults = _faults(args)
+    files = _read_files(args.statements, day, merchant) if args.statements else None
+    db = open_ledger(args.ledger)
+    try:
+        result = run_day(db, day, merchant, profile, faults, files=files)
+    finally:
+        db.close()
+    sys.stdout.write(result.report.text())
+    fees = result.fees["total"]
+    print(
+        f"merchant fees {yuan(fees.fee_fen)}, channel costs {yuan(fees.cost_fen)}, "
+        f"platform margin {yuan(fees.margin_fen)} (profile {profile.name})"
+    )
+    if args.json is not None:
+        args.json.write_text(result.report.json(), encoding="utf-8")
+    if args.merged is not None:
+        args.merged.write_text(result.merged.csv(), encoding="utf-8")
+    if args.printer is not None:
+        merchant_info = Merchants.load().get(merchant)
+        name = merchant_info.name if merchant_info is not None else merchant
+        printer = open_device(DeviceKind.PRINTER, args.printer)
+        try:
+            printer.print_document(result.merged.summary(name, width=printer.paper_width_chars))
+        finally:
+            printer.close()
+    return 0 if result.report.balanced else 1
+
+
+def revenue_command(args: argparse.Namespace) -> int:
+    return _run(_revenue, args)
+
+
+def _revenue(args: argparse.Namespace) -> int:
+    try:
+        year, month = (int(part) for part in str(args.month).split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        raise BackofficeError(f"--month {args.month!r}: expected YYYY-MM") from None
+    merchant = _merchant(args)
+    profile = Profiles.load(args.profiles).for_merchant(merchant, args.profile)
+    db = open_ledger(args.ledger)
+    month_total = FeeTotals()
+    print(f"{'date':<10} {'lines':>6} {'volume':>14} {'fees':>10} {'costs':>10} {'margin':>10}")
+    try:
+        for number in range(1, calendar.monthrange(year, month)[1] + 1):
+            day = first.replace(day=number)
+            figures = totals(day_entries(db, day, merchant), profile)["total"]
+            if figures.lines:
+                print(_figures(day.isoformat(), figures))
+            month_total += figures
+    finally:
+        db.close()
+    print(_figures(f"{args.month}", month_total) + f"   profile {profile.name}")
+    return 0
+
+
+def _figures(label: str, f: FeeTotals) -> str:
+    return (
+        f"{label:<10} {f.lines:>6} {yuan(f.volume_fen):>14} {yuan(f.fee_fen):>10} "
+        f"{yuan(f.cost_fen):>10} {yuan(f.margin_fen):>10}"
+    )

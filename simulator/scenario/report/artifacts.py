@@ -1,0 +1,174 @@
+"""What one scenario leaves in its artifacts folder, besides the runner's JSONL transcript.
+
+- ``transcript.txt``: every event, one line each;
+- ``receipts.txt``: the receipts' text; ``receipt-01.png`` ...: each cut receipt
+  drawn dot for dot by the virtual printer's renderer from what its ESC/POS
+  interpreter made of the bytes (only when the printer is simulated);
+- ``speech.txt`` and ``speech-01.wav`` ... (when WAVs were rendered);
+- ``apdu``/``iso8583``/``http``/``escpos`` ``.jsonl`` + ``.txt``: per-device
+  transcripts (:mod:`simulator.scenario.report.transcripts`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from drivers.clock import Clock
+from simulator.devices.escpos.render_png import png_bytes
+from simulator.devices.paper import LineKind, RenderedReceipt
+from simulator.devices.printer import VirtualPrinter
+from simulator.events import Event
+from simulator.scenario.report.transcripts import Record, write_device_transcripts, write_pair
+
+if TYPE_CHECKING:
+    from simulator.scenario.runner import ScenarioRun
+    from simulator.simulation import Simulation
+
+
+def receipt_png_name(index: int) -> str:
+    """The PNG of the ``index``-th (1-based) receipt the printer cut."""
+    return f"receipt-{index:02d}.png"
+
+
+class PrinterTap:
+    """Where each cut fell in the printer's byte stream, for the job sizes in ``escpos``.
+
+    A receipt hook, so it sees every transport (in process, USB, pty, TCP) the
+    same way; the hook runs after the printer has taken in the chunk holding the
+    cut, and a job ends with its cut, so the count is the job's last byte.
+    """
+
+    def __init__(self, printer: VirtualPrinter, clock: Clock) -> None:
+        self._printer = printer
+        self._clock = clock
+        self.cuts: list[tuple[int, float]] = []  # bytes received so far, virtual time
+        printer.on_receipt.append(self._cut)
+
+    @classmethod
+    def attach(cls, sim: Simulation) -> PrinterTap | None:
+        printer = sim.world.printer
+        return None if printer is None else cls(printer, sim.clock)
+
+    def _cut(self, receipt: RenderedReceipt) -> None:
+        self.cuts.append((self._printer.bytes_received, self._clock.monotonic()))
+
+
+def write_scenario_artifacts(run: ScenarioRun, folder: Path, tap: PrinterTap | None) -> None:
+    events = run.sim.bus.events
+    (folder / "transcript.txt").write_text(
+        "\n".join(event.line() for event in events) + "\n", encoding="utf-8"
+    )
+    (folder / "receipts.txt").write_text("\n\n".join(run.receipts()) + "\n", encoding="utf-8")
+    speech = [str(e.detail.get("text", "")) for e in events if e.kind == "utterance"]
+    (folder / "speech.txt").write_text("\n".join(speech) + "\n", encoding="utf-8")
+    speaker = run.sim.world.speaker
+    for index, wav in enumerate(speaker.wav_files if speaker is not None else [], 1):
+        # sim://?wav=DIR rendered each utterance: keep a copy beside speech.txt.
+        shutil.copyfile(wav, folder / f"speech-{index:02d}.wav")
+    receipts = _cut_receipts(run)
+    printer = run.sim.world.printer
+    if printer is not None:
+        for index, receipt in enumerate(receipts, 1):
+            (folder / receipt_png_name(index)).write_bytes(png_bytes(receipt, printer.profile))
+    write_device_transcripts(folder, events)
+    write_pair(folder, "escpos", escpos_records(run, events, receipts, tap), escpos_line)
+
+
+def _cut_receipts(run: ScenarioRun) -> list[RenderedReceipt]:
+    """The receipts as :meth:`ScenarioRun.receipts` counts them (torn-off pieces are none)."""
+    port = run.sim.world.printer_port
+    if port is not None:
+        return port.receipts()
+    printer = run.sim.world.printer
+    return list(printer.receipts) if printer is not None else []
+
+
+def escpos_records(
+    run: ScenarioRun,
+    events: Sequence[Event],
+    receipts: Sequence[RenderedReceipt],
+    tap: PrinterTap | None,
+) -> list[Record]:
+    records: list[Record] = [
+        {
+            "type": "event",
+            "seq": event.seq,
+            "at": round(event.at, 6),
+            "kind": event.kind,
+            "summary": event.summary,
+        }
+        for event in events
+        if event.source == "printer"
+    ]
+    printer = run.sim.world.printer
+    if printer is None:  # a real printer: only what the terminal's driver did
+        return records
+    cuts = tap.cuts if tap is not None else []
+    previous = 0
+    for index, receipt in enumerate(receipts, 1):
+        record: Record = {"type": "receipt", "index": index, "png": receipt_png_name(index)}
+        if index <= len(cuts):
+            received, at = cuts[index - 1]
+            record.update(at=round(at, 6), bytes=received - previous)
+            previous = received
+        record.update(_receipt_summary(receipt))
+        records.append(record)
+    port = run.sim.world.printer_port
+    for piece in port.torn_off if port is not None else []:
+        records.append({"type": "torn_off", **_receipt_summary(piece)})
+    records.extend(
+        {
+            "type": "diagnostic",
+            "offset": diagnostic.offset,
+            "command": diagnostic.command,
+            "problem": diagnostic.problem,
+        }
+        for diagnostic in printer.diagnostics
+    )
+    records.append(
+        {
+            "type": "totals",
+            "bytes_received": printer.bytes_received,
+            "receipts": len(receipts),
+            "diagnostics": len(printer.diagnostics),
+            "unprinted_lines": len(printer.unprinted),
+            "drawer_kicks": printer.drawer_kicks,
+        }
+    )
+    return records
+
+
+def _receipt_summary(receipt: RenderedReceipt) -> dict[str, Any]:
+    return {
+        "cut": receipt.cut,
+        "lines": len(receipt.lines),
+        "qr_codes": list(receipt.qr_codes),
+        "barcodes": list(receipt.barcodes),
+        "images": sum(line.kind is LineKind.IMAGE for line in receipt.lines),
+    }
+
+
+def escpos_line(record: Record) -> str:
+    kind = record["type"]
+    if kind == "event":
+        return f"[{record['at']:9.3f}s] {record['kind']:<10} {record['summary']}"
+    if kind in ("receipt", "torn_off"):
+        what = f"receipt {record['index']}" if kind == "receipt" else "torn off (partial print)"
+        size = f", {record['bytes']} bytes" if "bytes" in record else ""
+        codes = json.dumps(record["qr_codes"] + record["barcodes"], ensure_ascii=False)
+        stamp = f"[{record['at']:9.3f}s] " if "at" in record else ""
+        return (
+            f"{stamp}{what}: {record['lines']} lines, cut {record['cut']}{size}, "
+            f"{record['images']} image(s), codes {codes}"
+        )
+    if kind == "diagnostic":
+        where = f"offset {record['offset']}: " if record["offset"] is not None else ""
+        return f"diagnostic: {where}{record['command']}: {record['problem']}"
+    return (
+        f"totals: {record['bytes_received']} bytes, {record['receipts']} receipt(s), "
+        f"{record['diagnostics']} diagnostic(s), {record['unprinted_lines']} unprinted line(s)"
+    )

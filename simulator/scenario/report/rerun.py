@@ -1,0 +1,46 @@
+"""The command that reruns one scenario exactly: its file, its seed and its transports."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulator.scenario.runner import ScenarioResult
+
+# ScenarioResult.setup key -> the `possim run` option that sets it.
+_OPTIONS = (
+    ("card_transport", "--card-transport"),
+    ("printer_transport", "--printer-transport"),
+    ("scanner_transport", "--scanner-transport"),
+    ("speaker", "--speaker"),
+)
+
+
+def rerun_command(result: ScenarioResult, program: str = "possim") -> str:
+    """A shell command line: same file, same seed, same transports -> same transcript."""
+    words = [program, "run", str(result.scenario.path), "--seed", str(result.used_seed)]
+    for key, option in _OPTIONS:
+        value = result.setup.get(key)
+        if value is not None:
+            words += [option, value]
+    return shlex.join(words)
+
+
+def labels(results: Sequence[ScenarioResult]) -> list[str]:
+    """Each result's display name; repeated scenarios get ``[run i/n, seed s]``."""
+    totals: dict[str, int] = {}
+    for result in results:
+        key = str(result.scenario.path)
+        totals[key] = totals.get(key, 0) + 1
+    seen: dict[str, int] = {}
+    named: list[str] = []
+    for result in results:
+        key = str(result.scenario.path)
+        seen[key] = seen.get(key, 0) + 1
+        name = result.scenario.name
+        if totals[key] > 1:
+            name += f" [run {seen[key]}/{totals[key]}, seed {result.used_seed}]"
+        named.append(name)
+    return named

@@ -1,0 +1,152 @@
+"""``run.json``: the machine-readable record of a whole ``possim run``.
+
+Built from the results and each scenario's artifacts folder (the JSONL
+transcript the runner wrote), so the step loop is not duplicated here: the
+steps are the ``scenario``/``step`` events of the transcript, marked passed,
+failed (the step the failure names) or not run. Events are copied as the
+bus published them -- already redacted (see :mod:`simulator.events`).
+Paths are relative to the folder holding ``run.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from simulator.errors import ScenarioError
+from simulator.scenario.report.artifacts import receipt_png_name
+from simulator.scenario.report.rerun import labels, rerun_command
+
+if TYPE_CHECKING:
+    from simulator.scenario.runner import ScenarioResult
+
+FORMAT = "possim-run/1"
+_STEP_SUMMARY = re.compile(r"^line \d+: ")
+# Libraries whose version changes what a run does on the wire.
+_VERSIONED = ("possim", "python-escpos", "pyiso8583", "pyemv", "Pillow")
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def relative(path: Path, root: Path) -> str:
+    """``path`` as a link from ``root`` (forward slashes, for HTML and JSON alike)."""
+    return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
+
+
+def load_events(artifacts: Path) -> list[dict[str, Any]]:
+    transcript = artifacts / "transcript.jsonl"
+    if not transcript.exists():
+        return []
+    with transcript.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def steps_of(result: ScenarioResult, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every step with what became of it, from the transcript's step events."""
+    started = {
+        event["detail"].get("line"): event
+        for event in events
+        if event["source"] == "scenario" and event["kind"] == "step"
+    }
+    failed_line = (
+        result.failure.step.line
+        if result.failure is not None and result.failure.step is not None
+        else None
+    )
+    steps: list[dict[str, Any]] = []
+    for step in result.scenario.steps:
+        event = started.get(step.line)
+        if event is None:
+            outcome, at = "not run", None
+        else:
+            outcome, at = ("failed" if step.line == failed_line else "passed"), event["at"]
+        steps.append(
+            {
+                "line": step.line,
+                "keyword": step.keyword,
+                "description": _STEP_SUMMARY.sub("", event["summary"])
+                if event is not None
+                else step.describe(),
+                "result": outcome,
+                "at": at,
+            }
+        )
+    return steps
+
+
+def scenario_record(result: ScenarioResult, label: str, root: Path) -> dict[str, Any]:
+    events = load_events(result.artifacts)
+    receipts = sorted(result.artifacts.glob("receipt-*.png"))
+    return {
+        "file": str(result.scenario.path),
+        "name": result.scenario.name,
+        "label": label,
+        "purpose": result.scenario.purpose,
+        "terminal": result.scenario.terminal,
+        "seed": result.used_seed,
+        "result": "passed" if result.passed else "failed",
+        "failure": result.failure_text or None,
+        "failure_location": result.failure_location or None,
+        "rerun": None if result.passed else rerun_command(result),
+        "seconds": round(result.seconds, 3),
+        "setup": dict(result.setup),
+        "artifacts": relative(result.artifacts, root),
+        "receipts": [
+            relative(result.artifacts / receipt_png_name(index), root)
+            for index in range(1, len(receipts) + 1)
+        ],
+        "speech": [
+            event["detail"].get("text", "") for event in events if event["kind"] == "utterance"
+        ],
+        "steps": steps_of(result, events),
+        "events": events,
+    }
+
+
+def run_record(
+    results: Sequence[ScenarioResult],
+    root: Path,
+    run_info: Mapping[str, Any],
+    invalid: Sequence[ScenarioError] = (),
+) -> dict[str, Any]:
+    passed = sum(result.passed for result in results)
+    return {
+        "format": FORMAT,
+        "run": {
+            **run_info,
+            "versions": {**versions(), **run_info.get("versions", {})},
+            "totals": {
+                "scenarios": len(results),
+                "passed": passed,
+                "failed": len(results) - passed,
+                "invalid": len(invalid),
+                "seconds": round(sum(result.seconds for result in results), 3),
+            },
+        },
+        "invalid": [
+            {"file": str(error.path), "line": error.line, "error": str(error)} for error in invalid
+        ],
+        "scenarios": [
+            scenario_record(result, label, root)
+            for result, label in zip(results, labels(results), strict=True)
+        ],
+    }
+
+
+def write_run_record(record: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

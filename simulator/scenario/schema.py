@@ -1,0 +1,123 @@
+"""The JSON Schema (draft 2020-12) of scenario files, built from the registered steps.
+
+Each step class carries the schema of its value (``Step.schema``); this module
+wraps them into the document's schema and writes it to
+``docs/scenario.schema.json``, where editors find it (the VS Code YAML
+extension, through a ``# yaml-language-server: $schema=...`` first line).
+The parser (:mod:`simulator.scenario.model`) stays the authority: it checks
+what a schema cannot (that a card file exists, a screen is reached ...), and
+the tests keep the two in step by validating the whole library with both.
+
+Regenerate after adding or changing a step::
+
+    .venv/bin/python -m simulator.scenario.schema
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import firmware_fixtures
+from simulator.scenario.model import STEPS, variant_axes
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "docs" / "scenario.schema.json"
+REGENERATE = ".venv/bin/python -m simulator.scenario.schema"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The schema of one scenario file."""
+    # Importing the steps registers them (every family: card, QR, faults, ...).
+    from simulator.scenario import steps as _steps  # noqa: F401
+
+    return {
+        "$schema": DIALECT,
+        "$id": "scenario.schema.json",
+        "title": "possim scenario",
+        "description": "A scenario for possim (docs/scenarios.md); `possim check FILE` checks "
+        "it fully, `possim run FILE` runs it.",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "What the scenario is, in a few words."},
+            "purpose": {
+                "type": "string",
+                "pattern": r"^[^\n]+$",
+                "description": "What the scenario proves, in one line.",
+            },
+            "seed": {
+                "type": "integer",
+                "default": 0,
+                "description": "Seeds the randomness (unpredictable numbers, auth codes).",
+            },
+            "terminal": {
+                "type": "string",
+                "default": "default",
+                "examples": firmware_fixtures.names("terminals", (".toml",)),
+                "description": "A terminal configuration: firmware_fixtures/terminals/<name>.toml "
+                "or a path.",
+            },
+            "variants": _variants_schema(),
+            "steps": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"$ref": "#/$defs/step"},
+                "description": "What happens, in order: each step is a one-key mapping.",
+            },
+        },
+        "required": ["name", "steps"],
+        "additionalProperties": False,
+        "$defs": {"step": _step_schema()},
+    }
+
+
+def _step_schema() -> dict[str, Any]:
+    properties = {}
+    for keyword in sorted(STEPS):
+        step_class = STEPS[keyword]
+        kind = "Action" if step_class.is_action else "Expectation"
+        properties[keyword] = {
+            **step_class.schema,
+            "description": f"{kind}. {step_class.help}\n\nExample: {step_class.example}",
+        }
+    return {
+        "type": "object",
+        "description": "One step: `- keyword: value`.",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+def _variants_schema() -> dict[str, Any]:
+    properties = {}
+    for axis, values in variant_axes().items():
+        one: dict[str, Any] = {"enum": list(values)}
+        properties[axis] = {
+            "anyOf": [one, {"type": "array", "items": one, "minItems": 1, "uniqueItems": True}]
+        }
+    return {
+        "type": "object",
+        "description": "Run the scenario once per combination of these transports.",
+        "minProperties": 1,
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+def render() -> str:
+    """The schema as written to docs/scenario.schema.json."""
+    return json.dumps(scenario_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    SCHEMA_PATH.write_text(render(), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""The pytest plugin: scenarios as items, variants, reports, xdist, the pos fixture, devices.
+
+Most tests run an inner pytest session (pytester) over a small folder holding
+copies of two or three library scenarios; the whole library under ``-n 2`` vs
+serially is the ``possim bench library`` benchmark's job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from drivers.printer_profile import PrinterProfile
+from drivers.registry import DeviceKind, registry
+from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer_tcp import TcpPrinter
+from simulator.errors import ScenarioError
+from simulator.scenario.pos import Pos
+
+pytest_plugins = ["pytester"]
+# The inner sessions run in this process: textual-snapshot's session hooks would
+# replace (and then delete) the outer session's snapshot folder.
+INNER_SESSION = ("-p", "no:cacheprovider", "-p", "no:textual-snapshot")
+LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
+# Load every device scheme's module now: pytester drops the modules an inner
+# session imports, and the registry would then make instances of dropped classes.
+registry.schemes(DeviceKind.SCANNER)
+
+FAILING = """\
+name: expects the wrong outcome
+purpose: A declined amount, expected approved.
+steps:
+  - sale: "20.51"
+  - insert_card: unionpay_debit
+  - enter_pin: card
+  - expect_screen: {screen: approved, within: 10s}
+"""
+
+POS_TEST = """\
+import pytest
+
+def test_card_purchase(pos):
+    result = pos.pay_by_card("12.34")
+    assert result.approved
+    assert len(pos.receipts) == 2
+    assert "621483******3655" in pos.receipts[0]
+    assert "6214830027183655" not in "".join(pos.receipts)
+    assert pos.speech == ["收款成功，十二点三四元"]
+    assert [entry.status for entry in pos.ledger] == ["approved"]
+    assert [entry.state.value for entry in pos.journal] == ["approved"]
+    assert pos.screen.id.value == "paid"
+    pos.step("expect_gateway", {"messages": [{"mti": "0200"}, {"mti": "0210", "39": "00"}]})
+
+def test_wrong_pin(pos):
+    assert not pos.pay_by_card("1.00", pin="0000").approved
+
+def test_no_pin_typed(pos):
+    assert not pos.pay_by_card("1.00", pin=None).approved
+    assert pos.ledger == []
+
+def test_qr(pos):
+    result = pos.pay_by_qr("12.34", wallet="alipay")
+    assert result.approved
+    assert pos.speech[-1].startswith("支付宝")
+    assert pos.qr_journal[-1].state.value == "success"
+
+@pytest.mark.pos_device("printer")
+def test_real_printer(pos):
+    assert pos.pay_by_card("12.34").approved
+"""
+
+
+def _library_copy(name: str, *, variants: bool = True) -> str:
+    text = (LIBRARY / name).read_text(encoding="utf-8")
+    if not variants:
+        text = re.sub(r"^variants:\n(?:  .*\n)+", "", text, flags=re.MULTILINE)
+    return text
+
+
+@pytest.fixture
+def library(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project with scenarios/ (3 library scenarios, 5 items) and fixture data beside it."""
+    pytester.makeini("[pytest]\n")
+    folder = pytester.mkdir("scenarios")
+    for name in ("card_purchase.yaml", "card_purchase_declined.yaml", "qr_wechat.yaml"):
+        (folder / name).write_text(_library_copy(name), encoding="utf-8")
+    # YAML that is not a scenario: fixture data, and a file outside scenarios/.
+    (pytester.mkdir("firmware_fixtures") / "card.yaml").write_text("pan: '1'\n", "utf-8")
+    (pytester.path / "notes.yaml").write_text("a: 1\n", encoding="utf-8")
+    return pytester
+
+
+def _outcomes(junit: Path) -> dict[str, str]:
+    outcomes: dict[str, str] = {}
+    for case in ET.parse(junit).iter("testcase"):
+        children = {child.tag for child in case}
+        outcome = next((t for t in ("failure", "error", "skipped") if t in children), "passed")
+        outcomes[f"{case.get('classname')}::{case.get('name')}"] = outcome
+    return outcomes
+
+
+def _properties(junit: Path) -> dict[str, dict[str, str]]:
+    return {
+        str(case.get("name")): {
+            str(p.get("name")): str(p.get("value")) for p in case.iter("property")
+        }
+        for case in ET.parse(junit).iter("testcase")
+    }
+
+
+def test_collects_one_item_per_scenario_and_variant(library: pytest.Pytester) -> None:
+    result = library.runpytest("--collect-only", "-q", *INNER_SESSION)
+    result.stdout.fnmatch_lines(
+        [
+            "scenarios/card_purchase.yaml::card_purchase[[]sim[]]",
+            "scenarios/card_purchase.yaml::card_purchase[[]pcsc[]]",
+            "scenarios/card_purchase_declined.yaml::card_purchase_declined",
+            "scenarios/qr_wechat.yaml::qr_wechat[[]sim[]]",
+            "scenarios/qr_wechat.yaml::qr_wechat[[]pty[]]",
+            "5 tests collected*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*firmware_fixtures*")
+    result.stdout.no_fnmatch_line("*notes.yaml*")
+
+
+def test_variants_are_a_cross_product(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\npossim_scenario_dirs = qa\n")
+    text = _library_copy("printer_paper_out.yaml", variants=False).replace(
+        "steps:\n",
+        "variants:\n  card_transport: [sim, pcsc]\n  printer_transport: [usb, tcp]\nsteps:\n",
+    )
+    (pytester.mkdir("qa") / "paper.yaml").write_text(text, encoding="utf-8")
+    result = pytester.runpytest("--collect-only", "-q", *INNER_SESSION)
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert ids == [
+        f"qa/paper.yaml::paper[{variant}]"
+        for variant in ("sim-usb", "sim-tcp", "pcsc-usb", "pcsc-tcp")
+    ]
+
+
+def test_a_bad_scenario_is_a_collection_error_with_file_and_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\n")
+    bad = "name: bad\nvariants:\n  card_transport: [sim, nfc]\nsteps:\n  - sale: '1.00'\n"
+    (pytester.mkdir("scenarios") / "bad.yaml").write_text(bad, encoding="utf-8")
+    result = pytester.runpytest(*INNER_SESSION)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*scenarios/bad.yaml:3: variants.card_transport: unknown value 'nfc'*"]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_failing_scenario_shows_file_line_and_expectation(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\n")
+    path = pytester.mkdir("scenarios") / "wrong.yaml"
+    path.write_text(FAILING, encoding="utf-8")
+    result = pytester.runpytest(*INNER_SESSION)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"{path}:7: line 7: screen approved: expected screen approved within 10 s;*",
+            "transcript (most recent last):",
+            "*[[]declined[]]*51*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*site-packages*")
+
+
+def test_junit_carries_the_device_configuration(library: pytest.Pytester) -> None:
+    junit, report = library.path / "junit.xml", library.path / "report"
+    result = library.runpytest(
+        "-k",
+        "declined or qr_wechat",
+        f"--junitxml={junit}",
+        f"--pos-report={report}",
+        "--pos-seed",
+        "7",
+        *INNER_SESSION,
+    )
+    result.assert_outcomes(passed=3)
+    record = json.loads((report / "run.json").read_text(encoding="utf-8"))
+    assert (report / "index.html").is_file()
+    assert record["run"]["seed"] == "7", record["run"]
+    properties = _properties(junit)
+    declined = properties["card_purchase_declined"]
+    assert declined["seed"] == "7"
+    assert declined["terminal_id"] == "POSSIM01"
+    assert declined["device.card_reader"] == "sim://"
+    assert declined["device.printer"].startswith("sim://")
+    assert declined["card_transport"] == "sim"
+    pty = properties["qr_wechat[pty]"]
+    assert pty["scanner_transport"] == "pty"
+    assert Path(pty["artifacts"], "transcript.jsonl").is_file()
+
+
+def test_parallel_run_matches_the_serial_run(library: pytest.Pytester) -> None:
+    serial_xml, parallel_xml = library.path / "serial.xml", library.path / "parallel.xml"
+    artifacts = library.path / "runs"
+    library.runpytest(f"--junitxml={serial_xml}", *INNER_SESSION)
+    result = library.runpytest(
+        "-n", "2", f"--junitxml={parallel_xml}", f"--pos-artifacts={artifacts}", *INNER_SESSION
+    )
+    serial = _outcomes(serial_xml)
+    assert len(serial) == 5 and "failure" not in serial.values()
+    assert _outcomes(parallel_xml) == serial
+    # Each worker its own artifacts (and so its own SQLite journal and ledger).
+    workers = sorted(p.name for p in artifacts.iterdir())
+    assert workers == ["gw0", "gw1"], result.stdout.str()
+    ledgers = list(artifacts.rglob("ledger.sqlite"))
+    assert len(ledgers) == len([o for o in serial.values() if o == "passed"])
+
+
+def test_pcsc_variant_skips_with_the_reason_or_fails_under_ci(
+    library: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import simulator.scenario.pytest_plugin as plugin
+
+    monkeypatch.setattr(plugin, "_pcscd_problems", lambda: ("pcscd is not installed",))
+    monkeypatch.delenv("POSSIM_REQUIRE_SYSTEM", raising=False)
+    result = library.runpytest("-rs", "-k", "card_purchase and not declined", *INNER_SESSION)
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*card_transport=pcsc cannot run here: pcscd is not installed*"])
+
+    monkeypatch.setenv("POSSIM_REQUIRE_SYSTEM", "1")
+    result = library.runpytest("-k", "card_purchase and not declined", *INNER_SESSION)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*POSSIM_REQUIRE_SYSTEM=1 requires it*"])
+
+
+def test_pos_fixture_purchases_and_skips_without_a_device(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_shop=POS_TEST)
+    result = pytester.runpytest("-rs", *INNER_SESSION)
+    result.assert_outcomes(passed=4, skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*: no --pos-printer given"])
+
+
+def test_pos_device_reports_the_drivers_reason(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_shop=POS_TEST)
+    result = pytester.runpytest(
+        "-rs", "-k", "real_printer", "--pos-printer", "usb://0416:5011", *INNER_SESSION
+    )
+    result.assert_outcomes(skipped=1)
+    # No such USB device (and which printers there are), or no libusb: the driver says.
+    result.stdout.fnmatch_lines(["SKIPPED*: *usb://0416:5011*"])
+
+
+def test_real_printer_url_replaces_the_simulated_one(pytester: pytest.Pytester) -> None:
+    """A network printer (possim's, on loopback) given by --pos-printer prints the
+    pos fixture's and a scenario's receipts; the printer_transport axis disappears."""
+    printer = VirtualPrinter(PrinterProfile.load("generic_58mm"))
+    with TcpPrinter(PrinterPort(printer)) as network_printer:
+        pytester.makeini("[pytest]\n")
+        pytester.makepyfile(test_shop=POS_TEST)
+        text = _library_copy("printer_paper_out.yaml")
+        card = _library_copy("card_purchase.yaml", variants=False)
+        folder = pytester.mkdir("scenarios")
+        (folder / "printer_paper_out.yaml").write_text(text, encoding="utf-8")
+        (folder / "card_purchase.yaml").write_text(card, encoding="utf-8")
+        result = pytester.runpytest(
+            "-v",
+            "-k",
+            "real_printer or card_purchase or paper_out",
+            "--pos-printer",
+            network_printer.url,
+            *INNER_SESSION,
+        )
+        # paper_out drives the simulated printer's paper sensor: a real printer has none.
+        result.assert_outcomes(passed=3, failed=1)
+        result.stdout.fnmatch_lines(
+            ["*printer_paper_out.yaml::printer_paper_out FAILED*", "*card_purchase PASSED*"]
+        )
+    assert len(printer.receipts) == 6  # two copies each: two pos tests' and the scenario's
+    assert all("RMB 12.34" in receipt.text for receipt in printer.receipts)
+
+
+def test_real_devices_cannot_be_shared_by_xdist_workers(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("-n", "2", "--pos-printer", "tcp://127.0.0.1:9", *INNER_SESSION)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--pos-printer name a real device that 2 xdist workers*"])
+
+
+def test_pos_errors_name_the_calling_line(tmp_path: Path) -> None:
+    with Pos(tmp_path) as shop:
+        with pytest.raises(ScenarioError, match=r"test_pytest_plugin\.py:\d+: sale\.amount: "):
+            shop.pay_by_card("twelve")
+        with pytest.raises(ScenarioError, match=r"customer_pays_qr\.wallet"):
+            shop.pay_by_qr("1.00", wallet="paypal")
+        with pytest.raises(ScenarioError, match="did you mean 'expect_screen'"):
+            shop.step("expect_scren", "idle")
