@@ -16,6 +16,10 @@ and one terminal id each, magnetic-stripe 0200s) in this process. Two phases:
 After both, the gateway is stopped and its ledger read: every answered
 purchase must be there exactly once with the RRN its terminal received, and
 the ledger holds nothing else.
+
+The gateway process's CPU time per purchase and its resident memory after each
+phase are reported too (from /proc): memory after saturation no higher than
+after the paced phase shows the event window at work (``--keep-events``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import gc
 import os
 import tempfile
 from pathlib import Path
+
+import attrs
 
 from drivers.clock import RealClock
 from simulator.bench_cli import Measurement
@@ -54,10 +60,12 @@ def run(options: argparse.Namespace) -> Measurement:
         gateway = GatewayProcess(ledger, cwd=Path(folder))
         port = gateway.start()
         try:
+            started = _usage(gateway.pid)
             endpoint = HostEndpoint("127.0.0.1", port)
             paced = run_fleet(
                 FleetPlan(endpoint, terminals, per_terminal, card, think=think, seed=options.seed)
             )
+            after_paced = _usage(gateway.pid)
             saturated = run_fleet(
                 FleetPlan(
                     endpoint,
@@ -68,6 +76,7 @@ def run(options: argparse.Namespace) -> Measurement:
                     seed=options.seed,
                 )
             )
+            after_saturation = _usage(gateway.pid)
         finally:
             status = gateway.stop()
         if status != 0:
@@ -87,6 +96,11 @@ def run(options: argparse.Namespace) -> Measurement:
         "lost or duplicated": "none" if not problems else "; ".join(problems),
         "latency budget": f"p99 < {BUDGET_P99_MS:g} ms: "
         + ("OK" if p99_ms < BUDGET_P99_MS else "OVER"),
+        "gateway CPU": _cpu_text(
+            started, after_paced, after_saturation, paced.sent, saturated.sent
+        ),
+        "gateway memory": f"RSS {after_paced.rss_mib:.1f} MiB after paced, "
+        f"{after_saturation.rss_mib:.1f} MiB after saturation",
         # Latency tails on a shared machine follow its load: say what it was.
         "load average": " ".join(f"{value:.2f}" for value in os.getloadavg()),
     }
@@ -94,6 +108,34 @@ def run(options: argparse.Namespace) -> Measurement:
         shown = "\n".join(f"  {key}: {value}" for key, value in details.items())
         raise RuntimeError(f"gateway benchmark failed:\n{shown}")
     return Measurement(figure=p99_ms, unit="ms p99 authorisation latency", details=details)
+
+
+@attrs.frozen
+class _Usage:
+    cpu_seconds: float  # user + system, the process's whole life so far
+    rss_mib: float
+
+
+def _usage(pid: int) -> _Usage:
+    """CPU time and resident memory of a running process, from /proc (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return _Usage(float("nan"), float("nan"))
+    # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    rss_kib = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+    )
+    return _Usage(ticks / os.sysconf("SC_CLK_TCK"), rss_kib / 1024)
+
+
+def _cpu_text(start: _Usage, paced: _Usage, saturated: _Usage, n_paced: int, n_sat: int) -> str:
+    per_paced = (paced.cpu_seconds - start.cpu_seconds) / max(1, n_paced) * 1000
+    per_sat = (saturated.cpu_seconds - paced.cpu_seconds) / max(1, n_sat) * 1000
+    return f"{per_paced:.2f} ms per purchase paced, {per_sat:.2f} ms saturated"
 
 
 def _fleet_problems(report: FleetReport) -> list[str]:

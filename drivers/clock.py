@@ -46,11 +46,31 @@ class Clock(Protocol):
         """Mark the calling thread as doing work for as long as the context lasts."""
 
 
+class _Waiter:
+    __slots__ = ("ready", "wakeup")
+
+    def __init__(self, ready: Callable[[], bool], lock: threading.RLock) -> None:
+        self.ready = ready
+        # One condition per waiter, all on the clock's lock: notify() wakes only
+        # the threads whose condition now holds, not every thread that waits.
+        self.wakeup = threading.Condition(lock)
+
+
 class RealClock:
-    """Wall-clock time; the right clock for real devices and real hosts."""
+    """Wall-clock time; the right clock for real devices and real hosts.
+
+    :meth:`notify` is called on every published event (it is how a condition on
+    the event stream is seen at once), so it must be cheap: with nobody waiting
+    it returns without taking a lock, and otherwise it wakes only the waiters
+    whose ``ready()`` is now true. A thread waiting for its own queue to change
+    (the QR notifier, for hours) is never woken by a payment that does not
+    concern it.
+    """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        # Reentrant: a ready() evaluated under it may itself call notify().
+        self._lock = threading.RLock()
+        self._waiters: list[_Waiter] = []
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc).astimezone()
@@ -59,12 +79,39 @@ class RealClock:
         return time.monotonic()
 
     def wait_until(self, ready: Callable[[], bool], timeout: float | None) -> bool:
-        with self._cond:
-            return self._cond.wait_for(ready, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            if ready():
+                return True
+            waiter = _Waiter(ready, self._lock)
+            # Registered before ready() is looked at again below: a notify() racing
+            # with this call either sees the waiter or happened before that look.
+            self._waiters.append(waiter)
+            try:
+                while True:
+                    if ready():
+                        return True
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    waiter.wakeup.wait(remaining)
+            finally:
+                self._waiters.remove(waiter)
 
     def notify(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
+        # Read without the lock on purpose: a waiter registers itself before its
+        # last look at ready(), so one that is not in the list yet will see the
+        # change that this notify() announces.
+        if not self._waiters:
+            return
+        with self._lock:
+            for waiter in tuple(self._waiters):  # a ready() may wait_until() itself
+                try:
+                    woken = waiter.ready()
+                except Exception:  # let the waiter's own thread meet the error
+                    woken = True
+                if woken:
+                    waiter.wakeup.notify()
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

@@ -9,13 +9,23 @@ Publishers redact before they publish (see :mod:`simulator.redact`); as a
 second line of defence the bus masks any value registered with
 :meth:`EventBus.add_secret` (the PAN and track 2 of the card in play) wherever
 it appears in an event.
+
+Retention: a simulation's bus keeps every event (scenarios, reports and tests
+read the whole history). A long-running server (``possim gateway serve``)
+keeps only the last ``keep_last`` events -- memory and garbage-collection
+pauses stay flat however long it runs -- while its subscribers (the console
+printer, a transcript writer) still get every event as it is published.
+``since(seq)`` answers for any ``seq`` still inside that window and raises
+:class:`EventsDropped` for one that has fallen out of it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +34,13 @@ from typing import Any, TextIO
 import attrs
 
 from drivers.clock import Clock
+from simulator.errors import SimulatorError
 
 Subscriber = Callable[["Event"], None]
+
+
+class EventsDropped(SimulatorError):
+    """``since(seq)`` asked for events a bounded bus no longer keeps."""
 
 
 @attrs.frozen
@@ -54,10 +69,19 @@ class Event:
 
 
 class EventBus:
-    def __init__(self, clock: Clock) -> None:
+    """The event stream; ``keep_last=N`` keeps only the newest N events (servers)."""
+
+    def __init__(self, clock: Clock, *, keep_last: int | None = None) -> None:
+        if keep_last is not None and keep_last < 1:
+            raise SimulatorError(f"an event bus must keep at least 1 event, not {keep_last}")
         self._clock = clock
         self._lock = threading.RLock()
-        self._events: list[Event] = []
+        self._keep_last = keep_last
+        # A list keeps everything; a bounded deque drops the oldest on append.
+        self._events: list[Event] | deque[Event] = (
+            [] if keep_last is None else deque(maxlen=keep_last)
+        )
+        self._published = 0  # the seq of the newest event
         # Replaced, never changed in place: publish() iterates it without the lock.
         self._subscribers: tuple[Subscriber, ...] = ()
         self._secrets: dict[str, str] = {}
@@ -69,6 +93,11 @@ class EventBus:
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    @property
+    def keep_last(self) -> int | None:
+        """How many events are kept (None: all of them)."""
+        return self._keep_last
 
     def add_secret(self, value: str, replacement: str) -> None:
         """Mask ``value`` in every later event (belt and braces for PAN/track 2)."""
@@ -96,9 +125,9 @@ class EventBus:
                     summary = self._replace(summary)
                 if detail and pattern.search(repr(detail)) is not None:
                     detail = self._replace(detail)
-            events = self._events
-            event = Event(len(events) + 1, at, wall, source, kind, summary, detail)
-            events.append(event)
+            self._published = seq = self._published + 1
+            event = Event(seq, at, wall, source, kind, summary, detail)
+            self._events.append(event)
             subscribers = self._subscribers
         for subscriber in subscribers:
             subscriber(event)
@@ -120,16 +149,32 @@ class EventBus:
 
     @property
     def events(self) -> list[Event]:
+        """Every event kept (on a bounded bus: the newest ``keep_last``)."""
         with self._lock:
             return list(self._events)
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._events)
+        """How many events were published: the ``seq`` of the newest one."""
+        return self._published
 
     def since(self, seq: int) -> list[Event]:
+        """The events after ``seq`` (``since(0)``: from the start; ``since(len(bus))``: none).
+
+        On a bounded bus, raises :class:`EventsDropped` if some of them are no
+        longer kept.
+        """
         with self._lock:
-            return self._events[seq:]
+            events = self._events
+            if isinstance(events, list):
+                return events[seq:]
+            oldest = self._published - len(events) + 1
+            if seq < oldest - 1:
+                raise EventsDropped(
+                    f"events {seq + 1}..{oldest - 1} are gone: this bus keeps only the last "
+                    f"{self._keep_last} events (the oldest kept is {oldest}); subscribe to "
+                    "see every event as it is published"
+                )
+            return list(itertools.islice(events, max(0, seq - oldest + 1), None))
 
     def of(self, *, source: str | None = None, kind: str | None = None) -> Iterator[Event]:
         for event in self.events:

@@ -1,16 +1,23 @@
 """The pytest plugin: scenarios as items, variants, reports, xdist, the pos fixture, devices.
 
 Most tests run an inner pytest session (pytester) over a small folder holding
-copies of two or three library scenarios; the whole library under ``-n 2`` vs
-serially is the ``possim bench library`` benchmark's job.
+copies of two or three library scenarios. One runs the whole library in fresh
+processes, serially and with ``-n 2``, and requires the same items, outcomes
+and report (issue 6's acceptance test; ~40 s).
 """
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -26,7 +33,9 @@ pytest_plugins = ["pytester"]
 # The inner sessions run in this process: textual-snapshot's session hooks would
 # replace (and then delete) the outer session's snapshot folder.
 INNER_SESSION = ("-p", "no:cacheprovider", "-p", "no:textual-snapshot")
-LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = ROOT / "scenarios"
+REQUIRE_SYSTEM_ENV = "POSSIM_REQUIRE_SYSTEM"
 # Load every device scheme's module now: pytester drops the modules an inner
 # session imports, and the registry would then make instances of dropped classes.
 registry.schemes(DeviceKind.SCANNER)
@@ -217,6 +226,180 @@ def test_parallel_run_matches_the_serial_run(library: pytest.Pytester) -> None:
     assert workers == ["gw0", "gw1"], result.stdout.str()
     ledgers = list(artifacts.rglob("ledger.sqlite"))
     assert len(ledgers) == len([o for o in serial.values() if o == "passed"])
+
+
+def _junit_id(nodeid: str) -> str:
+    """``nodeid`` as :func:`_outcomes` names it (pytest's junitxml classname::name)."""
+    path, bracket, params = nodeid.partition("[")
+    names = path.split("::")
+    names[0] = names[0].replace("/", ".").removesuffix(".py")
+    return f"{'.'.join(names[:-1])}::{names[-1]}{bracket}{params}"
+
+
+def _merged_report(report: Path) -> list[dict[str, Any]]:
+    """The report's scenario records, after checking it is one report whose images resolve."""
+    assert sorted(p.name for p in report.iterdir()) == ["index.html", "run.json"]
+    record = json.loads((report / "run.json").read_text(encoding="utf-8"))
+    scenarios: list[dict[str, Any]] = record["scenarios"]
+    receipts = [path for scenario in scenarios for path in scenario["receipts"]]
+    missing = [path for path in receipts if not (report / path).is_file()]
+    assert not missing, missing
+    page = (report / "index.html").read_text(encoding="utf-8")
+    images = [unquote(html.unescape(src)) for src in re.findall(r'<img src="([^"]*)"', page)]
+    assert images == receipts
+    return scenarios
+
+
+def _workers(report: Path, scenarios: list[dict[str, Any]], artifacts: Path) -> set[str]:
+    """The workers (``artifacts/gwN``) whose folders the records' artifacts are in."""
+    folders = [(report / scenario["artifacts"]).resolve() for scenario in scenarios]
+    return {w.name for w in artifacts.iterdir() if any(f.is_relative_to(w) for f in folders)}
+
+
+def test_parallel_run_writes_one_merged_report(library: pytest.Pytester) -> None:
+    (library.path / "scenarios" / "wrong.yaml").write_text(FAILING, encoding="utf-8")
+    bad = "name: bad\nvariants:\n  card_transport: [sim, nfc]\nsteps:\n  - sale: '1.00'\n"
+    (library.path / "scenarios" / "bad.yaml").write_text(bad, encoding="utf-8")
+    report, artifacts = library.path / "report", library.path / "runs"
+    junit = library.path / "junit.xml"
+    library.runpytest(
+        "-n",
+        "2",
+        f"--junitxml={junit}",
+        f"--pos-report={report}",
+        f"--pos-artifacts={artifacts}",
+        *INNER_SESSION,
+    )
+    outcomes = {item: o for item, o in _outcomes(junit).items() if "bad.yaml" not in item}
+    collected = [
+        "scenarios/card_purchase.yaml::card_purchase[sim]",
+        "scenarios/card_purchase.yaml::card_purchase[pcsc]",
+        "scenarios/card_purchase_declined.yaml::card_purchase_declined",
+        "scenarios/qr_wechat.yaml::qr_wechat[sim]",
+        "scenarios/qr_wechat.yaml::qr_wechat[pty]",
+        "scenarios/wrong.yaml::wrong",
+    ]
+    assert sorted(outcomes) == sorted(map(_junit_id, collected))
+    ran = [nodeid for nodeid in collected if outcomes[_junit_id(nodeid)] != "skipped"]
+    scenarios = _merged_report(report)
+    record = json.loads((report / "run.json").read_text(encoding="utf-8"))
+    # Every item once, in collection order, whichever worker ran it.
+    assert [scenario["test_id"] for scenario in scenarios] == ran
+    assert record["run"]["xdist_workers"] == ["gw0", "gw1"]
+    # Both workers failed to collect bad.yaml: it is listed once.
+    assert [(Path(i["file"]).name, i["line"]) for i in record["invalid"]] == [("bad.yaml", 3)]
+    totals = record["run"]["totals"]
+    assert (totals["scenarios"], totals["failed"]) == (len(ran), 1)
+    assert _workers(report, scenarios, artifacts) == {"gw0", "gw1"}
+    assert all((report / s["artifacts"] / "transcript.jsonl").is_file() for s in scenarios)
+    by_id = {scenario["test_id"]: scenario for scenario in scenarios}
+    wrong = by_id["scenarios/wrong.yaml::wrong"]
+    assert wrong["result"] == "failed" and wrong["failure_location"].endswith("wrong.yaml:7")
+    assert wrong["rerun"].startswith("possim run ") and "--seed" in wrong["rerun"]
+    # Labels are the whole run's, not a worker's: the two qr_wechat items are runs 1 and 2.
+    pair = [by_id[f"scenarios/qr_wechat.yaml::qr_wechat[{v}]"] for v in ("sim", "pty")]
+    assert [s["label"] for s in pair] == [
+        f"{s['name']} [run {i}/2, seed {s['seed']}]" for i, s in enumerate(pair, 1)
+    ]
+
+
+def test_a_crashed_worker_is_named_in_the_merged_report(library: pytest.Pytester) -> None:
+    library.makepyfile(test_crash="import os\n\n\ndef test_crash():\n    os._exit(3)\n")
+    report = library.path / "report"
+    result = library.runpytest(
+        "-n",
+        "2",
+        "-k",
+        "qr_wechat or declined or crash",
+        f"--pos-report={report}",
+        *INNER_SESSION,
+    )
+    result.stdout.fnmatch_lines(["*worker*crashed while running*test_crash*"])
+    record = json.loads((report / "run.json").read_text(encoding="utf-8"))
+    lost = record["run"]["xdist_workers_lost"]
+    assert len(lost) == 1 and lost[0] in ("gw0", "gw1"), record["run"]
+    # The items the lost worker had run are missing; the others are listed once.
+    ids = [scenario["test_id"] for scenario in _merged_report(report)]
+    assert len(ids) == len(set(ids)) and not any("crash" in i for i in ids)
+    assert set(ids) <= {
+        "scenarios/card_purchase_declined.yaml::card_purchase_declined",
+        "scenarios/qr_wechat.yaml::qr_wechat[sim]",
+        "scenarios/qr_wechat.yaml::qr_wechat[pty]",
+    }
+
+
+class _LibraryRun:
+    """``pytest scenarios/`` over the real library in a fresh process of this Python."""
+
+    def __init__(self, folder: Path, *extra: str) -> None:
+        folder.mkdir()
+        self.report, self.artifacts = folder / "report", folder / "artifacts"
+        junit = folder / "junit.xml"
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "scenarios/",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={folder / 'tmp'}",
+            f"--junitxml={junit}",
+            f"--pos-report={self.report}",
+            f"--pos-artifacts={self.artifacts}",
+            *extra,
+        ]
+        # A missing pcscd must fail the pcsc items here, never skip them.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+        env[REQUIRE_SYSTEM_ENV] = "1"
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+        self.output = f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-4000:]}"
+        assert done.returncode in (0, 1) and junit.is_file(), self.output
+        self.outcomes = _outcomes(junit)
+
+
+@pytest.mark.system_package("pcscd")
+@pytest.mark.system_package("vpcd-config")
+@pytest.mark.system_package("pyscard", module="smartcard")
+def test_whole_library_under_xdist_matches_the_serial_run(tmp_path: Path) -> None:
+    """Issue 6: ``pytest scenarios/ -n 2`` passes with the serial run's results, and
+    ``--pos-report`` writes one report listing every item, receipts and all."""
+    from simulator.pcscd import missing_requirements
+
+    problems = missing_requirements()
+    if problems:  # the library's pcsc variants need a private pcscd
+        message = "a private pcscd cannot run here: " + "; ".join(problems)
+        if os.environ.get(REQUIRE_SYSTEM_ENV) == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    serial = _LibraryRun(tmp_path / "serial")
+    parallel = _LibraryRun(tmp_path / "parallel", "-n", "2")
+    assert serial.outcomes, serial.output
+    failed = sorted(item for item, outcome in serial.outcomes.items() if outcome != "passed")
+    assert not failed, serial.output
+    assert parallel.outcomes == serial.outcomes, parallel.output
+
+    reports = {}
+    for run in (serial, parallel):
+        scenarios = _merged_report(run.report)
+        assert sorted(_junit_id(s["test_id"]) for s in scenarios) == sorted(serial.outcomes)
+        reports[run is parallel] = {scenario["test_id"]: scenario for scenario in scenarios}
+    serial_records, merged = reports[False], reports[True]
+    assert list(merged) == list(serial_records)  # one record per item, in collection order
+    assert sum(len(s["receipts"]) for s in merged.values()) > 0
+    assert _workers(parallel.report, list(merged.values()), parallel.artifacts) == {"gw0", "gw1"}
+    for test_id, record in merged.items():
+        # The same seed gives the same transcript, steps and receipts on any worker.
+        same = serial_records[test_id]
+        assert len(record["receipts"]) == len(same["receipts"]), test_id
+        differing = [
+            key
+            for key in same
+            if key not in ("seconds", "artifacts", "receipts") and record.get(key) != same[key]
+        ]
+        assert not differing, (test_id, differing)
 
 
 def test_pcsc_variant_skips_with_the_reason_or_fails_under_ci(

@@ -360,29 +360,36 @@ class AcquirerHost:
             f"retransmission: same answer as the first time (ledger status {entry.status})",
         )
 
-    def _purchase_format_problems(
-        self, req: Mapping[str, str], icc_problems: list[str]
+    def _common_format_problems(
+        self, req: Mapping[str, str], extra_digits: tuple[tuple[str, int, str], ...] = ()
     ) -> list[str]:
+        """What every purchase, void and refund request must carry, and how."""
         problems: list[str] = []
         for key, count, name in (
             ("3", 6, "processing code"),
             ("4", 12, "amount"),
             ("11", 6, "STAN"),
-            ("22", 3, "entry mode"),
             ("49", 3, "currency"),
+            *extra_digits,
         ):
             if not _digits(req.get(key), count):
                 problems.append(f"DE{key} ({name}) must be {count} digits")
         if "7" in req and not _digits(req["7"], 10):
             problems.append("DE7 (transmission date-time) must be 10 digits")
-        if "52" in req and not _hex_bytes(req["52"], 8):
-            problems.append("DE52 (PIN block) must be 8 bytes")
-        if "23" in req and not _digits(req["23"], 3):
-            problems.append("DE23 (PAN sequence number) must be 3 digits")
         if not self._fits("41", req.get("41")):
             problems.append("DE41 (terminal id) must be 8 characters")
         if not self._fits("42", req.get("42")):
             problems.append("DE42 (merchant id) must be 15 characters")
+        return problems
+
+    def _purchase_format_problems(
+        self, req: Mapping[str, str], icc_problems: list[str]
+    ) -> list[str]:
+        problems = self._common_format_problems(req, (("22", 3, "entry mode"),))
+        if "52" in req and not _hex_bytes(req["52"], 8):
+            problems.append("DE52 (PIN block) must be 8 bytes")
+        if "23" in req and not _digits(req["23"], 3):
+            problems.append("DE23 (PAN sequence number) must be 3 digits")
         problems.extend(self._pan_problems(req))
         entry_mode = req.get("22", "")
         if "55" in req:
@@ -548,27 +555,13 @@ class AcquirerHost:
         return APPROVED, f"refund of {amount} fen of sale {rrn} approved ({left - amount} left)"
 
     def _void_refund_format_problems(self, req: Mapping[str, str], void: bool) -> list[str]:
-        problems: list[str] = []
-        for key, count, name in (
-            ("3", 6, "processing code"),
-            ("4", 12, "amount"),
-            ("11", 6, "STAN"),
-            ("49", 3, "currency"),
-        ):
-            if not _digits(req.get(key), count):
-                problems.append(f"DE{key} ({name}) must be {count} digits")
+        problems = self._common_format_problems(req)
         if req.get("3") != VOID_OR_REFUND:
             problems.append(f"DE3 (processing code) must be {VOID_OR_REFUND}")
-        if "7" in req and not _digits(req["7"], 10):
-            problems.append("DE7 (transmission date-time) must be 10 digits")
         if not _RRN.match(req.get("37", "")):
             problems.append("DE37 (the sale's RRN) must be 12 characters")
         if "38" in req and not self._fits("38", req["38"]):
             problems.append("DE38 (the sale's auth code) must be 6 characters")
-        if not self._fits("41", req.get("41")):
-            problems.append("DE41 (terminal id) must be 8 characters")
-        if not self._fits("42", req.get("42")):
-            problems.append("DE42 (merchant id) must be 15 characters")
         if void and not batch_of(req):
             problems.append("DE60 (message type and batch number) is required for a void")
         if not void:

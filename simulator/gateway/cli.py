@@ -30,6 +30,9 @@ from simulator.wire.mac import parse_mac_key
 DEFAULT_PORT = 5800
 DEFAULT_QR_PORT = 5801
 DEFAULT_LEDGER = "possim-gateway.sqlite"
+# Events the serving process keeps in memory: enough to look back on a burst,
+# bounded so that hours of serving cost no more memory (or GC time) than minutes.
+DEFAULT_KEEP_EVENTS = 1000
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -102,8 +105,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument(
         "--quiet",
         action="store_true",
-        help="no event per message (only the listening lines and errors are printed), "
-        "for load tests",
+        help="print only the listening lines and errors, not every message, for load tests",
+    )
+    serve.add_argument(
+        "--keep-events",
+        type=int,
+        default=DEFAULT_KEEP_EVENTS,
+        metavar="N",
+        help="how many of the newest events to keep in memory; older ones (already "
+        "printed, unless --quiet) are dropped, so memory stays flat however long the "
+        "gateway serves (%(default)s)",
     )
     serve.add_argument("--issuers", default=DEFAULT_ISSUERS, help=argparse.SUPPRESS)
     serve.add_argument("--magic-amounts", default=DEFAULT_MAGIC_AMOUNTS, help=argparse.SUPPRESS)
@@ -132,6 +143,8 @@ def serve_command(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     if args.tpdu_length < 0:
         raise GatewayError("--tpdu-length cannot be negative")
+    if args.keep_events < 1:
+        raise GatewayError("--keep-events must be at least 1")
     mac_key = None
     if args.mac_key_file is not None:
         # A file, not an argument: command lines show up in ps and shell history.
@@ -141,7 +154,9 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
             raise GatewayError(f"cannot read --mac-key-file {args.mac_key_file}: {exc}") from None
         mac_key = parse_mac_key(text, f"the key in {args.mac_key_file}")
     clock = RealClock()
-    bus = EventBus(clock)
+    # A server runs for hours: keep a window of events, not all of them. Every
+    # event still reaches the subscribers (the printer below) as it happens.
+    bus = EventBus(clock, keep_last=args.keep_events)
     output_lock = threading.Lock()
 
     def show(event: Event) -> None:
@@ -167,7 +182,6 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         length_header=args.length_header,
         tpdu_swap=args.tpdu_swap,
         mac_key=mac_key,
-        trace=not args.quiet,
     )
     if not is_loopback(args.host):
         print(

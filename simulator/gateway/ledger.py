@@ -287,7 +287,7 @@ class Ledger:
         self._clock = clock
         self._lock = threading.Lock()
         try:
-            self._db = open_database(self.path)
+            self._db = open_database(self.path, clock=clock)
         except sqlite3.Error as exc:
             raise GatewayError(f"cannot open ledger {self.path}: {exc}") from None
         try:

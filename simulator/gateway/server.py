@@ -90,8 +90,9 @@ class GatewayServer:
         self._backlog = backlog
         # With a MAC key every request must carry a good MAC and every reply gets one.
         self._mac = mac
-        # trace=False: no iso8583 event per message (errors still), for load tests --
-        # the bus keeps every event, and a long run's garbage collections grow with them.
+        # trace=False: no iso8583 event per message (errors still). Not needed for
+        # long runs -- ``gateway serve`` gives its bus a bounded window -- but it
+        # saves building the events where nobody reads them.
         self._trace = trace
         self.faults = HostFaults(clock, bus)  # armed by scenarios (gateway_fault)
         self._thread: threading.Thread | None = None

@@ -18,7 +18,10 @@ it off). What it adds (docs/pytest.md):
   URL`` replace the terminal configuration's device URLs, and
   ``@pytest.mark.pos_device("printer")`` skips a test unless that device was
   given and answers (the driver's own error is the reason);
-* the **pos** fixture: a :class:`simulator.scenario.pos.Pos`.
+* the **pos** fixture: a :class:`simulator.scenario.pos.Pos`;
+* **reports**: ``--pos-report DIR`` writes ``run.json`` and ``index.html`` at the
+  end; under xdist each worker sends its scenario records to the controller
+  (``workeroutput``, read in ``pytest_testnodedown``), which writes the one report.
 
 Heavy modules are imported inside hooks: this plugin loads in every pytest
 session of the environment it is installed in.
@@ -63,9 +66,17 @@ DEVICE_AXES = {
 # Devices two xdist workers cannot share (a speaker can: each run just talks).
 _EXCLUSIVE_DEVICES = ("printer", "card_reader", "scanner")
 
+# What an xdist worker hands the controller in ``workeroutput``: JSON-able (execnet).
+WORKER_OUTPUT_KEY = "possim_report"
+
+# A run.json scenario record and the item's place in the collection (the report's order).
+Placed = tuple[int, dict[str, Any]]
+
 _probes_key = pytest.StashKey[dict[tuple[str, str], str]]()
-_results_key = pytest.StashKey[list["ScenarioResult"]]()
+_records_key = pytest.StashKey[list[Placed]]()
 _invalid_key = pytest.StashKey[list["ScenarioError"]]()
+_positions_key = pytest.StashKey[dict[str, int]]()
+_from_workers_key = pytest.StashKey["_FromWorkers"]()
 
 
 # -- options, markers ---------------------------------------------------------------------
@@ -115,8 +126,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "scanner, speaker) that answers; skipped with the driver's reason otherwise",
     )
     config.stash[_probes_key] = {}
-    config.stash[_results_key] = []
+    config.stash[_records_key] = []
     config.stash[_invalid_key] = []
+    config.stash[_from_workers_key] = _FromWorkers()
     # EMV mandates double-length TDES; cryptography warns on every use of it.
     config.addinivalue_line("filterwarnings", "ignore:.*TripleDES.*")
     workers = config.getoption("numprocesses", None)
@@ -249,7 +261,7 @@ class ScenarioItem(pytest.Item):
             scanner_transport=self.variant.get("scanner_transport"),
         )
         self.result = result
-        self.config.stash[_results_key].append(result)
+        self._keep_record(result)
         known = {name for name, _ in self.user_properties}
         self.user_properties.extend(
             (name, value) for name, value in result.setup.items() if name not in known
@@ -257,6 +269,21 @@ class ScenarioItem(pytest.Item):
         self.user_properties.append(("artifacts", str(result.artifacts)))
         if not result.passed:
             raise ScenarioFailed(result)
+
+    def _keep_record(self, result: ScenarioResult) -> None:
+        """With ``--pos-report``: the run.json record of this run, while its artifacts are fresh."""
+        report_dir = report_root(self.config)
+        if report_dir is None:
+            return
+        from simulator.scenario.report.run_record import scenario_record
+
+        record = scenario_record(result, result.scenario.name, report_dir)
+        record["test_id"] = self.nodeid
+        positions = self.config.stash.get(_positions_key, None)
+        if positions is None:
+            positions = {item.nodeid: i for i, item in enumerate(self.session.items)}
+            self.config.stash[_positions_key] = positions
+        self.config.stash[_records_key].append((positions.get(self.nodeid, -1), record))
 
     def _out_dir(self) -> Path:
         """``<root>/<folder of the file>[/[variant]]``: every item its own artifacts folder."""
@@ -439,21 +466,89 @@ def attrs_items(instance: Any) -> list[tuple[str, Any]]:
 # -- reports at the end ---------------------------------------------------------------------
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """``--pos-report DIR``: the run record and HTML summary of the scenario items run here
-    (under xdist, each worker writes its own, in ``DIR/gwN``)."""
-    out_dir: Path | None = session.config.getoption("pos_report", None)
-    results = session.config.stash.get(_results_key, [])
-    invalid = session.config.stash.get(_invalid_key, [])
-    if out_dir is None or not (results or invalid):
-        return
-    from simulator.scenario.report import write_reports
+def report_root(config: pytest.Config) -> Path | None:
+    """``--pos-report``'s folder, absolute (records' paths are relative to it)."""
+    chosen: Path | None = config.getoption("pos_report", None)
+    return None if chosen is None else chosen.resolve()
 
-    worker = getattr(session.config, "workerinput", {}).get("workerid")
-    run_info = {"runner": "pytest", "args": " ".join(session.config.invocation_params.args)}
-    if worker:
-        run_info["xdist_worker"] = worker
-    seed = session.config.getoption("pos_seed", None)
+
+class _FromWorkers:
+    """What the xdist controller received: each worker's records, and workers lost on the way."""
+
+    def __init__(self) -> None:
+        self.records: list[Placed] = []
+        self.invalid: list[dict[str, Any]] = []
+        self.workers: list[str] = []
+        self.lost: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object | None) -> None:
+    """xdist controller: keep what a worker sent (its session ended) for the one report."""
+    received = node.config.stash.get(_from_workers_key, None)
+    if received is None or report_root(node.config) is None:
+        return
+    worker = str(node.workerinput["workerid"])
+    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+    if output is None:  # it crashed: the items it ran are missing from the report
+        received.lost.append(worker)
+        return
+    received.workers.append(worker)
+    received.records.extend((int(position), record) for position, record in output["scenarios"])
+    received.invalid.extend(output["invalid"])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """``--pos-report DIR``: the run record and HTML summary of the scenario items run.
+
+    An xdist worker writes nothing: it sends its records to the controller,
+    which writes one report of every worker's items, in collection order.
+    """
+    config = session.config
+    out_dir = report_root(config)
+    if out_dir is None:
+        return
+    from simulator.scenario.report.run_record import invalid_record
+
+    placed = config.stash.get(_records_key, []).copy()
+    invalid = [invalid_record(error) for error in config.stash.get(_invalid_key, [])]
+    workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[WORKER_OUTPUT_KEY] = {
+            "scenarios": [[position, record] for position, record in placed],
+            "invalid": invalid,
+        }
+        return
+    run_info: dict[str, Any] = {
+        "runner": "pytest",
+        "args": " ".join(config.invocation_params.args),
+    }
+    received = config.stash.get(_from_workers_key, None)
+    if received is not None and (received.workers or received.lost):
+        placed += received.records
+        invalid += received.invalid
+        run_info["xdist_workers"] = sorted(received.workers)
+        if received.lost:
+            run_info["xdist_workers_lost"] = sorted(received.lost)
+    invalid = _unique(invalid)  # every worker collects every file
+    if not (placed or invalid or "xdist_workers_lost" in run_info):
+        return
+    seed = config.getoption("pos_seed", None)
     if seed is not None:
         run_info["seed"] = str(seed)
-    write_reports(results, out_dir / worker if worker else out_dir, run_info, invalid=invalid)
+    from simulator.scenario.report import write_reports_from_records
+
+    placed.sort(key=lambda pair: pair[0])  # workers finish in any order; collection order is one
+    scenarios = [record for _, record in placed]
+    write_reports_from_records(scenarios, out_dir, run_info, invalid=invalid)
+
+
+def _unique(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[Any, ...]] = set()
+    kept: list[dict[str, Any]] = []
+    for entry in entries:
+        key = (entry["file"], entry["line"], entry["error"])
+        if key not in seen:
+            seen.add(key)
+            kept.append(entry)
+    return kept

@@ -46,7 +46,7 @@ _CODE_SCHEMA: dict[str, Any] = {
     **TEXT_SCHEMA,
 }
 _ORDER_SCHEMA: dict[str, Any] = {
-    "description": "`last` (the last QR sale) or an order number.",
+    "description": "`last` (the scenario's last `sale:`, card or QR) or an order number.",
     "type": "string",
     "default": "last",
 }
@@ -472,7 +472,9 @@ class ExpectNotifies(Step):
     is_action = False
     help = (
         "The terminal's notify receiver saw this many notifies of each verdict: accepted, "
-        "duplicate, late, forged (rejected with 401)."
+        "duplicate, late, forged (rejected with 401). Only dynamic-QR sales (the terminal "
+        "shows the QR) register a notify URL; a scanned code's payment is confirmed by the "
+        "micropay answer or by querying, so it brings no notify."
     )
     example = "expect_notifies: {accepted: 1, duplicate: 1}"
     schema: ClassVar[dict[str, Any]] = {

@@ -149,7 +149,8 @@ def _shape(schema: dict[str, Any]) -> str:
         items = schema.get("items", {})
         return f"a list of {_shape(items) if 'properties' not in items else _message(items)}"
     if kind == "object":
-        return "a mapping"
+        keys = ", ".join(f"`{key}`" for key in schema.get("properties", {}))
+        return f"a mapping of {keys}" if keys else "a mapping"
     if kind == "integer":
         low, high = schema.get("minimum"), schema.get("maximum")
         if low is not None and high is not None:

@@ -92,6 +92,9 @@ class ScenarioRun:
         self.sale: SaleHandle | None = None
         # How the latest `sale:` step paid: what `void`/`refund` of `order: last` mean.
         self.last_sale_method: str | None = None
+        # How many receipts / utterances earlier expectations covered (`new:` forms).
+        self.receipts_checked = 0
+        self.speech_checked = 0
         self.card: CardImage | None = None
         self._cursors: dict[str, int] = {}
 

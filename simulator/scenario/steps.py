@@ -36,6 +36,7 @@ from simulator.scenario.model import (
 )
 from simulator.scenario.runner import ScenarioRun
 from simulator.terminal.amounts import format_yuan, parse_yuan
+from simulator.terminal.cashier_cancel import CancelRefused
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import TxnState
 from simulator.terminal.receipts import REPRINT_MARK
@@ -354,6 +355,41 @@ class Press(Step):
         return "press " + ("*" if self.key.isdigit() else self.key)
 
 
+@step("cashier_cancels")
+@attrs.define
+class CashierCancels(Step):
+    is_action = True
+    help = (
+        "The cashier presses CANCEL on the terminal while the payment waits for the card, "
+        "the customer's code, or the customer to pay the QR shown (or confirm a USERPAYING "
+        'payment). Before a card or code: the sale ends CANCELED "cancelled by the cashier" '
+        "and nothing is sent. A QR order already made is queried once more and reversed "
+        "(REVOKED) unless the customer has paid meanwhile: then the sale is approved. Fails "
+        "when no payment is in progress or it cannot be cancelled now (reading the card, "
+        "authorising with the host; PIN entry: `press: CANCEL`)."
+    )
+    example = "cashier_cancels:"
+    schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
+
+    line: int = 0
+
+    @classmethod
+    def parse(cls, value: Any, where: Where) -> CashierCancels:
+        expect_no_arguments(value, where, "cashier_cancels")
+        return cls()
+
+    def run(self, run: ScenarioRun) -> None:
+        try:
+            taken = run.sim.terminal.cancel()
+        except CancelRefused as exc:
+            raise run.fail(self, f"the terminal refused CANCEL: {exc}") from None
+        if not taken:
+            raise run.fail(self, f"no payment in progress to cancel ({run.screen_text()})")
+
+    def describe(self) -> str:
+        return "cashier presses CANCEL"
+
+
 @step("wait")
 @attrs.define
 class Wait(Step):
@@ -568,7 +604,8 @@ class ExpectGateway(Step):
     help = (
         "The acquirer host saw these ISO 8583 messages, in this order (others may come "
         "between unless exact: true; exact: true with messages: [] means none). Keys other "
-        "than mti are field numbers."
+        "than mti are field numbers, their values the field's text on the wire (DE4 is 12 "
+        'digits of fen: "000000002580" for RMB 25.80).'
     )
     example = 'expect_gateway: [{mti: "0200"}, {mti: "0210", "39": "00"}]'
     schema: ClassVar[dict[str, Any]] = {
@@ -653,29 +690,59 @@ class ExpectGateway(Step):
 @attrs.define
 class ExpectSpeech(Step):
     is_action = False
-    help = "The speaker said exactly these utterances during the sale ([] = silence)."
-    example = 'expect_speech: "收款成功，十二点三四元"'
+    help = (
+        "Once the current operation has finished, the speaker has said exactly these "
+        "utterances since the scenario began ([] = silence) -- or, in the form "
+        "`{new: [...]}`, since the previous expect_speech. A card payment is announced as "
+        "收款成功，<amount in Chinese>元 (25.80: 二十五点八元), a QR payment as "
+        "微信收款 / 支付宝到账 / 云闪付收款 + amount (firmware_fixtures/announcements/); voids "
+        "and refunds are not announced."
+    )
+    example = 'expect_speech: "收款成功，十二点三四元"   # or: expect_speech: {new: []}'
     schema: ClassVar[dict[str, Any]] = {
         "description": "One utterance, or the list of them ([] = silence).",
-        "anyOf": [TEXT_SCHEMA, {"type": "array", "items": TEXT_SCHEMA}],
+        "anyOf": [
+            TEXT_SCHEMA,
+            {"type": "array", "items": TEXT_SCHEMA},
+            {
+                "type": "object",
+                "properties": {
+                    "new": {
+                        "description": "what was said since the previous expect_speech",
+                        "anyOf": [TEXT_SCHEMA, {"type": "array", "items": TEXT_SCHEMA}],
+                    }
+                },
+                "required": ["new"],
+                "additionalProperties": False,
+            },
+        ],
     }
 
     utterances: tuple[str, ...]
+    new_only: bool = False
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectSpeech:
+        new_only = isinstance(value, Mapping)
+        if new_only:
+            value = expect_mapping(value, where, "expect_speech", {"new"})["new"]
         if isinstance(value, list) and not value:
-            return cls(())
-        return cls(_texts(value, where, "expect_speech"))
+            return cls((), new_only)
+        return cls(_texts(value, where, "expect_speech"), new_only)
 
     def run(self, run: ScenarioRun) -> None:
         run.finished_sale(self, DEFAULT_WITHIN)
         said = tuple(e.detail["text"] for e in run.sim.bus.of(source="speaker", kind="utterance"))
-        if said != self.utterances:
+        checked_from = run.speech_checked if self.new_only else 0
+        if said[checked_from:] != self.utterances:
+            since = "since the previous expect_speech" if self.new_only else "in all"
             raise run.fail(
-                self, f"expected the speaker to say {list(self.utterances)}, it said {list(said)}"
+                self,
+                f"expected the speaker to say {list(self.utterances)}, "
+                f"it said {list(said[checked_from:])} {since}",
             )
+        run.speech_checked = len(said)
 
     def describe(self) -> str:
         return f"speech {list(self.utterances)}"
@@ -686,8 +753,11 @@ class ExpectSpeech(Step):
 class ExpectReceipt(Step):
     is_action = False
     help = (
-        "The printer cut this many receipts; each contains / lacks these texts; `reprints` "
-        "of them carry the reprint marker (重打印 REPRINT: printed again after a fault)."
+        "Once the current operation has finished, the printer has cut this many receipts "
+        "since the scenario began (with `new: true`: since the previous expect_receipt); "
+        "each of them contains / lacks these texts; `reprints` of them carry the reprint "
+        "marker (重打印 REPRINT: printed again after a fault). A sale, void or refund prints "
+        "a merchant and a customer copy; a decline or a cancel prints nothing."
     )
     example = 'expect_receipt: {copies: 2, contains: ["621483******3655", "RMB 12.34"]}'
     schema: ClassVar[dict[str, Any]] = {
@@ -697,6 +767,11 @@ class ExpectReceipt(Step):
             "contains": _TEXTS_SCHEMA,
             "not_contains": _TEXTS_SCHEMA,
             "reprints": {"type": "integer", "minimum": 0},
+            "new": {
+                "type": "boolean",
+                "default": False,
+                "description": "only the receipts cut since the previous expect_receipt",
+            },
         },
         "additionalProperties": False,
     }
@@ -705,13 +780,20 @@ class ExpectReceipt(Step):
     contains: tuple[str, ...] = ()
     not_contains: tuple[str, ...] = ()
     reprints: int | None = None
+    new_only: bool = False
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectReceipt:
         value = expect_mapping(
-            value, where, "expect_receipt", {"copies", "contains", "not_contains", "reprints"}
+            value,
+            where,
+            "expect_receipt",
+            {"copies", "contains", "not_contains", "reprints", "new"},
         )
+        new_only = value.get("new", False)
+        if not isinstance(new_only, bool):
+            raise where.error(f"expect_receipt.new: expected true or false, got {new_only!r}")
         counts: dict[str, int | None] = {}
         for key in ("copies", "reprints"):
             count = value.get(key)
@@ -725,16 +807,20 @@ class ExpectReceipt(Step):
             _texts(value.get("contains", []), where, "expect_receipt.contains"),
             _texts(value.get("not_contains", []), where, "expect_receipt.not_contains"),
             counts["reprints"],
+            new_only,
         )
 
     def run(self, run: ScenarioRun) -> None:
         run.finished_sale(self, DEFAULT_WITHIN)
-        receipts = run.receipts()
+        every = run.receipts()
+        checked_from = run.receipts_checked if self.new_only else 0
+        receipts = every[checked_from:]
         if self.copies is not None and len(receipts) != self.copies:
+            since = " since the previous expect_receipt" if self.new_only else ""
             raise run.fail(
-                self, f"expected {self.copies} receipt(s), the printer cut {len(receipts)}"
+                self, f"expected {self.copies} receipt(s){since}, the printer cut {len(receipts)}"
             )
-        for index, text in enumerate(receipts, 1):
+        for index, text in enumerate(receipts, checked_from + 1):
             for wanted in self.contains:
                 if wanted not in text:
                     raise run.fail(self, f"receipt {index} lacks {wanted!r}:\n{text}")
@@ -749,6 +835,7 @@ class ExpectReceipt(Step):
                     f"expected {self.reprints} reprinted receipt(s) ({REPRINT_MARK!r}), "
                     f"the printer cut {marked}",
                 )
+        run.receipts_checked = len(every)
 
     def describe(self) -> str:
         return f"receipts: {self.copies} copies containing {list(self.contains)}"

@@ -18,10 +18,15 @@ a refund (partial allowed, any later batch or day) names the sale by order
 number or RRN and needs the card presented (inserted or swiped, no PIN) so
 the host can check it is the card that paid. The batch close is
 :mod:`simulator.terminal.settlement`.
+
+While it waits for a card the cashier may cancel (``Terminal.cancel``,
+:mod:`simulator.terminal.cashier_cancel`): the sale ends CANCELED "cancelled by
+the cashier" and nothing is sent.
 """
 
 from __future__ import annotations
 
+import enum
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -45,6 +50,7 @@ from simulator.events import EventBus
 from simulator.redact import mask_track2
 from simulator.terminal.amounts import format_yuan
 from simulator.terminal.authorisation import AuthorisationCard, Authoriser
+from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import (
     ContractViolation,
@@ -110,6 +116,13 @@ class _Presented:
     track2: str | None = attrs.field(default=None, repr=False)
 
 
+class _NoCard(enum.Enum):
+    """Why no card came: the wait ran out, or the cashier cancelled it."""
+
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
 class AcquiringApp:
     def __init__(
         self,
@@ -128,7 +141,9 @@ class AcquiringApp:
         magstripe_reader: MagstripeReader | None = None,
         qr: QrPayments | None = None,
         batch_close: BatchClose | None = None,
+        cashier_cancel: CashierCancel | None = None,
     ) -> None:
+        self._cashier = cashier_cancel or CashierCancel(clock, bus)
         self._qr = qr
         self._batch_close = batch_close
         self._contract = contract
@@ -215,7 +230,9 @@ class AcquiringApp:
         deadline = self._clock.monotonic() + self._timeouts.card
         while True:
             presented = self._wait_for_card(deadline, chip=True)
-            if presented is None:
+            if presented is _NoCard.CANCELLED:
+                return self._cancel(CANCELLED_BY_CASHIER)
+            if presented is _NoCard.TIMEOUT:
                 return self._cancel(f"no card presented within {self._timeouts.card:g} s")
             if presented.chip:
                 result = self._chip_sale(order, refund)
@@ -237,20 +254,30 @@ class AcquiringApp:
             else:
                 return self._swipe_sale(order, track, fallback=False, refund=refund)
 
-    def _wait_for_card(self, deadline: float, *, chip: bool) -> _Presented | None:
-        """A card inserted (if ``chip``) or swiped before ``deadline``; None on timeout.
+    def _wait_for_card(self, deadline: float, *, chip: bool) -> _Presented | _NoCard:
+        """A card inserted (if ``chip``) or swiped before ``deadline``, unless the
+        cashier cancels first (a card that comes with the CANCEL is left unread)."""
+        with self._cashier.waiting("the card") as window:
+            presented = self._card_arrival(deadline, chip=chip)
+        if window.cancelled:
+            return _NoCard.CANCELLED
+        return presented or _NoCard.TIMEOUT
+
+    def _card_arrival(self, deadline: float, *, chip: bool) -> _Presented | None:
+        """The card presented; None once ``deadline`` passes or the cashier cancels.
 
         A real PC/SC reader never notifies the clock, so this polls in short
         waits rather than one long one.
         """
         swiper = self._swiper
+        cashier = self._cashier
 
         def arrived() -> bool:  # no side effects: the clock may call it from any thread
-            if chip and self._reader.card_present():
+            if cashier.requested or (chip and self._reader.card_present()):
                 return True
             return swiper is not None and swiper.swipe_waiting()
 
-        while True:
+        while not cashier.requested:
             if chip and self._reader.card_present():
                 # Through wait_for_card too, so the trace shows the card presented;
                 # connect() decides whether the card is really there.
@@ -264,6 +291,7 @@ class AcquiringApp:
             if remaining <= 0:
                 return None
             self._clock.wait_until(arrived, min(remaining, POLL_INTERVAL))
+        return None
 
     # -- chip -----------------------------------------------------------------------
 
@@ -381,7 +409,9 @@ class AcquiringApp:
         deadline = self._clock.monotonic() + self._timeouts.card
         while True:
             presented = self._wait_for_card(deadline, chip=False)
-            if presented is None:
+            if presented is _NoCard.CANCELLED:
+                return self._cancel(CANCELLED_BY_CASHIER)
+            if presented is _NoCard.TIMEOUT:
                 return self._cancel(f"chip read failed ({reason}) and no card was swiped")
             track = Track2.parse(presented.track2 or "")
             if track is not None:

@@ -66,6 +66,12 @@ class Iso8583HostLink:
         """Send ``request``; the reply, or ``None`` if none came within ``timeout``."""
         payload = self._codec.encode(request) if self._mac is None else self._mac.encode(request)
         sock = self._connected()
+        with self._lock:
+            # Replies already here came after their own request timed out (and was
+            # reversed): none of them can answer this one.
+            stale, self._replies = list(self._replies), deque()
+        for late in stale:
+            self._discard(self._decode(late)[1])
         self._publish("out", request)
         self._clock.work_begun()
         try:
@@ -85,21 +91,26 @@ class Iso8583HostLink:
                 raise ConnectionLost(
                     f"{self._where()} closed the connection: {self._closed_reason}"
                 )
-            _, message = self._framing.split(body)
-            reply = self._codec.decode(message)
+            message, reply = self._decode(body)
+            if not answers(request, reply):
+                self._discard(reply)
+                continue
             self._publish("in", reply)
-            if answers(request, reply):
-                if self._mac is not None:
-                    self._mac.verify_reply(message, reply)
-                return reply
-            # A reply that came after its request timed out (and was reversed)
-            # must never be taken as the answer to this one.
-            self._bus.publish(
-                "host_link",
-                "stale_reply",
-                f"discarded: {summarize(reply)} answers no pending request",
-                mti=reply.get("t", ""),
-            )
+            if self._mac is not None:
+                self._mac.verify_reply(message, reply)
+            return reply
+
+    def _decode(self, body: bytes) -> tuple[bytes, Fields]:
+        _, message = self._framing.split(body)
+        return message, self._codec.decode(message)
+
+    def _discard(self, reply: Fields) -> None:
+        self._bus.publish(
+            "host_link",
+            "stale_reply",
+            f"<- discarded {summarize(reply)}: it answers no pending request",
+            mti=reply.get("t", ""),
+        )
 
     def close(self) -> None:
         self._drop_connection("closed by the terminal")

@@ -188,7 +188,7 @@ class Journal:
         self._clock = clock
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = open_database(path)
+        self._db = open_database(path, clock=clock)
         self._db.executescript(_SCHEMA)
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO counters VALUES ('stan', 0), ('batch', 1)")

@@ -9,6 +9,12 @@ QR, refund and void (docs/qr_api.md for the gateway side).
   fallback) until ``qr_wait`` s, then close the order.
 * ``refund`` / ``void`` of a QR order (its out_trade_no in ``orig_order_no``).
 
+The cashier may cancel while the terminal waits for the code, for the customer
+to confirm or for the QR to be paid (:mod:`simulator.terminal.cashier_cancel`):
+before a code is scanned nothing is sent; an order already made is queried one
+last time (a payment made meanwhile wins) and otherwise reversed, as at the
+timeout.
+
 Every step is a committed journal row before the request leaves.
 """
 
@@ -17,13 +23,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from drivers.clock import Clock
+from drivers.clock import POLL_INTERVAL, Clock
 from drivers.errors import DriverError
 from drivers.printer import PrintDocument
 from drivers.scanner import Scanner
 from simulator.events import EventBus
 from simulator.terminal.amounts import format_yuan
 from simulator.terminal.authorisation import Merchant
+from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import PaymentOrder, PaymentOutcome, TransactionDetail
 from simulator.terminal.display import Display, ScreenId
@@ -65,7 +72,9 @@ class QrPayments:
         print_document: Callable[[PrintDocument], None],
         slip: ReceiptTemplate,
         paper_width: Callable[[], int],
+        cashier_cancel: CashierCancel | None = None,
     ) -> None:
+        self._cashier = cashier_cancel or CashierCancel(clock, bus)
         self._link = link
         self._notifies = notifies
         self._scanner = scanner
@@ -102,21 +111,12 @@ class QrPayments:
     def _scan_sale(self, order: PaymentOrder) -> PaymentOutcome:
         amount = format_yuan(order.amount_fen)
         self._drop_stray_scans()  # a code scanned before this sale is not for it
-        deadline = self._clock.monotonic() + self._timeouts.scan
-        code: str | None = None
-        while code is None:
-            remaining = deadline - self._clock.monotonic()
-            if remaining <= 0:
-                return self._cancel(f"no payment code scanned within {self._timeouts.scan:g} s")
-            self._display.show(
-                ScreenId.SCAN_CODE,
-                "请扫描付款码 Scan the customer's code",
-                f"金额 RMB {amount}",
-                f"剩余 {remaining:.0f} s",
-            )
-            code = self._scanner.read_code(min(remaining, 10.0))
-            if code is not None:
-                code = code.strip() or None
+        with self._cashier.waiting("the customer's payment code") as window:
+            code = self._await_code(amount)
+        if window.cancelled:
+            return self._cancel(CANCELLED_BY_CASHIER)  # a code read with the CANCEL is dropped
+        if code is None:
+            return self._cancel(f"no payment code scanned within {self._timeouts.scan:g} s")
         self._bus.add_secret(code, mask_code(code))
         self._display.show(ScreenId.PROCESSING, "处理中 Processing", "请稍候 Please wait")
         entry = self._journal.qr_begin(
@@ -148,26 +148,71 @@ class QrPayments:
         message = str(answer.get("error_message", "")).strip()
         return self._failed(entry, f"{code_text} {message}".strip())
 
+    def _await_code(self, amount: str) -> str | None:
+        """The customer's code; None at the scan timeout or once the cashier cancels."""
+        deadline = self._clock.monotonic() + self._timeouts.scan
+        while not self._cashier.requested:
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                return None
+            self._display.show(
+                ScreenId.SCAN_CODE,
+                "请扫描付款码 Scan the customer's code",
+                f"金额 RMB {amount}",
+                f"剩余 {remaining:.0f} s",
+            )
+            code = self._read_code(min(remaining, 10.0))
+            if code is not None and code.strip():
+                return code.strip()
+        return None
+
+    def _read_code(self, seconds: float) -> str | None:
+        """A code scanned within ``seconds``, or None (sooner if the cashier cancels).
+
+        The scanner's wait cannot see a CANCEL, so it is read in short slices
+        of clock time with a look at the request between them.
+        """
+        until = self._clock.monotonic() + seconds
+        while not self._cashier.requested:
+            remaining = until - self._clock.monotonic()
+            if remaining <= 0:
+                return None
+            code = self._scanner.read_code(min(remaining, POLL_INTERVAL))
+            if code is not None:
+                return code
+        return None
+
     def _await_confirmation(self, order: PaymentOrder, entry: QrEntry) -> PaymentOutcome:
-        """USERPAYING: poll every qr_poll s until qr_confirm s, then reverse."""
+        """USERPAYING: poll every qr_poll s until qr_confirm s (or CANCEL), then reverse."""
+        with self._cashier.waiting("the customer to confirm the payment"):
+            settled = self._confirmation(order, entry)
+        if isinstance(settled, PaymentOutcome):
+            return settled
+        return self._reverse_unpaid(entry, settled)
+
+    def _confirmation(self, order: PaymentOrder, entry: QrEntry) -> PaymentOutcome | str:
+        """The outcome once the order settles, else why it must be reversed."""
         deadline = self._clock.monotonic() + self._timeouts.qr_confirm
+        cashier = self._cashier
         while True:
             remaining = deadline - self._clock.monotonic()
             if remaining <= 0:
-                break
+                return f"the customer did not confirm within {self._timeouts.qr_confirm:g} s"
             self._display.show(
                 ScreenId.WAITING_PAYMENT,
                 "等待顾客确认 Waiting for the customer",
                 f"金额 RMB {format_yuan(order.amount_fen)}",
                 f"剩余 {remaining:.0f} s",
             )
-            self._clock.sleep(min(self._timeouts.qr_poll, remaining))
+            self._clock.wait_until(
+                lambda: cashier.requested, min(self._timeouts.qr_poll, remaining)
+            )
+            # After a CANCEL too: a customer who confirmed meanwhile has paid.
             outcome = self._poll(order, entry)
             if outcome is not None:
                 return outcome
-        return self._reverse_unpaid(
-            entry, f"the customer did not confirm within {self._timeouts.qr_confirm:g} s"
-        )
+            if cashier.requested:
+                return CANCELLED_BY_CASHIER
 
     def _poll(self, order: PaymentOrder, entry: QrEntry) -> PaymentOutcome | None:
         """One order query: the outcome if the order settled, else None."""
@@ -237,37 +282,49 @@ class QrPayments:
                 f"金额 RMB {amount}",
                 payload,
             )
-            self._print_slip(order, payload)
-            return self._await_payment(order, entry)
+            with self._cashier.waiting("the customer to pay the QR"):
+                self._print_slip(order, payload)
+                settled = self._await_payment(order, entry)
+            if isinstance(settled, PaymentOutcome):
+                return settled
+            return self._reverse_unpaid(entry, settled)
         finally:
             if self._notifies is not None:
                 self._notifies.done(order.order_no)
 
-    def _await_payment(self, order: PaymentOrder, entry: QrEntry) -> PaymentOutcome:
+    def _await_payment(self, order: PaymentOrder, entry: QrEntry) -> PaymentOutcome | str:
+        """The outcome once the order settles, else why it must be reversed (unpaid at
+        ``qr_wait`` s, or the cashier cancelled and the gateway says it is unpaid)."""
         notifies = self._notifies
+        cashier = self._cashier
         deadline = self._clock.monotonic() + self._timeouts.qr_wait
         while True:
             remaining = deadline - self._clock.monotonic()
             if remaining <= 0:
-                break
-            if notifies is not None and self._clock.wait_until(
-                lambda: notifies.paid(order.order_no) is not None,
+                return f"the QR was not paid within {self._timeouts.qr_wait:g} s"
+            if notifies is None:
+                self._clock.wait_until(
+                    lambda: cashier.requested, min(self._timeouts.qr_poll, remaining)
+                )
+            elif self._clock.wait_until(
+                lambda: cashier.requested or notifies.paid(order.order_no) is not None,
                 min(self._timeouts.qr_poll, remaining),
             ):
-                notify = notifies.paid(order.order_no) or {}
-                if notify.get("amount_fen") == order.amount_fen:
-                    return self._succeeded(order, entry, notify)
-                self._bus.publish(
-                    "acquiring_app", "error", f"notify for {order.order_no} has the wrong amount"
-                )
-            elif notifies is None:
-                self._clock.sleep(min(self._timeouts.qr_poll, remaining))
-            outcome = self._poll(order, entry)  # the fallback when a notify is lost
+                notify = notifies.paid(order.order_no)
+                if notify is not None and notify.get("amount_fen") == order.amount_fen:
+                    return self._succeeded(order, entry, notify)  # paid beats a CANCEL
+                if notify is not None:
+                    self._bus.publish(
+                        "acquiring_app",
+                        "error",
+                        f"notify for {order.order_no} has the wrong amount",
+                    )
+            # The fallback when a notify is lost; after a CANCEL, the gateway's last word.
+            outcome = self._poll(order, entry)
             if outcome is not None:
                 return outcome
-        return self._reverse_unpaid(
-            entry, f"the QR was not paid within {self._timeouts.qr_wait:g} s"
-        )
+            if cashier.requested:
+                return CANCELLED_BY_CASHIER
 
     def _print_slip(self, order: PaymentOrder, payload: str) -> None:
         values = {

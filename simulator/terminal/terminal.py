@@ -20,9 +20,10 @@ from simulator.terminal.acquiring_app import AcquiringApp
 from simulator.terminal.announcements import Announcements
 from simulator.terminal.authorisation import Authoriser, Merchant
 from simulator.terminal.cashier_app import CashierApp, SaleResult
+from simulator.terminal.cashier_cancel import CancelRefused, CashierCancel
 from simulator.terminal.config import BUILTIN_GATEWAY, HostEndpoint, TerminalConfig
 from simulator.terminal.contract import IntentContract
-from simulator.terminal.display import Display
+from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.emv import TerminalEmvConfig
 from simulator.terminal.host_link import Iso8583HostLink
 from simulator.terminal.journal import Journal
@@ -126,6 +127,8 @@ class Terminal:
             devices.open(DeviceKind.MAGSTRIPE_READER, urls.magstripe_reader, context), bus
         )
         self.display = Display(bus)
+        # The cashier's CANCEL, taken by the payment's waits (cashier_cancel.py).
+        self.cashier_cancel = CashierCancel(clock, bus)
         self.journal = Journal(workdir / "journal.sqlite", clock)
         codec = Iso8583Codec(Iso8583Spec.load(host.spec))
         self.host_link = Iso8583HostLink(
@@ -174,6 +177,7 @@ class Terminal:
                 print_document=printer.print_document,
                 slip=ReceiptTemplate.load("qr_slip"),
                 paper_width=lambda: printer.paper_width_chars,
+                cashier_cancel=self.cashier_cancel,
             )
         authoriser = Authoriser(
             host_link=self.host_link,
@@ -219,6 +223,7 @@ class Terminal:
             magstripe_reader=self.magstripe_reader,
             qr=qr,
             batch_close=batch_close,
+            cashier_cancel=self.cashier_cancel,
         )
         self.cashier_app = CashierApp(
             contract=contract,
@@ -244,6 +249,50 @@ class Terminal:
     @property
     def busy(self) -> bool:
         return self._sale is not None and not self._sale.finished
+
+    @property
+    def cancel_pending(self) -> bool:
+        """The cashier's CANCEL was taken and the payment has not acted on it yet."""
+        return self.cashier_cancel.requested
+
+    def cancel(self) -> bool:
+        """The cashier presses CANCEL on the terminal (thread-safe: the TUI, a scenario step).
+
+        Taken while the payment waits for the card (insert / swipe), for the
+        customer's payment code, or for the customer to pay a dynamic QR or confirm
+        a USERPAYING payment: the waiting thread wakes at once and the payment ends.
+        Waiting for a card or a code it ends CANCELED "cancelled by the cashier" with
+        nothing sent; a QR order is queried once more and reversed as on the timeout
+        path -- unless the customer has paid meanwhile: then the notify or that query
+        wins and the sale is approved (docs/qr_terminal.md, "The cashier cancels").
+
+        Returns True if the payment took it (it then ends promptly, as above) and
+        False if the terminal is idle (nothing to cancel, nothing happens). Raises
+        :class:`~simulator.terminal.cashier_cancel.CancelRefused` (a
+        ``TerminalError``) while the terminal is busy with what cannot be cancelled:
+        reading the card, authorising with the host, reversing, printing. PIN entry
+        is cancelled on the PIN pad (its CANCEL key), not here.
+        """
+        if not self.busy:
+            return False
+        if self.cashier_cancel.request():
+            return True
+        if not self.busy:
+            return False  # it finished in between
+        reason = self._cancel_refusal()
+        self.bus.publish(
+            "acquiring_app", "cashier_cancel", f"CANCEL refused: {reason}", accepted=False
+        )
+        raise CancelRefused(reason)
+
+    def _cancel_refusal(self) -> str:
+        screen = self.display.screen
+        if screen.id is ScreenId.ENTER_PIN:
+            return "the cardholder is entering the PIN: CANCEL on the PIN pad cancels it"
+        return (
+            "the terminal is not waiting for the card, a payment code or the customer "
+            f"and cannot be cancelled now ({screen.id.value}: {screen.title})"
+        )
 
     def start_sale(self, amount_fen: int, method: str = "card", issuance: str = "") -> SaleHandle:
         return self._start(lambda: self.cashier_app.sale(amount_fen, method, issuance))

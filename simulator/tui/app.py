@@ -74,7 +74,7 @@ class PossimApp(App[None]):
         ("enter", "OK: the amount is in / pay by card / confirm the PIN"),
         ("1-5", "after the amount: card, scan code, WeChat / Alipay / UnionPay QR"),
         ("backspace", "CLR: clear the last digit / the PIN / back to the amount"),
-        ("escape", "CANCEL"),
+        ("escape", "CANCEL: clear the amount; cancel a payment waiting for card, code or QR"),
         ("[ ]", "choose the previous / next card of the catalogue"),
         ("i / r / s", "insert / remove / swipe the chosen card"),
         ("n / k", "choose the next sample payment code / scan it"),

@@ -17,6 +17,11 @@ the terminal waits on machines (the host, the printer, its own polling, a
 notify) the person lets go and virtual time runs freely, so a
 30 s host timeout costs no real time. ``advance`` lets time pass on purpose
 (to watch a card or PIN timeout happen).
+
+CANCEL while the terminal waits for a card, a code or the customer is the
+cashier cancelling the payment (``Terminal.cancel``); from then on the terminal
+winds the payment up on machines (its own wait, a last order query, a
+reversal), so the person lets go of the clock until it is done.
 """
 
 from __future__ import annotations
@@ -170,7 +175,8 @@ class Counter:
     # -- intents (any thread; carried out in order on the operator thread) --------
 
     def key(self, key: str) -> None:
-        """A keypad key: a digit, OK, CLR or CANCEL."""
+        """A keypad key: a digit, OK, CLR or CANCEL (a payment waiting for the card, a
+        code or the customer: the cashier cancels it)."""
         if key not in DIGITS and key not in (KEY_OK, KEY_CLEAR, KEY_CANCEL):
             raise ValueError(f"no key {key!r} on the keypad")
         self._submit(lambda: self._key(key))
@@ -245,6 +251,8 @@ class Counter:
         terminal, world = self.simulation.terminal, self.simulation.world
         if not terminal.busy:
             return True
+        if terminal.cancel_pending:
+            return False  # the terminal acts on the cashier's CANCEL by itself
         pad = world.pin_pad
         if pad is not None and (pad.awaiting_pin or pad.awaiting_key):
             return True
@@ -275,7 +283,10 @@ class Counter:
             pad.press(key)
             return
         if self.simulation.terminal.busy:
-            return  # nobody listens to the keypad now
+            if key == KEY_CANCEL:
+                # Refused (CancelRefused) while the terminal authorises: shown to the person.
+                self.simulation.terminal.cancel()
+            return  # nobody else listens to the keypad now
         with self._lock:
             amount, choosing = self._amount, self._choosing
         if choosing:

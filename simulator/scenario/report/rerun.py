@@ -30,17 +30,19 @@ def rerun_command(result: ScenarioResult, program: str = "possim") -> str:
 
 def labels(results: Sequence[ScenarioResult]) -> list[str]:
     """Each result's display name; repeated scenarios get ``[run i/n, seed s]``."""
+    return label_runs([(str(r.scenario.path), r.scenario.name, r.used_seed) for r in results])
+
+
+def label_runs(runs: Sequence[tuple[str, str, int]]) -> list[str]:
+    """:func:`labels` of ``(file, name, seed)`` runs (e.g. from ``run.json`` records)."""
     totals: dict[str, int] = {}
-    for result in results:
-        key = str(result.scenario.path)
+    for key, _, _ in runs:
         totals[key] = totals.get(key, 0) + 1
     seen: dict[str, int] = {}
     named: list[str] = []
-    for result in results:
-        key = str(result.scenario.path)
+    for key, name, seed in runs:
         seen[key] = seen.get(key, 0) + 1
-        name = result.scenario.name
         if totals[key] > 1:
-            name += f" [run {seen[key]}/{totals[key]}, seed {result.used_seed}]"
+            name += f" [run {seen[key]}/{totals[key]}, seed {seed}]"
         named.append(name)
     return named

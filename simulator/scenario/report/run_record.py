@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.errors import ScenarioError
 from simulator.scenario.report.artifacts import receipt_png_name
-from simulator.scenario.report.rerun import labels, rerun_command
+from simulator.scenario.report.rerun import label_runs, labels, rerun_command
 
 if TYPE_CHECKING:
     from simulator.scenario.runner import ScenarioResult
@@ -117,33 +117,60 @@ def scenario_record(result: ScenarioResult, label: str, root: Path) -> dict[str,
     }
 
 
+def invalid_record(error: ScenarioError) -> dict[str, Any]:
+    """``run.json``'s entry for a scenario file that did not parse."""
+    return {"file": str(error.path), "line": error.line, "error": str(error)}
+
+
 def run_record(
     results: Sequence[ScenarioResult],
     root: Path,
     run_info: Mapping[str, Any],
     invalid: Sequence[ScenarioError] = (),
 ) -> dict[str, Any]:
-    passed = sum(result.passed for result in results)
+    return assemble_run_record(
+        [
+            scenario_record(result, label, root)
+            for result, label in zip(results, labels(results), strict=True)
+        ],
+        run_info,
+        [invalid_record(error) for error in invalid],
+        seconds=sum(result.seconds for result in results),
+    )
+
+
+def relabelled(scenarios: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Scenario records gathered one by one (e.g. from xdist workers), labelled as a run."""
+    named = label_runs([(s["file"], s["name"], s["seed"]) for s in scenarios])
+    return [{**scenario, "label": label} for scenario, label in zip(scenarios, named, strict=True)]
+
+
+def assemble_run_record(
+    scenarios: Sequence[Mapping[str, Any]],
+    run_info: Mapping[str, Any],
+    invalid: Sequence[Mapping[str, Any]] = (),
+    *,
+    seconds: float | None = None,
+) -> dict[str, Any]:
+    """The whole record around per-scenario records (:func:`scenario_record`'s, as JSON)."""
+    passed = sum(scenario["result"] == "passed" for scenario in scenarios)
+    if seconds is None:
+        seconds = sum(scenario["seconds"] for scenario in scenarios)
     return {
         "format": FORMAT,
         "run": {
             **run_info,
             "versions": {**versions(), **run_info.get("versions", {})},
             "totals": {
-                "scenarios": len(results),
+                "scenarios": len(scenarios),
                 "passed": passed,
-                "failed": len(results) - passed,
+                "failed": len(scenarios) - passed,
                 "invalid": len(invalid),
-                "seconds": round(sum(result.seconds for result in results), 3),
+                "seconds": round(seconds, 3),
             },
         },
-        "invalid": [
-            {"file": str(error.path), "line": error.line, "error": str(error)} for error in invalid
-        ],
-        "scenarios": [
-            scenario_record(result, label, root)
-            for result, label in zip(results, labels(results), strict=True)
-        ],
+        "invalid": [dict(item) for item in invalid],
+        "scenarios": [dict(scenario) for scenario in scenarios],
     }
 
 
