@@ -46,6 +46,7 @@ from PIL import UnidentifiedImageError
 
 from drivers.errors import PrinterError
 from drivers.printer import (
+    Align,
     Barcode,
     Cut,
     Feed,
@@ -103,6 +104,22 @@ def _clean(text: str) -> str:
 
 def _has_wide(text: str) -> bool:
     return not text.isascii() and any(_is_wide(ch) for ch in text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _prepared(text: str, encoding: str | None) -> tuple[str, bytes | None, bytes | None]:
+    """A text line's cleaned text, and the bytes it goes out as, where that is fixed.
+
+    The second item is the double-byte text in ``encoding`` when the line has
+    wide characters (see the module docstring), the third the line and its
+    line feed in ASCII when it is plain ASCII. Receipts repeat most lines copy
+    after copy, so this is worked out once per text, not per copy.
+    """
+    clean = _clean(text)
+    if encoding is not None and _has_wide(clean):
+        return clean, clean.encode(encoding, errors="replace"), None
+    ascii_line = (clean + "\n").encode("ascii") if clean.isascii() else None
+    return clean, None, ascii_line
 
 
 @functools.lru_cache(maxsize=32)
@@ -192,6 +209,7 @@ class EscposPrinter(Printer):
         self._job: Any = Dummy()
         self._job.profile = device.profile
         self._job.magic = type(device.magic)(self._job)
+        self._styles: dict[tuple[Align, bool, bool, bool], bytes] = {}  # _style_commands
 
     @property
     def device(self) -> Escpos:
@@ -288,33 +306,44 @@ class EscposPrinter(Printer):
         else:  # pragma: no cover - PrintItem is a closed union
             raise TypeError(f"unknown print item {item!r}")
 
+    def _style_commands(self, style: tuple[Align, bool, bool, bool]) -> bytes:
+        """What python-escpos's ``set()`` sends for a text style (align, bold, double
+        width, double height): rendered once per style, not once per line."""
+        commands = self._styles.get(style)
+        if commands is None:
+            align, bold, double_width, double_height = style
+            scratch = Dummy()
+            scratch.profile = self._job.profile
+            scratch.set(
+                align=align.value,
+                bold=bold,
+                double_width=double_width,
+                double_height=double_height,
+                normal_textsize=not (double_width or double_height),
+            )
+            commands = self._styles[style] = bytes(scratch.output)
+        return commands
+
     def _wide(self, line: TextLine) -> bool:
         """Whether ``line`` goes out as double-byte text in Chinese mode."""
         encoding = self._profile.cjk_encoding if self._profile is not None else "gb18030"
-        return encoding is not None and _has_wide(_clean(line.text))
+        return encoding is not None and _prepared(line.text, encoding)[1] is not None
 
     def _render_text(self, job: Any, line: TextLine, following: PrintItem | None) -> None:
         style = (line.align, line.bold, line.double_width, line.double_height)
         # Only send style commands when the style changes: python-escpos's set()
         # emits half a dozen commands, which on a 9600-baud serial printer shows.
         if style != self._text_style:
-            double = line.double_width or line.double_height
-            job.set(
-                align=line.align.value,
-                bold=line.bold,
-                double_width=line.double_width,
-                double_height=line.double_height,
-                normal_textsize=not double,
-            )
+            job._raw(self._style_commands(style))
             self._text_style = style
             if self._chinese_size is not None:
                 # Chinese-market firmware applies ESC ! sizes to Chinese text too.
                 self._chinese_size = CJK_SIZE_UNKNOWN
-        text = _clean(line.text)
         encoding = self._profile.cjk_encoding if self._profile is not None else "gb18030"
-        if encoding is not None and _has_wide(text):
+        text, wide, ascii_line = _prepared(line.text, encoding)
+        if wide is not None:
             size = (0x04 if line.double_width else 0) | (0x08 if line.double_height else 0)
-            data = text.encode(encoding, errors="replace")
+            data = wide
             if self._chinese_size != size:
                 data = FS_CHINESE_MODE + bytes([size]) + data
                 if self._chinese_size is None:
@@ -327,25 +356,30 @@ class EscposPrinter(Printer):
                 data += FS_CHINESE_OFF
                 self._chinese_size = None
             job._raw(data)
-            self._text(job, "\n")
+            self._text(job, "\n", b"\n")
         else:
-            self._text(job, text + "\n")
+            self._text(job, text + "\n", ascii_line)
 
     @staticmethod
-    def _text(job: Any, text: str) -> None:
+    def _text(job: Any, text: str, ascii_text: bytes | None = None) -> None:
         """``job.text(text)``, with a shortcut for plain ASCII.
 
         MagicEncode looks at every character to pick a code page. ASCII text
         under a code page already announced needs no switch: MagicEncode would
-        send exactly ``text.encode("ascii")`` in one write, so send that. The
-        first text of a job (no code page yet) still goes through MagicEncode,
-        which announces the code page with ``ESC t``.
+        send exactly ``text.encode("ascii")`` in one write, so send that (or
+        ``ascii_text``, that encoding done beforehand). The first text of a job
+        (no code page yet) still goes through MagicEncode, which announces the
+        code page with ``ESC t``.
         """
         magic = job.magic
-        if text.isascii() and magic.encoding is not None and not magic.disabled:
-            job._raw(text.encode("ascii"))
-        else:
-            job.text(text)
+        if magic.encoding is not None and not magic.disabled:
+            if ascii_text is not None:
+                job._raw(ascii_text)
+                return
+            if text.isascii():
+                job._raw(text.encode("ascii"))
+                return
+        job.text(text)
 
     def _render_image(self, job: Any, image: Image) -> None:
         dots = self._profile.dots_per_line if self._profile is not None else None

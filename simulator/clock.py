@@ -30,11 +30,18 @@ DEFAULT_EPOCH = datetime(2026, 1, 15, 10, 30, 0, tzinfo=CHINA_STANDARD_TIME)
 
 
 class _Waiter:
-    __slots__ = ("deadline", "ready")
+    __slots__ = ("deadline", "ready", "wakeup")
 
-    def __init__(self, ready: Callable[[], bool], deadline: float) -> None:
+    def __init__(
+        self, ready: Callable[[], bool], deadline: float, wakeup: threading.Condition
+    ) -> None:
         self.ready = ready
         self.deadline = deadline
+        self.wakeup = wakeup  # its thread's own condition on the clock's lock
+
+
+def _due(waiter: _Waiter) -> float:
+    return waiter.deadline
 
 
 class VirtualClock:
@@ -45,7 +52,8 @@ class VirtualClock:
             raise ValueError("the virtual clock needs a timezone-aware start time")
         self._start = start
         self._elapsed = 0.0
-        self._cond = threading.Condition()
+        self._mutex = threading.RLock()
+        self._cond = threading.Condition(self._mutex)
         self._actors = 0
         self._in_flight = 0
         self._waiters: list[_Waiter] = []
@@ -75,7 +83,7 @@ class VirtualClock:
             if ready():
                 return True
             deadline = math.inf if timeout is None else self._elapsed + timeout
-            waiter = _Waiter(ready, deadline)
+            waiter = _Waiter(ready, deadline, self._wakeup())
             self._waiters.append(waiter)
             is_actor = self._is_actor()
             if is_actor:
@@ -91,7 +99,7 @@ class VirtualClock:
                     self._advance_if_quiescent()
                     if ready() or self._elapsed >= deadline:
                         continue
-                    self._block()
+                    self._block(waiter.wakeup)
             finally:
                 self._waiters.remove(waiter)
                 if is_actor:
@@ -145,7 +153,7 @@ class VirtualClock:
             raise ValueError("time cannot go backwards")
         with self._cond:
             self._set_elapsed(self._elapsed + seconds)
-            self._cond.notify_all()
+            self._notify_all()
 
     def settle(self) -> None:
         """Block the calling actor until every *other* actor is idle.
@@ -182,21 +190,37 @@ class VirtualClock:
         can go on once its condition holds; a settling thread, or time itself,
         only once the actor count is down and nothing is in flight. Waking
         every blocked thread on every change instead costs a thread switch per
-        event, most of them for nothing.
+        event, most of them for nothing -- so each waiter has its own
+        condition: one whose condition does not hold sleeps on (an idle
+        notifier, say), and settling threads wait on the clock's own. When
+        time may move, the waiter due first moves it, which wakes every waiter.
         """
         self._progress += 1
         if self._in_flight == 0 and self._actors <= self._settling_actors:
-            self._cond.notify_all()
-            return
+            self._cond.notify_all()  # the settling threads
+            if self._actors == 0 and self._waiters:
+                min(self._waiters, key=_due).wakeup.notify()
         for waiter in self._waiters:
             if waiter.ready():
-                self._cond.notify_all()
-                return
+                waiter.wakeup.notify()
 
-    def _block(self) -> None:
+    def _notify_all(self) -> None:
+        self._cond.notify_all()
+        for waiter in self._waiters:
+            waiter.wakeup.notify()
+
+    def _wakeup(self) -> threading.Condition:
+        """The calling thread's own condition, to wake it alone (see _wake)."""
+        wakeup: threading.Condition | None = getattr(self._local, "wakeup", None)
+        if wakeup is None:
+            wakeup = self._local.wakeup = threading.Condition(self._mutex)
+        return wakeup
+
+    def _block(self, wakeup: threading.Condition | None = None) -> None:
         """Wait for a wake-up; stalled once no progress is made for the stall timeout."""
         seen = self._progress
-        while not self._cond.wait(self._stall_timeout):
+        cond = self._cond if wakeup is None else wakeup
+        while not cond.wait(self._stall_timeout):
             if self._progress == seen:
                 raise ClockStalled(self._describe())
             seen = self._progress
@@ -212,7 +236,7 @@ class VirtualClock:
         if next_deadline > self._elapsed:
             self._set_elapsed(next_deadline)
         self._progress += 1
-        self._cond.notify_all()
+        self._notify_all()
 
     def _describe(self) -> str:
         ready = sum(1 for w in self._waiters if w.ready())

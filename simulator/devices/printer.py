@@ -136,6 +136,9 @@ _Handler = Callable[[bytearray, int], int]
 _Action = Callable[[bytes, int], None]
 
 _StyleKey = tuple[bool, int, int, int, bool, str, bool]
+# A text line's content: alignment, line spacing in dots, (style, text) per span.
+_LineKey = tuple[str, int, tuple[tuple[_StyleKey, str], ...]]
+_LINE_CACHE_SIZE = 4096
 
 
 class VirtualPrinter:
@@ -174,6 +177,7 @@ class VirtualPrinter:
         self._replies = bytearray()
         self._paper: list[RenderedLine] = []
         self._finished: list[RenderedReceipt] = []
+        self._lines: dict[_LineKey, RenderedLine] = {}  # see _text_line
         self._code_pages = escpos_code_pages(profile.escpos_profile)
         # The profile is frozen: its geometry, read for every character run.
         self._dots_per_line = profile.dots_per_line
@@ -669,10 +673,12 @@ class VirtualPrinter:
         """Print the line buffer (a blank line when it is empty) and start a new line."""
         stripe = self._stripe
         if self._spans or stripe is None:
-            # _StyleKey lists Span's fields after ``text``, in order.
-            spans = tuple([Span("".join(chunks), *key) for key, chunks in self._spans])
-            line = RenderedLine(
-                LineKind.TEXT, self._line_align, spans, feed_dots=self._line_spacing
+            line = self._text_line(
+                (
+                    self._line_align,
+                    self._line_spacing,
+                    tuple([(key, "".join(chunks)) for key, chunks in self._spans]),
+                )
             )
             if self.paper_left is None and self._can_print() is None:
                 self._paper.append(line)  # _emit()'s usual case, inlined
@@ -693,6 +699,24 @@ class VirtualPrinter:
         self._line_dots = 0
         self._stripe = None
 
+    def _text_line(self, content: _LineKey) -> RenderedLine:
+        """The text line with this alignment, spacing and spans -- built once.
+
+        Receipts repeat most of their lines (labels, rules, blank feeds) copy
+        after copy; lines are frozen, so equal ones can be one shared object
+        instead of a dozen attrs constructions each time.
+        """
+        line = self._lines.get(content)
+        if line is None:
+            align, spacing, parts = content
+            # _StyleKey lists Span's fields after ``text``, in order.
+            spans = tuple([Span(text, *key) for key, text in parts])
+            line = RenderedLine(LineKind.TEXT, align, spans, feed_dots=spacing)
+            if len(self._lines) >= _LINE_CACHE_SIZE:
+                self._lines.clear()  # bounded: a long run prints endless new amounts
+            self._lines[content] = line
+        return line
+
     def _flush_line(self) -> None:
         """Print pending text (if any) before a block (QR, barcode, image)."""
         if self._spans or self._stripe:
@@ -700,7 +724,7 @@ class VirtualPrinter:
 
     def _blank_lines(self, count: int) -> None:
         for _ in range(count):
-            self._emit(RenderedLine(LineKind.TEXT, align=self._align, feed_dots=self._line_spacing))
+            self._emit(self._text_line((self._align, self._line_spacing, ())))
 
     def _block(self, line: RenderedLine) -> None:
         self._flush_line()
