@@ -33,6 +33,7 @@ CARD = CardImage.load("unionpay_debit")
 WECHAT_CODE = "134567890123456789"
 ABOVE_PASSWORD_FREE = 120000  # RMB 1200.00: the gateway answers USERPAYING
 REVERSED = f"{CANCELLED_BY_CASHIER}: reversed"
+CLOSED = f"{CANCELLED_BY_CASHIER}: closed"
 
 
 @contextmanager
@@ -178,23 +179,20 @@ def test_cancel_while_the_customer_confirms_reverses_the_order(tmp_path: Path) -
         ]
 
 
-def test_cancel_of_an_unpaid_dynamic_qr_reverses_it_as_the_timeout_does(tmp_path: Path) -> None:
+def test_cancel_of_an_unpaid_dynamic_qr_closes_it_as_the_timeout_does(tmp_path: Path) -> None:
     with shop(tmp_path) as sim:
         sale = start(sim, 1234, "wechat")
         assert screen(sim) is ScreenId.SHOW_QR
         before = sim.clock.monotonic()
         assert sim.terminal.cancel() is True
         result = finish(sale)
-        assert not result.approved and result.outcome.reason == REVERSED
+        assert not result.approved and result.outcome.reason == CLOSED
         assert sim.clock.monotonic() == before  # not the 120 s qr_wait
         order, state = last_qr_sale(sim)
-        assert state is QrState.REVOKED
-        assert gateway_order(sim, order) == "REVOKED"
-        assert qr_requests(sim)[-2:] == [
-            f"GET /v1/orders/{order}",
-            f"POST /v1/orders/{order}/reverse",
-        ]
-        assert screens(sim)[-3:] == ["reversing", "cancelled", "payment_failed"]
+        assert state is QrState.CLOSED
+        assert gateway_order(sim, order) == "CLOSED"
+        assert qr_requests(sim)[-2:] == [f"GET /v1/orders/{order}", "POST /v1/close"]
+        assert screens(sim)[-3:] == ["processing", "cancelled", "payment_failed"]
         # The customer can no longer pay the QR that was on the screen.
         payload = next(
             e.detail["lines"][-1]
@@ -204,7 +202,7 @@ def test_cancel_of_an_unpaid_dynamic_qr_reverses_it_as_the_timeout_does(tmp_path
         paid = sim.gateway.qr.customer_pay_qr(
             _order(sim, order), emvco.parse(str(payload)), "wechat"
         )
-        assert paid.body.get("error_code") == "ORDER_REVOKED"
+        assert paid.body.get("error_code") == "ORDER_CLOSED"
 
 
 # -- a payment made meanwhile wins ----------------------------------------------------------

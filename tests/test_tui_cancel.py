@@ -49,7 +49,7 @@ def test_escape_cancels_a_scan_before_the_code_then_the_next_scan_pays(tmp_path:
     asyncio.run(scenario())
 
 
-def test_escape_cancels_an_unpaid_dynamic_qr_and_the_gateway_reverses_it(tmp_path: Path) -> None:
+def test_escape_cancels_an_unpaid_dynamic_qr_and_the_gateway_closes_it(tmp_path: Path) -> None:
     async def scenario() -> None:
         with make_simulation(tmp_path) as sim:
             app = PossimApp(sim, card="unionpay_debit")
@@ -58,17 +58,17 @@ def test_escape_cancels_an_unpaid_dynamic_qr_and_the_gateway_reverses_it(tmp_pat
                 await until(pilot, lambda: screen_of(app).screen_id == "show_qr", "the QR")
                 assert app.counter.can_pay_qr
                 await pilot.press("escape")
-                await cancelled(pilot, app, f"{CANCELLED_BY_CASHIER}: reversed")
+                await cancelled(pilot, app, f"{CANCELLED_BY_CASHIER}: closed")
                 orders = sim.gateway.qr.orders()
                 assert [(o.kind, o.channel, o.amount_fen, o.trade_state) for o in orders] == [
-                    ("precreate", "wechat", 1234, "REVOKED")
+                    ("precreate", "wechat", 1234, "CLOSED")
                 ]
                 await until(
                     pilot,
                     lambda: (
-                        [o.trade_state for o in app.query_one(LedgerPanel).qr_orders] == ["REVOKED"]
+                        [o.trade_state for o in app.query_one(LedgerPanel).qr_orders] == ["CLOSED"]
                     ),
-                    "the ledger tab shows the reversed order",
+                    "the ledger tab shows the closed order",
                 )
                 assert not app.counter.can_pay_qr
 

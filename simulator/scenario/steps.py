@@ -363,8 +363,9 @@ class CashierCancels(Step):
         "The cashier presses CANCEL on the terminal while the payment waits for the card, "
         "the customer's code, or the customer to pay the QR shown (or confirm a USERPAYING "
         'payment). Before a card or code: the sale ends CANCELED "cancelled by the cashier" '
-        "and nothing is sent. A QR order already made is queried once more and reversed "
-        "(REVOKED) unless the customer has paid meanwhile: then the sale is approved. Fails "
+        "and nothing is sent. A QR order already made is queried once more, then a scanned "
+        "code's order is reversed (REVOKED) and a dynamic QR's closed (CLOSED) -- unless the "
+        "customer has paid meanwhile: then the sale is approved. Fails "
         "when no payment is in progress or it cannot be cancelled now (reading the card, "
         "authorising with the host; PIN entry: `press: CANCEL`)."
     )

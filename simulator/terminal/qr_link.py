@@ -124,6 +124,17 @@ class QrLink:
             {"merchant_id": self.merchant_id, "terminal_id": self.terminal_id},
         )
 
+    def close(self, out_trade_no: str) -> dict[str, Any]:
+        """Close an unpaid order; a paid one answers FAIL ``ORDER_PAID`` and stays paid."""
+        return self._post(
+            "/v1/close",
+            {
+                "merchant_id": self.merchant_id,
+                "terminal_id": self.terminal_id,
+                "out_trade_no": out_trade_no,
+            },
+        )
+
     def refund(self, out_trade_no: str, out_refund_no: str, refund_fen: int) -> dict[str, Any]:
         return self._post(
             f"/v1/orders/{quote(out_trade_no)}/refund",

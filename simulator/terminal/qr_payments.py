@@ -6,14 +6,16 @@ QR, refund and void (docs/qr_api.md for the gateway side).
   ``qr_confirm`` s, then reversed. A code scanned twice makes one order.
 * ``wechat`` / ``alipay`` / ``unionpay_qr`` sale: precreate a dynamic QR,
   show it and print it on a slip, wait for the signed notify (polling as a
-  fallback) until ``qr_wait`` s, then close the order.
+  fallback) until ``qr_wait`` s, then close the order (``/v1/close``, never a
+  reversal: a payment that lands just before the close makes the gateway
+  refuse it with ``ORDER_PAID``, and the sale is approved with that payment).
 * ``refund`` / ``void`` of a QR order (its out_trade_no in ``orig_order_no``).
 
 The cashier may cancel while the terminal waits for the code, for the customer
 to confirm or for the QR to be paid (:mod:`simulator.terminal.cashier_cancel`):
 before a code is scanned nothing is sent; an order already made is queried one
-last time (a payment made meanwhile wins) and otherwise reversed, as at the
-timeout.
+last time (a payment made meanwhile wins) and otherwise reversed (a scanned
+code) or closed (a dynamic QR), as at the timeout.
 
 Every step is a committed journal row before the request leaves.
 """
@@ -46,6 +48,9 @@ CHANNEL_NAMES = {
     "unionpay_qr": "云闪付 UnionPay QR",
 }
 _CLOSED_STATES = ("CLOSED", "REVOKED", "PAYERROR")
+# Queries for the details of a payment the close found (qr_poll s apart) before the
+# sale is approved on the close's word alone.
+PAID_QUERY_ATTEMPTS = 3
 
 
 def mask_transaction_id(transaction_id: str) -> str:
@@ -287,13 +292,13 @@ class QrPayments:
                 settled = self._await_payment(order, entry)
             if isinstance(settled, PaymentOutcome):
                 return settled
-            return self._reverse_unpaid(entry, settled)
+            return self._close_unpaid(order, entry, settled)
         finally:
             if self._notifies is not None:
                 self._notifies.done(order.order_no)
 
     def _await_payment(self, order: PaymentOrder, entry: QrEntry) -> PaymentOutcome | str:
-        """The outcome once the order settles, else why it must be reversed (unpaid at
+        """The outcome once the order settles, else why it must be closed (unpaid at
         ``qr_wait`` s, or the cashier cancelled and the gateway says it is unpaid)."""
         notifies = self._notifies
         cashier = self._cashier
@@ -325,6 +330,53 @@ class QrPayments:
                 return outcome
             if cashier.requested:
                 return CANCELLED_BY_CASHIER
+
+    def _close_unpaid(self, order: PaymentOrder, entry: QrEntry, why: str) -> PaymentOutcome:
+        """Close a dynamic QR's order that the last query found unpaid.
+
+        A close, unlike a reversal, never returns money: if the customer paid since
+        that query the gateway refuses it (``ORDER_PAID``) and the payment is kept.
+        """
+        self._display.show(
+            ScreenId.PROCESSING, "关单中 Closing the order", f"订单 {entry.out_trade_no}"
+        )
+        try:
+            answer = self._link.close(entry.out_trade_no)
+        except QrLinkError as exc:
+            self._bus.publish("acquiring_app", "error", f"close failed: {exc}")
+            return self._settle_unclosed(order, entry, f"{why}; the close failed: {exc}")
+        if answer.get("result") == "SUCCESS":
+            self._journal.qr_update(entry.id, QrState.CLOSED, reason=f"{why}: closed")
+            return self._cancel(f"{why}: closed")
+        code = str(answer.get("error_code", "FAIL"))
+        if code == "ORDER_PAID":
+            return self._paid_before_the_close(order, entry)
+        return self._settle_unclosed(order, entry, f"{why}; the close was refused: {code}")
+
+    def _paid_before_the_close(self, order: PaymentOrder, entry: QrEntry) -> PaymentOutcome:
+        """The close found the order paid: query for the payment and approve the sale."""
+        self._bus.publish(
+            "acquiring_app",
+            "paid_before_close",
+            f"order {order.order_no} was paid before the close: the payment is kept",
+        )
+        for attempt in range(PAID_QUERY_ATTEMPTS):
+            if attempt:
+                self._clock.sleep(self._timeouts.qr_poll)
+            outcome = self._poll(order, entry)
+            if outcome is not None:
+                return outcome
+        # The gateway said paid and no query answered since: approve on its word (the
+        # transaction id is missing from the receipt, the money is not lost).
+        return self._succeeded(order, entry, {"channel": entry.channel})
+
+    def _settle_unclosed(self, order: PaymentOrder, entry: QrEntry, why: str) -> PaymentOutcome:
+        """The order may still be open (or paid): the gateway's state decides."""
+        outcome = self._poll(order, entry)
+        if outcome is not None:
+            return outcome
+        self._journal.qr_update(entry.id, QrState.NOTPAY, reason=why)
+        return self._cancel(why)
 
     def _print_slip(self, order: PaymentOrder, payload: str) -> None:
         values = {

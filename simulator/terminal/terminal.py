@@ -262,9 +262,10 @@ class Terminal:
         customer's payment code, or for the customer to pay a dynamic QR or confirm
         a USERPAYING payment: the waiting thread wakes at once and the payment ends.
         Waiting for a card or a code it ends CANCELED "cancelled by the cashier" with
-        nothing sent; a QR order is queried once more and reversed as on the timeout
-        path -- unless the customer has paid meanwhile: then the notify or that query
-        wins and the sale is approved (docs/qr_terminal.md, "The cashier cancels").
+        nothing sent; a QR order is queried once more and then reversed (a scanned
+        code) or closed (a dynamic QR) as on the timeout path -- unless the customer
+        has paid meanwhile: then the notify, that query or the close's ORDER_PAID wins
+        and the sale is approved (docs/qr_terminal.md, "The cashier cancels").
 
         Returns True if the payment took it (it then ends promptly, as above) and
         False if the terminal is idle (nothing to cancel, nothing happens). Raises

@@ -148,6 +148,7 @@ class QrApi:
         post = self._post
         app.router.add_post("/v1/micropay", post(self._micropay))
         app.router.add_post("/v1/precreate", post(self._precreate))
+        app.router.add_post("/v1/close", post(self._close))
         app.router.add_get("/v1/orders/{out_trade_no}", self._handle(self._query))
         app.router.add_get("/v1/statements/{channel}/{bill_date}", self._handle(self._statement))
         app.router.add_post("/v1/orders/{out_trade_no}/reverse", post(self._reverse))
@@ -331,6 +332,11 @@ class QrApi:
         merchant = self._signed(request, raw, body.get("merchant_id"))
         _ident(body, "terminal_id", optional=True)
         return self.service.reverse(merchant.merchant_id, self._path_trade_no(request))
+
+    def _close(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> Reply:
+        merchant = self._signed(request, raw, body.get("merchant_id"))
+        _ident(body, "terminal_id", optional=True)
+        return self.service.close(merchant.merchant_id, _ident(body, "out_trade_no"))
 
     def _refund(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> Reply:
         merchant = self._signed(request, raw, body.get("merchant_id"))

@@ -14,6 +14,7 @@ States (``trade_state``)::
     USERPAYING -- customer cancels  --> PAYERROR
     NOTPAY     -- customer pays QR  --> SUCCESS
     NOTPAY     -- expires_at passes --> CLOSED
+    NOTPAY | USERPAYING | PAYERROR -- close --> CLOSED (a paid order is refused: ORDER_PAID)
     SUCCESS | REFUND -- refund      --> REFUND (refunded_fen grows)
     anything unpaid or paid today -- reverse --> REVOKED (money returned)
 
@@ -304,6 +305,30 @@ class QrService:
         return Reply(
             200, {"result": "SUCCESS", "out_trade_no": out_trade_no, "trade_state": "REVOKED"}
         )
+
+    def close(self, merchant_id: str, out_trade_no: str) -> Reply:
+        """Close an unpaid order so it can no longer be paid (WeChat's ``closeorder``,
+        Alipay's ``alipay.trade.close``). Unlike :meth:`reverse` it never returns money:
+        a paid order is refused (``ORDER_PAID``) and left as it is, for the merchant to
+        query and keep."""
+        now = self.ledger.now_text()
+        extra = {"out_trade_no": out_trade_no}
+        with self.ledger.transaction() as db:
+            order = _select(db, merchant_id, out_trade_no)
+            if order is None:
+                return not_found()
+            order = self._expire(db, order)
+            if order.trade_state in PAID_STATES:
+                return _fail("ORDER_PAID", **extra, trade_state=order.trade_state)
+            if order.trade_state == "REVOKED":
+                return _fail("ORDER_REVOKED", **extra, trade_state=order.trade_state)
+            if order.trade_state != "CLOSED":
+                db.execute(
+                    "UPDATE qr_transactions SET trade_state = 'CLOSED', updated_at = ? "
+                    "WHERE id = ?",
+                    (now, order.id),
+                )
+        return Reply(200, {"result": "SUCCESS", **extra, "trade_state": "CLOSED"})
 
     def refund(
         self, merchant_id: str, out_trade_no: str, out_refund_no: str, refund_fen: int
