@@ -23,7 +23,7 @@ from simulator.gateway.backoffice import cli as backoffice_cli
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.gateway.issuers import DEFAULT_ISSUERS
 from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS
-from simulator.gateway.server import is_loopback
+from simulator.gateway.service_thread import is_loopback
 from simulator.wire.iso8583 import BINARY_HEADER, DEFAULT_SPEC, HEADER_KINDS
 from simulator.wire.mac import parse_mac_key
 

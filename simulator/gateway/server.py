@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 import sys
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from drivers.clock import Clock
-from simulator.errors import GatewayError, SimulatorError
+from simulator.errors import SimulatorError
 from simulator.events import EventBus
 from simulator.gateway.acquirer import ECHO_OTHER, AcquirerHost, Decision
 from simulator.gateway.faults import HostFaults
+from simulator.gateway.service_thread import ServiceThread
 from simulator.wire.iso8583 import Framing, Iso8583Codec, is_request, response_mti, summarize
 from simulator.wire.mac import MAC_REFUSED, MacError, MessageMac
 
@@ -42,20 +41,11 @@ DEFAULT_FRAME_TIMEOUT = 30.0  # real seconds for the rest of a frame once its he
 _SHUTDOWN_GRACE = 5.0  # seconds for connections to wind down on stop()
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class _FrameError(Exception):
     """This connection sent garbage: report it, drop the connection."""
 
 
-class GatewayServer:
+class GatewayServer(ServiceThread):
     def __init__(
         self,
         acquirer: AcquirerHost,
@@ -73,18 +63,12 @@ class GatewayServer:
         mac: MessageMac | None = None,
         trace: bool = True,
     ) -> None:
-        if not allow_remote and not is_loopback(host):
-            raise GatewayError(
-                f"the gateway simulator listens on loopback only; {host!r} is not "
-                "(pass allow_remote=True to listen there on purpose)"
-            )
+        super().__init__(host, port, allow_remote=allow_remote)
         self._acquirer = acquirer
         self._codec = codec
         self._framing = framing
         self._clock = clock
         self._bus = bus
-        self._host = host
-        self._port = port
         self._max_message = max_message
         self._frame_timeout = frame_timeout
         self._backlog = backlog
@@ -95,87 +79,35 @@ class GatewayServer:
         # saves building the events where nobody reads them.
         self._trace = trace
         self.faults = HostFaults(clock, bus)  # armed by scenarios (gateway_fault)
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
-        self._address: tuple[str, int] | None = None
+        self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
         self._connection_count = 0
         self._writers: set[asyncio.StreamWriter] = set()
 
     # -- lifecycle -------------------------------------------------------------
 
-    @property
-    def address(self) -> tuple[str, int]:
-        if self._address is None:
-            raise GatewayError("the gateway server is not running")
-        return self._address
-
-    def start(self) -> tuple[str, int]:
-        """Start serving in a daemon thread; the bound (host, port)."""
-        if self._thread is not None:
-            raise GatewayError("the gateway server is already started")
-        self._ready.clear()
-        self._startup_error = None
-        self._thread = threading.Thread(target=self._run, name="possim-gateway", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._startup_error is not None:
-            self._thread.join()
-            self._thread = None
-            error = self._startup_error
-            raise GatewayError(f"cannot listen on {self._host}:{self._port}: {error}") from error
-        return self.address
+    what = "the gateway server"
+    thread_name = "possim-gateway"
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the listener and every connection; join the thread."""
         self.faults.cancel()
-        thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
-            return
-        if loop is not None and stopping is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                loop.call_soon_threadsafe(stopping.set)
-        thread.join(timeout)
-        if thread.is_alive():
-            raise GatewayError(f"the gateway server thread did not stop within {timeout} s")
-        self._thread = None
-        self._address = None
+        super().stop(timeout)
 
-    def __enter__(self) -> GatewayServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # startup failures reach start(); nothing else gets here
-            if not self._ready.is_set():
-                self._startup_error = exc
-                self._ready.set()
-            else:
-                raise
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        server = await asyncio.start_server(
+    async def _listen(self) -> tuple[str, int]:
+        self._server = await asyncio.start_server(
             self._on_connection, self._host, self._port, backlog=self._backlog
         )
-        sockname = server.sockets[0].getsockname()
-        self._address = (str(sockname[0]), int(sockname[1]))
-        self._ready.set()
-        try:
-            await self._stopping.wait()
-        finally:
-            server.close()
-            await self._close_connections()
-            await server.wait_closed()
+        sockname = self._server.sockets[0].getsockname()
+        return str(sockname[0]), int(sockname[1])
+
+    async def _shutdown(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        await self._close_connections()
+        await server.wait_closed()
 
     async def _close_connections(self) -> None:
         # Closing the transports lets each handler see EOF and end on its own;

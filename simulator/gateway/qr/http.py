@@ -17,11 +17,8 @@ request is being handled.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +37,7 @@ from simulator.gateway.qr.channels import Merchant
 from simulator.gateway.qr.notify import Notifier
 from simulator.gateway.qr.orders import QrOrder, QrService, Reply, mask_code, merchant_of
 from simulator.gateway.qr.signing import SIGNATURE_HEADER, shown_url, verify
-from simulator.gateway.server import is_loopback
+from simulator.gateway.service_thread import ServiceThread
 from simulator.wire import emvco
 
 SOURCE = "gateway"
@@ -434,33 +431,18 @@ class QrApi:
         )
 
 
-class QrHttpServer:
+class QrHttpServer(ServiceThread):
     """Runs a :class:`QrApi` on loopback in a daemon thread with its own loop."""
+
+    what = "the QR API server"
+    thread_name = "possim-qr-http"
 
     def __init__(
         self, api: QrApi, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False
     ) -> None:
-        if not allow_remote and not is_loopback(host):
-            raise GatewayError(
-                f"the QR API listens on loopback only; {host!r} is not "
-                "(pass allow_remote=True to listen there on purpose)"
-            )
-        self._api = api
+        super().__init__(host, port, allow_remote=allow_remote)
         self.api = api  # scenarios arm its faults
-        self._host = host
-        self._port = port
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
-        self._address: tuple[str, int] | None = None
-
-    @property
-    def address(self) -> tuple[str, int]:
-        if self._address is None:
-            raise GatewayError("the QR API server is not running")
-        return self._address
+        self._runner: web.AppRunner | None = None
 
     @property
     def base_url(self) -> str:
@@ -468,57 +450,17 @@ class QrHttpServer:
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}"
 
-    def start(self) -> tuple[str, int]:
-        if self._thread is not None:
-            raise GatewayError("the QR API server is already started")
-        self._ready.clear()
-        self._startup_error = None
-        self._thread = threading.Thread(target=self._run, name="possim-qr-http", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._startup_error is not None:
-            self._thread.join()
-            self._thread = None
-            error = self._startup_error
-            raise GatewayError(f"cannot listen on {self._host}:{self._port}: {error}") from error
-        return self.address
-
-    def stop(self, timeout: float = 10.0) -> None:
-        thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
-            return
-        if loop is not None and stopping is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stopping.set)
-        thread.join(timeout)
-        if thread.is_alive():
-            raise GatewayError(f"the QR API server thread did not stop within {timeout} s")
-        self._thread = None
-        self._address = None
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:
-            if not self._ready.is_set():
-                self._startup_error = exc
-                self._ready.set()
-            else:
-                raise
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
+    async def _listen(self) -> tuple[str, int]:
         runner = web.AppRunner(
-            self._api.application(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+            self.api.application(), access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
         await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._port)
-            await site.start()
-            sockname = runner.addresses[0]
-            self._address = (str(sockname[0]), int(sockname[1]))
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
+        self._runner = runner  # cleaned up by _shutdown from here on
+        await web.TCPSite(runner, self._host, self._port).start()
+        sockname = runner.addresses[0]
+        return str(sockname[0]), int(sockname[1])
+
+    async def _shutdown(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
             await runner.cleanup()
