@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from simulator.clock import VirtualClock
+from simulator.events import EventBus
+from simulator.gateway.faults import HostFaults, ReplyFault
 from simulator.scenario.model import load_scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario
 
@@ -75,3 +78,15 @@ def test_a_pulled_card_never_answers_again(tmp_path: Path) -> None:
     )
     answered = _events(result, "card_reader", "apdu")
     assert len(answered) == 2
+
+
+def test_a_reply_fault_for_one_kind_of_message_lets_the_others_pass() -> None:
+    clock = VirtualClock()
+    faults = HostFaults(clock, EventBus(clock))
+    faults.arm(ReplyFault(drop=True, message_kind="void"))
+    faults.arm(ReplyFault(delay=5.0))
+    void_only, any_kind = ReplyFault(drop=True, message_kind="void"), ReplyFault(delay=5.0)
+    assert faults.take_for("sale") == any_kind  # the void's fault waits for a void
+    assert faults.take_for("sale") is None
+    assert faults.take_for("void") == void_only
+    assert faults.take_for("void") is None

@@ -750,6 +750,28 @@ def test_stop_is_clean_with_open_connections(tmp_path: Path) -> None:
     running.ledger.close()
 
 
+def test_a_gateway_bug_on_one_connection_is_reported_and_the_others_are_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = Gateway(RealClock(), tmp_path)
+
+    def broken(kind: str) -> None:
+        raise TypeError(f"broken fault lookup for {kind}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(running.server.faults, "take_for", broken)
+        with connect(running.address) as victim:
+            victim.sendall(frame(sign_on()))
+            assert_closed_by_peer(victim)
+    errors = [e.summary for e in running.bus.of(source="gateway", kind="error")]
+    assert any("internal error: TypeError: broken fault lookup for network" in e for e in errors)
+    with connect(running.address) as next_one:
+        next_one.sendall(frame(sign_on("000101")))
+        assert read_reply(next_one)[1]["39"] == "00"
+    running.server.stop()
+    running.ledger.close()
+
+
 # -- the virtual clock contract ------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from drivers.clock import RealClock
 from simulator.clock import VirtualClock
 from simulator.devices.card_image import CardImage
 from simulator.gateway.acquirer import AcquirerHost
+from simulator.gateway.faults import ReplyFault
 from simulator.gateway.ledger import SCHEMA_VERSION, Ledger, Status
 from simulator.simulation import Simulation
 from simulator.terminal.cashier_app import SaleResult
@@ -238,7 +239,7 @@ def card_sale(sim: Simulation, amount: int) -> SaleResult:
 def test_no_answer_leaves_the_batch_open_and_a_retry_closes_it(tmp_path: Path) -> None:
     with simulation(tmp_path) as sim:
         assert card_sale(sim, 1234).approved
-        sim.gateway.acquirer.lose_replies("settle")
+        sim.gateway.server.faults.arm(ReplyFault(drop=True, message_kind="settle"))
         failed = run(sim, sim.terminal.start_settlement)
         assert not failed.approved and "stays open" in failed.outcome.reason
         assert sim.terminal.journal.batch_no == BATCH
@@ -258,8 +259,11 @@ def test_no_answer_leaves_the_batch_open_and_a_retry_closes_it(tmp_path: Path) -
 def test_reversals_owed_go_out_before_the_totals(tmp_path: Path) -> None:
     with simulation(tmp_path) as sim:
         assert card_sale(sim, 1234).approved
-        sim.gateway.acquirer.lose_replies("sale")
-        sim.gateway.acquirer.lose_replies("reversal", 3)  # the 0400s of that sale get nothing
+        faults = sim.gateway.server.faults
+        faults.arm(ReplyFault(drop=True, message_kind="sale"))
+        faults.arm(
+            ReplyFault(drop=True, message_kind="reversal"), 3
+        )  # the 0400s of that sale get nothing
         assert not card_sale(sim, 2000).approved
         assert sim.terminal.journal.entries(TxnState.REVERSAL_PENDING)
         assert run(sim, sim.terminal.start_settlement).approved

@@ -22,8 +22,8 @@ decoded message and send back whatever it returns (``None``: send nothing).
 * any other request or advice MTI: answered with DE39 ``12``.
 
 Every card row records the batch number from DE60 (CUP style: DE60.1 message
-type code n2, DE60.2 batch number n6). :meth:`AcquirerHost.lose_replies` is a
-fault for tests and scenarios: a reply decided and recorded, then not sent.
+type code n2, DE60.2 batch number n6). A reply decided and recorded but lost
+on the way back is a fault of the transport (:mod:`simulator.gateway.faults`).
 """
 
 from __future__ import annotations
@@ -190,13 +190,6 @@ class AcquirerHost:
         self._codec = codec
         self._lock = threading.Lock()
         self._rrn_counter = ledger.last_id()
-        self._lost_replies: dict[str, int] = {}
-
-    def lose_replies(self, kind: str, count: int = 1) -> None:
-        """Fault injection: the next ``count`` replies to ``kind`` messages (sale, void,
-        refund, settle, reversal) are decided and recorded, then lost on the way back."""
-        with self._lock:
-            self._lost_replies[kind] = self._lost_replies.get(kind, 0) + count
 
     @property
     def ledger(self) -> Ledger:
@@ -207,17 +200,6 @@ class AcquirerHost:
         return self.decide(fields).reply
 
     def decide(self, fields: Mapping[str, str]) -> Decision:
-        decision = self._decide(fields)
-        if decision.reply is None or not self._lost_replies:
-            return decision
-        kind = message_kind(fields)
-        with self._lock:
-            if not self._lost_replies.get(kind):
-                return decision
-            self._lost_replies[kind] -= 1
-        return Decision(None, f"{decision.note}; the reply is lost on the way (injected fault)")
-
-    def _decide(self, fields: Mapping[str, str]) -> Decision:
         mti = fields.get("t", "")
         if not _digits(mti, 4):
             return Decision(None, f"MTI {mti!r} is not 4 digits; nothing to answer")

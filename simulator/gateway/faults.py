@@ -45,13 +45,16 @@ class ReplyFault:
     delay: float = 0.0  # virtual seconds before it leaves
     drop: bool = False  # never sent
     close: bool = False  # the connection is closed instead
+    message_kind: str | None = None  # only a reply to this kind of message; None: any
 
     def describe(self) -> str:
         if self.close:
-            return "connection closed instead of the reply"
-        if self.drop:
-            return "reply dropped"
-        return f"reply delayed {self.delay:g} s"
+            what = "connection closed instead of the reply"
+        elif self.drop:
+            what = "reply dropped"
+        else:
+            what = f"reply delayed {self.delay:g} s"
+        return what if self.message_kind is None else f"{what} ({self.message_kind})"
 
 
 class _Armed:
@@ -86,6 +89,15 @@ class HostFaults(_Armed):
     def arm(self, fault: Any, times: int = 1) -> None:
         self._cancelled.clear()  # a server started again serves late replies again
         super().arm(fault, times)
+
+    def take_for(self, kind: str) -> ReplyFault | None:
+        """The first armed fault for a reply to a ``kind`` message (or to any)."""
+        with self._lock:
+            for index, fault in enumerate(self._queue):
+                if fault.message_kind in (None, kind):
+                    del self._queue[index]
+                    return fault  # type: ignore[no-any-return]
+        return None
 
     def cancel(self) -> None:
         """The server is stopping: late replies still waiting are never sent."""

@@ -29,7 +29,7 @@ from typing import Any
 from drivers.clock import Clock
 from simulator.errors import SimulatorError
 from simulator.events import EventBus
-from simulator.gateway.acquirer import ECHO_OTHER, AcquirerHost, Decision
+from simulator.gateway.acquirer import ECHO_OTHER, AcquirerHost, Decision, message_kind
 from simulator.gateway.faults import HostFaults
 from simulator.gateway.service_thread import ServiceThread
 from simulator.wire.iso8583 import Framing, Iso8583Codec, is_request, response_mti, summarize
@@ -158,6 +158,9 @@ class GatewayServer(ServiceThread):
             self._publish_error(peer, f"connection lost: {exc}")
         except asyncio.CancelledError:
             pass  # server stopping
+        except Exception as exc:  # a gateway bug: say so, hang up, keep serving the others
+            self._publish_error(peer, f"internal error: {type(exc).__name__}: {exc}")
+            unanswered_frame = True
         finally:
             writer.close()
             with contextlib.suppress(Exception):
@@ -241,7 +244,7 @@ class GatewayServer(ServiceThread):
             frame = self._framing.frame(encoded, self._framing.reply_tpdu(tpdu))
         except SimulatorError as exc:
             raise _FrameError(f"cannot encode the reply: {exc}") from None
-        fault = self.faults.take()
+        fault = self.faults.take_for(message_kind(request))
         if fault is not None:
             reply, note = decision.reply, decision.note
             return await self.faults.deliver(

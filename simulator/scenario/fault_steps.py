@@ -104,6 +104,7 @@ class CardFault(Step):
 
 
 _HOST_FAULTS = ("delay", "drop_response", "close_connection")
+_MESSAGE_KINDS = ("sale", "void", "refund", "reversal", "settle", "network")  # message_kind()
 
 
 @step("gateway_fault")
@@ -115,9 +116,11 @@ class GatewayFault(Step):
         "that much virtual time later; beyond the terminal's 30 s host timeout the terminal "
         "reverses and the late reply finds nobody waiting), `drop_response: true` (the host "
         "decides and books it, the reply is lost), `close_connection: true` (the host hangs "
-        "up instead of answering). The reversal that follows is not hit unless `times` says so."
+        "up instead of answering). The reversal that follows is not hit unless `times` says so. "
+        "`kind` limits it to replies to one kind of message (sale, void, refund, reversal, "
+        "settle, network); others pass untouched."
     )
-    example = "gateway_fault: {delay: 35s}   # or: {drop_response: true}, {close_connection: true}"
+    example = "gateway_fault: {delay: 35s}   # or: {drop_response: true, kind: void}"
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -125,6 +128,7 @@ class GatewayFault(Step):
             "drop_response": {"const": True},
             "close_connection": {"const": True},
             "times": _TIMES_SCHEMA,
+            "kind": {"enum": list(_MESSAGE_KINDS)},
         },
         "oneOf": [{"required": [key]} for key in _HOST_FAULTS],
         "additionalProperties": False,
@@ -136,13 +140,25 @@ class GatewayFault(Step):
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> GatewayFault:
-        value = expect_mapping(value, where, "gateway_fault", {*_HOST_FAULTS, "times"})
-        kind = _one_of(value, _HOST_FAULTS, where, "gateway_fault")
-        if kind == "delay":
-            fault = ReplyFault(delay=parse_duration(value["delay"], where, "gateway_fault.delay"))
+        value = expect_mapping(value, where, "gateway_fault", {*_HOST_FAULTS, "times", "kind"})
+        fault_kind = _one_of(value, _HOST_FAULTS, where, "gateway_fault")
+        message = value.get("kind")
+        if message is not None and message not in _MESSAGE_KINDS:
+            raise where.error(
+                f"gateway_fault.kind: expected one of {', '.join(_MESSAGE_KINDS)}, got {message!r}"
+            )
+        if fault_kind == "delay":
+            fault = ReplyFault(
+                delay=parse_duration(value["delay"], where, "gateway_fault.delay"),
+                message_kind=message,
+            )
         else:
-            _true(value, kind, where, "gateway_fault")
-            fault = ReplyFault(drop=kind == "drop_response", close=kind == "close_connection")
+            _true(value, fault_kind, where, "gateway_fault")
+            fault = ReplyFault(
+                drop=fault_kind == "drop_response",
+                close=fault_kind == "close_connection",
+                message_kind=message,
+            )
         return cls(fault, _count(value, "times", where, "gateway_fault", 1))
 
     def run(self, run: ScenarioRun) -> None:

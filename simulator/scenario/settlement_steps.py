@@ -2,10 +2,10 @@
 
 ``void`` and ``refund`` (qr_steps.py) handle card sales too, through
 :func:`card_sale_for`: the last sale is whichever came last, card or QR.
-This module adds the batch close (``settle``, ``expect_settlement``) and two
-host-side faults that make a card flow go wrong: a reply lost on the way back
-(``host_loses_reply``) and a sale the host approved on this terminal's batch
-that the terminal never recorded (``unrecorded_sale``).
+This module adds the batch close (``settle``, ``expect_settlement``) and the
+host-side fault behind an out-of-balance batch: a sale the host approved on
+this terminal's batch that the terminal never recorded (``unrecorded_sale``).
+A reply lost on the way back is ``gateway_fault: {drop_response: true, kind: ...}``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.authorisation import OPERATIONS, transmission_time
 from simulator.terminal.journal import JournalEntry, SettlementState, TxnState
 
-_LOSABLE = ("sale", "void", "refund", "settle", "reversal")
 _RESULTS = tuple(state.value for state in SettlementState if state is not SettlementState.PENDING)
 _TOTALS = ("sales", "voids", "refunds")
 _TOTAL_SCHEMA: dict[str, Any] = {
@@ -195,57 +194,6 @@ class ExpectSettlement(Step):
     def describe(self) -> str:
         extra = f" batch {self.batch}" if self.batch else ""
         return f"settlement {self.result}{extra}"
-
-
-@step("host_loses_reply")
-@attrs.define
-class HostLosesReply(Step):
-    is_action = True
-    help = (
-        "Fault: the acquirer host decides and records the next request of this kind (sale, "
-        "void, refund, settle, reversal) but its reply is lost on the way back; `times` for "
-        "more than one."
-    )
-    example = "host_loses_reply: void   # or: {kind: settle, times: 2}"
-    schema: ClassVar[dict[str, Any]] = {
-        "anyOf": [
-            {"enum": list(_LOSABLE)},
-            {
-                "type": "object",
-                "properties": {
-                    "kind": {"enum": list(_LOSABLE)},
-                    "times": {"type": "integer", "minimum": 1, "default": 1},
-                },
-                "required": ["kind"],
-                "additionalProperties": False,
-            },
-        ]
-    }
-
-    kind: str
-    times: int = 1
-    line: int = 0
-
-    @classmethod
-    def parse(cls, value: Any, where: Where) -> HostLosesReply:
-        times = 1
-        if isinstance(value, Mapping):
-            value = expect_mapping(value, where, "host_loses_reply", {"kind", "times"})
-            times = value.get("times", 1)
-            if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-                raise where.error("host_loses_reply.times: expected a number of 1 or more")
-            value = value.get("kind")
-        if value not in _LOSABLE:
-            raise where.error(f"host_loses_reply: expected one of {', '.join(_LOSABLE)}")
-        return cls(str(value), times)
-
-    def run(self, run: ScenarioRun) -> None:
-        run.sim.gateway.acquirer.lose_replies(self.kind, self.times)
-        run.sim.bus.publish("scenario", "fault", f"host fault: {self.describe()}")
-
-    def describe(self) -> str:
-        times = f" x{self.times}" if self.times > 1 else ""
-        return f"the host's next {self.kind} reply is lost{times}"
 
 
 @step("unrecorded_sale")
