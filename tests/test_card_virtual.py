@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -224,6 +225,25 @@ def test_get_data_atc_and_unknown_tag() -> None:
     assert sw(card.process_apdu(cmd.get_data(0x9F4F))) == "6A88"
 
 
+def test_t0_get_response_with_a_short_le_answers_le_bytes_and_61xx() -> None:
+    # ISO/IEC 7816-4: '61XX', "SW2 encodes the number of data bytes still available".
+    t0 = fresh_card("mastercard_debit")
+    assert t0.image.protocol == "T=0"
+    t1 = VirtualCard(attrs.evolve(t0.image, protocol="T=1"))
+    t1.power_on()
+    fci = data(t1.process_apdu(cmd.select(cmd.PSE_NAME)))
+    assert t0.process_apdu(cmd.select(cmd.PSE_NAME)) == bytes([0x61, len(fci)])
+    pieces = []
+    for le in (16, 16):
+        answer = t0.process_apdu(bytes([0x00, 0xC0, 0x00, 0x00, le]))
+        pieces.append(answer[:-2])
+        assert answer[-2:] == bytes([0x61, len(fci) - 16 * len(pieces)])
+    assert t0.process_apdu(bytes.fromhex("00C0000000")) == bytes([0x6C, len(fci) - 32])
+    last = t0.process_apdu(bytes([0x00, 0xC0, 0x00, 0x00, len(fci) - 32]))
+    assert b"".join(pieces) + last == fci + b"\x90\x00"
+    assert sw(t0.process_apdu(bytes.fromhex("00C0000001"))) == "6985"  # nothing left
+
+
 # -- GENERATE AC -----------------------------------------------------------------------------------
 
 
@@ -347,9 +367,12 @@ def test_t0_card_answers_61xx_and_6cxx(tmp_path: Path) -> None:
     first = card.process_apdu(cmd.select(AID))
     assert first[0] == 0x61
     length = first[1]
-    assert sw(card.process_apdu(bytes([0, 0xC0, 0, 0, length - 1]))) == f"6C{length:02X}"
-    fci = card.process_apdu(bytes([0, 0xC0, 0, 0, length]))
-    assert sw(fci) == "9000" and len(data(fci)) == length
+    # A short Le gets that many bytes and 61xx for the rest; a long one, 6Cxx.
+    short = card.process_apdu(bytes([0, 0xC0, 0, 0, length - 1]))
+    assert sw(short) == "6101" and len(data(short)) == length - 1
+    assert sw(card.process_apdu(bytes([0, 0xC0, 0, 0, 2]))) == "6C01"
+    rest = card.process_apdu(bytes([0, 0xC0, 0, 0, 1]))
+    assert sw(rest) == "9000" and len(data(rest)) == 1
     card.process_apdu(cmd.get_processing_options(PDOL_DATA))
     record = card.process_apdu(cmd.read_record(2, 1))  # Le 00: the card says how many
     assert record[0] == 0x6C

@@ -231,8 +231,16 @@ class VirtualCard:
         if not self._pending:
             return SW_CONDITIONS
         data, sw = self._pending[:-2], self._pending[-2:]
-        if (command.le or 256) != len(data):
+        le = command.le or 256
+        if le > len(data):
             return bytes([0x6C, len(data) & 0xFF])
+        if le < len(data):
+            # ISO/IEC 7816-4, GET RESPONSE: a shorter Le takes the first Le bytes, and
+            # '61XX' ("SW2 encodes the number of data bytes still available", 00: 256
+            # or more) leaves the rest for the next GET RESPONSE. Not 6CXX: that would
+            # tell the reader to ask again for everything.
+            self._pending = data[le:] + sw
+            return data[:le] + bytes([0x61, (len(data) - le) & 0xFF])
         self._pending = b""
         return data + sw
 
