@@ -15,10 +15,19 @@ $(STAMP): pyproject.toml
 		|| echo "possim: pyscard not built (needs swig, libpcsclite-dev); PC/SC tests will be skipped"
 	touch $(STAMP)
 
+# python-emv's emvtool (PyPI: emv), an outside EMV client that tests/test_pcsc_clients.py
+# runs against possim's cards through pcscd. In a venv of its own: emv 1.0.14 pins
+# pyscard==2.0.0 and click==7.1.2, which the dev tools (schemathesis: click 8) cannot share.
+EMVTOOL := $(VENV)/emvtool/bin/emvtool
+$(EMVTOOL):
+	$(PYTHON) -m venv $(VENV)/emvtool
+	$(VENV)/emvtool/bin/python -m pip install --quiet 'emv==1.0.14' \
+		|| echo "possim: emvtool not built (needs swig, libpcsclite-dev); its tests will be skipped"
+
 demo: $(STAMP)
 	$(BIN)/possim demo
 
-test: $(STAMP)
+test: $(STAMP) $(EMVTOOL)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

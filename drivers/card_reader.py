@@ -87,19 +87,32 @@ class CardReader(abc.ABC):
         """Release the reader."""
 
     def transmit(self, apdu: bytes) -> ApduResponse:
-        response = ApduResponse.from_raw(self._transmit_raw(apdu))
+        command = apdu
+        response = ApduResponse.from_raw(self._transmit_raw(command))
         collected = b""
         for _ in range(_MAX_CHAINED_EXCHANGES):
             if response.sw1 == 0x61:
+                # ISO/IEC 7816-4 '61XX': SW2 bytes still available, for GET RESPONSE
+                # (which may answer some of them and 61xx again: EMV Book 1, Annex A).
                 collected += response.data
-                le = bytes([response.sw2])
-                response = ApduResponse.from_raw(self._transmit_raw(GET_RESPONSE + le))
-            elif response.sw1 == 0x6C and len(apdu) >= 4:
-                apdu = _with_le(apdu, response.sw2)
-                response = ApduResponse.from_raw(self._transmit_raw(apdu))
+                command = GET_RESPONSE + bytes([response.sw2])
+            elif response.sw1 == 0x6C and len(command) >= 4:
+                # ISO/IEC 7816-3, T=0 '6CXX': re-send the *previous* command header --
+                # the GET RESPONSE, if that was it -- with P3 = XX.
+                command = _with_le(command, response.sw2)
             else:
                 return ApduResponse(collected + response.data, response.sw1, response.sw2)
+            response = ApduResponse.from_raw(self._transmit_raw(command))
         raise CardProtocolError("card kept answering 61xx/6Cxx: gave up after 16 exchanges")
+
+
+def mute_card_error(reader: str) -> CardProtocolError:
+    """A card in the slot that gives no ATR: the reader cannot power it up.
+
+    One text for every transport, so a transcript reads the same in process and
+    through pcscd (pcscd's SCARD_W_UNPOWERED_CARD with SCARD_STATE_MUTE).
+    """
+    return CardProtocolError(f"{reader}: the card does not answer (mute card: no ATR)")
 
 
 def _with_le(apdu: bytes, le: int) -> bytes:

@@ -32,7 +32,7 @@ import math
 import threading
 from typing import Any
 
-from drivers.card_reader import CardInterface, CardPresented, CardReader
+from drivers.card_reader import CardInterface, CardPresented, CardReader, mute_card_error
 from drivers.clock import POLL_INTERVAL, Clock, RealClock
 from drivers.errors import (
     CardProtocolError,
@@ -266,6 +266,8 @@ class PcscCardReader(CardReader):
             hr, handle, protocol = self._connect_settled(context, reader)
             code = hr & _MASK
             if code:
+                if code in self._unpowered_codes() and self._mute(context, reader):
+                    raise mute_card_error(reader)
                 raise self._connect_error(reader, hr)
             hr, _name, _state, protocol, atr = scard.SCardStatus(handle)
             if hr & _MASK:
@@ -310,9 +312,26 @@ class PcscCardReader(CardReader):
                 return int(hr), int(handle or 0), int(protocol or 0)
             states = [(reader, scard.SCARD_STATE_UNAWARE)]
             _hr, states = scard.SCardGetStatusChange(context, 0, states)
+            if states and int(states[0][1]) & scard.SCARD_STATE_MUTE:
+                # pcscd tried to power the card (once when it arrived, again in
+                # SCardConnect) and got no ATR: a mute card, not one still settling.
+                return int(hr), 0, 0
             current = [(name, state) for name, state, _atr in states]
             scard.SCardGetStatusChange(context, _CONNECT_STEP_MS, current)
             waited += _CONNECT_STEP_MS
+
+    def _unpowered_codes(self) -> set[int]:
+        scard = self._scard
+        return {scard.SCARD_W_UNPOWERED_CARD & _MASK, scard.SCARD_W_UNRESPONSIVE_CARD & _MASK}
+
+    def _mute(self, context: int, reader: str) -> bool:
+        """Whether pcscd reports an unresponsive card (it gave no ATR) in ``reader``."""
+        scard = self._scard
+        hr, states = scard.SCardGetStatusChange(context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+        if hr & _MASK or not states:
+            return False
+        state = int(states[0][1])
+        return bool(state & scard.SCARD_STATE_PRESENT and state & scard.SCARD_STATE_MUTE)
 
     def _connect_error(self, reader: str, hr: int) -> DriverError:
         scard = self._scard

@@ -60,11 +60,19 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"catalogue cards: {', '.join(CardImage.names())}", file=sys.stderr)
         return 2
     where = f"{args.host}:{args.port}"
+    chip = f"{image.protocol}, ATR {image.atr.hex().upper()}" if image.chip else "mute chip"
     print(
-        f"serving card {image.name} ({image.brand}, PAN {image.masked_pan}, {image.protocol}, "
-        f"ATR {image.atr.hex().upper()}) to vpcd at {where}",
+        f"serving card {image.name} ({image.brand}, PAN {image.masked_pan}, {chip}) "
+        f"to vpcd at {where}",
         flush=True,
     )
+    if not image.chip:
+        print(
+            "the card has no working chip: PC/SC shows it present but unresponsive "
+            "(SCARD_STATE_MUTE, pcsc_scan: 'Unresponsive card'), and connecting to it fails "
+            "as with a mute card in a real reader",
+            flush=True,
+        )
     print(
         "needs pcscd running with vsmartcard-vpcd (reader 'Virtual PCD'); check with "
         "`pcsc_scan` or `possim doctor`. Ctrl-C stops.",

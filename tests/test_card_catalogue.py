@@ -281,12 +281,15 @@ def test_magstripe_only_card_is_mute() -> None:
 def test_magstripe_only_card_in_the_reader_gives_no_atr_and_fails_the_chip_read() -> None:
     clock = VirtualClock()
     reader = SimCardReader(clock, name="slot")
-    reader.insert(VirtualCard(CardImage.load("magstripe_only")))
+    card = VirtualCard(CardImage.load("magstripe_only"))
+    reader.insert(card)
     assert reader.wait_for_card(0) == CardPresented(CardInterface.CONTACT, b"")
     kernel = EmvKernel(reader, TerminalEmvConfig(), random.Random(1), clock.now)
-    with pytest.raises(CardProtocolError):
+    # As in a real reader (and through pcscd): the power-up fails, no APDU is sent.
+    with pytest.raises(CardProtocolError, match="mute card: no ATR"):
         kernel.read_card(1000)
     kernel.finish()
+    assert card.apdu_count == 0
 
 
 def test_magstripe_only_card_has_track2_for_a_swipe() -> None:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from drivers.card_reader import CardInterface, CardPresented
+from drivers.card_reader import CardInterface, CardPresented, CardReader
 from drivers.clock import RealClock
 from drivers.errors import CardError, CardProtocolError, CardRemoved, NoCard
 from simulator.clock import VirtualClock
@@ -101,3 +101,46 @@ def test_wait_for_removal() -> None:
     assert reader.wait_for_removal(5) is False
     reader.remove()
     assert reader.wait_for_removal(5) is True
+
+
+class _ScriptedReader(CardReader):
+    """A reader whose card answers from a table, recording every command it got."""
+
+    name = "scripted"
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+        self.sent: list[str] = []
+
+    def wait_for_card(self, timeout: float | None) -> CardPresented | None:
+        return CardPresented(CardInterface.CONTACT)
+
+    def card_present(self) -> bool:
+        return True
+
+    def connect(self) -> bytes:
+        return b""
+
+    def disconnect(self) -> None:
+        pass
+
+    def _transmit_raw(self, apdu: bytes) -> bytes:
+        self.sent.append(apdu.hex().upper())
+        return bytes.fromhex(self.answers.get(apdu.hex().upper(), "6D00"))
+
+
+def test_get_response_chains_61xx_and_a_6cxx_repeats_the_get_response() -> None:
+    # ISO/IEC 7816-3 (T=0): after '6CXX' the reader re-sends the *previous* command with
+    # P3 = XX -- here the GET RESPONSE, not the case-4 command before it (which would
+    # run it twice on the card).
+    reader = _ScriptedReader(
+        {
+            "80CA000002AABB": "6108",
+            "00C0000008": "6C06",
+            "00C0000006": "1122334455666104",
+            "00C0000004": "778899AA9000",
+        }
+    )
+    response = reader.transmit(bytes.fromhex("80CA000002AABB"))
+    assert response.data == bytes.fromhex("112233445566778899AA") and response.ok
+    assert reader.sent == ["80CA000002AABB", "00C0000008", "00C0000006", "00C0000004"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -224,6 +225,25 @@ def test_get_data_atc_and_unknown_tag() -> None:
     assert sw(card.process_apdu(cmd.get_data(0x9F4F))) == "6A88"
 
 
+def test_t0_get_response_with_a_short_le_answers_le_bytes_and_61xx() -> None:
+    # ISO/IEC 7816-4: '61XX', "SW2 encodes the number of data bytes still available".
+    t0 = fresh_card("mastercard_debit")
+    assert t0.image.protocol == "T=0"
+    t1 = VirtualCard(attrs.evolve(t0.image, protocol="T=1"))
+    t1.power_on()
+    fci = data(t1.process_apdu(cmd.select(cmd.PSE_NAME)))
+    assert t0.process_apdu(cmd.select(cmd.PSE_NAME)) == bytes([0x61, len(fci)])
+    pieces = []
+    for le in (16, 16):
+        answer = t0.process_apdu(bytes([0x00, 0xC0, 0x00, 0x00, le]))
+        pieces.append(answer[:-2])
+        assert answer[-2:] == bytes([0x61, len(fci) - 16 * len(pieces)])
+    assert t0.process_apdu(bytes.fromhex("00C0000000")) == bytes([0x6C, len(fci) - 32])
+    last = t0.process_apdu(bytes([0x00, 0xC0, 0x00, 0x00, len(fci) - 32]))
+    assert b"".join(pieces) + last == fci + b"\x90\x00"
+    assert sw(t0.process_apdu(bytes.fromhex("00C0000001"))) == "6985"  # nothing left
+
+
 # -- GENERATE AC -----------------------------------------------------------------------------------
 
 
@@ -256,13 +276,41 @@ def test_generate_ac_checks_the_cdol1_length() -> None:
     assert sw(card.process_apdu(cmd.generate_ac(cmd.AC_ARQC, cdol1_data(card)[:-1]))) == "6700"
 
 
-def test_atc_increments_per_generate_ac() -> None:
-    card, first = arqc_card()
-    cdol2 = tlv.build_dol_data(card.image.applications[0].cdol2, {"8A": b"Z3"})
-    second = card.process_apdu(cmd.generate_ac(cmd.AC_AAC, cdol2))
-    assert int.from_bytes(first["9F36"], "big") == 1
-    assert tlv.decode_flat(data(second))["9F36"] == b"\x00\x02"
+def test_atc_counts_transactions_not_cryptograms() -> None:
+    # EMV 4.4 Book 2: the ATC is "incremented at the start of a transaction"; VIS: GET
+    # PROCESSING OPTIONS "is used by the terminal to signal the card that transaction
+    # processing is beginning". The ARQC and the second AC of one transaction carry the
+    # same ATC (before the fix the second AC carried 9F36 0002).
+    card = selected_card()
+    assert card.atc == 0
+    assert sw(card.process_apdu(cmd.get_processing_options(PDOL_DATA))) == "9000"
+    assert data(card.process_apdu(cmd.get_data(0x9F36))) == bytes.fromhex("9F36020001")
+    arqc = card.process_apdu(cmd.generate_ac(cmd.AC_ARQC, cdol1_data(card)))
+    first = tlv.decode_flat(data(arqc))
+    second = tlv.decode_flat(data(_second_ac(card, first, b"00", arpc_ok=True)))
+    assert first["9F36"] == second["9F36"] == b"\x00\x01"
+    assert card.atc == 1
+    assert card.last_online_atc == 1
+    # The TC is the issuer's to check under that same ATC.
+    app = card.image.applications[0]
+    tags = tlv.split_dol_data(app.cdol1, cdol1_data(card))
+    tags.update(tlv.split_dol_data(app.cdol2, tlv.build_dol_data(app.cdol2, {"8A": b"00"})))
+    tags.update({"82": app.aip, "9F36": b"\x00\x01", "9F10": second["9F10"]})
+    icc_mk = cryptogram.derive_icc_master_key(ISSUER_KEY, card.image.pan, card.image.psn)
+    assert second["9F27"] == b"\x40"
+    assert cryptogram.method("emv_csk").generate_ac(icc_mk, tags) == second["9F26"]
+    # The next transaction starts at the next GPO.
+    assert sw(card.process_apdu(cmd.select(AID))) == "9000"
+    assert card.atc == 1
+    assert sw(card.process_apdu(cmd.get_processing_options(PDOL_DATA))) == "9000"
     assert card.atc == 2
+
+
+def test_a_card_whose_atc_is_exhausted_starts_no_transaction() -> None:
+    card = selected_card()
+    card.atc = 0xFFFF
+    assert sw(card.process_apdu(cmd.get_processing_options(PDOL_DATA))) == "6985"
+    assert card.atc == 0xFFFF
 
 
 def _second_ac(card: VirtualCard, first: dict[str, bytes], arc: bytes, arpc_ok: bool) -> bytes:
@@ -319,9 +367,12 @@ def test_t0_card_answers_61xx_and_6cxx(tmp_path: Path) -> None:
     first = card.process_apdu(cmd.select(AID))
     assert first[0] == 0x61
     length = first[1]
-    assert sw(card.process_apdu(bytes([0, 0xC0, 0, 0, length - 1]))) == f"6C{length:02X}"
-    fci = card.process_apdu(bytes([0, 0xC0, 0, 0, length]))
-    assert sw(fci) == "9000" and len(data(fci)) == length
+    # A short Le gets that many bytes and 61xx for the rest; a long one, 6Cxx.
+    short = card.process_apdu(bytes([0, 0xC0, 0, 0, length - 1]))
+    assert sw(short) == "6101" and len(data(short)) == length - 1
+    assert sw(card.process_apdu(bytes([0, 0xC0, 0, 0, 2]))) == "6C01"
+    rest = card.process_apdu(bytes([0, 0xC0, 0, 0, 1]))
+    assert sw(rest) == "9000" and len(data(rest)) == 1
     card.process_apdu(cmd.get_processing_options(PDOL_DATA))
     record = card.process_apdu(cmd.read_record(2, 1))  # Le 00: the card says how many
     assert record[0] == 0x6C

@@ -141,6 +141,44 @@ def test_card_serve_inserts_the_card_until_ctrl_c(
     assert wait_for_reader_state(slot.reader, False, SETTLE)
 
 
+@pytest.mark.system_package("pcsc_scan")
+def test_card_serve_a_mute_card_pcsc_scan_and_doctor_see_it_unresponsive(
+    private_pcscd: PrivatePcscd, slot: VpcdSlot
+) -> None:
+    # A real mute card is in the reader but gives no ATR. Before, `card serve` said
+    # "the card is in the reader" while pcscd showed the slot empty.
+    serve = subprocess.Popen(
+        private_pcscd.namespace_command(
+            possim("card", "serve", "magstripe_only", "--port", str(slot.port))
+        ),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        seen = wait_for_reader_state(slot.reader, True, SETTLE)
+        env = dict(os.environ)
+        scan = subprocess.run(
+            ["pcsc_scan", "-c", "-n"], capture_output=True, text=True, timeout=60, env=env
+        )
+        doctor = subprocess.run(
+            possim("doctor"), capture_output=True, text=True, timeout=60, env=env
+        )
+        serve.send_signal(signal.SIGINT)
+        output, _ = serve.communicate(timeout=30)
+    finally:
+        stop(serve)
+    assert seen, output
+    assert "mute chip" in output and "card removed" in output
+    # pcsc_scan prints each reader, then its state flags (pcsc_scan.c).
+    ours = scan.stdout.split(f": {slot.reader}\n", 1)[-1]
+    state_line = next(line for line in ours.splitlines() if "Card state:" in line)
+    assert "Card inserted" in state_line and "Unresponsive card" in state_line, scan.stdout
+    assert f"{slot.reader}: card present but mute" in doctor.stdout, doctor.stdout
+    assert wait_for_reader_state(slot.reader, False, SETTLE)
+
+
 def test_card_serve_rejects_an_unknown_card() -> None:
     result = subprocess.run(
         possim("card", "serve", "no_such_card"), capture_output=True, text=True, timeout=60

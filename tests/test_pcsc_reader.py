@@ -6,10 +6,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import attrs
 import pytest
+from pcsc_helpers import SETTLE, inserted
 
 from drivers.card_reader import CardInterface, CardPresented
 from drivers.clock import RealClock
@@ -25,11 +25,11 @@ from drivers.registry import DeviceContext, DeviceKind, open_device
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
+from simulator.devices.card_reader import SimCardReader
 from simulator.devices.vpcd_card import ApduCard, VpcdCardLink, VpcdCardSlot
 from simulator.emv import apdu as cmd
-from simulator.pcscd import PrivatePcscd, VpcdSlot, wait_for_reader_state, watch_reader
+from simulator.pcscd import PrivatePcscd, VpcdSlot, wait_for_reader_state
 
-SETTLE = 5.0  # real seconds pcscd may take to notice a card (it polls every ~400 ms)
 SELECT_PSE = cmd.select(cmd.PSE_NAME)
 
 needs_pcsc = [
@@ -44,22 +44,6 @@ def slot(private_pcscd: PrivatePcscd) -> Iterator[VpcdSlot]:
     taken = private_pcscd.acquire_slot()
     yield taken
     private_pcscd.release_slot(taken)
-
-
-@contextmanager
-def inserted(pcscd: PrivatePcscd, slot: VpcdSlot, card: ApduCard) -> Iterator[VpcdCardLink]:
-    """The card in the slot, as pcscd sees it; out again (and seen out) afterwards."""
-    link = VpcdCardLink(lambda: pcscd.connect_vpcd(slot.port), name=slot.reader)
-    link.insert(card)
-    try:
-        seen = watch_reader(slot.reader, True, SETTLE)
-        assert seen is not None, link.last_error
-        yield link
-    finally:
-        if link.card is not None:
-            link.remove()
-        # Until pcscd's poller itself saw the card go (see watch_reader).
-        assert watch_reader(slot.reader, False, SETTLE, newer_than=seen) is not None
 
 
 def debit_card() -> VirtualCard:
@@ -173,6 +157,68 @@ class TestOnPrivatePcscd:
                 assert response.ok and response.data.startswith(b"\x6f")
             finally:
                 reader.close()
+
+    def test_t0_get_response_with_a_short_le_gives_le_bytes_and_61xx(
+        self, private_pcscd: PrivatePcscd, slot: VpcdSlot
+    ) -> None:
+        # ISO/IEC 7816-4: GET RESPONSE with Le shorter than what is waiting answers Le
+        # bytes and '61XX', XX = the bytes still available (it answered 6Cxx before).
+        image = CardImage.load("mastercard_debit")
+        assert image.protocol == "T=0"
+        oracle = VirtualCard(attrs.evolve(image, protocol="T=1"))  # answers in one piece
+        oracle.power_on()
+        fci = oracle.process_apdu(SELECT_PSE)[:-2]
+        with inserted(private_pcscd, slot, VirtualCard(image)):
+            reader = PcscCardReader(slot.reader)
+            try:
+                reader.connect()
+                assert reader.protocol == "T=0"
+                raw = reader._transmit_raw  # pyscard's SCardTransmit: what pcscd passes on
+                assert raw(SELECT_PSE) == bytes([0x61, len(fci)])
+                first = raw(bytes.fromhex("00C0000010"))
+                assert first == fci[:16] + bytes([0x61, len(fci) - 16])
+                second = raw(bytes.fromhex("00C0000005"))
+                assert second == fci[16:21] + bytes([0x61, len(fci) - 21])
+                # Le longer than what is left: 6Cxx with the exact count, then the rest.
+                assert raw(bytes.fromhex("00C0000000")) == bytes([0x6C, len(fci) - 21])
+                rest = raw(bytes([0x00, 0xC0, 0x00, 0x00, len(fci) - 21]))
+                assert rest == fci[21:] + b"\x90\x00"
+                # The driver's own chaining gets the same FCI.
+                assert reader.transmit(SELECT_PSE).data == fci
+            finally:
+                reader.close()
+
+    def test_a_mute_card_is_present_unresponsive_and_refused_as_in_process(
+        self, private_pcscd: PrivatePcscd, slot: VpcdSlot
+    ) -> None:
+        scard = load_scard()
+        card = VirtualCard(CardImage.load("magstripe_only"))
+        with inserted(private_pcscd, slot, card):
+            _hr, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+            try:
+                _hr, states = scard.SCardGetStatusChange(
+                    context, 0, [(slot.reader, scard.SCARD_STATE_UNAWARE)]
+                )
+            finally:
+                scard.SCardReleaseContext(context)
+            (_name, state, atr) = states[0]
+            assert state & scard.SCARD_STATE_PRESENT and state & scard.SCARD_STATE_MUTE
+            assert bytes(atr) == b""
+            reader = PcscCardReader(slot.reader)
+            try:
+                assert reader.wait_for_card(0) == CardPresented(CardInterface.CONTACT, b"")
+                with pytest.raises(CardProtocolError) as over_pcsc:
+                    reader.connect()
+            finally:
+                reader.close()
+        assert card.apdu_count == 0
+        in_process = SimCardReader(VirtualClock(), name=slot.reader)
+        in_process.insert(VirtualCard(CardImage.load("magstripe_only")))
+        assert in_process.wait_for_card(0) == CardPresented(CardInterface.CONTACT, b"")
+        with pytest.raises(CardProtocolError) as in_memory:
+            in_process.connect()
+        assert str(over_pcsc.value) == str(in_memory.value)
+        assert "mute card: no ATR" in str(over_pcsc.value)
 
     def test_unknown_reader_lists_the_readers(self, private_pcscd: PrivatePcscd) -> None:
         with pytest.raises(ReaderNotFound) as error:

@@ -19,6 +19,8 @@ from simulator.devices.vpcd_card import (
     CTRL_ATR,
     CTRL_OFF,
     CTRL_ON,
+    CTRL_RESET,
+    MAX_ATR,
     VpcdCardLink,
     frame,
     tcp_connector,
@@ -110,6 +112,28 @@ def test_atr_power_and_apdus(vpcd: FakeVpcd) -> None:
     assert vpcd.closed_by_card(), "removing the card must close the link"
     assert not card.powered
     assert link.card is None
+
+
+def test_a_mute_card_is_there_but_gives_no_atr_vpcd_can_use(vpcd: FakeVpcd) -> None:
+    # vpcd (ifd-vpcd.c) takes an empty ATR answer for a removal: the card would vanish.
+    # It accepts any other answer as "present", and refuses one longer than its ATR
+    # buffer (ISO/IEC 7816-3's 33 bytes) when powering the card up, keeping the link.
+    card = VirtualCard(CardImage.load("magstripe_only"))
+    link = link_to(vpcd)
+    link.insert(card)
+    try:
+        vpcd.accept()
+        presence = vpcd.exchange(bytes([CTRL_ATR]))
+        vpcd.send(bytes([CTRL_ON]))
+        power_up = vpcd.exchange(bytes([CTRL_ATR]))
+        vpcd.send(bytes([CTRL_RESET]))
+        reset = vpcd.exchange(bytes([CTRL_ATR]))
+        assert presence == power_up == reset
+        assert len(presence) == MAX_ATR + 1
+        assert link.errors == 0 and link.connected.is_set()
+    finally:
+        link.remove()
+    assert vpcd.closed_by_card()
 
 
 def test_one_card_at_a_time(vpcd: FakeVpcd) -> None:

@@ -48,6 +48,7 @@ class PcscConstants:
     SCARD_STATE_CHANGED = 0x2
     SCARD_STATE_EMPTY = 0x10
     SCARD_STATE_PRESENT = 0x20
+    SCARD_STATE_MUTE = 0x200
     SCARD_F_INTERNAL_ERROR = 0x80100001
     SCARD_E_UNKNOWN_READER = 0x80100009
     SCARD_E_TIMEOUT = 0x8010000A
@@ -192,6 +193,8 @@ class ReplayScard(PcscConstants):
     def SCardGetStatusChange(self, context: int, timeout: int, states: Any) -> Any:
         self._poll()
         flags = self.SCARD_STATE_PRESENT if self._present else self.SCARD_STATE_EMPTY
+        if self._present and not self._atr:
+            flags |= self.SCARD_STATE_MUTE  # pcscd's only card without an ATR: a mute one
         atr = list(self._atr) if self._present else []
         return 0, [(name, flags, atr) for name, _state in states]
 

@@ -17,6 +17,16 @@ State that survives power-off (the card's EEPROM): ATC, PIN try counter, last
 online ATC. State that does not (RAM): the selected file, the transaction in
 progress, the CVR.
 
+The ATC counts transactions, not cryptograms: the card increments it once, at
+GET PROCESSING OPTIONS, and both GENERATE ACs of that transaction carry the
+same value. EMV 4.4 Book 2 defines the ATC as a counter "incremented at the
+start of a transaction"; the Visa ICC Specification (VIS 1.5, GET PROCESSING
+OPTIONS) says the command "is used by the terminal to signal the card that
+transaction processing is beginning"; CCD and M/Chip cards increment it there
+(python-emv, ``emv/card.py``: "Get Processing Options starts the transaction
+on the card and increments the transaction counter"). The issuer checks the
+ARQC and the terminal reports the TC under that one ATC.
+
 Cryptogram Version Results (in the IAD at bytes 3..6: ``03`` + 3 bytes, the
 VIS/PBOC layout), as this card sets them:
 
@@ -221,8 +231,16 @@ class VirtualCard:
         if not self._pending:
             return SW_CONDITIONS
         data, sw = self._pending[:-2], self._pending[-2:]
-        if (command.le or 256) != len(data):
+        le = command.le or 256
+        if le > len(data):
             return bytes([0x6C, len(data) & 0xFF])
+        if le < len(data):
+            # ISO/IEC 7816-4, GET RESPONSE: a shorter Le takes the first Le bytes, and
+            # '61XX' ("SW2 encodes the number of data bytes still available", 00: 256
+            # or more) leaves the rest for the next GET RESPONSE. Not 6CXX: that would
+            # tell the reader to ask again for everything.
+            self._pending = data[le:] + sw
+            return data[:le] + bytes([0x61, (len(data) - le) & 0xFF])
         self._pending = b""
         return data + sw
 
@@ -328,6 +346,9 @@ class VirtualCard:
             return SW_WRONG_DATA
         if data[1] != len(data) - 2 or data[1] != tlv.dol_length(app.pdol):
             return SW_WRONG_LENGTH
+        if self.atc >= 0xFFFF:
+            return SW_CONDITIONS  # ATC exhausted: the card can start no more transactions
+        self.atc += 1
         self._txn.gpo_done = True
         if app.gpo_response is not None:
             return self._answer(command, app.gpo_response)
@@ -390,8 +411,6 @@ class VirtualCard:
         txn = self._txn
         if app is None or not txn.gpo_done or txn.second_done:
             return SW_CONDITIONS
-        if self.atc >= 0xFFFF:
-            return SW_CONDITIONS  # ATC exhausted: the card is dead
         if txn.first_ac is None:
             return self._first_ac(command, app, requested)
         if txn.first_cid != CID_ARQC:
@@ -458,13 +477,12 @@ class VirtualCard:
     def _cryptogram(
         self, app: Application, terminal: dict[str, bytes], cid: int
     ) -> tuple[dict[str, bytes], bytes]:
-        self.atc += 1
         iad = bytearray(app.iad)
         iad[3] = 0x03
         iad[4:7] = self._txn.cvr
         tags = dict(terminal)
         tags["82"] = app.aip
-        tags["9F36"] = self.atc.to_bytes(2, "big")
+        tags["9F36"] = self.atc.to_bytes(2, "big")  # this transaction's, set at GPO
         tags["9F10"] = bytes(iad)
         ac = app.method.generate_ac(app.icc_master_key, tags)
         tags["9F26"] = ac

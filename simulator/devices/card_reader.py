@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from drivers.card_reader import CardInterface, CardPresented, CardReader
+from drivers.card_reader import CardInterface, CardPresented, CardReader, mute_card_error
 from drivers.clock import Clock
 from drivers.errors import CardError, CardProtocolError, CardRemoved, NoCard
 from simulator.devices.card import VirtualCard
@@ -80,6 +80,10 @@ class SimCardReader(CardReader):
             if self._card is None:
                 raise NoCard(f"{self.name}: no card in the slot")
             self._atr = self._card.power_on()
+            if self._card.mute:
+                # What a reader does with a card that gives no ATR: power-up fails, and
+                # no APDU ever reaches the card (drivers.pcsc_card_reader does the same).
+                raise mute_card_error(self.name)
             self._session = True
             return self._atr
 

@@ -15,6 +15,20 @@ closes the link, and pcscd reports the change at its next poll.
 :class:`VpcdCardSlot` waits for that report before returning, so a scenario
 step that inserts or removes a card leaves pcscd in the state it describes.
 
+A mute card (:attr:`VirtualCard.mute`: no ATR) must look like a real one: in
+the reader, unresponsive. An empty answer to the ATR request will not do --
+vpcd takes it for a removal (``vicc_present``). So the link answers every
+ATR request of a mute card with :data:`MUTE_ATR_ANSWER`, 34 bytes, one more
+than ISO/IEC 7816-3's 33-byte maximum: the presence check only wants a
+non-empty answer (the card is there), and the power-up refuses it (vpcd's
+``IFDHGetCapabilities``: "Not enough memory for ATR", the link kept). pcscd
+then marks the slot ``SCARD_PRESENT | SCARD_SWALLOWED`` -- clients see
+``SCARD_STATE_PRESENT | SCARD_STATE_MUTE``, ``pcsc_scan`` prints "Card
+inserted, Unresponsive card", and ``SCardConnect`` fails with
+``SCARD_W_UNPOWERED_CARD`` -- exactly what pcscd does with a mute card in a
+USB reader (pcsc-lite ``eventhandler.c``: a failed power-up is "Error powering
+up card").
+
 Speed: ``TCP_NODELAY`` on the socket and ``TCP_QUICKACK`` before every
 ``recv`` (Linux clears it after each read); without QUICKACK every APDU waits
 ~40 ms for a delayed ACK. With both: ~0.1 ms per APDU through pcscd.
@@ -49,6 +63,9 @@ CTRL_RESET = 0x02
 CTRL_ATR = 0x04
 DEFAULT_PORT = 35963
 MAX_FRAME = 0xFFFF
+MAX_ATR = 33  # ISO/IEC 7816-3: TS and at most 32 more characters
+# What a mute card answers vpcd's ATR requests with: "present", but no ATR (see above).
+MUTE_ATR_ANSWER = bytes(MAX_ATR + 1)
 
 
 class VpcdProtocolError(WireFormatError):
@@ -255,7 +272,7 @@ class VpcdCardLink:
 
     def _control(self, sock: socket.socket, card: ApduCard, code: int) -> None:
         if code == CTRL_ATR:
-            sock.sendall(frame(self._atr))
+            sock.sendall(frame(self._atr or MUTE_ATR_ANSWER))
         elif code == CTRL_OFF:
             card.power_off()
         elif code in (CTRL_ON, CTRL_RESET):
