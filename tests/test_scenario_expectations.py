@@ -19,6 +19,7 @@ from simulator.simulation import SCANNER_TRANSPORTS
 from simulator.terminal.amounts import format_yuan
 from simulator.terminal.display import ScreenId
 from simulator.terminal.qr_link import QrLink
+from simulator.terminal.receipts import RECEIPT_FIELDS, ReceiptTemplate
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "scenarios"
@@ -496,3 +497,17 @@ def test_every_expectation_that_waits_documents_now() -> None:
         section = reference[reference.index(f"### `{keyword}`") :]
         section = section[: section.index("```yaml")]
         assert "| `now` |" in section, keyword
+
+
+def test_each_receipt_template_is_told_apart_from_every_other() -> None:
+    # expect_receipt: {kind: ...} names a receipt by the template it was printed from.
+    names = ("sale", "void", "refund", "qr_sale", "qr_slip", "qr_void", "qr_refund", "settlement")
+    templates = [ReceiptTemplate.load(name) for name in names]
+    values = {field: "9" * 6 for field in RECEIPT_FIELDS}
+    for template in templates:
+        for copy in template.copies:
+            text = template.render(copy, values, width=32).plain_text()
+            scores = {other.name: other.recognise(text) for other in templates}
+            best = max(scores, key=lambda name: scores[name])
+            assert best == template.name, (template.name, copy, scores)
+            assert sorted(scores.values())[-2] < scores[best], (template.name, scores)
