@@ -101,6 +101,13 @@ AMOUNT_SCHEMA: dict[str, Any] = {
     "pattern": r"^\s*\d+(\.\d{1,2})?\s*$",
 }
 
+NOW_SCHEMA: dict[str, Any] = {
+    "type": "boolean",
+    "default": False,
+    "description": "check at once, as things stand in the middle of the payment, "
+    "instead of once it has ended",
+}
+
 
 def did_you_mean(word: object, choices: Iterable[str]) -> str:
     """``": did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
@@ -162,6 +169,18 @@ def expect_no_arguments(value: Any, where: Where, keyword: str) -> None:
     """For steps written ``keyword:`` alone."""
     if value not in (None, {}, True):
         raise where.error(f"{keyword}: takes no arguments")
+
+
+def parse_now(value: Mapping[str, Any], where: Where, keyword: str) -> bool:
+    """An expectation's ``now:`` (see NOW_SCHEMA); it cannot go with a ``within:``."""
+    now = value.get("now", False)
+    if not isinstance(now, bool):
+        raise where.error(f"{keyword}.now: expected true or false, got {now!r}")
+    if now and "within" in value:
+        raise where.error(
+            f"{keyword}: now: true checks at once, so within: cannot apply; drop one of them"
+        )
+    return now
 
 
 def expect_mapping(value: Any, where: Where, what: str, allowed: set[str]) -> Mapping[str, Any]:

@@ -15,12 +15,17 @@ import attrs
 from simulator.events import Event
 from simulator.scenario.model import (
     AMOUNT_SCHEMA,
+    DEFAULT_WITHIN,
+    DURATION_SCHEMA,
     NO_ARGUMENTS_SCHEMA,
+    NOW_SCHEMA,
     TEXT_SCHEMA,
     Step,
     Where,
     expect_mapping,
     expect_no_arguments,
+    parse_duration,
+    parse_now,
     step,
 )
 from simulator.scenario.runner import ScenarioRun
@@ -28,7 +33,7 @@ from simulator.scenario.settlement_steps import card_sale_for
 from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import QrEntry, QrState
-from simulator.terminal.qr_link import QrLink, QrLinkError, QrRequestRejected, mask_code
+from simulator.terminal.qr_link import QrLink, QrLinkError, mask_code
 
 _WALLETS = ("wechat", "alipay", "unionpay_qr")
 # Gateway trade state -> the journal states that agree with it (sale rows).
@@ -221,7 +226,11 @@ class CustomerPaysQr(Step):
 @attrs.define
 class ReplayNotify(Step):
     is_action = True
-    help = "The gateway sends the last order's payment notify again (a duplicate notify)."
+    help = (
+        "The gateway sends the last order's payment notify again (a duplicate notify). The "
+        "step ends once the gateway has delivered it (and any other notify due within 60 s "
+        "of virtual time), so the next expectation sees the terminal's answer."
+    )
     example = "replay_notify:"
     schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA
 
@@ -235,6 +244,7 @@ class ReplayNotify(Step):
     def run(self, run: ScenarioRun) -> None:
         order = _last_sale(run, self).out_trade_no
         _sim_call(run, self, "notify/replay", {"out_trade_no": order})
+        run.settle_background()
 
     def describe(self) -> str:
         return "gateway replays the notify"
@@ -390,7 +400,10 @@ class ExpectQrOrder(Step):
     help = (
         "The gateway's order for the last QR sale is in this trade state (SUCCESS, REVOKED, "
         "CLOSED, REFUND ...; NONE: no order, nothing charged), on this channel, with this "
-        "much refunded, and the terminal journal agrees."
+        "much refunded, and the terminal journal agrees. Read from the gateway's own store "
+        "(no request in the terminal's traffic), once the current operation has ended -- or "
+        "at once with `now: true`: `{state: USERPAYING, now: true}` while the customer has "
+        "not yet confirmed."
     )
     example = "expect_qr_order: {state: SUCCESS, channel: wechat}"
     schema: ClassVar[dict[str, Any]] = {
@@ -399,6 +412,7 @@ class ExpectQrOrder(Step):
             "state": {"enum": [*_AGREEING, "NONE"]},
             "channel": {"enum": list(_WALLETS)},
             "refunded": AMOUNT_SCHEMA,
+            "now": NOW_SCHEMA,
         },
         "required": ["state"],
         "additionalProperties": False,
@@ -407,11 +421,14 @@ class ExpectQrOrder(Step):
     state: str
     channel: str | None = None
     refunded_fen: int | None = None
+    now: bool = False
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectQrOrder:
-        value = expect_mapping(value, where, "expect_qr_order", {"state", "channel", "refunded"})
+        value = expect_mapping(
+            value, where, "expect_qr_order", {"state", "channel", "refunded", "now"}
+        )
         state = str(value.get("state", "")).upper()
         if state not in (*_AGREEING, "NONE"):
             raise where.error(f"expect_qr_order.state: expected one of {[*_AGREEING, 'NONE']}")
@@ -421,19 +438,17 @@ class ExpectQrOrder(Step):
         except ValueError as exc:
             raise where.error(f"expect_qr_order.refunded: {exc}") from None
         channel = value.get("channel")
-        return cls(state, None if channel is None else str(channel), refunded_fen)
+        return cls(
+            state,
+            None if channel is None else str(channel),
+            refunded_fen,
+            parse_now(value, where, "expect_qr_order"),
+        )
 
     def run(self, run: ScenarioRun) -> None:
-        run.finished_sale(self, 600.0)
+        run.operation_ended(self, now=self.now, within=600.0)
         sale = _last_sale(run, self)
-        try:
-            order: Mapping[str, Any] = _link(run, self).query(sale.out_trade_no)
-        except QrRequestRejected as exc:
-            if exc.error_code != "ORDER_NOT_EXIST":
-                raise run.fail(self, f"order query failed: {exc}") from None
-            order = {"trade_state": "NONE"}
-        except QrLinkError as exc:
-            raise run.fail(self, f"order query failed: {exc}") from None
+        order = _gateway_order(run, self, sale.out_trade_no)
         state = str(order.get("trade_state", ""))
         nothing_charged = state in ("NONE", "PAYERROR", "CLOSED")
         if state != self.state and not (self.state == "NONE" and nothing_charged):
@@ -463,7 +478,25 @@ class ExpectQrOrder(Step):
                 raise run.fail(self, "the journal's refunds do not add up to the gateway's")
 
     def describe(self) -> str:
-        return f"QR order {self.state}" + (f" on {self.channel}" if self.channel else "")
+        text = f"QR order {self.state}" + (f" on {self.channel}" if self.channel else "")
+        return text + (" now" if self.now else "")
+
+
+def _gateway_order(run: ScenarioRun, step: Step, out_trade_no: str) -> Mapping[str, Any]:
+    """The order as the built-in gateway's store has it (what a query would answer),
+    read in process: an inspection is no traffic of the terminal's."""
+    link = _link(run, step)
+    gateway = run.sim.gateway
+    if link.base_url != getattr(gateway, "qr_base_url", None):
+        raise run.fail(
+            step,
+            f"the terminal's QR gateway is {link.base_url}, not the built-in one: "
+            "its orders cannot be inspected",
+        )
+    answer = gateway.qr.query(link.merchant_id, out_trade_no)
+    if answer.status == 404:
+        return {"trade_state": "NONE"}
+    return answer.body
 
 
 @step("expect_notifies")
@@ -474,40 +507,66 @@ class ExpectNotifies(Step):
         "The terminal's notify receiver saw this many notifies of each verdict: accepted, "
         "duplicate, late, forged (rejected with 401). Only dynamic-QR sales (the terminal "
         "shows the QR) register a notify URL; a scanned code's payment is confirmed by the "
-        "micropay answer or by querying, so it brings no notify."
+        "micropay answer or by querying, so it brings no notify. Notifies come in the "
+        "background: once the current operation has ended, the counts may take up to "
+        "`within` (virtual time, default 120 s) to be reached; a count already passed fails "
+        "at once."
     )
     example = "expect_notifies: {accepted: 1, duplicate: 1}"
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            verdict: {"type": "integer", "minimum": 0}
-            for verdict in ("accepted", "duplicate", "late", "forged")
+            **{
+                verdict: {"type": "integer", "minimum": 0}
+                for verdict in ("accepted", "duplicate", "late", "forged")
+            },
+            "within": DURATION_SCHEMA,
         },
         "additionalProperties": False,
     }
 
     counts: Mapping[str, int]
+    within: float = DEFAULT_WITHIN
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectNotifies:
         verdicts = {"accepted", "duplicate", "late", "forged"}
-        value = expect_mapping(value, where, "expect_notifies", verdicts)
+        value = expect_mapping(value, where, "expect_notifies", {*verdicts, "within"})
         counts = {}
         for key, count in value.items():
+            if key == "within":
+                continue
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise where.error(f"expect_notifies.{key}: expected a whole number")
             counts[str(key)] = count
-        return cls(counts)
+        within = parse_duration(value.get("within", DEFAULT_WITHIN), where, "within")
+        return cls(counts, within)
 
     def run(self, run: ScenarioRun) -> None:
         if run.sale is not None:
             run.finished_sale(self, 600.0)
+
+        def tally() -> dict[str, int]:
+            seen = run.sim.bus.of(source="notify_receiver", kind="notify")
+            verdicts = [e.detail.get("verdict") for e in seen]
+            return {verdict: verdicts.count(verdict) for verdict in self.counts}
+
+        def decided() -> bool:  # counts only grow: one passed cannot come back
+            counts = tally()
+            reached = all(got >= self.counts[v] for v, got in counts.items())
+            return reached or any(got > self.counts[v] for v, got in counts.items())
+
+        run.sim.clock.wait_until(decided, self.within)
         seen: list[Event] = list(run.sim.bus.of(source="notify_receiver", kind="notify"))
-        for verdict, wanted in self.counts.items():
-            got = sum(1 for e in seen if e.detail.get("verdict") == verdict)
+        for verdict, got in tally().items():
+            wanted = self.counts[verdict]
             if got != wanted:
-                raise run.fail(self, f"expected {wanted} {verdict} notify(ies), saw {got}", seen)
+                raise run.fail(
+                    self,
+                    f"expected {wanted} {verdict} notify(ies) within {self.within:g} s, saw {got}",
+                    seen,
+                )
 
     def describe(self) -> str:
         return "notifies " + ", ".join(f"{k}={v}" for k, v in self.counts.items())

@@ -43,6 +43,12 @@ _FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("simulator.scenario.qr_steps",),
     ),
     (
+        "Money charged",
+        "What the customers were charged on every channel, read from the gateway's own "
+        "store: the check that nothing was charged.",
+        ("simulator.scenario.charge_steps",),
+    ),
+    (
         "Card voids, refunds and settlement",
         "`void` and `refund` above handle card sales too; messages, codes and the batch "
         "lifecycle in [settlement.md](settlement.md).",
@@ -114,11 +120,14 @@ def _value_lines(schema: dict[str, Any]) -> list[str]:
     if mapping is not None:
         required = set(mapping.get("required", ()))
         choose = [set(alt.get("required", ())) for alt in mapping.get("oneOf", ())]
+        at_least = [set(alt.get("required", ())) for alt in mapping.get("anyOf", ())]
         lines.extend(["", "| key | value | |", "|---|---|---|"])
         for key, value in mapping["properties"].items():
             need = "required" if key in required else "optional"
             if any(key in alt for alt in choose):
                 need = "one of these is required"
+            if any(key in alt for alt in at_least):
+                need = "at least one of these is required"
             default = value.get("default")
             if default is not None and default is not False:
                 need += f", default `{_literal(default)}`"
@@ -194,6 +203,7 @@ def render_values() -> str:
     from simulator.scenario.qr_steps import _WALLETS
     from simulator.terminal.display import ScreenId
     from simulator.terminal.journal import TxnState
+    from simulator.terminal.terminal import RECEIPT_KINDS
 
     return "\n".join(
         [
@@ -203,6 +213,7 @@ def render_values() -> str:
             + _choices(_WALLETS)
             + ".",
             "- Journal states (`expect_journal`): " + _choices(s.value for s in TxnState) + ".",
+            "- Receipt kinds (`expect_receipt.kind`): " + _choices(RECEIPT_KINDS) + ".",
             "",
         ]
     )

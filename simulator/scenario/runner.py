@@ -28,7 +28,7 @@ from simulator.devices.card_slot import CardSlot
 from simulator.devices.pin_pad import VirtualPinPad
 from simulator.errors import SimulatorError
 from simulator.events import Event, JsonlTranscript
-from simulator.scenario.model import Scenario, Step
+from simulator.scenario.model import DEFAULT_WITHIN, Scenario, Step
 from simulator.scenario.report.artifacts import PrinterTap, write_scenario_artifacts
 from simulator.simulation import Simulation
 from simulator.terminal.cashier_app import SaleResult
@@ -37,6 +37,9 @@ from simulator.terminal.terminal import SaleHandle
 
 TRANSCRIPT_CONTEXT = 25  # event lines shown around a failure
 END_OF_SCENARIO_WITHIN = 600.0  # virtual seconds for a sale still running at the end
+# Virtual seconds ahead an action that starts background work (a replayed notify)
+# looks for work due: what is due within it is done before the next step.
+BACKGROUND_HORIZON = 60.0
 
 
 class ExpectationFailed(SimulatorError):
@@ -143,6 +146,32 @@ class ScenarioRun:
             str(e.detail.get("text", "")) for e in self.sim.bus.of(source="printer", kind="print")
         ]
 
+    def receipt_kind(self, text: str) -> str | None:
+        """What a printed receipt records (RECEIPT_KINDS), told by the template whose
+        fixed wording it carries; None: printed from none of the terminal's templates."""
+        best: tuple[int, str | None] = (0, None)
+        for kind, templates in self.sim.terminal.receipt_templates.items():
+            for template in templates:
+                score = template.recognise(text)
+                if score > best[0]:
+                    best = (score, kind)
+        return best[1]
+
+    def operation_ended(self, step: Step, *, now: bool, within: float = DEFAULT_WITHIN) -> None:
+        """Wait for the current operation (sale, void, refund, settlement) to end --
+        unless ``now``: the expectation looks at the world as it is, mid-payment."""
+        if not now and self.sale is not None:
+            self.finished_sale(step, within)
+
+    def settle_background(self, horizon: float = BACKGROUND_HORIZON) -> None:
+        """Let the gateway's background work (notifies, their retries) due within
+        ``horizon`` virtual seconds happen, so the next step sees its effect."""
+        notifier = getattr(self.sim.gateway, "notifier", None)
+        if notifier is None:
+            return
+        until = self.sim.clock.monotonic() + horizon
+        self.sim.clock.wait_until(lambda: not notifier.work_due(until), horizon)
+
     def finished_sale(self, step: Step, within: float) -> SaleResult:
         if self.sale is None:
             raise self.fail(step, "no sale was started (add a `sale:` step first)")
@@ -179,6 +208,18 @@ class ScenarioRun:
             )
         self._cursors[stream] = found[0].seq
         return found[0]
+
+    def expect_latest_event(
+        self, stream: str, matches: Callable[[Event], bool], step: Step, what: str
+    ) -> Event:
+        """The latest event of ``stream`` kind (the screen shown now, ...) must match;
+        later expectations of the stream look after it."""
+        latest = next((e for e in reversed(self.sim.bus.events) if e.kind == stream), None)
+        if latest is None or not matches(latest):
+            shown = latest.summary if latest is not None else "none yet"
+            raise self.fail(step, f"expected {what} now; the latest {stream} is {shown}")
+        self._cursors[stream] = latest.seq
+        return latest
 
     def fail(
         self, step: Step | None, message: str, focus: Iterable[Event] = ()

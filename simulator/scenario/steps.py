@@ -25,6 +25,7 @@ from simulator.scenario.model import (
     DEFAULT_WITHIN,
     DURATION_SCHEMA,
     NO_ARGUMENTS_SCHEMA,
+    NOW_SCHEMA,
     TEXT_SCHEMA,
     Step,
     Where,
@@ -32,6 +33,7 @@ from simulator.scenario.model import (
     expect_mapping,
     expect_no_arguments,
     parse_duration,
+    parse_now,
     step,
 )
 from simulator.scenario.runner import ScenarioRun
@@ -40,6 +42,7 @@ from simulator.terminal.cashier_cancel import CancelRefused
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import TxnState
 from simulator.terminal.receipts import REPRINT_MARK
+from simulator.terminal.terminal import RECEIPT_KINDS
 
 # card; scan (the customer's code is scanned); or a dynamic QR of one channel.
 _METHODS = ("card", "scan", "wechat", "alipay", "unionpay_qr")
@@ -48,11 +51,26 @@ _PIN_WORDS = ("card", "wrong")
 _SCREEN_SCHEMA: dict[str, Any] = {"enum": [s.value for s in ScreenId]}
 _AID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^([0-9A-Fa-f]{2}){5,16}$"}
 _TEXTS_SCHEMA: dict[str, Any] = {"anyOf": [TEXT_SCHEMA, {"type": "array", "items": TEXT_SCHEMA}]}
+_FIELD_NUMBERS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": ["integer", "string"], "pattern": "^[0-9]{1,3}$", "minimum": 1},
+    "minItems": 1,
+}
 _MESSAGES_SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {
         "type": "object",
-        "properties": {"mti": {"type": ["string", "integer"], "pattern": "^[0-9]{1,4}$"}},
+        "properties": {
+            "mti": {"type": ["string", "integer"], "pattern": "^[0-9]{1,4}$"},
+            "with": {
+                **_FIELD_NUMBERS_SCHEMA,
+                "description": "field numbers the message carries, whatever their values",
+            },
+            "without": {
+                **_FIELD_NUMBERS_SCHEMA,
+                "description": "field numbers the message does not carry (e.g. [52, 55])",
+            },
+        },
         "patternProperties": {"^[0-9]+$": TEXT_SCHEMA},
         "required": ["mti"],
         "additionalProperties": False,
@@ -422,7 +440,8 @@ class ExpectScreen(Step):
     is_action = False
     help = (
         "A screen with this id appears (after the last screen matched), optionally "
-        "containing some text. Ids: " + ", ".join(s.value for s in ScreenId) + "."
+        "containing some text. With `now: true`: the screen shown right now is this one "
+        "(no waiting). Ids: " + ", ".join(s.value for s in ScreenId) + "."
     )
     example = 'expect_screen: approved   # or: {screen: declined, contains: "51", within: 60s}'
     schema: ClassVar[dict[str, Any]] = {
@@ -434,6 +453,7 @@ class ExpectScreen(Step):
                     "screen": _SCREEN_SCHEMA,
                     "contains": TEXT_SCHEMA,
                     "within": DURATION_SCHEMA,
+                    "now": NOW_SCHEMA,
                 },
                 "required": ["screen"],
                 "additionalProperties": False,
@@ -444,23 +464,27 @@ class ExpectScreen(Step):
     screen: ScreenId
     contains: str | None = None
     within: float = DEFAULT_WITHIN
+    now: bool = False
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectScreen:
         if isinstance(value, Mapping):
-            value = expect_mapping(value, where, "expect_screen", {"screen", "contains", "within"})
+            value = expect_mapping(
+                value, where, "expect_screen", {"screen", "contains", "within", "now"}
+            )
             name, contains = value.get("screen"), value.get("contains")
             within = _within(value, where)
+            now = parse_now(value, where, "expect_screen")
         else:
-            name, contains, within = value, None, DEFAULT_WITHIN
+            name, contains, within, now = value, None, DEFAULT_WITHIN, False
         try:
             screen = ScreenId(_text(name, where, "expect_screen"))
         except ValueError:
             known = [s.value for s in ScreenId]
             hint = did_you_mean(name, known) or f"; expected one of {', '.join(known)}"
             raise where.error(f"expect_screen: unknown screen {name!r}{hint}") from None
-        return cls(screen, None if contains is None else str(contains), within)
+        return cls(screen, None if contains is None else str(contains), within, now)
 
     def run(self, run: ScenarioRun) -> None:
         def matches(event: Event) -> bool:
@@ -468,11 +492,14 @@ class ExpectScreen(Step):
                 return False
             return self.contains is None or self.contains in event.summary
 
-        run.expect_event("screen", matches, self, self.within, self.describe())
+        if self.now:
+            run.expect_latest_event("screen", matches, self, self.describe())
+        else:
+            run.expect_event("screen", matches, self, self.within, self.describe())
 
     def describe(self) -> str:
         extra = f" containing {self.contains!r}" if self.contains else ""
-        return f"screen {self.screen.value}{extra}"
+        return f"screen {self.screen.value}{extra}" + (" now" if self.now else "")
 
 
 @step("expect_application")
@@ -586,16 +613,35 @@ class ExpectCallback(Step):
 class MessagePattern:
     mti: str
     fields: Mapping[str, str]
+    present: tuple[str, ...] = ()  # field numbers it must carry
+    absent: tuple[str, ...] = ()  # field numbers it must not carry
 
     def matches(self, event: Event) -> bool:
         if event.detail.get("mti") != self.mti:
             return False
         described = event.detail.get("fields", {})
-        return all(described.get(k, {}).get("value") == v for k, v in self.fields.items())
+        return (
+            all(described.get(k, {}).get("value") == v for k, v in self.fields.items())
+            and all(k in described for k in self.present)
+            and not any(k in described for k in self.absent)
+        )
 
     def __str__(self) -> str:
         extra = "".join(f" DE{k}={v}" for k, v in self.fields.items())
+        extra += "".join(f" with DE{k}" for k in self.present)
+        extra += "".join(f" without DE{k}" for k in self.absent)
         return self.mti + extra
+
+
+def _field_numbers(value: Any, where: Where, what: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    numbers = []
+    for item in items:
+        text = str(item).strip()
+        if isinstance(item, bool) or not text.isdigit() or not 1 <= int(text) <= 128:
+            raise where.error(f"{what}: expected field numbers 1-128 like [52, 55], got {item!r}")
+        numbers.append(str(int(text)))
+    return tuple(numbers)
 
 
 @step("expect_gateway")
@@ -606,9 +652,11 @@ class ExpectGateway(Step):
         "The acquirer host saw these ISO 8583 messages, in this order (others may come "
         "between unless exact: true; exact: true with messages: [] means none). Keys other "
         "than mti are field numbers, their values the field's text on the wire (DE4 is 12 "
-        'digits of fen: "000000002580" for RMB 25.80).'
+        'digits of fen: "000000002580" for RMB 25.80); `with: [55]` / `without: [52, 55]` '
+        "list fields a message carries / does not carry, whatever their values. Waits for "
+        "the payment to end unless `now: true`."
     )
-    example = 'expect_gateway: [{mti: "0200"}, {mti: "0210", "39": "00"}]'
+    example = 'expect_gateway: [{mti: "0200", with: [55]}, {mti: "0210", "39": "00"}]'
     schema: ClassVar[dict[str, Any]] = {
         "anyOf": [
             _MESSAGES_SCHEMA,
@@ -618,6 +666,7 @@ class ExpectGateway(Step):
                     "messages": _MESSAGES_SCHEMA,
                     "exact": {"type": "boolean", "default": False},
                     "within": DURATION_SCHEMA,
+                    "now": NOW_SCHEMA,
                 },
                 "required": ["messages"],
                 "additionalProperties": False,
@@ -628,16 +677,21 @@ class ExpectGateway(Step):
     patterns: tuple[MessagePattern, ...]
     exact: bool = False
     within: float = DEFAULT_WITHIN
+    now: bool = False
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectGateway:
         exact = False
         within = DEFAULT_WITHIN
+        now = False
         if isinstance(value, Mapping):
-            value = expect_mapping(value, where, "expect_gateway", {"messages", "exact", "within"})
+            value = expect_mapping(
+                value, where, "expect_gateway", {"messages", "exact", "within", "now"}
+            )
             exact = bool(value.get("exact", False))
             within = _within(value, where)
+            now = parse_now(value, where, "expect_gateway")
             value = value.get("messages")
         # An empty list only makes sense with exact: true ("the host saw nothing").
         if not isinstance(value, Sequence) or isinstance(value, str) or not (value or exact):
@@ -650,15 +704,24 @@ class ExpectGateway(Step):
             if not isinstance(item, Mapping) or "mti" not in item:
                 raise where.error(f"expect_gateway: each message needs an mti, got {item!r}")
             mti = str(item["mti"]).zfill(4)
-            fields = {str(k): str(v) for k, v in item.items() if k != "mti"}
+            fields = {
+                str(k): str(v) for k, v in item.items() if k not in ("mti", "with", "without")
+            }
             bad = [k for k in fields if not k.isdigit()]
             if bad:
                 raise where.error(f"expect_gateway: {bad[0]!r} is not a field number")
-            patterns.append(MessagePattern(mti, fields))
-        return cls(tuple(patterns), exact, within)
+            present = _field_numbers(item.get("with", []), where, "expect_gateway.with")
+            absent = _field_numbers(item.get("without", []), where, "expect_gateway.without")
+            both = sorted(set(absent) & (set(present) | set(fields)))
+            if both:
+                raise where.error(
+                    f"expect_gateway: field {both[0]} is both required and refused in {mti}"
+                )
+            patterns.append(MessagePattern(mti, fields, present, absent))
+        return cls(tuple(patterns), exact, within, now)
 
     def run(self, run: ScenarioRun) -> None:
-        run.finished_sale(self, self.within)
+        run.operation_ended(self, now=self.now, within=self.within)
         seen = list(run.sim.bus.of(source="gateway", kind="iso8583"))
         if self.exact:
             mtis = [e.detail.get("mti") for e in seen]
@@ -754,11 +817,14 @@ class ExpectSpeech(Step):
 class ExpectReceipt(Step):
     is_action = False
     help = (
-        "Once the current operation has finished, the printer has cut this many receipts "
-        "since the scenario began (with `new: true`: since the previous expect_receipt); "
-        "each of them contains / lacks these texts; `reprints` of them carry the reprint "
-        "marker (重打印 REPRINT: printed again after a fault). A sale, void or refund prints "
-        "a merchant and a customer copy; a decline or a cancel prints nothing."
+        "Once the current operation has finished (at once with `now: true`), the printer has "
+        "cut this many receipts since the scenario began (with `new: true`: since the "
+        "previous expect_receipt); each of them contains / lacks these texts; `reprints` of "
+        "them carry the reprint marker (重打印 REPRINT: printed again after a fault). `kind` "
+        "counts and checks only the receipts of one kind (" + ", ".join(RECEIPT_KINDS) + "); "
+        "`index` checks one receipt alone: the Nth (1 = first, -1 = last) of those. A sale, "
+        "void or refund prints a merchant and a customer copy (a dynamic QR sale first its "
+        "qr_slip); a decline or a cancel prints nothing (see What each operation prints)."
     )
     example = 'expect_receipt: {copies: 2, contains: ["621483******3655", "RMB 12.34"]}'
     schema: ClassVar[dict[str, Any]] = {
@@ -773,6 +839,16 @@ class ExpectReceipt(Step):
                 "default": False,
                 "description": "only the receipts cut since the previous expect_receipt",
             },
+            "kind": {
+                "enum": list(RECEIPT_KINDS),
+                "description": "only the receipts of this kind",
+            },
+            "index": {
+                "type": "integer",
+                "not": {"const": 0},
+                "description": "one receipt: the Nth of them, 1 = first, -1 = last",
+            },
+            "now": NOW_SCHEMA,
         },
         "additionalProperties": False,
     }
@@ -782,6 +858,9 @@ class ExpectReceipt(Step):
     not_contains: tuple[str, ...] = ()
     reprints: int | None = None
     new_only: bool = False
+    kind: str | None = None
+    index: int | None = None
+    now: bool = False
     line: int = 0
 
     @classmethod
@@ -790,7 +869,7 @@ class ExpectReceipt(Step):
             value,
             where,
             "expect_receipt",
-            {"copies", "contains", "not_contains", "reprints", "new"},
+            {"copies", "contains", "not_contains", "reprints", "new", "kind", "index", "now"},
         )
         new_only = value.get("new", False)
         if not isinstance(new_only, bool):
@@ -803,33 +882,80 @@ class ExpectReceipt(Step):
             ):
                 raise where.error(f"expect_receipt.{key}: expected a whole number")
             counts[key] = count
-        return cls(
+        kind = value.get("kind")
+        if kind is not None and kind not in RECEIPT_KINDS:
+            hint = did_you_mean(kind, RECEIPT_KINDS) or f"; expected one of {list(RECEIPT_KINDS)}"
+            raise where.error(f"expect_receipt.kind: unknown kind {kind!r}{hint}")
+        index = value.get("index")
+        if index is not None and (
+            isinstance(index, bool) or not isinstance(index, int) or index == 0
+        ):
+            raise where.error(
+                "expect_receipt.index: expected a receipt's number: 1 = first, -1 = last"
+            )
+        step = cls(
             counts["copies"],
             _texts(value.get("contains", []), where, "expect_receipt.contains"),
             _texts(value.get("not_contains", []), where, "expect_receipt.not_contains"),
             counts["reprints"],
             new_only,
+            None if kind is None else str(kind),
+            index,
+            parse_now(value, where, "expect_receipt"),
         )
+        step._refuse_impossible(where)
+        return step
+
+    def _refuse_impossible(self, where: Where) -> None:
+        """Combinations that can never pass (or never fail) are refused at load."""
+        if self.index is not None and self.copies is not None:
+            raise where.error(
+                "expect_receipt: index picks one receipt and copies counts them; "
+                "use one or the other (copies: 0 for none)"
+            )
+        if self.copies == 0 and (self.contains or self.not_contains or self.reprints):
+            raise where.error(
+                "expect_receipt: copies: 0 leaves no receipt to check contains / not_contains "
+                "/ reprints on; drop them, or expect copies above 0"
+            )
+        if self.copies is not None and self.reprints is not None and self.reprints > self.copies:
+            raise where.error(
+                f"expect_receipt: reprints: {self.reprints} of copies: {self.copies} can never pass"
+            )
 
     def run(self, run: ScenarioRun) -> None:
-        run.finished_sale(self, DEFAULT_WITHIN)
+        run.operation_ended(self, now=self.now)
         every = run.receipts()
         checked_from = run.receipts_checked if self.new_only else 0
-        receipts = every[checked_from:]
+        receipts = list(enumerate(every, 1))[checked_from:]
+        if self.kind is not None:
+            receipts = [(n, text) for n, text in receipts if run.receipt_kind(text) == self.kind]
+        since = " since the previous expect_receipt" if self.new_only else ""
+        what = f"{self.kind} receipt(s)" if self.kind else "receipt(s)"
+        if self.index is not None:
+            position = self.index - 1 if self.index > 0 else self.index
+            if not -len(receipts) <= position < len(receipts):
+                raise run.fail(
+                    self,
+                    f"no receipt {self.index}: the printer cut {len(receipts)} {what}{since} "
+                    f"({self._cut(run, every)})",
+                )
+            receipts = [receipts[position]]
         if self.copies is not None and len(receipts) != self.copies:
-            since = " since the previous expect_receipt" if self.new_only else ""
             raise run.fail(
-                self, f"expected {self.copies} receipt(s){since}, the printer cut {len(receipts)}"
+                self,
+                f"expected {self.copies} {what}{since}, the printer cut {len(receipts)} "
+                f"({self._cut(run, every)})",
             )
-        for index, text in enumerate(receipts, checked_from + 1):
+        for number, text in receipts:
             for wanted in self.contains:
                 if wanted not in text:
-                    raise run.fail(self, f"receipt {index} lacks {wanted!r}:\n{text}")
+                    raise run.fail(self, f"receipt {number} lacks {wanted!r}:\n{text}")
             for unwanted in self.not_contains:
                 if unwanted in text:
-                    raise run.fail(self, f"receipt {index} contains {unwanted!r}:\n{text}")
+                    raise run.fail(self, f"receipt {number} contains {unwanted!r}:\n{text}")
         if self.reprints is not None:
-            marked = sum(REPRINT_MARK in text for text in receipts)
+            marked = sum(REPRINT_MARK in text for _, text in receipts)
             if marked != self.reprints:
                 raise run.fail(
                     self,
@@ -838,8 +964,24 @@ class ExpectReceipt(Step):
                 )
         run.receipts_checked = len(every)
 
+    @staticmethod
+    def _cut(run: ScenarioRun, every: list[str]) -> str:
+        """What the printer cut, by kind, for a failure message."""
+        if not every:
+            return "none in all"
+        return "in all: " + ", ".join(str(run.receipt_kind(text) or "unknown") for text in every)
+
     def describe(self) -> str:
-        return f"receipts: {self.copies} copies containing {list(self.contains)}"
+        which = f"{self.kind} " if self.kind else ""
+        if self.index is not None:
+            text = f"receipt {self.index} of the {which}receipts"
+        elif self.copies is not None:
+            text = f"{self.copies} {which}receipt(s)"
+        else:
+            text = f"{which}receipts"
+        if self.contains:
+            text += f" containing {list(self.contains)}"
+        return text + (" now" if self.now else "")
 
 
 _OPERATIONS = ("sale", "void", "refund")
@@ -858,13 +1000,45 @@ def _operation_and_batch(
     return operation, batch
 
 
+def _count(value: Mapping[str, Any], where: Where, what: str) -> int | None:
+    count = value.get("count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise where.error(f"{what}.count: expected a whole number of 0 or more")
+    return count
+
+
+def _refuse_empty_with_last(
+    value: Mapping[str, Any], where: Where, what: str, about_last: tuple[str, ...]
+) -> None:
+    """``count: 0`` says there is nothing, so nothing can be the last row's."""
+    if "count" not in value and not any(key in value for key in about_last):
+        raise where.error(
+            f"{what}: expected {about_last[0]} (the last card transaction's) and/or count "
+            f"(how many in all; {{count: 0}}: none)"
+        )
+    given = [key for key in about_last if key in value]
+    if value.get("count") == 0 and given:
+        raise where.error(
+            f"{what}: count: 0 says there is no card transaction, so none can have "
+            f"{given[0]}: {value[given[0]]}; write {{count: 0}} alone to check that none was "
+            'made (expect_charged: "0.00" checks that nothing was charged on any channel)'
+        )
+
+
+def _rows(rows: Sequence[Any], describe: Any) -> str:
+    return "; ".join(describe(row) for row in rows) if rows else "none"
+
+
 @step("expect_journal")
 @attrs.define
 class ExpectJournal(Step):
     is_action = False
     help = (
-        "The terminal journal's latest card transaction is in this state (and has this "
-        "response code; is a sale, void or refund: `operation`; is in batch `batch`)."
+        "Once the current operation has ended (at once with `now: true`, e.g. "
+        "`{state: reversal_pending, now: true}` while the reversal waits for its answer): "
+        "the terminal journal's latest card transaction is in this state (and has this "
+        "response code; is a sale, void or refund: `operation`; is in batch `batch`), and "
+        "the journal holds `count` card transactions. `{count: 0}` alone: none at all."
     )
     example = "expect_journal: {state: reversed}   # or: {state: approved, operation: void}"
     schema: ClassVar[dict[str, Any]] = {
@@ -879,16 +1053,18 @@ class ExpectJournal(Step):
             },
             "operation": {"enum": list(_OPERATIONS)},
             "batch": {"type": "string", "pattern": "^[0-9]{6}$"},
+            "now": NOW_SCHEMA,
         },
-        "required": ["state"],
+        "anyOf": [{"required": ["state"]}, {"required": ["count"]}],
         "additionalProperties": False,
     }
 
-    state: TxnState
+    state: TxnState | None
     response_code: str | None = None
     count: int | None = None
     operation: str | None = None
     batch: str | None = None
+    now: bool = False
     line: int = 0
 
     @classmethod
@@ -897,27 +1073,44 @@ class ExpectJournal(Step):
             value,
             where,
             "expect_journal",
-            {"state", "response_code", "count", "operation", "batch"},
+            {"state", "response_code", "count", "operation", "batch", "now"},
         )
-        try:
-            state = TxnState(str(value.get("state")))
-        except ValueError:
-            known = ", ".join(s.value for s in TxnState)
-            raise where.error(f"expect_journal.state: expected one of {known}") from None
+        _refuse_empty_with_last(
+            value, where, "expect_journal", ("state", "response_code", "operation", "batch")
+        )
+        state = None
+        if "state" in value:
+            try:
+                state = TxnState(str(value.get("state")))
+            except ValueError:
+                known = ", ".join(s.value for s in TxnState)
+                raise where.error(f"expect_journal.state: expected one of {known}") from None
         code = value.get("response_code")
-        count = value.get("count")
         operation, batch = _operation_and_batch(value, where, "expect_journal")
-        return cls(state, None if code is None else str(code), count, operation, batch)
+        return cls(
+            state,
+            None if code is None else str(code),
+            _count(value, where, "expect_journal"),
+            operation,
+            batch,
+            parse_now(value, where, "expect_journal"),
+        )
 
     def run(self, run: ScenarioRun) -> None:
-        run.finished_sale(self, DEFAULT_WITHIN)
+        run.operation_ended(self, now=self.now)
         entries = run.sim.terminal.journal.entries()
         if self.count is not None and len(entries) != self.count:
-            raise run.fail(self, f"expected {self.count} journal entries, found {len(entries)}")
+            found = _rows(entries, lambda e: f"{e.operation} {e.state.value}")
+            raise run.fail(
+                self, f"expected {self.count} journal entries, found {len(entries)}: {found}"
+            )
+        about_last = (self.state, self.response_code, self.operation, self.batch)
+        if all(item is None for item in about_last):
+            return
         if not entries:
             raise run.fail(self, "the journal is empty")
         last = entries[-1]
-        if last.state is not self.state:
+        if self.state is not None and last.state is not self.state:
             raise run.fail(
                 self,
                 f"expected the last transaction {self.state.value}, "
@@ -934,8 +1127,13 @@ class ExpectJournal(Step):
             raise run.fail(self, f"expected batch {self.batch}, the last row is in {last.batch_no}")
 
     def describe(self) -> str:
+        if self.state is None:
+            return f"journal: {self.count} card transaction(s)" + (" now" if self.now else "")
         what = self.operation or "transaction"
-        return f"journal: last {what} {self.state.value}"
+        return f"journal: last {what} {self.state.value}" + (" now" if self.now else "")
+
+
+_LEDGER_STATUSES = ("approved", "declined", "unanswered", "reversed")
 
 
 @step("expect_ledger")
@@ -943,15 +1141,17 @@ class ExpectJournal(Step):
 class ExpectLedger(Step):
     is_action = False
     help = (
-        "The acquirer's ledger's latest card transaction has this status "
-        "(approved, declined, unanswered or reversed); `kind`: sale, void or refund "
-        "(docs/settlement.md); `batch`: its batch number."
+        "Once the current operation has ended (at once with `now: true`): the acquirer's "
+        "ledger's latest card transaction has this status (approved, declined, unanswered "
+        "or reversed); `kind`: sale, void or refund (docs/settlement.md); `batch`: its batch "
+        "number; `count`: how many the ledger holds. `{count: 0}` alone: the host booked "
+        "nothing (expect_charged checks the money on every channel)."
     )
     example = "expect_ledger: {status: approved, count: 1}   # or: {status: reversed, kind: void}"
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "status": {"enum": ["approved", "declined", "unanswered", "reversed"]},
+            "status": {"enum": list(_LEDGER_STATUSES)},
             "count": {
                 "type": "integer",
                 "minimum": 0,
@@ -959,45 +1159,67 @@ class ExpectLedger(Step):
             },
             "kind": {"enum": list(_OPERATIONS)},
             "batch": {"type": "string", "pattern": "^[0-9]{6}$"},
+            "now": NOW_SCHEMA,
         },
-        "required": ["status"],
+        "anyOf": [{"required": ["status"]}, {"required": ["count"]}],
         "additionalProperties": False,
     }
 
-    status: str
+    status: str | None
     count: int | None = None
     kind: str | None = None
     batch: str | None = None
+    now: bool = False
     line: int = 0
 
     @classmethod
     def parse(cls, value: Any, where: Where) -> ExpectLedger:
-        value = expect_mapping(value, where, "expect_ledger", {"status", "count", "kind", "batch"})
-        status = str(value.get("status", ""))
-        if status not in ("approved", "declined", "unanswered", "reversed"):
-            raise where.error(
-                "expect_ledger.status: expected approved, declined, unanswered or reversed"
-            )
+        value = expect_mapping(
+            value, where, "expect_ledger", {"status", "count", "kind", "batch", "now"}
+        )
+        _refuse_empty_with_last(value, where, "expect_ledger", ("status", "kind", "batch"))
+        status = None
+        if "status" in value:
+            status = str(value.get("status", ""))
+            if status not in _LEDGER_STATUSES:
+                raise where.error(
+                    "expect_ledger.status: expected approved, declined, unanswered or reversed"
+                )
         kind, batch = _operation_and_batch(value, where, "expect_ledger", "kind")
-        return cls(status, value.get("count"), kind, batch)
+        return cls(
+            status,
+            _count(value, where, "expect_ledger"),
+            kind,
+            batch,
+            parse_now(value, where, "expect_ledger"),
+        )
 
     def run(self, run: ScenarioRun) -> None:
-        run.finished_sale(self, DEFAULT_WITHIN)
+        run.operation_ended(self, now=self.now)
         entries = run.sim.gateway.ledger.transactions()
         if self.count is not None and len(entries) != self.count:
-            raise run.fail(self, f"expected {self.count} ledger entries, found {len(entries)}")
+            found = _rows(entries, lambda e: f"{e.kind} {e.status}")
+            raise run.fail(
+                self, f"expected {self.count} ledger entries, found {len(entries)}: {found}"
+            )
+        if self.status is None and self.kind is None and self.batch is None:
+            return
         if not entries:
             raise run.fail(self, "the ledger is empty")
-        status = str(entries[-1].status)
-        if status != self.status:
-            raise run.fail(self, f"expected the last ledger entry {self.status}, it is {status}")
-        if self.kind is not None and entries[-1].kind != self.kind:
-            raise run.fail(self, f"expected a {self.kind}, the last entry is a {entries[-1].kind}")
-        if self.batch is not None and entries[-1].batch_no != self.batch:
-            raise run.fail(self, f"expected batch {self.batch}, got {entries[-1].batch_no!r}")
+        last = entries[-1]
+        if self.status is not None and str(last.status) != self.status:
+            raise run.fail(
+                self, f"expected the last ledger entry {self.status}, it is {last.status}"
+            )
+        if self.kind is not None and last.kind != self.kind:
+            raise run.fail(self, f"expected a {self.kind}, the last entry is a {last.kind}")
+        if self.batch is not None and last.batch_no != self.batch:
+            raise run.fail(self, f"expected batch {self.batch}, got {last.batch_no!r}")
 
     def describe(self) -> str:
-        return f"ledger: last transaction {self.status}"
+        if self.status is None:
+            return f"ledger: {self.count} card transaction(s)" + (" now" if self.now else "")
+        return f"ledger: last transaction {self.status}" + (" now" if self.now else "")
 
 
 # -- the printer (faults and their cure; see docs/printer.md) ---------------------
@@ -1114,8 +1336,9 @@ class CloseCover(Step):
 
 
 # The other step families register themselves on import: QR payments, faults,
-# settlement, the back office.
+# settlement, the back office, the money charged.
 from simulator.scenario import backoffice_steps as _backoffice_steps  # noqa: E402, F401
+from simulator.scenario import charge_steps as _charge_steps  # noqa: E402, F401
 from simulator.scenario import fault_steps as _fault_steps  # noqa: E402, F401
 from simulator.scenario import qr_steps as _qr_steps  # noqa: E402, F401
 from simulator.scenario import settlement_steps as _settlement_steps  # noqa: E402, F401

@@ -71,8 +71,10 @@ class CashierApp:
         qr_receipt: ReceiptTemplate | None = None,
     ) -> None:
         self._qr_receipt = qr_receipt or ReceiptTemplate.load("qr_sale")
-        # Card voids and refunds print their own slips (docs/settlement.md).
+        # Voids and refunds print their own slips, a merchant and a customer copy
+        # like a sale: a card's (docs/settlement.md) and a QR payment's.
         self._undo_receipts = {op: ReceiptTemplate.load(op) for op in ("void", "refund")}
+        self._qr_undo_receipts = {op: ReceiptTemplate.load(f"qr_{op}") for op in ("void", "refund")}
         # What to say on success, in which language (announcements.py).
         self._announcer = announcer or Announcements.load().announcer("zh")
         self._contract = contract
@@ -89,6 +91,15 @@ class CashierApp:
         self.print_queue = PrintQueue(
             printer, display=display, bus=bus, clock=clock, wait=printer_wait
         )
+
+    @property
+    def receipt_templates(self) -> dict[str, tuple[ReceiptTemplate, ...]]:
+        """The templates of what this app prints, by operation: sale, void, refund."""
+        return {
+            "sale": (self._receipt, self._qr_receipt),
+            "void": (self._undo_receipts["void"], self._qr_undo_receipts["void"]),
+            "refund": (self._undo_receipts["refund"], self._qr_undo_receipts["refund"]),
+        }
 
     def sale(self, amount_fen: int, method: str = "card", issuance: str = "") -> SaleResult:
         """A sale; ``method`` scan (the customer's code is scanned) or a QR channel
@@ -154,8 +165,8 @@ class CashierApp:
         elif outcome.approved and outcome.detail is not None and operation in ("refund", "void"):
             title = "退款成功 Refunded" if operation == "refund" else "撤销成功 Voided"
             self._display.show(ScreenId.PAID, title, f"RMB {format_yuan(amount_fen)}")
-            if not outcome.detail.channel:  # a card's: QR slips are the channel's business
-                self._print_receipt(self._undo_receipts[operation], order, outcome.detail)
+            slips = self._qr_undo_receipts if outcome.detail.channel else self._undo_receipts
+            self._print_receipt(slips[operation], order, outcome.detail)
         elif outcome.approved and outcome.detail is not None:
             self._paid(order, outcome.detail)
         else:
@@ -198,6 +209,7 @@ class CashierApp:
             "orig_stan": detail.orig_stan,
             "orig_rrn": detail.orig_rrn,
             "orig_date": detail.orig_date,
+            "orig_order_no": order.orig_order_no,
         }
         # The payment stands whatever the printer does: the queue waits out
         # faults and reprints interrupted copies (see print_queue.py).

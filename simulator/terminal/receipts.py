@@ -59,6 +59,8 @@ RECEIPT_FIELDS = frozenset(
         "channel_name",
         "transaction_id",
         "qr_payload",
+        # A QR void or refund (qr_void.yaml, qr_refund.yaml): the order it undoes.
+        "orig_order_no",
         # The batch close's result on the settlement report (settlement.yaml).
         "settle_result",
     }
@@ -72,6 +74,7 @@ _OPTIONAL_FIELDS = {
     "channel_name": "",
     "transaction_id": "",
     "qr_payload": "",
+    "orig_order_no": "",
     "settle_result": "",
 }
 # Repeated blocks (`{rows: NAME, lines: [...]}`): the block is printed once per
@@ -150,6 +153,41 @@ class ReceiptTemplate:
             for line in _walk(self.lines)
         )
 
+    def recognise(self, text: str) -> int:
+        """How much of this template's fixed wording a printed receipt's ``text`` carries.
+
+        The fixed wording of a copy is every piece of text its unconditional lines
+        always print (placeholders split a line into pieces; ``{copy_label}`` is the
+        copy's label). A receipt carries it all, or it was not printed from this
+        template: 0. Whitespace is ignored, since the printer wraps long lines. The
+        score (characters matched) prefers the most specific of several templates.
+        """
+        squeezed = _squeeze(text)
+        best = 0
+        for copy in self.copies:
+            pieces = self._fixed_pieces(copy)
+            if pieces and all(piece in squeezed for piece in pieces):
+                best = max(best, sum(len(piece) for piece in pieces))
+        return best
+
+    def _fixed_pieces(self, copy: str) -> list[str]:
+        pieces: list[str] = []
+        for line in self.lines:
+            if line.kind != "text" or line.when is not None or line.unless is not None:
+                continue
+            if line.only is not None and line.only != copy:
+                continue
+            piece = ""
+            for literal, field, _, _ in string.Formatter().parse(line.value):
+                piece += literal
+                if field == "copy_label":
+                    piece += self.copies[copy]
+                elif field is not None:
+                    pieces.append(_squeeze(piece))
+                    piece = ""
+            pieces.append(_squeeze(piece))
+        return [piece for piece in pieces if piece]
+
     def render(
         self,
         copy: str,
@@ -216,6 +254,10 @@ class ReceiptTemplate:
         except KeyError as exc:
             # A caller bug, not a template one: say which value it did not give.
             raise KeyError(f"receipt template {self.name!r} needs a value for {exc}") from None
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
 
 
 def _walk(lines: Sequence[_Line]) -> Iterator[_Line]:

@@ -43,6 +43,10 @@ from simulator.terminal.tracing import (
 from simulator.wire.iso8583 import Iso8583Codec, Iso8583Spec
 from simulator.wire.response_codes import ResponseCodes
 
+# What the terminal prints, by what it records (Terminal.receipt_templates): a sale's,
+# a void's or a refund's receipt (card or QR), a dynamic QR's slip, the settlement report.
+RECEIPT_KINDS = ("sale", "void", "refund", "qr_slip", "settlement")
+
 
 class SaleHandle:
     """A sale running on the terminal's own thread, as the cashier app would."""
@@ -150,6 +154,7 @@ class Terminal:
         self.qr_link: QrLink | None = None
         self.notify_receiver: NotifyReceiver | None = None
         qr: QrPayments | None = None
+        qr_slip: ReceiptTemplate | None = None
         if qr_url is not None:
             self.qr_link = QrLink(
                 qr_url,
@@ -163,6 +168,7 @@ class Terminal:
                 api_key=config.keys.merchant_api_key, clock=clock, bus=bus
             )
             printer = self.printer
+            qr_slip = ReceiptTemplate.load("qr_slip")
             qr = QrPayments(
                 link=self.qr_link,
                 notifies=self.notify_receiver,
@@ -175,7 +181,7 @@ class Terminal:
                 merchant=merchant,
                 merchant_name=config.merchant_name,
                 print_document=printer.print_document,
-                slip=ReceiptTemplate.load("qr_slip"),
+                slip=qr_slip,
                 paper_width=lambda: printer.paper_width_chars,
                 cashier_cancel=self.cashier_cancel,
             )
@@ -190,6 +196,7 @@ class Terminal:
             response_codes=ResponseCodes.load(),
         )
         report_printer = self.printer
+        settlement_report = ReceiptTemplate.load("settlement")
         batch_close = BatchClose(
             host_link=self.host_link,
             journal=self.journal,
@@ -202,7 +209,7 @@ class Terminal:
             timeouts=config.timeouts,
             print_document=report_printer.print_document,
             paper_width=lambda: report_printer.paper_width_chars,
-            report=ReceiptTemplate.load("settlement"),
+            report=settlement_report,
         )
         self.acquiring_app = AcquiringApp(
             contract=contract,
@@ -240,6 +247,12 @@ class Terminal:
                 config.announcement_language
             ),
         )
+        # What each kind of receipt is printed from (a scenario tells them apart by it).
+        self.receipt_templates: dict[str, tuple[ReceiptTemplate, ...]] = {
+            **self.cashier_app.receipt_templates,
+            "qr_slip": () if qr_slip is None else (qr_slip,),
+            "settlement": (settlement_report,),
+        }
         self._sale: SaleHandle | None = None
 
     @property

@@ -114,6 +114,11 @@ class Notifier:
         with self._lock:
             return len(self._queue) + self._busy
 
+    def work_due(self, until: float) -> bool:
+        """A delivery is being made, or one is due at or before ``until`` (clock time)."""
+        with self._lock:
+            return self._busy > 0 or (bool(self._queue) and self._queue[0][0] <= until)
+
     def _push(self, due: float, delivery: Delivery) -> None:
         with self._lock:
             heapq.heappush(self._queue, (due, next(self._seq), delivery))
