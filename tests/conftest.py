@@ -5,7 +5,9 @@ carry ``@pytest.mark.system_package("name")``. Where the program is missing
 they skip with the reason -- unless ``POSSIM_REQUIRE_SYSTEM=1`` (set by
 ``.ci/run``, which installs them), where a missing package fails the test so
 CI never silently skips. ``module=`` checks a Python module instead of a
-program: ``@pytest.mark.system_package("pyscard", module="smartcard")``.
+program: ``@pytest.mark.system_package("pyscard", module="smartcard")``, and
+``path=`` a path under the repository (what an installer leaves behind):
+``@pytest.mark.system_package("npm clients", path="tests/clients/npm/node_modules")``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -22,14 +25,19 @@ if TYPE_CHECKING:
     from simulator.pcscd import PrivatePcscd
 
 REQUIRE_SYSTEM_ENV = "POSSIM_REQUIRE_SYSTEM"
+REPOSITORY = Path(__file__).parent.parent
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker in item.iter_markers(name="system_package"):
         program = str(marker.args[0])
         module = marker.kwargs.get("module")
+        path = marker.kwargs.get("path")
         if module is not None:
             if importlib.util.find_spec(str(module)) is not None:
+                continue
+        elif path is not None:
+            if (REPOSITORY / str(path)).exists():
                 continue
         elif shutil.which(program) is not None or _sbin(program):
             continue

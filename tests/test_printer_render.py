@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,19 @@ def test_bold_has_more_ink_and_chinese_is_drawn() -> None:
     assert bold.histogram()[0] > plain.histogram()[0] * 1.2
 
 
+def test_bold_lowercase_m_keeps_its_three_stems() -> None:
+    """Emphasised mode prints each dot again one dot to the right; a printer's font
+    leaves room for it, so a bold "m" still shows three stems, not a solid block."""
+    for font in (b"\x00", b"\x01"):  # ESC M: font A, font B
+        image = render_png(receipt_of(b"\x1bM" + font + b"\x1bE\x01m\n\x1dV\x00"), P58)
+        box = ink_box(image)
+        assert box is not None
+        middle = (box[1] + box[3]) // 2
+        row = [image.getpixel((x, middle)) == 0 for x in range(box[0], box[2])]
+        stems = [inked for inked, _ in itertools.groupby(row) if inked]
+        assert len(stems) == 3, font
+
+
 def test_double_height_line_is_taller() -> None:
     normal = render_png(receipt_of(b"X\nY\n\x1dV\x00"), P58)
     tall = render_png(receipt_of(b"\x1d!\x01X\n\x1d!\x00Y\n\x1dV\x00"), P58)
@@ -118,6 +132,31 @@ def test_column_and_graphics_images_are_pixel_exact(impl: str) -> None:
     assert drawn.tobytes() == logo().tobytes()
 
 
+@pytest.mark.parametrize(
+    ("high_vertical", "high_horizontal", "scale"),
+    [(False, False, (2, 3)), (False, True, (1, 3)), (True, False, (2, 1))],
+)
+def test_column_images_print_at_their_dot_density(
+    high_vertical: bool, high_horizontal: bool, scale: tuple[int, int]
+) -> None:
+    """ESC * m (python-escpos image(impl="bitImageColumn")): Epson's table gives the
+    8-dot modes 60 dpi down the paper on a 180 dpi head (Zijiang ZJ-58 manual: 67 dpi on
+    203 dpi), three dot rows a bit, and single density 90 (100) dpi across, two dots a bit."""
+    p = Dummy(profile="default")
+    p.image(
+        logo(),
+        impl="bitImageColumn",
+        high_density_vertical=high_vertical,
+        high_density_horizontal=high_horizontal,
+    )
+    p.cut()
+    (line,) = [line for line in receipt_of(p.output).lines if line.kind is LineKind.IMAGE]
+    width, height = 64 * scale[0], 24 * scale[1]
+    assert (line.width_dots, line.height_dots) == (width, height)
+    drawn = bitmaps.to_image(line.width_dots, line.height_dots, line.bitmap)
+    assert drawn.tobytes() == logo().resize((width, height), Image.Resampling.NEAREST).tobytes()
+
+
 def test_double_size_raster_mode() -> None:
     data = b"\x1dv0\x03\x01\x00\x02\x00\x80\x01"  # m=3: double width and height
     (line,) = receipt_of(data + b"\x1dV\x00").lines
@@ -162,6 +201,46 @@ def test_library_barcodes_scan_back(symbology: str, data: str, expected: str) ->
     p.cut()
     decoded = [value for _, value in decode(render_png(receipt_of(p.output), P58))]
     assert decoded == [expected.encode()]
+
+
+@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.parametrize(("symbology", "data"), [("CODE39", "ABC-123"), ("ITF", "12345678")])
+def test_binary_level_barcodes_have_thin_and_thick_elements(symbology: str, data: str) -> None:
+    """python-escpos barcode(width=2): GS w 2 is a 2-dot thin and 5-dot thick element
+    (Epson TM-T88 Technical Reference, GS w: 0.282 and 0.706 mm), not 2 dots a module."""
+    p = Dummy(profile="default")
+    with contextlib.redirect_stdout(io.StringIO()):
+        p.barcode(data, symbology, function_type="B", width=2)
+    p.cut()
+    receipt = receipt_of(p.output)
+    (line,) = [line for line in receipt.lines if line.kind is LineKind.BARCODE]
+    image = PaperRenderer(P58).render([line])
+    box = ink_box(image)
+    assert box is not None
+    row = [image.getpixel((x, box[1] + 5)) == 0 for x in range(box[0], box[2])]
+    assert {len(list(run)) for _, run in itertools.groupby(row)} == {2, 5}
+    assert [value for _, value in decode(image)] == [data.encode()]
+
+
+@pytest.mark.parametrize(
+    ("symbology", "data"),
+    [("CODE39", "ABCDEFGHIJ"), ("ITF", "12" * 10), ("CODE128", "{B" + "X" * 12)],
+)
+def test_a_barcode_wider_than_the_paper_is_not_printed(symbology: str, data: str) -> None:
+    """GS k: "The bar code width that exceeds the print area cannot be specified" --
+    ITF and CODE39 are refused like CODE128, not printed clipped."""
+    p = Dummy(profile="default")
+    with contextlib.redirect_stdout(io.StringIO()):
+        p.barcode(data, symbology, function_type="B", width=6, check=False)
+    p.text("after\n")
+    p.cut()
+    printer = VirtualPrinter(P58)
+    printer.feed(p.output)
+    (receipt,) = printer.receipts
+    assert receipt.barcodes == ()
+    assert receipt.text.strip() == "after"
+    (error,) = printer.errors
+    assert symbology in error and "more than the 384-dot line; not printed" in error
 
 
 @pytest.mark.system_package("libzbar0", module="pyzbar")

@@ -355,6 +355,21 @@ def test_truncated_command_waits_for_the_rest() -> None:
     assert only_receipt(printer).qr_codes == ("hello",)
 
 
+@pytest.mark.parametrize("chunk", [1, 1000, 100_000])
+def test_symbol_store_longer_than_any_symbol_is_skipped_whole(chunk: int) -> None:
+    """A complete GS ( k store past QR's 7092 bytes: its payload never prints as text."""
+    payload = b"P" * 7200
+    size = (len(payload) + 3).to_bytes(2, "little")
+    data = b"before\n\x1d(k" + size + b"1P0" + payload + b"after\n\x1dV\x00"
+    printer = VirtualPrinter(P58)
+    for start in range(0, len(data), chunk):
+        printer.feed(data[start : start + chunk])
+    assert text_lines(only_receipt(printer)) == ["before", "after"]
+    assert printer.errors == [
+        "offset 7: GS ( k: 7203 parameter bytes is more than any symbol holds; skipped"
+    ]
+
+
 def test_invalid_barcode_byte_ends_the_barcode_and_resynchronises() -> None:
     printer = printed(b"\x1dk\x04ABC\x1b@text\n\x1dV\x00")
     assert text_lines(only_receipt(printer)) == ["text"]

@@ -18,11 +18,15 @@ skipped by its known length -- length-prefixed families (``GS ( x``, ``ESC ( x``
 still prints; a command cut short waits for the rest of its bytes.
 
 Every printed line keeps what a renderer needs: text spans with their
-attributes and the line spacing in force; QR codes with module size, error
-correction level and the data bytes; barcodes with symbology, data, module
-width, height and HRI position/font; images (``GS v 0``, ``ESC *``, ``GS ( L``
-/ ``GS 8 L``) as packed 1-bit rows, dot for dot. :mod:`simulator.devices.paper`
-renders receipts as text, :mod:`simulator.devices.escpos.render_png` as PNG.
+attributes, the print position a span was moved to (``ESC $``, ``ESC \\``) and
+the line spacing in force; the left margin and print area (``GS L``, ``GS W``,
+:mod:`simulator.devices.escpos.layout`) and upside-down mode (``ESC {``) of
+every line; QR codes with module size, error correction level and the data
+bytes; barcodes with symbology, data, ``GS w`` width, height and HRI
+position/font (one wider than the print area is refused, as Epson documents);
+images (``GS v 0``, ``ESC *`` at its mode's dot density, ``GS ( L`` / ``GS 8
+L``) as packed 1-bit rows, dot for dot. :mod:`simulator.devices.paper` renders
+receipts as text, :mod:`simulator.devices.escpos.render_png` as PNG.
 
 :class:`InProcessEscpos` is a python-escpos printer class whose transport is a
 :class:`VirtualPrinter`, so the unchanged python-escpos API (and
@@ -30,11 +34,17 @@ renders receipts as text, :mod:`simulator.devices.escpos.render_png` as PNG.
 in-process.
 
 Simplifications (documented so nobody relies on them): standard mode only (page
-mode is reported and ignored); character spacing, print position and margins
-are accepted and ignored; user-defined characters, downloaded and NV bit images
-are skipped and reported; ``ESC J`` feeds whole lines of the current spacing;
-a QR code, barcode or raster image first prints any pending text on its own
-line; ``ESC !`` and ``ESC E``/``ESC -``/``GS !`` share
+mode is reported and ignored); character spacing (``ESC SP``, ``FS S``) and
+motion units (``GS P``: the horizontal unit is one dot) are accepted and
+ignored; user-defined characters, downloaded and NV bit images are skipped and
+reported; ``ESC J`` feeds whole lines of the current spacing; a QR code,
+barcode or raster image first prints any pending text on its own line and
+starts at the left margin, justified in the print area (a print position moved
+to before it does not apply); ``ESC *`` images do not share a line with text;
+``GS L``, ``GS W`` and ``ESC {`` sent in the middle of a line are reported and
+ignored ("enabled only when processed at the beginning of the line"); the
+text transcript reads upside-down lines the right way up (the PNG turns
+them); ``ESC !`` and ``ESC E``/``ESC -``/``GS !`` share
 state the way Epson documents (the last command received wins), and ``ESC !``
 sizes apply to Chinese characters too, as on Chinese-market printers
 (``FS !`` sizes Chinese characters only).
@@ -43,6 +53,7 @@ sizes apply to Chinese characters too, as on Chinese-market printers
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 import threading
 from collections.abc import Callable
@@ -54,6 +65,7 @@ from escpos.escpos import Escpos
 from drivers.printer_profile import PrinterProfile
 from simulator.devices.escpos import bitmaps
 from simulator.devices.escpos.diagnostics import DiagnosticHook, EscposDiagnostic
+from simulator.devices.escpos.layout import PrintArea
 from simulator.devices.escpos.status import (
     GS_R_PAPER_END,
     GS_R_PAPER_NEAR_END,
@@ -68,6 +80,7 @@ from simulator.devices.escpos.status import (
     dle_eot,
     gs_r,
 )
+from simulator.devices.escpos.symbols import SymbolError, barcode_dots
 from simulator.devices.escpos.tables import (
     BARCODE_A,
     BARCODE_A_CHARSET,
@@ -136,8 +149,9 @@ _Handler = Callable[[bytearray, int], int]
 _Action = Callable[[bytes, int], None]
 
 _StyleKey = tuple[bool, int, int, int, bool, str, bool]
-# A text line's content: alignment, line spacing in dots, (style, text) per span.
-_LineKey = tuple[str, int, tuple[tuple[_StyleKey, str], ...]]
+# A text line's content: alignment, line spacing in dots, left margin and print
+# area (dots), upside down, and (style, print position or None, text) per span.
+_LineKey = tuple[str, int, int, int, bool, tuple[tuple[_StyleKey, int | None, str], ...]]
 _LINE_CACHE_SIZE = 4096
 
 
@@ -222,8 +236,8 @@ class VirtualPrinter:
             ord("U"): (1, self._nothing),  # unidirectional printing
             ord("R"): (1, self._nothing),  # international character set
             ord(" "): (1, self._nothing),  # right-side character spacing
-            ord("$"): (2, self._nothing),  # absolute print position
-            ord("\\"): (2, self._nothing),  # relative print position
+            ord("$"): (2, self._absolute_position),
+            ord("\\"): (2, self._relative_position),
             ord("%"): (1, self._nothing),  # user-defined character set
             ord("?"): (1, self._nothing),  # cancel user-defined character
             ord("B"): (2, self._nothing),  # buzzer
@@ -276,8 +290,8 @@ class VirtualPrinter:
             ord("r"): (1, self._transmit_status),
             ord("I"): (1, self._transmit_id),
             ord("a"): (1, self._nothing),  # automatic status back
-            ord("L"): (2, self._nothing),  # left margin
-            ord("W"): (2, self._nothing),  # print area width
+            ord("L"): (2, self._left_margin),
+            ord("W"): (2, self._print_area_width),
             ord("P"): (2, self._nothing),  # motion units
             ord("T"): (1, self._nothing),  # print position to line start
             ord("|"): (1, self._nothing),  # print density
@@ -386,7 +400,7 @@ class VirtualPrinter:
     def pending_text(self) -> str:
         """The paper printed since the last cut, as text (see RenderedReceipt.text)."""
         with self._lock:
-            return render_lines(self._paper, self.profile.chars_per_line)
+            return render_lines(self._paper, self.profile.chars_per_line, self._dots_per_char)
 
     def tear_off(self) -> RenderedReceipt | None:
         """Print the unfinished line and tear off the paper since the last cut, uncut.
@@ -400,7 +414,12 @@ class VirtualPrinter:
             self._stripes_merge = False
         if not any(line.kind is not LineKind.TEXT or line.spans for line in lines):
             return None
-        return RenderedReceipt(lines=lines, columns=self.profile.chars_per_line, cut="none")
+        return RenderedReceipt(
+            lines=lines,
+            columns=self.profile.chars_per_line,
+            cut="none",
+            column_dots=self._dots_per_char,
+        )
 
     def power_cycle(self) -> None:
         """Switch off and on: input, pending replies and modes are lost; paper stays."""
@@ -439,11 +458,14 @@ class VirtualPrinter:
         self._qr_ec = "L"
         self._qr_model = 2
         self._graphics: _Bitmap | None = None
+        self._area = PrintArea(self._dots_per_line)
         self._clear_line()
 
     def _clear_line(self) -> None:
-        self._spans: list[tuple[_StyleKey, list[str]]] = []
-        self._line_dots = 0
+        # (style, print position if it was moved there, text chunks) per span
+        self._spans: list[tuple[_StyleKey, int | None, list[str]]] = []
+        self._line_dots = 0  # the print position, dots from the left margin
+        self._moved = False  # ESC $ / ESC \ moved it since the last character
         self._line_align = "left"
         self._stripe: _Bitmap | None = None
         self._stripes_merge = False
@@ -603,19 +625,20 @@ class VirtualPrinter:
             key = (bold, self._ul, self._w, self._h, self._inverted, "A", False)
             dots = self._dots_per_char * self._w
         spans = self._spans
-        room = (self._dots_per_line - self._line_dots) // dots
-        if 0 < len(text) <= room:  # the usual case: it fits on the line
+        width = self._area.width
+        room = (width - self._line_dots) // dots
+        if 0 < len(text) <= room and not self._moved:  # the usual case: it fits on the line
             if not spans:
                 self._line_align = self._align
-                spans.append((key, [text]))
+                spans.append((key, None, [text]))
             elif spans[-1][0] == key:
-                spans[-1][1].append(text)
+                spans[-1][2].append(text)
             else:
-                spans.append((key, [text]))
+                spans.append((key, None, [text]))
             self._line_dots += dots * len(text)
             return
         while text:
-            room = (self._dots_per_line - self._line_dots) // dots
+            room = (width - self._line_dots) // dots
             if room <= 0:
                 if spans or self._stripe:
                     self._print_line()
@@ -625,17 +648,20 @@ class VirtualPrinter:
             if not spans:
                 self._line_align = self._align
             chunk, text = text[:room], text[room:]
-            if spans and spans[-1][0] == key:
-                spans[-1][1].append(chunk)
+            if self._moved:
+                spans.append((key, self._line_dots, [chunk]))
+                self._moved = False
+            elif spans and spans[-1][0] == key:
+                spans[-1][2].append(chunk)
             else:
-                spans.append((key, [chunk]))
+                spans.append((key, None, [chunk]))
             self._line_dots += dots * len(chunk)
 
     def _tab(self, buffer: bytearray, pos: int) -> int:
-        column = self._line_dots // self.profile.dots_per_char
+        column = self._line_dots // self._dots_per_char
         for stop in self._tabs:
             if stop > column:
-                if stop <= self.profile.chars_per_line:
+                if stop * self._dots_per_char <= self._area.width:
                     self._put(" " * (stop - column), cjk=False)
                 break
         return 1
@@ -672,12 +698,16 @@ class VirtualPrinter:
     def _print_line(self) -> None:
         """Print the line buffer (a blank line when it is empty) and start a new line."""
         stripe = self._stripe
+        margin, area = self._area.frame
         if self._spans or stripe is None:
             line = self._text_line(
                 (
                     self._line_align,
                     self._line_spacing,
-                    tuple([(key, "".join(chunks)) for key, chunks in self._spans]),
+                    margin,
+                    area,
+                    self._flipped,
+                    tuple([(key, x, "".join(chunks)) for key, x, chunks in self._spans]),
                 )
             )
             if self.paper_left is None and self._can_print() is None:
@@ -693,10 +723,15 @@ class VirtualPrinter:
                 width_dots=width,
                 height_dots=height,
                 bitmap=bitmap,
+                margin_dots=margin,
+                area_dots=area,
+                upside_down=self._flipped,
             )
-            self._emit(image, stripe=True)
+            # Stripes of one image join up -- unless each is turned over on its own.
+            self._emit(image, stripe=not self._flipped)
         self._spans = []
         self._line_dots = 0
+        self._moved = False
         self._stripe = None
 
     def _text_line(self, content: _LineKey) -> RenderedLine:
@@ -708,10 +743,18 @@ class VirtualPrinter:
         """
         line = self._lines.get(content)
         if line is None:
-            align, spacing, parts = content
+            align, spacing, margin, area, upside_down, parts = content
             # _StyleKey lists Span's fields after ``text``, in order.
-            spans = tuple([Span(text, *key) for key, text in parts])
-            line = RenderedLine(LineKind.TEXT, align, spans, feed_dots=spacing)
+            spans = tuple([Span(text, *key, x=x) for key, x, text in parts])
+            line = RenderedLine(
+                LineKind.TEXT,
+                align,
+                spans,
+                feed_dots=spacing,
+                margin_dots=margin,
+                area_dots=area,
+                upside_down=upside_down,
+            )
             if len(self._lines) >= _LINE_CACHE_SIZE:
                 self._lines.clear()  # bounded: a long run prints endless new amounts
             self._lines[content] = line
@@ -724,11 +767,21 @@ class VirtualPrinter:
 
     def _blank_lines(self, count: int) -> None:
         for _ in range(count):
-            self._emit(self._text_line((self._align, self._line_spacing, ())))
+            self._emit(self._text_line((self._align, self._line_spacing, 0, 0, False, ())))
 
-    def _block(self, line: RenderedLine) -> None:
+    def _block(self, line: RenderedLine, *, turns: bool = True) -> None:
+        """Print a code or image on its own line (``turns``: ESC { turns it over too)."""
         self._flush_line()
-        self._emit(attrs.evolve(line, align=self._align))
+        margin, area = self._area.frame
+        self._emit(
+            attrs.evolve(
+                line,
+                align=self._align,
+                margin_dots=margin,
+                area_dots=area,
+                upside_down=turns and self._flipped,
+            )
+        )
 
     def _cut(self, pos: int, mode: str) -> None:
         self._flush_line()
@@ -739,7 +792,12 @@ class VirtualPrinter:
         lines, self._paper = tuple(self._paper), []
         self._stripes_merge = False
         if any(line.kind is not LineKind.TEXT or line.spans for line in lines):
-            receipt = RenderedReceipt(lines=lines, columns=self.profile.chars_per_line, cut=mode)
+            receipt = RenderedReceipt(
+                lines=lines,
+                columns=self.profile.chars_per_line,
+                cut=mode,
+                column_dots=self._dots_per_char,
+            )
             self.receipts.append(receipt)
             self._finished.append(receipt)
 
@@ -823,8 +881,44 @@ class VirtualPrinter:
         self._page = params[0]
         self._table = codepage_table(name)
 
+    def _at_line_start(self, pos: int, command: str) -> bool:
+        """Epson: "enabled only when processed at the beginning of the line" (standard mode)."""
+        if self._spans or self._stripe is not None:
+            self._error(pos, command, "not at the beginning of a line; ignored")
+            return False
+        return True
+
     def _upside_down(self, params: bytes, pos: int) -> None:
-        self._flipped = bool(params[0] & 0x01)
+        if self._at_line_start(pos, "ESC {"):
+            self._flipped = bool(params[0] & 0x01)
+
+    def _left_margin(self, params: bytes, pos: int) -> None:
+        if self._at_line_start(pos, "GS L"):
+            self._area.margin_set = params[0] + 256 * params[1]
+
+    def _print_area_width(self, params: bytes, pos: int) -> None:
+        if self._at_line_start(pos, "GS W"):
+            self._area.width_set = params[0] + 256 * params[1]
+
+    def _move_to(self, pos: int, command: str, target: int | None, units: int) -> None:
+        if target is None:
+            self._error(
+                pos,
+                command,
+                f"{units} dots is outside the {self._area.width}-dot print area; ignored",
+            )
+            return
+        self._line_dots = target
+        self._moved = True
+
+    def _absolute_position(self, params: bytes, pos: int) -> None:
+        units = params[0] + 256 * params[1]
+        self._move_to(pos, "ESC $", self._area.absolute(units), units)
+
+    def _relative_position(self, params: bytes, pos: int) -> None:
+        units = params[0] + 256 * params[1]
+        target = self._area.relative(self._line_dots, units)
+        self._move_to(pos, "ESC \\", target, units if units < 0x8000 else units - 0x10000)
 
     def _feed_lines(self, params: bytes, pos: int) -> None:
         n = params[0]
@@ -991,9 +1085,14 @@ class VirtualPrinter:
         end = pos + 5 + n * (3 if m >= 32 else 1)
         if len(buffer) < end:
             return -(end - len(buffer))
+        # Epson's ESC * table: the 8-dot modes print 60 dpi down the paper on a 180
+        # dpi head (67 dpi on 203 dpi heads, Zijiang ZJ-58 manual), one data bit per
+        # three dot rows; single density prints 90 (100) dpi across, a bit per two dots.
         dots = 24 if m >= 32 else 8
         x_scale = 2 if m in (0, 32) else 1
-        piece = (n * x_scale, dots, bitmaps.columns(bytes(buffer[pos + 5 : end]), n, dots, x_scale))
+        y_scale = 1 if m >= 32 else 3
+        data = bytes(buffer[pos + 5 : end])
+        piece = (n * x_scale, dots * y_scale, bitmaps.columns(data, n, dots, x_scale, y_scale))
         if self._spans:
             self._print_line()
         if self._stripe is None:
@@ -1101,6 +1200,7 @@ class VirtualPrinter:
         if not data:
             self._error(pos, "GS k", f"{symbology}: no data; nothing printed")
             return
+        dots: int | None = None
         if symbology in ("CODE128", "GS1-128"):
             text, symbols, valid = code128_text(data)
             if not valid:
@@ -1110,16 +1210,20 @@ class VirtualPrinter:
                 return
             modules = (symbols + 1) * 11 + 13  # data + check character, stop pattern
             dots = modules * self._bc_module
-            if dots > self.profile.dots_per_line:
-                self._error(
-                    pos,
-                    "GS k",
-                    f"{symbology} {text!r} is {dots} dots wide (module {self._bc_module}), "
-                    f"more than the {self.profile.dots_per_line}-dot line; not printed",
-                )
-                return
         else:
             text = data.decode("latin-1")
+            with contextlib.suppress(SymbolError):  # not drawn here: the renderer says so
+                dots = len(barcode_dots(symbology, data, self._bc_module)[0])
+        # Epson, GS k: "The bar code width that exceeds the print area cannot be
+        # specified" (older manuals: "the printer only feeds the paper").
+        if dots is not None and dots > self._area.width:
+            self._error(
+                pos,
+                "GS k",
+                f"{symbology} {text!r} is {dots} dots wide (GS w {self._bc_module}), "
+                f"more than the {self._area.width}-dot line; not printed",
+            )
+            return
         self._block(
             RenderedLine(
                 LineKind.BARCODE,
@@ -1140,14 +1244,24 @@ class VirtualPrinter:
         sub = buffer[pos + 2]
         size = buffer[pos + 3] + 256 * buffer[pos + 4]
         name = command_name("GS (", sub)
-        if sub == ord("k") and size > QR_MAX_PARAMETER_BYTES:
-            self._error(pos, name, f"{size} parameter bytes is more than any symbol holds; skipped")
-            return 5
+        oversized = sub == ord("k") and size > QR_MAX_PARAMETER_BYTES
+        if oversized:
+            # A symbol store (fn 80, m 48) that long is skipped whole, payload and all
+            # (at most 64 KiB on); any other function that long is garbage: its header
+            # alone is skipped, so that it cannot swallow the next job.
+            if len(buffer) < pos + 8:
+                return -(pos + 8 - len(buffer))
+            cn, fn, m = buffer[pos + 5], buffer[pos + 6], buffer[pos + 7]
+            if cn not in SYMBOLS_2D or fn != 80 or m != 48:
+                self._error(pos, name, f"{size} parameter bytes is more than any symbol holds")
+                return 5
         end = pos + 5 + size
         if len(buffer) < end:
             return -(end - len(buffer))
         body = bytes(buffer[pos + 5 : end])
-        if sub == ord("k"):
+        if oversized:
+            self._error(pos, name, f"{size} parameter bytes is more than any symbol holds; skipped")
+        elif sub == ord("k"):
             self._symbol_function(pos, body)
         elif sub == ord("L"):
             self._graphics_function(pos, name, body)
@@ -1200,8 +1314,10 @@ class VirtualPrinter:
                 self._error(pos, name, "print graphics: nothing stored; nothing printed")
                 return
             width, height, bitmap = self._graphics
+            # Epson, ESC {: upside-down mode does not turn GS ( L function 112 graphics.
             self._block(
-                RenderedLine(LineKind.IMAGE, width_dots=width, height_dots=height, bitmap=bitmap)
+                RenderedLine(LineKind.IMAGE, width_dots=width, height_dots=height, bitmap=bitmap),
+                turns=False,
             )
         else:
             self._error(pos, name, f"graphics function {fn} is not simulated; skipped")
@@ -1287,7 +1403,7 @@ class VirtualPrinter:
         line = RenderedLine(
             LineKind.IMAGE, width_dots=x * 8 * x_scale, height_dots=y * y_scale, bitmap=bitmap
         )
-        self._block(line)
+        self._block(line, turns=False)  # nor GS v 0 raster images (Epson, ESC {)
         return end - pos
 
     @staticmethod

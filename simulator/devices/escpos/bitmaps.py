@@ -34,8 +34,11 @@ def raster(width_bytes: int, height: int, data: bytes, x_scale: int, y_scale: in
     return from_image(image.resize((width * x_scale, height * y_scale), Image.Resampling.NEAREST))
 
 
-def columns(data: bytes, count: int, dots: int, x_scale: int) -> bytes:
-    """``ESC *`` column data: ``count`` columns of ``dots`` (8 or 24) dots, top bit first."""
+def columns(data: bytes, count: int, dots: int, x_scale: int, y_scale: int = 1) -> bytes:
+    """``ESC *`` column data: ``count`` columns of ``dots`` (8 or 24) bits, top bit first.
+
+    Each bit prints ``x_scale`` dots wide and ``y_scale`` dots high.
+    """
     per_column = dots // 8
     image = Image.new("1", (count, dots), 255)
     pixels = image.load()
@@ -49,8 +52,8 @@ def columns(data: bytes, count: int, dots: int, x_scale: int) -> bytes:
             for bit in range(8):
                 if byte & (0x80 >> bit):
                     pixels[column, part * 8 + bit] = 0
-    if x_scale != 1:
-        image = image.resize((count * x_scale, dots), Image.Resampling.NEAREST)
+    if x_scale != 1 or y_scale != 1:
+        image = image.resize((count * x_scale, dots * y_scale), Image.Resampling.NEAREST)
     return from_image(image)
 
 

@@ -3,11 +3,14 @@
 One image pixel is one printer dot (384 wide on 58 mm paper, 576 on 80 mm, at
 203 dpi). Text is drawn character cell by character cell -- font A 12 x 24
 dots, font B 9 x 17, Chinese 24 x 24 -- with bold (one-dot overstrike), double
-width/height (dots doubled), underline, inversion and alignment; line advance
-is the line spacing in force (``ESC 2``/``ESC 3``) or the tallest character.
-QR codes are real QR symbols at the stream's module size and error correction
-level, barcodes real bars at its module width and height with the HRI text
-where ``GS H`` put it, raster images dot for dot.
+width/height (dots doubled), underline, inversion, alignment within the print
+area (``GS L``/``GS W``) and the print positions the stream moved to (``ESC $``,
+``ESC \\``); line advance is the line spacing in force (``ESC 2``/``ESC 3``) or
+the tallest character. Lines printed in upside-down mode (``ESC {``) are turned
+by 180 degrees across the whole line. QR codes are real QR symbols at the
+stream's module size and error correction level, barcodes real bars at its
+``GS w`` width (thin and thick elements for CODE39, ITF and CODABAR) and height
+with the HRI text where ``GS H`` put it, raster images dot for dot.
 
 Fonts differ from a printer's ROM font, so text pixels are close, not
 identical, to a real printout; codes and images are exact.
@@ -23,9 +26,9 @@ import attrs
 from PIL import Image, ImageChops, ImageDraw
 
 from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos import bitmaps
+from simulator.devices.escpos import bitmaps, boxdraw
 from simulator.devices.escpos.fonts import FontSource, FontType, find_font
-from simulator.devices.escpos.symbols import SymbolError, barcode_modules, qr_matrix
+from simulator.devices.escpos.symbols import SymbolError, barcode_dots, qr_matrix
 from simulator.devices.paper import LineKind, RenderedLine, RenderedReceipt, Span
 
 MARGIN_DOTS = 24  # blank paper above the first and below the last line
@@ -111,18 +114,30 @@ class Glyphs:
     def _draw(self, char: str, face: str, bold: bool) -> Image.Image:
         width, height = self.geometry.cell(face)
         font, x, y = self._fonts[face]
-        cell = Image.new("1", (width, height), 0)
-        if char.strip():
+        cell = boxdraw.draw(char, width, height) or Image.new("1", (width, height), 0)
+        if char.strip() and not cell.getbbox():
             draw = ImageDraw.Draw(cell)
             draw.fontmode = "1"  # no anti-aliasing: a thermal head has no grey
             # Chinese at the fitted offset; each (maybe proportional) letter centred in its cell.
             glyph_x = x if face == "C" else (width - round(font.getlength(char))) // 2
             draw.text((glyph_x, y), char, font=font, fill=1)
-            if bold:
-                shifted = Image.new("1", cell.size, 0)
-                shifted.paste(cell, (1, 0))  # one-dot overstrike, as emphasised mode prints
-                cell = ImageChops.logical_or(cell, shifted)
+        if bold:
+            cell = _embolden(cell)
         return cell
+
+
+def _embolden(cell: Image.Image) -> Image.Image:
+    """Emphasised mode: every dot printed again one dot to its right.
+
+    Except where that dot would close a one-dot gap before the next stroke: a
+    printer's ROM font leaves room for it (its emphasised "m" keeps three
+    stems), the outline font drawn here does not.
+    """
+    shifted = Image.new("1", cell.size, 0)
+    shifted.paste(cell, (1, 0))
+    before_blank = Image.new("1", cell.size, 1)  # 1 where the next dot to the right is blank
+    before_blank.paste(0, (-1, 0), cell)
+    return ImageChops.logical_or(cell, ImageChops.logical_and(shifted, before_blank))
 
 
 @functools.cache
@@ -147,12 +162,22 @@ class PaperRenderer:
         paper = Image.new("1", (self.geometry.width, height), PAPER)
         y = MARGIN_DOTS
         for block, line in blocks:
-            if line.kind is LineKind.TEXT:
-                self._draw_text(paper, line, y, block.height)
+            if line.upside_down:  # ESC {: the printer turns the whole line over
+                strip = Image.new("1", (self.geometry.width, block.height), PAPER)
+                self._draw_line(strip, block, line, 0)
+                paper.paste(strip.transpose(Image.Transpose.ROTATE_180), (0, y))
             else:
-                paper.paste(block, (self._x(line.align, block.width), y))
+                self._draw_line(paper, block, line, y)
             y += block.height
         return paper
+
+    def _draw_line(
+        self, paper: Image.Image, block: Image.Image, line: RenderedLine, y: int
+    ) -> None:
+        if line.kind is LineKind.TEXT:
+            self._draw_text(paper, line, y)
+        else:
+            paper.paste(block, (self._x(line, block.width), y))
 
     def png(self, receipt: RenderedReceipt | Iterable[RenderedLine]) -> bytes:
         out = io.BytesIO()
@@ -161,13 +186,15 @@ class PaperRenderer:
 
     # -- layout -------------------------------------------------------------
 
-    def _x(self, align: str, width: int) -> int:
-        room = max(0, self.geometry.width - width)
-        if align == "center":
-            return room // 2
-        if align == "right":
-            return room
-        return 0
+    def _x(self, line: RenderedLine, width: int) -> int:
+        """Where ``width`` dots of the line start: ESC a within the print area."""
+        area = line.area_dots or self.geometry.width - line.margin_dots
+        room = max(0, area - width)
+        if line.align == "center":
+            return line.margin_dots + room // 2
+        if line.align == "right":
+            return line.margin_dots + room
+        return line.margin_dots
 
     def _block(self, line: RenderedLine) -> tuple[Image.Image, RenderedLine]:
         """The line's own image (text lines: an empty one of the line's height)."""
@@ -189,14 +216,24 @@ class PaperRenderer:
 
     # -- text ---------------------------------------------------------------
 
-    def _draw_text(self, paper: Image.Image, line: RenderedLine, top: int, height: int) -> None:
+    def _draw_text(self, paper: Image.Image, line: RenderedLine, top: int) -> None:
         if not line.spans:
             return
         cells = [self._cell(span) for span in line.spans]
-        width = sum(len(span.text) * cell[0] for span, cell in zip(line.spans, cells, strict=True))
+        starts = []  # each span's first dot from the left margin (ESC $ / ESC \ or flowing)
+        cursor = 0
+        for span, (cell_w, _) in zip(line.spans, cells, strict=True):
+            cursor = cursor if span.x is None else span.x
+            starts.append(cursor)
+            cursor += cell_w * len(span.text)
+        width = max(
+            start + cell[0] * len(span.text)
+            for start, span, cell in zip(starts, line.spans, cells, strict=True)
+        )
         tallest = max(cell[1] for cell in cells)
-        x = self._x(line.align, width)
-        for span, (cell_w, cell_h) in zip(line.spans, cells, strict=True):
+        origin = self._x(line, width)
+        for start, span, (cell_w, cell_h) in zip(starts, line.spans, cells, strict=True):
+            x = origin + start
             face = "C" if span.cjk else span.font
             y = top + tallest - cell_h  # characters of a line share the baseline
             span_w = cell_w * len(span.text)
@@ -230,15 +267,14 @@ class PaperRenderer:
     def _barcode(self, line: RenderedLine) -> Image.Image:
         data = line.raw or line.data.encode("latin-1", "replace")
         try:
-            pattern, text = barcode_modules(line.symbology, data)
+            pattern, text = barcode_dots(line.symbology, data, max(1, line.module or 2))
         except SymbolError as exc:
             self.problems.append(str(exc))
             return self._placeholder(line)
-        module = max(1, line.module or 2)
         bars_h = max(1, line.height_dots or 162)
         row = Image.new("1", (len(pattern), 1), PAPER)
         row.putdata([INK if bit == "1" else PAPER for bit in pattern])
-        bars = row.resize((len(pattern) * module, bars_h), Image.Resampling.NEAREST)
+        bars = row.resize((len(pattern), bars_h), Image.Resampling.NEAREST)
         if line.hri not in ("above", "below", "both"):
             return bars
         face = line.hri_font or "A"

@@ -4,13 +4,19 @@ QR matrices come from the ``qrcode`` library with the error correction level
 the stream selected (``GS ( k`` function 169); CODE128 is encoded here symbol
 by symbol from the ESC/POS data, honouring its ``{A``/``{B``/``{C`` code-set
 selectors exactly as a printer does (with python-barcode's pattern table);
-EAN/UPC/CODE39/ITF/CODABAR use python-barcode. Anything else returns None and
-the renderer draws a labelled box instead.
+EAN/UPC/CODE39/ITF/CODABAR use python-barcode. Anything else raises
+:class:`SymbolError` and the renderer draws a labelled box instead.
+
+:func:`barcode_dots` turns a pattern into printer dots at a ``GS w`` width: a
+module of ``n`` dots for the multi-level symbologies (EAN, UPC, CODE93,
+CODE128), thin and thick elements from Epson's table for the binary-level ones
+(CODE39, ITF, CODABAR).
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 
 import barcode
 import qrcode
@@ -140,3 +146,32 @@ def barcode_modules(symbology: str, data: bytes) -> tuple[str, str]:
     except Exception as exc:  # python-barcode raises several unrelated types
         raise SymbolError(f"{symbology} {text!r}: {exc}") from exc
     return pattern, full
+
+
+# GS w n for binary-level barcodes (CODE39, ITF, CODABAR): thin element n dots,
+# thick element THICK_DOTS[n]. Epson TM-T88 Technical Reference, GS w: thin/thick
+# 0.282/0.706 mm at n=2, 0.423/1.129 at 3, 0.564/1.411 at 4, 0.706/1.834 at 5,
+# 0.847/2.258 at 6, with 0.141 mm dots; n=1 (0.125/0.375 mm at 203 dpi) from the
+# Chinese-market manuals (e.g. BT-T080 Programming Manual, GS w) that accept it.
+THICK_DOTS = {1: 3, 2: 5, 3: 8, 4: 10, 5: 13, 6: 16}
+# python-barcode draws these with thin/thick elements of this many modules.
+_LIBRARY_ELEMENTS = {"CODE39": (1, 3), "ITF": (2, 5), "CODABAR": (2, 5)}
+
+
+@functools.lru_cache(maxsize=256)
+def barcode_dots(symbology: str, data: bytes, width: int) -> tuple[str, str]:
+    """The bar pattern in printer dots ('1' = a black dot) at ``GS w width``, and the HRI text.
+
+    Raises :class:`SymbolError` like :func:`barcode_modules`.
+    """
+    pattern, text = barcode_modules(symbology, data)
+    elements = _LIBRARY_ELEMENTS.get(symbology)
+    if elements is None:  # multi-level: every module is `width` dots
+        return "".join(bit * width for bit in pattern), text
+    thin, thick = elements
+    wide = THICK_DOTS.get(width, round(width * 2.5))
+    dots = []
+    for bit, run in itertools.groupby(pattern):
+        count = sum(1 for _ in run)
+        dots.append(bit * (wide if 2 * count > thin + thick else width))
+    return "".join(dots), text

@@ -62,10 +62,32 @@ QR_MODELS = {49: 1, 50: 2, 51: 3}  # 3: micro QR
 HRI_POSITIONS = {0: "none", 1: "above", 2: "below", 3: "both"}
 
 
+# Epson's code page 1, "Katakana" (ESC/POS Command Reference, character code
+# tables, "Page 1 [Katakana]"): 0x80-0x9F block and box-drawing elements, 0xA0-0xDF
+# the JIS X 0201 half-width katakana, 0xE0-0xFF box drawing, card suits, shapes
+# and the kanji used on Japanese receipts (yen, year, month ...); 0xFF prints blank.
+KATAKANA = tuple(
+    "▁▂▃▄▅▆▇█▏▎▍▌▋▊▉┼┴┬┤├▔─│▕┌┐└┘╭╮╰╯"
+    + " "
+    + "".join(chr(code) for code in range(0xFF61, 0xFFA0))  # ｡ ... ﾟ
+    + "═╞╪╡◢◣◥◤♠♥♦♣●○╱╲╳円年月日時分秒〒市区町村人▒\u00a0"
+)
+# Single-byte pages whose escpos-printer-db entry does not say what the printer
+# prints. The db names Epson's page 1 "CP932" so that python-escpos encodes
+# half-width katakana (which CP932 has at the same bytes), but ESC t 1 selects a
+# single-byte page: CP932's lead bytes 0x81-0x9F and 0xE0-0xFC are box-drawing
+# and symbol characters there, not halves of a double-byte character.
+_PRINTED_PAGES = {"CP932": KATAKANA}
+
+
 @functools.cache
 def codepage_table(encoding_name: str) -> tuple[str, ...]:
     """Characters for bytes 0x80-0xFF of an escpos-printer-db code page."""
     from escpos.codepages import CodePages
+
+    printed = _PRINTED_PAGES.get(encoding_name)
+    if printed is not None:
+        return printed
 
     try:
         encoding = CodePages.get_encoding(encoding_name)
