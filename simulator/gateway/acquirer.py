@@ -17,7 +17,9 @@ decoded message and send back whatever it returns (``None``: send nothing).
   against the ledger's for its batch (DE60). Rules and codes:
   docs/settlement.md.
 * ``0400``/``0401`` reversal: finds the original by DE41 + DE90 and undoes it
-  (a sale, a void or a refund alike).
+  (a sale, a void or a refund alike) -- except a sale that an approved void or
+  refund already offsets: that reversal is refused (DE39 ``12``, the sale's RRN
+  and auth code in DE37/DE38) and the sale stands (docs/settlement.md).
 * ``0800`` network management: sign-on/sign-off/echo.
 * any other request or advice MTI: answered with DE39 ``12``.
 
@@ -620,9 +622,17 @@ class AcquirerHost:
             return Decision(reply, "format error: " + "; ".join(problems))
         original_mti, stan, transmission = de90[:4], de90[4:10], de90[10:20]
         with self._lock:
-            before = self._ledger.find(req["41"], stan, transmission)
-            after = self._ledger.reverse(req["41"], stan, transmission)
+            outcome = self._ledger.reverse(req["41"], stan, transmission)
+        before, after = outcome.before, outcome.after
         what = f"original {original_mti} STAN {stan} DE7 {transmission}"
+        if outcome.refused is not None and before is not None:
+            # The original stands: say which (RRN, auth code) so the terminal can book it.
+            reply = self._reply(req, "0410", ECHO_0410, INVALID_TRANSACTION)
+            if before.rrn:
+                reply["37"] = before.rrn
+            if before.auth_code:
+                reply["38"] = before.auth_code
+            return Decision(reply, f"{what} stands, reversal refused: {outcome.refused}")
         if before is None or after is None:
             note = f"{what} not found: nothing to undo"
         elif before.status is Status.APPROVED:

@@ -260,6 +260,15 @@ class SettlementRecord:
     created_at: datetime = attrs.field(converter=_datetime)
 
 
+@attrs.frozen
+class ReversalOutcome:
+    """What a reversal (0400/0401) did to the row it names."""
+
+    before: LedgerEntry | None  # None: no row with that key
+    after: LedgerEntry | None
+    refused: str | None = None  # why the original stands (None: reversed or nothing to undo)
+
+
 def _frozen_amounts(value: Mapping[str, int]) -> Mapping[str, int]:
     return MappingProxyType(dict(value))
 
@@ -382,27 +391,57 @@ class Ledger:
             raise GatewayError(f"ledger {self.path} lost transaction {tid}/{stan}/{transmission}")
         return entry, created
 
-    def reverse(self, tid: str, stan: str, transmission: str) -> LedgerEntry | None:
-        """Undo an approved transaction; idempotent.
+    def reverse(self, tid: str, stan: str, transmission: str) -> ReversalOutcome:
+        """Undo an approved transaction, unless money was already given back against it.
 
         Approved -> reversed. Declined, unanswered or already reversed: nothing
-        to undo, only the first reversal's arrival time is noted. Unknown key:
-        None.
+        to undo. A sale with a standing (approved) void or refund is *not*
+        reversed: the credit was given against the charge, and undoing the charge
+        alone would give the cardholder money they never paid; the sale stands
+        and ``refused`` says why. A reversal once refused stays refused for that
+        original (a repeat -- 0401, or a copy delayed in the network -- gets the
+        same answer even after the credit is undone), so the terminal that booked
+        the sale as standing is never contradicted. Only the first reversal's
+        arrival time is noted. Check and change are one transaction.
         """
         now = self._now()
         with self._transaction() as db:
-            entry = self._select_one(db, tid, stan, transmission)
-            if entry is None:
-                return None
-            status = Status.REVERSED if entry.status is Status.APPROVED else entry.status
-            if status is entry.status and entry.reversal_received_at is not None:
-                return entry
+            before = self._select_one(db, tid, stan, transmission)
+            if before is None:
+                return ReversalOutcome(None, None)
+            refused = None
+            status = before.status
+            if before.status is Status.APPROVED:
+                refused = self._reversal_refusal(db, before)
+                if refused is None:
+                    status = Status.REVERSED
+            if status is before.status and before.reversal_received_at is not None:
+                return ReversalOutcome(before, before, refused)
             db.execute(
                 "UPDATE card_transactions SET status = ?, updated_at = ?, "
                 "reversal_received_at = COALESCE(reversal_received_at, ?) WHERE id = ?",
-                (status.value, now, now, entry.id),
+                (status.value, now, now, before.id),
             )
-            return self._select_one(db, tid, stan, transmission)
+            return ReversalOutcome(before, self._select_one(db, tid, stan, transmission), refused)
+
+    @staticmethod
+    def _reversal_refusal(db: sqlite3.Connection, entry: LedgerEntry) -> str | None:
+        """Why this approved row cannot be reversed, or None if it can."""
+        if entry.reversal_received_at is not None:
+            # Approved although a reversal arrived: that reversal was refused.
+            return "an earlier reversal of it was refused"
+        if entry.kind != "sale" or not entry.rrn:
+            return None
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM card_transactions "
+            "WHERE original_rrn = ? AND status = 'approved' ORDER BY id",
+            (entry.rrn,),
+        ).fetchall()
+        credits = [_entry(row) for row in rows]
+        if not credits:
+            return None
+        what = ", ".join(f"{e.kind} RRN {e.rrn} ({e.amount} fen)" for e in credits)
+        return f"sale RRN {entry.rrn} has approved {what}"
 
     def record_settlement(
         self,
