@@ -96,7 +96,8 @@ def test_a_refused_reversal_books_the_sale_and_the_batch_balances(tmp_path: Path
             rrn,
         )
         assert "reversal refused (12)" in sale_row.reason
-        assert sim.bus.of(source="acquiring_app", kind="reversal_refused")
+        (refused,) = sim.bus.of(source="acquiring_app", kind="reversal_refused")
+        assert refused.detail["rrn"] == rrn and refused.detail["operation"] == "sale"
         (settlement,) = sim.terminal.journal.settlements()
         assert settlement.state is SettlementState.BALANCED
         assert (settlement.debit_total, settlement.credit_total) == (10000, 10000)

@@ -54,6 +54,7 @@ from simulator.wire.response_codes import APPROVED
 SETTLE_TYPE_CODE = "00"  # DE60.1 of a 0500
 SETTLE_NETWORK_CODE = "201"  # DE60.3: batch close (CUP "结算")
 TOTAL_LABEL = "合计 TOTAL"
+NET_CREDIT_LABEL = "净退款 NET CREDIT"
 RESULT_TEXT = {
     SettlementState.BALANCED: "对账平 BALANCED",
     SettlementState.OUT_OF_BALANCE: "对账不平 OUT OF BALANCE",
@@ -189,6 +190,10 @@ class BatchClose:
             ScreenId.APPROVED, "结算完成 Settled", result, f"批次号 BATCH {batch_no}"
         )
         self._print_report(entry, entries, result)
+        if totals.net < 0:
+            # More given back than taken (a day of refunds of earlier sales): the
+            # contract's amount is unsigned, so the label says which way it went.
+            result = f"{result} {NET_CREDIT_LABEL}"
         detail = TransactionDetail(
             merchant_id=self._merchant.merchant_id,
             terminal_id=self._merchant.terminal_id,
@@ -197,7 +202,7 @@ class BatchClose:
             order_no=order.order_no,
             rrn="",
             auth_code="",
-            amount_fen=totals.net,
+            amount_fen=abs(totals.net),
             masked_pan="",
             date=now.strftime("%m%d"),
             time=now.strftime("%H%M%S"),
