@@ -10,7 +10,9 @@ decoded message and send back whatever it returns (``None``: send nothing).
   amounts; approved
   replies carry an RRN, an auth code and, when the ARQC verified, an ARPC in
   DE55 tag 91. Retransmissions (same DE41/DE11/DE7) get the first answer again
-  and are never charged twice.
+  and are never charged twice. Auth codes come from ``rng`` (seeded in
+  simulations, the OS's ``SystemRandom`` for ``possim gateway serve``) and are
+  never one the ledger already holds, so a restart does not re-issue them.
 * ``0200`` processing code ``200000``: void of a sale in the same batch, by
   the sale's RRN (DE37); ``0220`` processing code ``200000``: refund (partial
   allowed) by the sale's RRN; ``0500`` batch close: the terminal's totals (DE48)
@@ -86,6 +88,10 @@ DUPLICATE_TRANSMISSION = "94"
 ORIGINAL_NOT_FOUND = "25"
 EXCEEDS_AMOUNT = "61"
 ORIGINAL_AMOUNT_INCORRECT = "64"
+
+# Draws for an auth code the ledger has not issued yet: with half the million
+# codes used, all of them collide with a chance of 2^-100.
+AUTH_CODE_DRAWS = 100
 
 _RRN = re.compile(r"^[0-9A-Za-z]{12}$")
 _TRACK2_PAN = re.compile(r"^(\d{12,19})[=Dd]")
@@ -431,7 +437,14 @@ class AcquirerHost:
         return f"{self._clock.now():%y%m%d}{self._rrn_counter % 1_000_000:06d}"
 
     def _auth_code(self) -> str:
-        return f"{self._rng.randrange(1_000_000):06d}"
+        """Six digits this ledger has never issued (the ledger outlives the process)."""
+        for _ in range(AUTH_CODE_DRAWS):
+            code = f"{self._rng.randrange(1_000_000):06d}"
+            if not self._ledger.auth_code_issued(code):
+                return code
+        # A ledger holding nearly all million codes: repeat one rather than refuse
+        # the sale (docs/reliability.md).
+        return code
 
     # -- 0200/200000 void, 0220/200000 refund ---------------------------------------
 

@@ -44,7 +44,7 @@ import attrs
 from drivers.clock import Clock
 from simulator.errors import GatewayError
 from simulator.redact import mask_pan
-from simulator.storage import open_database
+from simulator.storage import DatabaseInUse, WriterLock, open_database
 from simulator.wire.batch_totals import BatchTotals
 
 SCHEMA_VERSION = 3
@@ -136,6 +136,8 @@ _V3_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS card_transactions_batch ON card_transactions (tid, batch_no)",
     "CREATE INDEX IF NOT EXISTS card_transactions_rrn ON card_transactions (rrn)",
     "CREATE INDEX IF NOT EXISTS card_transactions_original ON card_transactions (original_rrn)",
+    # Auth codes are never issued twice (AcquirerHost): looked up on every approval.
+    "CREATE INDEX IF NOT EXISTS card_transactions_auth_code ON card_transactions (auth_code)",
     """
 CREATE TABLE IF NOT EXISTS card_settlements (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -289,20 +291,40 @@ class LedgerTotals:
 
 
 class Ledger:
-    """Thread-safe SQLite ledger; ``path`` may be ``":memory:"``."""
+    """Thread-safe SQLite ledger; ``path`` may be ``":memory:"``.
 
-    def __init__(self, path: Path | str, clock: Clock) -> None:
+    ``writer=True``: this process serves the ledger (a gateway) and takes its
+    :class:`~simulator.storage.WriterLock`; a second writer on the same file is
+    refused with a :class:`GatewayError`. Readers (statements, reconciliation,
+    tests) open it without.
+    """
+
+    def __init__(self, path: Path | str, clock: Clock, *, writer: bool = False) -> None:
         self.path = str(path)
         self._clock = clock
         self._lock = threading.Lock()
+        self._writer: WriterLock | None = None
+        if writer and self.path != ":memory:":
+            try:
+                self._writer = WriterLock(self.path)
+            except DatabaseInUse as exc:
+                holder = "another process" if exc.holder is None else f"process {exc.holder}"
+                raise GatewayError(
+                    f"ledger {self.path} is already being written by {holder} (another "
+                    "possim gateway?): stop that one, or give this one another ledger"
+                ) from None
+            except OSError as exc:
+                raise GatewayError(f"cannot lock ledger {self.path}: {exc}") from None
         try:
             self._db = open_database(self.path, clock=clock)
         except sqlite3.Error as exc:
+            self._release_writer()
             raise GatewayError(f"cannot open ledger {self.path}: {exc}") from None
         try:
             self._migrate()
         except sqlite3.Error as exc:
             self._db.close()
+            self._release_writer()
             raise GatewayError(f"cannot use ledger {self.path}: {exc}") from None
 
     # -- lifecycle -------------------------------------------------------------
@@ -310,6 +332,12 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._release_writer()
+
+    def _release_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
 
     def __enter__(self) -> Ledger:
         return self
@@ -492,6 +520,14 @@ class Ledger:
                 (rrn, *SALE),
             ).fetchone()
         return None if row is None else _entry(row)
+
+    def auth_code_issued(self, auth_code: str) -> bool:
+        """Has any card row ever carried this auth code?"""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM card_transactions WHERE auth_code = ? LIMIT 1", (auth_code,)
+            ).fetchone()
+        return row is not None
 
     def offsets(self, original_rrn: str) -> list[LedgerEntry]:
         """The void and refund rows that name this sale's RRN, in arrival order."""
