@@ -3,8 +3,10 @@
 A reversal undoes a transaction whose answer the terminal never got. Once money
 has been given back against a sale (an approved void or refund), undoing the
 sale as well would credit the cardholder twice, so the host refuses that
-reversal and the sale stands (docs/settlement.md, "Reversal"). Requests are
-built by hand, as in test_card_void_refund.py.
+reversal and the sale stands, as processors decline a reversal of a
+transaction "already voided" (checkout.com, "Reversal declined"; the sources
+are quoted in docs/gateway.md, "0400 / 0401 reversal"). Requests are built by
+hand, as in test_card_void_refund.py.
 """
 
 from __future__ import annotations
