@@ -94,7 +94,7 @@ class Day:
 
     def card_reverse(self, stan: str) -> None:
         entry = next(e for e in self.ledger.transactions() if e.stan == stan)
-        assert self.ledger.reverse(entry.tid, entry.stan, entry.transmission) is not None
+        assert self.ledger.reverse(entry.tid, entry.stan, entry.transmission).after is not None
 
 
 @contextmanager

@@ -114,7 +114,7 @@ def test_only_the_masked_pan_reaches_the_disk(tmp_path: Path, clock: VirtualCloc
 def test_reverse_an_approved_transaction_is_idempotent(ledger: Ledger, clock: VirtualClock) -> None:
     record(ledger, "000001")
     clock.advance(5)
-    reversed_entry = ledger.reverse("POS00001", "000001", "0115103000")
+    reversed_entry = ledger.reverse("POS00001", "000001", "0115103000").after
     assert reversed_entry is not None
     assert reversed_entry.status is Status.REVERSED
     assert not reversed_entry.charged
@@ -122,21 +122,23 @@ def test_reverse_an_approved_transaction_is_idempotent(ledger: Ledger, clock: Vi
     assert (reversed_entry.reversal_received_at - reversed_entry.created_at).total_seconds() == 5
     clock.advance(5)
     again = ledger.reverse("POS00001", "000001", "0115103000")
-    assert again == reversed_entry  # nothing changed, not even a timestamp
+    # Nothing changed, not even a timestamp.
+    assert again.after == again.before == reversed_entry and again.refused is None
     assert len(ledger) == 1
 
 
 @pytest.mark.parametrize("status", [Status.DECLINED, Status.UNANSWERED])
 def test_reverse_leaves_uncharged_transactions_alone(ledger: Ledger, status: Status) -> None:
     record(ledger, "000001", status=status, response_code="51", auth_code=None)
-    entry = ledger.reverse("POS00001", "000001", "0115103000")
+    entry = ledger.reverse("POS00001", "000001", "0115103000").after
     assert entry is not None
     assert entry.status is status
     assert entry.reversal_received_at is not None
 
 
 def test_reverse_of_an_unknown_transaction(ledger: Ledger) -> None:
-    assert ledger.reverse("POS00001", "999999", "0115103000") is None
+    outcome = ledger.reverse("POS00001", "999999", "0115103000")
+    assert outcome.before is outcome.after is None
     assert len(ledger) == 0
 
 

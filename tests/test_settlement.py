@@ -340,3 +340,29 @@ def test_an_older_journal_gains_the_new_columns(tmp_path: Path) -> None:
     assert (entry.operation, entry.original_rrn, entry.card_label) == ("sale", "", "")
     assert batch_totals(journal.entries(batch_no=BATCH)) == BatchTotals(1, 100, 0, 0)
     journal.close()
+
+
+def test_a_batch_that_gives_back_more_than_it_takes_closes_and_says_so(tmp_path: Path) -> None:
+    """A day of refunds of sales from an earlier batch: the batch's net is negative."""
+    with simulation(tmp_path) as sim:
+        paid = card_sale(sim, 5000)
+        assert run(sim, sim.terminal.start_settlement).approved  # the sale's batch is closed
+        order = paid.order.order_no
+        refunded = run(
+            sim, lambda: sim.terminal.start_refund(order, 1200, "card"), insert(DEBIT), remove
+        )
+        assert refunded.approved, refunded.outcome.reason
+
+        closed = run(sim, sim.terminal.start_settlement)
+
+        assert closed.approved, closed.outcome.reason
+        assert closed.outcome.detail is not None
+        # The contract's amount is unsigned: the magnitude, and the label says which way.
+        assert closed.outcome.detail.amount_fen == 1200
+        assert closed.outcome.detail.card_label.endswith("净退款 NET CREDIT")
+        second = sim.terminal.journal.settlements()[-1]
+        assert (second.state, second.debit_total, second.credit_total) == (
+            SettlementState.BALANCED,
+            0,
+            1200,
+        )

@@ -10,14 +10,18 @@ decoded message and send back whatever it returns (``None``: send nothing).
   amounts; approved
   replies carry an RRN, an auth code and, when the ARQC verified, an ARPC in
   DE55 tag 91. Retransmissions (same DE41/DE11/DE7) get the first answer again
-  and are never charged twice.
+  and are never charged twice. Auth codes come from ``rng`` (seeded in
+  simulations, the OS's ``SystemRandom`` for ``possim gateway serve``) and are
+  never one the ledger already holds, so a restart does not re-issue them.
 * ``0200`` processing code ``200000``: void of a sale in the same batch, by
   the sale's RRN (DE37); ``0220`` processing code ``200000``: refund (partial
   allowed) by the sale's RRN; ``0500`` batch close: the terminal's totals (DE48)
   against the ledger's for its batch (DE60). Rules and codes:
   docs/settlement.md.
 * ``0400``/``0401`` reversal: finds the original by DE41 + DE90 and undoes it
-  (a sale, a void or a refund alike).
+  (a sale, a void or a refund alike) -- except a sale that an approved void or
+  refund already offsets: that reversal is refused (DE39 ``12``, the sale's RRN
+  and auth code in DE37/DE38) and the sale stands (docs/settlement.md).
 * ``0800`` network management: sign-on/sign-off/echo.
 * any other request or advice MTI: answered with DE39 ``12``.
 
@@ -84,6 +88,10 @@ DUPLICATE_TRANSMISSION = "94"
 ORIGINAL_NOT_FOUND = "25"
 EXCEEDS_AMOUNT = "61"
 ORIGINAL_AMOUNT_INCORRECT = "64"
+
+# Draws for an auth code the ledger has not issued yet: with half the million
+# codes used, all of them collide with a chance of 2^-100.
+AUTH_CODE_DRAWS = 100
 
 _RRN = re.compile(r"^[0-9A-Za-z]{12}$")
 _TRACK2_PAN = re.compile(r"^(\d{12,19})[=Dd]")
@@ -429,7 +437,14 @@ class AcquirerHost:
         return f"{self._clock.now():%y%m%d}{self._rrn_counter % 1_000_000:06d}"
 
     def _auth_code(self) -> str:
-        return f"{self._rng.randrange(1_000_000):06d}"
+        """Six digits this ledger has never issued (the ledger outlives the process)."""
+        for _ in range(AUTH_CODE_DRAWS):
+            code = f"{self._rng.randrange(1_000_000):06d}"
+            if not self._ledger.auth_code_issued(code):
+                return code
+        # A ledger holding nearly all million codes: repeat one rather than refuse
+        # the sale (docs/reliability.md).
+        return code
 
     # -- 0200/200000 void, 0220/200000 refund ---------------------------------------
 
@@ -620,9 +635,17 @@ class AcquirerHost:
             return Decision(reply, "format error: " + "; ".join(problems))
         original_mti, stan, transmission = de90[:4], de90[4:10], de90[10:20]
         with self._lock:
-            before = self._ledger.find(req["41"], stan, transmission)
-            after = self._ledger.reverse(req["41"], stan, transmission)
+            outcome = self._ledger.reverse(req["41"], stan, transmission)
+        before, after = outcome.before, outcome.after
         what = f"original {original_mti} STAN {stan} DE7 {transmission}"
+        if outcome.refused is not None and before is not None:
+            # The original stands: say which (RRN, auth code) so the terminal can book it.
+            reply = self._reply(req, "0410", ECHO_0410, INVALID_TRANSACTION)
+            if before.rrn:
+                reply["37"] = before.rrn
+            if before.auth_code:
+                reply["38"] = before.auth_code
+            return Decision(reply, f"{what} stands, reversal refused: {outcome.refused}")
         if before is None or after is None:
             note = f"{what} not found: nothing to undo"
         elif before.status is Status.APPROVED:

@@ -64,7 +64,8 @@ class BuiltinGateway:
         pins = PinVerifier(TerminalKeys.load(terminals))
         channels = QrChannels.load(qr_channels)
         known_merchants = Merchants.load(merchants)
-        self.ledger = Ledger(ledger_path, clock)
+        # The one process that writes this ledger: a second gateway on it is refused.
+        self.ledger = Ledger(ledger_path, clock, writer=True)
         self.acquirer = AcquirerHost(self.ledger, directory, magic, clock, rng, codec, pins=pins)
         self.server = GatewayServer(
             self.acquirer,

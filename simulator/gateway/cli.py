@@ -101,7 +101,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument(
         "--ledger", default=DEFAULT_LEDGER, metavar="PATH", help="SQLite ledger (%(default)s)"
     )
-    serve.add_argument("--seed", type=int, default=0, help="seed for auth codes (%(default)s)")
+    serve.add_argument(
+        "--seed",
+        type=int,
+        help="draw auth codes from a generator with this seed, for reproducible test runs "
+        "(default: the OS's random source, as a real host; either way a code the ledger "
+        "already holds is never issued again)",
+    )
     serve.add_argument(
         "--quiet",
         action="store_true",
@@ -169,7 +175,8 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         Path(args.ledger),
         clock=clock,
         bus=bus,
-        rng=random.Random(args.seed),
+        # A real host's auth codes cannot be guessed; a seeded one repeats its sequence.
+        rng=random.SystemRandom() if args.seed is None else random.Random(args.seed),
         spec=args.spec,
         host=args.host,
         port=args.iso8583_port,

@@ -3,7 +3,8 @@
 * :class:`HostFaults` -- the ISO 8583 host (:mod:`simulator.gateway.server`): the
   next reply(ies) come late (``delay``, on the virtual clock), never
   (``drop``: the host decided and wrote its ledger, the answer is lost), or the
-  host closes the connection instead of answering (``close``).
+  host closes the connection instead of answering (``close``); or the request
+  never reaches the host at all (``lose_request``: nothing decided or booked).
 * :class:`HttpFaults` -- the QR API (:mod:`simulator.gateway.qr.http`): the
   terminal's next request(s) are answered with an HTTP error status before the
   service sees them, answered late, or processed and their answer lost.
@@ -46,9 +47,14 @@ class ReplyFault:
     drop: bool = False  # never sent
     close: bool = False  # the connection is closed instead
     message_kind: str | None = None  # only a reply to this kind of message; None: any
+    # The request itself is lost on the way in: the host never sees it, decides
+    # nothing and books nothing (a network partition; a reversal stays owed).
+    lose_request: bool = False
 
     def describe(self) -> str:
-        if self.close:
+        if self.lose_request:
+            what = "request lost on the way in"
+        elif self.close:
             what = "connection closed instead of the reply"
         elif self.drop:
             what = "reply dropped"
@@ -99,11 +105,34 @@ class HostFaults(_Armed):
                     return fault  # type: ignore[no-any-return]
         return None
 
+    def take_lost_request(self, kind: str) -> ReplyFault | None:
+        """The next fault for a ``kind`` message if it loses the request, else None.
+
+        Asked before the host decides; any other fault waits for the reply.
+        """
+        with self._lock:
+            for index, fault in enumerate(self._queue):
+                if fault.message_kind in (None, kind):
+                    if not fault.lose_request:
+                        return None
+                    del self._queue[index]
+                    return fault  # type: ignore[no-any-return]
+        return None
+
     def cancel(self) -> None:
         """The server is stopping: late replies still waiting are never sent."""
         self.clear()
         self._cancelled.set()
         self._clock.notify()
+
+    def announce(self, fault: ReplyFault, mti: str) -> None:
+        """The fault event, published as the fault strikes."""
+        detail = attrs.asdict(fault)
+        if not fault.lose_request:
+            del detail["lose_request"]  # the reply faults' events as they always were
+        self._bus.publish(
+            SOURCE, "fault", f"gateway_fault: {mti}: {fault.describe()}", mti=mti, **detail
+        )
 
     async def deliver(
         self,
@@ -119,11 +148,8 @@ class HostFaults(_Armed):
         Returns like the server's ``_serve_frame``: False when nothing was sent
         and the caller still owes the clock its ``work_done``.
         """
-        self._bus.publish(
-            SOURCE, "fault", f"gateway_fault: {mti}: {fault.describe()}", mti=mti,
-            **attrs.asdict(fault),
-        )  # fmt: skip
-        if fault.drop:
+        self.announce(fault, mti)
+        if fault.drop or fault.lose_request:
             return False
         if fault.close:
             await self._close(reader, writer)

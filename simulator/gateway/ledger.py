@@ -44,7 +44,7 @@ import attrs
 from drivers.clock import Clock
 from simulator.errors import GatewayError
 from simulator.redact import mask_pan
-from simulator.storage import open_database
+from simulator.storage import DatabaseInUse, WriterLock, open_database
 from simulator.wire.batch_totals import BatchTotals
 
 SCHEMA_VERSION = 3
@@ -136,6 +136,8 @@ _V3_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS card_transactions_batch ON card_transactions (tid, batch_no)",
     "CREATE INDEX IF NOT EXISTS card_transactions_rrn ON card_transactions (rrn)",
     "CREATE INDEX IF NOT EXISTS card_transactions_original ON card_transactions (original_rrn)",
+    # Auth codes are never issued twice (AcquirerHost): looked up on every approval.
+    "CREATE INDEX IF NOT EXISTS card_transactions_auth_code ON card_transactions (auth_code)",
     """
 CREATE TABLE IF NOT EXISTS card_settlements (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -260,6 +262,15 @@ class SettlementRecord:
     created_at: datetime = attrs.field(converter=_datetime)
 
 
+@attrs.frozen
+class ReversalOutcome:
+    """What a reversal (0400/0401) did to the row it names."""
+
+    before: LedgerEntry | None  # None: no row with that key
+    after: LedgerEntry | None
+    refused: str | None = None  # why the original stands (None: reversed or nothing to undo)
+
+
 def _frozen_amounts(value: Mapping[str, int]) -> Mapping[str, int]:
     return MappingProxyType(dict(value))
 
@@ -280,20 +291,40 @@ class LedgerTotals:
 
 
 class Ledger:
-    """Thread-safe SQLite ledger; ``path`` may be ``":memory:"``."""
+    """Thread-safe SQLite ledger; ``path`` may be ``":memory:"``.
 
-    def __init__(self, path: Path | str, clock: Clock) -> None:
+    ``writer=True``: this process serves the ledger (a gateway) and takes its
+    :class:`~simulator.storage.WriterLock`; a second writer on the same file is
+    refused with a :class:`GatewayError`. Readers (statements, reconciliation,
+    tests) open it without.
+    """
+
+    def __init__(self, path: Path | str, clock: Clock, *, writer: bool = False) -> None:
         self.path = str(path)
         self._clock = clock
         self._lock = threading.Lock()
+        self._writer: WriterLock | None = None
+        if writer and self.path != ":memory:":
+            try:
+                self._writer = WriterLock(self.path)
+            except DatabaseInUse as exc:
+                holder = "another process" if exc.holder is None else f"process {exc.holder}"
+                raise GatewayError(
+                    f"ledger {self.path} is already being written by {holder} (another "
+                    "possim gateway?): stop that one, or give this one another ledger"
+                ) from None
+            except OSError as exc:
+                raise GatewayError(f"cannot lock ledger {self.path}: {exc}") from None
         try:
             self._db = open_database(self.path, clock=clock)
         except sqlite3.Error as exc:
+            self._release_writer()
             raise GatewayError(f"cannot open ledger {self.path}: {exc}") from None
         try:
             self._migrate()
         except sqlite3.Error as exc:
             self._db.close()
+            self._release_writer()
             raise GatewayError(f"cannot use ledger {self.path}: {exc}") from None
 
     # -- lifecycle -------------------------------------------------------------
@@ -301,6 +332,12 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._release_writer()
+
+    def _release_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
 
     def __enter__(self) -> Ledger:
         return self
@@ -382,27 +419,57 @@ class Ledger:
             raise GatewayError(f"ledger {self.path} lost transaction {tid}/{stan}/{transmission}")
         return entry, created
 
-    def reverse(self, tid: str, stan: str, transmission: str) -> LedgerEntry | None:
-        """Undo an approved transaction; idempotent.
+    def reverse(self, tid: str, stan: str, transmission: str) -> ReversalOutcome:
+        """Undo an approved transaction, unless money was already given back against it.
 
         Approved -> reversed. Declined, unanswered or already reversed: nothing
-        to undo, only the first reversal's arrival time is noted. Unknown key:
-        None.
+        to undo. A sale with a standing (approved) void or refund is *not*
+        reversed: the credit was given against the charge, and undoing the charge
+        alone would give the cardholder money they never paid; the sale stands
+        and ``refused`` says why. A reversal once refused stays refused for that
+        original (a repeat -- 0401, or a copy delayed in the network -- gets the
+        same answer even after the credit is undone), so the terminal that booked
+        the sale as standing is never contradicted. Only the first reversal's
+        arrival time is noted. Check and change are one transaction.
         """
         now = self._now()
         with self._transaction() as db:
-            entry = self._select_one(db, tid, stan, transmission)
-            if entry is None:
-                return None
-            status = Status.REVERSED if entry.status is Status.APPROVED else entry.status
-            if status is entry.status and entry.reversal_received_at is not None:
-                return entry
+            before = self._select_one(db, tid, stan, transmission)
+            if before is None:
+                return ReversalOutcome(None, None)
+            refused = None
+            status = before.status
+            if before.status is Status.APPROVED:
+                refused = self._reversal_refusal(db, before)
+                if refused is None:
+                    status = Status.REVERSED
+            if status is before.status and before.reversal_received_at is not None:
+                return ReversalOutcome(before, before, refused)
             db.execute(
                 "UPDATE card_transactions SET status = ?, updated_at = ?, "
                 "reversal_received_at = COALESCE(reversal_received_at, ?) WHERE id = ?",
-                (status.value, now, now, entry.id),
+                (status.value, now, now, before.id),
             )
-            return self._select_one(db, tid, stan, transmission)
+            return ReversalOutcome(before, self._select_one(db, tid, stan, transmission), refused)
+
+    @staticmethod
+    def _reversal_refusal(db: sqlite3.Connection, entry: LedgerEntry) -> str | None:
+        """Why this approved row cannot be reversed, or None if it can."""
+        if entry.reversal_received_at is not None:
+            # Approved although a reversal arrived: that reversal was refused.
+            return "an earlier reversal of it was refused"
+        if entry.kind != "sale" or not entry.rrn:
+            return None
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM card_transactions "
+            "WHERE original_rrn = ? AND status = 'approved' ORDER BY id",
+            (entry.rrn,),
+        ).fetchall()
+        credits = [_entry(row) for row in rows]
+        if not credits:
+            return None
+        what = ", ".join(f"{e.kind} RRN {e.rrn} ({e.amount} fen)" for e in credits)
+        return f"sale RRN {entry.rrn} has approved {what}"
 
     def record_settlement(
         self,
@@ -453,6 +520,14 @@ class Ledger:
                 (rrn, *SALE),
             ).fetchone()
         return None if row is None else _entry(row)
+
+    def auth_code_issued(self, auth_code: str) -> bool:
+        """Has any card row ever carried this auth code?"""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM card_transactions WHERE auth_code = ? LIMIT 1", (auth_code,)
+            ).fetchone()
+        return row is not None
 
     def offsets(self, original_rrn: str) -> list[LedgerEntry]:
         """The void and refund rows that name this sale's RRN, in arrival order."""

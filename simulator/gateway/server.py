@@ -217,6 +217,10 @@ class GatewayServer(ServiceThread):
             request = self._codec.decode(message)
         except SimulatorError as exc:
             raise _FrameError(str(exc)) from None
+        lost = self.faults.take_lost_request(message_kind(request))
+        if lost is not None:  # never reached the host: nothing seen, decided or booked
+            self.faults.announce(lost, request.get("t", ""))
+            return False
         self._publish_message(request, "in", peer)
         try:
             decision = self._mac_refusal(message, request) or self._acquirer.decide(request)

@@ -18,6 +18,7 @@ docs/settlement.md.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
@@ -45,6 +46,17 @@ from simulator.wire.response_codes import APPROVED, ResponseCodes
 # Reversal reasons carried in the 0400's DE39.
 REVERSAL_NO_ANSWER = "98"
 REVERSAL_CARD_DECLINED = "06"
+# DE39 of a 0410 refusing the reversal: the original stands (docs/settlement.md).
+REVERSAL_REFUSED = "12"
+
+
+class ReversalResult(str, enum.Enum):
+    """How a reversal ended; the value is what the cashier is told."""
+
+    REVERSED = "reversed"
+    REFUSED = "reversal refused by the host: it stands"
+    PENDING = "reversal pending"
+
 
 # journal operation -> (MTI, DE3, DE60.1 message type code, what the screen says)
 OPERATIONS = {
@@ -194,9 +206,8 @@ class Authoriser:
 
         if reply is None:
             self._complete(complete, None, None)
-            reversed_ok = self._reverse(self._journal.get(entry.id), REVERSAL_NO_ANSWER)
-            state = "reversed" if reversed_ok else "reversal pending"
-            return self._cancelled(f"no answer from the acquirer host: {state}", ScreenId.CANCELLED)
+            result = self._reverse(self._journal.get(entry.id), REVERSAL_NO_ANSWER)
+            return self._cancelled(f"no answer from the acquirer host: {result.value}")
 
         response_code = reply.get("39", "")
         card_approved = self._complete(complete, response_code, reply)
@@ -216,8 +227,8 @@ class Authoriser:
                 auth_code=reply.get("38", ""),
                 reason="card declined after host approval",
             )
-            self._reverse(self._journal.get(entry.id), REVERSAL_CARD_DECLINED)
-            return self._cancelled("the card declined after host approval: reversed")
+            result = self._reverse(self._journal.get(entry.id), REVERSAL_CARD_DECLINED)
+            return self._cancelled(f"the card declined after host approval: {result.value}")
 
         entry = self._journal.update(
             entry.id,
@@ -300,12 +311,20 @@ class Authoriser:
             "60": f"{type_code}{entry.batch_no}",
         }
 
-    def send_pending_reversals(self) -> None:
+    def send_pending_reversals(self) -> list[JournalEntry]:
+        """Send every reversal still owed; the entries whose reversal is still pending."""
         for entry in self._journal.entries(TxnState.REVERSAL_PENDING):
             self._reverse(entry, REVERSAL_NO_ANSWER)
+        return self._journal.entries(TxnState.REVERSAL_PENDING)
 
-    def _reverse(self, entry: JournalEntry, reason_code: str) -> bool:
-        """Send 0400 for ``entry`` until a 0410 comes back; True once reversed."""
+    def _reverse(self, entry: JournalEntry, reason_code: str) -> ReversalResult:
+        """Send 0400 for ``entry`` until a 0410 comes back.
+
+        A 0410 with DE39 ``12`` refuses the reversal: the host keeps the original
+        (money was already given back against it, docs/settlement.md), so the
+        journal books it as approved with the RRN and auth code the 0410 names --
+        the batch counts it as the host does. Any other 0410 ends the reversal.
+        """
         if entry.state is not TxnState.REVERSAL_PENDING:
             entry = self._journal.update(entry.id, TxnState.REVERSAL_PENDING)
         self._display.show(ScreenId.REVERSING, "冲正中 Reversing", f"凭证号 {entry.stan}")
@@ -331,17 +350,45 @@ class Authoriser:
                 self._bus.publish("acquiring_app", "error", f"reversal not delivered: {exc}")
                 continue
             if reply is not None and reply.get("t") == "0410":
+                if reply.get("39") == REVERSAL_REFUSED:
+                    self._original_stands(entry, reply)
+                    return ReversalResult.REFUSED
                 self._journal.update(
                     entry.id, TxnState.REVERSED, reason=f"reversed ({reason_code})"
                 )
-                return True
+                return ReversalResult.REVERSED
         self._bus.publish(
             "acquiring_app",
             "error",
             f"reversal of STAN {entry.stan} still pending after "
             f"{self._timeouts.reversal_attempts} attempts; it will be retried",
         )
-        return False
+        return ReversalResult.PENDING
+
+    def _original_stands(self, entry: JournalEntry, reply: Mapping[str, str]) -> None:
+        """The host refused the reversal: book the original as the host keeps it."""
+        what = OPERATIONS[entry.operation][3]
+        reason = (
+            f"reversal refused ({REVERSAL_REFUSED}): the host keeps this {entry.operation}, "
+            "money was already given back against it"
+        )
+        entry = self._journal.update(
+            entry.id,
+            TxnState.APPROVED,
+            response_code=APPROVED,
+            rrn=reply.get("37") or None,
+            auth_code=reply.get("38") or None,
+            reason=reason,
+        )
+        self._bus.publish(
+            "acquiring_app",
+            "reversal_refused",
+            f"{what} STAN {entry.stan} ({format_yuan(entry.amount_fen)}): {reason}",
+            stan=entry.stan,
+            rrn=entry.rrn,
+            operation=entry.operation,
+            amount_fen=entry.amount_fen,
+        )
 
     def _cancelled(self, reason: str, screen: ScreenId = ScreenId.CANCELLED) -> PaymentOutcome:
         self._display.show(screen, "交易取消 Cancelled", reason)

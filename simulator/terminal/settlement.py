@@ -2,15 +2,17 @@
 
 Started by the cashier app with ``proc_cd 900000`` through the vendor
 contract. Reversals still owed go out first (the host must see them before it
-counts), then the open batch's approved card transactions are totalled from
-the journal -- debit = sales, credit = voids + refunds, as CUP's DE48 carries
-them (:mod:`simulator.wire.batch_totals`) -- and sent in a 0500. The host
-recounts from its ledger and answers balanced (DE48 result ``1``) or out of
-balance (``2``). Either way the batch is settled: possim does not do CUP's
-batch upload (0320 per transaction); an out-of-balance batch is reported on
-the screen and on the settlement report, and the acquirer sorts it out from
-its ledger (docs/settlement.md). The journal records the close and opens the
-next batch in one committed transaction, then the report is printed.
+counts; while one stays unanswered the batch close does not start, since the
+host may refuse it and keep the original), then the open batch's approved card
+transactions are totalled from the journal -- debit = sales, credit = voids +
+refunds, as CUP's DE48 carries them (:mod:`simulator.wire.batch_totals`) --
+and sent in a 0500. The host recounts from its ledger and answers balanced
+(DE48 result ``1``) or out of balance (``2``). Either way the batch is
+settled: possim does not do CUP's batch upload (0320 per transaction); an
+out-of-balance batch is reported on the screen and on the settlement report,
+and the acquirer sorts it out from its ledger (docs/settlement.md). The
+journal records the close and opens the next batch in one committed
+transaction, then the report is printed.
 
 A host that does not answer (or refuses) leaves the batch open: the
 settlement can simply be run again.
@@ -52,6 +54,7 @@ from simulator.wire.response_codes import APPROVED
 SETTLE_TYPE_CODE = "00"  # DE60.1 of a 0500
 SETTLE_NETWORK_CODE = "201"  # DE60.3: batch close (CUP "结算")
 TOTAL_LABEL = "合计 TOTAL"
+NET_CREDIT_LABEL = "净退款 NET CREDIT"
 RESULT_TEXT = {
     SettlementState.BALANCED: "对账平 BALANCED",
     SettlementState.OUT_OF_BALANCE: "对账不平 OUT OF BALANCE",
@@ -123,8 +126,19 @@ class BatchClose:
         self._report = report
 
     def run(self, order: PaymentOrder) -> PaymentOutcome:
-        self._authoriser.send_pending_reversals()
+        pending = self._authoriser.send_pending_reversals()
         batch_no = self._journal.batch_no
+        if pending:
+            # Until the host has answered the reversal, nobody knows whether the
+            # original counts (reversed, or refused and standing): totals sent now
+            # could only be guessed. Nothing is sent; the batch stays open.
+            stans = ", ".join(entry.stan for entry in pending)
+            reason = (
+                f"settlement not started, batch {batch_no} stays open: the reversal of "
+                f"STAN {stans} is still unanswered; run the settlement again"
+            )
+            self._display.show(ScreenId.CANCELLED, "结算失败 Settlement failed", reason)
+            return PaymentOutcome(False, reason)
         entries = self._journal.entries(batch_no=batch_no)
         totals = batch_totals(entries)
         now = self._clock.now()
@@ -176,6 +190,10 @@ class BatchClose:
             ScreenId.APPROVED, "结算完成 Settled", result, f"批次号 BATCH {batch_no}"
         )
         self._print_report(entry, entries, result)
+        if totals.net < 0:
+            # More given back than taken (a day of refunds of earlier sales): the
+            # contract's amount is unsigned, so the label says which way it went.
+            result = f"{result} {NET_CREDIT_LABEL}"
         detail = TransactionDetail(
             merchant_id=self._merchant.merchant_id,
             terminal_id=self._merchant.terminal_id,
@@ -184,7 +202,7 @@ class BatchClose:
             order_no=order.order_no,
             rrn="",
             auth_code="",
-            amount_fen=totals.net,
+            amount_fen=abs(totals.net),
             masked_pan="",
             date=now.strftime("%m%d"),
             time=now.strftime("%H%M%S"),
