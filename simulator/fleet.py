@@ -29,6 +29,7 @@ import math
 import queue
 import random
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -422,10 +423,13 @@ class GatewayProcess:
     be killed (SIGKILL) and restarted on the same ledger.
     """
 
-    def __init__(self, ledger: Path, *options: str, cwd: Path | None = None) -> None:
+    def __init__(
+        self, ledger: Path, *options: str, cwd: Path | None = None, open_files: int | None = None
+    ) -> None:
         self.ledger = ledger
         self._options = options
         self._cwd = cwd
+        self._open_files = open_files  # the child's RLIMIT_NOFILE (ulimit -n); None: ours
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []
@@ -457,6 +461,7 @@ class GatewayProcess:
             text=True,
             encoding="utf-8",
             cwd=self._cwd,
+            preexec_fn=None if self._open_files is None else self._limit_open_files,
         )
         threading.Thread(target=self._pump, args=(self._proc,), daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -474,6 +479,23 @@ class GatewayProcess:
             elif (match := _QR_LISTENING.match(line)) is not None:
                 self.qr_url = match.group(1)
         return self.port
+
+    def _limit_open_files(self) -> None:  # in the child, before exec
+        assert self._open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self._open_files, self._open_files))
+
+    def wait_for_line(self, needle: str, timeout: float = 30.0) -> str:
+        """The next output line holding ``needle``; FleetError if none comes in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise FleetError(f"the gateway printed no {needle!r} within {timeout} s") from None
+            if line is None:
+                raise FleetError("the gateway exited: " + " | ".join(self.output[-5:]))
+            if needle in line:
+                return line
 
     def _pump(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
