@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import gc
 import math
+import os
 import queue
 import random
 import re
@@ -416,6 +417,28 @@ _LISTENING = re.compile(r"^possim gateway: ISO 8583 .* listening on (\S+):(\d+)$
 _QR_LISTENING = re.compile(r"^possim gateway: QR API .* listening on (http://\S+)$")
 
 
+@attrs.frozen
+class ProcessUsage:
+    cpu_seconds: float  # user + system, the process's whole life so far
+    rss_mib: float  # resident memory now
+
+
+def process_usage(pid: int) -> ProcessUsage:
+    """CPU time and resident memory of a running process, from /proc (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return ProcessUsage(float("nan"), float("nan"))
+    # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    rss_kib = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+    )
+    return ProcessUsage(ticks / os.sysconf("SC_CLK_TCK"), rss_kib / 1024)
+
+
 class GatewayProcess:
     """``possim gateway serve --quiet`` as a child process on OS-chosen loopback ports.
 
@@ -504,6 +527,10 @@ class GatewayProcess:
             self.output.append(line)
             self._lines.put(line)
         self._lines.put(None)
+
+    def usage(self) -> ProcessUsage:
+        """The gateway process's CPU time and resident memory (Linux /proc)."""
+        return process_usage(self.pid)
 
     @property
     def pid(self) -> int:

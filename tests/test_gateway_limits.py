@@ -8,76 +8,31 @@ child process with a lowered RLIMIT_NOFILE for the descriptor tests.
 
 from __future__ import annotations
 
-import random
+import contextlib
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from iso_helpers import (
+from gateway_helpers import (
     TIMEOUT,
     close_all,
     closed_by_peer,
     connect,
     exchange,
     frame,
+    limit_lines,
     magstripe_purchase,
     read_reply,
+    running,
+    wait_for_event,
 )
 
-from drivers.clock import RealClock
-from simulator.events import Event, EventBus
 from simulator.fleet import GatewayProcess
 from simulator.gateway import listener
-from simulator.gateway.builtin import BuiltinGateway, ServerLimits
 
 SHORT = 0.5  # seconds: the timeouts under test, short so the tests are quick
 SIGN_ON = {"t": "0800", "7": "0115103000", "11": "000001", "70": "001"}
-
-
-@contextmanager
-def running(tmp_path: Path, **limits: Any) -> Iterator[tuple[BuiltinGateway, EventBus]]:
-    clock = RealClock()
-    bus = EventBus(clock)
-    gateway = BuiltinGateway(
-        tmp_path / "ledger.sqlite",
-        clock=clock,
-        bus=bus,
-        rng=random.Random(0),
-        limits=ServerLimits(**limits),
-    )
-    gateway.start()
-    try:
-        yield gateway, bus
-    finally:
-        gateway.stop()
-
-
-def wait_for_event(bus: EventBus, predicate: Callable[[Event], bool]) -> Event:
-    found = threading.Event()
-    match: list[Event] = []
-
-    def check(event: Event) -> None:
-        if not found.is_set() and predicate(event):
-            match.append(event)
-            found.set()
-
-    unsubscribe = bus.subscribe(check)
-    try:
-        for event in bus.events:
-            check(event)
-        assert found.wait(TIMEOUT), "the gateway never published the awaited event"
-    finally:
-        unsubscribe()
-    return match[0]
-
-
-def limit_lines(bus: EventBus) -> list[str]:
-    return [event.summary for event in bus.events if event.kind == "limit"]
 
 
 def purchase_works(address: tuple[str, int], stan: str) -> None:
@@ -219,10 +174,8 @@ def open_idle(port: int, count: int) -> list[socket.socket]:
     """``count`` connections that send nothing (some may be refused: that is fine)."""
     sockets = []
     for _ in range(count):
-        try:
+        with contextlib.suppress(OSError):  # the backlog is full: a refusal too
             sockets.append(connect(("127.0.0.1", port), timeout=TIMEOUT))
-        except OSError:
-            pass  # the backlog is full: a refusal too
     return sockets
 
 

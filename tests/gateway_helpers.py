@@ -1,15 +1,23 @@
-"""A terminal by hand for the ISO 8583 host's limit and hostile-input tests:
-frames built with plain pyiso8583 and a 2-byte length header, on real sockets."""
+"""For the gateway's limit and hostile-input tests: the built-in gateway with
+chosen limits, and a terminal by hand -- frames built with plain pyiso8583 and
+a 2-byte length header, on real sockets."""
 
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import struct
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import iso8583
 
+from drivers.clock import RealClock
+from simulator.events import Event, EventBus
+from simulator.gateway.builtin import BuiltinGateway, ServerLimits
 from simulator.wire.iso8583 import Iso8583Spec
 
 SPEC: dict[str, Any] = dict(Iso8583Spec.load().fields)
@@ -82,3 +90,45 @@ def close_all(socks: list[socket.socket]) -> None:
         with contextlib.suppress(OSError):
             sock.close()
     socks.clear()
+
+
+@contextlib.contextmanager
+def running(tmp_path: Path, **limits: Any) -> Iterator[tuple[BuiltinGateway, EventBus]]:
+    """The built-in gateway on the real clock, with ``ServerLimits(**limits)``."""
+    clock = RealClock()
+    bus = EventBus(clock)
+    gateway = BuiltinGateway(
+        tmp_path / "ledger.sqlite",
+        clock=clock,
+        bus=bus,
+        rng=random.Random(0),
+        limits=ServerLimits(**limits),
+    )
+    gateway.start()
+    try:
+        yield gateway, bus
+    finally:
+        gateway.stop()
+
+
+def wait_for_event(bus: EventBus, predicate: Callable[[Event], bool]) -> Event:
+    found = threading.Event()
+    match: list[Event] = []
+
+    def check(event: Event) -> None:
+        if not found.is_set() and predicate(event):
+            match.append(event)
+            found.set()
+
+    unsubscribe = bus.subscribe(check)
+    try:
+        for event in bus.events:
+            check(event)
+        assert found.wait(TIMEOUT), "the gateway never published the awaited event"
+    finally:
+        unsubscribe()
+    return match[0]
+
+
+def limit_lines(bus: EventBus) -> list[str]:
+    return [event.summary for event in bus.events if event.kind == "limit"]
