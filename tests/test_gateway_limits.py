@@ -28,8 +28,9 @@ from gateway_helpers import (
     wait_for_event,
 )
 
+from simulator.errors import GatewayError
 from simulator.fleet import GatewayProcess
-from simulator.gateway import listener
+from simulator.gateway import cli, listener
 
 SHORT = 0.5  # seconds: the timeouts under test, short so the tests are quick
 SIGN_ON = {"t": "0800", "7": "0115103000", "11": "000001", "70": "001"}
@@ -93,7 +94,7 @@ def test_a_frame_trickling_in_is_closed_at_the_request_timeout(tmp_path: Path) -
                     break
             assert closed, "the whole frame went through, byte by byte"
         error = wait_for_event(bus, lambda e: e.kind == "error")
-        assert "frame incomplete 0.5 s after its first byte" in error.summary
+        assert "frame incomplete after 0.5 s from its first byte" in error.summary
         purchase_works(gateway.server.address, "000002")
 
 
@@ -225,3 +226,49 @@ def test_gateway_serve_out_of_file_descriptors_refuses_with_one_line(tmp_path: P
     assert "Traceback" not in output and "Too many open files" not in output
     assert output.count("out of file descriptors") == 1
     assert len(output) < 4096, output[:4096]
+
+
+# -- the limits gateway serve picks -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("open_files", "options", "expected", "warned"),
+    [
+        (None, [], (512, 256), False),
+        (1024, [], (512, 256), False),  # 1024 - 96 reserved leaves room for both
+        (256, [], (106, 54), False),  # 160 left: shared 2:1
+        (256, ["--qr-max-connections", "10"], (150, 10), False),
+        (256, ["--max-connections", "2000"], (2000, 1), True),  # asked for: kept, and said so
+    ],
+)
+def test_gateway_serve_fits_its_connection_limits_to_ulimit_n(
+    monkeypatch: pytest.MonkeyPatch,
+    open_files: int | None,
+    options: list[str],
+    expected: tuple[int, int],
+    warned: bool,
+) -> None:
+    monkeypatch.setattr(cli, "open_files_limit", lambda: open_files)
+    limits, warning = cli.server_limits(
+        cli.build_parser().parse_args(["gateway", "serve", *options])
+    )
+    assert (limits.max_connections, limits.qr_max_connections) == expected
+    assert (warning is not None) == warned
+    if warning is not None:
+        assert "ulimit -n (256)" in warning
+
+
+@pytest.mark.parametrize(
+    ("open_files", "options", "problem"),
+    [
+        (64, [], "ulimit -n is 64: possim gateway needs at least 98 open files"),
+        (None, ["--max-connections", "0"], "--max-connections must be at least 1"),
+        (None, ["--idle-timeout", "0"], "--idle-timeout must be more than 0 seconds"),
+    ],
+)
+def test_gateway_serve_refuses_limits_it_cannot_keep(
+    monkeypatch: pytest.MonkeyPatch, open_files: int | None, options: list[str], problem: str
+) -> None:
+    monkeypatch.setattr(cli, "open_files_limit", lambda: open_files)
+    with pytest.raises(GatewayError, match=problem):
+        cli.server_limits(cli.build_parser().parse_args(["gateway", "serve", *options]))

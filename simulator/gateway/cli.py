@@ -197,7 +197,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         raise GatewayError("--tpdu-length cannot be negative")
     if args.keep_events < 1:
         raise GatewayError("--keep-events must be at least 1")
-    limits, warning = _limits(args)
+    limits, warning = server_limits(args)
     mac_key = None
     if args.mac_key_file is not None:
         # A file, not an argument: command lines show up in ps and shell history.
@@ -287,7 +287,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     return 0
 
 
-def _limits(args: argparse.Namespace) -> tuple[ServerLimits, str | None]:
+def server_limits(args: argparse.Namespace) -> tuple[ServerLimits, str | None]:
     """The limits asked for, the defaults fitted to ``ulimit -n``; and a warning
     if the connections asked for cannot all be open at once."""
     for name in ("max_connections", "qr_max_connections", "max_frame"):

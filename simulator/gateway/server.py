@@ -222,7 +222,7 @@ class GatewayServer(ServiceThread):
                 return await self._read_rest(reader, first)
         except asyncio.TimeoutError:
             raise _FrameError(
-                f"frame incomplete {self._frame_timeout:g} s after its first byte"
+                f"frame incomplete after {self._frame_timeout:g} s from its first byte"
             ) from None
 
     async def _read_rest(self, reader: asyncio.StreamReader, first: bytes) -> bytes:

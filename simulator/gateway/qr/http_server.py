@@ -174,9 +174,16 @@ class _EventLogger(logging.Logger):
     def __init__(self, report: Callable[[str], None]) -> None:
         super().__init__(f"possim.{SOURCE}.qr_http", logging.ERROR)
         self.propagate = False
-        handler = logging.Handler(logging.ERROR)
-        handler.emit = lambda record: report(_one_line(record))  # type: ignore[method-assign]
-        self.addHandler(handler)
+        self.addHandler(_OneLine(report))
+
+
+class _OneLine(logging.Handler):
+    def __init__(self, report: Callable[[str], None]) -> None:
+        super().__init__(logging.ERROR)
+        self._report = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._report(_one_line(record))
 
 
 def _one_line(record: logging.LogRecord) -> str:
