@@ -30,12 +30,17 @@ import os
 import tempfile
 from pathlib import Path
 
-import attrs
-
 from drivers.clock import RealClock
 from simulator.bench_cli import Measurement
 from simulator.devices.card_image import CardImage
-from simulator.fleet import FleetPlan, FleetReport, GatewayProcess, percentile, run_fleet
+from simulator.fleet import (
+    FleetPlan,
+    FleetReport,
+    GatewayProcess,
+    ProcessUsage,
+    percentile,
+    run_fleet,
+)
 from simulator.gateway.ledger import Ledger
 from simulator.terminal.config import HostEndpoint
 
@@ -60,12 +65,12 @@ def run(options: argparse.Namespace) -> Measurement:
         gateway = GatewayProcess(ledger, cwd=Path(folder))
         port = gateway.start()
         try:
-            started = _usage(gateway.pid)
+            started = gateway.usage()
             endpoint = HostEndpoint("127.0.0.1", port)
             paced = run_fleet(
                 FleetPlan(endpoint, terminals, per_terminal, card, think=think, seed=options.seed)
             )
-            after_paced = _usage(gateway.pid)
+            after_paced = gateway.usage()
             saturated = run_fleet(
                 FleetPlan(
                     endpoint,
@@ -76,7 +81,7 @@ def run(options: argparse.Namespace) -> Measurement:
                     seed=options.seed,
                 )
             )
-            after_saturation = _usage(gateway.pid)
+            after_saturation = gateway.usage()
         finally:
             status = gateway.stop()
         if status != 0:
@@ -110,29 +115,9 @@ def run(options: argparse.Namespace) -> Measurement:
     return Measurement(figure=p99_ms, unit="ms p99 authorisation latency", details=details)
 
 
-@attrs.frozen
-class _Usage:
-    cpu_seconds: float  # user + system, the process's whole life so far
-    rss_mib: float
-
-
-def _usage(pid: int) -> _Usage:
-    """CPU time and resident memory of a running process, from /proc (Linux)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    except OSError:
-        return _Usage(float("nan"), float("nan"))
-    # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    fields = stat.rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    rss_kib = next(
-        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
-    )
-    return _Usage(ticks / os.sysconf("SC_CLK_TCK"), rss_kib / 1024)
-
-
-def _cpu_text(start: _Usage, paced: _Usage, saturated: _Usage, n_paced: int, n_sat: int) -> str:
+def _cpu_text(
+    start: ProcessUsage, paced: ProcessUsage, saturated: ProcessUsage, n_paced: int, n_sat: int
+) -> str:
     per_paced = (paced.cpu_seconds - start.cpu_seconds) / max(1, n_paced) * 1000
     per_sat = (saturated.cpu_seconds - paced.cpu_seconds) / max(1, n_sat) * 1000
     return f"{per_paced:.2f} ms per purchase paced, {per_sat:.2f} ms saturated"

@@ -26,9 +26,11 @@ import asyncio
 import contextlib
 import gc
 import math
+import os
 import queue
 import random
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -415,6 +417,28 @@ _LISTENING = re.compile(r"^possim gateway: ISO 8583 .* listening on (\S+):(\d+)$
 _QR_LISTENING = re.compile(r"^possim gateway: QR API .* listening on (http://\S+)$")
 
 
+@attrs.frozen
+class ProcessUsage:
+    cpu_seconds: float  # user + system, the process's whole life so far
+    rss_mib: float  # resident memory now
+
+
+def process_usage(pid: int) -> ProcessUsage:
+    """CPU time and resident memory of a running process, from /proc (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return ProcessUsage(float("nan"), float("nan"))
+    # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    rss_kib = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+    )
+    return ProcessUsage(ticks / os.sysconf("SC_CLK_TCK"), rss_kib / 1024)
+
+
 class GatewayProcess:
     """``possim gateway serve --quiet`` as a child process on OS-chosen loopback ports.
 
@@ -422,10 +446,13 @@ class GatewayProcess:
     be killed (SIGKILL) and restarted on the same ledger.
     """
 
-    def __init__(self, ledger: Path, *options: str, cwd: Path | None = None) -> None:
+    def __init__(
+        self, ledger: Path, *options: str, cwd: Path | None = None, open_files: int | None = None
+    ) -> None:
         self.ledger = ledger
         self._options = options
         self._cwd = cwd
+        self._open_files = open_files  # the child's RLIMIT_NOFILE (ulimit -n); None: ours
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []
@@ -457,6 +484,7 @@ class GatewayProcess:
             text=True,
             encoding="utf-8",
             cwd=self._cwd,
+            preexec_fn=None if self._open_files is None else self._limit_open_files,
         )
         threading.Thread(target=self._pump, args=(self._proc,), daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -475,6 +503,23 @@ class GatewayProcess:
                 self.qr_url = match.group(1)
         return self.port
 
+    def _limit_open_files(self) -> None:  # in the child, before exec
+        assert self._open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self._open_files, self._open_files))
+
+    def wait_for_line(self, needle: str, timeout: float = 30.0) -> str:
+        """The next output line holding ``needle``; FleetError if none comes in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise FleetError(f"the gateway printed no {needle!r} within {timeout} s") from None
+            if line is None:
+                raise FleetError("the gateway exited: " + " | ".join(self.output[-5:]))
+            if needle in line:
+                return line
+
     def _pump(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
@@ -482,6 +527,10 @@ class GatewayProcess:
             self.output.append(line)
             self._lines.put(line)
         self._lines.put(None)
+
+    def usage(self) -> ProcessUsage:
+        """The gateway process's CPU time and resident memory (Linux /proc)."""
+        return process_usage(self.pid)
 
     @property
     def pid(self) -> int:

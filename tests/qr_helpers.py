@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -154,3 +155,54 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class DripReceiver:
+    """A notify receiver that never finishes answering: it reads the request, then
+    sends a status line and one header byte at a time, every ``every`` seconds,
+    for as long as the connection stays open -- each read on the gateway's side
+    gets data in time, the answer never completes."""
+
+    def __init__(self, clock: Clock, every: float = 0.1) -> None:
+        self.clock = clock
+        self.every = every
+        self.attempts: list[float] = []  # monotonic clock time of each connection
+        self.hung_up = threading.Event()  # the gateway closed a connection mid-answer
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/notify"
+        threading.Thread(target=self._serve, name="drip-receiver", daemon=True).start()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.attempts)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            with self._lock:
+                self.attempts.append(self.clock.monotonic())
+            self.clock.notify()
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.settimeout(5)
+                conn.recv(65536)  # the request (small: one recv is enough)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+                while not self._stop.wait(self.every):  # the hostile peer's pace
+                    conn.sendall(b"a")
+            except OSError:
+                if not self._stop.is_set():
+                    self.hung_up.set()
+                    self.clock.notify()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()

@@ -7,25 +7,41 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import attrs
+
 from drivers.clock import Clock
 from simulator.events import EventBus
+from simulator.gateway import server as iso_server
 from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.issuers import DEFAULT_ISSUERS, IssuerDirectory
 from simulator.gateway.ledger import Ledger
 from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS, MagicAmounts
 from simulator.gateway.pins import DEFAULT_TERMINALS, PinVerifier, TerminalKeys
+from simulator.gateway.qr import http_server as qr_http
 from simulator.gateway.qr.channels import (
     DEFAULT_MERCHANTS,
     DEFAULT_QR_CHANNELS,
     Merchants,
     QrChannels,
 )
-from simulator.gateway.qr.http import QrApi, QrHttpServer
+from simulator.gateway.qr.http import QrApi
+from simulator.gateway.qr.http_server import QrHttpServer
 from simulator.gateway.qr.notify import Notifier
 from simulator.gateway.qr.orders import QrService
 from simulator.gateway.server import GatewayServer
 from simulator.wire.iso8583 import BINARY_HEADER, DEFAULT_SPEC, Framing, Iso8583Codec, Iso8583Spec
 from simulator.wire.mac import MessageMac
+
+
+@attrs.frozen
+class ServerLimits:
+    """What the two servers allow a client (docs/reliability.md)."""
+
+    max_connections: int = iso_server.DEFAULT_MAX_CONNECTIONS  # ISO 8583 port
+    qr_max_connections: int = qr_http.DEFAULT_MAX_CONNECTIONS  # QR API port
+    idle_timeout: float = iso_server.DEFAULT_IDLE_TIMEOUT  # waiting for a frame / request
+    request_timeout: float = iso_server.DEFAULT_FRAME_TIMEOUT  # first byte to last (QR: to answer)
+    max_frame: int = iso_server.DEFAULT_MAX_MESSAGE  # bytes an ISO 8583 frame may announce
 
 
 class BuiltinGateway:
@@ -52,6 +68,7 @@ class BuiltinGateway:
         tpdu_swap: bool = False,
         mac_key: bytes | None = None,
         trace: bool = True,
+        limits: ServerLimits = ServerLimits(),
     ) -> None:
         self.spec = Iso8583Spec.load(spec)
         self.framing = Framing(tpdu_length, length_header, tpdu_swap)
@@ -78,6 +95,10 @@ class BuiltinGateway:
             allow_remote=allow_remote,
             mac=mac,
             trace=trace,
+            max_message=limits.max_frame,
+            frame_timeout=limits.request_timeout,
+            idle_timeout=limits.idle_timeout,
+            max_connections=limits.max_connections,
         )
         self.qr = QrService(self.ledger, channels, known_merchants, magic, clock)
         self.notifier = Notifier(
@@ -91,6 +112,9 @@ class BuiltinGateway:
             host,
             qr_port,
             allow_remote=allow_remote,
+            max_connections=limits.qr_max_connections,
+            idle_timeout=limits.idle_timeout,
+            request_timeout=limits.request_timeout,
         )
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import random
 import signal
 import sys
@@ -20,9 +21,11 @@ from drivers.clock import RealClock
 from simulator.errors import GatewayError, SimulatorError
 from simulator.events import Event, EventBus
 from simulator.gateway.backoffice import cli as backoffice_cli
-from simulator.gateway.builtin import BuiltinGateway
+from simulator.gateway.builtin import BuiltinGateway, ServerLimits
 from simulator.gateway.issuers import DEFAULT_ISSUERS
+from simulator.gateway.listener import open_files_limit
 from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS
+from simulator.gateway.qr.delivery import DEFAULT_MAX_IN_FLIGHT
 from simulator.gateway.service_thread import is_loopback
 from simulator.wire.iso8583 import BINARY_HEADER, DEFAULT_SPEC, HEADER_KINDS
 from simulator.wire.mac import parse_mac_key
@@ -33,6 +36,10 @@ DEFAULT_LEDGER = "possim-gateway.sqlite"
 # Events the serving process keeps in memory: enough to look back on a burst,
 # bounded so that hours of serving cost no more memory (or GC time) than minutes.
 DEFAULT_KEEP_EVENTS = 1000
+# Open files the process needs besides its connections: Python itself, the
+# ledger, the listening sockets, notifies in flight.
+FILES_RESERVED = 64 + DEFAULT_MAX_IN_FLIGHT
+DEFAULTS = ServerLimits()
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -122,6 +129,48 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "printed, unless --quiet) are dropped, so memory stays flat however long the "
         "gateway serves (%(default)s)",
     )
+    limits = serve.add_argument_group(
+        "limits",
+        "what one client may hold (docs/reliability.md); past them possim closes "
+        "or refuses the connection and keeps serving the others",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help=f"ISO 8583 connections open at once ({DEFAULTS.max_connections}, fewer if "
+        "ulimit -n is too low for it); at the limit a new one replaces the connection idle "
+        "longest, or is refused",
+    )
+    limits.add_argument(
+        "--qr-max-connections",
+        type=int,
+        metavar="N",
+        help=f"QR API connections open at once ({DEFAULTS.qr_max_connections}, fewer if "
+        "ulimit -n is too low for it)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULTS.idle_timeout,
+        metavar="SECONDS",
+        help="close a connection that sends no frame or request for this long (%(default)g)",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULTS.request_timeout,
+        metavar="SECONDS",
+        help="close a connection whose frame (ISO 8583) or request (QR API) is not complete "
+        "this long after its first byte (%(default)g)",
+    )
+    limits.add_argument(
+        "--max-frame",
+        type=int,
+        default=DEFAULTS.max_frame,
+        metavar="BYTES",
+        help="largest ISO 8583 frame a length header may announce (%(default)s)",
+    )
     serve.add_argument("--issuers", default=DEFAULT_ISSUERS, help=argparse.SUPPRESS)
     serve.add_argument("--magic-amounts", default=DEFAULT_MAGIC_AMOUNTS, help=argparse.SUPPRESS)
     serve.set_defaults(handler=serve_command)
@@ -131,6 +180,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def serve_command(args: argparse.Namespace) -> int:
     stop = threading.Event()
+    # Events quote what clients sent; whatever it is, print it rather than fail.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -151,6 +203,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         raise GatewayError("--tpdu-length cannot be negative")
     if args.keep_events < 1:
         raise GatewayError("--keep-events must be at least 1")
+    limits, warning = server_limits(args)
     mac_key = None
     if args.mac_key_file is not None:
         # A file, not an argument: command lines show up in ps and shell history.
@@ -166,7 +219,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     output_lock = threading.Lock()
 
     def show(event: Event) -> None:
-        if args.quiet and event.kind != "error":
+        if args.quiet and event.kind not in ("error", "limit"):
             return
         with output_lock:
             print(event.line(), flush=True)
@@ -189,7 +242,10 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         length_header=args.length_header,
         tpdu_swap=args.tpdu_swap,
         mac_key=mac_key,
+        limits=limits,
     )
+    if warning is not None:
+        print(f"possim gateway: warning: {warning}", file=sys.stderr, flush=True)
     if not is_loopback(args.host):
         print(
             f"possim gateway: warning: listening on {args.host}, not loopback: "
@@ -223,12 +279,63 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
                 f"possim gateway: QR API (docs/qr_api.md) listening on {gateway.qr_base_url}",
                 flush=True,
             )
+            print(
+                f"possim gateway: limits (docs/reliability.md): {limits.max_connections} ISO 8583 "
+                f"and {limits.qr_max_connections} QR API connections, idle "
+                f"{limits.idle_timeout:g} s, request {limits.request_timeout:g} s, "
+                f"frame {limits.max_frame} bytes",
+                flush=True,
+            )
         while not stop.wait(0.5):
             pass
     finally:
         gateway.stop()
         unsubscribe()
     return 0
+
+
+def server_limits(args: argparse.Namespace) -> tuple[ServerLimits, str | None]:
+    """The limits asked for, the defaults fitted to ``ulimit -n``; and a warning
+    if the connections asked for cannot all be open at once."""
+    for name in ("max_connections", "qr_max_connections", "max_frame"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise GatewayError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("idle_timeout", "request_timeout"):
+        if not getattr(args, name) > 0:
+            raise GatewayError(f"--{name.replace('_', '-')} must be more than 0 seconds")
+    iso, qr = args.max_connections, args.qr_max_connections
+    files = open_files_limit()
+    room = None if files is None else files - FILES_RESERVED
+    if room is not None and room < 2:
+        raise GatewayError(
+            f"ulimit -n is {files}: possim gateway needs at least {FILES_RESERVED + 2} open files"
+        )
+    if room is not None:
+        if iso is None and qr is None:
+            if DEFAULTS.max_connections + DEFAULTS.qr_max_connections > room:
+                iso = room * 2 // 3
+                qr = room - iso
+        elif iso is None:
+            iso = max(1, min(DEFAULTS.max_connections, room - qr))
+        elif qr is None:
+            qr = max(1, min(DEFAULTS.qr_max_connections, room - iso))
+    iso = DEFAULTS.max_connections if iso is None else iso
+    qr = DEFAULTS.qr_max_connections if qr is None else qr
+    limits = ServerLimits(
+        max_connections=iso,
+        qr_max_connections=qr,
+        idle_timeout=args.idle_timeout,
+        request_timeout=args.request_timeout,
+        max_frame=args.max_frame,
+    )
+    warning = None
+    if room is not None and iso + qr > room:
+        warning = (
+            f"{iso} ISO 8583 + {qr} QR API connections need more open files than ulimit -n "
+            f"({files}) leaves ({room}); when they run out, new connections are refused"
+        )
+    return limits, warning
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,12 @@ handed to :class:`~simulator.gateway.acquirer.AcquirerHost` and answered on the
 same connection. Garbage (a bad length, an undecodable message, a connection
 dropped mid-frame) closes that connection only; the server keeps serving.
 
+Limits (docs/reliability.md): a connection that sends no frame for
+``idle_timeout`` s is closed, and so is one whose frame is not complete
+``frame_timeout`` s after its first byte (a slow sender holding a connection
+open); a frame may not announce more than ``max_message`` bytes; at most
+``max_connections`` are open at once (see :mod:`simulator.gateway.listener`).
+
 Every message in and out is an ``iso8583`` event on the bus (card data
 redacted); silence and garbage are ``no_reply`` and ``error`` events.
 
@@ -21,9 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from drivers.clock import Clock
@@ -31,18 +36,25 @@ from simulator.errors import SimulatorError
 from simulator.events import EventBus
 from simulator.gateway.acquirer import ECHO_OTHER, AcquirerHost, Decision, message_kind
 from simulator.gateway.faults import HostFaults
+from simulator.gateway.listener import Listener, Slot
 from simulator.gateway.service_thread import ServiceThread
 from simulator.wire.iso8583 import Framing, Iso8583Codec, is_request, response_mti, summarize
 from simulator.wire.mac import MAC_REFUSED, MacError, MessageMac
 
 SOURCE = "gateway"
 DEFAULT_MAX_MESSAGE = 8192  # bytes; ISO 8583 messages are far smaller
-DEFAULT_FRAME_TIMEOUT = 30.0  # real seconds for the rest of a frame once its header came
+DEFAULT_FRAME_TIMEOUT = 10.0  # real seconds from a frame's first byte to its last
+DEFAULT_IDLE_TIMEOUT = 120.0  # real seconds a connection may wait between frames
+DEFAULT_MAX_CONNECTIONS = 512
 _SHUTDOWN_GRACE = 5.0  # seconds for connections to wind down on stop()
 
 
 class _FrameError(Exception):
     """This connection sent garbage: report it, drop the connection."""
+
+
+class _Idle(Exception):
+    """No frame began within the idle timeout: drop the connection."""
 
 
 class GatewayServer(ServiceThread):
@@ -59,6 +71,8 @@ class GatewayServer(ServiceThread):
         allow_remote: bool = False,
         max_message: int = DEFAULT_MAX_MESSAGE,
         frame_timeout: float | None = DEFAULT_FRAME_TIMEOUT,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         backlog: int = 1024,
         mac: MessageMac | None = None,
         trace: bool = True,
@@ -71,6 +85,8 @@ class GatewayServer(ServiceThread):
         self._bus = bus
         self._max_message = max_message
         self._frame_timeout = frame_timeout
+        self._idle_timeout = idle_timeout
+        self._max_connections = max_connections
         self._backlog = backlog
         # With a MAC key every request must carry a good MAC and every reply gets one.
         self._mac = mac
@@ -79,9 +95,8 @@ class GatewayServer(ServiceThread):
         # saves building the events where nobody reads them.
         self._trace = trace
         self.faults = HostFaults(clock, bus)  # armed by scenarios (gateway_fault)
-        self._server: asyncio.Server | None = None
+        self._listener: Listener | None = None
         self._connections: set[asyncio.Task[Any]] = set()
-        self._connection_count = 0
         self._writers: set[asyncio.StreamWriter] = set()
 
     # -- lifecycle -------------------------------------------------------------
@@ -94,20 +109,34 @@ class GatewayServer(ServiceThread):
         self.faults.cancel()
         super().stop(timeout)
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open right now (0 when not running)."""
+        return 0 if self._listener is None else self._listener.open_connections
+
     async def _listen(self) -> tuple[str, int]:
-        self._server = await asyncio.start_server(
-            self._on_connection, self._host, self._port, backlog=self._backlog
+        self._listener = Listener(
+            "ISO 8583 host",
+            self._protocol,
+            max_connections=self._max_connections,
+            report=self._publish_limit,
+            backlog=self._backlog,
         )
-        sockname = self._server.sockets[0].getsockname()
-        return str(sockname[0]), int(sockname[1])
+        return await self._listener.open(self._host, self._port)
 
     async def _shutdown(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        listener, self._listener = self._listener, None
+        if listener is None:
             return
-        server.close()
+        await listener.close()
         await self._close_connections()
-        await server.wait_closed()
+
+    def _protocol(self, slot: Slot) -> asyncio.Protocol:
+        # A small read buffer: a connection flooding bytes is paused at twice this.
+        reader = asyncio.StreamReader(limit=16 * 1024)
+        return asyncio.StreamReaderProtocol(
+            reader, lambda reader, writer: self._on_connection(reader, writer, slot)
+        )
 
     async def _close_connections(self) -> None:
         # Closing the transports lets each handler see EOF and end on its own;
@@ -127,7 +156,7 @@ class GatewayServer(ServiceThread):
     # -- one connection ----------------------------------------------------------
 
     async def _on_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, slot: Slot
     ) -> None:
         task = asyncio.current_task()
         if task is not None:
@@ -136,21 +165,24 @@ class GatewayServer(ServiceThread):
         peer_info = writer.get_extra_info("peername")
         # Connections are numbered rather than named by their ephemeral port, so a
         # simulation's transcript is the same on every run.
-        self._connection_count += 1
         host = peer_info[0] if isinstance(peer_info, tuple) else str(peer_info)
-        peer = f"connection #{self._connection_count} from {host}"
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = f"connection #{slot.number} from {host}"
         unanswered_frame = False
         try:
             while True:
-                body = await self._read_frame(reader)
+                slot.idle()
+                body = await self._read_frame(reader, slot)
                 if body is None:
                     return
                 if not await self._serve_frame(body, writer, peer, reader):
                     self._clock.work_done()
+        except _Idle:
+            self._bus.publish(
+                SOURCE,
+                "closed",
+                f"{peer}: no frame for {self._idle_timeout:g} s; connection closed",
+                peer=peer,
+            )
         except _FrameError as exc:
             self._publish_error(peer, str(exc))
             unanswered_frame = True
@@ -171,14 +203,33 @@ class GatewayServer(ServiceThread):
             if unanswered_frame:
                 self._clock.work_done()
 
-    async def _read_frame(self, reader: asyncio.StreamReader) -> bytes | None:
-        """One frame body; None on a clean EOF between frames."""
+    async def _read_frame(self, reader: asyncio.StreamReader, slot: Slot) -> bytes | None:
+        """One frame body; None on a clean EOF between frames.
+
+        Raises _Idle when no frame starts within the idle timeout and _FrameError
+        for garbage, including a frame still incomplete at the frame timeout.
+        """
         try:
-            header = await reader.readexactly(self._framing.header_size)
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                raise _FrameError("connection closed inside a frame header") from None
+            async with _deadline(self._idle_timeout):
+                first = await reader.readexactly(1)
+        except asyncio.IncompleteReadError:
             return None
+        except asyncio.TimeoutError:
+            raise _Idle from None
+        slot.busy()
+        try:
+            async with _deadline(self._frame_timeout):
+                return await self._read_rest(reader, first)
+        except asyncio.TimeoutError:
+            raise _FrameError(
+                f"frame incomplete after {self._frame_timeout:g} s from its first byte"
+            ) from None
+
+    async def _read_rest(self, reader: asyncio.StreamReader, first: bytes) -> bytes:
+        try:
+            header = first + await reader.readexactly(self._framing.header_size - 1)
+        except asyncio.IncompleteReadError:
+            raise _FrameError("connection closed inside a frame header") from None
         try:
             length = self._framing.body_length(header)
         except SimulatorError as exc:
@@ -195,14 +246,10 @@ class GatewayServer(ServiceThread):
                 f"{self._framing.tpdu_length}-byte TPDU"
             )
         try:
-            return await _read_within(reader, length, self._frame_timeout)
+            return await reader.readexactly(length)
         except asyncio.IncompleteReadError as exc:
             raise _FrameError(
                 f"connection closed after {len(exc.partial)} of a {length}-byte frame"
-            ) from None
-        except asyncio.TimeoutError:
-            raise _FrameError(
-                f"frame of {length} bytes incomplete after {self._frame_timeout} s"
             ) from None
 
     async def _serve_frame(
@@ -257,7 +304,12 @@ class GatewayServer(ServiceThread):
             )  # fmt: skip
         self._publish_message(decision.reply, "out", peer, decision.note)
         writer.write(frame)
-        await writer.drain()
+        try:
+            async with _deadline(self._frame_timeout):
+                await writer.drain()
+        except asyncio.TimeoutError:
+            # A peer that sends but never reads would hold the connection forever.
+            raise ConnectionError(f"replies unread for {self._frame_timeout:g} s") from None
         return True
 
     def _mac_refusal(self, message: bytes, request: Mapping[str, str]) -> Decision | None:
@@ -295,19 +347,39 @@ class GatewayServer(ServiceThread):
     def _publish_error(self, peer: str, problem: str) -> None:
         self._bus.publish(SOURCE, "error", f"{peer}: {problem}; connection closed", peer=peer)
 
+    def _publish_limit(self, line: str) -> None:
+        self._bus.publish(SOURCE, "limit", line)
+
+    def _report_loop_error(self, line: str) -> None:
+        self._bus.publish(SOURCE, "error", f"ISO 8583 host: {line}")
+
 
 if sys.version_info >= (3, 11):
-
-    async def _read_within(
-        reader: asyncio.StreamReader, length: int, timeout: float | None
-    ) -> bytes:
-        # asyncio.timeout() needs no extra task per frame, unlike wait_for().
-        async with asyncio.timeout(timeout):
-            return await reader.readexactly(length)
+    _deadline = asyncio.timeout  # needs no extra task per frame, unlike wait_for()
 
 else:
 
-    async def _read_within(
-        reader: asyncio.StreamReader, length: int, timeout: float | None
-    ) -> bytes:
-        return await asyncio.wait_for(reader.readexactly(length), timeout)
+    @contextlib.asynccontextmanager
+    async def _deadline(seconds: float | None) -> AsyncIterator[None]:
+        """asyncio.timeout() for Python 3.10: cancel the block ``seconds`` from now."""
+        if seconds is None:
+            yield
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        handle = asyncio.get_running_loop().call_later(seconds, expire)
+        try:
+            yield
+        except asyncio.CancelledError:
+            if expired:
+                raise asyncio.TimeoutError from None
+            raise
+        finally:
+            handle.cancel()

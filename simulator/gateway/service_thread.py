@@ -13,8 +13,9 @@ import abc
 import asyncio
 import contextlib
 import ipaddress
+import sys
 import threading
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from simulator.errors import GatewayError
 
@@ -111,8 +112,22 @@ class ServiceThread(abc.ABC):
             else:
                 raise
 
+    def _report_loop_error(self, line: str) -> None:
+        """What the loop could not hand to anyone else, in one line (subclasses publish it)."""
+        print(f"possim: {self.what}: {line}", file=sys.stderr, flush=True)
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # asyncio's default handler logs a traceback each time: under a flood of
+        # bad connections that is a flood of tracebacks.
+        line = str(context.get("message") or "unexpected error in the event loop")
+        exc = context.get("exception")
+        if exc is not None:
+            line += f": {type(exc).__name__}: {exc}"
+        self._report_loop_error(line)
+
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(self._on_loop_error)
         self._stopping = asyncio.Event()
         try:
             self._address = await self._listen()

@@ -1,10 +1,12 @@
-"""The QR API over HTTP: an aiohttp application in its own thread and loop.
+"""The QR API over HTTP: the aiohttp application.
 
 Each request is read, parsed, validated, its signature checked and only then
 handed to :class:`~simulator.gateway.qr.orders.QrService` -- so a malformed,
 unsigned or wrongly signed request never touches the ledger. Bad input is
 HTTP 400/401/404 with a JSON body, never 5xx (an unexpected failure is
-answered 500 ``INTERNAL`` and published as an ``error`` event: a bug).
+answered 500 ``INTERNAL`` and published as an ``error`` event: a bug). What a
+body may hold is in :mod:`simulator.gateway.qr.validation`; the server and
+its limits in :mod:`simulator.gateway.qr.http_server`.
 
 Every request and its answer is one ``http`` event (source ``gateway``) with
 payment codes masked to their last four digits.
@@ -17,14 +19,13 @@ request is being handled.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 
 import firmware_fixtures
 from drivers.clock import Clock
@@ -37,66 +38,23 @@ from simulator.gateway.qr.channels import Merchant
 from simulator.gateway.qr.notify import Notifier
 from simulator.gateway.qr.orders import QrOrder, QrService, Reply, mask_code, merchant_of
 from simulator.gateway.qr.signing import SIGNATURE_HEADER, shown_url, verify
-from simulator.gateway.service_thread import ServiceThread
+from simulator.gateway.qr.validation import (
+    MAX_BODY,
+    Invalid,
+    amount,
+    bad,
+    ident,
+    is_ident,
+    parse_body,
+    text,
+    unsigned,
+    url,
+)
 from simulator.wire import emvco
 
 SOURCE = "gateway"
 OPENAPI = "qr_api.openapi.yaml"
-MAX_BODY = 16 * 1024
-MAX_AMOUNT_FEN = 10_000_000_000  # 100 million yuan
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _MASKED_FIELDS = ("auth_code",)
-
-
-class _Invalid(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.reply = Reply(status, {"error_code": code, "message": message})
-
-
-def _bad(message: str) -> _Invalid:
-    return _Invalid(400, "INVALID_REQUEST", message)
-
-
-def _unsigned() -> _Invalid:
-    return _Invalid(
-        401, "SIGNATURE_INVALID", "missing or wrong X-Possim-Signature for this merchant"
-    )
-
-
-def _ident(body: Mapping[str, Any], field: str, *, optional: bool = False) -> Any:
-    value = body.get(field)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not _ID.match(value):
-        raise _bad(f"field {field!r} must be 1-32 characters of A-Z a-z 0-9 _ -")
-    return value
-
-
-def _amount(body: Mapping[str, Any], field: str) -> int:
-    value = body.get(field)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AMOUNT_FEN:
-        raise _bad(f"field {field!r} must be an integer number of fen, 1-{MAX_AMOUNT_FEN}")
-    return value
-
-
-def _text(body: Mapping[str, Any], field: str, limit: int, *, optional: bool = False) -> Any:
-    value = body.get(field)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or len(value) > limit or (not optional and not value):
-        raise _bad(f"field {field!r} must be a string of at most {limit} characters")
-    return value
-
-
-def _url(body: Mapping[str, Any], field: str, *, optional: bool = False) -> Any:
-    value = _text(body, field, 512, optional=optional)
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _bad(f"field {field!r} must be an http(s) URL")
-    return value
 
 
 def redact(body: Any) -> Any:
@@ -138,9 +96,12 @@ class QrApi:
         self.faults = HttpFaults(clock, bus)  # armed by scenarios (qr_gateway_fault)
         self.statements = StatementDesk(service.ledger)  # statement faults armed by scenarios
 
-    def application(self) -> web.Application:
+    def application(self, *, outer: Middleware | None = None) -> web.Application:
+        """The aiohttp application; ``outer`` (the server's) runs around everything."""
+        middlewares = [self.faults.middleware, self._json_errors]
         app = web.Application(
-            client_max_size=MAX_BODY, middlewares=[self.faults.middleware, self._json_errors]
+            client_max_size=MAX_BODY,
+            middlewares=middlewares if outer is None else [outer, *middlewares],
         )
         post = self._post
         app.router.add_post("/v1/micropay", post(self._micropay))
@@ -157,6 +118,14 @@ class QrApi:
         app.router.add_get("/openapi.yaml", self._openapi)
         return app
 
+    def report_limit(self, line: str) -> None:
+        """One line about a limit reached (docs/reliability.md)."""
+        self._bus.publish(SOURCE, "limit", line)
+
+    def report_error(self, line: str) -> None:
+        """One line about something that went wrong in the server (a bug)."""
+        self._bus.publish(SOURCE, "error", line)
+
     # -- plumbing ------------------------------------------------------------------
 
     @web.middleware
@@ -170,8 +139,7 @@ class QrApi:
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status, "INVALID_REQUEST")
-            reply = Reply(exc.status, {"error_code": code, "message": exc.reason})
+            reply = Reply(exc.status, error_body(exc.status, exc.reason))
             return self._answer(request, None, reply)
         except Exception as exc:  # a bug: answer JSON, report it, keep serving
             self._bus.publish(
@@ -196,13 +164,17 @@ class QrApi:
             try:
                 raw = await request.read()
             except web.HTTPRequestEntityTooLarge:
-                return self._answer(request, None, _bad("body too large").reply)
+                return self._answer(
+                    request, None, bad(f"the body is larger than {MAX_BODY} bytes").reply
+                )
+            except (web.RequestPayloadError, HttpProcessingError) as exc:
+                # A chunked body that does not parse, say: the client's mistake.
+                problem = first_line(exc)
+                return self._answer(request, None, bad(f"the body cannot be read: {problem}").reply)
             try:
-                body = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                return self._answer(request, None, _bad("the body is not JSON").reply)
-            if not isinstance(body, dict):
-                return self._answer(request, None, _bad("the body must be a JSON object").reply)
+                body = parse_body(raw)
+            except Invalid as exc:
+                return self._answer(request, None, exc.reply)
             return self._run(request, body, lambda: handler(request, raw, body))
 
         return run
@@ -217,7 +189,7 @@ class QrApi:
         with self._clock.actor():
             try:
                 reply = work()
-            except _Invalid as exc:
+            except Invalid as exc:
                 reply = exc.reply
             except SimulatorError as exc:
                 reply = Reply(500, {"error_code": "INTERNAL", "message": str(exc)})
@@ -248,16 +220,16 @@ class QrApi:
 
     def _merchant(self, merchant_id: Any) -> Merchant:
         if not isinstance(merchant_id, str):
-            raise _bad("field 'merchant_id' must be a string")
+            raise bad("field 'merchant_id' must be a string")
         merchant = self.service.merchants.get(merchant_id)
         if merchant is None:
-            raise _unsigned()  # an unknown merchant has no key to sign with
+            raise unsigned()  # an unknown merchant has no key to sign with
         return merchant
 
     def _signed(self, request: web.Request, raw: bytes, merchant_id: Any) -> Merchant:
         merchant = self._merchant(merchant_id)
         if not verify(merchant.api_key, raw, request.headers.get(SIGNATURE_HEADER)):
-            raise _unsigned()
+            raise unsigned()
         return merchant
 
     def _notify(self, order: QrOrder, *, replay: bool = False) -> None:
@@ -280,8 +252,8 @@ class QrApi:
 
     def _path_trade_no(self, request: web.Request) -> str:
         value = request.match_info.get("out_trade_no", "")
-        if not _ID.match(value):
-            raise _bad("out_trade_no in the path must be 1-32 characters of A-Z a-z 0-9 _ -")
+        if not is_ident(value):
+            raise bad("out_trade_no in the path must be 1-32 characters of A-Z a-z 0-9 _ -")
         return value
 
     # -- the calls -------------------------------------------------------------------
@@ -290,22 +262,22 @@ class QrApi:
         merchant = self._signed(request, raw, body.get("merchant_id"))
         auth_code = body.get("auth_code")
         if not isinstance(auth_code, str) or len(auth_code) > 64:
-            raise _bad("field 'auth_code' must be a string of at most 64 characters")
+            raise bad("field 'auth_code' must be a string of at most 64 characters")
         return self.service.micropay(
             merchant_id=merchant.merchant_id,
-            terminal_id=_ident(body, "terminal_id"),
-            out_trade_no=_ident(body, "out_trade_no"),
-            amount_fen=_amount(body, "amount_fen"),
+            terminal_id=ident(body, "terminal_id"),
+            out_trade_no=ident(body, "out_trade_no"),
+            amount_fen=amount(body, "amount_fen"),
             auth_code=auth_code,
-            description=_text(body, "description", 128, optional=True) or "",
-            notify_url=_url(body, "notify_url", optional=True),
+            description=text(body, "description", 128, optional=True) or "",
+            notify_url=url(body, "notify_url", optional=True),
         )
 
     def _query(self, request: web.Request) -> Reply:
         raw_query = request.rel_url.raw_query_string.encode("utf-8")
         merchant_ids = request.query.getall("merchant_id", [])
         if len(merchant_ids) != 1:
-            raise _bad("query parameter 'merchant_id' is required once")
+            raise bad("query parameter 'merchant_id' is required once")
         merchant = self._signed(request, raw_query, merchant_ids[0])
         return self.service.query(merchant.merchant_id, self._path_trade_no(request))
 
@@ -314,7 +286,7 @@ class QrApi:
         raw_query = request.rel_url.raw_query_string.encode("utf-8")
         merchant_ids = request.query.getall("merchant_id", [])
         if len(merchant_ids) != 1:
-            raise _bad("query parameter 'merchant_id' is required once")
+            raise bad("query parameter 'merchant_id' is required once")
         merchant = self._signed(request, raw_query, merchant_ids[0])
         info = request.match_info
         try:
@@ -322,26 +294,26 @@ class QrApi:
                 merchant.merchant_id, info.get("channel", ""), info.get("bill_date", "")
             )
         except BackofficeError as exc:
-            raise _bad(str(exc)) from None
+            raise bad(str(exc)) from None
         return Reply(200, body)
 
     def _reverse(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> Reply:
         merchant = self._signed(request, raw, body.get("merchant_id"))
-        _ident(body, "terminal_id", optional=True)
+        ident(body, "terminal_id", optional=True)
         return self.service.reverse(merchant.merchant_id, self._path_trade_no(request))
 
     def _close(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> Reply:
         merchant = self._signed(request, raw, body.get("merchant_id"))
-        _ident(body, "terminal_id", optional=True)
-        return self.service.close(merchant.merchant_id, _ident(body, "out_trade_no"))
+        ident(body, "terminal_id", optional=True)
+        return self.service.close(merchant.merchant_id, ident(body, "out_trade_no"))
 
     def _refund(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> Reply:
         merchant = self._signed(request, raw, body.get("merchant_id"))
         return self.service.refund(
             merchant.merchant_id,
             self._path_trade_no(request),
-            _ident(body, "out_refund_no"),
-            _amount(body, "refund_fen"),
+            ident(body, "out_refund_no"),
+            amount(body, "refund_fen"),
         )
 
     def _precreate(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> Reply:
@@ -350,21 +322,21 @@ class QrApi:
         channel = self.service.channels.channels.get(name) if isinstance(name, str) else None
         if channel is None:
             known = ", ".join(self.service.channels.channels)
-            raise _bad(f"field 'channel' must be one of {known}")
+            raise bad(f"field 'channel' must be one of {known}")
         issuance = body.get("issuance")
         modes = sorted(mode for mode in channel.emvco if mode != "default")
         if issuance is not None and (not isinstance(issuance, str) or issuance not in modes):
-            raise _bad(f"field 'issuance' must be one of {modes} for {channel.name}" if modes
+            raise bad(f"field 'issuance' must be one of {modes} for {channel.name}" if modes
                        else f"field 'issuance' is not used by {channel.name}")  # fmt: skip
         if issuance is None and modes:
             issuance = "central" if "central" in modes else modes[0]
         return self.service.precreate(
             merchant=merchant,
-            terminal_id=_ident(body, "terminal_id"),
-            out_trade_no=_ident(body, "out_trade_no"),
-            amount_fen=_amount(body, "amount_fen"),
+            terminal_id=ident(body, "terminal_id"),
+            out_trade_no=ident(body, "out_trade_no"),
+            amount_fen=amount(body, "amount_fen"),
             channel=channel,
-            notify_url=_url(body, "notify_url"),
+            notify_url=url(body, "notify_url"),
             issuance=issuance,
         )
 
@@ -372,23 +344,23 @@ class QrApi:
 
     def _sim_order(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> QrOrder:
         """The order a sim call names, signed by its merchant (merchant_id optional)."""
-        out_trade_no = _ident(body, "out_trade_no")
+        out_trade_no = ident(body, "out_trade_no")
         merchant_id = body.get("merchant_id")
         if merchant_id is not None:
             merchant = self._signed(request, raw, merchant_id)
             order = self.service.find(merchant.merchant_id, out_trade_no)
             if order is None:
-                raise _Invalid(404, "ORDER_NOT_EXIST", "no such order")
+                raise Invalid(404, "ORDER_NOT_EXIST", "no such order")
             return order
         candidates = self.service.find_any(out_trade_no)
         if not candidates:
-            raise _Invalid(404, "ORDER_NOT_EXIST", "no such order")
+            raise Invalid(404, "ORDER_NOT_EXIST", "no such order")
         signature = request.headers.get(SIGNATURE_HEADER)
         for order in candidates:
             owner = self.service.merchants.get(order.merchant_id)
             if owner is not None and verify(owner.api_key, raw, signature):
                 return order
-        raise _unsigned()
+        raise unsigned()
 
     def _confirm(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> Reply:
         return self.service.customer_confirm(self._sim_order(request, raw, body))
@@ -406,23 +378,23 @@ class QrApi:
         return reply
 
     def _pay_qr(self, request: web.Request, raw: bytes, body: Mapping[str, Any]) -> Reply:
-        payload = _text(body, "qr_payload", 512)
+        payload = text(body, "qr_payload", 512)
         wallet = body.get("wallet")
         if not isinstance(wallet, str) or wallet not in self.service.channels.channels:
             known = ", ".join(self.service.channels.channels)
-            raise _bad(f"field 'wallet' must be one of {known}")
+            raise bad(f"field 'wallet' must be one of {known}")
         try:
             qr = emvco.parse(payload)
         except emvco.EmvcoError as exc:
-            raise _bad(f"field 'qr_payload': {exc}") from None
+            raise bad(f"field 'qr_payload': {exc}") from None
         merchant_id = merchant_of(qr)
         bill = qr.bill_number
         if merchant_id is None or bill is None:
-            raise _bad("field 'qr_payload' names no merchant or no bill number (62/01)")
+            raise bad("field 'qr_payload' names no merchant or no bill number (62/01)")
         merchant = self._signed(request, raw, merchant_id)
         order = self.service.find(merchant.merchant_id, bill)
         if order is None:
-            raise _Invalid(404, "ORDER_NOT_EXIST", "no such order")
+            raise Invalid(404, "ORDER_NOT_EXIST", "no such order")
         return self.service.customer_pay_qr(order, qr, wallet)
 
     async def _openapi(self, request: web.Request) -> web.Response:
@@ -431,36 +403,17 @@ class QrApi:
         )
 
 
-class QrHttpServer(ServiceThread):
-    """Runs a :class:`QrApi` on loopback in a daemon thread with its own loop."""
+def first_line(exc: BaseException) -> str:
+    """aiohttp's messages quote the offending bytes on further lines."""
+    message = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+    return (str(message).strip().splitlines() or [type(exc).__name__])[0]
 
-    what = "the QR API server"
-    thread_name = "possim-qr-http"
 
-    def __init__(
-        self, api: QrApi, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False
-    ) -> None:
-        super().__init__(host, port, allow_remote=allow_remote)
-        self.api = api  # scenarios arm its faults
-        self._runner: web.AppRunner | None = None
+def error_body(status: int, message: str) -> dict[str, str]:
+    """The API's error shape for a refusal that no handler made (docs/qr_api.md)."""
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "INVALID_REQUEST")
+    return {"error_code": code, "message": message}
 
-    @property
-    def base_url(self) -> str:
-        host, port = self.address
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}"
 
-    async def _listen(self) -> tuple[str, int]:
-        runner = web.AppRunner(
-            self.api.application(), access_log=None, handle_signals=False, shutdown_timeout=1.0
-        )
-        await runner.setup()
-        self._runner = runner  # cleaned up by _shutdown from here on
-        await web.TCPSite(runner, self._host, self._port).start()
-        sockname = runner.addresses[0]
-        return str(sockname[0]), int(sockname[1])
-
-    async def _shutdown(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+def error_reply(status: int, message: str) -> web.Response:
+    return web.json_response(error_body(status, message), status=status)

@@ -4,29 +4,36 @@ One daemon thread owns a queue of deliveries ordered by due time on
 ``clock.monotonic()``. It waits for the earliest one with
 ``clock.wait_until(...)``, so on a :class:`~simulator.clock.VirtualClock` the
 waits between retries cost no real time: while the thread is idle (and every
-other actor too) time jumps straight to the next due attempt. The thread is an
-actor of the clock; a delivery (one blocking HTTP POST, answer within
-``timeout`` real seconds) happens while it is busy, so virtual time stands
-still until the receiver has answered.
+other actor too) time jumps straight to the next due attempt. A due delivery
+is handed to the :class:`~simulator.gateway.qr.delivery.Courier`, which POSTs
+it in its receiver's lane: one receiver's notifies go one at a time, in order,
+different receivers' side by side, so a receiver that answers slowly never
+holds up another's. From hand-over to outcome a delivery is work in flight
+(``clock.work_begun()`` / ``work_done()``): virtual time stands still until
+the receiver has answered, or failed to.
 
 A delivery succeeds on HTTP 200 with ``{"code": "SUCCESS"}``; anything else
-(another status or body, a refused connection, no answer within the timeout)
-schedules the next attempt ``schedule[n]`` seconds later, until the schedule
-is used up. Every attempt is a ``notify`` event (source ``gateway``, phase
-``send``) published just before the POST; a failed one is a second event
-(phase ``failed``, with the retry time or "gave up"). Delivery is recorded in
-the ledger (``notify_attempts``, ``notified_at``).
-Pending retries live in memory only: a gateway restart drops them.
+(another status or body, a refused connection, no complete answer within
+``timeout`` seconds -- connecting, sending and reading together) schedules the
+next attempt ``schedule[n]`` seconds later, until the schedule is used up.
+Every attempt is a ``notify`` event (source ``gateway``, phase ``send``)
+published just before the POST; a failed one is a second event (phase
+``failed``, with the retry time or "gave up"). Delivery is recorded in the
+ledger (``notify_attempts``, ``notified_at``).
+
+Pending retries live in memory only: a gateway restart drops them. At most
+``max_pending`` deliveries are kept; beyond that the one that has failed most
+often is dropped (phase ``dropped``) for the new one, and a ``limit`` event
+says so once per episode.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,9 +41,11 @@ import attrs
 
 from drivers.clock import Clock
 from simulator.events import EventBus
+from simulator.gateway.qr.delivery import DEFAULT_MAX_IN_FLIGHT, Answer, Courier, receiver_of
 from simulator.gateway.qr.signing import SIGNATURE_HEADER, shown_url, sign
 
 SOURCE = "gateway"
+DEFAULT_MAX_PENDING = 10_000  # deliveries queued or under way
 
 
 @attrs.frozen
@@ -58,18 +67,24 @@ class Notifier:
         *,
         timeout: float = 5.0,
         on_attempt: Callable[[int, bool], None] | None = None,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self._clock = clock
         self._bus = bus
-        self._timeout = timeout
         self._on_attempt = on_attempt
+        self._max_pending = max_pending
+        self._courier = Courier(timeout, max_in_flight=max_in_flight, on_error=self._report_error)
+        # An episode of a full queue, and the deliveries dropped in it.
+        self._full = False
+        self._dropped = 0
         self._lock = threading.Lock()
         self._queue: list[tuple[float, int, Delivery]] = []
         self._seq = itertools.count()
         self._changed = 0
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._busy = 0  # deliveries being made right now
+        self._busy = 0  # deliveries handed to the courier and not finished
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -77,6 +92,7 @@ class Notifier:
         if self._thread is not None:
             return
         self._stopping = False
+        self._courier.start()
         self._thread = threading.Thread(target=self._run, name="possim-qr-notify", daemon=True)
         self._thread.start()
 
@@ -89,6 +105,11 @@ class Notifier:
         self._clock.notify()
         thread.join(timeout)
         self._thread = None
+        self._courier.stop(timeout)
+        with self._lock:
+            abandoned, self._busy = self._busy, 0
+        for _ in range(abandoned):  # handed over, never finished: no longer in flight
+            self._clock.work_done()
 
     # -- scheduling --------------------------------------------------------------
 
@@ -121,9 +142,55 @@ class Notifier:
 
     def _push(self, due: float, delivery: Delivery) -> None:
         with self._lock:
+            dropped, news = self._make_room()
             heapq.heappush(self._queue, (due, next(self._seq), delivery))
             self._changed += 1
+        for line in news:
+            self._bus.publish(SOURCE, "limit", line)
+        if dropped is not None:
+            self._publish_dropped(dropped)
         self._clock.notify()
+
+    def _make_room(self) -> tuple[Delivery | None, list[str]]:
+        """Under the lock: at the limit, drop the queued delivery that failed most often.
+
+        The delivery dropped (if any) and the ``limit`` lines to publish.
+        """
+        pending = len(self._queue) + self._busy
+        if pending < self._max_pending:
+            if self._full and pending < self._max_pending * 0.9:
+                line = f"notify queue below its limit again; {self._dropped} notifies dropped"
+                self._full, self._dropped = False, 0
+                return None, [line]
+            return None, []
+        news = []
+        if not self._full:
+            self._full = True
+            news.append(
+                f"notify queue full ({self._max_pending} pending): dropping the notifies "
+                "retried most often to make room"
+            )
+        if not self._queue:
+            return None, news  # every pending one is under way: the queue grows by one
+        self._dropped += 1
+        index = max(range(len(self._queue)), key=lambda i: _staleness(self._queue[i]))
+        _, _, victim = self._queue[index]
+        self._queue[index] = self._queue[-1]
+        self._queue.pop()
+        heapq.heapify(self._queue)
+        return victim, news
+
+    def _publish_dropped(self, delivery: Delivery) -> None:
+        self._bus.publish(
+            SOURCE,
+            "notify",
+            f"notify {delivery.out_trade_no} dropped after {delivery.attempt} attempt(s): "
+            f"{self._max_pending} notifies pending",
+            phase="dropped",
+            out_trade_no=delivery.out_trade_no,
+            url=shown_url(delivery.url),
+            attempt=delivery.attempt,
+        )
 
     # -- the thread ----------------------------------------------------------------
 
@@ -144,27 +211,29 @@ class Notifier:
                 with self._lock:
                     _, _, delivery = heapq.heappop(self._queue)
                     self._busy += 1
-                try:
-                    self._deliver(delivery)
-                finally:
-                    with self._lock:
-                        self._busy -= 1
-                    self._clock.notify()
+                self._clock.work_begun()
+                self._courier.run(
+                    receiver_of(delivery.url), functools.partial(self._deliver, delivery)
+                )
 
     def _changed_since(self, seen: int) -> Callable[[], bool]:
         return lambda: self._stopping or self._changed != seen
 
-    def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery) -> None:
+        """One attempt, on the courier's loop; then the retry, if any."""
+        try:
+            ok = await self._attempt(delivery)
+            if self._on_attempt is not None:
+                self._on_attempt(delivery.order_id, ok)
+        finally:
+            with self._lock:
+                self._busy -= 1
+            # After the retry is queued: virtual time may move on from here.
+            self._clock.work_done()
+            self._clock.notify()
+
+    async def _attempt(self, delivery: Delivery) -> bool:
         attempt = delivery.attempt + 1
-        request = urllib.request.Request(
-            delivery.url,
-            data=delivery.body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: sign(delivery.key, delivery.body),
-            },
-        )
         # Published before the POST: once the receiver has the notify, the
         # terminal runs on at once, so an event after the answer would race
         # with its events. Only a failed attempt gets a second event.
@@ -177,44 +246,50 @@ class Notifier:
             url=shown_url(delivery.url),
             attempt=attempt,
         )
-        status: int | None = None
-        problem = ""
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                status, raw = response.status, response.read(65536)
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, b""
-            exc.close()
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            problem = str(getattr(exc, "reason", exc))
-            raw = b""
-        ok = status == 200 and _says_success(raw)
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(delivery.key, delivery.body),
+        }
+        answer = await self._courier.post(delivery.url, delivery.body, headers)
+        ok = answer.status == 200 and _says_success(answer.body)
+        if ok:
+            return True
         retry_in = None
-        if not ok and attempt <= len(delivery.schedule):
+        if attempt <= len(delivery.schedule):
             retry_in = delivery.schedule[attempt - 1]
-        if not ok:
-            outcome = problem or f"HTTP {status}"
-            tail = f"retry in {retry_in:g} s" if retry_in is not None else "gave up"
-            self._bus.publish(
-                SOURCE,
-                "notify",
-                f"notify {delivery.out_trade_no} attempt {attempt} failed ({outcome}); {tail}",
-                phase="failed",
-                out_trade_no=delivery.out_trade_no,
-                url=shown_url(delivery.url),
-                attempt=attempt,
-                status=status,
-                retry_in=retry_in,
-            )
-        if self._on_attempt is not None:
-            self._on_attempt(delivery.order_id, ok)
+        tail = f"retry in {retry_in:g} s" if retry_in is not None else "gave up"
+        self._bus.publish(
+            SOURCE,
+            "notify",
+            f"notify {delivery.out_trade_no} attempt {attempt} failed ({_outcome(answer)}); {tail}",
+            phase="failed",
+            out_trade_no=delivery.out_trade_no,
+            url=shown_url(delivery.url),
+            attempt=attempt,
+            status=answer.status,
+            retry_in=retry_in,
+        )
         if retry_in is not None:
             self._push(self._clock.monotonic() + retry_in, attrs.evolve(delivery, attempt=attempt))
+        return False
+
+    def _report_error(self, line: str) -> None:
+        self._bus.publish(SOURCE, "error", line)
+
+
+def _staleness(entry: tuple[float, int, Delivery]) -> tuple[int, float]:
+    """Which queued delivery to drop first: the most attempts, then the latest due."""
+    due, _, delivery = entry
+    return delivery.attempt, due
+
+
+def _outcome(answer: Answer) -> str:
+    return answer.problem if answer.status is None else f"HTTP {answer.status}"
 
 
 def _says_success(raw: bytes) -> bool:
     try:
         answer = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # whatever a receiver sends
         return False
     return isinstance(answer, dict) and answer.get("code") == "SUCCESS"
