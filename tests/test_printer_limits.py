@@ -147,9 +147,8 @@ def test_a_connection_closing_mid_command_does_not_swallow_the_next_ones_status(
             second.sendall(DLE_EOT_1)
             assert second.recv(16) == b"\x12"
     (diagnostic,) = port.printer.diagnostics
-    assert diagnostic.command == "GS v"
-    assert "connection 1 (tcp 127.0.0.1:" in diagnostic.problem
-    assert "its 18 byte(s) discarded" in diagnostic.problem
+    assert (diagnostic.offset, diagnostic.command) == (0, "GS v")
+    assert diagnostic.problem == "connection closed inside the command; its 18 byte(s) discarded"
 
 
 def test_problems_are_located_in_each_connections_own_stream() -> None:

@@ -70,11 +70,15 @@ class Served:
         self.stderr: queue.Queue[str] = queue.Queue()
         self.out_lines: list[str] = []
         self.err_lines: list[str] = []
-        for pipe, lines, into in (
-            (self.process.stdout, self.out_lines, self.stdout),
-            (self.process.stderr, self.err_lines, self.stderr),
-        ):
-            threading.Thread(target=self._drain, args=(pipe, lines, into), daemon=True).start()
+        self._drains = [
+            threading.Thread(target=self._drain, args=(pipe, lines, into), daemon=True)
+            for pipe, lines, into in (
+                (self.process.stdout, self.out_lines, self.stdout),
+                (self.process.stderr, self.err_lines, self.stderr),
+            )
+        ]
+        for drain in self._drains:
+            drain.start()
         first = self.wait_for(self.stdout, lambda line: "listening on tcp://" in line)
         self.url = first.split("listening on ")[1].strip()
         host, port = self.url.removeprefix("tcp://").rsplit(":", 1)
@@ -96,13 +100,19 @@ class Served:
                 return line
 
     def send(self, data: bytes, *, then_status: bool = False) -> bytes:
-        """One connection: ``data``, and the reply to DLE EOT 1 sent after it if asked."""
+        """One connection: ``data`` (and DLE EOT 1 if asked), then every reply until it closes.
+
+        The client half-closes and reads to the end, as a well-behaved job does:
+        closing with replies unread would reset the connection and lose the
+        bytes the server has not read yet.
+        """
         with socket.create_connection(self.address, timeout=DEADLINE) as client:
-            client.sendall(data)
-            if not then_status:
-                return b""
-            client.sendall(DLE_EOT_1)
-            return client.recv(16)
+            client.sendall(data + (DLE_EOT_1 if then_status else b""))
+            client.shutdown(socket.SHUT_WR)
+            replies = b""
+            while chunk := client.recv(4096):
+                replies += chunk
+            return replies
 
     def memory_kb(self, field: str) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -111,8 +121,12 @@ class Served:
         return int(match.group(1))
 
     def stop(self) -> int:
+        """SIGTERM; the exit code, once all the output has been read."""
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=DEADLINE)
+        code = self.process.wait(timeout=DEADLINE)
+        for drain in self._drains:
+            drain.join(DEADLINE)
+        return code
 
 
 @pytest.fixture
@@ -163,6 +177,12 @@ def test_hostile_input_then_a_normal_print_and_status_still_work(served: Served)
     # stopping replays no history.
     connections = len(CRAFTED) + 5 + 14 + 2
     assert len(served.err_lines) < 22 * connections
+    # The random connection's flood: 20 lines, a notice, and its count when it closed.
+    flood = r"problem: connection \d+ \(tcp 127\.0\.0\.1:\d+\) closed after 4194304 byte\(s\): "
+    assert any(
+        re.match(flood + r"\d+ problem\(s\), \d+ not shown", line) for line in served.err_lines
+    )
+    assert any("more than 20 problems; the rest are counted" in line for line in served.err_lines)
 
 
 def test_problems_are_told_while_it_runs_by_connection_and_offset(served: Served) -> None:

@@ -124,7 +124,7 @@ class PrinterPort:
                 if located is not None and located.connection is connection:
                     self.current = connection
                     try:
-                        self.printer.discard_incomplete(f"{connection.name}: {why}")
+                        self.printer.discard_incomplete(why)
                     finally:
                         self.current = None
                     self._streams.forget_before(self.printer.interpreted)

@@ -52,6 +52,12 @@ class ProblemLog:
             with self._lock:  # a flood from the connection feeding now: count it, cheaply
                 self.problems += 1
                 current.problems += 1
+                first_hidden = current.problems == current.problems_shown + 1
+            if first_hidden:
+                self.write(
+                    f"problem: {current.name}: more than {self.per_connection} problems; "
+                    "the rest are counted and told when it closes"
+                )
             return
         located = self.port.locate(diagnostic.offset) if diagnostic.offset is not None else None
         if located is not None:
@@ -62,11 +68,9 @@ class ProblemLog:
             where = connection.name if connection.id else "printer"
             if diagnostic.offset is not None:
                 where += f" stream offset {diagnostic.offset}"
-        what = (
-            f"{diagnostic.command}: {diagnostic.problem}"
-            if diagnostic.command
-            else (diagnostic.problem)
-        )
+        what = diagnostic.problem
+        if diagnostic.command:
+            what = f"{diagnostic.command}: {what}"
         with self._lock:
             self.problems += 1
             connection.problems += 1
@@ -74,11 +78,6 @@ class ProblemLog:
                 connection.problems_shown += 1
                 self.shown += 1
                 self.write(f"problem: {where}: {what}")
-                if connection.problems_shown == self.per_connection and connection.id:
-                    self.write(
-                        f"problem: {connection.name}: {self.per_connection} problems shown; "
-                        "the rest are counted and told when it closes"
-                    )
 
     def closed(self, connection: Connection) -> None:
         """An ``on_connection_closed`` hook: the count of what was not shown."""
