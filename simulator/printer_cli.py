@@ -4,6 +4,9 @@
   runs the virtual printer as a network printer (and/or on a pty, a serial
   printer) that any ESC/POS client can print to; each cut receipt is printed
   to stdout as text and, with ``--out DIR``, saved as ``receipt-NNNN.txt``.
+  Each problem with the bytes is told on stderr as it happens, by connection
+  and offset in that connection's stream (:mod:`simulator.devices.printer_problems`);
+  the server keeps nothing else, so it runs for as long as it likes.
 * ``possim printer status URL`` asks a printer for its status (``DLE EOT``).
 * ``possim printer test URL`` prints a test receipt on it.
 
@@ -26,9 +29,14 @@ from drivers.escpos_printer import EscposPrinter
 from drivers.printer import Align, Barcode, Cut, Feed, PrintDocument, QrCode, TextLine
 from drivers.printer_profile import PrinterProfile
 from drivers.registry import DeviceKind, open_device
+from simulator.devices.escpos.retention import MIB, Retention
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer_problems import PER_CONNECTION, ProblemLog
 from simulator.devices.printer_tcp import LOOPBACK, PRINTER_PORT
+
+# A served printer tells receipts and problems as they come; it keeps only a few.
+SERVE_RETENTION = Retention(receipts=10, receipt_bytes=8 * MIB, diagnostics=100, unprinted=100)
 
 
 def register(commands: Any) -> None:
@@ -66,6 +74,14 @@ def register(commands: Any) -> None:
         help="close a TCP connection idle this many seconds, so the next client gets its "
         "turn (default %(default)s; 0 never)",
     )
+    serve.add_argument(
+        "--problems-per-connection",
+        type=int,
+        default=PER_CONNECTION,
+        metavar="N",
+        help="print at most N problems per connection as they happen; the rest are counted "
+        "(default %(default)s)",
+    )
     serve.set_defaults(handler=serve_command)
 
     status = sub.add_parser("status", help="ask a printer for its status (DLE EOT)")
@@ -92,8 +108,13 @@ def serve_command(args: argparse.Namespace) -> int:
     except DriverError as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return 2
-    printer = VirtualPrinter(profile)
+    printer = VirtualPrinter(profile, SERVE_RETENTION)
     port = PrinterPort(printer)
+    problems = ProblemLog(
+        port,
+        lambda line: print(line, file=sys.stderr, flush=True),
+        per_connection=max(0, args.problems_per_connection),
+    )
     out: Path | None = args.out
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -132,12 +153,14 @@ def serve_command(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
+            tcp.on_error.append(problems.server_error)
             servers.append(tcp)
             print(f"virtual printer ({profile.name}) listening on {tcp.url}", flush=True)
         if args.pty:
             from simulator.devices.printer_pty import PtyPrinter
 
             pty = PtyPrinter(port)
+            pty.on_error.append(problems.server_error)
             servers.append(pty)
             print(f"virtual printer ({profile.name}) on serial {pty.url}", flush=True)
         print("press Ctrl-C to stop", flush=True)
@@ -146,9 +169,8 @@ def serve_command(args: argparse.Namespace) -> int:
     finally:
         for server in servers:
             server.close()
-    for error in printer.errors:
-        print(f"note: {error}", file=sys.stderr)
-    print(f"{count} receipt(s) printed", flush=True)
+    # Problems were told as they happened: nothing is replayed, so stopping is quick.
+    print(f"{count} receipt(s) printed, {problems.summary()}", flush=True)
     return 0
 
 

@@ -6,7 +6,13 @@ is left on the paper after the last cut -- is rendered to text (stdout, or
 ``--text OUT.txt``) and, with ``--png OUT.png``, to one 1-bit PNG at the
 profile's dot width, receipts one under another with a dashed cut line between
 them. Unknown or malformed commands are skipped by their known length and
-listed on stderr; they do not stop the rendering.
+listed on stderr (the first :data:`MAX_PROBLEMS_LISTED`, then a count); they do
+not stop the rendering.
+
+Time and memory grow with the file, never faster. The PNG is the first
+``--max-length-mm`` of paper (12 m by default: a stream can print kilometres
+of images in a few kilobytes, and image viewers -- Pillow among them -- refuse
+pictures of more than ~90 million dots); the text is always complete.
 """
 
 from __future__ import annotations
@@ -15,14 +21,19 @@ import argparse
 import sys
 from pathlib import Path
 
+import attrs
 from PIL import Image
 
 from drivers.printer_profile import PrinterProfile, PrinterProfileError
+from simulator.devices.escpos.diagnostics import EscposDiagnostic
 from simulator.devices.escpos.render_png import PaperRenderer
 from simulator.devices.paper import RenderedReceipt
-from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer import Retention, VirtualPrinter
 
 CUT_GAP_DOTS = 16
+MAX_PROBLEMS_LISTED = 1000
+DEFAULT_MAX_LENGTH_MM = 12_000
+MM_PER_INCH = 25.4
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="generic_58mm",
         help="printer profile: a name in firmware_fixtures/printers/ or a path "
         "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-length-mm",
+        type=int,
+        default=DEFAULT_MAX_LENGTH_MM,
+        metavar="MM",
+        help="draw at most this much paper in the PNG (default %(default)s mm)",
     )
     parser.set_defaults(handler=render_command)
 
@@ -55,11 +73,15 @@ def render_command(args: argparse.Namespace) -> int:
     except PrinterProfileError as exc:
         return _fail(str(exc))
 
-    receipts, problems = interpret(data, profile)
+    if args.max_length_mm < 1:
+        return _fail(f"--max-length-mm {args.max_length_mm}: expected 1 or more (mm of paper)")
+    receipts, problems, total = interpret(data, profile)
     if problems:
-        print(f"possim render: {len(problems)} problem(s) in {args.file}:", file=sys.stderr)
+        print(f"possim render: {total} problem(s) in {args.file}:", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
+        if total > len(problems):
+            print(f"  ... and {total - len(problems)} more", file=sys.stderr)
     if not receipts:
         print(f"possim render: {args.file}: nothing printed", file=sys.stderr)
 
@@ -71,7 +93,16 @@ def render_command(args: argparse.Namespace) -> int:
             sys.stdout.write(text + "\n" if text else "")
         if args.png is not None:
             renderer = PaperRenderer(profile)
-            render_paper(receipts, renderer).save(args.png, format="PNG")
+            max_height = round(args.max_length_mm * profile.dpi / MM_PER_INCH)
+            paper, complete = render_paper(receipts, renderer, max_height)
+            paper.save(args.png, format="PNG")
+            if not complete:
+                print(
+                    f"possim render: the paper is longer than {args.max_length_mm} mm; "
+                    f"{args.png} shows its first {args.max_length_mm} mm (the text is "
+                    "complete; --max-length-mm draws more)",
+                    file=sys.stderr,
+                )
             for problem in renderer.problems:
                 print(f"possim render: drawn as a box: {problem}", file=sys.stderr)
     except OSError as exc:
@@ -79,12 +110,28 @@ def render_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def interpret(data: bytes, profile: PrinterProfile) -> tuple[list[RenderedReceipt], list[str]]:
-    """The receipts a stream prints (the uncut rest last) and the interpreter's reports."""
-    printer = VirtualPrinter(profile)
+def interpret(
+    data: bytes, profile: PrinterProfile, max_problems: int = MAX_PROBLEMS_LISTED
+) -> tuple[list[RenderedReceipt], list[str], int]:
+    """The receipts a stream prints (the uncut rest last), its first problems and their count.
+
+    Everything the stream prints is kept (its size bounds the paper); of its
+    problems, the first ``max_problems`` (the diagnostics hook counts the rest).
+    """
+    printer = VirtualPrinter(profile, attrs.evolve(Retention.unbounded(), diagnostics=0))
+    problems: list[str] = []
+    total = 0
+
+    def note(diagnostic: EscposDiagnostic) -> None:
+        nonlocal total
+        total += 1
+        if len(problems) < max_problems:
+            problems.append(diagnostic.message)
+
+    printer.on_diagnostic.append(note)
     printer.feed(data)
-    problems = list(printer.errors)
     if printer.awaiting:
+        total += 1
         problems.append(
             f"offset {len(data)}: the stream ends inside a command "
             f"({printer.awaiting} more byte(s) expected); the command was not run"
@@ -93,7 +140,7 @@ def interpret(data: bytes, profile: PrinterProfile) -> tuple[list[RenderedReceip
     rest = printer.tear_off()
     if rest is not None:
         receipts.append(rest)
-    return receipts, problems
+    return receipts, problems, total
 
 
 def cut_line(columns: int, cut: str) -> str:
@@ -111,16 +158,32 @@ def render_text(receipts: list[RenderedReceipt], profile: PrinterProfile) -> str
     return "\n".join(parts)
 
 
-def render_paper(receipts: list[RenderedReceipt], renderer: PaperRenderer) -> Image.Image:
-    """Every receipt, one under the other, a dashed line where the paper was cut."""
-    images = [renderer.render(receipt) for receipt in receipts]
+def render_paper(
+    receipts: list[RenderedReceipt], renderer: PaperRenderer, max_height: int | None = None
+) -> tuple[Image.Image, bool]:
+    """Every receipt, one under the other, a dashed line where the paper was cut.
+
+    At most ``max_height`` dots of paper are drawn; the flag says whether all was.
+    """
+    images: list[Image.Image] = []
+    room = max_height
+    complete = True
+    for receipt in receipts:
+        image, drawn = renderer.render_within(receipt, room)
+        if drawn:
+            images.append(image)
+        if drawn < len(receipt.lines):
+            complete = False
+            break
+        if room is not None:
+            room -= image.height + CUT_GAP_DOTS
     width = renderer.geometry.width
     if not images:
-        return Image.new("1", (width, 1), 255)
+        return Image.new("1", (width, 1), 255), complete
     height = sum(image.height for image in images) + CUT_GAP_DOTS * len(images)
     paper = Image.new("1", (width, height), 255)
     y = 0
-    for image, receipt in zip(images, receipts, strict=True):
+    for image, receipt in zip(images, receipts[: len(images)], strict=True):
         paper.paste(image, (0, y))
         y += image.height
         if receipt.cut != "none":
@@ -128,7 +191,7 @@ def render_paper(receipts: list[RenderedReceipt], renderer: PaperRenderer) -> Im
             for x in range(0, width, 8):
                 paper.paste(0, (x, middle, min(width, x + 4), middle + 1))
         y += CUT_GAP_DOTS
-    return paper
+    return paper, complete
 
 
 def _fail(message: str) -> int:

@@ -1,4 +1,5 @@
-"""Hypothesis: no byte stream crashes the interpreter or the renderers; unknown
+"""Hypothesis: no byte stream crashes the interpreter or the renderers, or takes
+more memory or CPU than its size allows (printer_fuzz_bounds.py); unknown
 commands are reported and skipped by their known length, and the rest of the
 stream still prints."""
 
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from printer_fuzz_bounds import assert_still_answers, bounded
 
 from drivers.printer_profile import PrinterProfile
 from simulator.devices.escpos.render_png import PaperRenderer
@@ -74,9 +76,11 @@ def assert_no_internal_errors(printer: VirtualPrinter) -> None:
 @given(data=st.one_of(st.binary(max_size=500), streams))
 def test_random_bytes_never_crash_interpreter_or_renderers(data: bytes) -> None:
     printer = VirtualPrinter(P58)
-    printer.feed(data)
+    with bounded(len(data)):
+        printer.feed(data)
+        print_everything(printer)
     assert_no_internal_errors(printer)
-    print_everything(printer)
+    assert_still_answers(printer)
 
 
 @settings(max_examples=100, deadline=None)
@@ -105,9 +109,11 @@ def test_valid_stream_with_random_insertions_and_deletions(
     for index, extra in sorted(insertions, reverse=True):
         data[index:index] = extra
     printer = VirtualPrinter(P58)
-    printer.feed(bytes(data))
+    with bounded(len(data)):
+        printer.feed(bytes(data))
+        print_everything(printer)
     assert_no_internal_errors(printer)
-    print_everything(printer)
+    assert_still_answers(printer)
 
 
 @settings(max_examples=150, deadline=None)

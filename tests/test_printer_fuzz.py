@@ -1,10 +1,13 @@
-"""Property tests: no byte stream crashes the virtual printer, chunking never matters."""
+"""Property tests: no byte stream crashes the virtual printer or exceeds its resource
+bounds (printer_fuzz_bounds.py: memory, CPU, the bytes it waits for), and chunking
+never matters."""
 
 from __future__ import annotations
 
 from escpos.printer import Dummy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from printer_fuzz_bounds import assert_still_answers, bounded
 
 from drivers.escpos_printer import EscposPrinter
 from drivers.printer import Align, Barcode, Cut, PrintDocument, QrCode, TextLine
@@ -12,6 +15,7 @@ from drivers.printer_profile import PrinterProfile
 from simulator.devices.printer import RenderedLine, VirtualPrinter
 
 P58 = PrinterProfile.load("generic_58mm")
+P80 = PrinterProfile.load("generic_80mm")
 
 # Pieces of real commands, so the fuzzer reaches deep into the parsers.
 FRAGMENTS = [
@@ -100,11 +104,49 @@ def assert_no_internal_errors(printer: VirtualPrinter) -> None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.one_of(st.binary(max_size=400), streams))
-def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+def test_arbitrary_bytes_never_raise_and_stay_within_bounds(data: bytes) -> None:
     printer = VirtualPrinter(P58)
-    printer.feed(data)
+    with bounded(len(data)):
+        printer.feed(data)
+        printer.read_reply()
     assert_no_internal_errors(printer)
-    printer.read_reply()
+    assert_still_answers(printer)
+
+
+# Every command that declares how many bytes follow it (issue 13: FS q declaring 34 GB).
+LENGTH_DECLARING = [
+    b"\x1cq",  # FS q n [xL xH yL yH d...]...
+    b"\x1d*",  # GS * x y d...
+    b"\x1b&",  # ESC & y c1 c2 [x d...]...
+    b"\x1dD0C0",  # GS D m fn a kc1 kc2 b c BMP
+    b"\x1dv0",  # GS v 0 m xL xH yL yH d...
+    b"\x1d8L",  # GS 8 L p1 p2 p3 p4 ...
+    b"\x1d(L",  # GS ( L pL pH ...
+    b"\x1d(k",  # GS ( k pL pH ...
+    b"\x1b(A",  # ESC ( A pL pH ...
+    b"\x1c(A",  # FS ( A pL pH ...
+    b"\x1b*",  # ESC * m nL nH d...
+    b"\x1dk",  # GS k m [n] d...
+    b"\x1bD",  # ESC D n1...nk NUL
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    command=st.sampled_from(LENGTH_DECLARING),
+    sizes=st.binary(min_size=1, max_size=12),
+    rest=st.binary(max_size=64),
+    profile=st.sampled_from([P58, P80]),
+)
+def test_declared_sizes_are_bounded_by_the_printer_model(
+    command: bytes, sizes: bytes, rest: bytes, profile: PrinterProfile
+) -> None:
+    data = command + sizes + rest
+    printer = VirtualPrinter(profile)
+    with bounded(len(data)):
+        printer.feed(data)
+    assert_no_internal_errors(printer)
+    assert_still_answers(printer)
 
 
 @settings(max_examples=200, deadline=None)

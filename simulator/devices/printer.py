@@ -15,7 +15,12 @@ Malformed or unknown commands never raise: each is reported as an
 to every ``on_diagnostic`` hook) with its byte offset in the stream, and
 skipped by its known length -- length-prefixed families (``GS ( x``, ``ESC ( x``,
 ``FS ( x``, ``GS 8 L``) by their declared length -- so the rest of the stream
-still prints; a command cut short waits for the rest of its bytes.
+still prints; a command cut short waits for the rest of its bytes. A declared
+size over what the modelled printer accepts (:mod:`.escpos.limits`) cancels the
+command and what follows is processed as normal data, so no header makes the
+printer wait for more than its largest command. What the printer keeps --
+receipts, diagnostics, unprinted lines, the paper since the last cut, queued
+replies -- is capped (:mod:`.escpos.retention`), with counts of what was dropped.
 
 Every printed line keeps what a renderer needs: text spans with their
 attributes, the print position a span was moved to (``ESC $``, ``ESC \\``) and
@@ -63,9 +68,10 @@ import attrs
 from escpos.escpos import Escpos
 
 from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos import bitmaps
-from simulator.devices.escpos.diagnostics import DiagnosticHook, EscposDiagnostic
+from simulator.devices.escpos import bitmaps, limits
+from simulator.devices.escpos.diagnostics import DiagnosticHook, EscposDiagnostic, command_at
 from simulator.devices.escpos.layout import PrintArea
+from simulator.devices.escpos.retention import Retained, Retention, line_bytes, receipt_bytes
 from simulator.devices.escpos.status import (
     GS_R_PAPER_END,
     GS_R_PAPER_NEAR_END,
@@ -128,6 +134,7 @@ __all__ = [
     "LineKind",
     "RenderedLine",
     "RenderedReceipt",
+    "Retention",
     "Span",
     "VirtualPrinter",
 ]
@@ -153,18 +160,29 @@ _StyleKey = tuple[bool, int, int, int, bool, str, bool]
 # area (dots), upside down, and (style, print position or None, text) per span.
 _LineKey = tuple[str, int, int, int, bool, tuple[tuple[_StyleKey, int | None, str], ...]]
 _LINE_CACHE_SIZE = 4096
+# ESC * stripes of one image are kept as one image line up to this height, then
+# a new line starts: stacking re-copies the image, so an unbounded one would
+# cost the square of its height. The paper shows no seam either way.
+_STACKED_IMAGE_MAX_HEIGHT = 2048
 
 
 class VirtualPrinter:
     """An incremental ESC/POS interpreter with a paper model."""
 
-    def __init__(self, profile: PrinterProfile) -> None:
+    def __init__(self, profile: PrinterProfile, retention: Retention | None = None) -> None:
         self.profile = profile
-        self.receipts: list[RenderedReceipt] = []
-        self.errors: list[str] = []  # every diagnostic's message, in order
-        self.diagnostics: list[EscposDiagnostic] = []
+        # What the printer keeps is capped (see escpos.retention); hooks see everything.
+        self.retention = keep = retention if retention is not None else Retention()
+        self.receipts: Retained[RenderedReceipt] = Retained(
+            keep.receipts, max_weight=keep.receipt_bytes, weigh=receipt_bytes
+        )
+        self.errors: Retained[str] = Retained(keep.diagnostics)  # each diagnostic's message
+        self.diagnostics: Retained[EscposDiagnostic] = Retained(keep.diagnostics)
         self.on_diagnostic: list[DiagnosticHook] = []  # called under the printer's lock
-        self.unprinted: list[RenderedLine] = []  # lines sent while the printer could not print
+        # Lines sent while the printer could not print.
+        self.unprinted: Retained[RenderedLine] = Retained(keep.unprinted)
+        self.paper_lines_dropped = 0  # oldest lines of an overlong uncut print, dropped
+        self.replies_dropped = 0  # status bytes past the reply queue's cap
         self.drawer_kicks = 0
         self.bytes_received = 0
         self.on_receipt: list[ReceiptHook] = []
@@ -190,6 +208,8 @@ class VirtualPrinter:
         self._awaiting = 0
         self._replies = bytearray()
         self._paper: list[RenderedLine] = []
+        self._paper_bytes = 0  # _line_bytes of the paper since the last cut
+        self._paper_trimmed = False  # the caps dropped lines of it (reported once)
         self._finished: list[RenderedReceipt] = []
         self._lines: dict[_LineKey, RenderedLine] = {}  # see _text_line
         self._code_pages = escpos_code_pages(profile.escpos_profile)
@@ -303,6 +323,7 @@ class VirtualPrinter:
             ord("v"): self._gs_raster,
             ord("V"): self._gs_cut,
             ord("*"): self._gs_define_image,
+            ord("D"): self._gs_bmp_graphics,
         }
         # Every fixed-length command by its first two bytes (prefix << 8 | code):
         # the interpreter's fast path, one lookup per command.
@@ -392,6 +413,41 @@ class VirtualPrinter:
             return self._awaiting if self._input else 0
 
     @property
+    def interpreted(self) -> int:
+        """Stream offset of the first byte not interpreted yet (bytes before it are done)."""
+        with self._lock:
+            return self._base
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """How many of each kept record the retention caps dropped (see escpos.retention)."""
+        with self._lock:
+            return {
+                "receipts": self.receipts.dropped,
+                "diagnostics": self.diagnostics.dropped,
+                "unprinted": self.unprinted.dropped,
+                "paper_lines": self.paper_lines_dropped,
+                "replies": self.replies_dropped,
+            }
+
+    def discard_incomplete(self, why: str) -> int:
+        """Drop the command still waiting for its bytes (its host went away); bytes dropped.
+
+        The next host's bytes then start a new command instead of completing
+        this one, so its ``DLE EOT`` is answered, not swallowed as data.
+        """
+        with self._lock:
+            size = len(self._input)
+            if not size:
+                return 0
+            problem = f"{why} inside the command; its {size} byte(s) discarded"
+            self._report(EscposDiagnostic(self._base, command_at(self._input), problem))
+            self._base += size
+            self._input.clear()
+            self._awaiting = 0
+            return size
+
+    @property
     def pending_lines(self) -> tuple[RenderedLine, ...]:
         """Lines printed since the last cut."""
         with self._lock:
@@ -411,6 +467,8 @@ class VirtualPrinter:
         with self._lock:
             self._flush_line()
             lines, self._paper = tuple(self._paper), []
+            self._paper_bytes = 0
+            self._paper_trimmed = False
             self._stripes_merge = False
         if not any(line.kind is not LineKind.TEXT or line.spans for line in lines):
             return None
@@ -424,6 +482,7 @@ class VirtualPrinter:
     def power_cycle(self) -> None:
         """Switch off and on: input, pending replies and modes are lost; paper stays."""
         with self._lock:
+            self._base += len(self._input)  # offsets stay those of the whole stream
             self._input.clear()
             self._replies.clear()
             self._awaiting = 0
@@ -469,6 +528,14 @@ class VirtualPrinter:
         self._line_align = "left"
         self._stripe: _Bitmap | None = None
         self._stripes_merge = False
+
+    def _reply(self, value: int) -> None:
+        """Queue a status byte; a host that never reads them cannot fill memory."""
+        cap = self.retention.replies
+        if cap is not None and len(self._replies) >= cap:
+            self.replies_dropped += 1
+            return
+        self._replies.append(value)
 
     def _error(self, pos: int, command: str, problem: str) -> None:
         self._report(EscposDiagnostic(self._base + pos, command, problem))
@@ -532,7 +599,7 @@ class VirtualPrinter:
         code, n = buffer[pos + 1], buffer[pos + 2]
         if code == 0x04:  # DLE EOT n: real-time status
             if 1 <= n <= 4:
-                self._replies.append(self.status_byte(n))
+                self._reply(self.status_byte(n))
             else:
                 self._error(pos, "DLE EOT", f"n={n} is not a status type (1-4); no reply")
             return 3
@@ -637,7 +704,8 @@ class VirtualPrinter:
                 spans.append((key, None, [text]))
             self._line_dots += dots * len(text)
             return
-        while text:
+        start = 0  # slicing from an index: ``text = text[room:]`` is quadratic on long runs
+        while start < len(text):
             room = (width - self._line_dots) // dots
             if room <= 0:
                 if spans or self._stripe:
@@ -647,7 +715,8 @@ class VirtualPrinter:
                 room = 1  # a character wider than the line prints alone
             if not spans:
                 self._line_align = self._align
-            chunk, text = text[:room], text[room:]
+            chunk = text[start : start + room]
+            start += len(chunk)
             if self._moved:
                 spans.append((key, self._line_dots, [chunk]))
                 self._moved = False
@@ -685,15 +754,54 @@ class VirtualPrinter:
                 self.paper_out = True
         if stripe and self._stripes_merge and self._paper:
             last = self._paper[-1]
-            if last.kind is LineKind.IMAGE and last.width_dots == line.width_dots:
+            if (
+                last.kind is LineKind.IMAGE
+                and last.width_dots == line.width_dots
+                and last.height_dots + line.height_dots <= _STACKED_IMAGE_MAX_HEIGHT
+            ):
                 _, height, bitmap = bitmaps.stacked(
                     (last.width_dots, last.height_dots, last.bitmap),
                     (line.width_dots, line.height_dots, line.bitmap),
                 )
                 self._paper[-1] = attrs.evolve(last, height_dots=height, bitmap=bitmap)
+                self._paper_bytes += len(line.bitmap)
                 return
-        self._paper.append(line)
+        self._lay(line)
         self._stripes_merge = stripe
+
+    def _lay(self, line: RenderedLine) -> None:
+        """Put a line on the paper since the last cut, within the retention caps."""
+        self._paper.append(line)
+        self._paper_bytes += line_bytes(line)
+        keep = self.retention
+        if (keep.paper_lines is not None and len(self._paper) > keep.paper_lines) or (
+            keep.paper_bytes is not None and self._paper_bytes > keep.paper_bytes
+        ):
+            self._trim_paper()
+
+    def _trim_paper(self) -> None:
+        """Drop the oldest half of an overlong uncut print (until it is within the caps)."""
+        keep = self.retention
+        dropped = 0
+        while len(self._paper) > 1 and (
+            (keep.paper_lines is not None and len(self._paper) > keep.paper_lines)
+            or (keep.paper_bytes is not None and self._paper_bytes > keep.paper_bytes)
+        ):
+            half = len(self._paper) // 2
+            del self._paper[:half]
+            dropped += half
+            self._paper_bytes = sum(line_bytes(line) for line in self._paper)
+        self.paper_lines_dropped += dropped
+        if dropped and not self._paper_trimmed:
+            self._paper_trimmed = True  # once per receipt: the count says the rest
+            self._report(
+                EscposDiagnostic(
+                    None,
+                    "paper",
+                    f"more than {keep.paper_lines} lines or {keep.paper_bytes} bytes since "
+                    f"the last cut; the oldest {dropped} line(s) are not kept",
+                )
+            )
 
     def _print_line(self) -> None:
         """Print the line buffer (a blank line when it is empty) and start a new line."""
@@ -711,7 +819,7 @@ class VirtualPrinter:
                 )
             )
             if self.paper_left is None and self._can_print() is None:
-                self._paper.append(line)  # _emit()'s usual case, inlined
+                self._lay(line)  # _emit()'s usual case, inlined
                 self._stripes_merge = False
             else:
                 self._emit(line)
@@ -790,6 +898,8 @@ class VirtualPrinter:
             self._report(EscposDiagnostic(self._base + pos, "cut not done", problem))
             return
         lines, self._paper = tuple(self._paper), []
+        self._paper_bytes = 0
+        self._paper_trimmed = False
         self._stripes_merge = False
         if any(line.kind is not LineKind.TEXT or line.spans for line in lines):
             receipt = RenderedReceipt(
@@ -1040,16 +1150,16 @@ class VirtualPrinter:
         if value is None:
             self._error(pos, "GS r", f"n={params[0]} is not a status type (1, 2, 4); no reply")
         else:
-            self._replies.append(value)
+            self._reply(value)
 
     def _transmit_id(self, params: bytes, pos: int) -> None:
         n = params[0]
         if n in (1, 49):
-            self._replies.append(0x20)  # model ID
+            self._reply(0x20)  # model ID
         elif n in (2, 50):  # type ID: bit 0 double-byte font, bit 1 autocutter
-            self._replies.append(0x02 | (0x01 if self.profile.supports_cjk else 0x00))
+            self._reply(0x02 | (0x01 if self.profile.supports_cjk else 0x00))
         elif n in (3, 51):
-            self._replies.append(0x01)  # ROM version
+            self._reply(0x01)  # ROM version
         else:
             self._error(pos, "GS I", f"n={n} is not supported; no reply")
 
@@ -1099,7 +1209,7 @@ class VirtualPrinter:
             self._line_align = self._align
             self._stripe = piece
         else:
-            self._stripe = bitmaps.side_by_side(self._stripe, piece)
+            self._stripe = bitmaps.side_by_side(self._stripe, piece, self._dots_per_line)
         return end - pos
 
     def _length_prefixed(self, buffer: bytearray, pos: int) -> int:
@@ -1127,6 +1237,14 @@ class VirtualPrinter:
         for _ in range(last - first + 1):
             if len(buffer) < k + 1:
                 return -(k + 1 - len(buffer))
+            if buffer[k] > self._dots_per_char:  # wider than a character cell
+                self._error(
+                    pos,
+                    "ESC &",
+                    f"x={buffer[k]} is wider than the {self._dots_per_char}-dot character; "
+                    "cancelled, the rest is processed as normal data",
+                )
+                return k - pos
             k += 1 + y * buffer[k]
         if len(buffer) < k:
             return -(k - len(buffer))
@@ -1138,11 +1256,26 @@ class VirtualPrinter:
         if len(buffer) < pos + 3:
             return -(pos + 3 - len(buffer))
         k = pos + 3
+        stored = 0
         for _ in range(buffer[pos + 2]):
             if len(buffer) < k + 4:
                 return -(k + 4 - len(buffer))
             x = buffer[k] + 256 * buffer[k + 1]
             y = buffer[k + 2] + 256 * buffer[k + 3]
+            stored += x * y * 8
+            if (
+                not 1 <= x <= limits.NV_IMAGE_MAX_WIDTH_BYTES
+                or not 1 <= y <= limits.NV_IMAGE_MAX_HEIGHT_BYTES
+                or stored > limits.NV_GRAPHICS_CAPACITY
+            ):
+                self._error(
+                    pos,
+                    "FS q",
+                    f"image of {x} x {y} bytes: over the printer's limits (1-1023 x 1-288, "
+                    f"{limits.NV_GRAPHICS_CAPACITY} bytes in all); cancelled, the rest is "
+                    "processed as normal data",
+                )
+                return k + 4 - pos
             k += 4 + x * y * 8
         if len(buffer) < k:
             return -(k - len(buffer))
@@ -1153,10 +1286,54 @@ class VirtualPrinter:
         """GS * x y d1...d(x*y*8): define a downloaded bit image (skipped)."""
         if len(buffer) < pos + 4:
             return -(pos + 4 - len(buffer))
-        end = pos + 4 + buffer[pos + 2] * buffer[pos + 3] * 8
+        x, y = buffer[pos + 2], buffer[pos + 3]
+        if (
+            not 1 <= y <= limits.DOWNLOADED_IMAGE_MAX_HEIGHT_BYTES
+            or not 1 <= x * y <= limits.DOWNLOADED_IMAGE_MAX_AREA
+        ):
+            self._error(
+                pos,
+                "GS *",
+                f"x={x} y={y}: over the printer's limits (y 1-48, x * y <= 1536); cancelled, "
+                "the rest is processed as normal data",
+            )
+            return 4
+        end = pos + 4 + x * y * 8
         if len(buffer) < end:
             return -(end - len(buffer))
         self._error(pos, "GS *", "downloaded bit images are not simulated; skipped")
+        return end - pos
+
+    def _gs_bmp_graphics(self, buffer: bytearray, pos: int) -> int:
+        """GS D m fn a kc1 kc2 b c d1...dk: NV / download graphics from a Windows BMP (skipped).
+
+        d is a whole BMP file, so its size is the file header's (``BM`` + 32 bits).
+        """
+        if len(buffer) < pos + 4:
+            return -(pos + 4 - len(buffer))
+        m, fn = buffer[pos + 2], buffer[pos + 3]
+        if m != 48 or fn not in (67, 83):
+            self._error(pos, "GS D", f"m={m} fn={fn}: not a BMP graphics definition; skipped")
+            return 4
+        head = pos + limits.GS_D_HEADER
+        if len(buffer) < head + limits.BMP_SIZE_FIELD:
+            return -(head + limits.BMP_SIZE_FIELD - len(buffer))
+        if buffer[head : head + 2] != b"BM":
+            self._error(pos, "GS D", "the data is not a Windows BMP file; skipped")
+            return limits.GS_D_HEADER
+        size = int.from_bytes(buffer[head + 2 : head + 6], "little")
+        if not limits.BMP_SIZE_FIELD <= size <= limits.NV_GRAPHICS_CAPACITY:
+            self._error(
+                pos,
+                "GS D",
+                f"a {size}-byte BMP does not fit the {limits.NV_GRAPHICS_CAPACITY}-byte "
+                "graphics area; cancelled, the rest is processed as normal data",
+            )
+            return limits.GS_D_HEADER + limits.BMP_SIZE_FIELD
+        end = head + size
+        if len(buffer) < end:
+            return -(end - len(buffer))
+        self._error(pos, "GS D", "BMP graphics are not simulated; skipped")
         return end - pos
 
     def _gs_barcode(self, buffer: bytearray, pos: int) -> int:

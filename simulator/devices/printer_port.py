@@ -17,23 +17,38 @@ Clearing a fault is what the operator does: :meth:`refill_paper` (a new roll;
 the partial receipt left in the printer is torn off), :meth:`close_cover`,
 :meth:`set_online`. The port is thread-safe: transports feed it from their own
 threads while scenario steps inject faults from the runner's thread.
+
+Transports that have connections (TCP clients, a pty) open one per client
+and feed through it, so a problem is located by connection and by offset in
+that connection's stream (:meth:`locate`). A connection that closes in the
+middle of a command -- a header declaring more bytes than ever came -- has that
+command discarded (:meth:`close_connection`): possim takes a connection to be a
+job, so the next client's ``DLE EOT`` is answered rather than swallowed as the
+rest of someone else's image.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from escpos.escpos import Escpos
 
 from drivers.printer_profile import PrinterProfile
+from simulator.devices.escpos.retention import Retained
 from simulator.devices.paper import RenderedReceipt
 from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer_connections import Connection, Located, StreamMap
 
 REPLY_READ_SIZE = 16  # what python-escpos transports read at a time
 
 # Faults that can be armed to hit after a number of bytes, by flag name.
 DELAYED_FAULTS = ("paper_out", "cover_open", "offline")
+TORN_OFF_KEPT = 100
+
+ConnectionHook = Callable[[Connection], None]
 
 
 class PrinterPort:
@@ -44,9 +59,13 @@ class PrinterPort:
         self.bytes_fed = 0
         # Receipts that are partial prints torn off when the paper was refilled
         # (not receipts the host asked for: views and expectations leave them out).
-        self.torn_off: list[RenderedReceipt] = []
+        self.torn_off: Retained[RenderedReceipt] = Retained(TORN_OFF_KEPT)
+        self.current: Connection | None = None  # whose bytes are being fed right now
+        self.on_connection_closed: list[ConnectionHook] = []
         self._armed: dict[str, int] = {}  # fault flag -> bytes still let through
         self._lock = threading.RLock()
+        self._connection_ids = itertools.count(1)
+        self._streams = StreamMap()
 
     @property
     def profile(self) -> PrinterProfile:
@@ -54,30 +73,73 @@ class PrinterPort:
 
     # -- the host side ------------------------------------------------------------
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes, connection: Connection | None = None) -> None:
         """Bytes from the host, in any chunking; armed faults hit at their byte."""
         with self._lock:
             data = bytes(data)
-            while data and self._armed:
-                flag, left = min(self._armed.items(), key=lambda item: item[1])
-                if left >= len(data):
-                    break
-                if left:
-                    self._feed(data[:left])
-                    data = data[left:]
-                self._trip(flag)
-            if data:
-                self._feed(data)
+            self.current = connection
+            try:
+                while data and self._armed:
+                    flag, left = min(self._armed.items(), key=lambda item: item[1])
+                    if left >= len(data):
+                        break
+                    if left:
+                        self._feed(data[:left], connection)
+                        data = data[left:]
+                    self._trip(flag)
+                if data:
+                    self._feed(data, connection)
+            finally:
+                self.current = None
+                self._streams.forget_before(self.printer.interpreted)
 
     def read_reply(self, size: int = REPLY_READ_SIZE) -> bytes:
         """Status bytes the printer has queued for the host (up to ``size``)."""
         return self.printer.read_reply(size)
 
-    def _feed(self, data: bytes) -> None:
+    def _feed(self, data: bytes, connection: Connection | None) -> None:
+        if connection is not None:
+            self._streams.add(
+                self.printer.bytes_received, connection, connection.bytes_in, len(data)
+            )
+            connection.bytes_in += len(data)
         self.printer.feed(data)
         self.bytes_fed += len(data)
         for flag in self._armed:
             self._armed[flag] -= len(data)
+
+    # -- connections ------------------------------------------------------------------
+
+    def open_connection(self, label: str) -> Connection:
+        """A new host connection (``label`` says what it is, e.g. ``tcp 127.0.0.1:40112``)."""
+        with self._lock:
+            return Connection(next(self._connection_ids), label)
+
+    def close_connection(self, connection: Connection, why: str = "connection closed") -> None:
+        """The connection is gone: a command it left incomplete is discarded (see above)."""
+        with self._lock:
+            pending = self.printer.interpreted
+            if self.printer.awaiting:
+                located = self._streams.locate(pending)
+                if located is not None and located.connection is connection:
+                    self.current = connection
+                    try:
+                        self.printer.discard_incomplete(why)
+                    finally:
+                        self.current = None
+                    self._streams.forget_before(self.printer.interpreted)
+            hooks = list(self.on_connection_closed)
+        for hook in hooks:
+            hook(connection)
+
+    def locate(self, stream_offset: int) -> Located | None:
+        """The connection that sent the byte at ``stream_offset``, and where in its stream.
+
+        Known for the bytes the printer is interpreting or still waiting on --
+        the offsets its diagnostics carry while it reports them.
+        """
+        with self._lock:
+            return self._streams.locate(stream_offset)
 
     def _trip(self, flag: str) -> None:
         del self._armed[flag]

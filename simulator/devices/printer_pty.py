@@ -12,7 +12,10 @@ like any ``/dev/ttyUSB0``::
         open_device(DeviceKind.PRINTER, f"serial://{pty.path}")
 
 Input is never validated here: the interpreter survives any byte stream, and
-an error on the pty is recorded in ``errors`` while the thread carries on.
+an error on the pty is recorded in ``errors`` (the newest :data:`ERRORS_KEPT`)
+and told to each ``on_error`` hook while the thread carries on. A serial line
+has no connections: the pty's whole life is one
+:class:`~simulator.devices.printer_connections.Connection` of the port.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ import os
 import selectors
 import threading
 import tty
+from collections.abc import Callable
 from types import TracebackType
 
+from simulator.devices.escpos.retention import Retained
 from simulator.devices.printer_port import PrinterPort
 
 READ_SIZE = 4096
 REPLY_DRAIN = 4096
+ERRORS_KEPT = 1000  # a server's own errors (resets, timeouts ...) kept for inspection
 
 
 def drain_replies(port: PrinterPort) -> bytes:
@@ -45,13 +51,15 @@ class PtyPrinter:
 
     def __init__(self, port: PrinterPort) -> None:
         self.port = port
-        self.errors: list[str] = []
+        self.errors: Retained[str] = Retained(ERRORS_KEPT)
+        self.on_error: list[Callable[[str], None]] = []  # called from the pty's thread
         self.bytes_in = 0
         self._master, self._slave = os.openpty()
         tty.setraw(self._master)
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
+        self.connection = port.open_connection(f"pty {self.path}")
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="possim-printer-pty", daemon=True)
@@ -77,16 +85,16 @@ class PtyPrinter:
         except BlockingIOError:
             return
         except OSError as exc:  # EIO means no slave is open: not while we hold one
-            self.errors.append(f"pty read failed: {exc}")
+            self._note(f"pty read failed: {exc}")
             return
         if not data:
             return
         self.bytes_in += len(data)
         try:
-            self.port.feed(data)
+            self.port.feed(data, self.connection)
             reply = drain_replies(self.port)
         except Exception as exc:  # the printer must outlive any input
-            self.errors.append(f"printer failed on {len(data)} bytes: {exc!r}")
+            self._note(f"printer failed on {len(data)} bytes: {exc!r}")
             return
         self._write(reply)
 
@@ -98,12 +106,17 @@ class PtyPrinter:
             except BlockingIOError:
                 # The host is not reading: its input queue is full. Replies are
                 # real-time status a host reads at once; drop the rest.
-                self.errors.append(f"host not reading: {len(view)} reply byte(s) dropped")
+                self._note(f"host not reading: {len(view)} reply byte(s) dropped")
                 return
             except OSError as exc:
-                self.errors.append(f"pty write failed: {exc}")
+                self._note(f"pty write failed: {exc}")
                 return
             view = view[written:]
+
+    def _note(self, message: str) -> None:
+        self.errors.append(message)
+        for hook in list(self.on_error):
+            hook(message)
 
     def close(self) -> None:
         if self._stopping:
@@ -111,6 +124,7 @@ class PtyPrinter:
         self._stopping = True
         os.write(self._wake_w, b"x")
         self._thread.join(5.0)
+        self.port.close_connection(self.connection, "pty closed")
         for fd in (self._master, self._slave, self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)

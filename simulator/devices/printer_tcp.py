@@ -9,7 +9,10 @@ Like a real network printer it serves one connection at a time: a second
 client's connection waits in the listen backlog until the first one closes
 (or has been idle for ``idle_timeout`` seconds, if set). Malformed bytes,
 resets and half-closed connections end that connection at most; the listener
-keeps serving, and records what went wrong in ``errors``.
+keeps serving, and records what went wrong in ``errors`` (the newest
+:data:`ERRORS_KEPT`) and tells each ``on_error`` hook as it happens. Each
+client is a :class:`~simulator.devices.printer_connections.Connection` of the
+port, so the printer's problems are located in that client's stream.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
+from simulator.devices.escpos.retention import Retained
+from simulator.devices.printer_connections import Connection
 from simulator.devices.printer_port import PrinterPort
-from simulator.devices.printer_pty import drain_replies
+from simulator.devices.printer_pty import ERRORS_KEPT, drain_replies
 
 LOOPBACK = "127.0.0.1"
 PRINTER_PORT = 9100
@@ -43,7 +49,8 @@ class TcpPrinter:
     ) -> None:
         self.port = port
         self.idle_timeout = idle_timeout
-        self.errors: list[str] = []
+        self.errors: Retained[str] = Retained(ERRORS_KEPT)
+        self.on_error: list[Callable[[str], None]] = []  # called from the server thread
         self.connections = 0  # connections served so far
         self.bytes_in = 0
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -58,6 +65,7 @@ class TcpPrinter:
         self._listener.setblocking(False)
         self.host, self.tcp_port = self._listener.getsockname()[:2]
         self._client: socket.socket | None = None
+        self._connection: Connection | None = None
         self._last_activity = 0.0
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
@@ -94,21 +102,21 @@ class TcpPrinter:
                         self._serve(selector)
         finally:
             if self._client is not None:
-                self._client.close()
-                self._client = None
+                self._drop(selector, None)
             selector.close()
 
     def _accept(self, selector: selectors.BaseSelector) -> None:
         try:
-            client, _ = self._listener.accept()
+            client, peer = self._listener.accept()
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
-            self.errors.append(f"accept failed: {exc}")
+            self._note(f"accept failed: {exc}")
             return
         client.setblocking(False)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client = client
+        self._connection = self.port.open_connection(f"tcp {peer[0]}:{peer[1]}")
         self.connections += 1
         self._last_activity = time.monotonic()
         # One connection at a time: the next waits in the backlog.
@@ -119,11 +127,16 @@ class TcpPrinter:
         client = self._client
         if client is None:
             return
+        connection = self._connection
         if why is not None:
-            self.errors.append(f"connection {self.connections} closed: {why}")
+            name = connection.name if connection is not None else "connection"
+            self._note(f"{name} closed: {why}")
         selector.unregister(client)
         client.close()
         self._client = None
+        self._connection = None
+        if connection is not None:
+            self.port.close_connection(connection, why or "connection closed")
         selector.register(self._listener, selectors.EVENT_READ)
 
     def _serve(self, selector: selectors.BaseSelector) -> None:
@@ -142,10 +155,10 @@ class TcpPrinter:
         self._last_activity = time.monotonic()
         self.bytes_in += len(data)
         try:
-            self.port.feed(data)
+            self.port.feed(data, self._connection)
             reply = drain_replies(self.port)
         except Exception as exc:  # the printer must outlive any input
-            self.errors.append(f"printer failed on {len(data)} bytes: {exc!r}")
+            self._note(f"printer failed on {len(data)} bytes: {exc!r}")
             return
         if reply:
             try:
@@ -155,6 +168,11 @@ class TcpPrinter:
                 client.setblocking(False)
             except OSError as exc:
                 self._drop(selector, f"reply not delivered: {exc}")
+
+    def _note(self, message: str) -> None:
+        self.errors.append(message)
+        for hook in list(self.on_error):
+            hook(message)
 
     # -- life cycle -------------------------------------------------------------------
 

@@ -58,10 +58,18 @@ def columns(data: bytes, count: int, dots: int, x_scale: int, y_scale: int = 1) 
 
 
 def side_by_side(
-    left: tuple[int, int, bytes], right: tuple[int, int, bytes]
+    left: tuple[int, int, bytes], right: tuple[int, int, bytes], max_width: int | None = None
 ) -> tuple[int, int, bytes]:
-    """Two bitmaps on one line, top-aligned."""
+    """Two bitmaps on one line, top-aligned; dots past ``max_width`` are dropped.
+
+    ``ESC *`` in the ZJiang ZJ-58 user's manual (the generic_58mm family): "If
+    the bit-image data input exceeds the number of dots to be printed on a
+    line, the excess data is ignored" -- and a line that kept growing would be
+    re-copied for every stripe added to it.
+    """
     width = left[0] + right[0]
+    if max_width is not None and width > max_width:
+        width = max(left[0], max_width)
     height = max(left[1], right[1])
     image = Image.new("1", (width, height), 255)
     image.paste(to_image(*left), (0, 0))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import attrs
 
+from simulator.devices.escpos.tables import DLE, ESC, FS, GS, command_name
 from simulator.errors import EscposError
 
 
@@ -33,3 +34,11 @@ class EscposDiagnostic:
 
 
 DiagnosticHook = Callable[[EscposDiagnostic], None]
+
+
+def command_at(data: bytes | bytearray) -> str:
+    """The name of the command ``data`` starts with, e.g. ``GS v`` (``data`` not empty)."""
+    prefix = {ESC: "ESC", FS: "FS", GS: "GS", DLE: "DLE"}.get(data[0])
+    if prefix is None:
+        return f"byte 0x{data[0]:02X}"
+    return command_name(prefix, data[1]) if len(data) > 1 else prefix

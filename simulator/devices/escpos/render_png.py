@@ -156,9 +156,25 @@ class PaperRenderer:
         self.problems: list[str] = []  # codes that could not be drawn, with why
 
     def render(self, receipt: RenderedReceipt | Iterable[RenderedLine]) -> Image.Image:
+        return self.render_within(receipt, None)[0]
+
+    def render_within(
+        self, receipt: RenderedReceipt | Iterable[RenderedLine], max_height: int | None
+    ) -> tuple[Image.Image, int]:
+        """The receipt, or as many of its lines as fit ``max_height`` dots; and how many did.
+
+        Drawing stops at the first line that does not fit, so paper of any
+        length costs at most ``max_height`` rows of memory.
+        """
         lines = receipt.lines if isinstance(receipt, RenderedReceipt) else tuple(receipt)
-        blocks = [self._block(line) for line in lines]
-        height = 2 * MARGIN_DOTS + sum(block.height for block, _ in blocks)
+        blocks: list[tuple[Image.Image, RenderedLine]] = []
+        height = 2 * MARGIN_DOTS
+        for line in lines:
+            image, _ = self._block(line)
+            if max_height is not None and height + image.height > max_height:
+                break
+            blocks.append((image, line))
+            height += image.height
         paper = Image.new("1", (self.geometry.width, height), PAPER)
         y = MARGIN_DOTS
         for block, line in blocks:
@@ -169,7 +185,7 @@ class PaperRenderer:
             else:
                 self._draw_line(paper, block, line, y)
             y += block.height
-        return paper
+        return paper, len(blocks)
 
     def _draw_line(
         self, paper: Image.Image, block: Image.Image, line: RenderedLine, y: int

@@ -134,9 +134,11 @@ def escpos_records(
             "type": "totals",
             "bytes_received": printer.bytes_received,
             "receipts": len(receipts),
-            "diagnostics": len(printer.diagnostics),
-            "unprinted_lines": len(printer.unprinted),
+            # Counted whole: the lists above keep the newest (see escpos.retention).
+            "diagnostics": len(printer.diagnostics) + printer.diagnostics.dropped,
+            "unprinted_lines": len(printer.unprinted) + printer.unprinted.dropped,
             "drawer_kicks": printer.drawer_kicks,
+            "dropped": printer.dropped,
         }
     )
     return records
