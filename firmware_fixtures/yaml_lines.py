@@ -247,6 +247,17 @@ class LineLoader(_Loader):
             self._anchored[id(node)] = (self._values - before + 1, levels)
         return node
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+            # PyYAML's constructors fail this way on a value its explicit tag does not
+            # fit (`!!int name`, `!!bool 3`, `!!map [1]`).
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(
+                f"not a {tag} value: write it without the tag", node.start_mark
+            ) from None
+
     def _grow(self, values: int, levels: int, mark: Any) -> None:
         """Count ``values`` more values, ``levels`` deep, inside the node being composed."""
         self._values += values
@@ -411,6 +422,13 @@ def loads(
         raise error(path, exc.problem, line=exc.line) from None
     except yaml.MarkedYAMLError as exc:
         raise error(path, f"not valid YAML: {_describe(exc)}", line=_line(exc)) from None
+    except UnicodeEncodeError as exc:  # a str with lone surrogates: not from a file
+        line = text.count("\n", 0, exc.start) + 1
+        raise error(path, f"not UTF-8 text: {exc.reason}", line=line) from None
+    except yaml.reader.ReaderError as exc:
+        raise error(
+            path, f"not valid YAML: {_reader_problem(exc)}", line=_reader_line(text, exc)
+        ) from None
     except yaml.YAMLError as exc:
         raise error(path, f"not valid YAML: {exc}") from None
 
@@ -427,6 +445,21 @@ def load(
 
 def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MiB" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
+
+
+def _reader_problem(exc: yaml.reader.ReaderError) -> str:
+    if isinstance(exc.character, bytes):
+        return f"byte 0x{ord(exc.character):02X} is not valid {exc.encoding}"
+    return f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason})"
+
+
+def _reader_line(text: str, exc: yaml.reader.ReaderError) -> int:
+    # libyaml counts the position in UTF-8 bytes, PyYAML's reader in characters.
+    if yaml.__with_libyaml__:
+        before = text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "ignore")
+    else:  # pragma: no cover
+        before = text[: exc.position]
+    return before.count("\n") + 1
 
 
 def _line(exc: yaml.MarkedYAMLError) -> int | None:

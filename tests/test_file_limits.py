@@ -131,6 +131,33 @@ def test_numbers_too_long_or_not_finite_are_refused(
     assert len(out) == 1 and out[0].startswith(f"{path}:4: {problem}")
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("a: 1\nb: !!int name\n", "not a !!int value: write it without the tag"),
+        ("a: 1\nb: !!bool 3\n", "not a !!bool value: write it without the tag"),
+        ("a: 1\nb: !!float ''\n", "not a !!float value: write it without the tag"),
+        ("a: 1\nb: !!map [1]\n", "not a !!map value: write it without the tag"),
+        ("a: 1\nb: !!timestamp soon\n", "not a !!timestamp value: write it without the tag"),
+    ],
+)
+def test_a_value_its_explicit_tag_does_not_fit_is_refused(text: str, problem: str) -> None:
+    with pytest.raises(FixtureFileError) as caught:
+        yaml_lines.loads(text, "doc.yaml")
+    assert str(caught.value) == f"doc.yaml:2: {problem}"
+
+
+def test_a_control_character_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_bytes("name: é\nsteps:\n  - wait: 1s\x00\n".encode())
+    with pytest.raises(ScenarioError) as caught:
+        yaml_lines.load(path, error=ScenarioError)
+    assert str(caught.value) == (
+        f"{path}:3: not valid YAML: character U+0000 is not allowed in YAML "
+        "(control characters are not allowed)"
+    )
+
+
 def test_quoted_long_digits_are_text() -> None:
     assert yaml_lines.loads(f"a: '{'9' * 5000}'\n", "doc.yaml") == {"a": "9" * 5000}
 
