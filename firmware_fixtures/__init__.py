@@ -28,14 +28,21 @@ def find(category: str, name: str, suffixes: tuple[str, ...]) -> Path | None:
     ``name`` may also be a path to a file anywhere.
     """
     direct = Path(name)
-    if direct.suffix in suffixes and direct.is_file():
+    if direct.suffix in suffixes and _is_file(direct):
         return direct
     for folder in search_path():
         for suffix in suffixes:
             candidate = folder / category / f"{name}{suffix}"
-            if candidate.is_file():
+            if _is_file(candidate):
                 return candidate
     return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name no file can have (too long, a NUL byte): not found
+        return False
 
 
 def names(category: str, suffixes: tuple[str, ...]) -> list[str]:

@@ -16,18 +16,30 @@ gateway tables, vendor contracts, receipt templates) goes through this module:
   subclass the caller names), carrying the path, the line and the problem.
 * :func:`line_of` and :func:`line_at` find "the line of this key".
 
+Limits (docs/reliability.md): a file of at most :data:`MAX_FILE_BYTES`, nested
+at most :data:`MAX_DEPTH` levels, at most :data:`MAX_NODES` values once its
+aliases (``*name``) and merges (``<<``) are expanded -- so a few hundred bytes
+of nested aliases (a "billion laughs") cannot make gigabytes -- and numbers of
+at most :data:`MAX_NUMBER_CHARS` characters, finite. Each is refused with the
+line where it is crossed, before anything is built past it.
+
 This module lives in the data package so both ``drivers`` and ``simulator``
 can use it (``drivers`` never imports ``simulator``).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "MAX_NUMBER_CHARS",
     "FixtureFileError",
     "LineDict",
     "LineList",
@@ -40,6 +52,17 @@ __all__ = [
     "read_text",
 ]
 
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+# Values (scalars, lists, mappings, keys) in a file once every alias is expanded.
+MAX_NODES = 100_000
+# Python's int() is quadratic in the digits (it refuses more than 4300); no file
+# possim reads needs a number longer than this -- quote it if it is text.
+MAX_NUMBER_CHARS = 40
+# A problem longer than this is shortened in the middle: a message stays readable
+# however large the value it quotes (and the file's limits bound that value).
+MAX_PROBLEM_CHARS = 2000
+
 
 class FixtureFileError(Exception):
     """A data file is missing, unreadable or malformed.
@@ -50,6 +73,10 @@ class FixtureFileError(Exception):
     """
 
     def __init__(self, path: Path | str, problem: str, line: int | None = None) -> None:
+        if len(problem) > MAX_PROBLEM_CHARS:
+            left_out = len(problem) - MAX_PROBLEM_CHARS
+            head, tail = MAX_PROBLEM_CHARS * 3 // 4, MAX_PROBLEM_CHARS // 4
+            problem = f"{problem[:head]} ...({left_out} characters left out)... {problem[-tail:]}"
         self.path = Path(path)
         self.problem = problem
         self.line = line
@@ -147,14 +174,107 @@ def line_at(document: object, *keys: str | int) -> int | None:
 class _Refused(Exception):
     """YAML this module's loaders refuse (a complex or duplicate key)."""
 
-    def __init__(self, problem: str, mark: yaml.Mark) -> None:
+    def __init__(self, problem: str, mark: Any) -> None:
         super().__init__(problem)
         self.problem = problem
         self.line = int(mark.line) + 1
 
 
-class LineLoader(yaml.SafeLoader):
-    """A SafeLoader building :class:`LineDict` mappings and :class:`LineList` sequences."""
+if TYPE_CHECKING:
+    _Loader = yaml.SafeLoader
+else:
+    # libyaml scans and parses where PyYAML has it (every wheel does): ten times the
+    # speed of Python. PyYAML's composer (with the counting below) and constructor
+    # build from its events.
+    if yaml.__with_libyaml__:
+        _Events = yaml.cyaml.CParser
+    else:  # pragma: no cover
+
+        class _Events(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+            def __init__(self, stream):
+                yaml.reader.Reader.__init__(self, stream)
+                yaml.scanner.Scanner.__init__(self)
+                yaml.parser.Parser.__init__(self)
+
+    class _Loader(
+        yaml.composer.Composer, _Events, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+    ):
+        def __init__(self, stream):
+            _Events.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+
+class LineLoader(_Loader):
+    """A safe loader building :class:`LineDict` mappings and :class:`LineList` sequences.
+
+    It counts while composing, before anything is built: the values an alias
+    (``*name``) repeats count again each time, and the levels it holds add to the
+    depth where it is used; past the module's limits the file is refused at the
+    line where the limit is crossed.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._values = 0
+        # For each node being composed, outermost first: the levels below it so far.
+        self._open: list[int] = []
+        # Each anchored node composed: its values and levels, aliases expanded.
+        self._anchored: dict[int, tuple[int, int]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            named = self.anchors.get(event.anchor)
+            if named is not None:
+                expanded = self._anchored.get(id(named))
+                if expanded is None:
+                    raise _Refused(
+                        f"alias *{event.anchor} is inside the value it names: it would never end",
+                        event.start_mark,
+                    )
+                self._grow(*expanded, event.start_mark)
+            return super().compose_node(parent, index)
+        self._grow(1, 1, event.start_mark)
+        before = self._values
+        self._open.append(0)
+        node = super().compose_node(parent, index)
+        levels = self._open.pop() + 1
+        if self._open:
+            self._open[-1] = max(self._open[-1], levels)
+        if event.anchor is not None:
+            self._anchored[id(node)] = (self._values - before + 1, levels)
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+            # PyYAML's constructors fail this way on a value its explicit tag does not
+            # fit (`!!int name`, `!!bool 3`, `!!map [1]`).
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(
+                f"not a {tag} value: write it without the tag", node.start_mark
+            ) from None
+
+    def _grow(self, values: int, levels: int, mark: Any) -> None:
+        """Count ``values`` more values, ``levels`` deep, inside the node being composed."""
+        self._values += values
+        if self._values > MAX_NODES:
+            raise _Refused(
+                f"more than {MAX_NODES} values (an alias *name counts what it repeats): "
+                "possim reads no file that large",
+                mark,
+            )
+        if len(self._open) + levels > MAX_DEPTH:
+            raise _Refused(
+                f"nested more than {MAX_DEPTH} levels deep (an alias *name counts what it "
+                "holds): possim reads no file nested that deep",
+                mark,
+            )
+        if self._open:
+            self._open[-1] = max(self._open[-1], levels)
 
 
 class TextLineLoader(LineLoader):
@@ -223,20 +343,60 @@ def _construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> LineList
     return result
 
 
+def _construct_int(loader: LineLoader, node: yaml.ScalarNode) -> int:
+    _check_number(node)
+    return int(loader.construct_yaml_int(node))
+
+
+def _construct_float(loader: LineLoader, node: yaml.ScalarNode) -> float:
+    _check_number(node)
+    value = float(loader.construct_yaml_float(node))
+    if not math.isfinite(value):
+        raise _Refused(
+            f"{node.value} is not a finite number: write a number (quote it if it is text)",
+            node.start_mark,
+        )
+    return value
+
+
+def _check_number(node: yaml.ScalarNode) -> None:
+    if len(node.value) > MAX_NUMBER_CHARS:
+        raise _Refused(
+            f"a number of {len(node.value)} characters: possim reads numbers of at most "
+            f"{MAX_NUMBER_CHARS} (quote it if it is text)",
+            node.start_mark,
+        )
+
+
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 # -- reading files ------------------------------------------------------------------
 
 
-def read_text(path: Path | str, *, error: type[FixtureFileError] = FixtureFileError) -> str:
-    """The UTF-8 text of ``path``, or ``error`` saying why it cannot be read."""
+def read_text(
+    path: Path | str,
+    *,
+    error: type[FixtureFileError] = FixtureFileError,
+    limit: int = MAX_FILE_BYTES,
+) -> str:
+    """The UTF-8 text of ``path`` (at most ``limit`` bytes), or ``error`` saying why
+    it cannot be read."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
     except OSError as exc:
         raise error(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise error(
+            path,
+            f"larger than {_size(limit)}: possim reads no such file that large",
+            line=data.count(b"\n", 0, limit) + 1,
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -254,12 +414,21 @@ def loads(
     error: type[FixtureFileError] = FixtureFileError,
 ) -> Any:
     """Parse ``text`` (read from ``path``, which names it in errors)."""
+    if len(text) > MAX_FILE_BYTES:
+        raise error(path, f"larger than {_size(MAX_FILE_BYTES)}: possim reads no YAML that large")
     try:
         return yaml.load(text, Loader=loader)
     except _Refused as exc:
         raise error(path, exc.problem, line=exc.line) from None
     except yaml.MarkedYAMLError as exc:
         raise error(path, f"not valid YAML: {_describe(exc)}", line=_line(exc)) from None
+    except UnicodeEncodeError as exc:  # a str with lone surrogates: not from a file
+        line = text.count("\n", 0, exc.start) + 1
+        raise error(path, f"not UTF-8 text: {exc.reason}", line=line) from None
+    except yaml.reader.ReaderError as exc:
+        raise error(
+            path, f"not valid YAML: {_reader_problem(exc)}", line=_reader_line(text, exc)
+        ) from None
     except yaml.YAMLError as exc:
         raise error(path, f"not valid YAML: {exc}") from None
 
@@ -272,6 +441,25 @@ def load(
 ) -> Any:
     """Read and parse the YAML file ``path``; every failure is an ``error``."""
     return loads(read_text(path, error=error), path, loader=loader, error=error)
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
+
+
+def _reader_problem(exc: yaml.reader.ReaderError) -> str:
+    if isinstance(exc.character, bytes):
+        return f"byte 0x{ord(exc.character):02X} is not valid {exc.encoding}"
+    return f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason})"
+
+
+def _reader_line(text: str, exc: yaml.reader.ReaderError) -> int:
+    # libyaml counts the position in UTF-8 bytes, PyYAML's reader in characters.
+    if yaml.__with_libyaml__:
+        before = text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "ignore")
+    else:  # pragma: no cover
+        before = text[: exc.position]
+    return before.count("\n") + 1
 
 
 def _line(exc: yaml.MarkedYAMLError) -> int | None:

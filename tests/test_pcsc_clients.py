@@ -56,7 +56,7 @@ def emvtool() -> Path:
     found = built if built.is_file() else Path(shutil.which("emvtool") or built)
     if found.is_file():
         return found
-    message = f"python-emv's emvtool is not installed (`make .venv/emvtool/bin/emvtool` installs it)"
+    message = "python-emv's emvtool is not installed (`make .venv/emvtool/bin/emvtool` installs it)"
     if os.environ.get(REQUIRE_SYSTEM_ENV) == "1":
         pytest.fail(f"{message} but {REQUIRE_SYSTEM_ENV}=1 requires it", pytrace=False)
     pytest.skip(message)

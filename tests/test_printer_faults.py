@@ -291,8 +291,8 @@ def test_fault_scenarios_pass_over_each_transport(
     [
         ("{}", "name at least one fault"),
         ("{paper_end: 1}", "expected true or false"),
-        ("{paper_end_after: -1}", "a number of 0 or more"),
-        ("{paper_end_after: true}", "a number of 0 or more"),
+        ("{paper_end_after: -1}", "a whole number from 0 to 1000000"),
+        ("{paper_end_after: true}", "a whole number from 0 to 1000000"),
         ("{jam: true}", "unknown key"),
     ],
 )

@@ -24,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from drivers.traffic.trace import TraceFormatError, TraceRecordingError
+from drivers.traffic.trace import Message, TraceFormatError, TraceRecordingError
 
 KEY_ENV = "POSSIM_TRACE_KEY"
 _KCV_LABEL = b"possim trace key check"
@@ -94,7 +95,12 @@ class Sealer:
             raise TraceFormatError(path, "header: seal is missing", line=1)
         secret = seal.get("key") != "header"
         if not secret:
-            key = bytes.fromhex(str(seal.get("value", "")))
+            value = seal.get("value")
+            if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+                raise TraceFormatError(
+                    path, "header: seal.value: expected the key, 64 hex digits", line=1
+                )
+            key = bytes.fromhex(value)
         else:
             env = _env_key()
             if env is None:
@@ -106,6 +112,8 @@ class Sealer:
                 )
             key = env
         if _check_value(key) != seal.get("kcv"):
+            if not secret:
+                raise TraceFormatError(path, "header: seal.kcv does not match seal.value", line=1)
             raise TraceFormatError(path, f"${KEY_ENV} is not the key this trace was sealed with")
         return cls(key, dict(seal), secret=secret)
 
@@ -114,11 +122,15 @@ class Sealer:
         sealed = self._aead.encrypt(nonce, data, binding)
         return base64.b64encode(nonce + sealed).decode("ascii")
 
-    def unseal(self, text: str, binding: bytes, n: int, path: Path) -> bytes:
+    def unseal(self, text: str, binding: bytes, message: Message, path: Path) -> bytes:
+        """The bytes sealed on ``message``'s line, or a TraceFormatError at that line."""
         try:
             raw = base64.b64decode(text, validate=True)
             return self._aead.decrypt(raw[:12], raw[12:], binding)
         except (ValueError, InvalidTag):
             raise TraceFormatError(
-                path, f"exchange {n}: the sealed response is damaged or was edited"
+                path,
+                f"exchange {message.n}: this line or its sealed bytes were edited after "
+                "recording (the seal no longer matches): record the trace again",
+                line=message.line or None,
             ) from None

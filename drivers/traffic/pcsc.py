@@ -217,7 +217,7 @@ class ReplayScard(PcscConstants):
     def _take_presence(self, message: Message) -> None:
         self._present = bool(message.extra.get("present"))
         if self._present:
-            self._atr = bytes.fromhex(message.hex)
+            self._atr = self._cursor.payload(message)
 
     def _skip_presence(self) -> None:
         """Presence changes recorded before a driver call happened before it."""
@@ -241,7 +241,7 @@ class ReplayScard(PcscConstants):
             self._skip_presence()
             message = self._cursor.expect("status", "in", "status")
         rc = int(message.extra.get("rc", 0))
-        atr = list(bytes.fromhex(message.hex))
+        atr = list(self._cursor.payload(message))
         state = self.SCARD_STATE_PRESENT
         return rc, self._reader, state, int(message.extra.get("protocol", self._protocol)), atr
 

@@ -18,10 +18,12 @@ the recorded card arrives and leaves and when the recorded scan happens.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import firmware_fixtures
 from drivers.errors import DeviceURLError
@@ -115,20 +117,46 @@ def open_scanner(url: DeviceURL, context: DeviceContext) -> Any:
 
     cursor = _cursor(url, DeviceKind.SCANNER, context)
     device = cursor.trace.device
-    try:
-        port = ReplayPort(cursor, float(device.get("timeout", 0.05)))
-        scanner = ReplaySerialScanner(
-            port,
-            cursor,
-            clock=context.clock,
-            prefix=str(device.get("prefix", "")),
-            suffix=bytes.fromhex(str(device.get("suffix", "0d"))),
-            max_length=int(device.get("max_length", 512)),
-            name=str(cursor.trace.header.get("url")),
-        )
-    except (TypeError, ValueError) as exc:
-        raise TraceFormatError(cursor.path, f"header: device: {exc}", line=1) from None
+    timeout = _device_field(cursor, "timeout", 0.05, "seconds up to 10", _seconds)
+    suffix = _device_field(cursor, "suffix", "0d", "hex digits", _hex)
+    port = ReplayPort(cursor, timeout)
+    scanner = ReplaySerialScanner(
+        port,
+        cursor,
+        clock=context.clock,
+        prefix=str(device.get("prefix", "")),
+        suffix=bytes.fromhex(suffix),
+        max_length=_device_field(cursor, "max_length", 512, "1 to 65536", _length),
+        name=str(cursor.trace.header.get("url")),
+    )
     world = _world(context, "scanner")
     if world is not None:
         setattr(world, "scanner", ReplayScannerHand(scanner, context.clock))  # noqa: B010
     return scanner
+
+
+T = TypeVar("T")
+
+
+def _device_field(
+    cursor: Cursor, name: str, default: T, expected: str, valid: Callable[[object], bool]
+) -> T:
+    """The header's ``device.<name>``, or ``default``; a TraceFormatError if malformed."""
+    value = cursor.trace.device.get(name, default)
+    if not valid(value):
+        raise TraceFormatError(
+            cursor.path, f"header: device.{name}: expected {expected}, got {value!r}", line=1
+        )
+    return value  # type: ignore[no-any-return]
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 10
+
+
+def _hex(value: object) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"(?:[0-9A-Fa-f]{2})*", value) is not None
+
+
+def _length(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65536

@@ -8,6 +8,7 @@ driver asks for something else.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,7 +23,10 @@ from drivers.traffic.trace import (
     TraceFormatError,
     TraceWriter,
     redact_url,
+    seal_binding,
 )
+
+_SALT = re.compile(r"[0-9a-f]{32}")
 
 
 class Tape:
@@ -56,21 +60,26 @@ class Tape:
         direction: str,
         hex_text: str,
         summary: str,
+        seal: Callable[[Mapping[str, Any]], str] | None = None,
         **extra: Any,
     ) -> int:
         # t: seconds on the device's clock since it was opened (virtual in a simulation).
         extra["t"] = round(self._clock.monotonic() - self._start, 3)
-        return self.writer.add(op, direction, hex_text, summary, **extra)
+        return self.writer.add(op, direction, hex_text, summary, seal, **extra)
 
     def add_sealed(
         self, op: str, direction: str, data: bytes, shown: str, summary: str, **extra: Any
     ) -> None:
-        """Record ``data``; when ``shown`` hides part of it, keep the bytes sealed."""
+        """Record ``data``; when ``shown`` hides part of it, keep the bytes sealed, bound
+        to the rest of the line (see :func:`~drivers.traffic.trace.seal_binding`)."""
         if shown == data.hex().upper():
             self.add(op, direction, shown, summary, **extra)
             return
-        extra["sealed"] = self.sealer.seal(data, _binding(op, direction, shown))
-        self.add(op, direction, shown, summary, **extra)
+
+        def seal(line: Mapping[str, Any]) -> str:
+            return self.sealer.seal(data, seal_binding(self.salt, line))
+
+        self.add(op, direction, shown, summary, seal, **extra)
 
     def digest(self, data: bytes) -> str:
         return digest(self.salt, data, self.sealer.secret)
@@ -82,9 +91,11 @@ class Tape:
 Describe = Callable[[bytes], str]
 
 
-def _binding(op: str, direction: str, shown: str) -> bytes:
-    """What a sealed payload is bound to: moving it to another line breaks the seal."""
-    return f"{op} {direction} {shown}".encode()
+def _binding(trace: Trace, message: Message) -> bytes:
+    """What the sealed payload of ``message`` was bound to when it was recorded."""
+    if trace.version == 1:  # format 1 bound it to the operation and shown bytes only
+        return f"{message.op} {message.dir} {message.hex}".encode()
+    return seal_binding(str(trace.header.get("salt")), message.to_json())
 
 
 class Cursor:
@@ -96,9 +107,18 @@ class Cursor:
         self.position = 0
         self.sealer = Sealer.for_replay(trace.header.get("seal"), trace.path)
         salt = trace.header.get("salt")
-        if not isinstance(salt, str):
-            raise TraceFormatError(trace.path, "header: salt is missing", line=1)
+        if not isinstance(salt, str) or not _SALT.fullmatch(salt):
+            raise TraceFormatError(trace.path, "header: salt is missing or malformed", line=1)
         self.salt = salt
+        # Every seal is checked now, so an edited line is reported as such, at its line,
+        # before the replay starts -- not as a divergence at some later exchange.
+        self._payloads = {
+            message.extra["sealed"]: self.sealer.unseal(
+                message.extra["sealed"], _binding(trace, message), message, trace.path
+            )
+            for message in trace.messages
+            if "sealed" in message.extra
+        }
         # The first divergence: later calls re-raise it, closing is quiet after it.
         self.failure: TraceDivergence | None = None
         # The cursors of the other devices replayed by the same terminal: when one
@@ -152,16 +172,19 @@ class Cursor:
         """The bytes a fake device answers with: unsealed when the line hides them."""
         sealed = message.extra.get("sealed")
         if isinstance(sealed, str):
-            binding = _binding(message.op, message.dir, message.hex)
-            return self.sealer.unseal(sealed, binding, message.n, self.trace.path)
-        try:
-            return message.data()
-        except ValueError:
+            unsealed = self._payloads.get(sealed)
+            if unsealed is None:  # a message of another copy of the trace
+                unsealed = self.sealer.unseal(
+                    sealed, _binding(self.trace, message), message, self.path
+                )
+            return unsealed
+        if message.hidden:  # a digest: the bytes a driver sent, never answered with
             raise TraceFormatError(
                 self.trace.path,
-                f"exchange {message.n}: hex is hidden but nothing is sealed",
-                line=message.n + 2,
-            ) from None
+                f"exchange {message.n}: its bytes are hidden, and a device cannot answer them",
+                line=message.line or None,
+            )
+        return message.data()
 
     def diverged(self, message: Message | None, actual: str) -> TraceDivergence:
         if message is None:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import attrs
 
 from simulator.gateway.faults import HttpFault, ReplyFault
+from simulator.scenario.arguments import Count
 from simulator.scenario.model import (
     DURATION_SCHEMA,
     TEXT_SCHEMA,
@@ -28,19 +29,15 @@ from simulator.scenario.model import (
 )
 from simulator.scenario.runner import ScenarioRun
 
-_TIMES_SCHEMA: dict[str, Any] = {
-    "type": "integer",
-    "minimum": 1,
-    "default": 1,
-    "description": "How many requests in a row the fault hits.",
-}
+_TIMES = Count(1, 100, "How many requests in a row the fault hits.", default=1)
+_REMOVE_AT_APDU = Count(
+    1, 1000, "The command (counted from this step, 1 = the next) that finds the card gone."
+)
+_GARBAGE = Count(1, 4096, "Bytes of noise, ended like a code.")
 
 
-def _count(value: Mapping[str, Any], key: str, where: Where, what: str, default: int) -> int:
-    count = value.get(key, default)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise where.error(f"{what}.{key}: expected a whole number of 1 or more, got {count!r}")
-    return count
+def _count(value: Mapping[str, Any], key: str, count: Count, where: Where, what: str) -> int:
+    return count.parse(value.get(key, count.default), where, f"{what}.{key}")
 
 
 def _one_of(value: Mapping[str, Any], keys: tuple[str, ...], where: Where, what: str) -> str:
@@ -68,12 +65,7 @@ class CardFault(Step):
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "remove_at_apdu": {
-                "type": "integer",
-                "minimum": 1,
-                "description": "The command (counted from this step, 1 = the next) that "
-                "finds the card gone.",
-            }
+            "remove_at_apdu": _REMOVE_AT_APDU.schema(),
         },
         "required": ["remove_at_apdu"],
         "additionalProperties": False,
@@ -87,7 +79,7 @@ class CardFault(Step):
         value = expect_mapping(value, where, "card_fault", {"remove_at_apdu"})
         if "remove_at_apdu" not in value:
             raise where.error("card_fault: expected {remove_at_apdu: N}")
-        return cls(_count(value, "remove_at_apdu", where, "card_fault", 1))
+        return cls(_count(value, "remove_at_apdu", _REMOVE_AT_APDU, where, "card_fault"))
 
     def run(self, run: ScenarioRun) -> None:
         slot = run.card_slot(self)
@@ -127,7 +119,7 @@ class GatewayFault(Step):
             "delay": DURATION_SCHEMA,
             "drop_response": {"const": True},
             "close_connection": {"const": True},
-            "times": _TIMES_SCHEMA,
+            "times": _TIMES.schema(),
             "kind": {"enum": list(_MESSAGE_KINDS)},
         },
         "oneOf": [{"required": [key]} for key in _HOST_FAULTS],
@@ -159,7 +151,7 @@ class GatewayFault(Step):
                 close=fault_kind == "close_connection",
                 message_kind=message,
             )
-        return cls(fault, _count(value, "times", where, "gateway_fault", 1))
+        return cls(fault, _count(value, "times", _TIMES, where, "gateway_fault"))
 
     def run(self, run: ScenarioRun) -> None:
         server = run.sim.gateway.server
@@ -196,7 +188,7 @@ class QrGatewayFault(Step):
             "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "delay": DURATION_SCHEMA,
             "drop_response": {"const": True},
-            "times": _TIMES_SCHEMA,
+            "times": _TIMES.schema(),
         },
         "oneOf": [{"required": [key]} for key in _HTTP_FAULTS],
         "additionalProperties": False,
@@ -220,7 +212,7 @@ class QrGatewayFault(Step):
         else:
             _true(value, kind, where, "qr_gateway_fault")
             fault = HttpFault(drop=True)
-        return cls(fault, _count(value, "times", where, "qr_gateway_fault", 1))
+        return cls(fault, _count(value, "times", _TIMES, where, "qr_gateway_fault"))
 
     def run(self, run: ScenarioRun) -> None:
         qr_server = getattr(run.sim.gateway, "qr_server", None)
@@ -254,7 +246,7 @@ class ScanNoise(Step):
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "garbage": {"type": "integer", "minimum": 1, "maximum": 4096},
+            "garbage": _GARBAGE.schema(),
             "partial": TEXT_SCHEMA,
         },
         "minProperties": 1,
@@ -270,9 +262,9 @@ class ScanNoise(Step):
         value = expect_mapping(value, where, "scan_noise", {"garbage", "partial"})
         if not value:
             raise where.error("scan_noise: expected {garbage: N} and/or {partial: TEXT}")
-        garbage = value.get("garbage", 0)
-        if isinstance(garbage, bool) or not isinstance(garbage, int) or not 0 <= garbage <= 4096:
-            raise where.error("scan_noise.garbage: expected a number of bytes, 1-4096")
+        garbage = (
+            _count(value, "garbage", _GARBAGE, where, "scan_noise") if "garbage" in value else 0
+        )
         partial = value.get("partial")
         if partial is not None and (isinstance(partial, (list, Mapping)) or not str(partial)):
             raise where.error("scan_noise.partial: expected the truncated code as text")

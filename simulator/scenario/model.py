@@ -32,6 +32,7 @@ import attrs
 
 from simulator.errors import FixtureError, ScenarioError
 from simulator.scenario import yaml_lines
+from simulator.scenario.arguments import DURATION
 from simulator.scenario.yaml_lines import LineDict, LineList
 from simulator.terminal.config import TerminalConfig
 
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from simulator.scenario.runner import ScenarioRun
 
 DEFAULT_WITHIN = 120.0  # virtual seconds an expectation may wait
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _TOP_LEVEL = {"name", "purpose", "seed", "terminal", "steps", "variants"}
 
 
@@ -83,13 +82,8 @@ STEPS: dict[str, type[Step]] = {}
 S = TypeVar("S", bound=type[Step])
 
 # Schema fragments the step classes share (see Step.schema).
-DURATION_SCHEMA: dict[str, Any] = {
-    "description": "A duration: 30s, 500ms, 2m, 1h, or a number of seconds.",
-    "anyOf": [
-        {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": _DURATION_RE.pattern},
-    ],
-}
+# Every duration argument (wait, within, delay): simulator/scenario/arguments.py.
+DURATION_SCHEMA: dict[str, Any] = DURATION.schema()
 NO_ARGUMENTS_SCHEMA: dict[str, Any] = {
     "description": "Takes no arguments: write the keyword alone, e.g. `- remove_card:`.",
     "anyOf": [{"type": "null"}, {"const": True}, {"type": "object", "maxProperties": 0}],
@@ -151,18 +145,8 @@ class Scenario:
 
 
 def parse_duration(value: Any, where: Where, what: str) -> float:
-    if isinstance(value, bool):
-        raise where.error(f"{what}: expected a duration like 30s, 500ms or 2m, got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        match = _DURATION_RE.match(str(value))
-        if match is None:
-            raise where.error(f"{what}: expected a duration like 30s, 500ms or 2m, got {value!r}")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds < 0:
-        raise where.error(f"{what}: a duration cannot be negative")
-    return seconds
+    """Seconds of a duration argument, within its bounds (see DURATION_SCHEMA)."""
+    return DURATION.parse(value, where, what)
 
 
 def expect_no_arguments(value: Any, where: Where, keyword: str) -> None:
@@ -232,7 +216,11 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
     if not isinstance(seed, int) or isinstance(seed, bool):
         problem = f"seed: expected an integer, got {seed!r}"
         problems.append(ScenarioError(path, problem, document.line_of("seed")))
-    terminal = str(document.get("terminal", "default"))
+    terminal = document.get("terminal", "default")
+    if not isinstance(terminal, str):
+        problem = f"terminal: expected the name or path of a configuration, got {terminal!r}"
+        problems.append(ScenarioError(path, problem, document.line_of("terminal")))
+        terminal = "default"
     try:
         TerminalConfig.load(terminal)
     except FixtureError as exc:

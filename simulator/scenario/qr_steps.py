@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import attrs
 
 from simulator.events import Event
+from simulator.scenario.arguments import Count
 from simulator.scenario.model import (
     AMOUNT_SCHEMA,
     DEFAULT_WITHIN,
@@ -88,6 +89,9 @@ def _sim_call(run: ScenarioRun, step: Step, action: str, body: Mapping[str, Any]
         raise run.fail(step, f"/v1/sim/{action}: {exc}") from None
 
 
+_SCAN_TIMES = Count(1, 100, "How many times the code arrives (2: a doubled scan).", default=1)
+
+
 @step("scan_code")
 @attrs.define
 class ScanCode(Step):
@@ -104,7 +108,7 @@ class ScanCode(Step):
                 "type": "object",
                 "properties": {
                     "code": _CODE_SCHEMA,
-                    "times": {"type": "integer", "minimum": 1, "default": 1},
+                    "times": _SCAN_TIMES.schema(),
                 },
                 "required": ["code"],
                 "additionalProperties": False,
@@ -121,9 +125,7 @@ class ScanCode(Step):
         times = 1
         if isinstance(value, Mapping):
             value = expect_mapping(value, where, "scan_code", {"code", "times"})
-            times = value.get("times", 1)
-            if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-                raise where.error("scan_code.times: expected a number of 1 or more")
+            times = _SCAN_TIMES.parse(value.get("times", 1), where, "scan_code.times")
             value = value.get("code")
         if value is None or isinstance(value, (list, Mapping)) or not str(value).strip():
             raise where.error("scan_code: expected the code (quote it: it is text)")

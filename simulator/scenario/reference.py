@@ -149,7 +149,7 @@ def _shape(schema: dict[str, Any]) -> str:
         return "one of " + _choices(schema["enum"])
     if "anyOf" in schema:
         if description.startswith("A duration"):
-            return "a duration (`30s`, `500ms`, `2m`, or seconds)"
+            return f"a duration (`30s`, `500ms`, `2m`, or seconds; at most {_max_duration()})"
         if description.startswith("Takes no arguments"):
             return "nothing (write the keyword alone)"
         return " or ".join(dict.fromkeys(_shape(form) for form in schema["anyOf"]))
@@ -176,6 +176,12 @@ def _shape(schema: dict[str, Any]) -> str:
         low, _, high = pattern[len("^[0-9]{") :].partition("}")[0].partition(",")
         return f"{low}-{high} digits" if high else f"{low} digits"
     return "text"
+
+
+def _max_duration() -> str:
+    from simulator.scenario.arguments import MAX_DURATION
+
+    return f"{MAX_DURATION / 3600:g}h"
 
 
 def _message(items: dict[str, Any]) -> str:

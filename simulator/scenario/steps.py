@@ -20,6 +20,7 @@ from simulator.devices.printer_port import PrinterPort
 from simulator.errors import FixtureError
 from simulator.events import Event
 from simulator.redact import pin_asterisks
+from simulator.scenario.arguments import Count
 from simulator.scenario.model import (
     AMOUNT_SCHEMA,
     DEFAULT_WITHIN,
@@ -790,7 +791,7 @@ class ExpectSpeech(Step):
     def parse(cls, value: Any, where: Where) -> ExpectSpeech:
         new_only = isinstance(value, Mapping)
         if new_only:
-            value = expect_mapping(value, where, "expect_speech", {"new"})["new"]
+            value = expect_mapping(value, where, "expect_speech", {"new"}).get("new")
         if isinstance(value, list) and not value:
             return cls((), new_only)
         return cls(_texts(value, where, "expect_speech"), new_only)
@@ -1225,7 +1226,13 @@ class ExpectLedger(Step):
 # -- the printer (faults and their cure; see docs/printer.md) ---------------------
 
 _PRINTER_FLAGS = ("paper_end", "paper_near_end", "cover_open", "offline")
-_PRINTER_COUNTS = ("paper_end_after", "cover_open_after", "offline_after", "paper_lines_left")
+_PRINTER_BYTES = Count(0, 1_000_000, "Bytes the printer takes from now before the fault.")
+_PRINTER_COUNTS = {
+    "paper_end_after": _PRINTER_BYTES,
+    "cover_open_after": _PRINTER_BYTES,
+    "offline_after": _PRINTER_BYTES,
+    "paper_lines_left": Count(0, 100_000, "Lines left on the paper roll."),
+}
 
 
 def _printer_port(run: ScenarioRun, step: Step) -> PrinterPort:
@@ -1250,7 +1257,7 @@ class PrinterFault(Step):
         "type": "object",
         "properties": {
             **{flag: {"type": "boolean"} for flag in _PRINTER_FLAGS},
-            **{count: {"type": "integer", "minimum": 0} for count in _PRINTER_COUNTS},
+            **{key: count.schema() for key, count in _PRINTER_COUNTS.items()},
         },
         "minProperties": 1,
         "additionalProperties": False,
@@ -1271,8 +1278,8 @@ class PrinterFault(Step):
             if key in _PRINTER_FLAGS:
                 if not isinstance(item, bool):
                     raise where.error(f"printer_fault.{key}: expected true or false")
-            elif isinstance(item, bool) or not isinstance(item, int) or item < 0:
-                raise where.error(f"printer_fault.{key}: expected a number of 0 or more")
+            else:
+                item = _PRINTER_COUNTS[key].parse(item, where, f"printer_fault.{key}")
             faults[str(key)] = item
         return cls(faults)
 

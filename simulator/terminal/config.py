@@ -1,7 +1,13 @@
-"""Terminal configuration: identities, device URLs, hosts, timeouts (TOML)."""
+"""Terminal configuration: identities, device URLs, hosts, timeouts (TOML).
+
+Read within the limits of every file possim reads (docs/reliability.md): at most
+1 MiB of UTF-8, each field of the type and range it declares; every problem is
+a :class:`ConfigError` naming the file and, where it can, the line.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 
 import firmware_fixtures
+from firmware_fixtures import yaml_lines
 from simulator.errors import ConfigError
 from simulator.terminal.amounts import parse_yuan
 from simulator.wire.iso8583 import ASCII_HEADER, BINARY_HEADER, Framing, Iso8583Codec
@@ -87,22 +94,48 @@ class HostEndpoint:
         return MessageMac(codec, key, self.mac)
 
 
+MAX_TIMEOUT = 24 * 3600.0  # seconds: a day (virtual in simulations)
+
+
+def _seconds(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= MAX_TIMEOUT  # also NaN
+    ):
+        raise ValueError(
+            f"timeouts.{attribute.name}: expected seconds, more than 0 and at most "
+            f"{MAX_TIMEOUT:g}, got {value!r}"
+        )
+
+
+def _attempts(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+        raise ValueError(
+            f"timeouts.{attribute.name}: expected a whole number from 0 to 10, got {value!r}"
+        )
+
+
+def _timeout(default: float) -> float:
+    return attrs.field(default=default, validator=_seconds)
+
+
 @attrs.frozen
 class Timeouts:
-    card: float = 60.0
-    pin: float = 60.0
-    host: float = 30.0
-    removal: float = 30.0
-    printer: float = 300.0  # how long a receipt waits for a printer fault to clear
-    reversal_attempts: int = 3
+    card: float = _timeout(60.0)
+    pin: float = _timeout(60.0)
+    host: float = _timeout(30.0)
+    removal: float = _timeout(30.0)
+    printer: float = _timeout(300.0)  # how long a receipt waits for a printer fault to clear
+    reversal_attempts: int = attrs.field(default=3, validator=_attempts)
     # QR payments: how long the cashier waits for the customer's code to be
     # scanned, for a USERPAYING customer to confirm (polled every qr_poll s),
     # and for a dynamic QR to be paid.
-    scan: float = 60.0
-    qr_confirm: float = 30.0
-    qr_poll: float = 5.0
-    qr_wait: float = 120.0
-    qr_http: float = 10.0  # one HTTP call to the QR gateway
+    scan: float = _timeout(60.0)
+    qr_confirm: float = _timeout(30.0)
+    qr_poll: float = _timeout(5.0)
+    qr_wait: float = _timeout(120.0)
+    qr_http: float = _timeout(10.0)  # one HTTP call to the QR gateway
 
 
 @attrs.frozen
@@ -221,38 +254,52 @@ class TerminalConfig:
         path = firmware_fixtures.locate(
             "terminals", name_or_path, (".toml",), "terminal configuration", ConfigError
         )
+        text = yaml_lines.read_text(path, error=ConfigError)
         try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
+            document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(path, f"not valid TOML: {exc}") from None
-        return cls.from_mapping(document, source=path)
+            problem, line = _toml_problem(str(exc))
+            raise ConfigError(path, f"not valid TOML: {problem}", line) from None
+        except ValueError:  # an integer past Python's int() limit (4300 digits)
+            long_number = re.search(r"\d{100}", text)
+            line = text.count("\n", 0, long_number.start()) + 1 if long_number else None
+            raise ConfigError(path, "not valid TOML: a number too long to read", line) from None
+        except RecursionError:  # tomllib recurses once per nested array or table
+            raise ConfigError(
+                path, "not valid TOML: arrays or tables nested too deeply for a configuration"
+            ) from None
+        return cls.from_mapping(document, source=path, text=text)
 
     @classmethod
     def from_mapping(
-        cls, document: Mapping[str, Any], *, source: Path | None = None
+        cls, document: Mapping[str, Any], *, source: Path | None = None, text: str = ""
     ) -> TerminalConfig:
+        """The configuration in ``document`` (parsed from ``text``, whose lines errors name)."""
         where = source or Path("<config>")
-        known_sections = {"terminal", "devices", "gateway", "timeouts", "keys", "emv"}
-        unknown = set(document) - known_sections
+        unknown = sorted(set(document) - set(_SECTIONS))
         if unknown:
             raise ConfigError(
-                where, f"unknown section(s) {sorted(unknown)}: expected {sorted(known_sections)}"
+                where,
+                f"unknown section [{unknown[0]}]: expected one of {', '.join(_SECTIONS)}",
+                _toml_line(text, unknown[0]) or _toml_line(text, None, unknown[0]),
             )
+        sections = {
+            name: _section(document, name, keys, where, text) for name, keys in _SECTIONS.items()
+        }
         try:
-            terminal = dict(document.get("terminal", {}))
-            gateway = dict(document.get("gateway", {}))
+            gateway = sections["gateway"]
             config = cls(
-                **terminal,
-                devices=DeviceURLs(**document.get("devices", {})),
-                card_gateway=gateway.pop("card", BUILTIN_GATEWAY),
-                qr_gateway=gateway.pop("qr", BUILTIN_GATEWAY),
-                timeouts=Timeouts(**document.get("timeouts", {})),
-                keys=Keys(**document.get("keys", {})),
-                emv=_emv_settings(document.get("emv", {})),
+                **sections["terminal"],
+                devices=DeviceURLs(**sections["devices"]),
+                card_gateway=gateway.get("card", BUILTIN_GATEWAY),
+                qr_gateway=gateway.get("qr", BUILTIN_GATEWAY),
+                timeouts=Timeouts(**sections["timeouts"]),
+                keys=Keys(**sections["keys"]),
+                emv=EmvSettings(
+                    floor_limit_fen=_floor_limit(sections["emv"].get("floor_limit", 0))
+                ),
                 source=source,
             )
-            if gateway:
-                raise TypeError(f"unexpected gateway key(s) {sorted(gateway)}")
             if not config.uses_builtin_gateway:
                 endpoint = config.host_endpoint()
                 if endpoint.mac and config.keys.mac_key is None:
@@ -264,12 +311,93 @@ class TerminalConfig:
                     f'gateway.qr {config.qr_gateway!r}: expected "builtin" or http://HOST:PORT'
                 )
         except (TypeError, ValueError) as exc:
-            raise ConfigError(where, str(exc)) from None
+            raise ConfigError(where, str(exc), _line_named_in(text, str(exc))) from None
         return config
 
 
-def _emv_settings(section: Mapping[str, Any]) -> EmvSettings:
-    unknown = set(section) - {"floor_limit"}
-    if unknown:
-        raise TypeError(f"unexpected emv key(s) {sorted(unknown)}")
-    return EmvSettings(floor_limit_fen=_floor_limit(section.get("floor_limit", 0)))
+def _names(cls: type, *, only_text: bool = False) -> tuple[str, ...]:
+    return tuple(
+        field.name
+        for field in attrs.fields(cls)
+        if not only_text or field.type in ("str", "str | None")
+    )
+
+
+# Each section and the keys it may hold; every value of these is text except in
+# [timeouts] (numbers, checked by Timeouts) and [emv] (an amount).
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "terminal": tuple(
+        name
+        for name in _names(TerminalConfig, only_text=True)
+        if name not in ("card_gateway", "qr_gateway")  # [gateway] card and qr
+    ),
+    "devices": _names(DeviceURLs),
+    "gateway": ("card", "qr"),
+    "timeouts": _names(Timeouts),
+    "keys": _names(Keys),
+    "emv": ("floor_limit",),
+}
+_NOT_TEXT = frozenset({"timeouts", "emv"})
+
+
+def _section(
+    document: Mapping[str, Any], name: str, keys: tuple[str, ...], where: Path, text: str
+) -> dict[str, Any]:
+    section = document.get(name, {})
+    if not isinstance(section, Mapping):
+        raise ConfigError(
+            where,
+            f"{name}: expected a table ([{name}] and keys under it), got {section!r}",
+            _toml_line(text, None, name),
+        )
+    for key, value in section.items():
+        if key not in keys:
+            raise ConfigError(
+                where,
+                f"[{name}] {key}: unknown key; expected one of {', '.join(keys)}",
+                _toml_line(text, name, key),
+            )
+        if name not in _NOT_TEXT and not isinstance(value, str):
+            raise ConfigError(
+                where,
+                f"{name}.{key}: expected text in quotes, got {value!r}",
+                _toml_line(text, name, key),
+            )
+    return dict(section)
+
+
+_LINE_IN_MESSAGE = re.compile(r"^(.*) \(at line (\d+), column \d+\)$")
+_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]")
+
+
+def _toml_problem(message: str) -> tuple[str, int | None]:
+    """tomllib's message without its position, and the line it names."""
+    match = _LINE_IN_MESSAGE.match(message)
+    return (match.group(1), int(match.group(2))) if match else (message, None)
+
+
+def _toml_line(text: str, section: str | None, key: str | None = None) -> int | None:
+    """The line of ``key`` in ``[section]`` (or of the section's header; ``section``
+    None: a top-level key) in TOML ``text``; None when not written that plainly."""
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header:
+            current = header.group(1)
+            if key is None and current == section:
+                return number
+        elif key is not None and current == section and re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+def _line_named_in(text: str, problem: str) -> int | None:
+    """The line of the ``section.key`` (or bare terminal key) a problem starts with."""
+    match = re.match(r"([a-z_]+)\.([a-z_]+)", problem) or re.match(r"()([a-z_]+)", problem)
+    if match is None:
+        return None
+    section, key = match.groups()
+    for name, keys in _SECTIONS.items():
+        if (section or name) == name and key in keys:
+            return _toml_line(text, name, key)
+    return None
