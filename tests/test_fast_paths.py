@@ -165,7 +165,8 @@ def test_traced_card_responses_never_show_a_full_pan(data: bytes) -> None:
 def test_begin_allocates_the_stan_in_its_own_commit(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite", VirtualClock())
     statements: list[str] = []
-    journal._db.set_trace_callback(statements.append)
+    with journal._store.reading() as db:
+        db.set_trace_callback(statements.append)
     entry = journal.begin(
         order_no="O1",
         transmission="0115023000",
@@ -184,10 +185,11 @@ def test_begin_allocates_the_stan_in_its_own_commit(tmp_path: Path) -> None:
 
 def test_pending_reversals_are_found_through_an_index(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite", VirtualClock())
-    plan = journal._db.execute(
-        "EXPLAIN QUERY PLAN SELECT id FROM transactions WHERE state=? ORDER BY id",
-        (TxnState.REVERSAL_PENDING.value,),
-    ).fetchall()
+    with journal._store.reading() as db:
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM transactions WHERE state=? ORDER BY id",
+            (TxnState.REVERSAL_PENDING.value,),
+        ).fetchall()
     assert "transactions_reversal_pending" in str(plan)
 
 

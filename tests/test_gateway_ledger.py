@@ -54,7 +54,8 @@ def test_file_ledger_is_wal(tmp_path: Path, clock: VirtualClock) -> None:
         record(ledger, "000001")
         # synchronous is a per-connection setting: ask the ledger's own connection.
         # NORMAL in WAL mode: commits survive a killed process (tests/test_storage.py).
-        assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 1
+        with ledger._store.reading() as db:
+            assert db.execute("PRAGMA synchronous").fetchone()[0] == 1
     with sqlite3.connect(path) as other:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

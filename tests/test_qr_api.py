@@ -13,7 +13,8 @@ from qr_helpers import ALIPAY, MID, UNIONPAY, WECHAT, Client, running_gateway
 from drivers.clock import RealClock
 from simulator.events import EventBus
 from simulator.gateway.builtin import BuiltinGateway
-from simulator.gateway.ledger import _SCHEMA, SCHEMA_VERSION, Ledger
+from simulator.gateway.ledger import SCHEMA_VERSION, Ledger
+from simulator.gateway.ledger.store import VERSION_1
 from simulator.gateway.qr.signing import sign
 
 
@@ -254,7 +255,7 @@ def test_qr_and_card_share_one_ledger_and_old_ledgers_migrate(tmp_path: Path) ->
 
     path = tmp_path / "old.sqlite"
     old = sqlite3.connect(path)
-    for statement in _SCHEMA[:2]:  # what version 1 wrote
+    for statement in VERSION_1:  # what version 1 wrote
         old.execute(statement)
     old.execute("PRAGMA user_version = 1")
     old.commit()

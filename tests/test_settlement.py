@@ -307,7 +307,8 @@ def test_batch_totals_count_approved_rows_only(tmp_path: Path) -> None:
 def test_the_batch_number_wraps_after_999999(tmp_path: Path) -> None:
     clock = VirtualClock()
     journal = Journal(tmp_path / "journal.sqlite", clock)
-    journal._db.execute("UPDATE counters SET value=? WHERE name='batch'", (BATCH_WRAP,))
+    with journal._store.transaction() as db:
+        db.execute("UPDATE counters SET value=? WHERE name='batch'", (BATCH_WRAP,))
     assert journal.batch_no == "999999"
     close = journal.begin_settlement(
         transmission=DE7, debit_count=0, debit_total=0, credit_count=0, credit_total=0

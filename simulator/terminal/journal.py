@@ -13,21 +13,25 @@ Card rows are sales, voids and refunds (``operation``; a void or refund names
 the sale's RRN in ``original_rrn``), each in the batch open when it was
 written. A batch close (docs/settlement.md) is a ``settlements`` row; a
 successful one opens the next batch in the same committed transaction.
+
+The file is a :class:`~simulator.storage.SqliteStore` with its own schema
+versions (:data:`SCHEMA`): version 1 is everything up to the QR rows, the
+settlements and the sale/void/refund columns. A journal written before the
+schema was versioned (``user_version`` 0, perhaps without those tables and
+columns) gains what it lacks when it is opened.
 """
 
 from __future__ import annotations
 
 import enum
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 
 from drivers.clock import Clock
-from simulator.storage import open_database
+from simulator.storage import Schema, SqliteStore, Table, add_columns, statements
 
 
 class TxnState(str, enum.Enum):
@@ -115,7 +119,13 @@ class QrEntry:
     updated_at: str
 
 
-_SCHEMA = """
+ENTRIES = Table(JournalEntry, "transactions", convert={"state": TxnState})
+SETTLEMENTS = Table(SettlementEntry, "settlements", convert={"state": SettlementState})
+QR_ENTRIES = Table(QrEntry, "qr_transactions", convert={"state": QrState})
+_Row = TypeVar("_Row")
+
+_TABLES = (
+    """
 CREATE TABLE IF NOT EXISTS qr_transactions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     operation TEXT NOT NULL,
@@ -129,11 +139,15 @@ CREATE TABLE IF NOT EXISTS qr_transactions (
     reason TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
-);
+)
+""",
+    """
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
-);
+)
+""",
+    """
 CREATE TABLE IF NOT EXISTS transactions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     order_no TEXT NOT NULL,
@@ -152,11 +166,15 @@ CREATE TABLE IF NOT EXISTS transactions (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     UNIQUE (batch_no, stan)
-);
--- Every sale first looks for reversals still owed; only those rows are indexed,
--- so the look-up stays instant however long the journal grows.
+)
+""",
+    # Every sale first looks for reversals still owed; only those rows are indexed,
+    # so the look-up stays instant however long the journal grows.
+    """
 CREATE INDEX IF NOT EXISTS transactions_reversal_pending
-    ON transactions (state) WHERE state = 'reversal_pending';
+    ON transactions (state) WHERE state = 'reversal_pending'
+""",
+    """
 CREATE TABLE IF NOT EXISTS settlements (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     batch_no TEXT NOT NULL,
@@ -171,46 +189,44 @@ CREATE TABLE IF NOT EXISTS settlements (
     reason TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
-);
-"""
+)
+""",
+    "INSERT OR IGNORE INTO counters VALUES ('stan', 0), ('batch', 1)",
+)
 # Added to `transactions` after the first release (ALTER TABLE on older journals).
 _ADDED_COLUMNS = (
     ("operation", "TEXT NOT NULL DEFAULT 'sale'"),
     ("original_rrn", "TEXT NOT NULL DEFAULT ''"),
     ("card_label", "TEXT NOT NULL DEFAULT ''"),
 )
+
+
+def _version_1(db: sqlite3.Connection) -> None:
+    statements(*_TABLES)(db)
+    add_columns("transactions", *_ADDED_COLUMNS)(db)
+
+
+SCHEMA = Schema("journal", (_version_1,))
 BATCH_WRAP = 999_999
 
 
 class Journal:
+    """The terminal's journal on ``path`` (created, or migrated from an older version).
+
+    Raises:
+        StorageError: one line naming the file: it is not a journal, or is from
+            a newer possim.
+    """
+
     def __init__(self, path: Path, clock: Clock) -> None:
         self.path = path
         self._clock = clock
-        self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = open_database(path, clock=clock)
-        self._db.executescript(_SCHEMA)
-        with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO counters VALUES ('stan', 0), ('batch', 1)")
-            present = {row[1] for row in db.execute("PRAGMA table_info(transactions)")}
-            for column, declaration in _ADDED_COLUMNS:
-                if column not in present:
-                    db.execute(f"ALTER TABLE transactions ADD COLUMN {column} {declaration}")
+        self._store = SqliteStore(path, clock, SCHEMA)
+        self._transaction = self._store.transaction
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._store.close()
 
     @staticmethod
     def _allocate_stan(db: sqlite3.Connection) -> str:
@@ -221,8 +237,8 @@ class Journal:
 
     @property
     def batch_no(self) -> str:
-        with self._lock:
-            (value,) = self._db.execute("SELECT value FROM counters WHERE name='batch'").fetchone()
+        with self._store.reading() as db:
+            (value,) = db.execute("SELECT value FROM counters WHERE name='batch'").fetchone()
         return f"{value:06d}"
 
     def begin(
@@ -270,7 +286,7 @@ class Journal:
             row_id = cursor.lastrowid
             assert row_id is not None
             # Read back in the same transaction: no second round of file locks.
-            return self._read(db, row_id)
+            return ENTRIES.get(db, row_id)
 
     def update(
         self,
@@ -284,28 +300,30 @@ class Journal:
     ) -> JournalEntry:
         fields = {"response_code": response_code, "rrn": rrn, "auth_code": auth_code}
         with self._transaction() as db:
-            self._set(db, "transactions", entry_id, state.value, reason=reason, **fields)
-            return self._read(db, entry_id)
+            self._set(db, ENTRIES, entry_id, state.value, reason=reason, **fields)
+            return ENTRIES.get(db, entry_id)
 
     def _set(
-        self, db: sqlite3.Connection, table: str, entry_id: int, state: str, **fields: str | None
+        self,
+        db: sqlite3.Connection,
+        table: Table[_Row],
+        entry_id: int,
+        state: str,
+        **fields: str | None,
     ) -> None:
         """Set ``state`` and every field given (not None) on one row."""
         changes = {"state": state, "updated_at": self._clock.now().isoformat()}
         changes.update({column: value for column, value in fields.items() if value is not None})
-        assignments = ", ".join(f"{column}=?" for column in changes)
-        db.execute(f"UPDATE {table} SET {assignments} WHERE id=?", (*changes.values(), entry_id))
+        table.update(db, entry_id, changes)
 
     def get(self, entry_id: int) -> JournalEntry:
-        with self._lock:
-            return self._read(self._db, entry_id)
+        """The card row with this id.
 
-    @staticmethod
-    def _read(db: sqlite3.Connection, entry_id: int) -> JournalEntry:
-        row = db.execute(f"SELECT {_COLUMNS} FROM transactions WHERE id=?", (entry_id,)).fetchone()
-        if row is None:
-            raise KeyError(entry_id)
-        return _entry(row)
+        Raises:
+            KeyError: there is none.
+        """
+        with self._store.reading() as db:
+            return ENTRIES.get(db, entry_id)
 
     def entries(
         self, state: TxnState | None = None, *, batch_no: str | None = None
@@ -318,31 +336,20 @@ class Journal:
         if batch_no is not None:
             conditions.append("batch_no=?")
             params.append(batch_no)
-        query = f"SELECT {_COLUMNS} FROM transactions"
-        if conditions:
-            query += " WHERE " + " AND ".join(conditions)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
-        return [_entry(row) for row in rows]
+        return self._store.rows_as(ENTRIES, " AND ".join(conditions), params)
 
     def find_sale(self, reference: str) -> JournalEntry | None:
         """The latest card sale with this order number or RRN."""
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM transactions WHERE operation='sale'"
-                " AND (order_no=? OR (rrn<>'' AND rrn=?)) ORDER BY id DESC LIMIT 1",
-                (reference, reference),
-            ).fetchone()
-        return None if row is None else _entry(row)
+        return self._store.row_as(
+            ENTRIES,
+            "operation='sale' AND (order_no=? OR (rrn<>'' AND rrn=?))",
+            (reference, reference),
+            order="id DESC",
+        )
 
     def offsets(self, original_rrn: str) -> list[JournalEntry]:
         """Voids and refunds of the sale with this RRN."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM transactions WHERE original_rrn=? ORDER BY id",
-                (original_rrn,),
-            ).fetchall()
-        return [_entry(row) for row in rows]
+        return self._store.rows_as(ENTRIES, "original_rrn=?", (original_rrn,))
 
     # -- batch close ------------------------------------------------------------
 
@@ -378,7 +385,7 @@ class Journal:
             )
             row_id = cursor.lastrowid
             assert row_id is not None
-            return _settlement_read(db, row_id)
+            return SETTLEMENTS.get(db, row_id)
 
     def finish_settlement(
         self, entry_id: int, state: SettlementState, *, response_code: str = "", reason: str = ""
@@ -388,7 +395,7 @@ class Journal:
         with self._transaction() as db:
             self._set(
                 db,
-                "settlements",
+                SETTLEMENTS,
                 entry_id,
                 state.value,
                 response_code=response_code,
@@ -398,14 +405,10 @@ class Journal:
                 db.execute(
                     "UPDATE counters SET value = value % ? + 1 WHERE name='batch'", (BATCH_WRAP,)
                 )
-            return _settlement_read(db, entry_id)
+            return SETTLEMENTS.get(db, entry_id)
 
     def settlements(self) -> list[SettlementEntry]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements ORDER BY id"
-            ).fetchall()
-        return [_settlement(row) for row in rows]
+        return self._store.rows_as(SETTLEMENTS)
 
     def qr_begin(
         self,
@@ -438,7 +441,7 @@ class Journal:
             )
             row_id = cursor.lastrowid
             assert row_id is not None
-            return _qr_read(db, row_id)
+            return QR_ENTRIES.get(db, row_id)
 
     def qr_update(
         self,
@@ -451,59 +454,8 @@ class Journal:
     ) -> QrEntry:
         fields = {"channel": channel, "transaction_id": transaction_id, "reason": reason}
         with self._transaction() as db:
-            self._set(db, "qr_transactions", entry_id, state.value, **fields)
-            return _qr_read(db, entry_id)
+            self._set(db, QR_ENTRIES, entry_id, state.value, **fields)
+            return QR_ENTRIES.get(db, entry_id)
 
     def qr_entries(self) -> list[QrEntry]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_QR_COLUMNS} FROM qr_transactions ORDER BY id"
-            ).fetchall()
-        return [_qr_entry(row) for row in rows]
-
-
-_COLUMNS = ", ".join(field.name for field in attrs.fields(JournalEntry))
-
-
-def _entry(row: tuple[object, ...]) -> JournalEntry:
-    values = dict(zip((field.name for field in attrs.fields(JournalEntry)), row, strict=True))
-    values["state"] = TxnState(values["state"])
-    return JournalEntry(**values)  # type: ignore[arg-type]
-
-
-_SETTLEMENT_COLUMNS = ", ".join(field.name for field in attrs.fields(SettlementEntry))
-
-
-def _settlement(row: tuple[object, ...]) -> SettlementEntry:
-    values = dict(zip((field.name for field in attrs.fields(SettlementEntry)), row, strict=True))
-    values["state"] = SettlementState(values["state"])
-    return SettlementEntry(**values)  # type: ignore[arg-type]
-
-
-def _settlement_read(db: sqlite3.Connection, entry_id: int) -> SettlementEntry:
-    row = db.execute(
-        f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements WHERE id=?", (entry_id,)
-    ).fetchone()
-    if row is None:
-        raise KeyError(entry_id)
-    return _settlement(row)
-
-
-# -- QR payments (additive: card rows above are untouched) ------------------------
-
-_QR_COLUMNS = ", ".join(field.name for field in attrs.fields(QrEntry))
-
-
-def _qr_entry(row: tuple[object, ...]) -> QrEntry:
-    values = dict(zip((field.name for field in attrs.fields(QrEntry)), row, strict=True))
-    values["state"] = QrState(values["state"])
-    return QrEntry(**values)  # type: ignore[arg-type]
-
-
-def _qr_read(db: sqlite3.Connection, entry_id: int) -> QrEntry:
-    row = db.execute(
-        f"SELECT {_QR_COLUMNS} FROM qr_transactions WHERE id=?", (entry_id,)
-    ).fetchone()
-    if row is None:
-        raise KeyError(entry_id)
-    return _qr_entry(row)
+        return self._store.rows_as(QR_ENTRIES)

@@ -1,10 +1,9 @@
-"""QR orders: the state machine and its rows in the gateway ledger.
+"""QR orders: the state machine over their rows in the gateway ledger.
 
-One row per (merchant_id, out_trade_no) in ``qr_transactions``; one per
-(merchant_id, out_refund_no) in ``qr_refunds``. Every change is one ledger
-transaction that reads the row, decides and writes, so a repeated request
-finds what the first one did: a paid order is never charged twice and never
-lost.
+The rows and their SQL are :mod:`simulator.gateway.ledger.qr`. Every change is
+one ledger transaction that reads the row, decides and writes, so a repeated
+request finds what the first one did: a paid order is never charged twice and
+never lost.
 
 States (``trade_state``)::
 
@@ -24,7 +23,6 @@ Only the charged states are money: SUCCESS and REFUND (amount - refunded).
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,19 +30,14 @@ import attrs
 
 from drivers.clock import Clock
 from simulator.gateway.ledger import Ledger
+from simulator.gateway.ledger.qr import PAID_STATES, QrBook, QrOrder
 from simulator.gateway.magic import MagicAmounts
 from simulator.gateway.qr.channels import Merchant, Merchants, QrChannel, QrChannels
 from simulator.wire import emvco
 
-CURRENCY = "CNY"
-PAID_STATES = frozenset({"SUCCESS", "REFUND"})
+__all__ = ["CURRENCY", "PAID_STATES", "QrOrder", "QrService", "Reply", "mask_code", "merchant_of"]
 
-_COLUMNS = (
-    "id, merchant_id, out_trade_no, terminal_id, kind, channel, amount_fen, currency, "
-    "masked_code, code_digest, description, trade_state, error_code, transaction_id, paid_at, "
-    "refunded_fen, notify_url, issuance, qr_payload, expires_at, wallet, notify_attempts, "
-    "notified_at, created_at, updated_at"
-)
+CURRENCY = "CNY"
 
 _MESSAGES = {
     "AUTH_CODE_INVALID": "the payment code is not a WeChat, Alipay or UnionPay code",
@@ -70,70 +63,6 @@ def mask_code(code: str) -> str:
 
 def _digest(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
-
-
-@attrs.frozen
-class QrOrder:
-    id: int
-    merchant_id: str
-    out_trade_no: str
-    terminal_id: str
-    kind: str
-    channel: str
-    amount_fen: int
-    currency: str
-    masked_code: str | None
-    code_digest: str | None
-    description: str
-    trade_state: str
-    error_code: str | None
-    transaction_id: str | None
-    paid_at: str | None
-    refunded_fen: int
-    notify_url: str | None
-    issuance: str | None
-    qr_payload: str | None
-    expires_at: str | None
-    wallet: str | None
-    notify_attempts: int
-    notified_at: str | None
-    created_at: str
-    updated_at: str
-
-    @property
-    def charged_fen(self) -> int:
-        """Money this order holds now (paid minus refunded; 0 if unpaid or reversed)."""
-        return self.amount_fen - self.refunded_fen if self.trade_state in PAID_STATES else 0
-
-    @property
-    def notify_id(self) -> str:
-        return f"N{self.id:012d}"
-
-    def query_view(self) -> dict[str, Any]:
-        view: dict[str, Any] = {
-            "out_trade_no": self.out_trade_no,
-            "trade_state": self.trade_state,
-            "channel": self.channel,
-            "amount_fen": self.amount_fen,
-            "transaction_id": self.transaction_id,
-            "paid_at": self.paid_at,
-            "refunded_fen": self.refunded_fen,
-        }
-        if self.error_code is not None:
-            view["error_code"] = self.error_code
-        return view
-
-    def notify_body(self) -> dict[str, Any]:
-        return {
-            "event": "TRANSACTION.SUCCESS",
-            "merchant_id": self.merchant_id,
-            "out_trade_no": self.out_trade_no,
-            "transaction_id": self.transaction_id,
-            "channel": self.channel,
-            "amount_fen": self.amount_fen,
-            "paid_at": self.paid_at,
-            "notify_id": self.notify_id,
-        }
 
 
 @attrs.frozen
@@ -173,6 +102,7 @@ class QrService:
         clock: Clock,
     ) -> None:
         self.ledger = ledger
+        self._orders = ledger.qr_orders
         self.channels = channels
         self.merchants = merchants
         self.magic = magic
@@ -181,30 +111,20 @@ class QrService:
     # -- queries ---------------------------------------------------------------
 
     def find(self, merchant_id: str, out_trade_no: str) -> QrOrder | None:
-        with self.ledger.transaction() as db:
-            return _select(db, merchant_id, out_trade_no)
+        return self._orders.find(merchant_id, out_trade_no)
 
     def find_any(self, out_trade_no: str) -> list[QrOrder]:
-        with self.ledger.transaction() as db:
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM qr_transactions WHERE out_trade_no = ? ORDER BY id",
-                (out_trade_no,),
-            ).fetchall()
-        return [QrOrder(*row) for row in rows]
+        return self._orders.find_any(out_trade_no)
 
     def orders(self) -> list[QrOrder]:
-        with self.ledger.transaction() as db:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM qr_transactions ORDER BY id").fetchall()
-        return [QrOrder(*row) for row in rows]
+        return self._orders.orders()
 
     def refunds(self) -> list[tuple[str, str, str, int, str]]:
         """(merchant_id, out_refund_no, out_trade_no, refund_fen, refund_id) in order."""
-        with self.ledger.transaction() as db:
-            rows = db.execute(
-                "SELECT merchant_id, out_refund_no, out_trade_no, refund_fen, refund_id "
-                "FROM qr_refunds ORDER BY id"
-            ).fetchall()
-        return [(str(a), str(b), str(c), int(d), str(e)) for a, b, c, d, e in rows]
+        return [
+            (r.merchant_id, r.out_refund_no, r.out_trade_no, r.refund_fen, r.refund_id)
+            for r in self._orders.refunds()
+        ]
 
     def snapshot(self) -> tuple[tuple[Any, ...], ...]:
         """Every QR order and refund, for "nothing changed" checks (the notify
@@ -233,8 +153,8 @@ class QrService:
             return _fail("AUTH_CODE_INVALID", out_trade_no=out_trade_no)
         digest = _digest(auth_code)
         now = self.ledger.now_text()
-        with self.ledger.transaction() as db:
-            order = _select(db, merchant_id, out_trade_no)
+        with self._orders.transaction() as book:
+            order = book.find(merchant_id, out_trade_no)
             if order is not None:
                 if (
                     order.kind != "micropay"
@@ -249,47 +169,39 @@ class QrService:
                 state, error = "PAYERROR", magic
             elif amount_fen > channel.password_free_limit_fen:
                 state = "USERPAYING"
-            cursor = db.execute(
-                "INSERT INTO qr_transactions (merchant_id, out_trade_no, terminal_id, kind, "
-                "channel, amount_fen, currency, masked_code, code_digest, description, "
-                "trade_state, error_code, notify_url, created_at, updated_at) "
-                "VALUES (?, ?, ?, 'micropay', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    merchant_id,
-                    out_trade_no,
-                    terminal_id,
-                    channel.name,
-                    amount_fen,
-                    CURRENCY,
-                    mask_code(auth_code),
-                    digest,
-                    description,
-                    state,
-                    error,
-                    notify_url,
-                    now,
-                    now,
-                ),
+            order_id = book.add_micropay(
+                merchant_id=merchant_id,
+                out_trade_no=out_trade_no,
+                terminal_id=terminal_id,
+                channel=channel.name,
+                amount_fen=amount_fen,
+                currency=CURRENCY,
+                masked_code=mask_code(auth_code),
+                code_digest=digest,
+                description=description,
+                trade_state=state,
+                error_code=error,
+                notify_url=notify_url,
+                now=now,
             )
-            order_id = int(cursor.lastrowid or 0)
             if state == "SUCCESS":
-                self._mark_paid(db, order_id, channel, now)
-            order = _select_id(db, order_id)
+                _mark_paid(book, order_id, channel, now)
+            order = book.get(order_id)
         reply = self._micropay_answer(order)
         return attrs.evolve(reply, paid=order) if state == "SUCCESS" else reply
 
     def query(self, merchant_id: str, out_trade_no: str) -> Reply:
-        with self.ledger.transaction() as db:
-            order = _select(db, merchant_id, out_trade_no)
+        with self._orders.transaction() as book:
+            order = book.find(merchant_id, out_trade_no)
             if order is None:
                 return not_found()
-            order = self._expire(db, order)
+            order = self._expire(book, order)
         return Reply(200, order.query_view())
 
     def reverse(self, merchant_id: str, out_trade_no: str) -> Reply:
         now = self.ledger.now_text()
-        with self.ledger.transaction() as db:
-            order = _select(db, merchant_id, out_trade_no)
+        with self._orders.transaction() as book:
+            order = book.find(merchant_id, out_trade_no)
             if order is None:
                 return not_found()
             if order.trade_state in PAID_STATES:
@@ -297,11 +209,7 @@ class QrService:
                 if order.paid_at[:10] != now[:10]:
                     return _fail("REVERSE_EXPIRED", out_trade_no=out_trade_no)
             if order.trade_state != "REVOKED":
-                db.execute(
-                    "UPDATE qr_transactions SET trade_state = 'REVOKED', updated_at = ? "
-                    "WHERE id = ?",
-                    (now, order.id),
-                )
+                book.set_state(order.id, "REVOKED", now)
         return Reply(
             200, {"result": "SUCCESS", "out_trade_no": out_trade_no, "trade_state": "REVOKED"}
         )
@@ -313,21 +221,17 @@ class QrService:
         query and keep."""
         now = self.ledger.now_text()
         extra = {"out_trade_no": out_trade_no}
-        with self.ledger.transaction() as db:
-            order = _select(db, merchant_id, out_trade_no)
+        with self._orders.transaction() as book:
+            order = book.find(merchant_id, out_trade_no)
             if order is None:
                 return not_found()
-            order = self._expire(db, order)
+            order = self._expire(book, order)
             if order.trade_state in PAID_STATES:
                 return _fail("ORDER_PAID", **extra, trade_state=order.trade_state)
             if order.trade_state == "REVOKED":
                 return _fail("ORDER_REVOKED", **extra, trade_state=order.trade_state)
             if order.trade_state != "CLOSED":
-                db.execute(
-                    "UPDATE qr_transactions SET trade_state = 'CLOSED', updated_at = ? "
-                    "WHERE id = ?",
-                    (now, order.id),
-                )
+                book.set_state(order.id, "CLOSED", now)
         return Reply(200, {"result": "SUCCESS", **extra, "trade_state": "CLOSED"})
 
     def refund(
@@ -335,40 +239,24 @@ class QrService:
     ) -> Reply:
         now = self.ledger.now_text()
         extra = {"out_trade_no": out_trade_no, "out_refund_no": out_refund_no}
-        with self.ledger.transaction() as db:
-            order = _select(db, merchant_id, out_trade_no)
+        with self._orders.transaction() as book:
+            order = book.find(merchant_id, out_trade_no)
             if order is None:
                 return not_found()
-            existing = db.execute(
-                "SELECT out_trade_no, refund_fen, refund_id FROM qr_refunds "
-                "WHERE merchant_id = ? AND out_refund_no = ?",
-                (merchant_id, out_refund_no),
-            ).fetchone()
+            existing = book.find_refund(merchant_id, out_refund_no)
             if existing is not None:
-                if (existing[0], existing[1]) != (out_trade_no, refund_fen):
+                if (existing.out_trade_no, existing.refund_fen) != (out_trade_no, refund_fen):
                     return _fail("OUT_REFUND_NO_USED", **extra)
-                refund_id = str(existing[2])
+                refund_id = existing.refund_id
             else:
                 if order.trade_state not in PAID_STATES:
                     return _fail("ORDER_NOT_PAID", **extra)
                 if refund_fen > order.amount_fen - order.refunded_fen:
                     return _fail("REFUND_EXCEEDED", **extra)
-                cursor = db.execute(
-                    "INSERT INTO qr_refunds (merchant_id, out_refund_no, out_trade_no, "
-                    "refund_fen, refund_id, created_at) VALUES (?, ?, ?, ?, '', ?)",
-                    (merchant_id, out_refund_no, out_trade_no, refund_fen, now),
-                )
-                refund_id = f"50{now[:10].replace('-', '')}{int(cursor.lastrowid or 0):010d}"
-                db.execute(
-                    "UPDATE qr_refunds SET refund_id = ? WHERE id = ?",
-                    (refund_id, cursor.lastrowid),
-                )
-                db.execute(
-                    "UPDATE qr_transactions SET trade_state = 'REFUND', "
-                    "refunded_fen = refunded_fen + ?, updated_at = ? WHERE id = ?",
-                    (refund_fen, now, order.id),
-                )
-            order = _select_id(db, order.id)
+                refund_row = book.add_refund(order, out_refund_no, refund_fen, now)
+                refund_id = f"50{now[:10].replace('-', '')}{refund_row:010d}"
+                book.set_refund_id(refund_row, refund_id)
+            order = book.get(order.id)
         return Reply(
             200,
             {
@@ -398,8 +286,8 @@ class QrService:
         expires_at = (now + timedelta(seconds=channel.qr_expires_seconds)).isoformat(
             timespec="seconds"
         )
-        with self.ledger.transaction() as db:
-            order = _select(db, merchant.merchant_id, out_trade_no)
+        with self._orders.transaction() as book:
+            order = book.find(merchant.merchant_id, out_trade_no)
             if order is None:
                 payload = emvco.build(
                     merchant_account=_merchant_account(account.tag, account.guid, merchant),
@@ -410,28 +298,21 @@ class QrService:
                     bill_number=out_trade_no,
                     terminal_label=terminal_id,
                 )
-                stamp = self.ledger.now_text()
-                cursor = db.execute(
-                    "INSERT INTO qr_transactions (merchant_id, out_trade_no, terminal_id, kind, "
-                    "channel, amount_fen, currency, trade_state, notify_url, issuance, "
-                    "qr_payload, expires_at, created_at, updated_at) "
-                    "VALUES (?, ?, ?, 'precreate', ?, ?, ?, 'NOTPAY', ?, ?, ?, ?, ?, ?)",
-                    (
-                        merchant.merchant_id,
-                        out_trade_no,
-                        terminal_id,
-                        channel.name,
-                        amount_fen,
-                        CURRENCY,
-                        notify_url,
-                        issuance,
-                        payload,
-                        expires_at,
-                        stamp,
-                        stamp,
-                    ),
+                order = book.get(
+                    book.add_precreate(
+                        merchant_id=merchant.merchant_id,
+                        out_trade_no=out_trade_no,
+                        terminal_id=terminal_id,
+                        channel=channel.name,
+                        amount_fen=amount_fen,
+                        currency=CURRENCY,
+                        notify_url=notify_url,
+                        issuance=issuance,
+                        qr_payload=payload,
+                        expires_at=expires_at,
+                        now=self.ledger.now_text(),
+                    )
                 )
-                order = _select_id(db, int(cursor.lastrowid or 0))
             elif (order.kind, order.channel, order.amount_fen, order.issuance) != (
                 "precreate",
                 channel.name,
@@ -456,32 +337,28 @@ class QrService:
 
     def customer_confirm(self, order: QrOrder) -> Reply:
         now = self.ledger.now_text()
-        with self.ledger.transaction() as db:
-            current = _select_id(db, order.id)
+        with self._orders.transaction() as book:
+            current = book.get(order.id)
             if current.trade_state == "USERPAYING":
-                self._mark_paid(db, current.id, self.channels[current.channel], now)
-                paid = _select_id(db, current.id)
+                _mark_paid(book, current.id, self.channels[current.channel], now)
+                paid = book.get(current.id)
                 return Reply(200, _sim_answer(paid), paid=paid)
         return self._sim_state_answer(current)
 
     def customer_cancel(self, order: QrOrder) -> Reply:
         now = self.ledger.now_text()
-        with self.ledger.transaction() as db:
-            current = _select_id(db, order.id)
+        with self._orders.transaction() as book:
+            current = book.get(order.id)
             if current.trade_state == "USERPAYING":
-                db.execute(
-                    "UPDATE qr_transactions SET trade_state = 'PAYERROR', "
-                    "error_code = 'USERCANCEL', updated_at = ? WHERE id = ?",
-                    (now, current.id),
-                )
-                return Reply(200, _sim_answer(_select_id(db, current.id)))
+                book.set_state(current.id, "PAYERROR", now, error_code="USERCANCEL")
+                return Reply(200, _sim_answer(book.get(current.id)))
         return self._sim_state_answer(current)
 
     def customer_pay_qr(self, order: QrOrder, qr: emvco.MerchantQr, wallet: str) -> Reply:
         now = self.ledger.now_text()
         extra = {"out_trade_no": order.out_trade_no}
-        with self.ledger.transaction() as db:
-            current = self._expire(db, _select_id(db, order.id))
+        with self._orders.transaction() as book:
+            current = self._expire(book, book.get(order.id))
             if current.kind != "precreate":
                 return _fail("ORDER_NOT_PAID", "this order is not a dynamic QR order", **extra)
             if wallet != current.channel:
@@ -496,9 +373,9 @@ class QrService:
             magic = self._magic_error(current.amount_fen)
             if magic is not None:
                 return _fail(magic, self._magic_message(magic), **extra)
-            db.execute("UPDATE qr_transactions SET wallet = ? WHERE id = ?", (wallet, current.id))
-            self._mark_paid(db, current.id, self.channels[current.channel], now)
-            paid = _select_id(db, current.id)
+            book.set_wallet(current.id, wallet)
+            _mark_paid(book, current.id, self.channels[current.channel], now)
+            paid = book.get(current.id)
         return Reply(200, _sim_answer(paid), paid=paid)
 
     def notify_replay(self, order: QrOrder) -> Reply:
@@ -512,14 +389,7 @@ class QrService:
 
     def record_notify(self, order_id: int, *, delivered: bool) -> None:
         """Count one notify attempt (and note the first delivery)."""
-        now = self.ledger.now_text()
-        with self.ledger.transaction() as db:
-            db.execute(
-                "UPDATE qr_transactions SET notify_attempts = notify_attempts + 1, "
-                "notified_at = CASE WHEN ? AND notified_at IS NULL THEN ? ELSE notified_at END "
-                "WHERE id = ?",
-                (delivered, now, order_id),
-            )
+        self._orders.count_notify(order_id, delivered=delivered, now=self.ledger.now_text())
 
     # -- internals ---------------------------------------------------------------
 
@@ -573,28 +443,19 @@ class QrService:
             trade_state=order.trade_state,
         )
 
-    def _mark_paid(
-        self, db: sqlite3.Connection, order_id: int, channel: QrChannel, now: str
-    ) -> None:
-        transaction_id = (
-            f"{channel.transaction_id_prefix}{now[:10].replace('-', '')}{order_id:010d}"
-        )
-        db.execute(
-            "UPDATE qr_transactions SET trade_state = 'SUCCESS', transaction_id = ?, "
-            "paid_at = ?, error_code = NULL, updated_at = ? WHERE id = ?",
-            (transaction_id, now, now, order_id),
-        )
-
-    def _expire(self, db: sqlite3.Connection, order: QrOrder) -> QrOrder:
+    def _expire(self, book: QrBook, order: QrOrder) -> QrOrder:
         if order.trade_state != "NOTPAY" or order.expires_at is None:
             return order
         if self._clock.now() < datetime.fromisoformat(order.expires_at):
             return order
-        db.execute(
-            "UPDATE qr_transactions SET trade_state = 'CLOSED', updated_at = ? WHERE id = ?",
-            (self.ledger.now_text(), order.id),
-        )
-        return _select_id(db, order.id)
+        book.set_state(order.id, "CLOSED", self.ledger.now_text())
+        return book.get(order.id)
+
+
+def _mark_paid(book: QrBook, order_id: int, channel: QrChannel, now: str) -> None:
+    """SUCCESS, under a transaction id in the channel's style (prefix, date, row)."""
+    transaction_id = f"{channel.transaction_id_prefix}{now[:10].replace('-', '')}{order_id:010d}"
+    book.mark_paid(order_id, transaction_id, now)
 
 
 def _merchant_account(tag: str, guid: str, merchant: Merchant) -> tuple[str, str | dict[str, str]]:
@@ -627,16 +488,3 @@ def _sim_answer(order: QrOrder) -> dict[str, Any]:
         answer["transaction_id"] = order.transaction_id
         answer["paid_at"] = order.paid_at
     return answer
-
-
-def _select(db: sqlite3.Connection, merchant_id: str, out_trade_no: str) -> QrOrder | None:
-    row = db.execute(
-        f"SELECT {_COLUMNS} FROM qr_transactions WHERE merchant_id = ? AND out_trade_no = ?",
-        (merchant_id, out_trade_no),
-    ).fetchone()
-    return None if row is None else QrOrder(*row)
-
-
-def _select_id(db: sqlite3.Connection, order_id: int) -> QrOrder:
-    row = db.execute(f"SELECT {_COLUMNS} FROM qr_transactions WHERE id = ?", (order_id,)).fetchone()
-    return QrOrder(*row)
