@@ -23,10 +23,10 @@ import pytest
 from pcsc_helpers import inserted
 
 from drivers.pcsc_card_reader import PcscCardReader
+from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
-from simulator.emv import apdu as cmd
 from simulator.pcscd import PrivatePcscd, VpcdSlot
 from simulator.terminal.emv import EmvKernel, TerminalEmvConfig
 
@@ -56,7 +56,7 @@ def emvtool() -> Path:
     found = built if built.is_file() else Path(shutil.which("emvtool") or built)
     if found.is_file():
         return found
-    message = f"python-emv's emvtool is not installed (`make .venv/emvtool/bin/emvtool` installs it)"
+    message = "python-emv's emvtool is not installed (`make .venv/emvtool/bin/emvtool` installs it)"
     if os.environ.get(REQUIRE_SYSTEM_ENV) == "1":
         pytest.fail(f"{message} but {REQUIRE_SYSTEM_ENV}=1 requires it", pytrace=False)
     pytest.skip(message)

@@ -33,9 +33,9 @@ from drivers.traffic.trace import (
     TraceRecordingError,
     TraceWriter,
 )
+from drivers.wire.iso7816 import plaintext_pin_block, read_record
 from simulator import cli
 from simulator.devices.card_image import CardImage
-from simulator.emv.apdu import plaintext_pin_block, read_record
 from simulator.pcscd import PrivatePcscd
 from simulator.scenario.model import Scenario, load_scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario

@@ -1,6 +1,8 @@
 """Turning recording on: ``?record=PATH.jsonl`` on a device URL, or a recording session.
 
-The registry calls :func:`attach_recorder` before it opens a device. When the
+The registry calls :data:`RECORDING` (its recording hook, registered with the
+``replay://`` scheme) around every open, which calls :func:`attach_recorder`
+before the factory and :func:`check_tapped` after it. When the
 URL carries ``record=PATH`` (or :func:`recording_session` is active), the
 factory gets the URL without that parameter and a context whose ``recorder``
 is a :class:`Recorder`; the transports that can be tapped (``pcsc://``,
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -51,6 +53,13 @@ class Recorder:
         tape = Tape(self.path, self.kind.value, url, self._context.clock, device)
         self.tapes.append(tape)
         return tape
+
+    def serial_port(self, port: Any, url: DeviceURL, **device: Any) -> Any:
+        """``port`` (a pyserial port) with its traffic recorded: for
+        :mod:`drivers.serial_scanner`, which imports nothing of this package."""
+        from drivers.traffic.serial import RecordingPort
+
+        return RecordingPort(port, self.tape(url.raw, **device))
 
     @property
     def tapped(self) -> bool:
@@ -111,6 +120,24 @@ def tape_for(context: DeviceContext, url: DeviceURL | str, **device: Any) -> Tap
         return None
     raw = url.raw if isinstance(url, DeviceURL) else url
     return recorder.tape(raw, **device)
+
+
+class Recording:
+    """The registry's recording hook (:class:`drivers.registry.RecordingHook`)."""
+
+    def attach(
+        self, kind: DeviceKind, url: DeviceURL, context: DeviceContext
+    ) -> tuple[DeviceURL, DeviceContext, Callable[[Any], None]]:
+        url, context, recorder, required = attach_recorder(kind, url, context)
+
+        def check(device: Any) -> None:
+            if recorder is not None:
+                check_tapped(recorder, required, device)
+
+        return url, context, check
+
+
+RECORDING = Recording()
 
 
 def check_tapped(recorder: Recorder, required: bool, device: Any) -> None:

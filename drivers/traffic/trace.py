@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 
 from drivers.errors import DriverError
-from simulator.errors import FixtureError, SimulatorError
+from drivers.fixtures import FixtureFileError
 
 FORMAT_VERSION = 1
 DIRECTIONS = ("out", "in", "event")
@@ -40,11 +40,15 @@ DIRECTIONS = ("out", "in", "event")
 _PRIVATE_PARAMS = frozenset({"record"})
 
 
-class TraceError(SimulatorError):
-    """Base class of the record/replay errors."""
+class TraceError(Exception):
+    """Base class of the record/replay errors.
+
+    Not a :class:`~drivers.errors.DriverError` (only :class:`TraceRecordingError`
+    is): see :class:`TraceDivergence`.
+    """
 
 
-class TraceFormatError(TraceError, FixtureError):
+class TraceFormatError(TraceError, FixtureFileError):
     """A trace file is missing or malformed: ``path:line: problem``."""
 
 

@@ -42,11 +42,11 @@ from __future__ import annotations
 
 import hmac
 
+from drivers.errors import EmvDataError
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as cmd
+from drivers.wire.iso7816 import ApduFormatError, CommandApdu
 from simulator.devices.card_image import PSE_SFI, Application, CardImage
-from simulator.emv import apdu as cmd
-from simulator.emv import tlv
-from simulator.emv.apdu import ApduFormatError, CommandApdu
-from simulator.errors import EmvDataError
 
 SW_OK = b"\x90\x00"
 SW_WRONG_LENGTH = b"\x67\x00"

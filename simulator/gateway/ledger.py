@@ -42,8 +42,8 @@ from typing import Any
 import attrs
 
 from drivers.clock import Clock
+from drivers.wire.masking import mask_pan
 from simulator.errors import GatewayError
-from simulator.redact import mask_pan
 from simulator.storage import DatabaseInUse, WriterLock, open_database
 from simulator.wire.batch_totals import BatchTotals
 

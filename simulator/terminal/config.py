@@ -10,11 +10,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-import firmware_fixtures
+from drivers import fixtures
 from simulator.errors import ConfigError
-from simulator.terminal.amounts import parse_yuan
 from simulator.wire.iso8583 import ASCII_HEADER, BINARY_HEADER, Framing, Iso8583Codec
 from simulator.wire.mac import MAC_ALGORITHMS, MessageMac
+from simulator.wire.money import parse_yuan
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -218,7 +218,7 @@ class TerminalConfig:
 
     @classmethod
     def load(cls, name_or_path: str = "default") -> TerminalConfig:
-        path = firmware_fixtures.locate(
+        path = fixtures.locate(
             "terminals", name_or_path, (".toml",), "terminal configuration", ConfigError
         )
         try:
