@@ -7,8 +7,9 @@ URL carries ``record=PATH`` (or :func:`recording_session` is active), the
 factory gets the URL without that parameter and a context whose ``recorder``
 is a :class:`Recorder`; the transports that can be tapped (``pcsc://``,
 ``usb://``, ``serial://``, ``tcp://``, ``file://``, ``socket://``, and
-``sim://`` devices reached over one of those) call :meth:`Recorder.tape` with
-what they open. A device that no transport tapped fails to open when
+``sim://`` devices reached over one of those) hand what they open to the
+recorder (:meth:`Recorder.scard`, :meth:`Recorder.tap_escpos`,
+:meth:`Recorder.serial_port`). A device that no transport tapped fails to open when
 ``record=`` asked for it (nothing would be recorded); a session just skips it.
 """
 
@@ -54,9 +55,23 @@ class Recorder:
         self.tapes.append(tape)
         return tape
 
+    # The transports call these three with what they opened: the device modules
+    # import nothing of drivers.traffic (which replays through them).
+
+    def scard(self, scard: Any, url: DeviceURL, **device: Any) -> Any:
+        """pyscard's ``scard`` module with the card traffic recorded (``pcsc://``)."""
+        from drivers.traffic.pcsc import RecordingScard
+
+        return RecordingScard(scard, self.tape(url.raw, **device))
+
+    def tap_escpos(self, escpos: Any, url: DeviceURL, **device: Any) -> None:
+        """Record what a python-escpos device writes and reads (patched in place)."""
+        from drivers.traffic.escpos import tap_escpos
+
+        tap_escpos(escpos, self.tape(url.raw, **device))
+
     def serial_port(self, port: Any, url: DeviceURL, **device: Any) -> Any:
-        """``port`` (a pyserial port) with its traffic recorded: for
-        :mod:`drivers.serial_scanner`, which imports nothing of this package."""
+        """A pyserial port with its traffic recorded (``serial://``, ``socket://``)."""
         from drivers.traffic.serial import RecordingPort
 
         return RecordingPort(port, self.tape(url.raw, **device))
@@ -111,15 +126,6 @@ def attach_recorder(
         return url, context, None, False
     recorder = Recorder(folder / f"{kind.value}.jsonl", kind, url.raw, context)
     return url, attrs.evolve(context, recorder=recorder), recorder, False
-
-
-def tape_for(context: DeviceContext, url: DeviceURL | str, **device: Any) -> Tape | None:
-    """The tape a transport factory records on, or None when nobody records."""
-    recorder = context.recorder
-    if not isinstance(recorder, Recorder):
-        return None
-    raw = url.raw if isinstance(url, DeviceURL) else url
-    return recorder.tape(raw, **device)
 
 
 class Recording:
