@@ -86,8 +86,25 @@ class DeviceContext:
     simulation: Any = None
     # A drivers.traffic.recording.Recorder while the device's traffic is recorded
     # (``?record=PATH``, docs/replay.md); transports that can be tapped use it.
-    recorder: Any = None
+    recorder: TrafficRecorder | None = None
     recording: RecordingHook | None = None
+
+
+class TrafficRecorder(Protocol):
+    """Records one device's traffic: a transport hands it what it opened, so the
+    transports import nothing of :mod:`drivers.traffic`."""
+
+    def scard(self, scard: Any, url: DeviceURL, **device: Any) -> Any:
+        """pyscard's ``scard`` module, recording (``pcsc://``)."""
+        ...
+
+    def tap_escpos(self, escpos: Any, url: DeviceURL, **device: Any) -> None:
+        """Record a python-escpos device's writes and reads (patched in place)."""
+        ...
+
+    def serial_port(self, port: Any, url: DeviceURL, **device: Any) -> Any:
+        """A pyserial port, recording (``serial://``, ``socket://``)."""
+        ...
 
 
 class RecordingHook(Protocol):
