@@ -47,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/possim bench purchase
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache possim-runs
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache possim-runs
