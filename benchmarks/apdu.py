@@ -52,9 +52,9 @@ SELECT_MF = bytes.fromhex("00A4000C023F00")
 def run(options: argparse.Namespace) -> Measurement:
     # Imported here: `possim bench` lists every benchmark, with or without pyscard.
     from drivers.pcsc_card_reader import PcscCardReader
+    from drivers.wire import iso7816 as cmd
     from simulator.devices.card import VirtualCard
     from simulator.devices.card_image import CardImage
-    from simulator.emv import apdu as cmd
     from simulator.pcscd import shared_private_pcscd
 
     count = options.count or DEFAULT_COUNT

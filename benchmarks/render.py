@@ -31,9 +31,9 @@ WARMUP = 5
 
 
 def run(options: argparse.Namespace) -> Measurement:
+    from benchmarks.samples import sale_receipt
     from drivers.printer_profile import PrinterProfile
     from simulator.devices.escpos.render_png import PaperRenderer
-    from simulator.devices.escpos.samples import sale_receipt
     from simulator.devices.printer import VirtualPrinter
 
     count = options.count or DEFAULT_COUNT

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from rich.console import RenderableType
 
 from simulator.bench_cli import Measurement
-from simulator.terminal.amounts import format_yuan
+from simulator.wire.money import format_yuan
 
 if TYPE_CHECKING:
     from simulator.simulation import Simulation

@@ -49,3 +49,7 @@ class PinEntryCancelled(DriverError):
 
 class PrinterError(DriverError):
     """The printer refused or failed a job (paper out, cover open, offline)."""
+
+
+class EmvDataError(DriverError):
+    """BER-TLV or DOL data (from a card, a host or a file) is malformed."""

@@ -59,25 +59,25 @@ from drivers.printer import (
     TextLine,
 )
 from drivers.printer_profile import PrinterProfile
+from drivers.wire.escpos import (
+    DLE_EOT,
+    FS_CHINESE_MODE,
+    FS_CHINESE_OFF,
+    FS_CHINESE_ON,
+    GS_R_FIXED_MASK,
+    GS_R_PAPER_END,
+    GS_R_PAPER_NEAR_END,
+    GS_R_PAPER_SENSOR,
+    STATUS_BASE,
+    STATUS_COVER_OPEN,
+    STATUS_OFFLINE,
+    STATUS_PAPER_END,
+    STATUS_PAPER_NEAR_END,
+    STATUS_STOPPED_PAPER_END,
+    is_status_byte,
+)
 
-DLE_EOT = b"\x10\x04"
-FS_CHINESE_ON = b"\x1c&"
-FS_CHINESE_OFF = b"\x1c."
-FS_CHINESE_MODE = b"\x1c!"
 CJK_SIZE_UNKNOWN = -1
-
-# Real-time status bits (ESC/POS DLE EOT n).
-FIXED_BITS_MASK = 0x93  # bits 0, 1, 4, 7 ...
-FIXED_BITS = 0x12  # ... must read 0, 1, 1, 0
-OFFLINE = 0x08  # DLE EOT 1 bit 3
-COVER_OPEN = 0x04  # DLE EOT 2 bit 2
-STOPPED_BY_PAPER_END = 0x20  # DLE EOT 2 bit 5
-PAPER_NEAR_END = 0x0C  # DLE EOT 4 bits 2-3
-PAPER_END = 0x60  # DLE EOT 4 bits 5-6
-GS_R_PAPER_SENSOR = b"\x1dr\x01"  # GS r 1: transmit paper sensor status
-GS_R_NEAR_END = 0x03  # GS r 1 bits 0-1
-GS_R_PAPER_END = 0x0C  # GS r 1 bits 2-3
-GS_R_FIXED_MASK = 0x90  # GS r 1 bits 4 and 7 are always 0
 
 BARCODE_HEIGHT = 64  # dots (8 mm at 203 dpi)
 BARCODE_MODULES = (3, 2)  # module widths tried, widest first (python-escpos allows 2-6)
@@ -462,17 +462,17 @@ class EscposPrinter(Printer):
         if printer is None or paper is None:
             self._status_known = False
             return PrinterStatus()  # unknown: assume ready (see module docstring)
-        cause = self._query(2) if printer & OFFLINE else FIXED_BITS
-        cause = FIXED_BITS if cause is None else cause
-        cover_open = bool(cause & COVER_OPEN)
-        paper_end = bool(paper & PAPER_END) or bool(cause & STOPPED_BY_PAPER_END)
+        cause = self._query(2) if printer & STATUS_OFFLINE else STATUS_BASE
+        cause = STATUS_BASE if cause is None else cause
+        cover_open = bool(cause & STATUS_COVER_OPEN)
+        paper_end = bool(paper & STATUS_PAPER_END) or bool(cause & STATUS_STOPPED_PAPER_END)
         # Offline because of an open cover or paper end is reported as that cause.
-        online = not printer & OFFLINE or cover_open or paper_end
+        online = not printer & STATUS_OFFLINE or cover_open or paper_end
         self._status_known = True
         return PrinterStatus(
             online=bool(online),
             paper_present=not paper_end,
-            paper_near_end=bool(paper & PAPER_NEAR_END),
+            paper_near_end=bool(paper & STATUS_PAPER_NEAR_END),
             cover_open=cover_open,
         )
 
@@ -498,7 +498,7 @@ class EscposPrinter(Printer):
         if not data:
             return None
         value = data[-1]
-        if value & FIXED_BITS_MASK != FIXED_BITS:
+        if not is_status_byte(value):
             raise PrinterError(
                 f"printer {self.name} answered {data.hex(' ')} to DLE EOT {n}: not an ESC/POS "
                 "status byte (bits 1 and 4 set, 0 and 7 clear); is it an ESC/POS printer "
@@ -516,11 +516,11 @@ class EscposPrinter(Printer):
         if not data or data[-1] & GS_R_FIXED_MASK:
             return None  # no answer, or not a GS r byte (bit 4 and 7 read 0)
         sensor = data[-1]
-        value = FIXED_BITS
-        if sensor & GS_R_NEAR_END:
-            value |= PAPER_NEAR_END
+        value = STATUS_BASE
+        if sensor & GS_R_PAPER_NEAR_END:
+            value |= STATUS_PAPER_NEAR_END
         if sensor & GS_R_PAPER_END:
-            value |= PAPER_END
+            value |= STATUS_PAPER_END
         return value
 
     def close(self) -> None:

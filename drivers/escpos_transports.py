@@ -114,13 +114,8 @@ def _tap(
     device: Escpos, url: DeviceURL, context: DeviceContext, profile: PrinterProfile, status: bool
 ) -> None:
     """Record the device's traffic when the URL asked for it (docs/replay.md)."""
-    from drivers.traffic.recording import tape_for
-
-    tape = tape_for(context, url, profile=profile.name, status_on_open=status)
-    if tape is not None:
-        from drivers.traffic.escpos import tap_escpos
-
-        tap_escpos(device, tape)
+    if context.recorder is not None:  # the recorder taps the device; drivers.traffic is above us
+        context.recorder.tap_escpos(device, url, profile=profile.name, status_on_open=status)
 
 
 def _ready(device: Escpos, url: DeviceURL, profile: PrinterProfile) -> EscposPrinter:

@@ -15,11 +15,9 @@ def register(registry: DeviceRegistry) -> None:
 
 def open_card_reader(url: DeviceURL, context: DeviceContext) -> object:
     from drivers.pcsc_card_reader import PcscCardReader, load_scard
-    from drivers.traffic.recording import tape_for
 
-    tape = tape_for(context, url, reader=url.target)
-    if tape is None:
+    if context.recorder is None:
         return PcscCardReader(url.target, clock=context.clock)
-    from drivers.traffic.pcsc import RecordingScard
-
-    return PcscCardReader(url.target, clock=context.clock, scard=RecordingScard(load_scard(), tape))
+    # record= (docs/replay.md): the recorder wraps pyscard; drivers.traffic is above us.
+    scard = context.recorder.scard(load_scard(), url, reader=url.target)
+    return PcscCardReader(url.target, clock=context.clock, scard=scard)

@@ -37,10 +37,9 @@ from typing import Any
 
 import attrs
 
-import firmware_fixtures
+from drivers import fixtures
 from drivers.errors import DriverError
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import FixtureFileError
+from drivers.fixtures import FixtureFileError
 
 CATEGORY = "printers"
 SUFFIXES = (".yaml", ".yml")
@@ -199,17 +198,17 @@ class PrinterProfile:
     @classmethod
     def load(cls, name_or_path: str | Path) -> PrinterProfile:
         """The profile named ``name_or_path`` (``generic_58mm``) or in that file."""
-        path = firmware_fixtures.locate(
+        path = fixtures.locate(
             CATEGORY, name_or_path, SUFFIXES, "printer profile", PrinterProfileError
         )
-        data = yaml_lines.load(path, error=PrinterProfileError)
+        data = fixtures.load(path, error=PrinterProfileError)
         return cls.from_mapping(data, source=path)
 
     @classmethod
     def from_mapping(cls, data: Any, *, source: Path | str = "<profile>") -> PrinterProfile:
         """Build a profile from parsed YAML (see the module docstring).
 
-        Errors carry lines when ``data`` was read by :mod:`firmware_fixtures.yaml_lines`.
+        Errors carry lines when ``data`` was read by :mod:`drivers.fixtures`.
         """
         reader = _Reader(Path(source), data)
         root = reader.mapping(data, None)
@@ -293,7 +292,7 @@ _YAML_FIELDS = {
 
 def available() -> list[str]:
     """Names of the printer profiles on the fixture search path."""
-    return firmware_fixtures.names(CATEGORY, SUFFIXES)
+    return fixtures.names(CATEGORY, SUFFIXES)
 
 
 @attrs.frozen
@@ -304,7 +303,7 @@ class _Reader:
     document: Any = None  # the whole parsed file, for the lines of fields
 
     def fail(self, field: str | None, problem: str) -> PrinterProfileError:
-        line = yaml_lines.line_at(self.document, *field.split(".")) if field else None
+        line = fixtures.line_at(self.document, *field.split(".")) if field else None
         return PrinterProfileError(self.path, problem, field=field, line=line)
 
     def mapping(self, value: Any, field: str | None) -> dict[Any, Any]:

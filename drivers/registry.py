@@ -4,7 +4,9 @@ A device is named by a URL (``sim://``, ``pcsc://Reader 00``,
 ``usb://0416:5011``, ``tcp://127.0.0.1:9100`` ...). The scheme picks a factory
 from one registry keyed by (device kind, scheme); schemes are contributed by
 ``possim.devices`` entry points, so adding a transport never edits a chain of
-``if``s here.
+``if``s here. Recording (``?record=PATH``, docs/replay.md) is a plug-in too: a
+:class:`RecordingHook` the registry calls on every open, without knowing how
+traffic is recorded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import enum
 import threading
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import attrs
@@ -75,14 +77,45 @@ class DeviceContext:
     """What a factory may use besides the URL.
 
     ``clock`` times every wait; ``simulation`` is the simulated world (virtual
-    devices live there) and is ``None`` when only real devices are wanted.
+    devices live there) and is ``None`` when only real devices are wanted;
+    ``recording`` turns recording on for what is opened with this context
+    (``None``: the registry's own hook, the one the traffic plug-in registers).
     """
 
     clock: Clock = attrs.field(factory=RealClock)
     simulation: Any = None
     # A drivers.traffic.recording.Recorder while the device's traffic is recorded
     # (``?record=PATH``, docs/replay.md); transports that can be tapped use it.
-    recorder: Any = None
+    recorder: TrafficRecorder | None = None
+    recording: RecordingHook | None = None
+
+
+class TrafficRecorder(Protocol):
+    """Records one device's traffic: a transport hands it what it opened, so the
+    transports import nothing of :mod:`drivers.traffic`."""
+
+    def scard(self, scard: Any, url: DeviceURL, **device: Any) -> Any:
+        """pyscard's ``scard`` module, recording (``pcsc://``)."""
+        ...
+
+    def tap_escpos(self, escpos: Any, url: DeviceURL, **device: Any) -> None:
+        """Record a python-escpos device's writes and reads (patched in place)."""
+        ...
+
+    def serial_port(self, port: Any, url: DeviceURL, **device: Any) -> Any:
+        """A pyserial port, recording (``serial://``, ``socket://``)."""
+        ...
+
+
+class RecordingHook(Protocol):
+    """What the registry calls around every open so the device's traffic can be
+    recorded (:data:`drivers.traffic.recording.RECORDING`)."""
+
+    def attach(
+        self, kind: DeviceKind, url: DeviceURL, context: DeviceContext
+    ) -> tuple[DeviceURL, DeviceContext, Callable[[Any], None]]:
+        """(the URL the factory gets, the context it gets, a check on the opened device)."""
+        ...
 
 
 DeviceFactory = Callable[[DeviceURL, DeviceContext], Any]
@@ -94,6 +127,9 @@ class DeviceRegistry:
         self._load_entry_points = load_entry_points
         self._loaded = False
         self._lock = threading.Lock()
+        # Set by a plug-in (drivers.traffic.replay_scheme.register): the registry
+        # itself knows nothing of recording.
+        self.recording: RecordingHook | None = None
 
     def register(self, kind: DeviceKind, scheme: str, factory: DeviceFactory) -> None:
         key = (kind, scheme.lower())
@@ -115,12 +151,12 @@ class DeviceRegistry:
             raise DeviceURLError(
                 f"no {kind.value} driver for {parsed.raw!r}: known schemes are {known}"
             )
-        from drivers.traffic.recording import attach_recorder, check_tapped
-
-        parsed, context, recorder, required = attach_recorder(kind, parsed, context)
+        recording = context.recording or self.recording
+        if recording is None:
+            return factory(parsed, context)
+        parsed, context, check = recording.attach(kind, parsed, context)
         device = factory(parsed, context)
-        if recorder is not None:
-            check_tapped(recorder, required, device)
+        check(device)
         return device
 
     def _ensure_loaded(self) -> None:

@@ -39,13 +39,12 @@ from typing import Any
 
 import attrs
 
-import firmware_fixtures
+from drivers import fixtures
 from drivers.clock import Clock, poll_until
 from drivers.errors import DeviceUnavailable, DeviceURLError, DriverError
+from drivers.fixtures import FixtureFileError
 from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
 from drivers.scanner import Scanner
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import FixtureFileError
 
 CATEGORY = "scanners"
 SUFFIXES = (".yaml", ".yml")
@@ -85,10 +84,10 @@ class ScannerProfile:
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> ScannerProfile:
-        path = firmware_fixtures.locate(
+        path = fixtures.locate(
             CATEGORY, name_or_path, SUFFIXES, "scanner profile", ScannerProfileError
         )
-        data = yaml_lines.load(path, error=ScannerProfileError)
+        data = fixtures.load(path, error=ScannerProfileError)
         return cls.from_mapping(data, source=path)
 
     @classmethod
@@ -96,7 +95,7 @@ class ScannerProfile:
         path = Path(source)
 
         def fail(key: str | None, problem: str) -> ScannerProfileError:
-            line = yaml_lines.line_at(data, key) if key else yaml_lines.line_of(data)
+            line = fixtures.line_at(data, key) if key else fixtures.line_of(data)
             return ScannerProfileError(
                 path, f"field {key}: {problem}" if key else problem, line=line
             )
@@ -130,7 +129,7 @@ class ScannerProfile:
 
 
 def available_profiles() -> list[str]:
-    return firmware_fixtures.names(CATEGORY, SUFFIXES)
+    return fixtures.names(CATEGORY, SUFFIXES)
 
 
 @attrs.frozen
@@ -348,15 +347,10 @@ def open_serial_scanner(url: DeviceURL, context: DeviceContext) -> SerialScanner
             raise DeviceUnavailable(f"cannot reach scanner {url.raw}: {exc}") from exc
     else:
         port = _open_serial(url, serial, baud, timeout)
-    from drivers.traffic.recording import tape_for
-
-    tape = tape_for(
-        context, url, prefix=prefix, suffix=suffix.hex(), max_length=max_length, timeout=timeout
-    )
-    if tape is not None:
-        from drivers.traffic.serial import RecordingPort
-
-        port = RecordingPort(port, tape)
+    if context.recorder is not None:  # record= (docs/replay.md): the recorder wraps the port
+        port = context.recorder.serial_port(
+            port, url, prefix=prefix, suffix=suffix.hex(), max_length=max_length, timeout=timeout
+        )
     return SerialScanner(
         port, clock=context.clock, prefix=prefix, suffix=suffix, max_length=max_length, name=url.raw
     )

@@ -6,7 +6,9 @@ file and line to fix.
 
 from __future__ import annotations
 
-from firmware_fixtures.yaml_lines import FixtureFileError
+from typing import Any
+
+from drivers.fixtures import FixtureFileError
 
 
 class SimulatorError(Exception):
@@ -21,7 +23,7 @@ class FixtureError(SimulatorError, FixtureFileError):
     """A data file (card image, profile, spec, config) is missing or malformed.
 
     ``FixtureError(path, problem, line=None)``; the message reads
-    ``path:line: problem`` (see :class:`firmware_fixtures.yaml_lines.FixtureFileError`).
+    ``path:line: problem`` (see :class:`drivers.fixtures.FixtureFileError`).
     """
 
 
@@ -38,11 +40,20 @@ class WireFormatError(SimulatorError):
 
 
 class Iso8583Error(WireFormatError):
-    """An ISO 8583 frame or message is malformed."""
+    """An ISO 8583 frame or message is malformed.
 
+    ``field`` names the data element at fault where there is one, as pyiso8583's
+    ``EncodeError``/``DecodeError`` do (``"t"`` the MTI, ``"p"`` the bitmap,
+    ``"4"`` the amount ...); ``None`` for framing errors.
+    """
 
-class EmvDataError(WireFormatError):
-    """TLV / DOL data from a card or a host is malformed."""
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Survives pickling (a fleet worker reports it to its parent).
+        return (type(self), (str(self), self.field))
 
 
 class EscposError(WireFormatError):

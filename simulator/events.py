@@ -5,7 +5,7 @@ message (ISO 8583, HTTP), every screen change and every app-to-app intent is an
 :class:`Event` on one :class:`EventBus`. Transcripts, run records, JUnit
 reports, expectation checks and the TUI are all views over this stream.
 
-Publishers redact before they publish (see :mod:`simulator.redact`); as a
+Publishers redact before they publish (see :mod:`drivers.wire.masking`); as a
 second line of defence the bus masks any value registered with
 :meth:`EventBus.add_secret` (the PAN and track 2 of the card in play) wherever
 it appears in an event.

@@ -1,4 +1,4 @@
-"""Reading fields of YAML fixtures (loaded by :mod:`firmware_fixtures.yaml_lines`)
+"""Reading fields of YAML fixtures (loaded by :mod:`drivers.fixtures`)
 with errors that name the file, the line and the field."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import firmware_fixtures
-from firmware_fixtures.yaml_lines import line_of
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -16,7 +16,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 def find_fixture(category: str, name_or_path: str | Path, what: str) -> Path:
     """The YAML fixture ``name_or_path`` in ``category`` or a FixtureError."""
-    return firmware_fixtures.locate(category, name_or_path, YAML_SUFFIXES, what, FixtureError)
+    return fixtures.locate(category, name_or_path, YAML_SUFFIXES, what, FixtureError)
 
 
 def top_level_list(path: Path, document: Any, key: str) -> list[Any]:

@@ -42,9 +42,9 @@ from pathlib import Path
 
 import attrs
 
+from drivers.wire.masking import mask_pan
 from simulator.devices.card_image import CardImage
 from simulator.errors import SimulatorError
-from simulator.redact import mask_pan
 from simulator.terminal.config import HostEndpoint
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
 from simulator.wire.mac import MessageMac, parse_mac_key

@@ -24,7 +24,7 @@ from drivers.errors import DriverError
 from drivers.registry import registry
 from drivers.traffic import replay_scheme
 from drivers.traffic.recording import recording_session
-from drivers.traffic.trace import Trace
+from drivers.traffic.trace import Trace, TraceError
 from simulator.errors import SimulatorError
 from simulator.scenario.model import load_scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario
@@ -72,7 +72,7 @@ def record_command(args: argparse.Namespace) -> int:
                 printer_transport=args.printer_transport,
                 scanner_transport=args.scanner_transport,
             )
-    except (SimulatorError, DriverError) as exc:
+    except (SimulatorError, DriverError, TraceError) as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return 2
     for path in sorted(args.out.glob("*.jsonl")):
@@ -87,7 +87,7 @@ def replay_command(args: argparse.Namespace) -> int:
         if args.terminal is not None:
             scenario = attrs.evolve(scenario, terminal=args.terminal)
         result = run_scenario(scenario, args.out)
-    except (SimulatorError, DriverError) as exc:
+    except (SimulatorError, DriverError, TraceError) as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return 1
     return _report(result)
@@ -96,7 +96,7 @@ def replay_command(args: argparse.Namespace) -> int:
 def show_command(args: argparse.Namespace) -> int:
     try:
         trace = Trace.load(args.trace)
-    except SimulatorError as exc:
+    except TraceError as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return 2
     header = trace.header

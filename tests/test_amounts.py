@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.terminal.amounts import format_yuan, parse_yuan, spell_zh
+from simulator.terminal.amounts import spell_zh
+from simulator.wire.money import format_yuan, parse_yuan
 
 
 @pytest.mark.parametrize(

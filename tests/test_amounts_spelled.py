@@ -14,14 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.terminal.amounts import (
-    MAX_FEN,
-    MIN_FEN,
-    format_yuan,
-    parse_yuan,
-    spell_en,
-    spell_zh,
-)
+from simulator.terminal.amounts import spell_en, spell_zh
+from simulator.wire.money import MAX_FEN, MIN_FEN, format_yuan, parse_yuan
 
 AMOUNTS = st.integers(min_value=MIN_FEN, max_value=MAX_FEN)
 

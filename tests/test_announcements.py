@@ -131,5 +131,5 @@ def test_an_unknown_announcement_language_stops_the_terminal_start(tmp_path: Pat
 
 
 def test_the_vendor_contract_no_longer_holds_announcements() -> None:
-    text = firmware_fixtures.builtin("vendors", "newland.yaml").read_text(encoding="utf-8")
+    text = firmware_fixtures.ROOT.joinpath("vendors", "newland.yaml").read_text(encoding="utf-8")
     assert "\nannouncements:" not in text

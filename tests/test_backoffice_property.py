@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from simulator.gateway.backoffice.entries import CHANNELS, QR_CHANNELS
 from simulator.gateway.backoffice.faults import FAULT_KINDS, StatementFault
 from simulator.gateway.backoffice.fees import Profile, Profiles
-from simulator.gateway.backoffice.money import fee_fen
 from simulator.gateway.backoffice.service import run_day
 from simulator.gateway.backoffice.statements import open_ledger
+from simulator.wire.money import fee_fen
 
 PROFILES = Profiles.load()
 _MAGIC_FEN = {5, 51, 54, 55, 68, 91, 96}  # magic_amounts.yaml: these fen parts decline

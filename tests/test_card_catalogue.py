@@ -14,14 +14,14 @@ import pytest
 
 import firmware_fixtures
 from drivers.card_reader import GET_RESPONSE, CardInterface, CardPresented
-from drivers.errors import CardProtocolError
+from drivers.errors import CardProtocolError, EmvDataError
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CHIP_FIELDS, Application, CardImage, luhn_valid
 from simulator.devices.card_reader import SimCardReader
-from simulator.emv import apdu as cmd
-from simulator.emv import tlv
-from simulator.errors import EmvDataError, FixtureError
+from simulator.errors import FixtureError
 from simulator.gateway.issuers import Issuer, IssuerDirectory
 from simulator.terminal.emv import (
     AidEntry,
@@ -41,7 +41,7 @@ TVR_EXPIRED = (1, 0x40)
 TVR_CV_NOT_SUCCESSFUL = (2, 0x80)
 TVR_PIN_TRY_LIMIT_EXCEEDED = (2, 0x20)
 
-CARDS_DIR = firmware_fixtures.builtin("cards")
+CARDS_DIR = firmware_fixtures.ROOT.joinpath("cards")
 CATALOGUE = sorted(path.stem for path in CARDS_DIR.glob("*.yaml"))
 
 # name -> (BIN, AIDs, PIN): what the catalogue promises (README / docs/cards.md).

@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 
 import firmware_fixtures
+from drivers.wire import ber_tlv as tlv
 from simulator.devices.card_image import CardImage, luhn_valid
-from simulator.emv import cryptogram, tlv
 from simulator.errors import FixtureError
+from simulator.wire import cryptogram
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES")
 
 ISSUER_KEY = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
-UNIONPAY = firmware_fixtures.builtin("cards", "unionpay_debit.yaml")
+UNIONPAY = firmware_fixtures.ROOT.joinpath("cards", "unionpay_debit.yaml")
 
 
 def variant(tmp_path: Path, *replacements: tuple[str, str], name: str = "variant") -> Path:
@@ -217,7 +218,7 @@ def test_luhn(number: str, valid: bool) -> None:
 
 
 def test_the_readme_example_is_a_valid_card_image() -> None:
-    readme = firmware_fixtures.builtin("cards", "README.md").read_text(encoding="utf-8")
+    readme = firmware_fixtures.ROOT.joinpath("cards", "README.md").read_text(encoding="utf-8")
     example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
     image = CardImage.parse(example, "README.md")
     assert image.name == "my_card"

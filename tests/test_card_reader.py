@@ -9,11 +9,11 @@ import pytest
 from drivers.card_reader import CardInterface, CardPresented, CardReader
 from drivers.clock import RealClock
 from drivers.errors import CardError, CardProtocolError, CardRemoved, NoCard
+from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
-from simulator.emv import apdu as cmd
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES")
 

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import firmware_fixtures
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as cmd
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
-from simulator.emv import apdu as cmd
-from simulator.emv import cryptogram, tlv
+from simulator.wire import cryptogram
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES")
 
@@ -354,7 +355,9 @@ def test_second_generate_ac_aac_when_the_issuer_declines() -> None:
 
 
 def t0_card(tmp_path: Path) -> VirtualCard:
-    text = firmware_fixtures.builtin("cards", "unionpay_debit.yaml").read_text(encoding="utf-8")
+    text = firmware_fixtures.ROOT.joinpath("cards", "unionpay_debit.yaml").read_text(
+        encoding="utf-8"
+    )
     path = tmp_path / "t0.yaml"
     path.write_text(text.replace("protocol: T=1", "protocol: T=0"), encoding="utf-8")
     card = VirtualCard(CardImage.load(str(path)))

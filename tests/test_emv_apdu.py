@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.devices.card_image import CardImage
-from simulator.emv import apdu as cmd
-from simulator.emv import tlv
-from simulator.emv.apdu import (
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as cmd
+from drivers.wire.emv_tags import describe, tag_name
+from drivers.wire.iso7816 import (
     ApduFormatError,
     CommandApdu,
     command_name,
@@ -18,7 +18,7 @@ from simulator.emv.apdu import (
     redact_response,
     status_text,
 )
-from simulator.emv.tags import describe, tag_name
+from simulator.devices.card_image import CardImage
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sim_helpers import insert, pin, remove, run_sale, simulation
 
+from drivers.wire import ber_tlv as tlv
 from simulator.devices.card_image import CardImage
-from simulator.emv import tlv
 from simulator.gateway.acquirer import Decision
 from simulator.gateway.ledger import Status
 from simulator.simulation import Simulation

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 import firmware_fixtures
 from drivers.errors import CardProtocolError, CardRemoved, PinEntryCancelled
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
-from simulator.emv import apdu as cmd
-from simulator.emv import cryptogram, tlv
 from simulator.terminal.emv import (
     DE55_TAGS,
     AidEntry,
@@ -33,12 +33,13 @@ from simulator.terminal.emv import (
     PinRequest,
     TerminalEmvConfig,
 )
+from simulator.wire import cryptogram
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES")
 
 ISSUER_KEY = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 PIN = "683915"
-UNIONPAY = firmware_fixtures.builtin("cards", "unionpay_debit.yaml")
+UNIONPAY = firmware_fixtures.ROOT.joinpath("cards", "unionpay_debit.yaml")
 
 
 class RecordingReader(SimCardReader):

@@ -15,11 +15,11 @@ from sim_helpers import insert, remove, run_sale, simulation
 
 from drivers.card_reader import CardPresented, CardReader
 from drivers.errors import DriverError
+from drivers.wire import ber_tlv as tlv
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
-from simulator.emv import tlv
 from simulator.gateway.ledger import LedgerEntry, Status
 from simulator.simulation import Simulation
 from simulator.terminal.emv import EmvError, EmvKernel, TerminalEmvConfig

@@ -13,12 +13,12 @@ from sim_helpers import insert, key, pin, remove, run_sale, simulation
 
 from drivers.errors import DeviceTimeout, DeviceUnavailable
 from drivers.pin_entry import PinEntry
+from drivers.wire import ber_tlv as tlv
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.pin_pad import VirtualPinPad
-from simulator.emv import tlv
 from simulator.terminal.emv import ApplicationChoice, EmvKernel, TerminalEmvConfig
 
 DUAL = CardImage.load("unionpay_dual_app")  # QCredit (priority 2) listed before Debit (1)

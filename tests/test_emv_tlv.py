@@ -1,4 +1,4 @@
-"""The structure-preserving TLV parser added to simulator.emv.tlv."""
+"""The structure-preserving TLV parser added to drivers.wire.ber_tlv."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.emv import tlv
-from simulator.errors import EmvDataError
+from drivers.errors import EmvDataError
+from drivers.wire import ber_tlv as tlv
 
 
 def test_parse_keeps_order_duplicates_and_nesting() -> None:

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from printer_fuzz_bounds import assert_still_answers, bounded
 
+from benchmarks.samples import python_escpos_receipt, sale_receipt
 from drivers.printer_profile import PrinterProfile
 from simulator.devices.escpos.render_png import PaperRenderer
-from simulator.devices.escpos.samples import python_escpos_receipt, sale_receipt
 from simulator.devices.printer import VirtualPrinter
 
 P58 = PrinterProfile.load("generic_58mm")

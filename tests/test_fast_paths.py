@@ -19,9 +19,10 @@ from drivers.clock import RealClock
 from drivers.escpos_printer import EscposPrinter
 from drivers.printer import Align, Barcode, Cut, Feed, PrintDocument, PrintItem, QrCode, TextLine
 from drivers.printer_profile import PrinterProfile
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as apdu
 from simulator.clock import VirtualClock
 from simulator.devices.printer import InProcessEscpos, RenderedReceipt, VirtualPrinter
-from simulator.emv import apdu, tlv
 from simulator.events import EventBus
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.gateway.ledger import Ledger, Status

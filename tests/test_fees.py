@@ -14,15 +14,15 @@ from simulator.errors import FixtureError
 from simulator.gateway.backoffice.entries import PAYMENT, REFUND, Entry
 from simulator.gateway.backoffice.fees import Profiles, line_fee, totals
 from simulator.gateway.backoffice.ledger_view import day_entries
-from simulator.gateway.backoffice.money import (
+from simulator.gateway.backoffice.statements import open_ledger
+from simulator.wire.money import (
     fee_fen,
+    format_yuan,
     parse_rate,
     parse_signed_yuan,
     refund_fee_fen,
     show_rate,
-    yuan,
 )
-from simulator.gateway.backoffice.statements import open_ledger
 
 RATE = Decimal("0.006")
 
@@ -64,7 +64,12 @@ def test_refunds_of_a_payment_leave_exactly_the_fee_of_what_is_left(
 
 
 def test_money_text_both_ways() -> None:
-    assert (yuan(1234), yuan(-5), yuan(0), yuan(100)) == ("12.34", "-0.05", "0.00", "1.00")
+    assert (format_yuan(1234), format_yuan(-5), format_yuan(0), format_yuan(100)) == (
+        "12.34",
+        "-0.05",
+        "0.00",
+        "1.00",
+    )
     assert parse_signed_yuan("-0.05") == -5
     assert parse_rate("0.38%") == Decimal("0.0038")
     assert show_rate(Decimal("0.0038")) == "0.38%"

@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 from limits_helpers import REPO, bounded
 
 from drivers.clock import RealClock
+from drivers.fixtures import FixtureFileError
 from drivers.registry import DeviceContext, DeviceKind, registry
 from drivers.traffic import replay_scheme
 from drivers.traffic.trace import Trace, TraceError
-from firmware_fixtures.yaml_lines import FixtureFileError
 from simulator.devices.card_image import CardImage
 from simulator.errors import ConfigError, FixtureError, Iso8583Error, ScenarioError
 from simulator.scenario import steps as _steps  # noqa: F401  (registers every step)

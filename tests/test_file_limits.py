@@ -1,5 +1,5 @@
 """The limits possim enforces on the files people write (docs/reliability.md):
-YAML (every YAML file, through firmware_fixtures/yaml_lines.py), the bounds of
+YAML (every YAML file, through drivers/fixtures.py), the bounds of
 scenario step arguments (one declaration each: parser and JSON Schema agree),
 and terminal TOML. Each limit is refused with one ``file:line: ...`` line."""
 
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from limits_helpers import bounded, run_possim
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import FixtureFileError
+from drivers import fixtures as yaml_lines
+from drivers.fixtures import FixtureFileError
 from simulator.cli import main
 from simulator.devices.card_image import CardImage
 from simulator.errors import ConfigError, FixtureError, ScenarioError
@@ -25,7 +25,7 @@ from simulator.scenario.model import Where, check_scenario, parse_duration
 from simulator.scenario.schema import scenario_schema
 from simulator.terminal.config import TerminalConfig
 
-# The limits docs/reliability.md documents (firmware_fixtures/yaml_lines.py).
+# The limits docs/reliability.md documents (drivers/fixtures.py).
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 MAX_FILE_BYTES = 1024 * 1024

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from simulator.emv import cryptogram
 from simulator.errors import FixtureError
 from simulator.gateway.issuers import IssuerDirectory
 from simulator.gateway.magic import MagicAmounts
+from simulator.wire import cryptogram
 from simulator.wire.response_codes import ResponseCodes
 
 

@@ -1,7 +1,7 @@
 """The acquirer host: its decisions (AcquirerHost) and its TCP server.
 
 Requests are built here with plain pyiso8583 and the ARQCs computed with
-simulator.emv.cryptogram, as a card and a terminal would -- the host is
+simulator.wire.cryptogram, as a card and a terminal would -- the host is
 checked against the wire, not against its own helpers.
 """
 
@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.clock import Clock, RealClock
+from drivers.wire import ber_tlv as tlv
 from simulator.clock import VirtualClock
-from simulator.emv import cryptogram, tlv
 from simulator.errors import SimulatorError
 from simulator.events import EventBus
 from simulator.gateway.acquirer import AcquirerHost
@@ -33,6 +33,7 @@ from simulator.gateway.issuers import IssuerDirectory
 from simulator.gateway.ledger import Ledger, Status
 from simulator.gateway.magic import MagicAmounts
 from simulator.gateway.server import GatewayServer
+from simulator.wire import cryptogram
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
 
 PAN = "6214830027183655"

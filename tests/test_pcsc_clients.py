@@ -23,10 +23,10 @@ import pytest
 from pcsc_helpers import inserted
 
 from drivers.pcsc_card_reader import PcscCardReader
+from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
-from simulator.emv import apdu as cmd
 from simulator.pcscd import PrivatePcscd, VpcdSlot
 from simulator.terminal.emv import EmvKernel, TerminalEmvConfig
 

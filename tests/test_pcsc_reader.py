@@ -22,12 +22,12 @@ from drivers.errors import (
 )
 from drivers.pcsc_card_reader import PcscCardReader, load_scard
 from drivers.registry import DeviceContext, DeviceKind, open_device
+from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.vpcd_card import ApduCard, VpcdCardLink, VpcdCardSlot
-from simulator.emv import apdu as cmd
 from simulator.pcscd import PrivatePcscd, VpcdSlot, wait_for_reader_state
 
 SELECT_PSE = cmd.select(cmd.PSE_NAME)

@@ -27,7 +27,7 @@ from simulator.simulation import Simulation
 from simulator.terminal.config import TerminalConfig
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.print_queue import PrintJob, PrintQueue
-from simulator.terminal.receipts import REPRINT_MARK, ReceiptTemplate
+from simulator.wire.receipts import REPRINT_MARK, ReceiptTemplate
 
 P58 = PrinterProfile.load("generic_58mm")
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"

@@ -11,11 +11,11 @@ import pytest
 from escpos.printer import Dummy
 from PIL import Image
 
+from benchmarks.samples import ORDER_NO, QR_DATA, logo, python_escpos_receipt
 from drivers.printer_profile import PrinterProfile
 from simulator import cli
 from simulator.devices.escpos import bitmaps
 from simulator.devices.escpos.render_png import MARGIN_DOTS, PaperRenderer, render_png
-from simulator.devices.escpos.samples import ORDER_NO, QR_DATA, logo, python_escpos_receipt
 from simulator.devices.escpos.symbols import SymbolError, code128_values
 from simulator.devices.paper import LineKind, RenderedReceipt
 from simulator.devices.printer import VirtualPrinter

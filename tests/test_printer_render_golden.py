@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
+from benchmarks.samples import python_escpos_receipt, sale_receipt
 from drivers.printer_profile import PrinterProfile
 from simulator.devices.escpos.fonts import PINNED_FONT, find_font
 from simulator.devices.escpos.render_png import PaperRenderer
-from simulator.devices.escpos.samples import python_escpos_receipt, sale_receipt
 from simulator.devices.printer import VirtualPrinter
 
 GOLDEN = Path(__file__).parent / "golden"

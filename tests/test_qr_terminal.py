@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from drivers.clock import RealClock
+from drivers.wire.masking import mask_code
 from simulator.devices.escpos.render_png import render_png
 from simulator.errors import ConfigError
 from simulator.events import EventBus
@@ -27,7 +28,6 @@ from simulator.terminal.qr_link import (
     SIGNATURE_HEADER,
     QrGatewayUnreachable,
     QrLink,
-    mask_code,
     redact,
     sign,
 )

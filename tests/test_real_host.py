@@ -4,6 +4,7 @@ against a host configured like a real one, and ``possim fleet``."""
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import socket
 from collections.abc import Iterator
@@ -72,6 +73,27 @@ def magstripe_purchase(stan: str = "000001", tid: str = "POS00001") -> dict[str,
         "42": "898440154110001",
         "49": "156",
     }
+
+
+# -- codec errors --------------------------------------------------------------------
+
+
+def test_codec_errors_name_the_field_at_fault() -> None:
+    # pyiso8583's EncodeError/DecodeError carry the field; so does Iso8583Error, and it
+    # survives pickling (a fleet worker reports it to its parent).
+    codec = Iso8583Codec(Iso8583Spec.load())
+    with pytest.raises(Iso8583Error) as encoding:
+        codec.encode({"t": "0200", "11": "1234567"})  # DE11 (STAN) is 6 digits
+    assert encoding.value.field == "11" and "field 11" in str(encoding.value)
+    raw = codec.encode({"t": "0200", "4": "000000001234", "11": "000001"})
+    with pytest.raises(Iso8583Error) as decoding:
+        codec.decode(raw[:-3])  # cut inside DE11
+    assert decoding.value.field == "11"
+    copy = pickle.loads(pickle.dumps(decoding.value))
+    assert (type(copy), str(copy), copy.field) == (Iso8583Error, str(decoding.value), "11")
+    with pytest.raises(Iso8583Error) as framing:
+        swapped_tpdu(b"\x60\x00")
+    assert framing.value.field is None
 
 
 # -- framing -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from drivers.printer import Image as ImageItem
 from drivers.printer_profile import PrinterProfile
 from simulator.devices.printer import InProcessEscpos, RenderedReceipt, VirtualPrinter
 from simulator.errors import FixtureError
-from simulator.terminal.receipts import ReceiptTemplate
+from simulator.wire.receipts import ReceiptTemplate
 
 VALUES = {
     "merchant_name": "possim Test Shop",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from drivers.errors import DeviceUnavailable, DeviceURLError
@@ -49,3 +51,42 @@ def test_a_scheme_cannot_be_registered_twice() -> None:
     local.register(DeviceKind.PRINTER, "x", factory)
     with pytest.raises(DeviceURLError, match="already registered"):
         local.register(DeviceKind.PRINTER, "x", lambda url, context: None)
+
+
+class _Hook:
+    """A recording hook that renames the URL and remembers what it saw."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.checked: list[object] = []
+
+    def attach(
+        self, kind: DeviceKind, url: DeviceURL, context: DeviceContext
+    ) -> tuple[DeviceURL, DeviceContext, Callable[[object], None]]:
+        return DeviceURL.parse(f"{url.scheme}://{self.name}"), context, self.checked.append
+
+
+def test_the_registry_opens_through_the_recording_hook_it_is_given() -> None:
+    local = DeviceRegistry(load_entry_points=False)
+    opened: list[str] = []
+
+    def factory(url: DeviceURL, context: DeviceContext) -> object:
+        opened.append(url.target)
+        return url.target
+
+    local.register(DeviceKind.PRINTER, "x", factory)
+    assert local.open(DeviceKind.PRINTER, "x://plain", DeviceContext()) == "plain"  # no hook
+
+    own, per_open = _Hook("registry"), _Hook("context")
+    local.recording = own
+    assert local.open(DeviceKind.PRINTER, "x://a", DeviceContext()) == "registry"
+    assert local.open(DeviceKind.PRINTER, "x://b", DeviceContext(recording=per_open)) == "context"
+    assert (own.checked, per_open.checked) == (["registry"], ["context"])
+    assert opened == ["plain", "registry", "context"]
+
+
+def test_the_traffic_plug_in_registers_the_recording_hook() -> None:
+    from drivers.traffic.recording import RECORDING
+
+    assert registry.schemes(DeviceKind.PRINTER)  # entry points loaded
+    assert registry.recording is RECORDING

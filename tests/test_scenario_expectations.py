@@ -16,10 +16,10 @@ from simulator.gateway.qr.channels import QrChannels
 from simulator.scenario.model import Step, load_scenario
 from simulator.scenario.runner import ExpectationFailed, ScenarioResult, ScenarioRun, run_scenario
 from simulator.simulation import SCANNER_TRANSPORTS
-from simulator.terminal.amounts import format_yuan
 from simulator.terminal.display import ScreenId
 from simulator.terminal.qr_link import QrLink
-from simulator.terminal.receipts import RECEIPT_FIELDS, ReceiptTemplate
+from simulator.wire.money import format_yuan
+from simulator.wire.receipts import RECEIPT_FIELDS, ReceiptTemplate
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "scenarios"

@@ -33,9 +33,9 @@ from drivers.traffic.trace import (
     TraceRecordingError,
     TraceWriter,
 )
+from drivers.wire.iso7816 import plaintext_pin_block, read_record
 from simulator import cli
 from simulator.devices.card_image import CardImage
-from simulator.emv.apdu import plaintext_pin_block, read_record
 from simulator.pcscd import PrivatePcscd
 from simulator.scenario.model import Scenario, load_scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario
@@ -256,6 +256,7 @@ def test_an_edited_card_trace_diverges_at_the_first_different_exchange(
     assert not result.passed
     text = result.failure_text
     assert f"TraceDivergence: {trace}: traffic diverges from the trace at exchange {index}:" in text
+    assert "internal error" not in text  # a replay mismatch is a failure, not a bug in possim
     expected_line = next(line for line in text.splitlines() if "expected:" in line)
     actual_line = next(line for line in text.splitlines() if "actual:" in line)
     assert f"#{index} transmit out" in expected_line and expected in expected_line
@@ -455,3 +456,19 @@ def test_possim_trace_show_prints_a_redacted_trace(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "SELECT 1PAY.SYS.DDF01" in out and "VERIFY (plaintext PIN)" in out
     assert CardImage.load("unionpay_debit").pan not in out
+
+
+def test_trace_errors_are_one_line_for_the_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A trace error is not a SimulatorError (drivers import nothing of the simulator):
+    # the commands still print it as the one line a user acts on, and go on.
+    missing = replay_terminal(tmp_path, "replay_card_purchase", card_reader=tmp_path / "no.jsonl")
+    text = (TRACES / "card_purchase" / "scenario.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "s.yaml"
+    path.write_text(text.replace("terminal: replay_card_purchase", f"terminal: {missing}"), "utf-8")
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out")]) != 0
+    assert f"cannot run: {tmp_path / 'no.jsonl'}: no such trace file" in capsys.readouterr().out
+    (tmp_path / "bad.jsonl").write_text("not json\n", encoding="utf-8")
+    assert cli.main(["trace", "show", str(tmp_path / "bad.jsonl")]) == 2
+    assert f"ERROR {tmp_path / 'bad.jsonl'}:1: not JSON" in capsys.readouterr().err

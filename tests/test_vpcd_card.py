@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from drivers.errors import CardError
+from drivers.wire import iso7816 as cmd
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.devices.vpcd_card import (
@@ -25,7 +26,6 @@ from simulator.devices.vpcd_card import (
     frame,
     tcp_connector,
 )
-from simulator.emv import apdu as cmd
 
 TIMEOUT = 5.0
 

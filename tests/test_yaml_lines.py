@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from drivers import fixtures
 from drivers.errors import DriverError
-from drivers.printer_profile import PrinterProfileError
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import (
+from drivers.fixtures import (
     FixtureFileError,
     LineDict,
     LineList,
@@ -20,6 +19,7 @@ from firmware_fixtures.yaml_lines import (
     line_at,
     line_of,
 )
+from drivers.printer_profile import PrinterProfileError
 from simulator.errors import ConfigError, FixtureError, ScenarioError, SimulatorError
 
 DOCUMENT = """\
@@ -49,7 +49,7 @@ def write(tmp_path: Path, text: str | bytes, name: str = "doc.yaml") -> Path:
 
 
 def test_mappings_and_lists_know_their_lines() -> None:
-    doc = yaml_lines.loads(DOCUMENT, "doc.yaml")
+    doc = fixtures.loads(DOCUMENT, "doc.yaml")
     assert isinstance(doc, LineDict)
     assert doc.line == 2  # where the mapping starts, after the comment
     assert doc.key_lines == {"name": 2, "media": 3, "steps": 6, "fonts": 12}
@@ -65,21 +65,21 @@ def test_mappings_and_lists_know_their_lines() -> None:
 
 
 def test_a_missing_key_or_item_falls_back_to_the_container() -> None:
-    doc = yaml_lines.loads(DOCUMENT, "doc.yaml")
+    doc = fixtures.loads(DOCUMENT, "doc.yaml")
     assert doc.line_of("nope") == doc.line
     assert doc["steps"].line_of(7) == doc["steps"].line
     assert doc["steps"].line_of(-1) == 10
 
 
 def test_keys_are_strings_and_values_keep_their_yaml_types() -> None:
-    doc = yaml_lines.loads(DOCUMENT, "doc.yaml")
+    doc = fixtures.loads(DOCUMENT, "doc.yaml")
     assert list(doc["fonts"]) == ["0"]  # an unquoted 0 key still reads "0"
     assert doc["media"]["dpi"] == 203
     assert doc["steps"][0] == {"sale": "12.34"}
 
 
 def test_the_text_loader_reads_every_plain_scalar_as_written() -> None:
-    doc = yaml_lines.loads(
+    doc = fixtures.loads(
         "country: 0156\nflag: yes\nnothing: ~\nempty:\nversion: 3.10\nlist: [0x1F, true]\n",
         "doc.yaml",
         loader=TextLineLoader,
@@ -94,11 +94,11 @@ def test_the_text_loader_reads_every_plain_scalar_as_written() -> None:
     }
     assert isinstance(doc, LineDict) and doc.line_of("list") == 6
     # The default loader is unchanged by the text loader existing.
-    assert yaml_lines.loads("country: 0156\n", "doc.yaml") == {"country": 110}
+    assert fixtures.loads("country: 0156\n", "doc.yaml") == {"country": 110}
 
 
 def test_line_of_and_line_at() -> None:
-    doc = yaml_lines.loads(DOCUMENT, "doc.yaml")
+    doc = fixtures.loads(DOCUMENT, "doc.yaml")
     assert line_of(doc) == 2
     assert line_of(doc, "steps") == 6
     assert line_of(doc["steps"], 1) == 8
@@ -117,7 +117,7 @@ def test_line_of_and_line_at() -> None:
 def test_a_duplicate_key_names_both_lines(tmp_path: Path) -> None:
     path = write(tmp_path, "a: 1\nb:\n  c: 1\n  d: 2\n  c: 3\n")
     with pytest.raises(FixtureFileError) as caught:
-        yaml_lines.load(path)
+        fixtures.load(path)
     error = caught.value
     assert (error.path, error.line) == (path, 5)
     assert error.problem == "duplicate key 'c' (first on line 3)"
@@ -126,21 +126,21 @@ def test_a_duplicate_key_names_both_lines(tmp_path: Path) -> None:
 
 def test_keys_that_read_the_same_are_duplicates() -> None:
     with pytest.raises(FixtureFileError, match="duplicate key '1'"):
-        yaml_lines.loads("1: a\n'1': b\n", "doc.yaml")
+        fixtures.loads("1: a\n'1': b\n", "doc.yaml")
 
 
 def test_merge_keys_may_be_overridden_but_not_repeated() -> None:
     text = "base: &base {a: 1, b: 2}\nmine:\n  <<: *base\n  b: 3\n"
-    doc = yaml_lines.loads(text, "doc.yaml")
+    doc = fixtures.loads(text, "doc.yaml")
     assert doc["mine"] == {"a": 1, "b": 3}
     assert doc["mine"].line_of("b") == 4
     with pytest.raises(FixtureFileError, match="duplicate key 'b'"):
-        yaml_lines.loads(text + "  b: 4\n", "doc.yaml")
+        fixtures.loads(text + "  b: 4\n", "doc.yaml")
 
 
 def test_a_complex_key_is_refused_with_its_line() -> None:
     with pytest.raises(FixtureFileError) as caught:
-        yaml_lines.loads("a: 1\n? [x, y]\n: 2\n", "doc.yaml")
+        fixtures.loads("a: 1\n? [x, y]\n: 2\n", "doc.yaml")
     assert caught.value.line == 2
     assert "a key must be a plain value" in caught.value.problem
 
@@ -158,7 +158,7 @@ def test_a_complex_key_is_refused_with_its_line() -> None:
 def test_invalid_yaml_gives_the_line(tmp_path: Path, text: str, line: int) -> None:
     path = write(tmp_path, text)
     with pytest.raises(FixtureFileError) as caught:
-        yaml_lines.load(path)
+        fixtures.load(path)
     assert caught.value.line == line
     assert caught.value.problem.startswith("not valid YAML: ")
     assert str(caught.value).startswith(f"{path}:{line}: not valid YAML: ")
@@ -166,30 +166,30 @@ def test_invalid_yaml_gives_the_line(tmp_path: Path, text: str, line: int) -> No
 
 def test_invalid_yaml_names_where_the_construct_started() -> None:
     with pytest.raises(FixtureFileError) as caught:
-        yaml_lines.loads("a: [1,\n  2,\n  3\nb: 4\n", "doc.yaml")
+        fixtures.loads("a: [1,\n  2,\n  3\nb: 4\n", "doc.yaml")
     assert "while parsing a flow sequence on line 1" in caught.value.problem
     assert caught.value.line == 4
 
 
 def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(FixtureFileError) as missing:
-        yaml_lines.load(tmp_path / "absent.yaml")
+        fixtures.load(tmp_path / "absent.yaml")
     assert missing.value.problem == "cannot read: No such file or directory"
     assert missing.value.line is None
     with pytest.raises(FixtureFileError, match="cannot read: Is a directory"):
-        yaml_lines.load(tmp_path)
+        fixtures.load(tmp_path)
 
 
 def test_non_utf8_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
     path = write(tmp_path, "name: ok\nmerchant: \xc9picerie\n".encode("latin-1"))
     with pytest.raises(FixtureFileError) as caught:
-        yaml_lines.load(path)
+        fixtures.load(path)
     assert caught.value.line == 2
     assert caught.value.problem == "not UTF-8 text: byte 0xC9 is not valid UTF-8"
 
 
 def test_an_empty_file_is_none(tmp_path: Path) -> None:
-    assert yaml_lines.load(write(tmp_path, "# only a comment\n")) is None
+    assert fixtures.load(write(tmp_path, "# only a comment\n")) is None
 
 
 @pytest.mark.parametrize("error", [FixtureError, ScenarioError, ConfigError, PrinterProfileError])
@@ -198,11 +198,11 @@ def test_failures_raise_the_error_type_asked_for(
 ) -> None:
     path = write(tmp_path, "a: [\n")
     with pytest.raises(error) as caught:
-        yaml_lines.load(path, error=error)
+        fixtures.load(path, error=error)
     assert type(caught.value) is error
     assert caught.value.path == path and caught.value.line == 2
     with pytest.raises(error, match="cannot read"):
-        yaml_lines.load(tmp_path / "absent.yaml", error=error)
+        fixtures.load(tmp_path / "absent.yaml", error=error)
 
 
 def test_the_error_hierarchy() -> None:
@@ -235,7 +235,7 @@ def test_errors_survive_pickling(error: FixtureFileError) -> None:
 
 def test_drivers_never_import_simulator() -> None:
     code = (
-        "import sys, drivers.printer_profile, firmware_fixtures.yaml_lines\n"
+        "import sys, drivers.printer_profile, drivers.fixtures, drivers.wire.iso7816\n"
         "assert not any(m == 'simulator' or m.startswith('simulator.') for m in sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,7 +9,7 @@
   slow (~0.1 s a guess here); with the key set, not without the key.
 * Card responses holding a PAN, track 2/track 1, the cardholder name or a
   PAN-like digit run: the line shows them masked (first 6 / last 4) by the
-  same rules as the terminal's traces (:mod:`simulator.emv.apdu`); the exact
+  same rules as the terminal's traces (:mod:`drivers.wire.iso7816`); the exact
   bytes, which the replayed card must return byte for byte, are ``sealed``:
   AES-256-GCM under the trace's key. The key is ``$POSSIM_TRACE_KEY`` (64 hex
   digits; the header keeps only its check value) when set at recording time,

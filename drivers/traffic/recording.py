@@ -1,12 +1,15 @@
 """Turning recording on: ``?record=PATH.jsonl`` on a device URL, or a recording session.
 
-The registry calls :func:`attach_recorder` before it opens a device. When the
+The registry calls :data:`RECORDING` (its recording hook, registered with the
+``replay://`` scheme) around every open, which calls :func:`attach_recorder`
+before the factory and :func:`check_tapped` after it. When the
 URL carries ``record=PATH`` (or :func:`recording_session` is active), the
 factory gets the URL without that parameter and a context whose ``recorder``
 is a :class:`Recorder`; the transports that can be tapped (``pcsc://``,
 ``usb://``, ``serial://``, ``tcp://``, ``file://``, ``socket://``, and
-``sim://`` devices reached over one of those) call :meth:`Recorder.tape` with
-what they open. A device that no transport tapped fails to open when
+``sim://`` devices reached over one of those) hand what they open to the
+recorder (:meth:`Recorder.scard`, :meth:`Recorder.tap_escpos`,
+:meth:`Recorder.serial_port`). A device that no transport tapped fails to open when
 ``record=`` asked for it (nothing would be recorded); a session just skips it.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -51,6 +54,27 @@ class Recorder:
         tape = Tape(self.path, self.kind.value, url, self._context.clock, device)
         self.tapes.append(tape)
         return tape
+
+    # The transports call these three with what they opened: the device modules
+    # import nothing of drivers.traffic (which replays through them).
+
+    def scard(self, scard: Any, url: DeviceURL, **device: Any) -> Any:
+        """pyscard's ``scard`` module with the card traffic recorded (``pcsc://``)."""
+        from drivers.traffic.pcsc import RecordingScard
+
+        return RecordingScard(scard, self.tape(url.raw, **device))
+
+    def tap_escpos(self, escpos: Any, url: DeviceURL, **device: Any) -> None:
+        """Record what a python-escpos device writes and reads (patched in place)."""
+        from drivers.traffic.escpos import tap_escpos
+
+        tap_escpos(escpos, self.tape(url.raw, **device))
+
+    def serial_port(self, port: Any, url: DeviceURL, **device: Any) -> Any:
+        """A pyserial port with its traffic recorded (``serial://``, ``socket://``)."""
+        from drivers.traffic.serial import RecordingPort
+
+        return RecordingPort(port, self.tape(url.raw, **device))
 
     @property
     def tapped(self) -> bool:
@@ -104,13 +128,22 @@ def attach_recorder(
     return url, attrs.evolve(context, recorder=recorder), recorder, False
 
 
-def tape_for(context: DeviceContext, url: DeviceURL | str, **device: Any) -> Tape | None:
-    """The tape a transport factory records on, or None when nobody records."""
-    recorder = context.recorder
-    if not isinstance(recorder, Recorder):
-        return None
-    raw = url.raw if isinstance(url, DeviceURL) else url
-    return recorder.tape(raw, **device)
+class Recording:
+    """The registry's recording hook (:class:`drivers.registry.RecordingHook`)."""
+
+    def attach(
+        self, kind: DeviceKind, url: DeviceURL, context: DeviceContext
+    ) -> tuple[DeviceURL, DeviceContext, Callable[[Any], None]]:
+        url, context, recorder, required = attach_recorder(kind, url, context)
+
+        def check(device: Any) -> None:
+            if recorder is not None:
+                check_tapped(recorder, required, device)
+
+        return url, context, check
+
+
+RECORDING = Recording()
 
 
 def check_tapped(recorder: Recorder, required: bool, device: Any) -> None:

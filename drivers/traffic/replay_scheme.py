@@ -25,14 +25,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import firmware_fixtures
+from drivers import fixtures
 from drivers.errors import DeviceURLError
 from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+from drivers.traffic.recording import RECORDING
 from drivers.traffic.tape import Cursor
 from drivers.traffic.trace import Trace, TraceFormatError
 
 
 def register(registry: DeviceRegistry) -> None:
+    """The ``replay://`` scheme, and ``record=`` on every device URL (the other half
+    of the plug-in: :mod:`drivers.traffic.recording`)."""
+    registry.recording = RECORDING
     registry.register(DeviceKind.CARD_READER, "replay", open_card_reader)
     registry.register(DeviceKind.PRINTER, "replay", open_printer)
     registry.register(DeviceKind.SCANNER, "replay", open_scanner)
@@ -48,11 +52,11 @@ def find_trace(url: DeviceURL) -> Path:
     if path.is_file():
         return path
     relative = Path(*path.parts[1:]) if path.parts[:1] == ("firmware_fixtures",) else path
-    for folder in firmware_fixtures.search_path():
+    for folder in fixtures.search_path():
         candidate = folder / relative
         if not path.is_absolute() and candidate.is_file():
             return candidate
-    folders = ", ".join(str(folder) for folder in firmware_fixtures.search_path())
+    folders = ", ".join(str(folder) for folder in fixtures.search_path())
     raise TraceFormatError(path, f"no such trace file (looked here and in {folders})")
 
 

@@ -41,9 +41,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
+from drivers import fixtures
 from drivers.errors import DriverError
-from firmware_fixtures import yaml_lines
-from simulator.errors import FixtureError, SimulatorError
+from drivers.fixtures import FixtureFileError
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -56,11 +56,15 @@ MAX_NUMBER_DIGITS = 20
 _PRIVATE_PARAMS = frozenset({"record"})
 
 
-class TraceError(SimulatorError):
-    """Base class of the record/replay errors."""
+class TraceError(Exception):
+    """Base class of the record/replay errors.
+
+    Not a :class:`~drivers.errors.DriverError` (only :class:`TraceRecordingError`
+    is): see :class:`TraceDivergence`.
+    """
 
 
-class TraceFormatError(TraceError, FixtureError):
+class TraceFormatError(TraceError, FixtureFileError):
     """A trace file is missing or malformed: ``path:line: problem``."""
 
 
@@ -170,7 +174,7 @@ class Trace:
     @classmethod
     def load(cls, path: Path | str) -> Trace:
         path = Path(path)
-        text = yaml_lines.read_text(path, error=TraceFormatError, limit=MAX_TRACE_BYTES)
+        text = fixtures.read_text(path, error=TraceFormatError, limit=MAX_TRACE_BYTES)
         return cls.parse(text, path)
 
     @classmethod

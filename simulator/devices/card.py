@@ -3,7 +3,7 @@
 The card runs a :class:`~simulator.devices.card_image.CardImage`: PSE and AID
 selection, GET PROCESSING OPTIONS, READ RECORD, plaintext offline PIN
 (VERIFY), GET DATA, GENERATE AC (ARQC/TC/AAC with the cryptogram methods the
-issuer host shares, :mod:`simulator.emv.cryptogram`) and EXTERNAL
+issuer host shares, :mod:`simulator.wire.cryptogram`) and EXTERNAL
 AUTHENTICATE. It never raises on bad input: malformed commands get the status
 word a real card would give.
 
@@ -42,11 +42,11 @@ from __future__ import annotations
 
 import hmac
 
+from drivers.errors import EmvDataError
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as cmd
+from drivers.wire.iso7816 import ApduFormatError, CommandApdu
 from simulator.devices.card_image import PSE_SFI, Application, CardImage
-from simulator.emv import apdu as cmd
-from simulator.emv import tlv
-from simulator.emv.apdu import ApduFormatError, CommandApdu
-from simulator.errors import EmvDataError
 
 SW_OK = b"\x90\x00"
 SW_WRONG_LENGTH = b"\x67\x00"

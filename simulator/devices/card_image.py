@@ -9,7 +9,7 @@ issuer does to check the card's cryptograms.
 
 All scalars are read as the text written in the file (no YAML 1.1 surprises:
 ``0156`` stays ``"0156"``, not octal 110: the shared loader's
-:class:`~firmware_fixtures.yaml_lines.TextLineLoader`), then checked field by
+:class:`~drivers.fixtures.TextLineLoader`), then checked field by
 field. A malformed image raises :class:`FixtureError` with the file, the field
 and the line.
 
@@ -30,13 +30,14 @@ from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import attrs
 
-import firmware_fixtures
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import LineDict, LineList, TextLineLoader
-from simulator.emv import cryptogram, tlv
-from simulator.emv.tags import TAG_NAMES
-from simulator.errors import EmvDataError, FixtureError
-from simulator.redact import mask_pan
+from drivers import fixtures
+from drivers.errors import EmvDataError
+from drivers.fixtures import LineDict, LineList, TextLineLoader
+from drivers.wire import ber_tlv as tlv
+from drivers.wire.emv_tags import TAG_NAMES
+from drivers.wire.masking import mask_pan
+from simulator.errors import FixtureError
+from simulator.wire import cryptogram
 
 CATEGORY = "cards"
 SUFFIXES = (".yaml", ".yml")
@@ -149,10 +150,8 @@ class CardImage:
     @classmethod
     def load(cls, name_or_path: str | Path) -> CardImage:
         """The image named ``name_or_path`` (``unionpay_debit``) or at that path."""
-        path = firmware_fixtures.locate(
-            CATEGORY, name_or_path, SUFFIXES, "card image", FixtureError
-        )
-        text = yaml_lines.read_text(path, error=FixtureError)
+        path = fixtures.locate(CATEGORY, name_or_path, SUFFIXES, "card image", FixtureError)
+        text = fixtures.read_text(path, error=FixtureError)
         try:
             stat = path.stat()
         except OSError as exc:
@@ -174,7 +173,7 @@ class CardImage:
 
     @staticmethod
     def names() -> list[str]:
-        return firmware_fixtures.names(CATEGORY, SUFFIXES)
+        return fixtures.names(CATEGORY, SUFFIXES)
 
     # -- derived data -------------------------------------------------------------
 
@@ -265,7 +264,7 @@ class _Node(NamedTuple):
 def _child(mapping: LineDict, key: str) -> _Node:
     """``mapping[key]``, at its own line if it is a mapping or a list, else at the key's."""
     value = mapping[key]
-    return _Node(value, yaml_lines.line_of(value) or mapping.line_of(key))
+    return _Node(value, fixtures.line_of(value) or mapping.line_of(key))
 
 
 def _items(node: _Node) -> list[_Node]:
@@ -385,10 +384,10 @@ class _Parser:
     # -- the document -------------------------------------------------------------
 
     def card(self, text: str) -> CardImage:
-        document = yaml_lines.loads(text, self.path, loader=TextLineLoader, error=FixtureError)
+        document = fixtures.loads(text, self.path, loader=TextLineLoader, error=FixtureError)
         if document is None:
             raise FixtureError(self.path, "the card image is empty")
-        root = _Node(document, yaml_lines.line_of(document) or 1)
+        root = _Node(document, fixtures.line_of(document) or 1)
         doc = _Mapping(self, root, "", _CARD_FIELDS)
         p = self
 

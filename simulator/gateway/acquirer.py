@@ -41,8 +41,9 @@ from collections.abc import Mapping
 import attrs
 
 from drivers.clock import Clock
-from simulator.emv import cryptogram, tlv
-from simulator.errors import EmvDataError
+from drivers.errors import EmvDataError
+from drivers.wire import ber_tlv as tlv
+from drivers.wire.masking import mask_pan
 from simulator.gateway.issuers import Issuer, IssuerDirectory
 from simulator.gateway.ledger import (
     REFUND,
@@ -53,7 +54,7 @@ from simulator.gateway.ledger import (
 )
 from simulator.gateway.magic import MagicAmounts
 from simulator.gateway.pins import PinVerifier, TerminalKeys
-from simulator.redact import mask_pan
+from simulator.wire import cryptogram
 from simulator.wire.batch_totals import (
     DE48_LENGTH,
     SETTLE_BALANCED,

@@ -7,7 +7,7 @@ PAN picks the issuer. A malformed file raises :class:`FixtureError` naming the
 file, the line and the field.
 
 This module also holds the small checks the gateway's data files share; they
-are read with :mod:`firmware_fixtures.yaml_lines`, which keeps the line of
+are read with :mod:`drivers.fixtures`, which keeps the line of
 every mapping so errors can point at it.
 """
 
@@ -20,11 +20,11 @@ from typing import Any
 
 import attrs
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
-from simulator.emv import cryptogram
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError
 from simulator.fixture_fields import find_fixture, require_str, top_level_list
+from simulator.wire import cryptogram
 
 DEFAULT_ISSUERS = "issuers"
 
@@ -59,7 +59,7 @@ class IssuerDirectory:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_ISSUERS) -> IssuerDirectory:
         path = find_fixture("gateway", name_or_path, "issuer directory")
-        return cls.parse(yaml_lines.load(path, error=FixtureError), path)
+        return cls.parse(fixtures.load(path, error=FixtureError), path)
 
     @classmethod
     def parse(cls, document: Any, path: Path) -> IssuerDirectory:

@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError
 from simulator.fixture_fields import find_fixture, require_str, top_level_list
 from simulator.wire.response_codes import is_response_code
@@ -49,7 +49,7 @@ class MagicAmounts:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_MAGIC_AMOUNTS) -> MagicAmounts:
         path = find_fixture("gateway", name_or_path, "magic amounts")
-        return cls.parse(yaml_lines.load(path, error=FixtureError), path)
+        return cls.parse(fixtures.load(path, error=FixtureError), path)
 
     @classmethod
     def parse(cls, document: Any, path: Path) -> MagicAmounts:

@@ -33,8 +33,8 @@ from typing import Any
 import attrs
 from psec import pin as psec_pin
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError
 from simulator.fixture_fields import find_fixture, require_str, top_level_list
 from simulator.gateway.issuers import Issuer, tdes_key_field
@@ -60,7 +60,7 @@ class TerminalKeys:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_TERMINALS) -> TerminalKeys:
         path = find_fixture("gateway", name_or_path, "terminal key directory")
-        return cls.parse(yaml_lines.load(path, error=FixtureError), path)
+        return cls.parse(fixtures.load(path, error=FixtureError), path)
 
     @classmethod
     def parse(cls, document: Any, path: Path) -> TerminalKeys:

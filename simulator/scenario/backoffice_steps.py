@@ -28,14 +28,13 @@ from simulator.gateway.backoffice.desk import StatementDesk
 from simulator.gateway.backoffice.entries import CHANNELS
 from simulator.gateway.backoffice.errors import BackofficeError
 from simulator.gateway.backoffice.faults import FAULT_KINDS, StatementFault, fault_from_mapping
-from simulator.gateway.backoffice.money import yuan
 from simulator.gateway.backoffice.reconcile import CATEGORIES, Exception_
 from simulator.gateway.backoffice.service import BackofficeDay, run_day
 from simulator.gateway.backoffice.statements import StatementFile, parse_day
 from simulator.gateway.qr.signing import SIGNATURE_HEADER, sign
 from simulator.scenario.model import Step, Where, expect_mapping, step
 from simulator.scenario.runner import ScenarioRun
-from simulator.terminal.amounts import parse_yuan
+from simulator.wire.money import format_yuan, parse_yuan
 
 SOURCE = "backoffice"
 _RESULTS: weakref.WeakKeyDictionary[ScenarioRun, BackofficeDay] = weakref.WeakKeyDictionary()
@@ -208,7 +207,7 @@ class Reconcile(Step):
             SOURCE,
             "reconcile",
             f"{day}: {report.matched_total} matched, {len(report.exceptions)} exception(s), "
-            f"net RMB {yuan(result.merged.total.net_fen)}",
+            f"net RMB {format_yuan(result.merged.total.net_fen)}",
             report=report.as_dict(),
         )
 
@@ -400,11 +399,15 @@ class ExpectMergedStatement(Step):
         if sum(e.net_fen for e in merged.entries) != total:
             raise run.fail(self, "the merged statement's lines do not add up to its total")
         if self.total_fen is not None and total != self.total_fen:
-            raise run.fail(self, f"expected net RMB {yuan(self.total_fen)}, got {yuan(total)}")
+            raise run.fail(
+                self, f"expected net RMB {format_yuan(self.total_fen)}, got {format_yuan(total)}"
+            )
         for channel, fen in self.channels.items():
             got = merged.channels[channel].net_fen
             if got != fen:
-                raise run.fail(self, f"expected {channel} net RMB {yuan(fen)}, got {yuan(got)}")
+                raise run.fail(
+                    self, f"expected {channel} net RMB {format_yuan(fen)}, got {format_yuan(got)}"
+                )
         if self.lines is not None and len(merged.entries) != self.lines:
             raise run.fail(self, f"expected {self.lines} lines, got {len(merged.entries)}")
         if result.report.balanced:
@@ -412,8 +415,8 @@ class ExpectMergedStatement(Step):
             if statements != total:
                 raise run.fail(
                     self,
-                    f"the channels' statements add up to RMB {yuan(statements)}, the merged "
-                    f"statement to RMB {yuan(total)}",
+                    f"the channels' statements add up to RMB {format_yuan(statements)}, the merged "
+                    f"statement to RMB {format_yuan(total)}",
                 )
         if self.print_summary:
             self._print(run, result)
@@ -428,10 +431,10 @@ class ExpectMergedStatement(Step):
         except (SimulatorError, DriverError) as exc:
             raise run.fail(self, f"printing the merged statement: {exc}") from None
         printed = run.receipts()
-        net = f"RMB {yuan(result.merged.total.net_fen)}"
+        net = f"RMB {format_yuan(result.merged.total.net_fen)}"
         if not printed or "MERGED STATEMENT" not in printed[-1] or net not in printed[-1]:
             raise run.fail(self, f"the printer's last receipt is not the summary with {net}")
 
     def describe(self) -> str:
-        shown = "" if self.total_fen is None else f" net RMB {yuan(self.total_fen)}"
+        shown = "" if self.total_fen is None else f" net RMB {format_yuan(self.total_fen)}"
         return "merged statement" + shown + (" (printed)" if self.print_summary else "")

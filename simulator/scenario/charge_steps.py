@@ -19,7 +19,7 @@ from simulator.scenario.model import (
     step,
 )
 from simulator.scenario.runner import ScenarioRun
-from simulator.terminal.amounts import format_yuan, parse_yuan
+from simulator.wire.money import format_yuan, parse_yuan
 
 CHANNELS = ("card", "wechat", "alipay", "unionpay_qr")
 _CARD_CURRENCY = "156"  # CNY: the built-in acquirer's ledger is in fen of it

@@ -179,10 +179,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
 
 
 def _is_scenario_file(config: pytest.Config, path: Path) -> bool:
-    import firmware_fixtures
+    from drivers import fixtures
 
     resolved = path.resolve()
-    if any(resolved.is_relative_to(folder.resolve()) for folder in firmware_fixtures.search_path()):
+    if any(resolved.is_relative_to(folder.resolve()) for folder in fixtures.search_path()):
         return False  # card images, profiles, specs: data, never scenarios
     return any(resolved.is_relative_to(folder) for folder in scenario_dirs(config))
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from drivers.wire.masking import mask_code
 from simulator.events import Event
 from simulator.scenario.arguments import Count
 from simulator.scenario.model import (
@@ -31,10 +32,10 @@ from simulator.scenario.model import (
 )
 from simulator.scenario.runner import ScenarioRun
 from simulator.scenario.settlement_steps import card_sale_for
-from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import QrEntry, QrState
-from simulator.terminal.qr_link import QrLink, QrLinkError, mask_code
+from simulator.terminal.qr_link import QrLink, QrLinkError
+from simulator.wire.money import format_yuan, parse_yuan
 
 _WALLETS = ("wechat", "alipay", "unionpay_qr")
 # Gateway trade state -> the journal states that agree with it (sale rows).

@@ -25,6 +25,7 @@ import attrs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from drivers.traffic.trace import TraceError
 from simulator.devices.printer_link import PRINTER_TRANSPORTS
 from simulator.errors import ScenarioError, SimulatorError
 from simulator.scenario.model import Scenario, discover, load_scenario
@@ -268,7 +269,7 @@ def _run_selected(
                 speaker=args.speaker,
                 wav_dir=args.wav_dir,
             )
-        except SimulatorError as exc:  # the world could not be built: say why, go on
+        except (SimulatorError, TraceError) as exc:  # the world could not be built: say why
             errors.append(ScenarioError(item.path, f"cannot run: {exc}"))
             reporter.line(f"ERROR {item.path}: cannot run: {exc}")
             reporter.done()

@@ -22,6 +22,7 @@ from typing import Protocol
 
 import attrs
 
+from drivers.traffic.trace import TraceError
 from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.card_slot import CardSlot
@@ -321,7 +322,7 @@ def run_scenario(
                     )
             except ExpectationFailed as exc:
                 failure = exc
-            except SimulatorError as exc:
+            except (SimulatorError, TraceError) as exc:  # TraceError: a replay's traffic
                 failure = run.fail(None, f"{type(exc).__name__}: {exc}")
             except Exception as exc:  # a bug in possim: report it with its traceback
                 failure = run.fail(None, f"internal error: {type(exc).__name__}: {exc}")

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import firmware_fixtures
+from drivers import fixtures
 from simulator.scenario.model import STEPS, variant_axes
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "docs" / "scenario.schema.json"
@@ -55,7 +55,7 @@ def scenario_schema() -> dict[str, Any]:
             "terminal": {
                 "type": "string",
                 "default": "default",
-                "examples": firmware_fixtures.names("terminals", (".toml",)),
+                "examples": fixtures.names("terminals", (".toml",)),
                 "description": "A terminal configuration: firmware_fixtures/terminals/<name>.toml "
                 "or a path.",
             },

@@ -28,9 +28,9 @@ from simulator.scenario.model import (
     step,
 )
 from simulator.scenario.runner import ScenarioRun
-from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.authorisation import OPERATIONS, transmission_time
 from simulator.terminal.journal import JournalEntry, SettlementState, TxnState
+from simulator.wire.money import format_yuan, parse_yuan
 
 _RESULTS = tuple(state.value for state in SettlementState if state is not SettlementState.PENDING)
 _TOTALS = ("sales", "voids", "refunds")

@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 
 import attrs
 
+from drivers.wire.masking import pin_asterisks
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import KEYS
 from simulator.devices.printer_port import PrinterPort
 from simulator.errors import FixtureError
 from simulator.events import Event
-from simulator.redact import pin_asterisks
 from simulator.scenario.arguments import Count
 from simulator.scenario.model import (
     AMOUNT_SCHEMA,
@@ -38,12 +38,12 @@ from simulator.scenario.model import (
     step,
 )
 from simulator.scenario.runner import ScenarioRun
-from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.cashier_cancel import CancelRefused
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import TxnState
-from simulator.terminal.receipts import REPRINT_MARK
 from simulator.terminal.terminal import RECEIPT_KINDS
+from simulator.wire.money import format_yuan, parse_yuan
+from simulator.wire.receipts import REPRINT_MARK
 
 # card; scan (the customer's code is scanned); or a dynamic QR of one channel.
 _METHODS = ("card", "scan", "wechat", "alipay", "unionpay_qr")

@@ -1,6 +1,6 @@
 """YAML that remembers where things were: the shared loader, raising ScenarioError.
 
-See :mod:`firmware_fixtures.yaml_lines`; this module only names the error type
+See :mod:`drivers.fixtures`; this module only names the error type
 scenario files fail with.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import LineDict, LineList
+from drivers import fixtures
+from drivers.fixtures import LineDict, LineList
 from simulator.errors import ScenarioError
 
 __all__ = ["LineDict", "LineList", "load"]
@@ -18,4 +18,4 @@ __all__ = ["LineDict", "LineList", "load"]
 
 def load(path: Path) -> Any:
     """Parse the scenario file ``path``; every failure is a :class:`ScenarioError`."""
-    return yaml_lines.load(path, error=ScenarioError)
+    return fixtures.load(path, error=ScenarioError)

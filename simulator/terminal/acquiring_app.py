@@ -40,15 +40,14 @@ from drivers.errors import (
     CardProtocolError,
     DeviceTimeout,
     DeviceUnavailable,
+    EmvDataError,
     PinEntryCancelled,
 )
 from drivers.magstripe_reader import MagstripeReader
 from drivers.pin_entry import PinEntry
-from simulator.emv import tlv
-from simulator.errors import EmvDataError
+from drivers.wire import ber_tlv as tlv
+from drivers.wire.masking import mask_track2
 from simulator.events import EventBus
-from simulator.redact import mask_track2
-from simulator.terminal.amounts import format_yuan
 from simulator.terminal.authorisation import AuthorisationCard, Authoriser
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
@@ -74,6 +73,7 @@ from simulator.terminal.journal import JournalEntry, TxnState
 from simulator.terminal.qr_payments import QrPayments
 from simulator.terminal.settlement import BatchClose
 from simulator.terminal.track2 import Track2
+from simulator.wire.money import format_yuan
 from simulator.wire.pin_block import encipher_pin
 
 PIN_LENGTH = (4, 12)

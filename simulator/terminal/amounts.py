@@ -1,4 +1,4 @@
-"""Amounts: fen <-> text, and amounts spelled out for a speaker.
+"""Amounts spelled out for a speaker (fen <-> text is :mod:`simulator.wire.money`).
 
 Speech engines read digit strings badly ("12.34" -> "一二点三四"), so
 announcements spell amounts the way a cashier says them: 十二点三四元 in
@@ -6,25 +6,13 @@ Chinese, "twelve point three four yuan" in English. The English form mirrors
 the Chinese one (the yuan part as a number, then "point" and each decimal
 digit, trailing zeros dropped), which is what a Chinese payment speaker's
 English mode says; it is not "twelve yuan thirty-four fen".
-
-The terminal accepts 0.01 to 9999999999.99 yuan (:data:`MIN_FEN` to
-:data:`MAX_FEN`): ten yuan digits in :func:`parse_yuan`, and the twelve-digit
-amount field of the app-to-app contract and ISO 8583 DE4.
 """
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
-
 _DIGITS_ZH = "零一二三四五六七八九"
 _SMALL_UNITS_ZH = ("", "十", "百", "千")
 _BIG_UNITS_ZH = ("", "万", "亿", "万亿")
-_AMOUNT_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
-
-MIN_FEN = 1
-MAX_FEN = 999_999_999_999  # 9999999999.99 yuan
-
 _ONES_EN = [
     "zero",
     "one",
@@ -49,24 +37,6 @@ _ONES_EN = [
 ]
 _TENS_EN = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _SCALES_EN = ("", "thousand", "million", "billion", "trillion", "quadrillion")
-
-
-def parse_yuan(text: str) -> int:
-    """``"12.34"`` -> 1234 fen; raises ValueError with a readable reason."""
-    cleaned = text.strip()
-    if not _AMOUNT_RE.match(cleaned):
-        raise ValueError(f"{text!r} is not an amount in yuan like 12.34 (at most 2 decimals)")
-    try:
-        return int(Decimal(cleaned) * 100)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount") from None
-
-
-def format_yuan(fen: int) -> str:
-    """1234 -> ``"12.34"``."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 def spell_zh(fen: int) -> str:

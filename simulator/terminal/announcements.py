@@ -18,8 +18,8 @@ from typing import Any
 
 import attrs
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError
 from simulator.fixture_fields import find_fixture
 from simulator.terminal.amounts import spell_en, spell_zh
@@ -57,7 +57,7 @@ class Announcements:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_SET) -> Announcements:
         path = find_fixture("announcements", name_or_path, "announcement set")
-        doc = yaml_lines.load(path, error=FixtureError)
+        doc = fixtures.load(path, error=FixtureError)
         if not isinstance(doc, Mapping) or not isinstance(doc.get("languages"), Mapping):
             raise FixtureError(
                 path,

@@ -28,7 +28,6 @@ from drivers.clock import Clock
 from drivers.errors import DriverError
 from simulator.errors import Iso8583Error
 from simulator.events import EventBus
-from simulator.terminal.amounts import format_yuan
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import PaymentOrder, PaymentOutcome, TransactionDetail
 from simulator.terminal.display import Display, ScreenId
@@ -41,6 +40,7 @@ from simulator.terminal.host_link import (
 )
 from simulator.terminal.journal import Journal, JournalEntry, TxnState
 from simulator.wire.iso8583 import Fields
+from simulator.wire.money import format_yuan
 from simulator.wire.response_codes import APPROVED, ResponseCodes
 
 # Reversal reasons carried in the 0400's DE39.

@@ -14,7 +14,6 @@ from drivers.clock import Clock
 from drivers.printer import PrintDocument, Printer
 from drivers.speaker import Speaker
 from simulator.events import EventBus
-from simulator.terminal.amounts import format_yuan
 from simulator.terminal.announcements import Announcements, Announcer
 from simulator.terminal.contract import (
     ContractViolation,
@@ -28,7 +27,8 @@ from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.print_queue import DEFAULT_WAIT as DEFAULT_PRINTER_WAIT
 from simulator.terminal.print_queue import PrintJob, PrintQueue
 from simulator.terminal.qr_payments import mask_transaction_id
-from simulator.terminal.receipts import ReceiptTemplate
+from simulator.wire.money import format_yuan
+from simulator.wire.receipts import ReceiptTemplate
 
 # Starts the acquiring app with the Intent extras and returns its result; on a
 # device this is startActivityForResult, here the app-to-app bridge.

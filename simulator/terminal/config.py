@@ -16,12 +16,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-import firmware_fixtures
-from firmware_fixtures import yaml_lines
+from drivers import fixtures
 from simulator.errors import ConfigError
-from simulator.terminal.amounts import parse_yuan
 from simulator.wire.iso8583 import ASCII_HEADER, BINARY_HEADER, Framing, Iso8583Codec
 from simulator.wire.mac import MAC_ALGORITHMS, MessageMac
+from simulator.wire.money import parse_yuan
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -251,10 +250,10 @@ class TerminalConfig:
 
     @classmethod
     def load(cls, name_or_path: str = "default") -> TerminalConfig:
-        path = firmware_fixtures.locate(
+        path = fixtures.locate(
             "terminals", name_or_path, (".toml",), "terminal configuration", ConfigError
         )
-        text = yaml_lines.read_text(path, error=ConfigError)
+        text = fixtures.read_text(path, error=ConfigError)
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

@@ -18,9 +18,8 @@ from typing import Any
 
 import attrs
 
-import firmware_fixtures
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError, TerminalError
 
 
@@ -220,10 +219,10 @@ class IntentContract:
 
     @classmethod
     def load(cls, name_or_path: str = "newland") -> IntentContract:
-        path = firmware_fixtures.locate(
+        path = fixtures.locate(
             "vendors", name_or_path, (".yaml", ".yml"), "vendor profile", FixtureError
         )
-        doc = yaml_lines.load(path, error=FixtureError)
+        doc = fixtures.load(path, error=FixtureError)
         if not isinstance(doc, Mapping):
             raise FixtureError(
                 path, "expected a mapping with name, component, request and result", line_of(doc)

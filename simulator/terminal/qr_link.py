@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from drivers.wire.masking import mask_code
 from simulator.errors import SimulatorError
 from simulator.events import EventBus
 
@@ -62,11 +63,6 @@ def sign(key: str, data: bytes) -> str:
 
 def verify(key: str, data: bytes, signature: str | None) -> bool:
     return signature is not None and hmac.compare_digest(sign(key, data), signature.strip())
-
-
-def mask_code(code: str) -> str:
-    """A customer's payment code shows only its last four digits."""
-    return "*" * max(0, len(code) - 4) + code[-4:]
 
 
 def redact(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from drivers.clock import POLL_INTERVAL, Clock
 from drivers.errors import DriverError
 from drivers.printer import PrintDocument
 from drivers.scanner import Scanner
+from drivers.wire.masking import mask_code
 from simulator.events import EventBus
-from simulator.terminal.amounts import format_yuan
 from simulator.terminal.authorisation import Merchant
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
@@ -38,8 +38,9 @@ from simulator.terminal.contract import PaymentOrder, PaymentOutcome, Transactio
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.journal import Journal, QrEntry, QrState
 from simulator.terminal.notify_receiver import NotifyReceiver
-from simulator.terminal.qr_link import QrGatewayUnreachable, QrLink, QrLinkError, mask_code
-from simulator.terminal.receipts import ReceiptTemplate
+from simulator.terminal.qr_link import QrGatewayUnreachable, QrLink, QrLinkError
+from simulator.wire.money import format_yuan
+from simulator.wire.receipts import ReceiptTemplate
 
 QR_CHANNELS = ("wechat", "alipay", "unionpay_qr")
 CHANNEL_NAMES = {

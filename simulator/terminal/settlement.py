@@ -27,7 +27,6 @@ from drivers.errors import DriverError
 from drivers.printer import PrintDocument
 from simulator.errors import Iso8583Error
 from simulator.events import EventBus
-from simulator.terminal.amounts import format_yuan
 from simulator.terminal.authorisation import Authoriser, Merchant, transmission_time
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import PaymentOrder, PaymentOutcome, TransactionDetail
@@ -40,7 +39,6 @@ from simulator.terminal.journal import (
     SettlementState,
     TxnState,
 )
-from simulator.terminal.receipts import ReceiptTemplate
 from simulator.wire.batch_totals import (
     SETTLE_BALANCED,
     SETTLE_OUT_OF_BALANCE,
@@ -49,6 +47,8 @@ from simulator.wire.batch_totals import (
     encode_de48,
 )
 from simulator.wire.iso8583 import Fields
+from simulator.wire.money import format_yuan
+from simulator.wire.receipts import ReceiptTemplate
 from simulator.wire.response_codes import APPROVED
 
 SETTLE_TYPE_CODE = "00"  # DE60.1 of a 0500

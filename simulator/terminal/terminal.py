@@ -30,7 +30,6 @@ from simulator.terminal.journal import Journal
 from simulator.terminal.notify_receiver import NotifyReceiver
 from simulator.terminal.qr_link import QrLink
 from simulator.terminal.qr_payments import QrPayments
-from simulator.terminal.receipts import ReceiptTemplate
 from simulator.terminal.settlement import BatchClose
 from simulator.terminal.tracing import (
     TracedCardReader,
@@ -41,6 +40,7 @@ from simulator.terminal.tracing import (
     TracedSpeaker,
 )
 from simulator.wire.iso8583 import Iso8583Codec, Iso8583Spec
+from simulator.wire.receipts import ReceiptTemplate
 from simulator.wire.response_codes import ResponseCodes
 
 # What the terminal prints, by what it records (Terminal.receipt_templates): a sale's,

@@ -15,10 +15,9 @@ from drivers.pin_entry import DigitsChanged, PinEntry
 from drivers.printer import PrintDocument, Printer, PrinterStatus
 from drivers.scanner import Scanner
 from drivers.speaker import Speaker
-from simulator.emv.apdu import command_name, redact_command, redact_response
+from drivers.wire.iso7816 import command_name, redact_command, redact_response
+from drivers.wire.masking import mask_code, mask_track2, pin_asterisks
 from simulator.events import EventBus
-from simulator.redact import mask_track2, pin_asterisks
-from simulator.terminal.qr_link import mask_code
 
 
 class TracedCardReader(CardReader):

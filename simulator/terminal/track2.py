@@ -12,7 +12,7 @@ import re
 
 import attrs
 
-from simulator.redact import mask_pan
+from drivers.wire.masking import mask_pan
 
 _TRACK2 = re.compile(r"^(\d{12,19})[=Dd](\d{4})(\d{3})(\d*)$")
 CHIP_SERVICE_CODES = frozenset("26")  # first digit: IC card (international / national)

@@ -37,11 +37,11 @@ from simulator.devices.pin_pad import DIGITS, KEY_CANCEL, KEY_CLEAR, KEY_OK
 from simulator.devices.printer_port import PrinterPort
 from simulator.errors import SimulatorError
 from simulator.simulation import Simulation
-from simulator.terminal.amounts import format_yuan
 from simulator.terminal.display import ScreenId
 from simulator.terminal.qr_link import QrLink
 from simulator.terminal.qr_payments import QR_CHANNELS
 from simulator.tui.scan_codes import SAMPLE_CODES, SampleCode
+from simulator.wire.money import format_yuan
 
 DEFAULT_CARD = "unionpay_debit"
 MAX_AMOUNT_DIGITS = 9  # RMB 9,999,999.99

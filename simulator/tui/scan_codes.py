@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from simulator.terminal.qr_link import mask_code
+from drivers.wire.masking import mask_code
 
 
 @attrs.frozen

@@ -1,0 +1,11 @@
+"""Host-side codecs: ISO 8583, EMVCo QR, PIN blocks, MACs, cryptograms, money.
+
+No I/O here except ISO 8583 framing on a socket. The languages drivers speak
+too (ISO 7816 APDUs, BER-TLV, ESC/POS, masking) live in :mod:`drivers.wire`.
+"""
+
+import warnings
+
+# pyemv and psec implement EMV's mandated double-length TDES through
+# cryptography's TripleDES, which warns on every call; EMV has no other choice.
+warnings.filterwarnings("ignore", message=".*TripleDES.*")

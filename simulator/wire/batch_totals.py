@@ -44,7 +44,12 @@ def encode_de48(totals: BatchTotals, result: str = SETTLE_PENDING) -> str:
 
 
 def decode_de48(de48: str) -> tuple[BatchTotals, str] | None:
-    """DE48 -> (domestic totals, result code); None if it is not this layout."""
+    """DE48 -> (domestic totals, result code); None if it is not this layout.
+
+    >>> totals = BatchTotals(debit_count=2, debit_total=2468, credit_count=1, credit_total=1234)
+    >>> decode_de48(encode_de48(totals)) == (totals, SETTLE_PENDING)
+    True
+    """
     if len(de48) != DE48_LENGTH or not (de48.isascii() and de48.isdigit()):
         return None
     totals = BatchTotals(

@@ -44,11 +44,20 @@ class EmvcoCrcError(EmvcoError):
 
 
 def crc16(data: str) -> str:
-    """CRC-16/CCITT-FALSE of the payload text (UTF-8), four upper-case hex digits."""
+    """CRC-16/CCITT-FALSE of the payload text (UTF-8), four upper-case hex digits.
+
+    >>> crc16("123456789")  # the catalogue check value of CRC-16/CCITT-FALSE
+    '29B1'
+    """
     return f"{binascii.crc_hqx(data.encode('utf-8'), 0xFFFF):04X}"
 
 
 def data_object(tag: str, value: str) -> str:
+    """One ID-length-value data object (EMV QRCPS-MPM 4.1).
+
+    >>> data_object("54", "12.34")
+    '540512.34'
+    """
     if len(tag) != 2 or not tag.isdigit():
         raise EmvcoError(f"data object ID must be two digits, got {tag!r}")
     if not 0 < len(value) <= 99:

@@ -40,7 +40,14 @@ class MacError(Iso8583Error):
 
 
 def retail_mac(key: bytes, data: bytes) -> bytes:
-    """The 8-byte ANSI X9.19 MAC of ``data`` under a double-length TDES ``key``."""
+    """The 8-byte ANSI X9.19 MAC of ``data`` under a double-length TDES ``key``.
+
+    The example is ANSI X9.19's own (key 0123456789ABCDEF FEDCBA9876543210):
+
+    >>> key = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    >>> retail_mac(key, b"Now is the time for all ").hex().upper()
+    'A1C72E74EA3FA9B6'
+    """
     if len(key) != 16:
         raise MacError(f"a retail MAC key is 16 bytes (double-length TDES), got {len(key)}")
     return bytes(psec.mac.generate_retail_mac(key[:8], key[8:], data, padding=1))

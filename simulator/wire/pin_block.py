@@ -29,7 +29,13 @@ def _tdes_key(key: bytes) -> bytes:
 
 
 def encipher_pin(pin: str, pan: str, key: bytes) -> bytes:
-    """The 8-byte DE52 for ``pin``: format-0 block (PIN xor PAN) under ``key``."""
+    """The 8-byte DE52 for ``pin``: format-0 block (PIN xor PAN) under ``key``.
+
+    >>> key = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    >>> block = encipher_pin("1234", "6212345678901234", key)
+    >>> decipher_pin(block, "6212345678901234", key)
+    '1234'
+    """
     try:
         block = pinblock.encode_pinblock_iso_0(pin, pan)
     except ValueError:

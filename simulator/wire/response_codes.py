@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError
 from simulator.fixture_fields import find_fixture, require_str
 
@@ -52,7 +52,7 @@ class ResponseCodes:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_RESPONSE_CODES) -> ResponseCodes:
         path = find_fixture("iso8583", name_or_path, "response codes")
-        return cls.parse(yaml_lines.load(path, error=FixtureError), path)
+        return cls.parse(fixtures.load(path, error=FixtureError), path)
 
     @classmethod
     def parse(cls, document: Any, path: Path) -> ResponseCodes:

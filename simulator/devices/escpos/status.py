@@ -1,47 +1,58 @@
-"""Real-time status bytes, with the bit layouts Epson documents for ESC/POS.
+"""The status bytes the virtual printer answers, from its fault flags.
 
-``DLE EOT n`` answers one byte whose bits 1 and 4 are always 1 (``0x12``) and
-bits 0 and 7 always 0:
-
-=====  ===========================================================================
-n      bits
-=====  ===========================================================================
-1      printer: bit 2 drawer kick-out connector pin 3 high, bit 3 offline,
-       bit 5 waiting for online recovery
-2      offline cause: bit 2 cover open, bit 3 paper fed by the feed button,
-       bit 5 printing stopped by paper end, bit 6 an error occurred
-3      error cause: bit 2 recoverable (mechanical) error, bit 3 autocutter error,
-       bit 5 unrecoverable error, bit 6 automatically recoverable error (head heat)
-4      roll paper sensor: bits 2-3 paper near end (``0x0C``), bits 5-6 paper end
-       (``0x60``)
-=====  ===========================================================================
-
-``GS r n`` answers one byte with bit 4 fixed at 0: n=1 paper sensor (bits 0-1
-near end ``0x03``, bits 2-3 paper end ``0x0C``), n=2 drawer (bit 0 pin 3),
-n=4 ink (always 0 here).
+The bit layouts are Epson's, in :mod:`drivers.wire.escpos` (one copy for the
+driver that asks and the printer that answers); the names are re-exported here
+for the virtual printer.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-STATUS_BASE = 0x12
-STATUS_DRAWER_PIN3 = 0x04  # DLE EOT 1 bit 2
-STATUS_OFFLINE = 0x08  # DLE EOT 1 bit 3
-STATUS_WAITING_RECOVERY = 0x20  # DLE EOT 1 bit 5
-STATUS_COVER_OPEN = 0x04  # DLE EOT 2 bit 2
-STATUS_FEED_BUTTON = 0x08  # DLE EOT 2 bit 3
-STATUS_STOPPED_PAPER_END = 0x20  # DLE EOT 2 bit 5
-STATUS_ERROR = 0x40  # DLE EOT 2 bit 6
-STATUS_RECOVERABLE_ERROR = 0x04  # DLE EOT 3 bit 2
-STATUS_CUTTER_ERROR = 0x08  # DLE EOT 3 bit 3
-STATUS_UNRECOVERABLE_ERROR = 0x20  # DLE EOT 3 bit 5
-STATUS_AUTO_RECOVERABLE_ERROR = 0x40  # DLE EOT 3 bit 6
-STATUS_PAPER_NEAR_END = 0x0C  # DLE EOT 4 bits 2-3
-STATUS_PAPER_END = 0x60  # DLE EOT 4 bits 5-6
-GS_R_PAPER_NEAR_END = 0x03  # GS r 1 bits 0-1
-GS_R_PAPER_END = 0x0C  # GS r 1 bits 2-3
-GS_R_DRAWER_PIN3 = 0x01  # GS r 2 bit 0
+from drivers.wire.escpos import (
+    GS_R_DRAWER_PIN3,
+    GS_R_PAPER_END,
+    GS_R_PAPER_NEAR_END,
+    STATUS_AUTO_RECOVERABLE_ERROR,
+    STATUS_BASE,
+    STATUS_COVER_OPEN,
+    STATUS_CUTTER_ERROR,
+    STATUS_DRAWER_PIN3,
+    STATUS_ERROR,
+    STATUS_FEED_BUTTON,
+    STATUS_OFFLINE,
+    STATUS_PAPER_END,
+    STATUS_PAPER_NEAR_END,
+    STATUS_RECOVERABLE_ERROR,
+    STATUS_STOPPED_PAPER_END,
+    STATUS_UNRECOVERABLE_ERROR,
+    STATUS_WAITING_RECOVERY,
+)
+
+__all__ = [
+    "GS_R_DRAWER_PIN3",
+    "GS_R_PAPER_END",
+    "GS_R_PAPER_NEAR_END",
+    "STATUS_AUTO_RECOVERABLE_ERROR",
+    "STATUS_BASE",
+    "STATUS_COVER_OPEN",
+    "STATUS_CUTTER_ERROR",
+    "STATUS_DRAWER_PIN3",
+    "STATUS_ERROR",
+    "STATUS_FEED_BUTTON",
+    "STATUS_OFFLINE",
+    "STATUS_PAPER_END",
+    "STATUS_PAPER_NEAR_END",
+    "STATUS_RECOVERABLE_ERROR",
+    "STATUS_STOPPED_PAPER_END",
+    "STATUS_UNRECOVERABLE_ERROR",
+    "STATUS_WAITING_RECOVERY",
+    "PrinterFaults",
+    "cannot_print",
+    "dle_eot",
+    "gs_r",
+    "has_error",
+]
 
 
 class PrinterFaults(Protocol):

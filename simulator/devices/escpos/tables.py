@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-NUL = 0x00
-LF = 0x0A
-DLE = 0x10
-ESC = 0x1B
-FS = 0x1C
-GS = 0x1D
+# The control bytes, re-exported for the interpreter.
+from drivers.wire.escpos import DLE as DLE
+from drivers.wire.escpos import ESC as ESC
+from drivers.wire.escpos import FS as FS
+from drivers.wire.escpos import GS as GS
+from drivers.wire.escpos import LF as LF
+from drivers.wire.escpos import NUL as NUL
 
 QR_MAX_PARAMETER_BYTES = 7092  # GS ( k store: (pL + pH*256) <= 7092
 RASTER_MAX_WIDTH_BYTES = 255

@@ -26,10 +26,10 @@ from simulator.gateway.backoffice.faults import StatementFault, load_faults, par
 from simulator.gateway.backoffice.fees import DEFAULT_PROFILES, FeeTotals, Profiles, totals
 from simulator.gateway.backoffice.formats import FORMATS
 from simulator.gateway.backoffice.ledger_view import day_entries
-from simulator.gateway.backoffice.money import yuan
 from simulator.gateway.backoffice.service import run_day
 from simulator.gateway.backoffice.statements import StatementFile, open_ledger, parse_day, produce
 from simulator.gateway.qr.channels import Merchants
+from simulator.wire.money import format_yuan
 
 
 def register(
@@ -181,8 +181,8 @@ def _reconcile(args: argparse.Namespace) -> int:
     sys.stdout.write(result.report.text())
     fees = result.fees["total"]
     print(
-        f"merchant fees {yuan(fees.fee_fen)}, channel costs {yuan(fees.cost_fen)}, "
-        f"platform margin {yuan(fees.margin_fen)} (profile {profile.name})"
+        f"merchant fees {format_yuan(fees.fee_fen)}, channel costs {format_yuan(fees.cost_fen)}, "
+        f"platform margin {format_yuan(fees.margin_fen)} (profile {profile.name})"
     )
     if args.json is not None:
         args.json.write_text(result.report.json(), encoding="utf-8")
@@ -229,6 +229,6 @@ def _revenue(args: argparse.Namespace) -> int:
 
 def _figures(label: str, f: FeeTotals) -> str:
     return (
-        f"{label:<10} {f.lines:>6} {yuan(f.volume_fen):>14} {yuan(f.fee_fen):>10} "
-        f"{yuan(f.cost_fen):>10} {yuan(f.margin_fen):>10}"
+        f"{label:<10} {f.lines:>6} {format_yuan(f.volume_fen):>14} {format_yuan(f.fee_fen):>10} "
+        f"{format_yuan(f.cost_fen):>10} {format_yuan(f.margin_fen):>10}"
     )

@@ -24,12 +24,12 @@ from typing import Any
 
 import attrs
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError
 from simulator.gateway.backoffice.entries import CARD, CHANNELS, PAYMENT, Entry
 from simulator.gateway.backoffice.errors import BackofficeError
-from simulator.terminal.amounts import parse_yuan
+from simulator.wire.money import parse_yuan
 
 FAULT_KINDS = ("channel_only", "platform_only", "amount_mismatch", "reversed_after_success")
 DEFAULT_CHANNEL_ONLY_FEN = 100
@@ -88,7 +88,7 @@ def parse_flag(text: str) -> StatementFault:
 
 def load_faults(path: Path) -> list[StatementFault]:
     """A YAML fault spec; errors name the file and line."""
-    document = yaml_lines.load(path, error=FixtureError)
+    document = fixtures.load(path, error=FixtureError)
     items = document.get("faults") if isinstance(document, Mapping) else None
     if not isinstance(items, list):
         raise FixtureError(path, "expected a mapping with a 'faults' list", line_of(document))

@@ -3,7 +3,7 @@ the fee, channel cost and margin of each line, day and month.
 
 Per line: ``fee = round_half_up(amount x merchant rate)`` and ``cost =
 round_half_up(amount x cost rate)``; a refund or void returns the drop in the
-fee of the remaining amount (:func:`~.money.refund_fee_fen`); a reversed line
+fee of the remaining amount (:func:`~simulator.wire.money.refund_fee_fen`); a reversed line
 costs nothing. ``margin = fee - cost``. A day's or month's figures are the
 sums of its lines' (so the margin is volume x (rate - cost) to within a fen
 per line).
@@ -19,12 +19,12 @@ from typing import Any
 
 import attrs
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError
 from simulator.fixture_fields import find_fixture, require_str, top_level_list
 from simulator.gateway.backoffice.entries import CHANNELS, PAYMENT, Entry
-from simulator.gateway.backoffice.money import fee_fen, parse_rate, refund_fee_fen
+from simulator.wire.money import fee_fen, parse_rate, refund_fee_fen
 
 DEFAULT_PROFILES = "merchant_profiles"
 
@@ -47,7 +47,7 @@ class Profiles:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_PROFILES) -> Profiles:
         path = find_fixture("gateway", name_or_path, "merchant profiles")
-        document = yaml_lines.load(path, error=FixtureError)
+        document = fixtures.load(path, error=FixtureError)
         profiles: dict[str, Profile] = {}
         for index, entry in enumerate(top_level_list(path, document, "profiles")):
             profile = _profile(path, entry, f"profiles[{index}]")

@@ -16,9 +16,9 @@ import attrs
 from drivers.printer import PrintDocument
 from simulator.gateway.backoffice.entries import CHANNEL_NAMES, CHANNELS, PAYMENT, VOID, Entry
 from simulator.gateway.backoffice.fees import Profile, line_fee
-from simulator.gateway.backoffice.money import yuan
 from simulator.gateway.backoffice.reconcile import Report
-from simulator.terminal.receipts import ReceiptTemplate
+from simulator.wire.money import format_yuan
+from simulator.wire.receipts import ReceiptTemplate
 
 TEMPLATE = "merged_statement"
 COLUMNS = (
@@ -91,9 +91,9 @@ class MergedStatement:
                     entry.transaction_id,
                     entry.terminal_id,
                     entry.masked_pan,
-                    yuan(entry.amount_fen),
-                    yuan(entry.net_fen),
-                    yuan(fee),
+                    format_yuan(entry.amount_fen),
+                    format_yuan(entry.net_fen),
+                    format_yuan(fee),
                     status,
                 )
             )
@@ -106,7 +106,7 @@ class MergedStatement:
             "merchant_name": merchant_name,
             "merchant_id": self.merchant_id,
             "datetime": self.day.isoformat(),
-            "amount": yuan(self.total.net_fen),
+            "amount": format_yuan(self.total.net_fen),
         }
         template = ReceiptTemplate.load(TEMPLATE)
         return template.render("merchant", values, width=width, rows={"totals": rows})
@@ -116,11 +116,11 @@ def _row(label: str, totals: ChannelTotals) -> dict[str, str]:
     return {
         "card_label": label,
         "sale_count": str(totals.sale_count),
-        "sale_amount": yuan(totals.sale_fen),
+        "sale_amount": format_yuan(totals.sale_fen),
         "void_count": str(totals.void_count),
-        "void_amount": yuan(totals.void_fen),
+        "void_amount": format_yuan(totals.void_fen),
         "refund_count": str(totals.refund_count),
-        "refund_amount": yuan(totals.refund_fen),
+        "refund_amount": format_yuan(totals.refund_fen),
     }
 
 

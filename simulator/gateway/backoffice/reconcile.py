@@ -22,8 +22,8 @@ from typing import Any
 import attrs
 
 from simulator.gateway.backoffice.entries import CHANNELS, Entry
-from simulator.gateway.backoffice.money import yuan
 from simulator.gateway.backoffice.statement import Statement
+from simulator.wire.money import format_yuan
 
 MATCHED = "matched"
 CATEGORIES = ("platform_only", "channel_only", "amount_mismatch", "reversed_after_success")
@@ -50,8 +50,10 @@ class Exception_:
             "kind": self.kind,
             "ref": self.ref,
             "order": self.order,
-            "platform_amount": None if self.platform_fen is None else yuan(self.platform_fen),
-            "channel_amount": None if self.channel_fen is None else yuan(self.channel_fen),
+            "platform_amount": None
+            if self.platform_fen is None
+            else format_yuan(self.platform_fen),
+            "channel_amount": None if self.channel_fen is None else format_yuan(self.channel_fen),
             "platform_reversed": self.platform_reversed,
             "channel_reversed": self.channel_reversed,
         }
@@ -60,7 +62,7 @@ class Exception_:
         def side(fen: int | None, reversed_: bool) -> str:
             if fen is None:
                 return "-"
-            return yuan(fen) + (" reversed" if reversed_ else "")
+            return format_yuan(fen) + (" reversed" if reversed_ else "")
 
         return (
             f"{self.category:<23} {self.channel:<11} {self.kind:<7} {self.ref:<32} "
@@ -110,9 +112,9 @@ class Report:
             **{c: [e.as_dict() for e in self.of(c)] for c in CATEGORIES},
             "totals": {
                 ch: {
-                    "platform_net": yuan(self.platform_net.get(ch, 0)),
-                    "channel_net": yuan(self.channel_net.get(ch, 0)),
-                    "channel_fee": yuan(self.channel_fee.get(ch, 0)),
+                    "platform_net": format_yuan(self.platform_net.get(ch, 0)),
+                    "channel_net": format_yuan(self.channel_net.get(ch, 0)),
+                    "channel_fee": format_yuan(self.channel_fee.get(ch, 0)),
                 }
                 for ch in CHANNELS
             },
@@ -129,9 +131,12 @@ class Report:
             f"{'channel fee':>12}",
         ]
         for ch in CHANNELS:
+            platform_net = format_yuan(self.platform_net.get(ch, 0))
+            channel_net = format_yuan(self.channel_net.get(ch, 0))
+            channel_fee = format_yuan(self.channel_fee.get(ch, 0))
             lines.append(
-                f"{ch:<11} {self.matched.get(ch, 0):>7} {yuan(self.platform_net.get(ch, 0)):>14} "
-                f"{yuan(self.channel_net.get(ch, 0)):>14} {yuan(self.channel_fee.get(ch, 0)):>12}"
+                f"{ch:<11} {self.matched.get(ch, 0):>7} {platform_net:>14} "
+                f"{channel_net:>14} {channel_fee:>12}"
             )
         if self.exceptions:
             lines.append("exceptions:")

@@ -24,9 +24,9 @@ from types import MappingProxyType
 
 import attrs
 
+from drivers.wire.masking import mask_pan
 from simulator.errors import GatewayError
 from simulator.gateway.ledger.store import LedgerPart, frozen_mapping, json_text
-from simulator.redact import mask_pan
 from simulator.storage import Table
 
 _MASKED_PAN = re.compile(r"^\d{6}\*{2,9}\d{4}$")

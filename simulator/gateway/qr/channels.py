@@ -10,8 +10,8 @@ from typing import Any
 
 import attrs
 
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
+from drivers import fixtures
+from drivers.fixtures import line_of
 from simulator.errors import FixtureError
 from simulator.fixture_fields import find_fixture, require_str, top_level_list
 
@@ -63,7 +63,7 @@ class QrChannels:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_QR_CHANNELS) -> QrChannels:
         path = find_fixture("gateway", name_or_path, "QR channels")
-        return cls.parse(yaml_lines.load(path, error=FixtureError), path)
+        return cls.parse(fixtures.load(path, error=FixtureError), path)
 
     @classmethod
     def parse(cls, document: Any, path: Path) -> QrChannels:
@@ -169,7 +169,7 @@ class Merchants:
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_MERCHANTS) -> Merchants:
         path = find_fixture("gateway", name_or_path, "merchants")
-        document = yaml_lines.load(path, error=FixtureError)
+        document = fixtures.load(path, error=FixtureError)
         merchants: dict[str, Merchant] = {}
         for index, entry in enumerate(top_level_list(path, document, "merchants")):
             where = f"merchants[{index}]"

@@ -29,6 +29,7 @@ from aiohttp.typedefs import Middleware
 
 import firmware_fixtures
 from drivers.clock import Clock
+from drivers.wire.masking import mask_code
 from simulator.errors import GatewayError, SimulatorError
 from simulator.events import EventBus
 from simulator.gateway.backoffice.desk import StatementDesk
@@ -36,7 +37,7 @@ from simulator.gateway.backoffice.errors import BackofficeError
 from simulator.gateway.faults import HttpFaults
 from simulator.gateway.qr.channels import Merchant
 from simulator.gateway.qr.notify import Notifier
-from simulator.gateway.qr.orders import QrOrder, QrService, Reply, mask_code, merchant_of
+from simulator.gateway.qr.orders import QrOrder, QrService, Reply, merchant_of
 from simulator.gateway.qr.signing import SIGNATURE_HEADER, shown_url, verify
 from simulator.gateway.qr.validation import (
     MAX_BODY,
@@ -70,7 +71,7 @@ def redact(body: Any) -> Any:
 
 
 def openapi_path() -> Path:
-    path = Path(firmware_fixtures.__file__).parent / "gateway" / OPENAPI
+    path = firmware_fixtures.ROOT / "gateway" / OPENAPI
     if not path.is_file():
         raise GatewayError(f"the QR API description {OPENAPI} is missing from firmware_fixtures")
     return path

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from drivers.clock import Clock
+from drivers.wire.masking import mask_code
 from simulator.gateway.ledger import Ledger
 from simulator.gateway.ledger.qr import PAID_STATES, QrBook, QrOrder
 from simulator.gateway.magic import MagicAmounts
@@ -54,11 +55,6 @@ _MESSAGES = {
     "AMOUNT_MISMATCH": "the QR payload's amount differs from the order's",
     "NOTIFY_NONE": "the order is not paid or has no notify_url",
 }
-
-
-def mask_code(code: str) -> str:
-    """A payment code shows only its last four digits."""
-    return "*" * max(0, len(code) - 4) + code[-4:]
 
 
 def _digest(code: str) -> str:

@@ -9,9 +9,9 @@ needs ICC public-key cryptography possim lacks, so it is "not supported".
 
 from __future__ import annotations
 
-from simulator.emv import apdu as cmd
-from simulator.emv import tlv
-from simulator.errors import EmvDataError
+from drivers.errors import EmvDataError
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as cmd
 from simulator.terminal.emv.constants import (
     AIP_CVM,
     CAP_NO_CVM,

@@ -5,11 +5,11 @@ for it, otherwise tag 91 through CDOL2) and the second GENERATE AC.
 
 from __future__ import annotations
 
-from simulator.emv import apdu as cmd
-from simulator.emv import tlv
-from simulator.emv.apdu import status_text
-from simulator.emv.tags import describe
-from simulator.errors import EmvDataError
+from drivers.errors import EmvDataError
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as cmd
+from drivers.wire.emv_tags import describe
+from drivers.wire.iso7816 import status_text
 from simulator.terminal.emv.constants import (
     AIP_ISSUER_AUTH,
     APPROVAL_CODES,

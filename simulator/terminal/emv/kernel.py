@@ -33,7 +33,7 @@ from datetime import datetime
 
 from drivers.card_reader import CardReader
 from drivers.errors import DriverError
-from simulator.emv.tags import describe
+from drivers.wire.emv_tags import describe
 from simulator.terminal.emv import cvm, generate_ac, records, risk, selection
 from simulator.terminal.emv.config import TerminalEmvConfig
 from simulator.terminal.emv.constants import MANDATORY_CARD_TAGS

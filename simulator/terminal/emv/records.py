@@ -3,9 +3,9 @@ then the card data the rest of the terminal needs (EMV Book 3 10.1-10.2)."""
 
 from __future__ import annotations
 
-from simulator.emv import apdu as cmd
-from simulator.emv.apdu import status_text
-from simulator.emv.tags import describe
+from drivers.wire import iso7816 as cmd
+from drivers.wire.emv_tags import describe
+from drivers.wire.iso7816 import status_text
 from simulator.terminal.emv.errors import EmvProtocolError
 from simulator.terminal.emv.results import CardData
 from simulator.terminal.emv.session import Session, parse, parse_template, primitives, text

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from simulator.redact import mask_pan
+from drivers.wire.masking import mask_pan
 from simulator.terminal.emv.constants import cid_kind
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import attrs
 
-from simulator.emv import apdu as cmd
-from simulator.emv import tlv
-from simulator.emv.apdu import status_text
+from drivers.wire import ber_tlv as tlv
+from drivers.wire import iso7816 as cmd
+from drivers.wire.iso7816 import status_text
 from simulator.terminal.emv.config import AidEntry
 from simulator.terminal.emv.constants import PRIORITY_CONFIRMATION_REQUIRED
 from simulator.terminal.emv.errors import (

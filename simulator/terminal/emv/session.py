@@ -12,9 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from drivers.card_reader import ApduResponse, CardReader
-from simulator.emv import tlv
-from simulator.emv.tags import describe
-from simulator.errors import EmvDataError
+from drivers.errors import EmvDataError
+from drivers.wire import ber_tlv as tlv
+from drivers.wire.emv_tags import describe
 from simulator.terminal.emv.config import TerminalEmvConfig
 from simulator.terminal.emv.constants import NO_CVM_PERFORMED
 from simulator.terminal.emv.errors import EmvProtocolError

@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 
 from simulator.gateway.ledger import LedgerEntry
 from simulator.gateway.qr.orders import QrOrder
-from simulator.terminal.amounts import format_yuan
+from simulator.wire.money import format_yuan
 
 
 class LedgerPanel(DataTable[str]):

@@ -19,8 +19,8 @@ from datetime import date, datetime, timedelta
 
 from simulator.gateway.backoffice.entries import PAYMENT, REFUND, Entry
 from simulator.gateway.backoffice.errors import StatementFormatError
-from simulator.gateway.backoffice.money import parse_signed_yuan, yuan
 from simulator.gateway.backoffice.statement import Statement
+from simulator.wire.money import format_yuan, parse_signed_yuan
 
 CHANNEL = "alipay"
 ENCODING = "gbk"
@@ -106,8 +106,8 @@ class AlipayBill:
                 "",
                 e.terminal_id,
                 "",
-                yuan(e.amount_fen),
-                yuan(e.amount_fen if paid else -e.amount_fen),
+                format_yuan(e.amount_fen),
+                format_yuan(e.amount_fen if paid else -e.amount_fen),
                 ZERO,
                 ZERO,
                 ZERO,
@@ -117,7 +117,7 @@ class AlipayBill:
                 ZERO,
                 ZERO,
                 "" if paid else e.ref,
-                yuan(-e.channel_fee_fen),
+                format_yuan(-e.channel_fee_fen),
                 ZERO,
                 REVOKED_NOTE if e.reversed else "",
             ]

@@ -19,8 +19,8 @@ import attrs
 
 from simulator.gateway.backoffice.entries import PAYMENT, REFUND, Entry
 from simulator.gateway.backoffice.errors import StatementFormatError
-from simulator.gateway.backoffice.money import parse_rate, parse_signed_yuan, show_rate, yuan
 from simulator.gateway.backoffice.statement import Statement
+from simulator.wire.money import format_yuan, parse_rate, parse_signed_yuan, show_rate
 
 CHANNEL = "wechat"
 APPID = "wxp0551m0000000001"  # the platform's (simulated) app id
@@ -108,20 +108,20 @@ class WechatBill:
                 state,
                 "OTHERS",
                 "CNY",
-                yuan(e.amount_fen) if paid else ZERO,
+                format_yuan(e.amount_fen) if paid else ZERO,
                 ZERO,
                 "" if paid else e.transaction_id,
                 "" if paid else e.ref,
-                yuan(back),
+                format_yuan(back),
                 ZERO,
                 "" if paid else "ORIGINAL",
                 "" if paid else "SUCCESS",
                 "",
                 "",
-                yuan(e.channel_fee_fen),
+                format_yuan(e.channel_fee_fen),
                 rate,
-                yuan(e.amount_fen) if paid else ZERO,
-                yuan(back),
+                format_yuan(e.amount_fen) if paid else ZERO,
+                format_yuan(back),
                 "",
             ]
             writer.writerow(["`" + field for field in row])
@@ -132,12 +132,12 @@ class WechatBill:
         writer.writerow(SUMMARY_HEADER)
         summary = [
             str(len(statement.entries)),
-            yuan(settle),
-            yuan(refunded),
+            format_yuan(settle),
+            format_yuan(refunded),
             ZERO,
-            yuan(fees),
-            yuan(orders),
-            yuan(refunded),
+            format_yuan(fees),
+            format_yuan(orders),
+            format_yuan(refunded),
         ]
         writer.writerow(["`" + field for field in summary])
         return out.getvalue().encode("utf-8")
@@ -187,9 +187,9 @@ class WechatBill:
         refunded = sum(e.amount_fen for e in entries if e.kind != PAYMENT or e.reversed)
         checks = {
             "总交易单数": (summary["总交易单数"], str(len(entries))),
-            "应结订单总金额": (summary["应结订单总金额"], yuan(settle)),
-            "退款总金额": (summary["退款总金额"], yuan(refunded)),
-            "手续费总金额": (summary["手续费总金额"], yuan(fees)),
+            "应结订单总金额": (summary["应结订单总金额"], format_yuan(settle)),
+            "退款总金额": (summary["退款总金额"], format_yuan(refunded)),
+            "手续费总金额": (summary["手续费总金额"], format_yuan(fees)),
         }
         for name, (stated, counted) in checks.items():
             if stated != counted:

@@ -1,7 +1,7 @@
 """ISO 7816-4 command APDUs for EMV: parsing, building, naming and redaction.
 
 The card uses :meth:`CommandApdu.parse`, the kernel the builders, and traces
-the naming and redaction helpers. Redaction rules (see :mod:`simulator.redact`):
+the naming and redaction helpers. Redaction rules (see :mod:`drivers.wire.masking`):
 
 * command data of VERIFY and the other PIN commands never appears: each hex
   digit becomes ``*``;
@@ -9,10 +9,16 @@ the naming and redaction helpers. Redaction rules (see :mod:`simulator.redact`):
   data (``57``, ``9F6B``) as the masked PAN followed by ``*``; track 1 data
   (``56``), track discretionary data (``9F1F``, ``9F20``) and the cardholder
   name (``5F20``) become ``*``;
-* a proprietary tag (one not in :data:`simulator.emv.tags.TAG_NAMES`) whose
+* a proprietary tag (one not in :data:`drivers.wire.emv_tags.TAG_NAMES`) whose
   value holds a run of 12 or more decimal digits is hidden with ``*``;
 * a response that is not TLV is shown unchanged unless it holds a run of 12 or
   more decimal digits that could be a PAN -- then it is ``[REDACTED]``.
+
+Example, a SELECT of the PSE as a trace shows it:
+
+>>> apdu = select(PSE_NAME)
+>>> describe_command(apdu), redact_command(apdu)
+('SELECT 1PAY.SYS.DDF01', '00A404000E315041592E5359532E444446303100')
 """
 
 from __future__ import annotations
@@ -21,10 +27,10 @@ import re
 
 import attrs
 
-from simulator.emv import tlv
-from simulator.emv.tags import TAG_NAMES
-from simulator.errors import EmvDataError
-from simulator.redact import REDACTED, mask_pan
+from drivers.errors import EmvDataError
+from drivers.wire import ber_tlv as tlv
+from drivers.wire.emv_tags import TAG_NAMES
+from drivers.wire.masking import REDACTED, mask_pan
 
 PSE_NAME = b"1PAY.SYS.DDF01"
 PPSE_NAME = b"2PAY.SYS.DDF01"
@@ -115,7 +121,16 @@ class CommandApdu:
 
     @classmethod
     def parse(cls, apdu: bytes) -> CommandApdu:
-        """Short APDUs, cases 1-4; raises :class:`ApduFormatError` otherwise."""
+        """Short APDUs, cases 1-4; raises :class:`ApduFormatError` otherwise.
+
+        >>> CommandApdu.parse(bytes.fromhex("00B2010C00"))
+        CommandApdu(cla=0, ins=178, p1=1, p2=12, data=b'', le=0)
+        >>> try:
+        ...     CommandApdu.parse(bytes.fromhex("00A4040005A0"))
+        ... except ApduFormatError as exc:
+        ...     print(exc)
+        Lc 5 does not match the 1 bytes that follow it
+        """
         apdu = bytes(apdu)
         if len(apdu) < 4:
             raise ApduFormatError(f"an APDU needs at least 4 bytes, got {len(apdu)}")
@@ -194,7 +209,11 @@ def command_name(apdu: bytes) -> str:
 
 
 def describe_command(apdu: bytes) -> str:
-    """A one-line, PIN-free description: ``"READ RECORD SFI 2 record 1"``."""
+    """A one-line, PIN-free description.
+
+    >>> describe_command(read_record(2, 1))
+    'READ RECORD SFI 2 record 1'
+    """
     name = command_name(apdu)
     try:
         command = CommandApdu.parse(apdu)
@@ -218,7 +237,13 @@ def describe_command(apdu: bytes) -> str:
 
 
 def status_text(sw: int) -> str:
-    """``0x63C2`` -> ``"wrong PIN, 2 tries left"``."""
+    """The meaning of a status word (ISO 7816-4 5.1.3, EMV Book 3 6.3.5).
+
+    >>> status_text(0x63C2)
+    'verification failed, 2 tries left'
+    >>> status_text(0x6A82)
+    'file or application not found'
+    """
     if sw & 0xFFF0 == 0x63C0:
         return f"verification failed, {sw & 0x0F} tries left"
     if sw >> 8 == 0x61:
@@ -232,7 +257,11 @@ def status_text(sw: int) -> str:
 
 
 def redact_command(apdu: bytes) -> str:
-    """Hex of the command with any PIN material replaced by ``*``."""
+    """Hex of the command with any PIN material replaced by ``*``.
+
+    >>> redact_command(verify_plaintext("1234"))
+    '0020008008****************'
+    """
     apdu = bytes(apdu)
     if len(apdu) >= 2 and apdu[1] in _PIN_INS:
         # Keep the header and Lc; hide everything after them, even when the
@@ -251,7 +280,12 @@ _PAN_LIKE_RUN = re.compile(r"[0-9]{12,}")
 
 
 def redact_response(command: bytes, response: bytes) -> str:
-    """Hex of a raw response (data + SW1 SW2) with card data masked."""
+    """Hex of a raw response (data + SW1 SW2) with card data masked.
+
+    >>> pan = tlv.pack("5A", bytes.fromhex("6212345678901234"))
+    >>> redact_response(read_record(1, 1), tlv.pack("70", pan) + bytes.fromhex("9000"))
+    '700A5A08621234******12349000'
+    """
     response = bytes(response)
     if len(response) < 2:
         return _redact_opaque(response.hex().upper())

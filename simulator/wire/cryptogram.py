@@ -23,7 +23,7 @@ from typing import Protocol
 from pyemv import ac as _ac
 from pyemv import kd as _kd
 
-from simulator.errors import EmvDataError
+from drivers.errors import EmvDataError
 
 AC_INPUT_TAGS = ("9F02", "9F03", "9F1A", "95", "5F2A", "9A", "9C", "9F37", "82", "9F36")
 # IAD layout possim's cards use: length, derivation key index, CVN, CVR(4) ...

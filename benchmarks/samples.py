@@ -1,4 +1,8 @@
-"""Sample receipts: the render tests, the golden files and ``possim bench render`` share them."""
+"""Sample receipts: the render tests, the golden files and ``possim bench render`` share them.
+
+Here, not in ``simulator/devices/escpos``: a sample is the terminal's receipt template
+printed by the driver, and the simulated printer must not depend on the terminal.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from PIL import Image, ImageDraw
 from drivers.escpos_printer import EscposPrinter
 from drivers.printer import QrCode
 from drivers.printer_profile import PrinterProfile
-from simulator.terminal.receipts import ReceiptTemplate
+from simulator.wire.receipts import ReceiptTemplate
 
 SALE_VALUES = {
     "merchant_name": "possim Test Shop",

@@ -15,7 +15,8 @@ import attrs
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-import firmware_fixtures
+from drivers import fixtures
+from drivers.fixtures import line_of
 from drivers.printer import (
     Align,
     Barcode,
@@ -27,8 +28,6 @@ from drivers.printer import (
     QrCode,
     TextLine,
 )
-from firmware_fixtures import yaml_lines
-from firmware_fixtures.yaml_lines import line_of
 from simulator.errors import FixtureError
 
 # What a template may print. There is deliberately no full PAN here.
@@ -126,10 +125,10 @@ class ReceiptTemplate:
 
     @classmethod
     def load(cls, name_or_path: str) -> ReceiptTemplate:
-        path = firmware_fixtures.locate(
+        path = fixtures.locate(
             "receipts", name_or_path, (".yaml", ".yml"), "receipt template", FixtureError
         )
-        doc = yaml_lines.load(path, error=FixtureError)
+        doc = fixtures.load(path, error=FixtureError)
         if not isinstance(doc, Mapping) or not isinstance(doc.get("lines"), list):
             raise FixtureError(
                 path,

@@ -1,7 +1,13 @@
-"""YAML that remembers where things were, so errors can say ``file:line``.
+"""possim's data files: where they are found, and YAML that remembers where things were.
 
-Every YAML data file possim reads (scenarios, card images, printer profiles,
-gateway tables, vendor contracts, receipt templates) goes through this module:
+**Finding a file.** Data files live in the ``firmware_fixtures`` data package
+and in the folders named by ``POSSIM_FIXTURES`` (searched first):
+:func:`find`, :func:`names` and :func:`locate` look a name up in one category
+(``cards``, ``printers`` ...).
+
+**Reading YAML with lines**, so errors can say ``file:line``. Every YAML data
+file possim reads (scenarios, card images, printer profiles, gateway tables,
+vendor contracts, receipt templates) goes through this module:
 
 * :class:`LineLoader` is a ``yaml.SafeLoader`` whose mappings come back as
   :class:`LineDict` and sequences as :class:`LineList`; both know the
@@ -23,17 +29,21 @@ of nested aliases (a "billion laughs") cannot make gigabytes -- and numbers of
 at most :data:`MAX_NUMBER_CHARS` characters, finite. Each is refused with the
 line where it is crossed, before anything is built past it.
 
-This module lives in the data package so both ``drivers`` and ``simulator``
-can use it (``drivers`` never imports ``simulator``).
+This module lives in ``drivers`` so both ``drivers`` and ``simulator`` can use
+it (``drivers`` never imports ``simulator``; ``firmware_fixtures`` is data only).
 """
 
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+import firmware_fixtures
 
 __all__ = [
     "MAX_DEPTH",
@@ -45,11 +55,15 @@ __all__ = [
     "LineList",
     "LineLoader",
     "TextLineLoader",
+    "find",
     "line_at",
     "line_of",
     "load",
     "loads",
+    "locate",
+    "names",
     "read_text",
+    "search_path",
 ]
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -62,6 +76,71 @@ MAX_NUMBER_CHARS = 40
 # A problem longer than this is shortened in the middle: a message stays readable
 # however large the value it quotes (and the file's limits bound that value).
 MAX_PROBLEM_CHARS = 2000
+
+
+FIXTURES_ENV = "POSSIM_FIXTURES"
+
+
+def search_path() -> list[Path]:
+    """Folders searched for fixtures: ``$POSSIM_FIXTURES`` entries, then built-ins."""
+    extra = [Path(p) for p in os.environ.get(FIXTURES_ENV, "").split(os.pathsep) if p]
+    return [*extra, firmware_fixtures.ROOT]
+
+
+def find(category: str, name: str, suffixes: tuple[str, ...]) -> Path | None:
+    """The file for ``name`` in ``category`` (e.g. ``cards``/``unionpay_debit``).
+
+    ``name`` may also be a path to a file anywhere.
+    """
+    direct = Path(name)
+    if direct.suffix in suffixes and _is_file(direct):
+        return direct
+    for folder in search_path():
+        for suffix in suffixes:
+            candidate = folder / category / f"{name}{suffix}"
+            if _is_file(candidate):
+                return candidate
+    return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name no file can have (too long, a NUL byte): not found
+        return False
+
+
+def names(category: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Every name :func:`find` knows in ``category``, sorted."""
+    found: set[str] = set()
+    for folder in search_path():
+        directory = folder / category
+        if directory.is_dir():
+            found.update(p.stem for p in directory.iterdir() if p.suffix in suffixes)
+    return sorted(found)
+
+
+def locate(
+    category: str,
+    name_or_path: str | Path,
+    suffixes: tuple[str, ...],
+    what: str,
+    error: Callable[[str, str], Exception],
+) -> Path:
+    """Like :func:`find`, but a miss raises ``error(name, problem)`` saying
+    where it looked and what is there, e.g. ``no card image named 'x' in ...``."""
+    name = str(name_or_path)
+    path = find(category, name, suffixes)
+    if path is not None:
+        return path
+    if Path(name).suffix in suffixes:
+        raise error(name, f"no such {what} file")
+    folders = ", ".join(str(folder / category) for folder in search_path())
+    known = ", ".join(names(category, suffixes)) or "none"
+    raise error(name, f"no {what} named {name!r} in {folders} (known: {known})")
+
+
+# -- errors ------------------------------------------------------------------------
 
 
 class FixtureFileError(Exception):

@@ -141,11 +141,19 @@ TAG_NAMES: dict[str, str] = {
 
 
 def tag_name(tag: str) -> str:
-    """``"9F26"`` -> ``"Application Cryptogram"``; unknown tags name themselves."""
+    """The data element's name; unknown tags name themselves.
+
+    >>> tag_name("9F26"), tag_name("DF01")
+    ('Application Cryptogram', 'tag DF01')
+    """
     return TAG_NAMES.get(tag.upper(), f"tag {tag.upper()}")
 
 
 def describe(tag: str) -> str:
-    """``"9F26"`` -> ``"9F26 (Application Cryptogram)"``."""
+    """The tag and its name, for traces and error messages.
+
+    >>> describe("9f26")
+    '9F26 (Application Cryptogram)'
+    """
     name = TAG_NAMES.get(tag.upper())
     return f"{tag.upper()} ({name})" if name else tag.upper()

@@ -1,4 +1,12 @@
-"""BER-TLV for EMV (pyemv underneath) with typed errors and DOL helpers."""
+"""BER-TLV for EMV (pyemv underneath) with typed errors and DOL helpers.
+
+Every malformed input raises :class:`~drivers.errors.EmvDataError` (EMV Book 3
+Annex B for the encoding, 5.4 for Data Object Lists).
+
+>>> data = pack("70", pack("5F20", b"POSSIM/TEST") + pack("9F08", bytes.fromhex("0030")))
+>>> [(obj.tag, obj.value.hex().upper()) for obj in parse(data)[0].primitives()]
+[('5F20', '504F5353494D2F54455354'), ('9F08', '0030')]
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from collections.abc import Iterator, Mapping
 import attrs
 from pyemv import tlv as _tlv
 
-from simulator.errors import EmvDataError
+from drivers.errors import EmvDataError
 
 Tags = dict[str, bytes]
 
@@ -21,7 +29,11 @@ def decode(data: bytes) -> dict[str, object]:
 
 
 def decode_flat(data: bytes) -> Tags:
-    """Every primitive tag, constructed templates flattened away."""
+    """Every primitive tag, constructed templates flattened away.
+
+    >>> decode_flat(bytes.fromhex("77099F2701809F36020007"))
+    {'9F27': b'\\x80', '9F36': b'\\x00\\x07'}
+    """
     try:
         decoded = _tlv.decode(bytes(data), flatten=True)
     except (_tlv.DecodeError, ValueError, IndexError) as exc:
@@ -37,7 +49,11 @@ def encode(tags: Mapping[str, object]) -> bytes:
 
 
 def parse_dol(dol: bytes) -> list[tuple[str, int]]:
-    """A Data Object List (PDOL, CDOL1 ...) -> [(tag, length), ...]."""
+    """A Data Object List (PDOL, CDOL1 ...) -> [(tag, length), ...].
+
+    >>> parse_dol(bytes.fromhex("9F02069F1A0295059A03"))
+    [('9F02', 6), ('9F1A', 2), ('95', 5), ('9A', 3)]
+    """
     entries: list[tuple[str, int]] = []
     position = 0
     end = len(dol)
@@ -61,6 +77,9 @@ def build_dol_data(dol: bytes, values: Mapping[str, bytes]) -> bytes:
     Unknown tags are zero-filled; numeric data is left-padded with zeros and
     others right-padded -- EMV's rule is per format, and every terminal value
     possim supplies is already the exact length, so padding only hits unknowns.
+
+    >>> build_dol_data(bytes.fromhex("9F1A029F3704"), {"9F1A": bytes.fromhex("0156")}).hex()
+    '015600000000'
     """
     out = bytearray()
     for tag, length in parse_dol(dol):
@@ -219,7 +238,11 @@ def encode_length(length: int) -> bytes:
 
 
 def pack(tag: str, value: bytes) -> bytes:
-    """One TLV object; unlike :func:`encode` it allows repeating a tag."""
+    """One TLV object; unlike :func:`encode` it allows repeating a tag.
+
+    >>> pack("9F36", bytes.fromhex("0007")).hex().upper()
+    '9F36020007'
+    """
     try:
         tag_bytes = bytes.fromhex(tag)
     except ValueError:
