@@ -9,7 +9,7 @@ import pytest
 from sim_helpers import gateway_requests, insert, pin, remove, run_sale, simulation, swipe
 
 from drivers.magstripe_reader import MagstripeReader
-from drivers.registry import DeviceContext, DeviceKind, registry
+from drivers.registry import DeviceContext, registry
 from simulator.clock import VirtualClock
 from simulator.devices.card_image import CardImage
 from simulator.devices.magstripe_reader import VirtualMagstripeReader
@@ -40,7 +40,7 @@ def test_virtual_reader_queues_swipes_and_notifies_the_clock() -> None:
 
 def test_sim_scheme_opens_it_into_the_world() -> None:
     world = SimulatedWorld(VirtualClock())
-    reader = registry.open(DeviceKind.MAGSTRIPE_READER, "sim://", DeviceContext(world.clock, world))
+    reader = registry.open(MagstripeReader, "sim://", DeviceContext(world.clock, world))
     assert isinstance(reader, MagstripeReader)
     assert reader is world.magstripe_reader
 

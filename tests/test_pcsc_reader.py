@@ -11,7 +11,7 @@ import attrs
 import pytest
 from pcsc_helpers import SETTLE, inserted
 
-from drivers.card_reader import CardInterface, CardPresented
+from drivers.card_reader import CardInterface, CardPresented, CardReader
 from drivers.clock import RealClock
 from drivers.errors import (
     CardProtocolError,
@@ -21,7 +21,7 @@ from drivers.errors import (
     ReaderNotFound,
 )
 from drivers.pcsc_card_reader import PcscCardReader, load_scard
-from drivers.registry import DeviceContext, DeviceKind, open_device
+from drivers.registry import DeviceContext, open_device
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
@@ -308,7 +308,7 @@ class TestOnPrivatePcscd:
         self, private_pcscd: PrivatePcscd, slot: VpcdSlot
     ) -> None:
         card = debit_card()
-        reader = open_device(DeviceKind.CARD_READER, "pcsc://", DeviceContext())
+        reader = open_device(CardReader, "pcsc://", DeviceContext())
         assert isinstance(reader, PcscCardReader)
         try:
             assert not reader.card_present()
