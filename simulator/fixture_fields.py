@@ -171,6 +171,39 @@ class Integer(Kind[int]):
 
 
 @attrs.frozen
+class Ascii(Kind[str]):
+    """ASCII text of ``lengths`` characters (letters only with ``alpha``); the value is
+    not repeated in errors (it may be a cardholder's name)."""
+
+    expected: str
+    lengths: range | tuple[int, ...]
+    alpha: bool = False
+
+    def read(self, node: Node, where: str, reader: FieldReader) -> str:
+        value = reader.scalar(node, where, self.expected).strip()
+        if not (
+            value.isascii() and len(value) in self.lengths and (value.isalpha() or not self.alpha)
+        ):
+            reader.fail(node, where, f"expected {self.expected}")
+        return value
+
+
+@attrs.frozen
+class OneOf(Kind[str]):
+    """One of ``choices``, compared after ``spelling`` (e.g. upper-casing)."""
+
+    expected: str
+    choices: tuple[str, ...]
+    spelling: Callable[[str], str] = str.strip
+
+    def read(self, node: Node, where: str, reader: FieldReader) -> str:
+        value = self.spelling(reader.scalar(node, where, self.expected).strip())
+        if value not in self.choices:
+            reader.fail(node, where, f"expected {self.expected}, got {value!r}")
+        return value
+
+
+@attrs.frozen
 class Hex(Kind[bytes]):
     """Bytes written as pairs of hex digits (spaces allowed), ``lengths`` bytes long."""
 
@@ -241,17 +274,20 @@ class FieldSpec:
     def required(self) -> bool:
         return self.default is REQUIRED and self.default_from is None
 
+    def default_for(self, earlier: Mapping[str, Any]) -> Any:
+        """The value when the field is not given (``earlier``: the fields read before)."""
+        return earlier[self.default_from] if self.default_from is not None else self.default
+
     def reference_required(self) -> str:
-        """The reference table's "required" cell: ``yes``, ``yes (chip)``, ``no, 3``."""
-        if self.required:
-            return f"yes ({self.only_if})" if self.only_if else "yes"
+        """The reference table's "required" cell: ``yes``, ``no, 3``, ``yes (chip)``."""
         shown = self.default_doc or _shown(self.default)
-        return f"no, {shown}" if shown else "no"
+        cell = "yes" if self.required else f"no, {shown}" if shown else "no"
+        return f"{cell} ({self.only_if})" if self.only_if else cell
 
 
 def _shown(default: Any) -> str:
-    if default is None or default in ("", b""):
-        return ""
+    if default is None or (not default and not isinstance(default, (bool, int))):
+        return ""  # nothing: None, "", b"", {}
     if isinstance(default, bool):
         return f"`{str(default).lower()}`"
     if isinstance(default, int):
@@ -326,14 +362,12 @@ class Section(Kind[Fields]):
         reader: FieldReader,
     ) -> Any:
         if spec.only_if is not None and not values[spec.only_if]:
-            return spec.otherwise if spec.otherwise is not REQUIRED else spec.default
+            return spec.default_for(values) if spec.otherwise is REQUIRED else spec.otherwise
         found = nodes.get(spec.name)
         if found is None:
-            if spec.default_from is not None:
-                return values[spec.default_from]
-            if spec.default is REQUIRED:
+            if spec.required:
                 reader.fail(node, path(spec.name), f"missing; expected {spec.kind.expected}")
-            return spec.default
+            return spec.default_for(values)
         value = spec.kind.read(found, path(spec.name), reader)
         for rule in spec.rules:
             problem = rule(value, values)

@@ -17,7 +17,8 @@ from drivers.card_reader import GET_RESPONSE, CardInterface, CardPresented
 from drivers.errors import CardProtocolError
 from simulator.clock import VirtualClock
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CHIP_FIELDS, Application, CardImage, luhn_valid
+from simulator.devices.card_image import Application, CardImage, luhn_valid
+from simulator.devices.card_image_yaml import CHIP_FIELDS
 from simulator.devices.card_reader import SimCardReader
 from simulator.emv import apdu as cmd
 from simulator.emv import tlv

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import firmware_fixtures
+from simulator.devices import card_image_yaml
 from simulator.devices.card_image import CardImage, luhn_valid
 from simulator.emv import cryptogram, tlv
 from simulator.errors import FixtureError
@@ -222,3 +223,51 @@ def test_the_readme_example_is_a_valid_card_image() -> None:
     image = CardImage.parse(example, "README.md")
     assert image.name == "my_card"
     assert image.applications[0].afl.hex().upper() == "0801010010010100"
+
+
+def test_the_field_tables_in_docs_cards_md_are_generated_from_the_declarations() -> None:
+    page = card_image_yaml.DOC_PATH.read_text(encoding="utf-8")
+    assert page == card_image_yaml.updated_page(page), (
+        f"the field tables in {card_image_yaml.DOC_PATH} are stale: regenerate them with "
+        f"`{card_image_yaml.REGENERATE}`"
+    )
+    for spec in card_image_yaml.CARD_FIELDS + card_image_yaml.APPLICATION_FIELDS:
+        assert f"| `{spec.name}` | {spec.reference_required()} | {spec.help} |" in page
+
+
+def test_an_unknown_field_suggests_the_declared_one(tmp_path: Path) -> None:
+    path = variant(tmp_path, ("    iac_online:", "    iac_onlin:"))
+    with pytest.raises(FixtureError) as caught:
+        CardImage.load(str(path))
+    assert caught.value.problem.startswith(
+        "applications[0].iac_onlin: unknown field: did you mean 'iac_online'?; expected one of"
+    )
+    assert caught.value.line == line_of(path, "iac_onlin:")
+
+
+def test_possim_check_validates_a_scenarios_card_file_through_the_same_declarations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A malformed card file a scenario names is reported with the card's own file, line
+    and field -- also when its name is close to a catalogue card's (it was once hidden
+    behind "unknown card 'unionpay_debit.yaml': did you mean 'unionpay_debit'?")."""
+    from simulator.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    card = variant(tmp_path, ('expiry: "3012"', 'expiry: "3013"'), name="unionpay_debit")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: a custom card\nsteps:\n"
+        '  - sale: "1.00"\n'
+        "  - insert_card: unionpay_debit.yaml\n"
+        f"  - swipe_card: {card}\n",
+        encoding="utf-8",
+    )
+    assert main(["check", str(scenario)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    card_line = line_of(card, 'expiry: "3013"')
+    problem = "expiry: expected a date as YYMM, month 13 is not 01-12"
+    assert out == [
+        f"{scenario}:4: insert_card: unionpay_debit.yaml:{card_line}: {problem}",
+        f"{scenario}:5: swipe_card: {card}:{card_line}: {problem}",
+    ]

@@ -171,7 +171,8 @@ def _card_image(value: Any, where: Where, keyword: str) -> CardImage:
     try:
         return CardImage.load(name)
     except FixtureError as exc:
-        hint = did_you_mean(name, CardImage.names())
+        # A card that is there but malformed says what is wrong in it (file:line: field).
+        hint = did_you_mean(name, CardImage.names()) if CardImage.find(name) is None else ""
         problem = f"unknown card {name!r}{hint}" if hint else str(exc)
         raise where.error(f"{keyword}: {problem}") from None
 

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 
 import firmware_fixtures
+from drivers.errors import DeviceURLError
+from drivers.registry import DEVICE_KINDS, DeviceRegistry, registry
 from simulator.errors import ConfigError
 from simulator.terminal.amounts import parse_yuan
 from simulator.wire.iso8583 import ASCII_HEADER, BINARY_HEADER, Framing, Iso8583Codec
@@ -113,6 +115,17 @@ class DeviceURLs:
     scanner: str = "sim://"
     speaker: str = "sim://"
     magstripe_reader: str = "sim://"
+
+    def problems(self, devices: DeviceRegistry = registry) -> list[str]:
+        """``devices.<kind>: <why>`` for each URL the registry would refuse on opening
+        (its scheme, an unknown parameter, a bad value), found without opening anything."""
+        found = []
+        for kind, url in attrs.asdict(self).items():
+            try:
+                devices.check(DEVICE_KINDS[kind], url)
+            except DeviceURLError as exc:
+                found.append(f"devices.{kind}: {exc}")
+        return found
 
 
 def _double_length_key(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
