@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
@@ -35,7 +35,7 @@ from drivers.errors import DeviceURLError
 if TYPE_CHECKING:
     from drivers.registry import DeviceURL
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)  # a UrlParam[int] is a UrlParam[object]
 
 
 def did_you_mean(word: object, choices: Iterable[str]) -> str:
@@ -65,7 +65,7 @@ class UrlParam(Generic[T]):
     """
 
     name: str
-    type: type[Any]
+    type: type[str] | type[int] | type[float]
     default: T
     choices: tuple[str, ...] = ()
     help: str = ""
@@ -164,10 +164,10 @@ RECORD: UrlParam[str | None] = UrlParam(
     needs="a file",
     example="card.jsonl",
 )
-COMMON_PARAMS: tuple[UrlParam[Any], ...] = (RECORD,)
+COMMON_PARAMS: tuple[UrlParam[object], ...] = (RECORD,)
 
 
-def check_params(url: DeviceURL, params: Iterable[UrlParam[Any]]) -> None:
+def check_params(url: DeviceURL, params: Iterable[UrlParam[object]]) -> None:
     """Refuse a parameter ``params`` does not declare, and every value they refuse."""
     declared = {param.name: param for param in (*params, *COMMON_PARAMS)}
     for name, text in url.params.items():
@@ -184,7 +184,7 @@ def check_params(url: DeviceURL, params: Iterable[UrlParam[Any]]) -> None:
         param.convert(url, text)
 
 
-def reference_table(params: Iterable[UrlParam[Any]]) -> str:
+def reference_table(params: Iterable[UrlParam[object]]) -> str:
     """The Markdown table of a scheme's parameters: parameter | default | value | meaning."""
     rows = ["| parameter | default | value | meaning |", "|---|---|---|---|"]
     for param in params:

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import attrs
@@ -118,7 +118,7 @@ class Scheme:
     protocol: type[object]
     name: str
     factory: DeviceFactory
-    params: tuple[UrlParam[Any], ...] = ()
+    params: tuple[UrlParam[object], ...] = ()
     usage: str = ""  # "usb://VID:PID"
     help: str = ""
 
@@ -140,7 +140,7 @@ class DeviceRegistry:
         scheme: str,
         factory: DeviceFactory,
         *,
-        params: Sequence[UrlParam[Any]] = (),
+        params: Sequence[UrlParam[object]] = (),
         usage: str = "",
         help: str = "",
     ) -> None:

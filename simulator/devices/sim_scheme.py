@@ -9,7 +9,6 @@ them, docs/devices.md lists them).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import attrs
 
@@ -137,7 +136,7 @@ class SimDevice:
     protocol: type[object]
     factory: Callable[[DeviceURL, DeviceContext], object]
     help: str
-    params: tuple[UrlParam[Any], ...] = ()
+    params: tuple[UrlParam[object], ...] = ()
     usage: str = "sim://"
 
 
