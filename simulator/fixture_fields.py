@@ -280,8 +280,11 @@ class FieldSpec:
 
     def reference_required(self) -> str:
         """The reference table's "required" cell: ``yes``, ``no, 3``, ``yes (chip)``."""
-        shown = self.default_doc or _shown(self.default)
-        cell = "yes" if self.required else f"no, {shown}" if shown else "no"
+        if self.required:
+            cell = "yes"
+        else:
+            shown = self.default_doc or _shown(self.default)
+            cell = f"no, {shown}" if shown else "no"
         return f"{cell} ({self.only_if})" if self.only_if else cell
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 
 import attrs
 
@@ -206,7 +207,7 @@ APPLICATION_FIELDS: tuple[FieldSpec, ...] = (
         TagValues(),
         "extra primitive tags, `TAG: hex`; each must be listed in a record. A `data` value "
         "overrides a derived one",
-        default={},
+        default=MappingProxyType({}),
     ),
     FieldSpec(
         "records",
