@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from simulator.bench_cli import Measurement
+from simulator.devices import cards
 
 if TYPE_CHECKING:
     from drivers.pcsc_card_reader import PcscCardReader
@@ -54,7 +55,6 @@ def run(options: argparse.Namespace) -> Measurement:
     from drivers.pcsc_card_reader import PcscCardReader
     from drivers.wire import iso7816 as cmd
     from simulator.devices.card import VirtualCard
-    from simulator.devices.card_image import CardImage
     from simulator.pcscd import shared_private_pcscd
 
     count = options.count or DEFAULT_COUNT
@@ -62,7 +62,7 @@ def run(options: argparse.Namespace) -> Measurement:
     ours, theirs = pcscd.acquire_slot(), pcscd.acquire_slot()
     details: dict[str, object] = {}
     try:
-        image = CardImage.load("unionpay_debit")
+        image = cards.load("unionpay_debit")
         card = VirtualCard(image)
         link = _insert(pcscd, ours.port, card, ours.reader)
         try:

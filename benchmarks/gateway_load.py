@@ -32,7 +32,7 @@ from pathlib import Path
 
 from drivers.clock import RealClock
 from simulator.bench_cli import Measurement
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.fleet import (
     FleetPlan,
     FleetReport,
@@ -58,7 +58,7 @@ def run(options: argparse.Namespace) -> Measurement:
     think = getattr(options, "think", None)
     think = DEFAULT_THINK if think is None else think
     per_terminal = max(1, (options.count or terminals * DEFAULT_PER_TERMINAL) // terminals)
-    card = CardImage.load("unionpay_debit")
+    card = cards.load("unionpay_debit")
     gc.freeze()  # as possim fleet does: this process's collections are not the gateway's latency
     with tempfile.TemporaryDirectory(prefix="possim-bench-gateway-") as folder:
         ledger = Path(folder) / "ledger.sqlite"

@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from simulator.bench_cli import Measurement
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.fleet import FleetPlan, GatewayProcess, run_fleet
 from simulator.gateway.hostile import HostileClients
 from simulator.gateway.qr.channels import Merchants
@@ -82,7 +82,7 @@ def run(options: argparse.Namespace) -> Measurement:
 
 def _business(gateway: GatewayProcess, tag: str) -> dict[str, float]:
     """One purchase, one micropay, one query; each one's latency in ms."""
-    card = CardImage.load("unionpay_debit")
+    card = cards.load("unionpay_debit")
     plan = FleetPlan(HostEndpoint("127.0.0.1", gateway.port), 1, 1, card, tid_prefix=f"HO{tag}")
     (outcome,) = run_fleet(plan).outcomes
     if outcome.response_code != "00":

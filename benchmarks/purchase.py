@@ -23,6 +23,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from simulator.bench_cli import Measurement
+from simulator.devices import cards
 
 NAME = "purchase"
 DESCRIPTION = "full in-process card purchases, transactions/s on every core (budget >= 300/s)"
@@ -86,11 +87,10 @@ def _shop(
 
 
 def _purchases(count: int, seed: int, barrier: Barrier) -> float:
-    from simulator.devices.card_image import CardImage
     from simulator.simulation import Simulation
     from simulator.terminal.config import TerminalConfig
 
-    card = CardImage.load("unionpay_debit")
+    card = cards.load("unionpay_debit")
     config = TerminalConfig.load("default")
     with (
         tempfile.TemporaryDirectory(prefix="possim-bench-") as folder,

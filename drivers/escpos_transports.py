@@ -10,7 +10,9 @@ URL                                                    python-escpos class
 =====================================================  ============================
 
 Every URL also takes ``profile=NAME`` (a printer profile in
-``firmware_fixtures/printers/``, default ``generic_58mm``). The factories open
+``firmware_fixtures/printers/``, default ``generic_58mm``); each scheme's
+parameters are declared below (:class:`~drivers.params.UrlParam`, listed in
+docs/devices.md). The factories open
 the device at once and ask for its status, so a wrong URL fails at start-up
 with :class:`~drivers.errors.DeviceUnavailable` saying what to do -- not at the
 first receipt.
@@ -40,8 +42,11 @@ from escpos.exceptions import Error as EscposLibraryError
 
 from drivers.errors import DeviceUnavailable, DeviceURLError, PrinterError
 from drivers.escpos_printer import EscposPrinter
+from drivers.params import UrlParam
+from drivers.printer import Printer
 from drivers.printer_profile import PrinterProfile
-from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+from drivers.registry import DeviceContext, DeviceRegistry
+from drivers.url import DeviceURL
 
 DEFAULT_PROFILE = "generic_58mm"
 DEFAULT_TCP_PORT = 9100
@@ -49,6 +54,48 @@ DEFAULT_BAUD = 9600
 DEFAULT_TIMEOUT = 5.0  # seconds: connect, write and status replies
 USB_PRINTER_CLASS = 7
 SERIAL_FLOW = ("dsrdtr", "xonxoff", "none")
+
+PROFILE = UrlParam(
+    "profile",
+    str,
+    DEFAULT_PROFILE,
+    help="the printer profile in `firmware_fixtures/printers/` (paper width, characters per "
+    "line, Chinese, native QR) or a path to a `.yaml` file",
+)
+TIMEOUT = UrlParam(
+    "timeout",
+    float,
+    DEFAULT_TIMEOUT,
+    unit="seconds",
+    positive=True,
+    help="how long to wait to connect, to send and for a status reply",
+)
+IN_EP = UrlParam(
+    "in_ep",
+    int,
+    0x82,
+    minimum=0,
+    maximum=0xFF,
+    default_doc="`0x82`",
+    help="the bulk IN endpoint (`lsusb -v -d VID:PID` lists them; many POS-58 printers use `0x81`)",
+)
+OUT_EP = UrlParam(
+    "out_ep",
+    int,
+    0x01,
+    minimum=0,
+    maximum=0xFF,
+    default_doc="`0x01`",
+    help="the bulk OUT endpoint (many POS-58 printers use `0x03`)",
+)
+BAUD = UrlParam("baud", int, DEFAULT_BAUD, positive=True, help="the line speed")
+FLOW = UrlParam(
+    "flow", str, "dsrdtr", choices=SERIAL_FLOW, help="flow control (python-escpos's default)"
+)
+USB_PARAMS = (PROFILE, IN_EP, OUT_EP, TIMEOUT)
+SERIAL_PARAMS = (PROFILE, BAUD, FLOW, TIMEOUT)
+TCP_PARAMS = (PROFILE, TIMEOUT)
+FILE_PARAMS = (PROFILE,)
 
 _USB_HINT = (
     "check the cable and `lsusb`; on Linux a non-root user needs a udev rule "
@@ -65,43 +112,53 @@ def register(registry: DeviceRegistry) -> None:
 
 
 def register_usb(registry: DeviceRegistry) -> None:
-    registry.register(DeviceKind.PRINTER, "usb", open_usb_printer)
+    registry.register(
+        Printer,
+        "usb",
+        open_usb_printer,
+        params=USB_PARAMS,
+        usage="usb://VID:PID",
+        help="a USB printer (ids in hex, as `lsusb` shows them): python-escpos `Usb` over pyusb",
+    )
 
 
 def register_serial(registry: DeviceRegistry) -> None:
-    registry.register(DeviceKind.PRINTER, "serial", open_serial_printer)
+    registry.register(
+        Printer,
+        "serial",
+        open_serial_printer,
+        params=SERIAL_PARAMS,
+        usage="serial:///dev/ttyUSB0",
+        help="an RS-232 or USB-serial printer: python-escpos `Serial` over pyserial",
+    )
 
 
 def register_tcp(registry: DeviceRegistry) -> None:
-    registry.register(DeviceKind.PRINTER, "tcp", open_tcp_printer)
+    registry.register(
+        Printer,
+        "tcp",
+        open_tcp_printer,
+        params=TCP_PARAMS,
+        usage="tcp://HOST[:9100]",
+        help="a network printer on raw TCP (JetDirect, port 9100 by default): "
+        "python-escpos `Network`",
+    )
 
 
 def register_file(registry: DeviceRegistry) -> None:
-    registry.register(DeviceKind.PRINTER, "file", open_file_printer)
+    registry.register(
+        Printer,
+        "file",
+        open_file_printer,
+        params=FILE_PARAMS,
+        usage="file:///dev/usb/lp0",
+        help="the kernel's usblp device, or a file to capture to: python-escpos `File`; "
+        "write-only, so no status",
+    )
 
 
 def _profile(url: DeviceURL) -> PrinterProfile:
-    return PrinterProfile.load(url.param("profile", DEFAULT_PROFILE))
-
-
-def _seconds(url: DeviceURL, key: str, default: float) -> float:
-    value = url.params.get(key)
-    if value is None:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise DeviceURLError(f"{url.raw}: {key}={value!r} is not a number of seconds") from None
-    if seconds <= 0:
-        raise DeviceURLError(f"{url.raw}: {key} must be above zero")
-    return seconds
-
-
-def _check_params(url: DeviceURL, allowed: set[str]) -> None:
-    unknown = set(url.params) - allowed - {"profile"}
-    if unknown:
-        known = ", ".join(sorted(allowed | {"profile"}))
-        raise DeviceURLError(f"{url.raw}: unknown parameter(s) {sorted(unknown)}; known: {known}")
+    return PrinterProfile.load(PROFILE.value(url))
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -172,11 +229,10 @@ def open_usb_printer(
     url: DeviceURL, context: DeviceContext, *, backend: Any = None
 ) -> EscposPrinter:
     """``usb://VID:PID``: python-escpos ``Usb`` over pyusb (or ``backend``, see module doc)."""
-    _check_params(url, {"in_ep", "out_ep", "timeout"})
     vid, pid = parse_usb_ids(url)
-    in_ep = url.int_param("in_ep", 0x82)
-    out_ep = url.int_param("out_ep", 0x01)
-    timeout_ms = int(_seconds(url, "timeout", DEFAULT_TIMEOUT) * 1000)
+    in_ep = IN_EP.value(url)
+    out_ep = OUT_EP.value(url)
+    timeout_ms = int(TIMEOUT.value(url) * 1000)
     profile = _profile(url)
     if backend is None:
         backend = getattr(context.simulation, "usb_backend", None)
@@ -260,15 +316,12 @@ def _serial_class() -> type[Escpos]:
 
 def open_serial_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
     """``serial:///dev/ttyUSB0?baud=9600``: python-escpos ``Serial`` (pyserial)."""
-    _check_params(url, {"baud", "timeout", "flow"})
     path = url.target
     if not path:
         raise DeviceURLError(f"{url.raw}: expected serial:///dev/ttyX?baud=N")
-    baud = url.int_param("baud", DEFAULT_BAUD)
-    timeout = _seconds(url, "timeout", DEFAULT_TIMEOUT)
-    flow = url.param("flow", "dsrdtr")
-    if flow not in SERIAL_FLOW:
-        raise DeviceURLError(f"{url.raw}: flow={flow!r}: expected one of {', '.join(SERIAL_FLOW)}")
+    baud = BAUD.value(url)
+    timeout = TIMEOUT.value(url)
+    flow = FLOW.value(url)
     profile = _profile(url)
     try:
         serial_class = _serial_class()
@@ -327,9 +380,8 @@ def parse_tcp_address(url: DeviceURL) -> tuple[str, int]:
 
 def open_tcp_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
     """``tcp://HOST:9100``: python-escpos ``Network`` (raw TCP, "JetDirect")."""
-    _check_params(url, {"timeout"})
     host, port = parse_tcp_address(url)
-    timeout = _seconds(url, "timeout", DEFAULT_TIMEOUT)
+    timeout = TIMEOUT.value(url)
     profile = _profile(url)
     from escpos.printer import Network
 
@@ -365,7 +417,6 @@ def open_tcp_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
 
 def open_file_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
     """``file:///dev/usb/lp0``: python-escpos ``File``. Write-only: no status."""
-    _check_params(url, set())
     path = url.target
     if not path:
         raise DeviceURLError(f"{url.raw}: expected file:///dev/usb/lp0 (or a file to capture to)")

@@ -34,8 +34,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from drivers.errors import DeviceTimeout, DeviceUnavailable, DeviceURLError, DriverError
-from drivers.registry import DeviceURL
+from drivers.params import UrlParam, check_params
 from drivers.speaker import Speaker
+from drivers.url import DeviceURL
 
 ESPEAK = "espeak-ng"
 INSTALL_ADVICE = "install it with `apt-get install espeak-ng`"
@@ -47,6 +48,36 @@ MIN_RATE, MAX_RATE = 80, 450
 _VOICE_ALIASES: Mapping[str, str] = {"cmn": "cmn-latn-pinyin", "zh": "cmn-latn-pinyin"}
 _VOICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]*$")
 _WAV_NAME_RE = re.compile(r"^utterance-(\d+)-")
+
+WAV: UrlParam[str | None] = UrlParam(
+    "wav",
+    str,
+    None,
+    needs="a folder",
+    example="out/",
+    help="write one WAV file per utterance into this folder (created if missing; numbering "
+    "carries on after the files there) instead of playing them",
+)
+RATE: UrlParam[int | None] = UrlParam(
+    "rate",
+    int,
+    None,
+    minimum=MIN_RATE,
+    maximum=MAX_RATE,
+    unit="words per minute",
+    default_doc="espeak-ng's",
+    help="the speed (espeak-ng's `-s`)",
+)
+TIMEOUT = UrlParam(
+    "timeout",
+    float,
+    DEFAULT_TIMEOUT,
+    unit="seconds",
+    positive=True,
+    help="how long one utterance may take, in real time (a hung espeak-ng is killed and "
+    "reported as `DeviceTimeout`)",
+)
+URL_PARAMS = (WAV, RATE, TIMEOUT)
 
 
 class EspeakError(DriverError):
@@ -140,26 +171,13 @@ class EspeakSpeaker(Speaker):
 
     @classmethod
     def from_url(cls, url: DeviceURL) -> EspeakSpeaker:
-        known = {"wav", "rate", "timeout"}
-        unknown = sorted(set(url.params) - known)
-        if unknown:
-            raise DeviceURLError(
-                f"{url.raw}: unknown parameter {unknown[0]!r}; expected {', '.join(sorted(known))}"
-            )
-        wav = url.params.get("wav")
-        if wav is not None and not wav:
-            raise DeviceURLError(f"{url.raw}: wav= needs a folder, e.g. ?wav=out/")
-        timeout_text = url.param("timeout", str(DEFAULT_TIMEOUT))
-        try:
-            timeout = float(timeout_text)
-        except ValueError:
-            raise DeviceURLError(f"{url.raw}: timeout={timeout_text!r} is not a number") from None
-        rate = url.int_param("rate", 0) if "rate" in url.params else None
+        check_params(url, URL_PARAMS)
+        wav = WAV.value(url)
         return cls(
             url.target.strip("/"),
             wav_dir=None if wav is None else Path(wav),
-            rate=rate,
-            timeout=timeout,
+            rate=RATE.value(url),
+            timeout=TIMEOUT.value(url),
         )
 
     def voice_for(self, language: str) -> str:

@@ -1,75 +1,70 @@
 """Device URLs and the registry that turns them into drivers.
 
 A device is named by a URL (``sim://``, ``pcsc://Reader 00``,
-``usb://0416:5011``, ``tcp://127.0.0.1:9100`` ...). The scheme picks a factory
-from one registry keyed by (device kind, scheme); schemes are contributed by
+``usb://0416:5011``, ``tcp://127.0.0.1:9100`` ...). The registry keeps one
+factory per (device protocol, scheme), each with its declared ``?key=value``
+parameters (:mod:`drivers.params`); schemes are contributed by
 ``possim.devices`` entry points, so adding a transport never edits a chain of
 ``if``s here. Recording (``?record=PATH``, docs/replay.md) is a plug-in too: a
 :class:`RecordingHook` the registry calls on every open, without knowing how
 traffic is recorded.
+
+Lookup is typed, the way labgrid's ``get_driver(cls)`` is: the caller names the
+protocol it wants and gets that type back, or an error::
+
+    printer = registry.open(Printer, "tcp://127.0.0.1:9100", context)  # -> Printer
+
+A factory that makes something else is refused (:class:`DeviceURLError` naming
+what it made), so a mis-registered scheme fails at start-up, not at the first
+receipt.
 """
 
 from __future__ import annotations
 
-import enum
+import contextlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
-from typing import Any, Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from drivers.card_reader import CardReader
 from drivers.clock import Clock, RealClock
 from drivers.errors import DeviceURLError
+from drivers.magstripe_reader import MagstripeReader
+from drivers.params import UrlParam, check_params
+from drivers.pin_entry import PinEntry
+from drivers.printer import Printer
+from drivers.scanner import Scanner
+from drivers.speaker import Speaker
+from drivers.url import DeviceURL
 
 ENTRY_POINT_GROUP = "possim.devices"
+P = TypeVar("P")
+
+# The device protocols a terminal drives, by the name configurations, traces and
+# ``--pos-<device>`` options use.
+DEVICE_KINDS: Mapping[str, type[object]] = MappingProxyType(
+    {
+        "card_reader": CardReader,
+        "pin_entry": PinEntry,
+        "printer": Printer,
+        "scanner": Scanner,
+        "speaker": Speaker,
+        "magstripe_reader": MagstripeReader,
+    }
+)
 
 
-class DeviceKind(str, enum.Enum):
-    CARD_READER = "card_reader"
-    PIN_ENTRY = "pin_entry"
-    PRINTER = "printer"
-    SCANNER = "scanner"
-    SPEAKER = "speaker"
-    MAGSTRIPE_READER = "magstripe_reader"
-
-
-@attrs.frozen
-class DeviceURL:
-    """A parsed device URL: ``scheme://target?key=value&...``."""
-
-    raw: str
-    scheme: str
-    target: str
-    params: Mapping[str, str] = attrs.field(factory=dict)
-
-    @classmethod
-    def parse(cls, url: str) -> DeviceURL:
-        if "://" not in url:
-            raise DeviceURLError(f"{url!r} is not a device URL: expected scheme://target")
-        parts = urlsplit(url)
-        if not parts.scheme:
-            raise DeviceURLError(f"{url!r} has no scheme")
-        target = unquote(parts.netloc + parts.path)
-        return cls(
-            raw=url,
-            scheme=parts.scheme.lower(),
-            target=target,
-            params=dict(parse_qsl(parts.query, keep_blank_values=True)),
-        )
-
-    def param(self, key: str, default: str) -> str:
-        return self.params.get(key, default)
-
-    def int_param(self, key: str, default: int) -> int:
-        value = self.params.get(key)
-        if value is None:
-            return default
-        try:
-            return int(value, 0)
-        except ValueError:
-            raise DeviceURLError(f"{self.raw}: {key}={value!r} is not an integer") from None
+def kind_of(protocol: type[object]) -> str:
+    """The device kind ``protocol`` is (or implements): ``card_reader`` for CardReader."""
+    for cls in protocol.__mro__:
+        for name, kind in DEVICE_KINDS.items():
+            if cls is kind:
+                return name
+    return protocol.__name__
 
 
 @attrs.frozen
@@ -77,13 +72,14 @@ class DeviceContext:
     """What a factory may use besides the URL.
 
     ``clock`` times every wait; ``simulation`` is the simulated world (virtual
-    devices live there) and is ``None`` when only real devices are wanted;
-    ``recording`` turns recording on for what is opened with this context
-    (``None``: the registry's own hook, the one the traffic plug-in registers).
+    devices live there; ``None`` when only real devices are wanted), which
+    factories check the type of before using it; ``recording`` turns recording
+    on for what is opened with this context (``None``: the registry's own hook,
+    the one the traffic plug-in registers).
     """
 
     clock: Clock = attrs.field(factory=RealClock)
-    simulation: Any = None
+    simulation: object | None = None
     # A drivers.traffic.recording.Recorder while the device's traffic is recorded
     # (``?record=PATH``, docs/replay.md); transports that can be tapped use it.
     recorder: TrafficRecorder | None = None
@@ -112,18 +108,35 @@ class RecordingHook(Protocol):
     recorded (:data:`drivers.traffic.recording.RECORDING`)."""
 
     def attach(
-        self, kind: DeviceKind, url: DeviceURL, context: DeviceContext
-    ) -> tuple[DeviceURL, DeviceContext, Callable[[Any], None]]:
+        self, kind: str, url: DeviceURL, context: DeviceContext
+    ) -> tuple[DeviceURL, DeviceContext, Callable[[object], None]]:
         """(the URL the factory gets, the context it gets, a check on the opened device)."""
         ...
 
 
-DeviceFactory = Callable[[DeviceURL, DeviceContext], Any]
+DeviceFactory = Callable[[DeviceURL, DeviceContext], object]
+
+
+@attrs.frozen
+class Scheme:
+    """One registered scheme of one device protocol: its factory, its declared
+    parameters and what docs/devices.md says about it."""
+
+    protocol: type[object]
+    name: str
+    factory: DeviceFactory
+    params: tuple[UrlParam[object], ...] = ()
+    usage: str = ""  # "usb://VID:PID"
+    help: str = ""
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.protocol)
 
 
 class DeviceRegistry:
     def __init__(self, *, load_entry_points: bool = True) -> None:
-        self._factories: dict[tuple[DeviceKind, str], DeviceFactory] = {}
+        self._schemes: dict[tuple[type[object], str], Scheme] = {}
         self._load_entry_points = load_entry_points
         self._loaded = False
         self._lock = threading.Lock()
@@ -131,32 +144,95 @@ class DeviceRegistry:
         # itself knows nothing of recording.
         self.recording: RecordingHook | None = None
 
-    def register(self, kind: DeviceKind, scheme: str, factory: DeviceFactory) -> None:
-        key = (kind, scheme.lower())
-        existing = self._factories.get(key)
-        if existing is not None and existing is not factory:
-            raise DeviceURLError(f"scheme {scheme!r} for {kind.value} is already registered")
-        self._factories[key] = factory
+    def register(
+        self,
+        protocol: type[object],
+        scheme: str,
+        factory: DeviceFactory,
+        *,
+        params: Sequence[UrlParam[object]] = (),
+        usage: str = "",
+        help: str = "",
+    ) -> None:
+        """``scheme://`` URLs of ``protocol`` devices are opened by ``factory``, which
+        takes the ``params`` declared (any other is refused before it is called)."""
+        key = (protocol, scheme.lower())
+        existing = self._schemes.get(key)
+        if existing is not None and existing.factory is not factory:
+            raise DeviceURLError(f"scheme {scheme!r} for {kind_of(protocol)} is already registered")
+        self._schemes[key] = Scheme(
+            protocol, scheme.lower(), factory, tuple(params), usage or f"{scheme}://", help
+        )
 
-    def schemes(self, kind: DeviceKind) -> list[str]:
+    def schemes(self, protocol: type[object]) -> list[str]:
+        """The schemes that open ``protocol`` devices (or devices it derives from)."""
         self._ensure_loaded()
-        return sorted(scheme for k, scheme in self._factories if k is kind)
+        bases = set(protocol.__mro__)
+        return sorted({name for (proto, name) in self._schemes if proto in bases})
 
-    def open(self, kind: DeviceKind, url: str | DeviceURL, context: DeviceContext) -> Any:
+    def registered(self) -> list[Scheme]:
+        """Every scheme, by device kind and name (docs/devices.md)."""
+        self._ensure_loaded()
+        kinds = list(DEVICE_KINDS)
+        return sorted(
+            self._schemes.values(),
+            key=lambda s: (kinds.index(s.kind) if s.kind in kinds else len(kinds), s.kind, s.name),
+        )
+
+    def scheme(self, protocol: type[object], url: str | DeviceURL) -> tuple[Scheme, DeviceURL]:
+        """The scheme that opens ``url`` as a ``protocol``, and the parsed URL;
+        a DeviceURLError for an unknown scheme or a parameter it refuses."""
         self._ensure_loaded()
         parsed = url if isinstance(url, DeviceURL) else DeviceURL.parse(url)
-        factory = self._factories.get((kind, parsed.scheme))
-        if factory is None:
-            known = ", ".join(f"{s}://" for s in self.schemes(kind)) or "none"
-            raise DeviceURLError(
-                f"no {kind.value} driver for {parsed.raw!r}: known schemes are {known}"
-            )
+        for cls in protocol.__mro__:
+            found = self._schemes.get((cls, parsed.scheme))
+            if found is not None:
+                check_params(parsed, found.params)
+                return found, parsed
+        known = ", ".join(f"{s}://" for s in self.schemes(protocol)) or "none"
+        raise DeviceURLError(
+            f"no {kind_of(protocol)} driver for {parsed.raw!r}: known schemes are {known}"
+        )
+
+    def check(self, protocol: type[object], url: str | DeviceURL) -> None:
+        """Refuse ``url`` as it would be refused on opening, without opening anything:
+        its scheme, its parameters and their values (``possim check``)."""
+        self.scheme(protocol, url)
+
+    def open(self, protocol: type[P], url: str | DeviceURL, context: DeviceContext) -> P:
+        """Open the ``protocol`` device named by ``url``.
+
+        Args:
+            protocol: the driver type wanted (``Printer``, ``CardReader``, or a
+                subclass such as ``SerialScanner``).
+            url: the device URL, e.g. ``tcp://127.0.0.1:9100?timeout=2``.
+            context: the clock, the simulated world and the recorder.
+
+        Returns:
+            The device, an instance of ``protocol``.
+
+        Raises:
+            DeviceURLError: an unknown scheme or parameter, a bad value, or a
+                factory that made something other than a ``protocol``.
+            DeviceUnavailable: the device is not there (the factory's error).
+        """
+        found, parsed = self.scheme(protocol, url)
         recording = context.recording or self.recording
-        if recording is None:
-            return factory(parsed, context)
-        parsed, context, check = recording.attach(kind, parsed, context)
-        device = factory(parsed, context)
-        check(device)
+        check: Callable[[object], None] | None = None
+        if recording is not None:
+            parsed, context, check = recording.attach(found.kind, parsed, context)
+        device = found.factory(parsed, context)
+        if not isinstance(device, protocol):
+            close = getattr(device, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
+            raise DeviceURLError(
+                f"{parsed.raw}: the {found.name}:// factory made a {type(device).__name__}, "
+                f"not a {protocol.__name__}"
+            )
+        if check is not None:
+            check(device)
         return device
 
     def _ensure_loaded(self) -> None:
@@ -174,6 +250,6 @@ class DeviceRegistry:
 registry = DeviceRegistry()
 
 
-def open_device(kind: DeviceKind, url: str, context: DeviceContext | None = None) -> Any:
-    """Open the device named by ``url`` through the global registry."""
-    return registry.open(kind, url, context or DeviceContext())
+def open_device(protocol: type[P], url: str, context: DeviceContext | None = None) -> P:
+    """Open the ``protocol`` device named by ``url`` through the global registry."""
+    return registry.open(protocol, url, context or DeviceContext())

@@ -43,8 +43,10 @@ from drivers import fixtures
 from drivers.clock import Clock, poll_until
 from drivers.errors import DeviceUnavailable, DeviceURLError, DriverError
 from drivers.fixtures import FixtureFileError
-from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+from drivers.params import UrlParam
+from drivers.registry import DeviceContext, DeviceRegistry
 from drivers.scanner import Scanner
+from drivers.url import DeviceURL
 
 CATEGORY = "scanners"
 SUFFIXES = (".yaml", ".yml")
@@ -58,7 +60,57 @@ SUFFIX_BYTES: dict[str, bytes] = {
     "TAB": b"\t",
     "none": b"",
 }
-URL_PARAMS = frozenset({"profile", "baud", "prefix", "suffix", "max_length", "gap"})
+PROFILE = UrlParam(
+    "profile",
+    str,
+    DEFAULT_PROFILE,
+    help="the scanner profile in `firmware_fixtures/scanners/` (its framing, below, and "
+    "speed) or a path to a `.yaml` file",
+)
+SUFFIX: UrlParam[str | None] = UrlParam(
+    "suffix",
+    str,
+    None,
+    choices=tuple(SUFFIX_BYTES),
+    ignore_case=True,
+    default_doc="the profile's",
+    help="what ends a code; `none`: a code ends when the line has been idle for `gap` ms",
+)
+PREFIX: UrlParam[str | None] = UrlParam(
+    "prefix",
+    str,
+    None,
+    default_doc="the profile's",
+    help="stripped from each code (a frame without it is skipped and reported); "
+    "percent-encode control characters (`%02` for STX)",
+)
+BAUD: UrlParam[int | None] = UrlParam(
+    "baud",
+    int,
+    None,
+    positive=True,
+    default_doc="the profile's",
+    help="the line speed (USB-CDC and `socket://` ignore it)",
+)
+MAX_LENGTH: UrlParam[int | None] = UrlParam(
+    "max_length",
+    int,
+    None,
+    positive=True,
+    unit="characters",
+    default_doc="the profile's",
+    help="a longer frame is skipped and reported",
+)
+GAP = UrlParam(
+    "gap",
+    int,
+    DEFAULT_GAP_MS,
+    positive=True,
+    unit="milliseconds",
+    help="with `suffix=none`, the idle time that ends a code (wall-clock: a property of "
+    "the wire, not of the simulation)",
+)
+URL_PARAMS = (PROFILE, SUFFIX, PREFIX, BAUD, MAX_LENGTH, GAP)
 
 
 class ScannerProfileError(DriverError, FixtureFileError):
@@ -302,35 +354,38 @@ class SerialScanner(Scanner):
 
 
 def register(registry: DeviceRegistry) -> None:
-    registry.register(DeviceKind.SCANNER, "serial", open_serial_scanner)
-    registry.register(DeviceKind.SCANNER, "socket", open_serial_scanner)
+    registry.register(
+        Scanner,
+        "serial",
+        open_serial_scanner,
+        params=URL_PARAMS,
+        usage="serial:///dev/ttyACM0",
+        help="a USB-CDC or RS-232 scanner gun: pyserial `serial.Serial`",
+    )
+    registry.register(
+        Scanner,
+        "socket",
+        open_serial_scanner,
+        params=URL_PARAMS,
+        usage="socket://HOST:PORT",
+        help="a scanner behind TCP (a serial-to-Ethernet box, a test server): pyserial's "
+        "`socket://` handler",
+    )
 
 
 def _framing(url: DeviceURL) -> tuple[str, bytes, int, int]:
-    unknown = set(url.params) - URL_PARAMS
-    if unknown:
-        raise DeviceURLError(
-            f"{url.raw}: unknown parameter(s) {sorted(unknown)}; "
-            f"known: {', '.join(sorted(URL_PARAMS))}"
-        )
-    profile = ScannerProfile.load(url.param("profile", DEFAULT_PROFILE))
-    suffix = url.param("suffix", profile.suffix)
-    matched = {name.lower(): name for name in SUFFIX_BYTES}.get(suffix.lower())
-    if matched is None:
-        raise DeviceURLError(
-            f"{url.raw}: suffix={suffix!r}: expected one of {', '.join(SUFFIX_BYTES)}"
-        )
-    max_length = url.int_param("max_length", profile.max_length)
-    baud = url.int_param("baud", profile.baud)
-    if max_length <= 0 or baud <= 0:
-        raise DeviceURLError(f"{url.raw}: baud and max_length must be above zero")
-    return url.param("prefix", profile.prefix), SUFFIX_BYTES[matched], max_length, baud
+    profile = ScannerProfile.load(PROFILE.value(url))
+    suffix = SUFFIX.value(url) or profile.suffix  # the profile's was checked on loading
+    max_length = MAX_LENGTH.value(url) or profile.max_length
+    baud = BAUD.value(url) or profile.baud
+    prefix = PREFIX.value(url)
+    return profile.prefix if prefix is None else prefix, SUFFIX_BYTES[suffix], max_length, baud
 
 
 def open_serial_scanner(url: DeviceURL, context: DeviceContext) -> SerialScanner:
     """``serial:///dev/ttyACM0?...`` or ``socket://HOST:PORT?...`` (see the module doc)."""
     prefix, suffix, max_length, baud = _framing(url)
-    gap = url.int_param("gap", DEFAULT_GAP_MS) / 1000
+    gap = GAP.value(url) / 1000
     timeout = gap if not suffix else READ_SLICE
     try:
         import serial

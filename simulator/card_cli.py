@@ -15,8 +15,8 @@ import sys
 import threading
 from datetime import datetime
 
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CardImage
 from simulator.devices.vpcd_card import DEFAULT_PORT, VpcdCardLink, tcp_connector
 from simulator.errors import FixtureError
 
@@ -54,10 +54,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def serve_command(args: argparse.Namespace) -> int:
     try:
-        image = CardImage.load(args.card)
+        image = cards.load(args.card)
     except FixtureError as exc:
         print(f"possim card serve: {exc}", file=sys.stderr)
-        print(f"catalogue cards: {', '.join(CardImage.names())}", file=sys.stderr)
+        print(f"catalogue cards: {', '.join(cards.names())}", file=sys.stderr)
         return 2
     where = f"{args.host}:{args.port}"
     chip = f"{image.protocol}, ATR {image.atr.hex().upper()}" if image.chip else "mute chip"

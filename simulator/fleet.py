@@ -43,6 +43,7 @@ from pathlib import Path
 import attrs
 
 from drivers.wire.masking import mask_pan
+from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.errors import SimulatorError
 from simulator.terminal.config import HostEndpoint
@@ -383,7 +384,7 @@ def plan_from_args(args: argparse.Namespace) -> FleetPlan:
         endpoint=endpoint,
         terminals=args.terminals,
         transactions=args.transactions,
-        card=CardImage.load(args.card),
+        card=cards.load(args.card),
         amount_fen=args.amount_fen,
         merchant_id=args.merchant_id,
         tid_prefix=args.tid_prefix,

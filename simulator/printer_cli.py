@@ -28,7 +28,7 @@ from drivers.errors import DriverError
 from drivers.escpos_printer import EscposPrinter
 from drivers.printer import Align, Barcode, Cut, Feed, PrintDocument, QrCode, TextLine
 from drivers.printer_profile import PrinterProfile
-from drivers.registry import DeviceKind, open_device
+from drivers.registry import open_device
 from simulator.devices.escpos.retention import MIB, Retention
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer_port import PrinterPort
@@ -176,14 +176,10 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def _open(url: str) -> EscposPrinter | None:
     try:
-        device = open_device(DeviceKind.PRINTER, url)
+        return open_device(EscposPrinter, url)
     except DriverError as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return None
-    if not isinstance(device, EscposPrinter):
-        print(f"ERROR {url} is not an ESC/POS printer", file=sys.stderr)
-        return None
-    return device
 
 
 def status_command(args: argparse.Namespace) -> int:

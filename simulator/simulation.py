@@ -19,6 +19,7 @@ import attrs
 from simulator.clock import DEFAULT_EPOCH, VirtualClock
 from simulator.devices.card_image import CardImage
 from simulator.devices.printer_link import PRINTER_TRANSPORTS
+from simulator.devices.scanner_link import SCANNER_TRANSPORTS as SCANNER_TRANSPORTS  # re-exported
 from simulator.devices.world import SimulatedWorld
 from simulator.errors import ConfigError, TerminalError
 from simulator.events import EventBus
@@ -58,9 +59,6 @@ def with_speaker(config: TerminalConfig, url: str | None, wav_dir: Path | None) 
     query = f"?{urlencode(params)}" if params else ""
     speaker = f"{parts.scheme}://{parts.netloc}{parts.path}{query}"
     return attrs.evolve(config, devices=attrs.evolve(config.devices, speaker=speaker))
-
-
-SCANNER_TRANSPORTS = ("sim", "pty")
 
 
 def with_scanner_transport(config: TerminalConfig, transport: str) -> TerminalConfig:

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 import firmware_fixtures
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.errors import FixtureError
 from simulator.simulation import Simulation
 from simulator.terminal.announcements import CHANNELS, Announcements
 from simulator.terminal.config import TerminalConfig
 
-DEBIT = CardImage.load("unionpay_debit")
+DEBIT = cards.load("unionpay_debit")
 
 GOOD = """\
 languages:

@@ -18,8 +18,10 @@ from drivers.errors import CardProtocolError, EmvDataError
 from drivers.wire import ber_tlv as tlv
 from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CHIP_FIELDS, Application, CardImage, luhn_valid
+from simulator.devices.card_image import Application, CardImage, luhn_valid
+from simulator.devices.card_image_yaml import CHIP_FIELDS
 from simulator.devices.card_reader import SimCardReader
 from simulator.errors import FixtureError
 from simulator.gateway.issuers import Issuer, IssuerDirectory
@@ -60,7 +62,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...], str]] = {
 ONLINE_PIN_CARDS = ("unionpay_credit", "visa_credit", "mastercard_debit")
 # Cards a purchase takes all the way to an approval (ARQC verified, ARPC, TC).
 APPROVED_CARDS = ("unionpay_debit", "unionpay_credit", "visa_credit", "mastercard_debit")
-CHIP_CARDS = [name for name in CATALOGUE if CardImage.load(name).chip]
+CHIP_CARDS = [name for name in CATALOGUE if cards.load(name).chip]
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +90,12 @@ def ibm3624_offset(pvk: bytes, pin: str, pan: str) -> str:
 
 def test_the_catalogue_holds_the_promised_cards() -> None:
     assert set(EXPECTED) <= set(CATALOGUE)
-    assert set(EXPECTED) <= set(CardImage.names())
+    assert set(EXPECTED) <= set(cards.names())
 
 
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_every_card_loads_and_is_named_after_its_file(name: str) -> None:
-    image = CardImage.load(name)
+    image = cards.load(name)
     assert image.name == name
     assert image.source == CARDS_DIR / f"{name}.yaml"
 
@@ -109,7 +111,7 @@ def test_every_card_file_says_what_it_is_for_and_that_its_keys_are_test_keys(nam
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_bin_aids_and_pin_are_the_promised_ones(name: str) -> None:
-    image = CardImage.load(name)
+    image = cards.load(name)
     bin_, aids, pin = EXPECTED[name]
     assert image.pan.startswith(bin_)
     assert tuple(app.aid_hex for app in image.applications) == aids
@@ -117,14 +119,14 @@ def test_bin_aids_and_pin_are_the_promised_ones(name: str) -> None:
 
 
 def test_pans_are_luhn_valid_and_unique() -> None:
-    pans = [CardImage.load(name).pan for name in CATALOGUE]
+    pans = [cards.load(name).pan for name in CATALOGUE]
     assert all(luhn_valid(pan) for pan in pans)
     assert len(set(pans)) == len(pans)
 
 
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_pan_belongs_to_an_issuer_of_the_gateway(name: str, issuers: IssuerDirectory) -> None:
-    image = CardImage.load(name)
+    image = cards.load(name)
     issuer = issuer_of(issuers, image)
     assert image.pan.startswith(issuer.prefix)
 
@@ -133,7 +135,7 @@ def test_pan_belongs_to_an_issuer_of_the_gateway(name: str, issuers: IssuerDirec
 def test_track2_discretionary_data_starts_with_the_ibm3624_pin_offset(
     name: str, issuers: IssuerDirectory
 ) -> None:
-    image = CardImage.load(name)
+    image = cards.load(name)
     issuer = issuer_of(issuers, image)
     assert issuer.pvk is not None, f"issuer {issuer.prefix} has no pvk in issuers.yaml"
     offset = ibm3624_offset(issuer.pvk, image.pin, image.pan)
@@ -146,7 +148,7 @@ def test_track2_discretionary_data_starts_with_the_ibm3624_pin_offset(
 
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_service_code_matches_the_chip(name: str) -> None:
-    image = CardImage.load(name)
+    image = cards.load(name)
     if image.chip:
         assert image.service_code[0] in "26", "a chip card's service code is 2xx or 6xx"
         assert len(image.atr) >= 2
@@ -160,7 +162,7 @@ def test_service_code_matches_the_chip(name: str) -> None:
 def test_chip_applications_use_their_issuers_key_and_method(
     name: str, issuers: IssuerDirectory
 ) -> None:
-    image = CardImage.load(name)
+    image = cards.load(name)
     issuer = issuer_of(issuers, image)
     expected_mk = issuer.icc_master_key(image.pan, image.psn)
     for app in image.applications:
@@ -189,7 +191,7 @@ def send(card: VirtualCard, apdu: bytes) -> bytes:
 
 
 def powered(name: str) -> VirtualCard:
-    card = VirtualCard(CardImage.load(name))
+    card = VirtualCard(cards.load(name))
     card.power_on()
     return card
 
@@ -229,7 +231,7 @@ def arqc_tags(card: VirtualCard, app: Application) -> dict[str, bytes]:
 
 @pytest.mark.parametrize(
     ("name", "aid"),
-    [(name, app.aid_hex) for name in CHIP_CARDS for app in CardImage.load(name).applications],
+    [(name, app.aid_hex) for name in CHIP_CARDS for app in cards.load(name).applications],
 )
 def test_arqc_verifies_with_the_issuer_key_except_on_wrong_arqc_key(
     name: str, aid: str, issuers: IssuerDirectory
@@ -265,7 +267,7 @@ def test_garbage_gpo_answers_9000_with_data_that_is_not_tlv() -> None:
 
 
 def test_magstripe_only_card_is_mute() -> None:
-    card = VirtualCard(CardImage.load("magstripe_only"))
+    card = VirtualCard(cards.load("magstripe_only"))
     assert card.mute
     assert card.power_on() == b""
     for command in (
@@ -281,7 +283,7 @@ def test_magstripe_only_card_is_mute() -> None:
 def test_magstripe_only_card_in_the_reader_gives_no_atr_and_fails_the_chip_read() -> None:
     clock = VirtualClock()
     reader = SimCardReader(clock, name="slot")
-    card = VirtualCard(CardImage.load("magstripe_only"))
+    card = VirtualCard(cards.load("magstripe_only"))
     reader.insert(card)
     assert reader.wait_for_card(0) == CardPresented(CardInterface.CONTACT, b"")
     kernel = EmvKernel(reader, TerminalEmvConfig(), random.Random(1), clock.now)
@@ -293,7 +295,7 @@ def test_magstripe_only_card_in_the_reader_gives_no_atr_and_fails_the_chip_read(
 
 
 def test_magstripe_only_card_has_track2_for_a_swipe() -> None:
-    image = CardImage.load("magstripe_only")
+    image = cards.load("magstripe_only")
     assert image.track2 == "6214838903945159006=30031213615910000"
     assert len(image.track2) == 37
 
@@ -323,7 +325,7 @@ class Purchase:
     def __init__(self, name: str, config: TerminalEmvConfig | None = None) -> None:
         self.clock = VirtualClock()
         self.reader = SimCardReader(self.clock, name="test reader")
-        self.card = VirtualCard(CardImage.load(name))
+        self.card = VirtualCard(cards.load(name))
         self.reader.insert(self.card)
         self.kernel = EmvKernel(
             self.reader, config or TerminalEmvConfig(), random.Random(7), self.clock.now
@@ -353,7 +355,7 @@ class Purchase:
 def test_credit_and_international_cards_ask_for_an_online_pin(name: str) -> None:
     purchase = Purchase(name)
     purchase.kernel.read_card(1000)
-    pin = CardImage.load(name).pin
+    pin = cards.load(name).pin
     result = purchase.kernel.verify_cardholder(purchase.pins(pin))
     assert result.outcome is CvmOutcome.ONLINE_PIN
     assert result.online_pin == pin
@@ -510,11 +512,11 @@ def test_a_card_dropped_in_the_fixtures_folder_is_found_by_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = fixtures_folder(tmp_path, monkeypatch, my_card=MY_CARD, my_stripe=MY_STRIPE)
-    assert {"my_card", "my_stripe", "unionpay_debit"} <= set(CardImage.names())
-    image = CardImage.load("my_card")
+    assert {"my_card", "my_stripe", "unionpay_debit"} <= set(cards.names())
+    image = cards.load("my_card")
     assert image.source == folder / "my_card.yaml"
     assert image.applications[0].aid_hex == "A000000333010101"
-    stripe = CardImage.load("my_stripe")
+    stripe = cards.load("my_stripe")
     assert not stripe.chip and not stripe.pse and stripe.applications == ()
 
 
@@ -524,7 +526,7 @@ def test_a_malformed_dropped_card_names_file_line_and_field(
     broken = MY_CARD.replace('expiry: "3012"', 'expiry: "3013"')
     folder = fixtures_folder(tmp_path, monkeypatch, broken=broken)
     with pytest.raises(FixtureError) as caught:
-        CardImage.load("broken")
+        cards.load("broken")
     assert str(caught.value).startswith(f"{folder / 'broken.yaml'}:6: expiry: expected")
 
 
@@ -546,7 +548,7 @@ def test_a_chipless_card_may_not_have_chip_fields(field: str) -> None:
     }[field]
     text = MY_STRIPE + f"{field}: {value}\n"
     with pytest.raises(FixtureError) as caught:
-        CardImage.parse(text, "stripe.yaml")
+        cards.parse(text, "stripe.yaml")
     assert caught.value.problem.startswith(f"{field}: a card with chip: false has no chip")
     assert caught.value.line == line_number(text, f"{field}:")
     assert str(caught.value).startswith(f"stripe.yaml:{caught.value.line}: {field}:")
@@ -555,7 +557,7 @@ def test_a_chipless_card_may_not_have_chip_fields(field: str) -> None:
 def test_chip_must_be_a_boolean() -> None:
     text = MY_STRIPE.replace("chip: false", "chip: maybe")
     with pytest.raises(FixtureError) as caught:
-        CardImage.parse(text, "stripe.yaml")
+        cards.parse(text, "stripe.yaml")
     assert caught.value.problem == "chip: expected true or false, got 'maybe'"
     assert caught.value.line == line_number(text, "chip: maybe")
 
@@ -563,10 +565,10 @@ def test_chip_must_be_a_boolean() -> None:
 def test_a_chip_card_still_needs_an_atr_and_applications() -> None:
     text = MY_STRIPE.replace("chip: false", "chip: true")
     with pytest.raises(FixtureError, match=r"^stripe\.yaml:1: atr: missing"):
-        CardImage.parse(text, "stripe.yaml")
+        cards.parse(text, "stripe.yaml")
     with_atr = text + "atr: 3B888001504F5353494D555017\n"
     with pytest.raises(FixtureError, match="applications: missing"):
-        CardImage.parse(with_atr, "stripe.yaml")
+        cards.parse(with_atr, "stripe.yaml")
 
 
 def test_gpo_response_must_be_hex() -> None:
@@ -574,7 +576,7 @@ def test_gpo_response_must_be_hex() -> None:
         "    cryptogram: emv_csk\n", "    cryptogram: emv_csk\n    gpo_response: 77ZZ\n"
     )
     with pytest.raises(FixtureError) as caught:
-        CardImage.parse(text, "garbage.yaml")
+        cards.parse(text, "garbage.yaml")
     assert caught.value.problem.startswith("applications[0].gpo_response: expected hex")
     assert caught.value.line == line_number(text, "gpo_response:")
 
@@ -584,6 +586,6 @@ def test_pin_tries_left_above_the_limit_is_reported_at_its_line() -> None:
         'pin: "683915"\n', 'pin: "683915"\npin_try_limit: 3\npin_tries_left: 4\n'
     )
     with pytest.raises(FixtureError) as caught:
-        CardImage.parse(text, "blocked.yaml")
+        cards.parse(text, "blocked.yaml")
     assert caught.value.problem == "pin_tries_left: expected 0..pin_try_limit, got 4"
     assert caught.value.line == line_number(text, "pin_tries_left:")

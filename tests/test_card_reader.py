@@ -11,8 +11,8 @@ from drivers.clock import RealClock
 from drivers.errors import CardError, CardProtocolError, CardRemoved, NoCard
 from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES")
@@ -21,7 +21,7 @@ SELECT_PSE = cmd.select(cmd.PSE_NAME)
 
 
 def card() -> VirtualCard:
-    return VirtualCard(CardImage.load("unionpay_debit"))
+    return VirtualCard(cards.load("unionpay_debit"))
 
 
 def test_wait_for_card_times_out_on_virtual_time() -> None:

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 import firmware_fixtures
 from drivers.wire import ber_tlv as tlv
 from drivers.wire import iso7816 as cmd
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CardImage
 from simulator.wire import cryptogram
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES")
@@ -33,7 +33,7 @@ def data(response: bytes) -> bytes:
 
 
 def fresh_card(name: str = "unionpay_debit") -> VirtualCard:
-    card = VirtualCard(CardImage.load(name))
+    card = VirtualCard(cards.load(name))
     card.power_on()
     return card
 
@@ -75,8 +75,8 @@ def arqc_card() -> tuple[VirtualCard, dict[str, bytes]]:
 
 
 def test_atr_and_pse_selection() -> None:
-    card = VirtualCard(CardImage.load("unionpay_debit"))
-    assert card.power_on() == CardImage.load("unionpay_debit").atr
+    card = VirtualCard(cards.load("unionpay_debit"))
+    assert card.power_on() == cards.load("unionpay_debit").atr
     response = card.process_apdu(cmd.select(cmd.PSE_NAME))
     assert sw(response) == "9000"
     (fci,) = tlv.parse(data(response))
@@ -360,7 +360,7 @@ def t0_card(tmp_path: Path) -> VirtualCard:
     )
     path = tmp_path / "t0.yaml"
     path.write_text(text.replace("protocol: T=1", "protocol: T=0"), encoding="utf-8")
-    card = VirtualCard(CardImage.load(str(path)))
+    card = VirtualCard(cards.load(str(path)))
     card.power_on()
     return card
 

@@ -23,7 +23,7 @@ from sim_helpers import (
 from test_gateway_host import DE7, MID, PAN, TID, TRACK2, make_host, purchase
 
 from drivers.clock import RealClock
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.ledger import Status
 from simulator.simulation import Simulation
@@ -271,7 +271,7 @@ def test_the_pan_of_a_refund_is_stored_masked(host: AcquirerHost) -> None:
 # -- the terminal ------------------------------------------------------------------
 
 
-DEBIT = CardImage.load("unionpay_debit")
+DEBIT = cards.load("unionpay_debit")
 
 
 def run(
@@ -344,7 +344,7 @@ def test_terminal_refund_by_rrn_needs_the_card_and_no_pin(tmp_path: Path) -> Non
 
 
 def test_a_swiped_refund_asks_no_pin_even_when_the_sale_needed_one(tmp_path: Path) -> None:
-    stripe = CardImage.load("magstripe_only")
+    stripe = cards.load("magstripe_only")
     with simulation(tmp_path) as sim:
         paid = run(sim, lambda: sim.terminal.start_sale(990), swipe(stripe), pin(stripe.pin))
         assert paid.approved, paid.outcome.reason

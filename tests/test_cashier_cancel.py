@@ -16,7 +16,7 @@ import pytest
 from sim_helpers import WIND_DOWN, gateway_requests, insert, pin, remove, simulation
 
 from simulator.clock import VirtualClock
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.events import EventBus
 from simulator.gateway.faults import ReplyFault
 from simulator.gateway.qr.orders import QrOrder
@@ -29,7 +29,7 @@ from simulator.terminal.qr_link import QrLink
 from simulator.terminal.terminal import SaleHandle
 from simulator.wire import emvco
 
-CARD = CardImage.load("unionpay_debit")
+CARD = cards.load("unionpay_debit")
 WECHAT_CODE = "134567890123456789"
 ABOVE_PASSWORD_FREE = 120000  # RMB 1200.00: the gateway answers USERPAYING
 REVERSED = f"{CANCELLED_BY_CASHIER}: reversed"
@@ -117,7 +117,7 @@ def test_cancel_while_waiting_for_the_card_ends_at_once_with_nothing_sent(tmp_pa
 def test_cancel_while_waiting_for_a_swipe_after_the_chip_failed(tmp_path: Path) -> None:
     with shop(tmp_path) as sim:
         sale = start(sim, 1234)
-        insert(CardImage.load("garbage_gpo"))(sim)  # the chip cannot be read
+        insert(cards.load("garbage_gpo"))(sim)  # the chip cannot be read
         sim.clock.settle()
         remove(sim)
         sim.clock.settle()

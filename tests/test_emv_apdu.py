@@ -18,7 +18,7 @@ from drivers.wire.iso7816 import (
     redact_response,
     status_text,
 )
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES")
 
@@ -92,7 +92,7 @@ def test_redact_command_hides_the_known_pin_and_malformed_verify() -> None:
 
 
 def _record(sfi: int, number: int) -> bytes:
-    return CardImage.load("unionpay_debit").applications[0].records[(sfi, number)]
+    return cards.load("unionpay_debit").applications[0].records[(sfi, number)]
 
 
 def test_redact_response_masks_pan_track2_and_name() -> None:

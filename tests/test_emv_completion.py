@@ -10,14 +10,14 @@ import pytest
 from sim_helpers import insert, pin, remove, run_sale, simulation
 
 from drivers.wire import ber_tlv as tlv
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.gateway.acquirer import Decision
 from simulator.gateway.ledger import Status
 from simulator.simulation import Simulation
 from simulator.terminal.config import TerminalConfig
 from simulator.terminal.journal import TxnState
 
-DEBIT = CardImage.load("unionpay_debit")
+DEBIT = cards.load("unionpay_debit")
 FLOOR_LIMIT_BIT = (3, 0x80)
 
 

@@ -16,8 +16,8 @@ from drivers.errors import CardProtocolError, CardRemoved, PinEntryCancelled
 from drivers.wire import ber_tlv as tlv
 from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 from simulator.terminal.emv import (
     DE55_TAGS,
@@ -62,7 +62,7 @@ class Setup:
     def __init__(self, image: str | Path = "unionpay_debit", seed: int = 7, **config: Any) -> None:
         self.clock = VirtualClock()
         self.reader = RecordingReader(self.clock)
-        self.card = VirtualCard(CardImage.load(str(image)))
+        self.card = VirtualCard(cards.load(str(image)))
         self.reader.insert(self.card)
         self.kernel = EmvKernel(
             self.reader,
@@ -441,7 +441,7 @@ class JunkReader(RecordingReader):
 def run_with_junk(ins: int, junk: bytes, nth: int = 1) -> None:
     clock = VirtualClock()
     reader = JunkReader(clock, ins, junk, nth)
-    reader.insert(VirtualCard(CardImage.load("unionpay_debit")))
+    reader.insert(VirtualCard(cards.load("unionpay_debit")))
     kernel = EmvKernel(reader, TerminalEmvConfig(), random.Random(1), clock.now)
     try:
         kernel.read_card(100)
@@ -541,7 +541,7 @@ def test_any_junk_answer_is_a_typed_error_or_harmless(position: int, junk: bytes
             return junk if len(self.exchanges) - 1 == position else response
 
     reader = AtPosition(clock)
-    reader.insert(VirtualCard(CardImage.load("unionpay_debit")))
+    reader.insert(VirtualCard(cards.load("unionpay_debit")))
     kernel = EmvKernel(reader, TerminalEmvConfig(), random.Random(1), clock.now)
     try:
         kernel.read_card(100)

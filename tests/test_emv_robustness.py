@@ -17,15 +17,15 @@ from drivers.card_reader import CardPresented, CardReader
 from drivers.errors import DriverError
 from drivers.wire import ber_tlv as tlv
 from simulator.clock import VirtualClock
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 from simulator.gateway.ledger import LedgerEntry, Status
 from simulator.simulation import Simulation
 from simulator.terminal.emv import EmvError, EmvKernel, TerminalEmvConfig
 from simulator.terminal.journal import JournalEntry, TxnState
 
-DEBIT = CardImage.load("unionpay_debit")
+DEBIT = cards.load("unionpay_debit")
 # Errors the kernel may let out: its own and the reader's. Anything else
 # (IndexError, KeyError, ValueError, struct.error ...) is a kernel bug.
 TYPED = (EmvError, DriverError)

@@ -15,13 +15,14 @@ from drivers.errors import DeviceTimeout, DeviceUnavailable
 from drivers.pin_entry import PinEntry
 from drivers.wire import ber_tlv as tlv
 from simulator.clock import VirtualClock
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.pin_pad import VirtualPinPad
 from simulator.terminal.emv import ApplicationChoice, EmvKernel, TerminalEmvConfig
 
-DUAL = CardImage.load("unionpay_dual_app")  # QCredit (priority 2) listed before Debit (1)
+DUAL = cards.load("unionpay_dual_app")  # QCredit (priority 2) listed before Debit (1)
 QCREDIT, DEBIT = "A000000333010103", "A000000333010101"
 
 
@@ -53,7 +54,7 @@ def test_the_chooser_sees_the_list_in_priority_order_and_decides() -> None:
 
 def test_a_single_application_is_not_offered_unless_it_asks_for_confirmation() -> None:
     calls: list[int] = []
-    kernel = kernel_for(CardImage.load("unionpay_debit"))
+    kernel = kernel_for(cards.load("unionpay_debit"))
     kernel.read_card(100, chooser=lambda choices: calls.append(len(choices)) or 0)
     assert calls == []
 
@@ -68,7 +69,7 @@ class ConfirmingReader(SimCardReader):
 def test_confirmation_bit_offers_even_one_application() -> None:
     clock = VirtualClock()
     reader = ConfirmingReader(clock)
-    reader.insert(VirtualCard(CardImage.load("unionpay_debit")))
+    reader.insert(VirtualCard(cards.load("unionpay_debit")))
     kernel = EmvKernel(reader, TerminalEmvConfig(), random.Random(1), clock.now)
     offered: list[list[int]] = []
     kernel.read_card(

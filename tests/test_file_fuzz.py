@@ -25,10 +25,10 @@ from limits_helpers import REPO, bounded
 
 from drivers.clock import RealClock
 from drivers.fixtures import FixtureFileError
-from drivers.registry import DeviceContext, DeviceKind, registry
+from drivers.registry import DEVICE_KINDS, DeviceContext, registry
 from drivers.traffic import replay_scheme
 from drivers.traffic.trace import Trace, TraceError
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.errors import ConfigError, FixtureError, Iso8583Error, ScenarioError
 from simulator.scenario import steps as _steps  # noqa: F401  (registers every step)
 from simulator.scenario.model import STEPS, check_scenario
@@ -295,7 +295,7 @@ def edited_cards(draw: st.DrawFn) -> str:
 def test_card_image_yaml(text: str) -> None:
     with bounded() as usage:
         try:
-            CardImage.parse(text, "fuzz.yaml")
+            cards.parse(text, "fuzz.yaml")
         except FixtureError as exc:
             assert_one_line(exc, "fuzz.yaml")
     assert usage.peak_mb < MEMORY_MB
@@ -309,7 +309,7 @@ def test_card_image_bytes(tmp_path: Path, data: bytes) -> None:
     path.write_bytes(data)
     with bounded() as usage:
         try:
-            CardImage.load(path)
+            cards.load(path)
         except FixtureError as exc:
             assert_one_line(exc, path)
     assert usage.peak_mb < MEMORY_MB
@@ -318,11 +318,7 @@ def test_card_image_bytes(tmp_path: Path, data: bytes) -> None:
 # -- traces ------------------------------------------------------------------------------------
 
 TRACE_FILES = sorted((REPO / "firmware_fixtures/traces").glob("*/*.jsonl"))
-TRACE_KINDS = {
-    "card_reader": DeviceKind.CARD_READER,
-    "printer": DeviceKind.PRINTER,
-    "scanner": DeviceKind.SCANNER,
-}
+TRACE_KINDS = {kind: DEVICE_KINDS[kind] for kind in ("card_reader", "printer", "scanner")}
 TRACE_FIELDS = ["n", "op", "dir", "hex", "summary", "rc", "t", "present", "sealed", "digest"]
 TRACE_FIELDS += ["protocol", "possim_trace", "kind", "salt", "seal", "device", "error", "zz"]
 JSON_VALUES = st.recursive(

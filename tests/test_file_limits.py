@@ -19,7 +19,7 @@ from limits_helpers import bounded, run_possim
 from drivers import fixtures as yaml_lines
 from drivers.fixtures import FixtureFileError
 from simulator.cli import main
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.errors import ConfigError, FixtureError, ScenarioError
 from simulator.scenario.model import Where, check_scenario, parse_duration
 from simulator.scenario.schema import scenario_schema
@@ -174,7 +174,7 @@ def test_a_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
 def test_every_yaml_reader_has_the_limits(tmp_path: Path) -> None:
     """A card image (read as text, TextLineLoader) bounded like a scenario."""
     with bounded() as usage, pytest.raises(FixtureError, match="more than 100000 values"):
-        CardImage.parse(BILLION_LAUGHS, tmp_path / "card.yaml")
+        cards.parse(BILLION_LAUGHS, tmp_path / "card.yaml")
     assert usage.peak_mb < 50
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,7 +48,7 @@ def test_no_pin_or_full_pan_in_any_artifact(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stdout.decode() + completed.stderr.decode()
-    card = CardImage.load("unionpay_debit")
+    card = cards.load("unionpay_debit")
     secrets = _secrets(card)
     artifacts = [p for p in out.rglob("*") if p.is_file()]
     kinds = {p.name for p in artifacts}

@@ -9,9 +9,9 @@ import pytest
 from sim_helpers import gateway_requests, insert, pin, remove, run_sale, simulation, swipe
 
 from drivers.magstripe_reader import MagstripeReader
-from drivers.registry import DeviceContext, DeviceKind, registry
+from drivers.registry import DeviceContext, registry
 from simulator.clock import VirtualClock
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.devices.magstripe_reader import VirtualMagstripeReader
 from simulator.devices.world import SimulatedWorld
 from simulator.gateway.ledger import Status
@@ -19,9 +19,9 @@ from simulator.terminal.config import TerminalConfig
 from simulator.terminal.journal import TxnState
 from simulator.terminal.track2 import Track2
 
-DEBIT = CardImage.load("unionpay_debit")
-MAGSTRIPE = CardImage.load("magstripe_only")
-GARBAGE_GPO = CardImage.load("garbage_gpo")
+DEBIT = cards.load("unionpay_debit")
+MAGSTRIPE = cards.load("magstripe_only")
+GARBAGE_GPO = cards.load("garbage_gpo")
 
 
 def test_virtual_reader_queues_swipes_and_notifies_the_clock() -> None:
@@ -40,7 +40,7 @@ def test_virtual_reader_queues_swipes_and_notifies_the_clock() -> None:
 
 def test_sim_scheme_opens_it_into_the_world() -> None:
     world = SimulatedWorld(VirtualClock())
-    reader = registry.open(DeviceKind.MAGSTRIPE_READER, "sim://", DeviceContext(world.clock, world))
+    reader = registry.open(MagstripeReader, "sim://", DeviceContext(world.clock, world))
     assert isinstance(reader, MagstripeReader)
     assert reader is world.magstripe_reader
 
@@ -145,7 +145,7 @@ def test_a_blocked_card_does_not_fall_back(tmp_path: Path) -> None:
     text = DEBIT.source.read_text(encoding="utf-8")  # type: ignore[union-attr]
     blocked = tmp_path / "blocked.yaml"
     blocked.write_text(text.replace("pse: true", "pse: true\nblocked: true"), encoding="utf-8")
-    card = CardImage.load(blocked)
+    card = cards.load(blocked)
     with simulation(tmp_path / "sim") as sim:
         result = run_sale(sim, 1234, insert(card), remove)
         assert gateway_requests(sim) == []

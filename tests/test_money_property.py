@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from simulator.clock import VirtualClock
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.devices.world import SimulatedWorld
@@ -45,7 +46,7 @@ from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
 
 TIDS = ("POSSIM01", "POSSIM02", "POSSIM03")
 PIN_KEY = "C1D0F8FB4958670DBA40AB1F3752EF0D"  # the default configuration's [keys] pin_key
-CARDS = tuple(CardImage.load(name) for name in ("unionpay_debit", "unionpay_credit", "visa_credit"))
+CARDS = tuple(cards.load(name) for name in ("unionpay_debit", "unionpay_credit", "visa_credit"))
 REVERSAL_ATTEMPTS = 3  # the default configuration's
 LATE = 35.0  # virtual seconds: after the terminal's 30 s host timeout
 WIND_DOWN = 3600.0

@@ -17,6 +17,7 @@ from sim_helpers import (
     swipe,
 )
 
+from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.gateway.ledger import Status
 from simulator.simulation import Simulation
@@ -24,8 +25,8 @@ from simulator.terminal.config import TerminalConfig
 from simulator.terminal.journal import TxnState
 from simulator.wire.iso8583 import redact_field
 
-CREDIT = CardImage.load("unionpay_credit")  # CVM list: online PIN, then signature
-VISA = CardImage.load("visa_credit")
+CREDIT = cards.load("unionpay_credit")  # CVM list: online PIN, then signature
+VISA = cards.load("visa_credit")
 
 
 def test_de52_is_redacted_in_every_trace() -> None:
@@ -101,7 +102,7 @@ def test_signature_cvm_prints_a_signature_line(tmp_path: Path) -> None:
 
 
 def test_magstripe_pin_is_checked_by_the_host(tmp_path: Path) -> None:
-    card = CardImage.load("magstripe_only")
+    card = cards.load("magstripe_only")
     with simulation(tmp_path) as sim:
         ok = run_sale(sim, 990, swipe(card), pin(card.pin))
         bad = run_sale(sim, 990, swipe(card), pin("000000"))

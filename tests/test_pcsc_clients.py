@@ -25,8 +25,8 @@ from pcsc_helpers import inserted
 from drivers.pcsc_card_reader import PcscCardReader
 from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CardImage
 from simulator.pcscd import PrivatePcscd, VpcdSlot
 from simulator.terminal.emv import EmvKernel, TerminalEmvConfig
 
@@ -80,7 +80,7 @@ def test_scriptor_get_response_with_a_short_le_gets_le_bytes_and_61xx(
     # ISO/IEC 7816-4: '61XX' -- "SW2 encodes the number of data bytes still available";
     # a GET RESPONSE asking for fewer bytes gets those and 61XX for the rest. The card
     # answered 6CXX before ("ask again for all of it").
-    image = CardImage.load(T0_CARD)
+    image = cards.load(T0_CARD)
     oracle = VirtualCard(attrs.evolve(image, protocol="T=1"))  # the FCI in one piece
     oracle.power_on()
     fci = oracle.process_apdu(cmd.select(cmd.PSE_NAME))[:-2]
@@ -138,7 +138,7 @@ def metadata(tool: Path, index: str) -> dict[str, int]:
 def test_emvtool_reads_the_card_and_its_atc_counts_transactions(
     private_pcscd: PrivatePcscd, slot: VpcdSlot, emvtool: Path
 ) -> None:
-    image = CardImage.load(T0_CARD)
+    image = cards.load(T0_CARD)
     app = image.applications[0]
     card = VirtualCard(image)
     with inserted(private_pcscd, slot, card):

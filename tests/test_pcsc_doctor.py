@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.pcscd import SOCKET_ENV, PrivatePcscd, VpcdSlot, vicc_command, wait_for_reader_state
 
 SETTLE = 10.0  # real seconds for a card process to start and pcscd to notice it
@@ -115,7 +115,7 @@ def test_doctor_says_when_pyscard_is_missing(capsys: pytest.CaptureFixture[str])
 def test_card_serve_inserts_the_card_until_ctrl_c(
     private_pcscd: PrivatePcscd, slot: VpcdSlot
 ) -> None:
-    image = CardImage.load("unionpay_debit")
+    image = cards.load("unionpay_debit")
     serve = subprocess.Popen(
         private_pcscd.namespace_command(
             possim("card", "serve", "unionpay_debit", "--port", str(slot.port))

@@ -11,7 +11,7 @@ import attrs
 import pytest
 from pcsc_helpers import SETTLE, inserted
 
-from drivers.card_reader import CardInterface, CardPresented
+from drivers.card_reader import CardInterface, CardPresented, CardReader
 from drivers.clock import RealClock
 from drivers.errors import (
     CardProtocolError,
@@ -21,11 +21,11 @@ from drivers.errors import (
     ReaderNotFound,
 )
 from drivers.pcsc_card_reader import PcscCardReader, load_scard
-from drivers.registry import DeviceContext, DeviceKind, open_device
+from drivers.registry import DeviceContext, open_device
 from drivers.wire import iso7816 as cmd
 from simulator.clock import VirtualClock
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.vpcd_card import ApduCard, VpcdCardLink, VpcdCardSlot
 from simulator.pcscd import PrivatePcscd, VpcdSlot, wait_for_reader_state
@@ -47,7 +47,7 @@ def slot(private_pcscd: PrivatePcscd) -> Iterator[VpcdSlot]:
 
 
 def debit_card() -> VirtualCard:
-    return VirtualCard(CardImage.load("unionpay_debit"))
+    return VirtualCard(cards.load("unionpay_debit"))
 
 
 class ScriptedT0Card:
@@ -142,9 +142,7 @@ class TestOnPrivatePcscd:
     def test_t0_virtual_card_reads_through_get_response(
         self, private_pcscd: PrivatePcscd, slot: VpcdSlot
     ) -> None:
-        image = attrs.evolve(
-            CardImage.load("unionpay_debit"), atr=ScriptedT0Card.atr, protocol="T=0"
-        )
+        image = attrs.evolve(cards.load("unionpay_debit"), atr=ScriptedT0Card.atr, protocol="T=0")
         card = VirtualCard(image)
         with inserted(private_pcscd, slot, card):
             reader = PcscCardReader(slot.reader)
@@ -163,7 +161,7 @@ class TestOnPrivatePcscd:
     ) -> None:
         # ISO/IEC 7816-4: GET RESPONSE with Le shorter than what is waiting answers Le
         # bytes and '61XX', XX = the bytes still available (it answered 6Cxx before).
-        image = CardImage.load("mastercard_debit")
+        image = cards.load("mastercard_debit")
         assert image.protocol == "T=0"
         oracle = VirtualCard(attrs.evolve(image, protocol="T=1"))  # answers in one piece
         oracle.power_on()
@@ -192,7 +190,7 @@ class TestOnPrivatePcscd:
         self, private_pcscd: PrivatePcscd, slot: VpcdSlot
     ) -> None:
         scard = load_scard()
-        card = VirtualCard(CardImage.load("magstripe_only"))
+        card = VirtualCard(cards.load("magstripe_only"))
         with inserted(private_pcscd, slot, card):
             _hr, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
             try:
@@ -213,7 +211,7 @@ class TestOnPrivatePcscd:
                 reader.close()
         assert card.apdu_count == 0
         in_process = SimCardReader(VirtualClock(), name=slot.reader)
-        in_process.insert(VirtualCard(CardImage.load("magstripe_only")))
+        in_process.insert(VirtualCard(cards.load("magstripe_only")))
         assert in_process.wait_for_card(0) == CardPresented(CardInterface.CONTACT, b"")
         with pytest.raises(CardProtocolError) as in_memory:
             in_process.connect()
@@ -308,7 +306,7 @@ class TestOnPrivatePcscd:
         self, private_pcscd: PrivatePcscd, slot: VpcdSlot
     ) -> None:
         card = debit_card()
-        reader = open_device(DeviceKind.CARD_READER, "pcsc://", DeviceContext())
+        reader = open_device(CardReader, "pcsc://", DeviceContext())
         assert isinstance(reader, PcscCardReader)
         try:
             assert not reader.card_present()

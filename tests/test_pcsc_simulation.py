@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from simulator import cli
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.devices.vpcd_card import VpcdCardSlot
 from simulator.errors import ConfigError
 from simulator.pcscd import PrivatePcscd
@@ -34,7 +34,7 @@ def pcsc_simulation(workdir: Path) -> Simulation:
 def test_purchase_over_pcsc_is_approved_and_charged_once(
     private_pcscd: PrivatePcscd, tmp_path: Path
 ) -> None:
-    card = CardImage.load("unionpay_debit")
+    card = cards.load("unionpay_debit")
     with pcsc_simulation(tmp_path) as sim:
         assert isinstance(sim.world.card_slot, VpcdCardSlot)
         assert sim.terminal.card_reader.name == sim.world.card_slot.name
@@ -51,7 +51,7 @@ def test_purchase_over_pcsc_is_approved_and_charged_once(
 def test_card_pulled_mid_transaction_over_pcsc_leaves_no_charge(
     private_pcscd: PrivatePcscd, tmp_path: Path
 ) -> None:
-    card = CardImage.load("unionpay_debit")
+    card = cards.load("unionpay_debit")
     with pcsc_simulation(tmp_path) as sim:
         slot, pad = sim.world.card_slot, sim.world.pin_pad
         assert slot is not None and pad is not None

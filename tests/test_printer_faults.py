@@ -16,7 +16,7 @@ from drivers.errors import PrinterError
 from drivers.printer import Cut, PrintDocument, Printer, PrinterStatus, TextLine
 from drivers.printer_profile import PrinterProfile
 from simulator.clock import VirtualClock
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer_port import PrinterPort
 from simulator.errors import ScenarioError
@@ -232,7 +232,7 @@ def test_a_template_can_place_the_reprint_marker(tmp_path: Path) -> None:
 def _sale_with(sim: Simulation, fix: Callable[[PrinterPort], None]) -> None:
     reader, pad, port = sim.world.card_slot, sim.world.pin_pad, sim.world.printer_port
     assert reader is not None and pad is not None and port is not None
-    card = CardImage.load("unionpay_debit")
+    card = cards.load("unionpay_debit")
     with sim.clock.actor():
         sale = sim.terminal.start_sale(1234)
         sim.clock.settle()

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from drivers.printer import Align, Cut, PrintDocument, QrCode, TextLine
-from drivers.registry import DeviceKind, open_device
+from drivers.printer import Align, Cut, PrintDocument, Printer, QrCode, TextLine
+from drivers.registry import open_device
 
 RSS_BOUND_KB = 300 * 1024  # the server's peak RSS; it idles at ~70 MB
 FLAT_BOUND_KB = 30 * 1024  # RSS growth allowed over 300 more jobs (kept, they are >100 MB)
@@ -161,7 +161,7 @@ def test_hostile_input_then_a_normal_print_and_status_still_work(served: Served)
     assert served.memory_kb("VmRSS") - before < FLAT_BOUND_KB
 
     # A normal job from python-escpos, with its status checks, within its own timeout.
-    printer = open_device(DeviceKind.PRINTER, served.url)
+    printer = open_device(Printer, served.url)
     try:
         printer.print_document(RECEIPT)
         assert printer.status().ready

@@ -28,11 +28,13 @@ from drivers.printer import (
     Cut,
     Feed,
     PrintDocument,
+    Printer,
     QrCode,
     TextLine,
 )
 from drivers.printer_profile import PrinterProfile
-from drivers.registry import DeviceContext, DeviceKind, DeviceURL, open_device, registry
+from drivers.registry import DeviceContext, open_device, registry
+from drivers.url import DeviceURL
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer_link import PRINTER_TRANSPORTS, open_virtual_printer
 from simulator.devices.printer_port import PrinterPort
@@ -208,12 +210,12 @@ def test_usb_without_the_device_lists_what_is_there() -> None:
 
 def test_usb_url_needs_hex_ids() -> None:
     with pytest.raises(DeviceURLError, match="usb://VID:PID"):
-        open_device(DeviceKind.PRINTER, "usb://epson")
+        open_device(Printer, "usb://epson")
 
 
 def test_serial_path_missing(tmp_path: Path) -> None:
     with pytest.raises(DeviceUnavailable, match=r"no serial device .*/ttyNOPE"):
-        open_device(DeviceKind.PRINTER, f"serial://{tmp_path}/ttyNOPE?baud=9600")
+        open_device(Printer, f"serial://{tmp_path}/ttyNOPE?baud=9600")
 
 
 def test_tcp_connection_refused() -> None:
@@ -221,22 +223,22 @@ def test_tcp_connection_refused() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         with pytest.raises(DeviceUnavailable, match=r"connection refused by 127\.0\.0\.1"):
-            open_device(DeviceKind.PRINTER, f"tcp://127.0.0.1:{port}?timeout=2")
+            open_device(Printer, f"tcp://127.0.0.1:{port}?timeout=2")
 
 
 def test_file_device_missing_is_not_created() -> None:
     with pytest.raises(DeviceUnavailable, match="no printer device /dev/usb/lp9"):
-        open_device(DeviceKind.PRINTER, "file:///dev/usb/lp9")
+        open_device(Printer, "file:///dev/usb/lp9")
     assert not os.path.exists("/dev/usb/lp9")
 
 
 def test_unknown_url_parameter_is_refused() -> None:
     with pytest.raises(DeviceURLError, match="unknown parameter"):
-        open_device(DeviceKind.PRINTER, "tcp://127.0.0.1:9100?baud=9600")
+        open_device(Printer, "tcp://127.0.0.1:9100?baud=9600")
 
 
 def test_the_four_schemes_are_registered_by_entry_points() -> None:
-    assert {"usb", "serial", "tcp", "file"} <= set(registry.schemes(DeviceKind.PRINTER))
+    assert {"usb", "serial", "tcp", "file"} <= set(registry.schemes(Printer))
 
 
 def test_file_printer_writes_the_job_and_says_it_cannot_read(tmp_path: Path) -> None:
@@ -322,7 +324,7 @@ def test_pty_survives_garbage_and_reopening() -> None:
         port.open()
         port._raw(GARBAGE)
         port.close()
-        again = open_device(DeviceKind.PRINTER, f"{pty.url}?baud=115200")
+        again = open_device(Printer, f"{pty.url}?baud=115200")
         again.print_document(PrintDocument("test", (TextLine("still here"), Cut())))
         assert again.status().ready and again.status_known
         again.close()
@@ -407,7 +409,7 @@ def test_possim_printer_serve_prints_what_a_network_client_sends(tmp_path: Path)
         first = server.stdout.readline()
         assert "listening on tcp://127.0.0.1:" in first, first
         url = first.split("listening on ")[1].strip()
-        printer = open_device(DeviceKind.PRINTER, url)
+        printer = open_device(Printer, url)
         printer.print_document(RECEIPT)  # its status check after the job orders the replies
         printer.close()
     finally:

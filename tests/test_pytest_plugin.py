@@ -22,7 +22,8 @@ from urllib.parse import unquote
 import pytest
 
 from drivers.printer_profile import PrinterProfile
-from drivers.registry import DeviceKind, registry
+from drivers.registry import registry
+from drivers.scanner import Scanner
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer_port import PrinterPort
 from simulator.devices.printer_tcp import TcpPrinter
@@ -38,7 +39,7 @@ LIBRARY = ROOT / "scenarios"
 REQUIRE_SYSTEM_ENV = "POSSIM_REQUIRE_SYSTEM"
 # Load every device scheme's module now: pytester drops the modules an inner
 # session imports, and the registry would then make instances of dropped classes.
-registry.schemes(DeviceKind.SCANNER)
+registry.schemes(Scanner)
 
 FAILING = """\
 name: expects the wrong outcome

@@ -20,7 +20,7 @@ from sim_helpers import WIND_DOWN
 from drivers.clock import RealClock
 from simulator import cli
 from simulator.clock import VirtualClock
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.devices.world import SimulatedWorld
 from simulator.errors import ConfigError, Iso8583Error
 from simulator.events import EventBus
@@ -350,7 +350,7 @@ def card_sale(
     )
     _, port = gateway.start()
     config = foreign_config(port, terminal_mac_key)
-    card = CardImage.load("unionpay_debit")
+    card = cards.load("unionpay_debit")
     try:
         terminal = Terminal(
             config,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sim_helpers import gateway_requests, insert, pin, remove, simulation
 
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.gateway.faults import ReplyFault
 from simulator.gateway.ledger import Status
 from simulator.simulation import Simulation
@@ -23,7 +23,7 @@ from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import SettlementState, TxnState
 
-DEBIT = CardImage.load("unionpay_debit")
+DEBIT = cards.load("unionpay_debit")
 ATTEMPTS = 3  # the default configuration's reversal_attempts
 
 

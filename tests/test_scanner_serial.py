@@ -11,7 +11,9 @@ import pytest
 
 from drivers.clock import RealClock
 from drivers.errors import DeviceUnavailable, DeviceURLError
-from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, open_device
+from drivers.printer import Printer
+from drivers.registry import DeviceContext, DeviceRegistry, open_device
+from drivers.scanner import Scanner
 from drivers.serial_scanner import (
     ScannerProfile,
     ScannerProfileError,
@@ -31,7 +33,7 @@ def pty() -> Iterator[PtyScanner]:
 
 
 def _open(url: str) -> SerialScanner:
-    scanner = open_device(DeviceKind.SCANNER, url)
+    scanner = open_device(Scanner, url)
     assert isinstance(scanner, SerialScanner)
     return scanner
 
@@ -229,9 +231,9 @@ def test_profile_error_names_file_and_line(tmp_path: Path) -> None:
 
 def test_serial_scheme_is_shared_with_printers() -> None:
     registry = DeviceRegistry()
-    assert "serial" in registry.schemes(DeviceKind.SCANNER)
-    assert "socket" in registry.schemes(DeviceKind.SCANNER)
-    assert "serial" in registry.schemes(DeviceKind.PRINTER)
+    assert "serial" in registry.schemes(Scanner)
+    assert "socket" in registry.schemes(Scanner)
+    assert "serial" in registry.schemes(Printer)
 
 
 class _CountingClock(RealClock):
@@ -246,7 +248,7 @@ class _CountingClock(RealClock):
 
 def test_waits_go_through_the_context_clock(pty: PtyScanner) -> None:
     clock = _CountingClock()
-    scanner = open_device(DeviceKind.SCANNER, pty.url, DeviceContext(clock=clock))
+    scanner = open_device(Scanner, pty.url, DeviceContext(clock=clock))
     try:
         assert pty.wait_host_open(TIMEOUT)
         pty.scan(CODE)

@@ -17,7 +17,7 @@ from test_gateway_host import DE7, MID, TID, make_host
 
 from drivers.clock import RealClock
 from simulator.clock import VirtualClock
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.faults import ReplyFault
 from simulator.gateway.ledger import SCHEMA_VERSION, Ledger, Status
@@ -29,7 +29,7 @@ from simulator.wire.batch_totals import BatchTotals, decode_de48, encode_de48
 
 BATCH = "000001"
 MAGIC_FEN = (5, 51, 54, 55, 68, 91, 96)  # firmware_fixtures/gateway/magic_amounts.yaml
-DEBIT = CardImage.load("unionpay_debit")
+DEBIT = cards.load("unionpay_debit")
 
 
 def settle_request(totals: BatchTotals, stan: str = "000050", batch: str = BATCH) -> dict[str, str]:

@@ -11,7 +11,9 @@ import pytest
 
 from drivers.errors import DeviceTimeout, DeviceUnavailable, DeviceURLError
 from drivers.espeak_speaker import EspeakSpeaker, sound_device_present, voice_language
-from drivers.registry import DeviceKind, DeviceURL, open_device
+from drivers.registry import open_device
+from drivers.speaker import Speaker
+from drivers.url import DeviceURL
 
 needs_espeak = pytest.mark.system_package("espeak-ng")
 
@@ -45,7 +47,7 @@ def assert_valid_wav(path: Path) -> None:
 def test_writes_one_valid_wav_per_utterance(
     tmp_path: Path, url: str, text: str, language: str
 ) -> None:
-    speaker = open_device(DeviceKind.SPEAKER, f"{url}?wav={tmp_path / 'out'}")
+    speaker = open_device(Speaker, f"{url}?wav={tmp_path / 'out'}")
     assert isinstance(speaker, EspeakSpeaker)
     speaker.say(text, language=language)
     speaker.say(text, language=language)
@@ -108,7 +110,7 @@ def test_missing_binary_says_how_to_install(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no espeak-ng
     with pytest.raises(DeviceUnavailable, match=r"apt-get install espeak-ng"):
-        open_device(DeviceKind.SPEAKER, f"espeak://en?wav={tmp_path}")
+        open_device(Speaker, f"espeak://en?wav={tmp_path}")
 
 
 def test_no_sound_device_advises_wav(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from drivers.clock import RealClock
 from drivers.errors import DeviceUnavailable, DeviceURLError
-from drivers.registry import DeviceContext, DeviceKind, open_device
+from drivers.registry import DeviceContext, open_device
+from drivers.speaker import Speaker
 from simulator.devices.speaker import Utterance, VirtualSpeaker
 from simulator.devices.world import SimulatedWorld
 from simulator.scenario.model import load_scenario
@@ -41,7 +42,7 @@ def test_wav_without_espeak_is_refused_at_open(
 def test_empty_wav_parameter_is_refused(tmp_path: Path) -> None:
     world = SimulatedWorld(clock=RealClock())
     with pytest.raises(DeviceURLError, match="needs a folder"):
-        open_device(DeviceKind.SPEAKER, "sim://?wav=", DeviceContext(simulation=world))
+        open_device(Speaker, "sim://?wav=", DeviceContext(simulation=world))
 
 
 @pytest.mark.system_package("espeak-ng")

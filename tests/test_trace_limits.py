@@ -18,8 +18,10 @@ import attrs
 import pytest
 from limits_helpers import REPO, bounded, run_possim
 
+from drivers.card_reader import CardReader
 from drivers.clock import RealClock
-from drivers.registry import DeviceContext, DeviceKind, registry
+from drivers.registry import DeviceContext, registry
+from drivers.scanner import Scanner
 from drivers.traffic import replay_scheme
 from drivers.traffic.hygiene import Sealer
 from drivers.traffic.trace import Trace, TraceFormatError
@@ -53,7 +55,7 @@ def sealed_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [line for line in lines if "sealed" in line]
 
 
-def open_replay(kind: DeviceKind, path: Path) -> Any:
+def open_replay(kind: type[object], path: Path) -> Any:
     return registry.open(kind, f"replay://{path}", DeviceContext(clock=RealClock()))
 
 
@@ -131,7 +133,7 @@ def test_replay_url_reports_a_malformed_trace(tmp_path: Path, case: str) -> None
     path = tmp_path / "card_reader.jsonl"
     line = make(path)
     with bounded() as usage, pytest.raises(TraceFormatError) as caught:
-        open_replay(DeviceKind.CARD_READER, path)
+        open_replay(CardReader, path)
     assert str(caught.value) == f"{path}:{line}: {problem}"
     assert usage.peak_mb < 50
 
@@ -183,7 +185,7 @@ def test_a_field_of_the_wrong_type_names_its_line(
         Trace.load(path)
     assert str(caught.value).startswith(f"{path}:{line}: {problem}")
     with pytest.raises(TraceFormatError):
-        open_replay(DeviceKind.CARD_READER, path)
+        open_replay(CardReader, path)
 
 
 @pytest.mark.parametrize(
@@ -221,7 +223,7 @@ def test_json_a_trace_never_holds_is_refused_at_its_line(line_text: str, problem
 def test_a_malformed_seal_header_is_a_trace_error(tmp_path: Path, edit: Edit, problem: str) -> None:
     path = edited(tmp_path, edit)
     with pytest.raises(TraceFormatError) as caught:
-        open_replay(DeviceKind.CARD_READER, path)
+        open_replay(CardReader, path)
     assert str(caught.value) == f"{path}:1: {problem}"
 
 
@@ -231,7 +233,7 @@ def test_malformed_scanner_framing_in_the_header_is_a_trace_error(tmp_path: Path
 
     path = edited(tmp_path, framing, SCANNER_TRACE)
     with pytest.raises(TraceFormatError) as caught:
-        open_replay(DeviceKind.SCANNER, path)
+        open_replay(Scanner, path)
     assert str(caught.value) == (
         f"{path}:1: header: device.timeout: expected seconds up to 10, got 1e+300"
     )
@@ -340,7 +342,7 @@ def test_a_format_1_trace_still_replays(tmp_path: Path) -> None:
     }
     path = tmp_path / "scanner.jsonl"
     path.write_text(f"{json.dumps(header)}\n{json.dumps(line)}\n", encoding="utf-8")
-    scanner = open_replay(DeviceKind.SCANNER, path)
+    scanner = open_replay(Scanner, path)
     try:
         assert scanner.read_code(1.0) == code.decode().strip()
     finally:

@@ -18,10 +18,11 @@ from typing import Any
 import attrs
 import pytest
 
+from drivers.card_reader import CardReader
 from drivers.clock import RealClock
 from drivers.errors import DeviceURLError
-from drivers.printer import Cut, PrintDocument, TextLine
-from drivers.registry import DeviceContext, DeviceKind, registry
+from drivers.printer import Cut, PrintDocument, Printer, TextLine
+from drivers.registry import DeviceContext, registry
 from drivers.traffic import replay_scheme
 from drivers.traffic.hygiene import KEY_ENV
 from drivers.traffic.recording import recording_session
@@ -35,6 +36,7 @@ from drivers.traffic.trace import (
 )
 from drivers.wire.iso7816 import plaintext_pin_block, read_record
 from simulator import cli
+from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.pcscd import PrivatePcscd
 from simulator.scenario.model import Scenario, load_scenario
@@ -118,8 +120,8 @@ def message(messages: list[dict[str, object]], n: int) -> dict[str, object]:
     return next(m for m in messages if m["n"] == n)
 
 
-def open_replay(kind: DeviceKind, path: Path) -> Any:
-    return registry.open(kind, f"replay://{path}", DeviceContext(clock=RealClock()))
+def open_replay(protocol: type[object], path: Path) -> Any:
+    return registry.open(protocol, f"replay://{path}", DeviceContext(clock=RealClock()))
 
 
 # -- replay without the device --------------------------------------------------------
@@ -264,7 +266,7 @@ def test_an_edited_card_trace_diverges_at_the_first_different_exchange(
 
 
 def test_a_replayed_reader_raises_trace_divergence_for_another_command() -> None:
-    reader = open_replay(DeviceKind.CARD_READER, CARD_TRACE)
+    reader = open_replay(CardReader, CARD_TRACE)
     assert reader.wait_for_card(1.0) is not None
     assert reader.connect().hex().upper() == "3B888001504F5353494D555017"
     trace = Trace.load(CARD_TRACE)
@@ -281,7 +283,7 @@ def test_a_replayed_reader_raises_trace_divergence_for_another_command() -> None
 
 def test_a_replayed_reader_reports_missing_and_extra_exchanges(tmp_path: Path) -> None:
     trace = Trace.load(CARD_TRACE)
-    reader = open_replay(DeviceKind.CARD_READER, CARD_TRACE)
+    reader = open_replay(CardReader, CARD_TRACE)
     assert reader.wait_for_card(1.0) is not None
     reader.connect()
     with pytest.raises(TraceDivergence) as missing:
@@ -290,7 +292,7 @@ def test_a_replayed_reader_reports_missing_and_extra_exchanges(tmp_path: Path) -
     assert "SELECT 1PAY.SYS.DDF01" in missing.value.expected
 
     short = edited(tmp_path, CARD_TRACE, lambda ms: ms.__delitem__(slice(6, None)))
-    reader = open_replay(DeviceKind.CARD_READER, short)
+    reader = open_replay(CardReader, short)
     assert reader.wait_for_card(1.0) is not None
     reader.connect()
     reader._transmit_raw(bytes.fromhex(trace.messages[4].hex))
@@ -301,7 +303,7 @@ def test_a_replayed_reader_reports_missing_and_extra_exchanges(tmp_path: Path) -
 
 
 def test_a_replayed_printer_raises_trace_divergence_for_another_job() -> None:
-    printer = open_replay(DeviceKind.PRINTER, CARD_PRINTER_TRACE)  # status check: #0-#3
+    printer = open_replay(Printer, CARD_PRINTER_TRACE)  # status check: #0-#3
     with pytest.raises(TraceDivergence) as caught:
         # Its status check (#4-#7) is as recorded; then the terminal checked the status
         # once more before the receipt (#8), where this job goes out instead.
@@ -319,7 +321,7 @@ def test_an_edited_status_reply_diverges_when_the_printer_opens(tmp_path: Path) 
 
     trace = edited(tmp_path, CARD_PRINTER_TRACE, offline)
     with pytest.raises(TraceDivergence) as caught:
-        open_replay(DeviceKind.PRINTER, trace)
+        open_replay(Printer, trace)
     # Offline makes the driver ask why (DLE EOT 2, after the paper sensor's DLE EOT 4)
     # where the recorded driver went on to the next status check.
     assert caught.value.index == 4
@@ -370,11 +372,11 @@ def test_a_malformed_trace_names_file_and_line(text: str, problem: str) -> None:
 
 def test_replay_urls_are_checked() -> None:
     with pytest.raises(TraceFormatError, match="a card_reader trace cannot replay a printer"):
-        open_replay(DeviceKind.PRINTER, CARD_TRACE)
+        open_replay(Printer, CARD_TRACE)
     with pytest.raises(TraceFormatError, match="no such trace file"):
-        registry.open(DeviceKind.PRINTER, "replay://traces/nope.jsonl", DeviceContext())
+        registry.open(Printer, "replay://traces/nope.jsonl", DeviceContext())
     with pytest.raises(DeviceURLError, match="takes no parameters"):
-        registry.open(DeviceKind.PRINTER, f"replay://{CARD_TRACE}?x=1", DeviceContext())
+        registry.open(Printer, f"replay://{CARD_TRACE}?x=1", DeviceContext())
 
 
 # -- hygiene ---------------------------------------------------------------------------
@@ -389,7 +391,7 @@ def _secrets(card: CardImage) -> list[str]:
 @pytest.mark.parametrize("path", [CARD_TRACE, CARD_PRINTER_TRACE, SCANNER_TRACE, QR_PRINTER_TRACE])
 def test_traces_hold_no_pin_pan_or_track2(path: Path) -> None:
     text = path.read_text(encoding="utf-8").upper()
-    for secret in [*_secrets(CardImage.load("unionpay_debit")), WECHAT_CODE]:
+    for secret in [*_secrets(cards.load("unionpay_debit")), WECHAT_CODE]:
         assert secret not in text
     if path == CARD_TRACE:
         assert "621483******3655" in text  # the PAN shows masked, first 6 / last 4
@@ -409,7 +411,7 @@ def test_a_wrong_pin_block_diverges_without_showing_it(tmp_path: Path) -> None:
     assert not result.passed
     text = result.failure_text
     assert "digest mismatch" in text and "VERIFY (plaintext PIN)" in text
-    for secret in _secrets(CardImage.load("unionpay_debit")):
+    for secret in _secrets(cards.load("unionpay_debit")):
         assert secret not in text.upper()
 
 
@@ -417,7 +419,7 @@ def test_a_divergence_at_a_sealed_response_shows_it_masked(tmp_path: Path) -> No
     trace = Trace.load(CARD_TRACE)
     sealed = next(m for m in trace if "sealed" in m.extra)
     dropped = edited(tmp_path, CARD_TRACE, lambda ms: ms.remove(message(ms, sealed.n - 1)))
-    reader = open_replay(DeviceKind.CARD_READER, dropped)
+    reader = open_replay(CardReader, dropped)
     assert reader.wait_for_card(1.0) is not None
     reader.connect()
     for number in range(4, sealed.n - 1, 2):
@@ -426,7 +428,7 @@ def test_a_divergence_at_a_sealed_response_shows_it_masked(tmp_path: Path) -> No
         reader._transmit_raw(bytes.fromhex(trace.messages[sealed.n - 1].hex))
     assert caught.value.index == sealed.n
     assert "621483******3655" in str(caught.value)
-    for secret in _secrets(CardImage.load("unionpay_debit")):
+    for secret in _secrets(cards.load("unionpay_debit")):
         assert secret not in str(caught.value).upper()
     reader.close()
 
@@ -455,7 +457,7 @@ def test_possim_trace_show_prints_a_redacted_trace(capsys: pytest.CaptureFixture
     assert cli.main(["trace", "show", str(CARD_TRACE)]) == 0
     out = capsys.readouterr().out
     assert "SELECT 1PAY.SYS.DDF01" in out and "VERIFY (plaintext PIN)" in out
-    assert CardImage.load("unionpay_debit").pan not in out
+    assert cards.load("unionpay_debit").pan not in out
 
 
 def test_trace_errors_are_one_line_for_the_commands(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.simulation import Simulation
 from simulator.terminal.config import TerminalConfig
 from simulator.tui.app import PossimApp
@@ -53,7 +53,7 @@ async def buy_by_keys(
     await until(pilot, lambda: screen_of(app).screen_id == "present_card", "present card")
     await pilot.press("i")
     await until(pilot, lambda: screen_of(app).screen_id == "enter_pin", "PIN prompt")
-    await pilot.press(*CardImage.load(CARD).pin, "enter")
+    await pilot.press(*cards.load(CARD).pin, "enter")
     await until(pilot, lambda: screen_of(app).screen_id == "remove_card", "remove card")
     await pilot.press("r")
     sale = sim.terminal.current_sale
@@ -86,9 +86,9 @@ def test_a_whole_card_purchase_by_keys_alone(tmp_path: Path) -> None:
                 assert "Payment received" in screen.title
                 assert "RMB 12.34" in screen.text
                 paper = app.query_one(PaperRoll).text
-                masked = CardImage.load(CARD).masked_pan
+                masked = cards.load(CARD).masked_pan
                 assert masked in paper
-                assert CardImage.load(CARD).pan not in paper
+                assert cards.load(CARD).pan not in paper
                 assert "RMB 12.34" in paper
                 assert app.query_one(SpeakerLog).utterances
                 entries = app.query_one(LedgerPanel).entries

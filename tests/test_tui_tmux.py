@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from test_tui_play import failing_copy
 
-from simulator.devices.card_image import CardImage
+from simulator.devices import cards
 from simulator.scenario.model import load_scenario
 from simulator.scenario.runner import run_scenario
 
@@ -101,13 +101,13 @@ def test_a_card_purchase_in_tmux_at_80x24(pane: Pane) -> None:
     pane.wait_for("Insert or swipe card")
     pane.keys("i")
     pane.wait_for("Enter PIN")
-    pane.keys(*CardImage.load("unionpay_debit").pin, "Enter")
+    pane.keys(*cards.load("unionpay_debit").pin, "Enter")
     pane.wait_for("Remove card")
     pane.keys("r")
     # The approved (paid) screen, and the paper roll at the end of the second receipt.
     shown = pane.wait_for("Payment received", "2 receipt(s)", "AMOUNT: RMB 12.34")
     assert "PIN VERIFIED" in shown
-    assert CardImage.load("unionpay_debit").pan not in shown
+    assert cards.load("unionpay_debit").pan not in shown
     pane.keys("q")
 
 

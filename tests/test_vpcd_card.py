@@ -14,8 +14,8 @@ import pytest
 
 from drivers.errors import CardError
 from drivers.wire import iso7816 as cmd
+from simulator.devices import cards
 from simulator.devices.card import VirtualCard
-from simulator.devices.card_image import CardImage
 from simulator.devices.vpcd_card import (
     CTRL_ATR,
     CTRL_OFF,
@@ -86,7 +86,7 @@ def vpcd() -> Iterator[FakeVpcd]:
 
 
 def make_card() -> VirtualCard:
-    return VirtualCard(CardImage.load("unionpay_debit"))
+    return VirtualCard(cards.load("unionpay_debit"))
 
 
 def link_to(vpcd: FakeVpcd) -> VpcdCardLink:
@@ -118,7 +118,7 @@ def test_a_mute_card_is_there_but_gives_no_atr_vpcd_can_use(vpcd: FakeVpcd) -> N
     # vpcd (ifd-vpcd.c) takes an empty ATR answer for a removal: the card would vanish.
     # It accepts any other answer as "present", and refuses one longer than its ATR
     # buffer (ISO/IEC 7816-3's 33 bytes) when powering the card up, keeping the link.
-    card = VirtualCard(CardImage.load("magstripe_only"))
+    card = VirtualCard(cards.load("magstripe_only"))
     link = link_to(vpcd)
     link.insert(card)
     try:

@@ -24,12 +24,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from drivers.registry import DeviceContext, DeviceKind, DeviceURL
+from drivers.params import RECORD
+from drivers.registry import DeviceContext
 from drivers.traffic.tape import Tape
 from drivers.traffic.trace import TraceRecordingError
+from drivers.url import DeviceURL
 
-RECORD_PARAM = "record"
-RECORDED_KINDS = (DeviceKind.CARD_READER, DeviceKind.PRINTER, DeviceKind.SCANNER)
+RECORD_PARAM = RECORD.name
+RECORDED_KINDS = ("card_reader", "printer", "scanner")
 
 _session_lock = threading.Lock()
 _session: Path | None = None
@@ -39,7 +41,7 @@ class Recorder:
     """One device's trace-to-be: created when the device is opened, written from its
     first tapped transport on."""
 
-    def __init__(self, path: Path, kind: DeviceKind, url: str, context: DeviceContext) -> None:
+    def __init__(self, path: Path, kind: str, url: str, context: DeviceContext) -> None:
         self.path = path
         self.kind = kind
         self.url = url
@@ -51,7 +53,7 @@ class Recorder:
         ``sim://?transport=usb`` printer is recorded as the ``usb://`` device it is)."""
         if self.tapes:
             raise TraceRecordingError(f"{self.path}: one trace records one device")
-        tape = Tape(self.path, self.kind.value, url, self._context.clock, device)
+        tape = Tape(self.path, self.kind, url, self._context.clock, device)
         self.tapes.append(tape)
         return tape
 
@@ -106,7 +108,7 @@ def strip_param(url: DeviceURL, name: str) -> DeviceURL:
 
 
 def attach_recorder(
-    kind: DeviceKind, url: DeviceURL, context: DeviceContext
+    kind: str, url: DeviceURL, context: DeviceContext
 ) -> tuple[DeviceURL, DeviceContext, Recorder | None, bool]:
     """(URL to open, context to open it with, the recorder, whether it must tap)."""
     explicit = url.params.get(RECORD_PARAM)
@@ -115,7 +117,7 @@ def attach_recorder(
         if not explicit:
             raise TraceRecordingError(f"{url.raw}: record= needs a file, e.g. record=card.jsonl")
         if kind not in RECORDED_KINDS:
-            raise TraceRecordingError(f"{url.raw}: a {kind.value} cannot be recorded")
+            raise TraceRecordingError(f"{url.raw}: a {kind} cannot be recorded")
         recorder = Recorder(Path(explicit), kind, url.raw, context)
         return url, attrs.evolve(context, recorder=recorder), recorder, True
     if context.recorder is not None or kind not in RECORDED_KINDS:
@@ -124,7 +126,7 @@ def attach_recorder(
         folder = _session
     if folder is None:
         return url, context, None, False
-    recorder = Recorder(folder / f"{kind.value}.jsonl", kind, url.raw, context)
+    recorder = Recorder(folder / f"{kind}.jsonl", kind, url.raw, context)
     return url, attrs.evolve(context, recorder=recorder), recorder, False
 
 
@@ -132,11 +134,11 @@ class Recording:
     """The registry's recording hook (:class:`drivers.registry.RecordingHook`)."""
 
     def attach(
-        self, kind: DeviceKind, url: DeviceURL, context: DeviceContext
-    ) -> tuple[DeviceURL, DeviceContext, Callable[[Any], None]]:
+        self, kind: str, url: DeviceURL, context: DeviceContext
+    ) -> tuple[DeviceURL, DeviceContext, Callable[[object], None]]:
         url, context, recorder, required = attach_recorder(kind, url, context)
 
-        def check(device: Any) -> None:
+        def check(device: object) -> None:
             if recorder is not None:
                 check_tapped(recorder, required, device)
 
@@ -146,11 +148,13 @@ class Recording:
 RECORDING = Recording()
 
 
-def check_tapped(recorder: Recorder, required: bool, device: Any) -> None:
+def check_tapped(recorder: Recorder, required: bool, device: object) -> None:
     if recorder.tapped or not required:
         return
-    with contextlib.suppress(Exception):
-        device.close()
+    close = getattr(device, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
     raise TraceRecordingError(
         f"{recorder.url}: record= works on real transports (pcsc, usb, serial, tcp, file, "
         "socket, or sim:// with transport=usb/pty/tcp); this device has none to record"

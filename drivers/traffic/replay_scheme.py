@@ -26,28 +26,36 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from drivers import fixtures
+from drivers.card_reader import CardReader
 from drivers.errors import DeviceURLError
-from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+from drivers.printer import Printer
+from drivers.registry import DeviceContext, DeviceRegistry
+from drivers.scanner import Scanner
 from drivers.traffic.recording import RECORDING
 from drivers.traffic.tape import Cursor
 from drivers.traffic.trace import Trace, TraceFormatError
+from drivers.url import DeviceURL
+
+_HELP = (
+    "the {kind} recorded in a trace (docs/replay.md), driven by the real driver; PATH is "
+    "relative to the working folder or to a fixtures folder"
+)
 
 
 def register(registry: DeviceRegistry) -> None:
-    """The ``replay://`` scheme, and ``record=`` on every device URL (the other half
-    of the plug-in: :mod:`drivers.traffic.recording`)."""
     registry.recording = RECORDING
-    registry.register(DeviceKind.CARD_READER, "replay", open_card_reader)
-    registry.register(DeviceKind.PRINTER, "replay", open_printer)
-    registry.register(DeviceKind.SCANNER, "replay", open_scanner)
+    usage = "replay://PATH.jsonl"
+    for protocol, kind, factory in (
+        (CardReader, "card reader", open_card_reader),
+        (Printer, "printer", open_printer),
+        (Scanner, "scanner", open_scanner),
+    ):
+        registry.register(protocol, "replay", factory, usage=usage, help=_HELP.format(kind=kind))
 
 
 def find_trace(url: DeviceURL) -> Path:
     if not url.target:
         raise DeviceURLError(f"{url.raw}: expected replay://PATH.jsonl")
-    unknown = set(url.params)
-    if unknown:
-        raise DeviceURLError(f"{url.raw}: replay:// takes no parameters, got {sorted(unknown)}")
     path = Path(url.target)
     if path.is_file():
         return path
@@ -65,12 +73,10 @@ _peers: weakref.WeakKeyDictionary[Any, list[Cursor]] = weakref.WeakKeyDictionary
 _peers_lock = threading.Lock()
 
 
-def _cursor(url: DeviceURL, kind: DeviceKind, context: DeviceContext) -> Cursor:
+def _cursor(url: DeviceURL, kind: str, context: DeviceContext) -> Cursor:
     trace = Trace.load(find_trace(url))
-    if trace.kind != kind.value:
-        raise TraceFormatError(
-            trace.path, f"a {trace.kind} trace cannot replay a {kind.value}", line=1
-        )
+    if trace.kind != kind:
+        raise TraceFormatError(trace.path, f"a {trace.kind} trace cannot replay a {kind}", line=1)
     cursor = Cursor(trace)
     with _peers_lock:
         peers = _peers.setdefault(context.clock, [])
@@ -79,17 +85,17 @@ def _cursor(url: DeviceURL, kind: DeviceKind, context: DeviceContext) -> Cursor:
     return cursor
 
 
-def _world(context: DeviceContext, attribute: str) -> Any:
+def _world(context: DeviceContext, attribute: str) -> object | None:
     """The simulated world, when there is one with a place for ``attribute``."""
     world = context.simulation
     return world if world is not None and hasattr(world, attribute) else None
 
 
-def open_card_reader(url: DeviceURL, context: DeviceContext) -> Any:
+def open_card_reader(url: DeviceURL, context: DeviceContext) -> CardReader:
     from drivers.pcsc_card_reader import PcscCardReader
     from drivers.traffic.pcsc import ReplayCardSlot, ReplayScard
 
-    cursor = _cursor(url, DeviceKind.CARD_READER, context)
+    cursor = _cursor(url, "card_reader", context)
     scard = ReplayScard(cursor)
     reader = PcscCardReader(
         str(cursor.trace.device.get("reader", "")), clock=context.clock, scard=scard
@@ -100,13 +106,13 @@ def open_card_reader(url: DeviceURL, context: DeviceContext) -> Any:
     return reader
 
 
-def open_printer(url: DeviceURL, context: DeviceContext) -> Any:
+def open_printer(url: DeviceURL, context: DeviceContext) -> Printer:
     from drivers.escpos_printer import EscposPrinter
     from drivers.escpos_transports import DEFAULT_PROFILE
     from drivers.printer_profile import PrinterProfile
     from drivers.traffic.escpos import ReplayEscpos
 
-    cursor = _cursor(url, DeviceKind.PRINTER, context)
+    cursor = _cursor(url, "printer", context)
     device = cursor.trace.device
     profile = PrinterProfile.load(str(device.get("profile", DEFAULT_PROFILE)))
     escpos = ReplayEscpos(cursor, profile=profile.escpos_profile)
@@ -116,10 +122,10 @@ def open_printer(url: DeviceURL, context: DeviceContext) -> Any:
     return printer
 
 
-def open_scanner(url: DeviceURL, context: DeviceContext) -> Any:
+def open_scanner(url: DeviceURL, context: DeviceContext) -> Scanner:
     from drivers.traffic.serial import ReplayPort, ReplayScannerHand, ReplaySerialScanner
 
-    cursor = _cursor(url, DeviceKind.SCANNER, context)
+    cursor = _cursor(url, "scanner", context)
     device = cursor.trace.device
     timeout = _device_field(cursor, "timeout", 0.05, "seconds up to 10", _seconds)
     suffix = _device_field(cursor, "suffix", "0d", "hex digits", _hex)

@@ -22,7 +22,8 @@ from drivers.errors import DeviceURLError
 from drivers.escpos_printer import EscposPrinter
 from drivers.escpos_transports import open_serial_printer, open_tcp_printer, open_usb_printer
 from drivers.printer_profile import PrinterProfile
-from drivers.registry import DeviceContext, DeviceURL
+from drivers.registry import DeviceContext
+from drivers.url import DeviceURL
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer_port import PortEscpos, PrinterPort
 from simulator.devices.world import SimulatedWorld

@@ -9,7 +9,7 @@ status replies back. ``escpos.printer.Serial`` (pyserial) opens the slave path
 like any ``/dev/ttyUSB0``::
 
     with PtyPrinter(port) as pty:
-        open_device(DeviceKind.PRINTER, f"serial://{pty.path}")
+        open_device(Printer, f"serial://{pty.path}")
 
 Input is never validated here: the interpreter survives any byte stream, and
 an error on the pty is recorded in ``errors`` (the newest :data:`ERRORS_KEPT`)

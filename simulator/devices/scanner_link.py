@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from drivers.clock import Clock
 from drivers.errors import DeviceUnavailable
-from drivers.registry import DeviceContext, DeviceKind, open_device
+from drivers.registry import DeviceContext, open_device
 from drivers.scanner import Scanner
 from drivers.serial_scanner import SUFFIX_BYTES, ScannerProfile, SerialScanner
 from simulator.devices.scanner_pty import PtyScanner
 
+# How the terminal may reach the virtual scanner (sim://?transport=...).
+SCANNER_TRANSPORTS = ("sim", "pty")
 HOST_OPEN_WAIT = 5.0  # real seconds for the driver to open the pty
 ARRIVAL_WAIT = 5.0  # real seconds for a scan to cross the pty into the driver
 
@@ -73,10 +75,7 @@ class PtyScannerLink(Scanner):
 def open_pty_scanner(context: DeviceContext, profile: str) -> tuple[PtyScannerLink, PtyScannerHand]:
     pty = PtyScanner(ScannerProfile.load(profile))
     try:
-        driver = open_device(DeviceKind.SCANNER, pty.url, context)
-        if not isinstance(driver, SerialScanner):
-            driver.close()
-            raise DeviceUnavailable(f"{pty.url} did not open the serial scanner driver")
+        driver = open_device(SerialScanner, pty.url, context)
         if not pty.wait_host_open(HOST_OPEN_WAIT):
             driver.close()
             raise DeviceUnavailable(f"the scanner driver did not open {pty.path}")

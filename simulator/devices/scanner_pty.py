@@ -6,7 +6,7 @@
 like any ``/dev/ttyACM0``::
 
     with PtyScanner(ScannerProfile.load("generic_cdc")) as pty:
-        scanner = open_device(DeviceKind.SCANNER, pty.url)
+        scanner = open_device(Scanner, pty.url)
         pty.wait_host_open(5)
         pty.scan("6222021234567890")
 

@@ -1,27 +1,82 @@
-"""The ``sim://`` scheme: in-process virtual devices for every device kind."""
+"""The ``sim://`` scheme: in-process virtual devices for every device kind.
+
+One table, :data:`SIM_DEVICES`, says which factory makes each kind's virtual
+device and which ``?key=value`` parameters it takes (declared once as
+:class:`~drivers.params.UrlParam`: the registry checks them, the factories read
+them, docs/devices.md lists them).
+"""
 
 from __future__ import annotations
 
-from drivers.errors import DeviceURLError
+from collections.abc import Callable
+
+import attrs
+
+from drivers.card_reader import CardReader
 from drivers.escpos_printer import EscposPrinter
-from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
+from drivers.magstripe_reader import MagstripeReader
+from drivers.params import UrlParam
+from drivers.pin_entry import PinEntry
+from drivers.printer import Printer
+from drivers.registry import DeviceContext, DeviceRegistry
 from drivers.scanner import Scanner
+from drivers.speaker import Speaker
+from drivers.url import DeviceURL
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.magstripe_reader import VirtualMagstripeReader
 from simulator.devices.pin_pad import VirtualPinPad
-from simulator.devices.printer_link import open_virtual_printer
+from simulator.devices.printer_link import PRINTER_TRANSPORTS, open_virtual_printer
 from simulator.devices.scanner import VirtualScanner
+from simulator.devices.scanner_link import SCANNER_TRANSPORTS, open_pty_scanner
 from simulator.devices.speaker import VirtualSpeaker
 from simulator.devices.world import SimulatedWorld
 
-
-def register(registry: DeviceRegistry) -> None:
-    registry.register(DeviceKind.CARD_READER, "sim", open_card_reader)
-    registry.register(DeviceKind.PIN_ENTRY, "sim", open_pin_pad)
-    registry.register(DeviceKind.PRINTER, "sim", open_printer)
-    registry.register(DeviceKind.SCANNER, "sim", open_scanner)
-    registry.register(DeviceKind.SPEAKER, "sim", open_speaker)
-    registry.register(DeviceKind.MAGSTRIPE_READER, "sim", open_magstripe_reader)
+PRINTER_PROFILE = UrlParam(
+    "profile",
+    str,
+    "generic_58mm",
+    help="the virtual printer's profile in `firmware_fixtures/printers/` (paper width, "
+    "characters per line, Chinese, native QR) or a path to a `.yaml` file",
+)
+PRINTER_TRANSPORT = UrlParam(
+    "transport",
+    str,
+    "sim",
+    choices=PRINTER_TRANSPORTS,
+    help="how the terminal's driver reaches the virtual printer: in process, or through the "
+    "real `usb://`, `serial://` (a pty) or `tcp://` driver (docs/printer.md)",
+)
+SCANNER_TRANSPORT = UrlParam(
+    "transport",
+    str,
+    "sim",
+    choices=SCANNER_TRANSPORTS,
+    help="how the terminal reaches the virtual scanner: in process, or through a pty and the "
+    "real `serial://` driver (docs/scanner.md)",
+)
+SCANNER_PROFILE = UrlParam(
+    "profile",
+    str,
+    "generic_cdc",
+    help="with `transport=pty`: the scanner profile in `firmware_fixtures/scanners/` that "
+    "frames the codes on the pty",
+)
+SPEAKER_WAV: UrlParam[str | None] = UrlParam(
+    "wav",
+    str,
+    None,
+    needs="a folder",
+    example="out/",
+    help="also render each utterance to a WAV file in this folder through espeak-ng "
+    "(a scenario run copies them next to `speech.txt`)",
+)
+SPEAKER_VOICE = UrlParam(
+    "voice",
+    str,
+    "",
+    default_doc="each language's",
+    help="with `wav`: the espeak-ng voice for the utterances in its language",
+)
 
 
 def open_card_reader(url: DeviceURL, context: DeviceContext) -> SimCardReader:
@@ -38,44 +93,32 @@ def open_pin_pad(url: DeviceURL, context: DeviceContext) -> VirtualPinPad:
 
 
 def open_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
-    """``sim://?profile=NAME[&transport=sim|usb|pty|tcp]`` (see printer_link)."""
+    """The virtual printer, reached over ``transport`` (see printer_link)."""
     world = SimulatedWorld.of(context)
     return open_virtual_printer(
         world,
         context,
-        profile_name=url.param("profile", "generic_58mm"),
-        transport=url.param("transport", "sim"),
+        profile_name=PRINTER_PROFILE.value(url),
+        transport=PRINTER_TRANSPORT.value(url),
     )
 
 
 def open_scanner(url: DeviceURL, context: DeviceContext) -> Scanner:
-    """``sim://[?transport=sim|pty&profile=NAME]``: in process, or through a pty
-    and the real serial:// driver (simulator/devices/scanner_link.py)."""
+    """In process, or through a pty and the real serial:// driver (scanner_link)."""
     world = SimulatedWorld.of(context)
-    transport = url.param("transport", "sim")
-    if transport == "pty":
-        from simulator.devices.scanner_link import open_pty_scanner
-
-        link, hand = open_pty_scanner(context, url.param("profile", "generic_cdc"))
+    if SCANNER_TRANSPORT.value(url) == "pty":
+        link, hand = open_pty_scanner(context, SCANNER_PROFILE.value(url))
         world.scanner = hand
         return link
-    if transport != "sim":
-        raise DeviceURLError(f"{url.raw}: transport={transport!r}: expected sim or pty")
     scanner = VirtualScanner(context.clock)
     world.scanner = scanner
     return scanner
 
 
 def open_speaker(url: DeviceURL, context: DeviceContext) -> VirtualSpeaker:
-    """``sim://[?wav=DIR&voice=VOICE]``: records utterances; with ``wav``, also
-    renders each to DIR through espeak-ng (docs/speaker.md)."""
+    """Records utterances; with ``wav``, also renders each through espeak-ng (docs/speaker.md)."""
     world = SimulatedWorld.of(context)
-    wav = url.params.get("wav")
-    if wav == "":
-        raise DeviceURLError(f"{url.raw}: wav= needs a folder, e.g. sim://?wav=out/")
-    world.speaker = VirtualSpeaker(
-        language=url.param("language", "zh"), wav_dir=wav, voice=url.param("voice", "")
-    )
+    world.speaker = VirtualSpeaker(wav_dir=SPEAKER_WAV.value(url), voice=SPEAKER_VOICE.value(url))
     return world.speaker
 
 
@@ -85,3 +128,61 @@ def open_magstripe_reader(url: DeviceURL, context: DeviceContext) -> VirtualMags
         context.clock, name=url.target or "possim virtual magstripe reader"
     )
     return world.magstripe_reader
+
+
+@attrs.frozen
+class SimDevice:
+    """One kind's virtual device: its factory, its parameters, what it is."""
+
+    protocol: type[object]
+    factory: Callable[[DeviceURL, DeviceContext], object]
+    help: str
+    params: tuple[UrlParam[object], ...] = ()
+    usage: str = "sim://"
+
+
+SIM_DEVICES: tuple[SimDevice, ...] = (
+    SimDevice(
+        CardReader,
+        open_card_reader,
+        "the virtual card reader: scenarios insert, remove and swipe cards (`sim://NAME` names it)",
+        usage="sim://[NAME]",
+    ),
+    SimDevice(PinEntry, open_pin_pad, "the virtual PIN pad: scenarios and the TUI press its keys"),
+    SimDevice(
+        Printer,
+        open_printer,
+        "the virtual ESC/POS printer: receipts as text and PNG, paper, cover and offline faults",
+        (PRINTER_PROFILE, PRINTER_TRANSPORT),
+    ),
+    SimDevice(
+        Scanner,
+        open_scanner,
+        "the virtual scanner: scenarios scan the customer's payment codes",
+        (SCANNER_TRANSPORT, SCANNER_PROFILE),
+    ),
+    SimDevice(
+        Speaker,
+        open_speaker,
+        "the virtual speaker: keeps each utterance's text and language (`expect_speech`)",
+        (SPEAKER_WAV, SPEAKER_VOICE),
+    ),
+    SimDevice(
+        MagstripeReader,
+        open_magstripe_reader,
+        "the virtual magnetic-stripe reader: scenarios swipe cards (`sim://NAME` names it)",
+        usage="sim://[NAME]",
+    ),
+)
+
+
+def register(registry: DeviceRegistry) -> None:
+    for device in SIM_DEVICES:
+        registry.register(
+            device.protocol,
+            "sim",
+            device.factory,
+            params=device.params,
+            usage=device.usage,
+            help=device.help,
+        )

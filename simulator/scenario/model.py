@@ -222,9 +222,14 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
         problems.append(ScenarioError(path, problem, document.line_of("terminal")))
         terminal = "default"
     try:
-        TerminalConfig.load(terminal)
+        config = TerminalConfig.load(terminal)
     except FixtureError as exc:
         problems.append(ScenarioError(path, f"terminal: {exc}", document.line_of("terminal")))
+    else:  # its device URLs, checked against each scheme's declared parameters
+        where = config.source or terminal
+        for device in config.devices.problems():
+            problem = f"terminal: {where}: {device}"
+            problems.append(ScenarioError(path, problem, document.line_of("terminal")))
     steps: list[Step] = []
     if isinstance(raw_steps, LineList):
         for raw, line in zip(raw_steps, raw_steps.item_lines, strict=True):

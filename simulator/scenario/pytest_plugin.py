@@ -407,12 +407,13 @@ def probe_device(config: pytest.Config, device: str, url: str) -> str:
 
 def _open_and_close(device: str, url: str) -> str:
     from drivers.errors import DriverError
-    from drivers.registry import DeviceKind, DeviceURL, open_device
+    from drivers.registry import DEVICE_KINDS, open_device
+    from drivers.url import DeviceURL
 
     try:
         if DeviceURL.parse(url).scheme == "sim":
             return ""  # possim's own virtual device: there whenever a simulation is
-        opened = open_device(DeviceKind(device), url)
+        opened = open_device(DEVICE_KINDS[device], url)
     except DriverError as exc:
         return str(exc)
     close = getattr(opened, "close", None)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from simulator.devices import cards
 from simulator.scenario import schema as scenario_schema
 from simulator.scenario.model import STEPS, Step
 
@@ -205,7 +206,6 @@ def _literal(value: Any) -> str:
 
 def render_values() -> str:
     """The catalogues a scenario names values from, as they are today."""
-    from simulator.devices.card_image import CardImage
     from simulator.scenario.qr_steps import _WALLETS
     from simulator.terminal.display import ScreenId
     from simulator.terminal.journal import TxnState
@@ -213,7 +213,7 @@ def render_values() -> str:
 
     return "\n".join(
         [
-            "- Card names (`firmware_fixtures/cards/`): " + _choices(CardImage.names()) + ".",
+            "- Card names (`firmware_fixtures/cards/`): " + _choices(cards.names()) + ".",
             "- Screen ids: " + _choices(s.value for s in ScreenId) + ".",
             "- Wallets (`customer_pays_qr`, `expect_qr_order.channel`): "
             + _choices(_WALLETS)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.errors import FixtureError
 from simulator.scenario.model import (
@@ -228,7 +229,7 @@ class UnrecordedSale(Step):
         if fen <= 0:
             raise where.error("unrecorded_sale.amount: must be above zero")
         try:
-            card = CardImage.load(str(value.get("card", "")))
+            card = cards.load(str(value.get("card", "")))
         except FixtureError as exc:
             raise where.error(f"unrecorded_sale.card: {exc}") from None
         return cls(fen, card)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import attrs
 
 from drivers.wire.masking import pin_asterisks
+from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import KEYS
 from simulator.devices.printer_port import PrinterPort
@@ -160,7 +161,7 @@ class Sale(Step):
 _CARD_SCHEMA: dict[str, Any] = {
     "description": "A card: a catalogue name (firmware_fixtures/cards/) or a card file's path.",
     "anyOf": [
-        {"enum": CardImage.names()},
+        {"enum": cards.names()},
         {"type": "string", "pattern": r"[/\\]|\.ya?ml$"},
     ],
 }
@@ -170,9 +171,10 @@ def _card_image(value: Any, where: Where, keyword: str) -> CardImage:
     """A card named in a step: a catalogue name or a file, checked at load."""
     name = _text(value, where, keyword)
     try:
-        return CardImage.load(name)
+        return cards.load(name)
     except FixtureError as exc:
-        hint = did_you_mean(name, CardImage.names())
+        # A card that is there but malformed says what is wrong in it (file:line: field).
+        hint = did_you_mean(name, cards.names()) if cards.find(name) is None else ""
         problem = f"unknown card {name!r}{hint}" if hint else str(exc)
         raise where.error(f"{keyword}: {problem}") from None
 

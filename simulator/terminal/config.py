@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 
 from drivers import fixtures
+from drivers.errors import DeviceURLError
+from drivers.registry import DEVICE_KINDS, DeviceRegistry, registry
 from simulator.errors import ConfigError
 from simulator.wire.iso8583 import ASCII_HEADER, BINARY_HEADER, Framing, Iso8583Codec
 from simulator.wire.mac import MAC_ALGORITHMS, MessageMac
@@ -145,6 +147,17 @@ class DeviceURLs:
     scanner: str = "sim://"
     speaker: str = "sim://"
     magstripe_reader: str = "sim://"
+
+    def problems(self, devices: DeviceRegistry = registry) -> list[str]:
+        """``devices.<kind>: <why>`` for each URL the registry would refuse on opening
+        (its scheme, an unknown parameter, a bad value), found without opening anything."""
+        found = []
+        for kind, url in attrs.asdict(self).items():
+            try:
+                devices.check(DEVICE_KINDS[kind], url)
+            except DeviceURLError as exc:
+                found.append(f"devices.{kind}: {exc}")
+        return found
 
 
 def _double_length_key(instance: object, attribute: attrs.Attribute[str], value: str) -> None:

@@ -12,8 +12,14 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from drivers.card_reader import CardReader
 from drivers.clock import Clock
-from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, registry
+from drivers.magstripe_reader import MagstripeReader
+from drivers.pin_entry import PinEntry
+from drivers.printer import Printer
+from drivers.registry import DeviceContext, DeviceRegistry, registry
+from drivers.scanner import Scanner
+from drivers.speaker import Speaker
 from simulator.errors import TerminalError
 from simulator.events import EventBus
 from simulator.terminal.acquiring_app import AcquiringApp
@@ -119,16 +125,14 @@ class Terminal:
         context = DeviceContext(clock=clock, simulation=simulation)
         urls = config.devices
         self.card_reader = TracedCardReader(
-            devices.open(DeviceKind.CARD_READER, urls.card_reader, context), bus
+            devices.open(CardReader, urls.card_reader, context), bus
         )
-        self.pin_entry = TracedPinEntry(
-            devices.open(DeviceKind.PIN_ENTRY, urls.pin_entry, context), bus
-        )
-        self.printer = TracedPrinter(devices.open(DeviceKind.PRINTER, urls.printer, context), bus)
-        self.scanner = TracedScanner(devices.open(DeviceKind.SCANNER, urls.scanner, context), bus)
-        self.speaker = TracedSpeaker(devices.open(DeviceKind.SPEAKER, urls.speaker, context), bus)
+        self.pin_entry = TracedPinEntry(devices.open(PinEntry, urls.pin_entry, context), bus)
+        self.printer = TracedPrinter(devices.open(Printer, urls.printer, context), bus)
+        self.scanner = TracedScanner(devices.open(Scanner, urls.scanner, context), bus)
+        self.speaker = TracedSpeaker(devices.open(Speaker, urls.speaker, context), bus)
         self.magstripe_reader = TracedMagstripeReader(
-            devices.open(DeviceKind.MAGSTRIPE_READER, urls.magstripe_reader, context), bus
+            devices.open(MagstripeReader, urls.magstripe_reader, context), bus
         )
         self.display = Display(bus)
         # The cashier's CANCEL, taken by the payment's waits (cashier_cancel.py).

@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 import attrs
 
+from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import DIGITS, KEY_CANCEL, KEY_CLEAR, KEY_OK
 from simulator.devices.printer_port import PrinterPort
@@ -79,7 +80,7 @@ class Counter:
 
     def __init__(self, simulation: Simulation, *, card: str | None = None) -> None:
         self.simulation = simulation
-        self.cards = CardImage.names()
+        self.cards = cards.names()
         if card is None:
             card = DEFAULT_CARD if DEFAULT_CARD in self.cards else self.cards[0]
         if card not in self.cards:
@@ -326,7 +327,7 @@ class Counter:
             self._choosing, self._amount, self._sale_method = False, "", chosen.method
 
     def _image(self) -> CardImage:
-        return CardImage.load(self.card)
+        return cards.load(self.card)
 
     def _insert(self) -> None:
         world = self.simulation.world

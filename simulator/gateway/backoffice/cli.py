@@ -18,7 +18,8 @@ from datetime import date
 from pathlib import Path
 
 from drivers.errors import DriverError
-from drivers.registry import DeviceKind, open_device
+from drivers.printer import Printer
+from drivers.registry import open_device
 from simulator.errors import SimulatorError
 from simulator.gateway.backoffice.entries import CHANNELS
 from simulator.gateway.backoffice.errors import BackofficeError
@@ -191,7 +192,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     if args.printer is not None:
         merchant_info = Merchants.load().get(merchant)
         name = merchant_info.name if merchant_info is not None else merchant
-        printer = open_device(DeviceKind.PRINTER, args.printer)
+        printer = open_device(Printer, args.printer)
         try:
             printer.print_document(result.merged.summary(name, width=printer.paper_width_chars))
         finally:
