@@ -18,7 +18,7 @@ import attrs
 
 from simulator.clock import DEFAULT_EPOCH, VirtualClock
 from simulator.devices.card_image import CardImage
-from simulator.devices.printer_link import PRINTER_TRANSPORTS
+from simulator.devices.printer.link import PRINTER_TRANSPORTS
 from simulator.devices.world import SimulatedWorld
 from simulator.errors import ConfigError, TerminalError
 from simulator.events import EventBus

@@ -8,7 +8,6 @@ import pytest
 from escpos.printer import Dummy
 
 from drivers.errors import PrinterError
-from drivers.escpos_printer import EscposPrinter
 from drivers.printer import (
     Align,
     Barcode,
@@ -19,8 +18,11 @@ from drivers.printer import (
     QrCode,
     TextLine,
 )
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.printer import InProcessEscpos, LineKind, RenderedReceipt, VirtualPrinter
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
+from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.inprocess import InProcessEscpos
+from simulator.devices.printer.paper import LineKind, RenderedReceipt
 
 P58 = PrinterProfile.load("generic_58mm")
 P80 = PrinterProfile.load("generic_80mm")

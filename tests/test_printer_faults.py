@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from drivers.errors import PrinterError
 from drivers.printer import Cut, PrintDocument, Printer, PrinterStatus, TextLine
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.profile import PrinterProfile
 from simulator.clock import VirtualClock
 from simulator.devices.card_image import CardImage
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
 from simulator.errors import ScenarioError
 from simulator.events import EventBus
 from simulator.scenario.model import load_scenario

@@ -11,14 +11,14 @@ import pytest
 from escpos.printer import Dummy
 from PIL import Image
 
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.profile import PrinterProfile
 from simulator import cli
-from simulator.devices.escpos import bitmaps
-from simulator.devices.escpos.render_png import MARGIN_DOTS, PaperRenderer, render_png
 from simulator.devices.escpos.samples import ORDER_NO, QR_DATA, logo, python_escpos_receipt
-from simulator.devices.escpos.symbols import SymbolError, code128_values
-from simulator.devices.paper import LineKind, RenderedReceipt
 from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.paper import LineKind, RenderedReceipt
+from simulator.devices.printer.render import bitmaps
+from simulator.devices.printer.render.png import MARGIN_DOTS, PaperRenderer, render_png
+from simulator.devices.printer.render.symbols import SymbolError, code128_values
 
 P58 = PrinterProfile.load("generic_58mm")
 P80 = PrinterProfile.load("generic_80mm")
@@ -357,7 +357,7 @@ def test_render_missing_file_and_bad_profile(
 
 
 def test_without_a_cjk_font_the_renderer_falls_back_to_pillows_font() -> None:
-    from simulator.devices.escpos.fonts import FontSource
+    from simulator.devices.printer.render.fonts import FontSource
 
     renderer = PaperRenderer(P58, font=FontSource(None))
     image = renderer.render(receipt_of("中文 text\n\x1dV\x00".encode("gb18030")))
@@ -365,7 +365,7 @@ def test_without_a_cjk_font_the_renderer_falls_back_to_pillows_font() -> None:
 
 
 def test_font_override_that_is_not_a_font_warns(monkeypatch: pytest.MonkeyPatch) -> None:
-    from simulator.devices.escpos import fonts
+    from simulator.devices.printer.render import fonts
 
     monkeypatch.setenv(fonts.FONT_ENV, "/nonexistent/font.ttf:1")
     fonts.find_font.cache_clear()

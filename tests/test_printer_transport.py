@@ -20,8 +20,6 @@ from escpos.printer import Network, Serial, Usb
 
 from drivers.clock import RealClock
 from drivers.errors import DeviceUnavailable, DeviceURLError, PrinterError
-from drivers.escpos_printer import EscposPrinter
-from drivers.escpos_transports import open_file_printer, open_usb_printer
 from drivers.printer import (
     Align,
     Barcode,
@@ -31,14 +29,16 @@ from drivers.printer import (
     QrCode,
     TextLine,
 )
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
+from drivers.printer.transports import open_file_printer, open_usb_printer
 from drivers.registry import DeviceContext, DeviceKind, DeviceURL, open_device, registry
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_link import PRINTER_TRANSPORTS, open_virtual_printer
-from simulator.devices.printer_port import PrinterPort
-from simulator.devices.printer_pty import PtyPrinter
-from simulator.devices.printer_tcp import TcpPrinter
-from simulator.devices.usb_backend import VirtualUsbPrinterBackend
+from simulator.devices.printer.link import PRINTER_TRANSPORTS, open_virtual_printer
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.transports.pty import PtyPrinter
+from simulator.devices.printer.transports.tcp import TcpPrinter
+from simulator.devices.printer.transports.usb import VirtualUsbPrinterBackend
 from simulator.devices.world import SimulatedWorld
 
 P58 = PrinterProfile.load("generic_58mm")
@@ -435,7 +435,7 @@ def test_possim_printer_status_and_test_commands(capsys: pytest.CaptureFixture[s
 
 
 def test_printers_without_dle_eot_4_are_asked_gs_r_1() -> None:
-    from simulator.devices.printer_port import PortEscpos
+    from simulator.devices.printer.inprocess import PortEscpos
 
     class NoEot4(PortEscpos):  # type: ignore[misc]
         """A printer that ignores DLE EOT 4 but answers GS r 1."""

@@ -10,12 +10,10 @@ import pytest
 from escpos.printer import Dummy
 from PIL import Image
 
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.printer import (
-    InProcessEscpos,
-    RenderedReceipt,
-    VirtualPrinter,
-)
+from drivers.printer.profile import PrinterProfile
+from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.inprocess import InProcessEscpos
+from simulator.devices.printer.paper import RenderedReceipt
 
 QR_DATA = "https://qr.example/pay?order=20240101-0001&amount=12.34"
 P58 = PrinterProfile.load("generic_58mm")

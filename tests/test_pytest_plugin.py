@@ -21,11 +21,11 @@ from urllib.parse import unquote
 
 import pytest
 
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.profile import PrinterProfile
 from drivers.registry import DeviceKind, registry
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_port import PrinterPort
-from simulator.devices.printer_tcp import TcpPrinter
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.transports.tcp import TcpPrinter
 from simulator.errors import ScenarioError
 from simulator.scenario.pos import Pos
 

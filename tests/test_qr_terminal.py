@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from drivers.clock import RealClock
-from simulator.devices.escpos.render_png import render_png
+from simulator.devices.printer.render.png import render_png
 from simulator.errors import ConfigError
 from simulator.events import EventBus
 from simulator.scenario.model import load_scenario

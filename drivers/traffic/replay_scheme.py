@@ -97,9 +97,9 @@ def open_card_reader(url: DeviceURL, context: DeviceContext) -> Any:
 
 
 def open_printer(url: DeviceURL, context: DeviceContext) -> Any:
-    from drivers.escpos_printer import EscposPrinter
-    from drivers.escpos_transports import DEFAULT_PROFILE
-    from drivers.printer_profile import PrinterProfile
+    from drivers.printer.escpos import EscposPrinter
+    from drivers.printer.profile import PrinterProfile
+    from drivers.printer.transports import DEFAULT_PROFILE
     from drivers.traffic.escpos import ReplayEscpos
 
     cursor = _cursor(url, DeviceKind.PRINTER, context)

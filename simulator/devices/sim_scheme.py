@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from drivers.errors import DeviceURLError
-from drivers.escpos_printer import EscposPrinter
+from drivers.printer.escpos import EscposPrinter
 from drivers.registry import DeviceContext, DeviceKind, DeviceRegistry, DeviceURL
 from drivers.scanner import Scanner
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.magstripe_reader import VirtualMagstripeReader
 from simulator.devices.pin_pad import VirtualPinPad
-from simulator.devices.printer_link import open_virtual_printer
+from simulator.devices.printer.link import open_virtual_printer
 from simulator.devices.scanner import VirtualScanner
 from simulator.devices.speaker import VirtualSpeaker
 from simulator.devices.world import SimulatedWorld

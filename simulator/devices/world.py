@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from simulator.devices.magstripe_reader import VirtualMagstripeReader
     from simulator.devices.pin_pad import VirtualPinPad
     from simulator.devices.printer import VirtualPrinter
-    from simulator.devices.printer_port import PrinterPort
+    from simulator.devices.printer.port import PrinterPort
     from simulator.devices.scanner import VirtualScanner
     from simulator.devices.scanner_link import PtyScannerHand
     from simulator.devices.speaker import VirtualSpeaker

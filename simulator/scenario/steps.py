@@ -16,7 +16,7 @@ import attrs
 
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import KEYS
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
 from simulator.errors import FixtureError
 from simulator.events import Event
 from simulator.redact import pin_asterisks

@@ -34,7 +34,7 @@ import attrs
 
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import DIGITS, KEY_CANCEL, KEY_CLEAR, KEY_OK
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
 from simulator.errors import SimulatorError
 from simulator.simulation import Simulation
 from simulator.terminal.amounts import format_yuan

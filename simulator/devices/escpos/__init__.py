@@ -12,5 +12,5 @@
 - :mod:`.samples`: sample receipt byte streams (tests, golden files, ``possim bench render``).
 
 The interpreter itself is :class:`simulator.devices.printer.VirtualPrinter`; the
-paper model (lines, spans, receipts, text rendering) is :mod:`simulator.devices.paper`.
+paper model (lines, spans, receipts, text rendering) is :mod:`simulator.devices.printer.paper`.
 """

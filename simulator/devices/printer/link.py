@@ -19,12 +19,13 @@ tcp        a TCP 9100-style listener on loopback (printer_tcp)  ``escpos.printer
 from __future__ import annotations
 
 from drivers.errors import DeviceURLError
-from drivers.escpos_printer import EscposPrinter
-from drivers.escpos_transports import open_serial_printer, open_tcp_printer, open_usb_printer
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
+from drivers.printer.transports import open_serial_printer, open_tcp_printer, open_usb_printer
 from drivers.registry import DeviceContext, DeviceURL
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_port import PortEscpos, PrinterPort
+from simulator.devices.printer.inprocess import PortEscpos
+from simulator.devices.printer.port import PrinterPort
 from simulator.devices.world import SimulatedWorld
 
 PRINTER_TRANSPORTS = ("sim", "usb", "pty", "tcp")
@@ -52,7 +53,7 @@ def open_virtual_printer(
         return EscposPrinter(PortEscpos(port), profile=profile, name="sim://")
     query = f"?profile={profile_name}"
     if transport == "usb":
-        from simulator.devices.usb_backend import VirtualUsbPrinterBackend, usb_url
+        from simulator.devices.printer.transports.usb import VirtualUsbPrinterBackend, usb_url
 
         backend = VirtualUsbPrinterBackend(port)
         world.usb_backend = backend
@@ -60,7 +61,7 @@ def open_virtual_printer(
         url = DeviceURL.parse(usb_url(backend, profile_name))
         return open_usb_printer(url, context, backend=backend)
     if transport == "pty":
-        from simulator.devices.printer_pty import PtyPrinter
+        from simulator.devices.printer.transports.pty import PtyPrinter
 
         pty = PtyPrinter(port)
         world.printer_server = pty
@@ -71,7 +72,7 @@ def open_virtual_printer(
             raise
         driver.closers.append(pty.close)
         return driver
-    from simulator.devices.printer_tcp import TcpPrinter
+    from simulator.devices.printer.transports.tcp import TcpPrinter
 
     server = TcpPrinter(port)
     world.printer_server = server

@@ -58,7 +58,7 @@ from drivers.printer import (
     QrCode,
     TextLine,
 )
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.profile import PrinterProfile
 
 DLE_EOT = b"\x10\x04"
 FS_CHINESE_ON = b"\x1c&"

@@ -32,15 +32,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from escpos.escpos import Escpos
-
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos.retention import Retained
-from simulator.devices.paper import RenderedReceipt
+from drivers.printer.profile import PrinterProfile
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_connections import Connection, Located, StreamMap
+from simulator.devices.printer.connections import Connection, Located, StreamMap
+from simulator.devices.printer.paper import RenderedReceipt
+from simulator.devices.printer.retention import Retained
 
 REPLY_READ_SIZE = 16  # what python-escpos transports read at a time
 
@@ -225,24 +222,3 @@ class PrinterPort:
         """The receipts the host printed (torn-off partial prints are not among them)."""
         with self._lock:
             return list(self.printer.receipts)
-
-
-class PortEscpos(Escpos):  # type: ignore[misc]  # python-escpos is untyped
-    """A python-escpos printer whose transport is a :class:`PrinterPort` (in process)."""
-
-    def __init__(self, port: PrinterPort, **kwargs: Any) -> None:
-        kwargs.setdefault("profile", port.profile.escpos_profile)
-        super().__init__(**kwargs)
-        self.port = port
-
-    def open(self) -> None:
-        self.device = self.port
-
-    def _raw(self, msg: bytes) -> None:
-        self.port.feed(bytes(msg))
-
-    def _read(self) -> bytes:
-        return self.port.read_reply()
-
-    def close(self) -> None:
-        """Nothing to release: the virtual printer lives on for inspection."""

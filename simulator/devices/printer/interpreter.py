@@ -25,17 +25,17 @@ replies -- is capped (:mod:`.escpos.retention`), with counts of what was dropped
 Every printed line keeps what a renderer needs: text spans with their
 attributes, the print position a span was moved to (``ESC $``, ``ESC \\``) and
 the line spacing in force; the left margin and print area (``GS L``, ``GS W``,
-:mod:`simulator.devices.escpos.layout`) and upside-down mode (``ESC {``) of
+:mod:`simulator.devices.printer.layout`) and upside-down mode (``ESC {``) of
 every line; QR codes with module size, error correction level and the data
 bytes; barcodes with symbology, data, ``GS w`` width, height and HRI
 position/font (one wider than the print area is refused, as Epson documents);
 images (``GS v 0``, ``ESC *`` at its mode's dot density, ``GS ( L`` / ``GS 8
-L``) as packed 1-bit rows, dot for dot. :mod:`simulator.devices.paper` renders
-receipts as text, :mod:`simulator.devices.escpos.render_png` as PNG.
+L``) as packed 1-bit rows, dot for dot. :mod:`simulator.devices.printer.paper` renders
+receipts as text, :mod:`simulator.devices.printer.render.png` as PNG.
 
 :class:`InProcessEscpos` is a python-escpos printer class whose transport is a
 :class:`VirtualPrinter`, so the unchanged python-escpos API (and
-:class:`drivers.escpos_printer.EscposPrinter`) drives the virtual printer
+:class:`drivers.printer.escpos.EscposPrinter`) drives the virtual printer
 in-process.
 
 Simplifications (documented so nobody relies on them): standard mode only (page
@@ -62,31 +62,15 @@ import contextlib
 import re
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import attrs
-from escpos.escpos import Escpos
 
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos import bitmaps, limits
-from simulator.devices.escpos.diagnostics import DiagnosticHook, EscposDiagnostic, command_at
-from simulator.devices.escpos.layout import PrintArea
-from simulator.devices.escpos.retention import Retained, Retention, line_bytes, receipt_bytes
+from drivers.printer.profile import PrinterProfile
 from simulator.devices.escpos.status import (
-    GS_R_PAPER_END,
-    GS_R_PAPER_NEAR_END,
-    STATUS_BASE,
-    STATUS_COVER_OPEN,
-    STATUS_DRAWER_PIN3,
-    STATUS_OFFLINE,
-    STATUS_PAPER_END,
-    STATUS_PAPER_NEAR_END,
-    STATUS_STOPPED_PAPER_END,
     cannot_print,
     dle_eot,
     gs_r,
 )
-from simulator.devices.escpos.symbols import SymbolError, barcode_dots
 from simulator.devices.escpos.tables import (
     BARCODE_A,
     BARCODE_A_CHARSET,
@@ -110,7 +94,10 @@ from simulator.devices.escpos.tables import (
     decode_2d,
     escpos_code_pages,
 )
-from simulator.devices.paper import (
+from simulator.devices.printer import limits
+from simulator.devices.printer.diagnostics import DiagnosticHook, EscposDiagnostic, command_at
+from simulator.devices.printer.layout import PrintArea
+from simulator.devices.printer.paper import (
     LineKind,
     ReceiptHook,
     RenderedLine,
@@ -118,26 +105,9 @@ from simulator.devices.paper import (
     Span,
     render_lines,
 )
-
-__all__ = [
-    "GS_R_PAPER_END",
-    "GS_R_PAPER_NEAR_END",
-    "STATUS_BASE",
-    "STATUS_COVER_OPEN",
-    "STATUS_DRAWER_PIN3",
-    "STATUS_OFFLINE",
-    "STATUS_PAPER_END",
-    "STATUS_PAPER_NEAR_END",
-    "STATUS_STOPPED_PAPER_END",
-    "EscposDiagnostic",
-    "InProcessEscpos",
-    "LineKind",
-    "RenderedLine",
-    "RenderedReceipt",
-    "Retention",
-    "Span",
-    "VirtualPrinter",
-]
+from simulator.devices.printer.render import bitmaps
+from simulator.devices.printer.render.symbols import SymbolError, barcode_dots
+from simulator.devices.printer.retention import Retained, Retention, line_bytes, receipt_bytes
 
 REPLY_READ_SIZE = 16  # python-escpos transports read up to 16 bytes at a time
 
@@ -1604,24 +1574,3 @@ class VirtualPrinter:
             return 4
         self._error(pos, "GS V", f"m={m} is not a cut mode; skipped")
         return 3
-
-
-class InProcessEscpos(Escpos):  # type: ignore[misc]  # python-escpos is untyped
-    """A python-escpos printer whose transport is a :class:`VirtualPrinter`."""
-
-    def __init__(self, virtual: VirtualPrinter, **kwargs: Any) -> None:
-        kwargs.setdefault("profile", virtual.profile.escpos_profile)
-        super().__init__(**kwargs)
-        self.virtual = virtual
-
-    def open(self) -> None:
-        self.device = self.virtual
-
-    def _raw(self, msg: bytes) -> None:
-        self.virtual.feed(bytes(msg))
-
-    def _read(self) -> bytes:
-        return self.virtual.read_reply()
-
-    def close(self) -> None:
-        """Nothing to release: the virtual printer lives on for inspection."""

@@ -4,7 +4,7 @@
 libusb, no kernel): ``usb.core.find(backend=...)`` enumerates one device, a
 USB printer class device (interface class 7, subclass 1, protocol 2
 "bidirectional") with a bulk OUT endpoint whose data feeds the
-:class:`~simulator.devices.printer_port.PrinterPort` and a bulk IN endpoint
+:class:`~simulator.devices.printer.port.PrinterPort` and a bulk IN endpoint
 that returns the printer's status replies. So the unchanged
 ``escpos.printer.Usb(vid, pid, usb_args={"backend": backend})`` prints to it::
 
@@ -32,7 +32,7 @@ import attrs
 import usb.backend
 import usb.core
 
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
 
 DEFAULT_VID = 0x0416
 DEFAULT_PID = 0x5011
