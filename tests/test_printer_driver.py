@@ -190,7 +190,7 @@ def test_status_maps_the_status_bytes(
 ) -> None:
     printer, virtual = rig()
     if fault:
-        setattr(virtual, fault, True)
+        setattr(virtual.faults, fault, True)
     status = printer.status()
     assert status == expected
     assert status.problem() == problem
@@ -208,7 +208,7 @@ def test_status_maps_the_status_bytes(
 )
 def test_print_document_refuses_when_not_ready(fault: str, message: str) -> None:
     printer, virtual = rig()
-    setattr(virtual, fault, True)
+    setattr(virtual.faults, fault, True)
     with pytest.raises(PrinterError, match=message):
         printer.print_document(SALE)
     assert virtual.receipts == [] and virtual.unprinted == []
@@ -216,14 +216,14 @@ def test_print_document_refuses_when_not_ready(fault: str, message: str) -> None
 
 def test_paper_near_end_still_prints() -> None:
     printer, virtual = rig()
-    virtual.paper_near_end = True
+    virtual.faults.paper_near_end = True
     printer.print_document(SALE)
     assert len(virtual.receipts) == 1
 
 
 def test_paper_running_out_during_the_job_is_reported() -> None:
     printer, virtual = rig()
-    virtual.paper_left = 2
+    virtual.faults.paper_left = 2
     document = PrintDocument("t", (TextLine("a"), TextLine("b"), TextLine("c"), Cut()))
     with pytest.raises(PrinterError, match=r"out of paper while printing 't'.* may be incomplete"):
         printer.print_document(document)

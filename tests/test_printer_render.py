@@ -281,19 +281,19 @@ def test_unknown_2d_symbol_draws_a_labelled_box() -> None:
 )
 def test_error_status_bits(fault: str, expected: list[int]) -> None:
     printer = VirtualPrinter(P58)
-    setattr(printer, fault, True)
+    setattr(printer.faults, fault, True)
     printer.feed(b"\x10\x04\x01\x10\x04\x02\x10\x04\x03\x10\x04\x04")
     assert list(printer.read_reply()) == expected
 
 
 def test_dle_enq_recovers_from_a_cutter_error() -> None:
     printer = VirtualPrinter(P58)
-    printer.cutter_error = True
+    printer.faults.cutter_error = True
     printer.feed(b"text\n\x1dV\x00")
     assert printer.receipts == []
     printer.feed(b"\x10\x05\x01\x10\x04\x03")
     assert printer.read_reply() == b"\x12"
-    assert printer.cutter_error is False
+    assert printer.faults.cutter_error is False
 
 
 def test_diagnostics_are_typed_and_hooked() -> None:

@@ -170,7 +170,7 @@ def test_the_usb_backend_describes_a_printer_class_device() -> None:
     device_id = bytes(device.ctrl_transfer(0xA1, 0, 0, 0, 256))
     (length,) = struct.unpack(">H", device_id[:2])
     assert length == len(device_id) and b"CMD:ESC/POS;" in device_id
-    virtual.paper_out = True
+    virtual.faults.paper_out = True
     port_status = bytes(device.ctrl_transfer(0xA1, 1, 0, 0, 1))[0]
     assert port_status & 0x20 and not port_status & 0x08  # paper empty, error
 
@@ -425,7 +425,7 @@ def test_possim_printer_status_and_test_commands(capsys: pytest.CaptureFixture[s
     with TcpPrinter(PrinterPort(virtual)) as server:
         assert main(["printer", "test", server.url]) == 0
         assert main(["printer", "status", server.url]) == 0
-        virtual.paper_out = True
+        virtual.faults.paper_out = True
         assert main(["printer", "status", server.url]) == 1
     output = capsys.readouterr().out
     assert "test receipt printed" in output and "printer out of paper" in output
@@ -448,7 +448,7 @@ def test_printers_without_dle_eot_4_are_asked_gs_r_1() -> None:
     device = NoEot4(PrinterPort(virtual))
     printer = EscposPrinter(device, profile=P58)
     assert printer.status().ready and printer.status_known
-    virtual.paper_near_end = True
+    virtual.faults.paper_near_end = True
     assert printer.status().paper_near_end
-    virtual.paper_out = True
+    virtual.faults.paper_out = True
     assert printer.status().problem() == "printer out of paper"

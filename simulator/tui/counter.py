@@ -144,7 +144,10 @@ class Counter:
         if port is None:
             return {}
         printer = port.printer
-        return {"paper_out": bool(printer.paper_out), "cover_open": bool(printer.cover_open)}
+        return {
+            "paper_out": bool(printer.faults.paper_out),
+            "cover_open": bool(printer.faults.cover_open),
+        }
 
     @property
     def can_swipe(self) -> bool:
@@ -384,7 +387,7 @@ class Counter:
 
     def _toggle_paper(self) -> None:
         port = self._printer_port()
-        if port.printer.paper_out:
+        if port.printer.faults.paper_out:
             port.refill_paper()
             self.simulation.bus.publish("counter", "printer_fault", "paper refilled")
         else:
@@ -393,7 +396,7 @@ class Counter:
 
     def _toggle_cover(self) -> None:
         port = self._printer_port()
-        if port.printer.cover_open:
+        if port.printer.faults.cover_open:
             port.close_cover()
             self.simulation.bus.publish("counter", "printer_fault", "printer cover closed")
         else:

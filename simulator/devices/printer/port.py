@@ -6,7 +6,7 @@ TCP 9100 listener -- feeds them to the :class:`VirtualPrinter` through one
 the faults a scenario or a test injects live:
 
 * at once: paper end, paper near end, cover open, offline (the printer's own
-  flags, which its status replies reflect);
+  flags, ``printer.faults``, which its status replies reflect);
 * in the middle of a job: ``paper_end_after(n)`` (and ``cover_open_after``,
   ``offline_after``) lets exactly ``n`` more bytes through before the fault
   hits, so the rest of the job reaches a printer that cannot print it -- the
@@ -140,7 +140,7 @@ class PrinterPort:
 
     def _trip(self, flag: str) -> None:
         del self._armed[flag]
-        setattr(self.printer, flag, True)
+        setattr(self.printer.faults, flag, True)
 
     # -- faults -------------------------------------------------------------------
 
@@ -158,7 +158,7 @@ class PrinterPort:
     ) -> None:
         """Set (True) or clear (False) faults now, or arm them for after n more bytes."""
         with self._lock:
-            printer = self.printer
+            faults = self.printer.faults
             for flag, value in (
                 ("paper_out", paper_end),
                 ("paper_near_end", paper_near_end),
@@ -167,7 +167,7 @@ class PrinterPort:
             ):
                 if value is not None:
                     self._armed.pop(flag, None)
-                    setattr(printer, flag, value)
+                    setattr(faults, flag, value)
             for flag, after in (
                 ("paper_out", paper_end_after),
                 ("cover_open", cover_open_after),
@@ -183,9 +183,9 @@ class PrinterPort:
             if paper_lines_left is not None:
                 if paper_lines_left < 0:
                     raise ValueError("paper_lines_left must be 0 or more")
-                printer.paper_left = paper_lines_left
+                faults.paper_left = paper_lines_left
                 if paper_lines_left == 0:
-                    printer.paper_out = True
+                    faults.paper_out = True
 
     def armed(self) -> dict[str, int]:
         """Faults waiting for their byte: flag -> bytes still let through."""
@@ -195,22 +195,22 @@ class PrinterPort:
     def refill_paper(self) -> None:
         """Load a new roll: paper end and near end clear, the partial print is torn off."""
         with self._lock:
-            printer = self.printer
+            faults = self.printer.faults
             self._armed.pop("paper_out", None)
-            printer.paper_out = False
-            printer.paper_near_end = False
-            printer.paper_left = None
+            faults.paper_out = False
+            faults.paper_near_end = False
+            faults.paper_left = None
             self._tear_off()
 
     def close_cover(self) -> None:
         with self._lock:
             self._armed.pop("cover_open", None)
-            self.printer.cover_open = False
+            self.printer.faults.cover_open = False
 
     def set_online(self) -> None:
         with self._lock:
             self._armed.pop("offline", None)
-            self.printer.offline = False
+            self.printer.faults.offline = False
 
     def _tear_off(self) -> None:
         """Take what was printed since the last cut off the printer, as a torn-off piece."""

@@ -325,13 +325,13 @@ class VirtualUsbPrinterBackend(usb.backend.IBackend):  # type: ignore[misc]  # p
             length = len(device_id) + 2
             return length.to_bytes(2, "big") + device_id
         if kind == 0x20 and request == _PRINTER_GET_PORT_STATUS:
-            printer = self.port.printer
+            faults = self.port.printer.faults
             status = 0
-            if printer.paper_out:
+            if faults.paper_out:
                 status |= _PORT_PAPER_EMPTY
-            if not printer.offline:
+            if not faults.offline:
                 status |= _PORT_SELECT
-            if not (printer.paper_out or printer.cover_open or printer.offline):
+            if not (faults.paper_out or faults.cover_open or faults.offline):
                 status |= _PORT_NOT_ERROR
             return bytes([status])
         return None
