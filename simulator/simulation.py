@@ -155,6 +155,7 @@ class Simulation:
                 qr_url=getattr(self.gateway, "qr_base_url", None),
             )
         except BaseException:
+            self.world.close()
             self.gateway.stop()
             self._release_vpcd_slot()
             raise
@@ -213,7 +214,10 @@ class Simulation:
         sale = self.terminal.current_sale
         if sale is not None and not sale.finished:
             self.clock.wait_until(lambda: sale.finished, _WIND_DOWN)
-        self.terminal.close()
+        try:
+            self.terminal.close()
+        finally:
+            self.world.close()  # the servers the drivers reached devices through
         self.gateway.stop()
         self._release_vpcd_slot()
 

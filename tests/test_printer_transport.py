@@ -63,7 +63,9 @@ RECEIPT = PrintDocument(
 
 @pytest.fixture
 def world() -> Iterator[SimulatedWorld]:
-    yield SimulatedWorld(RealClock())
+    world = SimulatedWorld(RealClock())
+    yield world
+    world.close()
 
 
 def open_on(world: SimulatedWorld, transport: str) -> EscposPrinter:
@@ -339,6 +341,26 @@ def test_printer_servers_stop_cleanly() -> None:
     server.close()  # idempotent
     with pytest.raises(OSError):
         socket.create_connection((server.host, server.tcp_port), timeout=2)
+
+
+@pytest.mark.parametrize("transport", ["pty", "tcp"])
+def test_the_world_owns_the_printer_server(transport: str) -> None:
+    """A closed driver leaves the printer reachable (the terminal may open it again);
+    closing the world stops the server."""
+    world = SimulatedWorld(RealClock())
+    try:
+        open_on(world, transport).close()
+        server = world.printer_server
+        assert isinstance(server, (PtyPrinter, TcpPrinter))
+        url = f"{server.url}?profile=generic_58mm"
+        again = open_device(DeviceKind.PRINTER, url)
+        again.print_document(RECEIPT)
+        again.close()
+        assert world.printer is not None and len(world.printer.receipts) == 1
+    finally:
+        world.close()
+    with pytest.raises(DeviceUnavailable):
+        open_device(DeviceKind.PRINTER, url)
 
 
 # -- the purchase scenario over each transport -------------------------------------------
