@@ -4,6 +4,12 @@ The terminal describes what to print as a :class:`PrintDocument` (styled text
 lines, images, QR codes, barcodes, feeds, cuts); a printer driver turns it into its
 device's language -- ESC/POS for every printer possim supports -- and reports
 the printer's state (paper, cover, online) as a :class:`PrinterStatus`.
+
+The driver for ESC/POS printers is :mod:`drivers.printer.escpos` (with
+:mod:`.prepare`, what a document's items become); :mod:`.transports` opens one
+by URL (``usb://``, ``serial://``, ``tcp://``, ``file://``) and registers those
+schemes; :mod:`.profile` describes a printer model (paper width, fonts, code
+pages).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def open_pin_pad(url: DeviceURL, context: DeviceContext) -> VirtualPinPad:
 
 
 def open_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
-    """``sim://?profile=NAME[&transport=sim|usb|pty|tcp]`` (see printer_link)."""
+    """``sim://?profile=NAME[&transport=sim|usb|pty|tcp]`` (see simulator.devices.printer.link)."""
     world = SimulatedWorld.of(context)
     return open_virtual_printer(
         world,

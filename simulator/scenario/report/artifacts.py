@@ -134,7 +134,7 @@ def escpos_records(
             "type": "totals",
             "bytes_received": printer.bytes_received,
             "receipts": len(receipts),
-            # Counted whole: the lists above keep the newest (see escpos.retention).
+            # Counted whole: the lists above keep the newest (see printer/retention.py).
             "diagnostics": len(printer.diagnostics) + printer.diagnostics.dropped,
             "unprinted_lines": len(printer.unprinted) + printer.unprinted.dropped,
             "drawer_kicks": printer.drawer_kicks,
