@@ -32,9 +32,9 @@ WARMUP = 5
 
 def run(options: argparse.Namespace) -> Measurement:
     from benchmarks.samples import sale_receipt
-    from drivers.printer_profile import PrinterProfile
-    from simulator.devices.escpos.render_png import PaperRenderer
+    from drivers.printer.profile import PrinterProfile
     from simulator.devices.printer import VirtualPrinter
+    from simulator.devices.printer.render.png import PaperRenderer
 
     count = options.count or DEFAULT_COUNT
     profile = PrinterProfile.load("generic_58mm")

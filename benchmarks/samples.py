@@ -12,9 +12,9 @@ import io
 from escpos.printer import Dummy
 from PIL import Image, ImageDraw
 
-from drivers.escpos_printer import EscposPrinter
 from drivers.printer import QrCode
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
 from simulator.wire.receipts import ReceiptTemplate
 
 SALE_VALUES = {

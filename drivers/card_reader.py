@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 import enum
+from typing import ClassVar
 
 import attrs
 
@@ -61,6 +62,9 @@ class CardReader(abc.ABC):
     adds the T=0 conventions every EMV kernel expects: ``61xx`` -> GET RESPONSE
     and ``6Cxx`` -> re-send with the right Le.
     """
+
+    # The name configurations, traces and --pos-<device> options use (drivers.kinds).
+    device_kind: ClassVar[str] = "card_reader"
 
     name: str = "card reader"
 

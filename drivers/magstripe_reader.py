@@ -8,9 +8,12 @@ non-blocking), so one wait can watch the chip slot and the swipe slot at once.
 from __future__ import annotations
 
 import abc
+from typing import ClassVar
 
 
 class MagstripeReader(abc.ABC):
+    # The name configurations, traces and --pos-<device> options use (drivers.kinds).
+    device_kind: ClassVar[str] = "magstripe_reader"
     name: str = "magstripe reader"
 
     @abc.abstractmethod

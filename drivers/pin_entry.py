@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Collection
+from typing import ClassVar
 
 from drivers.errors import DeviceUnavailable
 
@@ -13,6 +14,9 @@ DigitsChanged = Callable[[int], None]
 
 
 class PinEntry(abc.ABC):
+    # The name configurations, traces and --pos-<device> options use (drivers.kinds).
+    device_kind: ClassVar[str] = "pin_entry"
+
     @abc.abstractmethod
     def read_pin(
         self,

@@ -23,48 +23,29 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
-from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from drivers.card_reader import CardReader
 from drivers.clock import Clock, RealClock
 from drivers.errors import DeviceURLError
-from drivers.magstripe_reader import MagstripeReader
 from drivers.params import UrlParam, check_params
-from drivers.pin_entry import PinEntry
-from drivers.printer import Printer
-from drivers.scanner import Scanner
-from drivers.speaker import Speaker
 from drivers.url import DeviceURL
 
 ENTRY_POINT_GROUP = "possim.devices"
 P = TypeVar("P")
 
-# The device protocols a terminal drives, by the name configurations, traces and
-# ``--pos-<device>`` options use.
-DEVICE_KINDS: Mapping[str, type[object]] = MappingProxyType(
-    {
-        "card_reader": CardReader,
-        "pin_entry": PinEntry,
-        "printer": Printer,
-        "scanner": Scanner,
-        "speaker": Speaker,
-        "magstripe_reader": MagstripeReader,
-    }
-)
+# The order docs/devices.md lists device kinds in (drivers.kinds maps each name to its
+# protocol; the registry knows kinds only by the name each protocol declares).
+KIND_ORDER = ("card_reader", "pin_entry", "printer", "scanner", "speaker", "magstripe_reader")
 
 
 def kind_of(protocol: type[object]) -> str:
     """The device kind ``protocol`` is (or implements): ``card_reader`` for CardReader."""
-    for cls in protocol.__mro__:
-        for name, kind in DEVICE_KINDS.items():
-            if cls is kind:
-                return name
-    return protocol.__name__
+    kind = getattr(protocol, "device_kind", None)
+    return kind if isinstance(kind, str) else protocol.__name__
 
 
 @attrs.frozen
@@ -173,7 +154,7 @@ class DeviceRegistry:
     def registered(self) -> list[Scheme]:
         """Every scheme, by device kind and name (docs/devices.md)."""
         self._ensure_loaded()
-        kinds = list(DEVICE_KINDS)
+        kinds = list(KIND_ORDER)
         return sorted(
             self._schemes.values(),
             key=lambda s: (kinds.index(s.kind) if s.kind in kinds else len(kinds), s.kind, s.name),

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import abc
+from typing import ClassVar
 
 
 class Scanner(abc.ABC):
+    # The name configurations, traces and --pos-<device> options use (drivers.kinds).
+    device_kind: ClassVar[str] = "scanner"
+
     @abc.abstractmethod
     def read_code(self, timeout: float) -> str | None:
         """The next scanned code, stripped of framing; ``None`` on timeout."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from drivers.kinds import DEVICE_KINDS
 from drivers.params import COMMON_PARAMS, reference_table
-from drivers.registry import DEVICE_KINDS, DeviceRegistry, Scheme, registry
+from drivers.registry import DeviceRegistry, Scheme, registry
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "devices.md"
 BEGIN = "<!-- BEGIN URLS: generated from the registered schemes by drivers/url_reference.py -->"

@@ -5,7 +5,7 @@
   printer) that any ESC/POS client can print to; each cut receipt is printed
   to stdout as text and, with ``--out DIR``, saved as ``receipt-NNNN.txt``.
   Each problem with the bytes is told on stderr as it happens, by connection
-  and offset in that connection's stream (:mod:`simulator.devices.printer_problems`);
+  and offset in that connection's stream (:mod:`simulator.devices.printer.problems`);
   the server keeps nothing else, so it runs for as long as it likes.
 * ``possim printer status URL`` asks a printer for its status (``DLE EOT``).
 * ``possim printer test URL`` prints a test receipt on it.
@@ -25,15 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from drivers.errors import DriverError
-from drivers.escpos_printer import EscposPrinter
 from drivers.printer import Align, Barcode, Cut, Feed, PrintDocument, QrCode, TextLine
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
 from drivers.registry import open_device
-from simulator.devices.escpos.retention import MIB, Retention
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_port import PrinterPort
-from simulator.devices.printer_problems import PER_CONNECTION, ProblemLog
-from simulator.devices.printer_tcp import LOOPBACK, PRINTER_PORT
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.problems import PER_CONNECTION, ProblemLog
+from simulator.devices.printer.retention import MIB, Retention
+from simulator.devices.printer.transports.tcp import LOOPBACK, PRINTER_PORT
 
 # A served printer tells receipts and problems as they come; it keeps only a few.
 SERVE_RETENTION = Retention(receipts=10, receipt_bytes=8 * MIB, diagnostics=100, unprinted=100)
@@ -137,7 +137,7 @@ def serve_command(args: argparse.Namespace) -> int:
     servers: list[Any] = []
     try:
         if args.tcp is not None:
-            from simulator.devices.printer_tcp import TcpPrinter
+            from simulator.devices.printer.transports.tcp import TcpPrinter
 
             try:
                 tcp = TcpPrinter(
@@ -157,7 +157,7 @@ def serve_command(args: argparse.Namespace) -> int:
             servers.append(tcp)
             print(f"virtual printer ({profile.name}) listening on {tcp.url}", flush=True)
         if args.pty:
-            from simulator.devices.printer_pty import PtyPrinter
+            from simulator.devices.printer.transports.pty import PtyPrinter
 
             pty = PtyPrinter(port)
             pty.on_error.append(problems.server_error)

@@ -24,11 +24,12 @@ from pathlib import Path
 import attrs
 from PIL import Image
 
-from drivers.printer_profile import PrinterProfile, PrinterProfileError
-from simulator.devices.escpos.diagnostics import EscposDiagnostic
-from simulator.devices.escpos.render_png import PaperRenderer
-from simulator.devices.paper import RenderedReceipt
-from simulator.devices.printer import Retention, VirtualPrinter
+from drivers.printer.profile import PrinterProfile, PrinterProfileError
+from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.diagnostics import EscposDiagnostic
+from simulator.devices.printer.paper import RenderedReceipt
+from simulator.devices.printer.render.png import PaperRenderer
+from simulator.devices.printer.retention import Retention
 
 CUT_GAP_DOTS = 16
 MAX_PROBLEMS_LISTED = 1000

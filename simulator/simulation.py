@@ -18,7 +18,7 @@ import attrs
 
 from simulator.clock import DEFAULT_EPOCH, VirtualClock
 from simulator.devices.card_image import CardImage
-from simulator.devices.printer_link import PRINTER_TRANSPORTS
+from simulator.devices.printer.link import PRINTER_TRANSPORTS
 from simulator.devices.scanner_link import SCANNER_TRANSPORTS as SCANNER_TRANSPORTS  # re-exported
 from simulator.devices.world import SimulatedWorld
 from simulator.errors import ConfigError, TerminalError
@@ -153,6 +153,7 @@ class Simulation:
                 qr_url=getattr(self.gateway, "qr_base_url", None),
             )
         except BaseException:
+            self.world.close()
             self.gateway.stop()
             self._release_vpcd_slot()
             raise
@@ -211,7 +212,10 @@ class Simulation:
         sale = self.terminal.current_sale
         if sale is not None and not sale.finished:
             self.clock.wait_until(lambda: sale.finished, _WIND_DOWN)
-        self.terminal.close()
+        try:
+            self.terminal.close()
+        finally:
+            self.world.close()  # the servers the drivers reached devices through
         self.gateway.stop()
         self._release_vpcd_slot()
 

@@ -4,7 +4,7 @@ Per input: the Python memory its handling allocates at the peak (tracemalloc)
 and the CPU time it takes (``time.process_time``: other processes on a busy
 machine do not inflate it) stay under a generous budget that grows with the
 input; the printer never waits for more bytes than its largest command
-(:func:`simulator.devices.escpos.limits.largest_command`), and once the
+(:func:`simulator.devices.printer.limits.largest_command`), and once the
 incomplete command is dropped it answers ``DLE EOT`` again.
 """
 
@@ -15,8 +15,8 @@ import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from simulator.devices.escpos.limits import largest_command
 from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.limits import largest_command
 
 MEMORY_BASE = 32 * 1024 * 1024  # one stored 2400 x 2400 graphic at 2x is ~3 MB of it
 MEMORY_PER_BYTE = 4 * 1024

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from drivers import fixtures, url_reference
-from drivers.registry import DEVICE_KINDS, registry
+from drivers.kinds import DEVICE_KINDS
+from drivers.registry import registry
 from simulator.cli import main
 from simulator.terminal.config import DeviceURLs, TerminalConfig
 

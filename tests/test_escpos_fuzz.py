@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from printer_fuzz_bounds import assert_still_answers, bounded
 
 from benchmarks.samples import python_escpos_receipt, sale_receipt
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos.render_png import PaperRenderer
+from drivers.printer.profile import PrinterProfile
 from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.render.png import PaperRenderer
 
 P58 = PrinterProfile.load("generic_58mm")
 RENDERER = PaperRenderer(P58)

@@ -16,13 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.clock import RealClock
-from drivers.escpos_printer import EscposPrinter
 from drivers.printer import Align, Barcode, Cut, Feed, PrintDocument, PrintItem, QrCode, TextLine
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
 from drivers.wire import ber_tlv as tlv
 from drivers.wire import iso7816 as apdu
 from simulator.clock import VirtualClock
-from simulator.devices.printer import InProcessEscpos, RenderedReceipt, VirtualPrinter
+from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.inprocess import InProcessEscpos
+from simulator.devices.printer.paper import RenderedReceipt
 from simulator.events import EventBus
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.gateway.ledger import Ledger, Status

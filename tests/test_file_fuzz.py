@@ -25,7 +25,8 @@ from limits_helpers import REPO, bounded
 
 from drivers.clock import RealClock
 from drivers.fixtures import FixtureFileError
-from drivers.registry import DEVICE_KINDS, DeviceContext, registry
+from drivers.kinds import DEVICE_KINDS
+from drivers.registry import DeviceContext, registry
 from drivers.traffic import replay_scheme
 from drivers.traffic.trace import Trace, TraceError
 from simulator.devices import cards

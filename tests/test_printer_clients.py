@@ -16,10 +16,10 @@ import pytest
 from npm_clients import NEEDS_CLIENTS, run_clients, stream
 from PIL import Image, ImageChops
 
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos.render_png import MARGIN_DOTS, PaperRenderer
-from simulator.devices.paper import LineKind, RenderedLine, RenderedReceipt
+from drivers.printer.profile import PrinterProfile
 from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.paper import LineKind, RenderedLine, RenderedReceipt
+from simulator.devices.printer.render.png import MARGIN_DOTS, PaperRenderer
 
 pytestmark = NEEDS_CLIENTS
 

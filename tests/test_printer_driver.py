@@ -8,7 +8,6 @@ import pytest
 from escpos.printer import Dummy
 
 from drivers.errors import PrinterError
-from drivers.escpos_printer import EscposPrinter
 from drivers.printer import (
     Align,
     Barcode,
@@ -19,8 +18,11 @@ from drivers.printer import (
     QrCode,
     TextLine,
 )
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.printer import InProcessEscpos, LineKind, RenderedReceipt, VirtualPrinter
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
+from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.inprocess import InProcessEscpos
+from simulator.devices.printer.paper import LineKind, RenderedReceipt
 
 P58 = PrinterProfile.load("generic_58mm")
 P80 = PrinterProfile.load("generic_80mm")
@@ -188,7 +190,7 @@ def test_status_maps_the_status_bytes(
 ) -> None:
     printer, virtual = rig()
     if fault:
-        setattr(virtual, fault, True)
+        setattr(virtual.faults, fault, True)
     status = printer.status()
     assert status == expected
     assert status.problem() == problem
@@ -206,7 +208,7 @@ def test_status_maps_the_status_bytes(
 )
 def test_print_document_refuses_when_not_ready(fault: str, message: str) -> None:
     printer, virtual = rig()
-    setattr(virtual, fault, True)
+    setattr(virtual.faults, fault, True)
     with pytest.raises(PrinterError, match=message):
         printer.print_document(SALE)
     assert virtual.receipts == [] and virtual.unprinted == []
@@ -214,14 +216,14 @@ def test_print_document_refuses_when_not_ready(fault: str, message: str) -> None
 
 def test_paper_near_end_still_prints() -> None:
     printer, virtual = rig()
-    virtual.paper_near_end = True
+    virtual.faults.paper_near_end = True
     printer.print_document(SALE)
     assert len(virtual.receipts) == 1
 
 
 def test_paper_running_out_during_the_job_is_reported() -> None:
     printer, virtual = rig()
-    virtual.paper_left = 2
+    virtual.faults.paper_left = 2
     document = PrintDocument("t", (TextLine("a"), TextLine("b"), TextLine("c"), Cut()))
     with pytest.raises(PrinterError, match=r"out of paper while printing 't'.* may be incomplete"):
         printer.print_document(document)

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from drivers.errors import PrinterError
 from drivers.printer import Cut, PrintDocument, Printer, PrinterStatus, TextLine
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.profile import PrinterProfile
 from simulator.clock import VirtualClock
 from simulator.devices import cards
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
 from simulator.errors import ScenarioError
 from simulator.events import EventBus
 from simulator.scenario.model import load_scenario
@@ -42,7 +42,7 @@ def test_paper_end_after_n_bytes_hits_at_that_byte() -> None:
     port = PrinterPort(printer)
     port.inject(paper_end_after=11)
     port.feed(b"first line\nsecond line\n")  # the 11th byte ends the first line
-    assert printer.paper_out
+    assert printer.faults.paper_out
     assert [line.text for line in printer.pending_lines] == ["first line"]
     assert any("second line" in error for error in printer.errors)
     assert port.bytes_fed == 23
@@ -53,15 +53,15 @@ def test_armed_faults_count_bytes_across_chunks() -> None:
     port = PrinterPort(printer)
     port.inject(cover_open_after=5, offline_after=2)
     port.feed(b"abc")
-    assert printer.offline and not printer.cover_open
+    assert printer.faults.offline and not printer.faults.cover_open
     assert port.armed() == {"cover_open": 2}
     port.feed(b"de")
-    assert not printer.cover_open  # exactly five bytes got through ...
+    assert not printer.faults.cover_open  # exactly five bytes got through ...
     port.feed(b"f")
-    assert printer.cover_open  # ... the sixth meets the open cover
+    assert printer.faults.cover_open  # ... the sixth meets the open cover
     port.close_cover()
     port.set_online()
-    assert not (printer.cover_open or printer.offline)
+    assert not (printer.faults.cover_open or printer.faults.offline)
 
 
 def test_setting_a_flag_disarms_its_delayed_fault() -> None:
@@ -70,7 +70,7 @@ def test_setting_a_flag_disarms_its_delayed_fault() -> None:
     port.inject(paper_end_after=3)
     port.inject(paper_end=False)
     port.feed(b"0123456789\n")
-    assert not printer.paper_out and port.armed() == {}
+    assert not printer.faults.paper_out and port.armed() == {}
 
 
 def test_refill_tears_off_the_partial_print() -> None:
@@ -79,9 +79,9 @@ def test_refill_tears_off_the_partial_print() -> None:
     port.feed(b"\x1b@whole receipt\n\x1dV\x00")
     port.inject(paper_end_after=len(b"\x1b@half \n"))
     port.feed(b"\x1b@half \nnever printed\n\x1dV\x00")
-    assert printer.paper_out and printer.pending_lines
+    assert printer.faults.paper_out and printer.pending_lines
     port.refill_paper()
-    assert not printer.paper_out and not printer.pending_lines
+    assert not printer.faults.paper_out and not printer.pending_lines
     assert len(port.torn_off) == 1
     assert [r.text.strip() for r in port.receipts()] == ["whole receipt"]
 
@@ -91,7 +91,7 @@ def test_paper_lines_left_runs_out_on_the_line() -> None:
     port = PrinterPort(printer)
     port.inject(paper_lines_left=1)
     port.feed(b"one\ntwo\n")
-    assert printer.paper_out and [line.text for line in printer.pending_lines] == ["one"]
+    assert printer.faults.paper_out and [line.text for line in printer.pending_lines] == ["one"]
 
 
 # -- the print queue ----------------------------------------------------------------------
@@ -323,8 +323,8 @@ def test_a_delayed_fault_hits_at_its_byte_whatever_the_chunking(
     reference = VirtualPrinter(P58)
     reference.feed(data[:after])
     if after == 0 or after < len(data):  # 0: at once; n == len(data): at the next byte
-        reference.paper_out = True
+        reference.faults.paper_out = True
         reference.feed(data[after:])
-    assert chunked.paper_out == reference.paper_out
+    assert chunked.faults.paper_out == reference.faults.paper_out
     assert chunked.pending_lines == reference.pending_lines
     assert [r.text for r in chunked.receipts] == [r.text for r in reference.receipts]

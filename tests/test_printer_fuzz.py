@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from printer_fuzz_bounds import assert_still_answers, bounded
 
-from drivers.escpos_printer import EscposPrinter
 from drivers.printer import Align, Barcode, Cut, PrintDocument, QrCode, TextLine
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.printer import RenderedLine, VirtualPrinter
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
+from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.paper import RenderedLine
 
 P58 = PrinterProfile.load("generic_58mm")
 P80 = PrinterProfile.load("generic_80mm")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from PIL import Image
 
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos.render_png import MARGIN_DOTS, PaperRenderer
-from simulator.devices.paper import LineKind, RenderedLine
+from drivers.printer.profile import PrinterProfile
 from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.paper import LineKind, RenderedLine
+from simulator.devices.printer.render.png import MARGIN_DOTS, PaperRenderer
 
 P58 = PrinterProfile.load("generic_58mm")  # 384 dots, 32 columns of 12 dots
 CUT = b"\x1dV\x00"

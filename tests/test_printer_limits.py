@@ -4,7 +4,7 @@ Over the limit the command is cancelled and what follows is processed as
 normal data (Epson TM-J2000 specification, ESC &: "When the value of y, c1,
 c2, or x is out of the range, this command is canceled, and the following data
 is processed as normal data"), so the printer keeps answering ``DLE EOT``.
-The limits themselves are in simulator/devices/escpos/limits.py with their
+The limits themselves are in simulator/devices/printer/limits.py with their
 sources.
 """
 
@@ -16,12 +16,11 @@ import socket
 import pytest
 from PIL import Image
 
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos import limits
-from simulator.devices.escpos.diagnostics import EscposDiagnostic
-from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_port import PrinterPort
-from simulator.devices.printer_tcp import TcpPrinter
+from drivers.printer.profile import PrinterProfile
+from simulator.devices.printer import VirtualPrinter, limits
+from simulator.devices.printer.diagnostics import EscposDiagnostic
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.transports.tcp import TcpPrinter
 
 P58 = PrinterProfile.load("generic_58mm")
 P80 = PrinterProfile.load("generic_80mm")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from drivers.errors import DriverError
-from drivers.printer_profile import PrinterProfile, PrinterProfileError, available
+from drivers.printer.profile import PrinterProfile, PrinterProfileError, available
 
 VALID = """\
 name: test_printer

@@ -12,13 +12,13 @@ from escpos.printer import Dummy
 from PIL import Image
 
 from benchmarks.samples import ORDER_NO, QR_DATA, logo, python_escpos_receipt
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.profile import PrinterProfile
 from simulator import cli
-from simulator.devices.escpos import bitmaps
-from simulator.devices.escpos.render_png import MARGIN_DOTS, PaperRenderer, render_png
-from simulator.devices.escpos.symbols import SymbolError, code128_values
-from simulator.devices.paper import LineKind, RenderedReceipt
 from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.paper import LineKind, RenderedReceipt
+from simulator.devices.printer.render import bitmaps
+from simulator.devices.printer.render.png import MARGIN_DOTS, PaperRenderer, render_png
+from simulator.devices.printer.render.symbols import SymbolError, code128_values
 
 P58 = PrinterProfile.load("generic_58mm")
 P80 = PrinterProfile.load("generic_80mm")
@@ -281,19 +281,19 @@ def test_unknown_2d_symbol_draws_a_labelled_box() -> None:
 )
 def test_error_status_bits(fault: str, expected: list[int]) -> None:
     printer = VirtualPrinter(P58)
-    setattr(printer, fault, True)
+    setattr(printer.faults, fault, True)
     printer.feed(b"\x10\x04\x01\x10\x04\x02\x10\x04\x03\x10\x04\x04")
     assert list(printer.read_reply()) == expected
 
 
 def test_dle_enq_recovers_from_a_cutter_error() -> None:
     printer = VirtualPrinter(P58)
-    printer.cutter_error = True
+    printer.faults.cutter_error = True
     printer.feed(b"text\n\x1dV\x00")
     assert printer.receipts == []
     printer.feed(b"\x10\x05\x01\x10\x04\x03")
     assert printer.read_reply() == b"\x12"
-    assert printer.cutter_error is False
+    assert printer.faults.cutter_error is False
 
 
 def test_diagnostics_are_typed_and_hooked() -> None:
@@ -357,7 +357,7 @@ def test_render_missing_file_and_bad_profile(
 
 
 def test_without_a_cjk_font_the_renderer_falls_back_to_pillows_font() -> None:
-    from simulator.devices.escpos.fonts import FontSource
+    from simulator.devices.printer.render.fonts import FontSource
 
     renderer = PaperRenderer(P58, font=FontSource(None))
     image = renderer.render(receipt_of("中文 text\n\x1dV\x00".encode("gb18030")))
@@ -365,7 +365,7 @@ def test_without_a_cjk_font_the_renderer_falls_back_to_pillows_font() -> None:
 
 
 def test_font_override_that_is_not_a_font_warns(monkeypatch: pytest.MonkeyPatch) -> None:
-    from simulator.devices.escpos import fonts
+    from simulator.devices.printer.render import fonts
 
     monkeypatch.setenv(fonts.FONT_ENV, "/nonexistent/font.ttf:1")
     fonts.find_font.cache_clear()

@@ -21,10 +21,10 @@ import pytest
 from PIL import Image, ImageChops
 
 from benchmarks.samples import python_escpos_receipt, sale_receipt
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos.fonts import PINNED_FONT, find_font
-from simulator.devices.escpos.render_png import PaperRenderer
+from drivers.printer.profile import PrinterProfile
 from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.render.fonts import PINNED_FONT, find_font
+from simulator.devices.printer.render.png import PaperRenderer
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("POSSIM_UPDATE_GOLDEN") == "1"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos.retention import MIB, Retained, Retention
+from drivers.printer.profile import PrinterProfile
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.retention import MIB, Retained, Retention
 
 P58 = PrinterProfile.load("generic_58mm")
 STRAY = bytes([0x01, 0x02, 0x03, 0x05, 0x06, 0x08]) * 50  # 300 ignored control bytes

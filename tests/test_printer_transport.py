@@ -20,8 +20,6 @@ from escpos.printer import Network, Serial, Usb
 
 from drivers.clock import RealClock
 from drivers.errors import DeviceUnavailable, DeviceURLError, PrinterError
-from drivers.escpos_printer import EscposPrinter
-from drivers.escpos_transports import open_file_printer, open_usb_printer
 from drivers.printer import (
     Align,
     Barcode,
@@ -32,15 +30,17 @@ from drivers.printer import (
     QrCode,
     TextLine,
 )
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
+from drivers.printer.transports import open_file_printer, open_usb_printer
 from drivers.registry import DeviceContext, open_device, registry
 from drivers.url import DeviceURL
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_link import PRINTER_TRANSPORTS, open_virtual_printer
-from simulator.devices.printer_port import PrinterPort
-from simulator.devices.printer_pty import PtyPrinter
-from simulator.devices.printer_tcp import TcpPrinter
-from simulator.devices.usb_backend import VirtualUsbPrinterBackend
+from simulator.devices.printer.link import PRINTER_TRANSPORTS, open_virtual_printer
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.transports.pty import PtyPrinter
+from simulator.devices.printer.transports.tcp import TcpPrinter
+from simulator.devices.printer.transports.usb import VirtualUsbPrinterBackend
 from simulator.devices.world import SimulatedWorld
 
 P58 = PrinterProfile.load("generic_58mm")
@@ -65,7 +65,9 @@ RECEIPT = PrintDocument(
 
 @pytest.fixture
 def world() -> Iterator[SimulatedWorld]:
-    yield SimulatedWorld(RealClock())
+    world = SimulatedWorld(RealClock())
+    yield world
+    world.close()
 
 
 def open_on(world: SimulatedWorld, transport: str) -> EscposPrinter:
@@ -172,7 +174,7 @@ def test_the_usb_backend_describes_a_printer_class_device() -> None:
     device_id = bytes(device.ctrl_transfer(0xA1, 0, 0, 0, 256))
     (length,) = struct.unpack(">H", device_id[:2])
     assert length == len(device_id) and b"CMD:ESC/POS;" in device_id
-    virtual.paper_out = True
+    virtual.faults.paper_out = True
     port_status = bytes(device.ctrl_transfer(0xA1, 1, 0, 0, 1))[0]
     assert port_status & 0x20 and not port_status & 0x08  # paper empty, error
 
@@ -343,6 +345,26 @@ def test_printer_servers_stop_cleanly() -> None:
         socket.create_connection((server.host, server.tcp_port), timeout=2)
 
 
+@pytest.mark.parametrize("transport", ["pty", "tcp"])
+def test_the_world_owns_the_printer_server(transport: str) -> None:
+    """A closed driver leaves the printer reachable (the terminal may open it again);
+    closing the world stops the server."""
+    world = SimulatedWorld(RealClock())
+    try:
+        open_on(world, transport).close()
+        server = world.printer_server
+        assert isinstance(server, (PtyPrinter, TcpPrinter))
+        url = f"{server.url}?profile=generic_58mm"
+        again = open_device(Printer, url)
+        again.print_document(RECEIPT)
+        again.close()
+        assert world.printer is not None and len(world.printer.receipts) == 1
+    finally:
+        world.close()
+    with pytest.raises(DeviceUnavailable):
+        open_device(Printer, url)
+
+
 # -- the purchase scenario over each transport -------------------------------------------
 
 
@@ -427,7 +449,7 @@ def test_possim_printer_status_and_test_commands(capsys: pytest.CaptureFixture[s
     with TcpPrinter(PrinterPort(virtual)) as server:
         assert main(["printer", "test", server.url]) == 0
         assert main(["printer", "status", server.url]) == 0
-        virtual.paper_out = True
+        virtual.faults.paper_out = True
         assert main(["printer", "status", server.url]) == 1
     output = capsys.readouterr().out
     assert "test receipt printed" in output and "printer out of paper" in output
@@ -437,7 +459,7 @@ def test_possim_printer_status_and_test_commands(capsys: pytest.CaptureFixture[s
 
 
 def test_printers_without_dle_eot_4_are_asked_gs_r_1() -> None:
-    from simulator.devices.printer_port import PortEscpos
+    from simulator.devices.printer.inprocess import PortEscpos
 
     class NoEot4(PortEscpos):  # type: ignore[misc]
         """A printer that ignores DLE EOT 4 but answers GS r 1."""
@@ -450,7 +472,7 @@ def test_printers_without_dle_eot_4_are_asked_gs_r_1() -> None:
     device = NoEot4(PrinterPort(virtual))
     printer = EscposPrinter(device, profile=P58)
     assert printer.status().ready and printer.status_known
-    virtual.paper_near_end = True
+    virtual.faults.paper_near_end = True
     assert printer.status().paper_near_end
-    virtual.paper_out = True
+    virtual.faults.paper_out = True
     assert printer.status().problem() == "printer out of paper"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import doctest
+import importlib
 import io
 
 import attrs
@@ -10,12 +12,10 @@ import pytest
 from escpos.printer import Dummy
 from PIL import Image
 
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.printer import (
-    InProcessEscpos,
-    RenderedReceipt,
-    VirtualPrinter,
-)
+from drivers.printer.profile import PrinterProfile
+from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.inprocess import InProcessEscpos
+from simulator.devices.printer.paper import RenderedReceipt
 
 QR_DATA = "https://qr.example/pay?order=20240101-0001&amount=12.34"
 P58 = PrinterProfile.load("generic_58mm")
@@ -273,7 +273,7 @@ STATUS_QUERIES = b"\x10\x04\x01\x10\x04\x02\x10\x04\x03\x10\x04\x04\x1dr\x01"
 def test_status_reply_bits(fault: str | None, expected: list[int]) -> None:
     printer = VirtualPrinter(P58)
     if fault:
-        setattr(printer, fault, True)
+        setattr(printer.faults, fault, True)
     printer.feed(STATUS_QUERIES)
     assert list(printer.read_reply()) == expected
     assert printer.read_reply() == b""
@@ -281,7 +281,7 @@ def test_status_reply_bits(fault: str | None, expected: list[int]) -> None:
 
 def test_status_query_split_across_writes() -> None:
     printer = VirtualPrinter(P58)
-    printer.paper_out = True
+    printer.faults.paper_out = True
     printer.feed(b"\x10")
     printer.feed(b"\x04")
     assert printer.read_reply() == b""
@@ -294,9 +294,9 @@ def test_python_escpos_status_helpers_read_the_virtual_printer() -> None:
     escpos = InProcessEscpos(printer)
     assert escpos.is_online() is True
     assert escpos.paper_status() == 2
-    printer.paper_near_end = True
+    printer.faults.paper_near_end = True
     assert escpos.paper_status() == 1
-    printer.paper_out = True
+    printer.faults.paper_out = True
     assert escpos.paper_status() == 0
     assert escpos.is_online() is False
 
@@ -304,22 +304,22 @@ def test_python_escpos_status_helpers_read_the_virtual_printer() -> None:
 def test_paper_out_keeps_text_off_the_paper() -> None:
     printer = VirtualPrinter(P58)
     printer.feed(b"printed\n")
-    printer.paper_out = True
+    printer.faults.paper_out = True
     printer.feed(b"lost\n\x1dV\x00")
     assert printer.receipts == []
     assert [line.text for line in printer.unprinted] == ["lost"]
     assert any("paper out: not printed: 'lost'" in error for error in printer.errors)
     assert any("cut not done: paper out" in error for error in printer.errors)
-    printer.paper_out = False
+    printer.faults.paper_out = False
     printer.feed(b"\x1dV\x00")
     assert text_lines(only_receipt(printer)) == ["printed"]
 
 
 def test_roll_runs_out_in_the_middle_of_a_receipt() -> None:
     printer = VirtualPrinter(P58)
-    printer.paper_left = 2
+    printer.faults.paper_left = 2
     printer.feed(b"one\ntwo\nthree\n")
-    assert printer.paper_out is True
+    assert printer.faults.paper_out is True
     assert printer.pending_text() == "one\ntwo"
     assert [line.text for line in printer.unprinted] == ["three"]
     printer.feed(b"\x10\x04\x04")
@@ -395,3 +395,12 @@ def test_byte_by_byte_gives_the_same_receipt() -> None:
         printer.feed(bytes([byte]))
     assert printer.receipts == printed(RECEIPT).receipts
     assert printer.bytes_received == len(RECEIPT)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["simulator.devices.printer", "simulator.devices.printer.faults", "drivers.printer.prepare"],
+)
+def test_the_docstring_examples_run(module: str) -> None:
+    results = doctest.testmod(importlib.import_module(module))
+    assert results.attempted and not results.failed

@@ -21,12 +21,12 @@ from urllib.parse import unquote
 
 import pytest
 
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.profile import PrinterProfile
 from drivers.registry import registry
 from drivers.scanner import Scanner
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_port import PrinterPort
-from simulator.devices.printer_tcp import TcpPrinter
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.transports.tcp import TcpPrinter
 from simulator.errors import ScenarioError
 from simulator.scenario.pos import Pos
 

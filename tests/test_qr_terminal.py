@@ -14,7 +14,7 @@ from PIL import Image
 
 from drivers.clock import RealClock
 from drivers.wire.masking import mask_code
-from simulator.devices.escpos.render_png import render_png
+from simulator.devices.printer.render.png import render_png
 from simulator.errors import ConfigError
 from simulator.events import EventBus
 from simulator.scenario.model import load_scenario

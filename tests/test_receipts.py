@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from drivers.escpos_printer import EscposPrinter
 from drivers.printer import Align, Cut, Feed, PrintDocument, TextLine
 from drivers.printer import Image as ImageItem
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.printer import InProcessEscpos, RenderedReceipt, VirtualPrinter
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
+from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.inprocess import InProcessEscpos
+from simulator.devices.printer.paper import RenderedReceipt
 from simulator.errors import FixtureError
 from simulator.wire.receipts import ReceiptTemplate
 

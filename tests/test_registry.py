@@ -6,10 +6,11 @@ import pytest
 
 from drivers.card_reader import CardReader
 from drivers.errors import DeviceUnavailable, DeviceURLError
-from drivers.escpos_printer import EscposPrinter
+from drivers.kinds import DEVICE_KINDS
 from drivers.params import UrlParam, check_params
 from drivers.printer import Printer
-from drivers.registry import DEVICE_KINDS, DeviceContext, DeviceRegistry, registry
+from drivers.printer.escpos import EscposPrinter
+from drivers.registry import DeviceContext, DeviceRegistry, registry
 from drivers.scanner import Scanner
 from drivers.serial_scanner import SerialScanner
 from drivers.speaker import Speaker

@@ -18,9 +18,9 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image, ImageChops
 
-from simulator.devices.escpos.render_png import PaperRenderer
-from simulator.devices.paper import RenderedReceipt
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.paper import RenderedReceipt
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.render.png import PaperRenderer
 from simulator.scenario.model import Step, load_scenario
 from simulator.scenario.report import write_reports
 from simulator.scenario.runner import ExpectationFailed, ScenarioResult, ScenarioRun, run_scenario

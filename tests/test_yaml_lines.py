@@ -19,7 +19,7 @@ from drivers.fixtures import (
     line_at,
     line_of,
 )
-from drivers.printer_profile import PrinterProfileError
+from drivers.printer.profile import PrinterProfileError
 from simulator.errors import ConfigError, FixtureError, ScenarioError, SimulatorError
 
 DOCUMENT = """\
@@ -235,14 +235,14 @@ def test_errors_survive_pickling(error: FixtureFileError) -> None:
 
 def test_drivers_never_import_simulator() -> None:
     code = (
-        "import sys, drivers.printer_profile, drivers.fixtures, drivers.wire.iso7816\n"
+        "import sys, drivers.printer.profile, drivers.fixtures, drivers.wire.iso7816\n"
         "assert not any(m == 'simulator' or m.startswith('simulator.') for m in sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_printer_profile_field_errors_carry_the_line(tmp_path: Path) -> None:
-    from drivers.printer_profile import PrinterProfile
+    from drivers.printer.profile import PrinterProfile
 
     text = "name: p\nmedia:\n  width:\n    mm: 58\n    pixels: wide\nfonts:\n  0: {columns: 32}\n"
     path = write(tmp_path, text)

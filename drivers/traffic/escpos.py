@@ -1,6 +1,6 @@
 """Record and replay ESC/POS traffic at the python-escpos device object.
 
-:class:`~drivers.escpos_printer.EscposPrinter` talks to its device through two
+:class:`~drivers.printer.escpos.EscposPrinter` talks to its device through two
 methods only: ``_raw(bytes)`` (every job, every status query) and ``_read()``
 (every status reply). :func:`tap_escpos` wraps those two on an opened
 ``Usb``/``Serial``/``Network``/``File`` instance; :class:`ReplayEscpos` is a

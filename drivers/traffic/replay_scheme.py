@@ -107,9 +107,9 @@ def open_card_reader(url: DeviceURL, context: DeviceContext) -> CardReader:
 
 
 def open_printer(url: DeviceURL, context: DeviceContext) -> Printer:
-    from drivers.escpos_printer import EscposPrinter
-    from drivers.escpos_transports import DEFAULT_PROFILE
-    from drivers.printer_profile import PrinterProfile
+    from drivers.printer.escpos import EscposPrinter
+    from drivers.printer.profile import PrinterProfile
+    from drivers.printer.transports import DEFAULT_PROFILE
     from drivers.traffic.escpos import ReplayEscpos
 
     cursor = _cursor(url, "printer", context)

@@ -1,7 +1,7 @@
 """The virtual scanner on a pseudo-terminal: a serial scanner at ``serial://<pty>``.
 
 :class:`PtyScanner` opens a pty pair in raw mode and keeps the slave end open
-(as :class:`~simulator.devices.printer_pty.PtyPrinter` does); "scanning" writes
+(as :class:`~simulator.devices.printer.transports.pty.PtyPrinter` does); "scanning" writes
 ``prefix + code + suffix`` to the master, and the driver reads the slave path
 like any ``/dev/ttyACM0``::
 

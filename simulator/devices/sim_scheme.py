@@ -13,11 +13,11 @@ from collections.abc import Callable
 import attrs
 
 from drivers.card_reader import CardReader
-from drivers.escpos_printer import EscposPrinter
 from drivers.magstripe_reader import MagstripeReader
 from drivers.params import UrlParam
 from drivers.pin_entry import PinEntry
 from drivers.printer import Printer
+from drivers.printer.escpos import EscposPrinter
 from drivers.registry import DeviceContext, DeviceRegistry
 from drivers.scanner import Scanner
 from drivers.speaker import Speaker
@@ -25,7 +25,7 @@ from drivers.url import DeviceURL
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.magstripe_reader import VirtualMagstripeReader
 from simulator.devices.pin_pad import VirtualPinPad
-from simulator.devices.printer_link import PRINTER_TRANSPORTS, open_virtual_printer
+from simulator.devices.printer.link import PRINTER_TRANSPORTS, open_virtual_printer
 from simulator.devices.scanner import VirtualScanner
 from simulator.devices.scanner_link import SCANNER_TRANSPORTS, open_pty_scanner
 from simulator.devices.speaker import VirtualSpeaker
@@ -93,7 +93,7 @@ def open_pin_pad(url: DeviceURL, context: DeviceContext) -> VirtualPinPad:
 
 
 def open_printer(url: DeviceURL, context: DeviceContext) -> EscposPrinter:
-    """The virtual printer, reached over ``transport`` (see printer_link)."""
+    """The virtual printer, reached over ``transport`` (see simulator.devices.printer.link)."""
     world = SimulatedWorld.of(context)
     return open_virtual_printer(
         world,

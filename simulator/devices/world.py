@@ -4,10 +4,17 @@
 simulation (scenario runner, TUI, pytest fixtures) can act on the hardware side
 -- insert a card, press keys, pull the paper -- while the terminal only ever
 holds drivers.
+
+The world owns what carries bytes to its devices (a printer's pty or TCP
+listener): :meth:`SimulatedWorld.own` them, :meth:`SimulatedWorld.close` closes
+them, after the terminal has closed its drivers. A driver closed and opened
+again reaches the same device.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -24,7 +31,10 @@ if TYPE_CHECKING:
     from simulator.devices.magstripe_reader import VirtualMagstripeReader
     from simulator.devices.pin_pad import VirtualPinPad
     from simulator.devices.printer import VirtualPrinter
-    from simulator.devices.printer_port import PrinterPort
+    from simulator.devices.printer.port import PrinterPort
+    from simulator.devices.printer.transports.pty import PtyPrinter
+    from simulator.devices.printer.transports.tcp import TcpPrinter
+    from simulator.devices.printer.transports.usb import VirtualUsbPrinterBackend
     from simulator.devices.scanner import VirtualScanner
     from simulator.devices.scanner_link import PtyScannerHand
     from simulator.devices.speaker import VirtualSpeaker
@@ -47,11 +57,20 @@ class SimulatedWorld:
     # printer_server is what carries the bytes (USB backend, pty, TCP listener)
     # when the terminal does not reach the printer in process.
     printer_port: PrinterPort | None = None
-    printer_server: object | None = None
+    printer_server: VirtualUsbPrinterBackend | PtyPrinter | TcpPrinter | None = None
     # A user-space pyusb backend the usb:// printer driver finds devices on.
-    usb_backend: object | None = None
+    usb_backend: VirtualUsbPrinterBackend | None = None
     # The cardholders' cards: one stateful card per image (ATC, PIN tries).
     wallet: dict[str, VirtualCard] = attrs.field(factory=dict)
+    _owned: contextlib.ExitStack = attrs.field(factory=contextlib.ExitStack, init=False)
+
+    def own(self, close: Callable[[], None]) -> None:
+        """Call ``close`` when the world closes (servers: last opened, first closed)."""
+        self._owned.callback(close)
+
+    def close(self) -> None:
+        """Close what the world owns; a world can be closed more than once."""
+        self._owned.close()
 
     def card(self, image: CardImage) -> VirtualCard:
         if image.name not in self.wallet:

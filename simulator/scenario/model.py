@@ -256,7 +256,7 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
 
 def variant_axes() -> dict[str, tuple[str, ...]]:
     """What ``variants:`` may vary: run_scenario's transport keywords and their values."""
-    from simulator.devices.printer_link import PRINTER_TRANSPORTS
+    from simulator.devices.printer.link import PRINTER_TRANSPORTS
     from simulator.simulation import CARD_TRANSPORTS, SCANNER_TRANSPORTS
 
     return {

@@ -407,7 +407,8 @@ def probe_device(config: pytest.Config, device: str, url: str) -> str:
 
 def _open_and_close(device: str, url: str) -> str:
     from drivers.errors import DriverError
-    from drivers.registry import DEVICE_KINDS, open_device
+    from drivers.kinds import DEVICE_KINDS
+    from drivers.registry import open_device
     from drivers.url import DeviceURL
 
     try:

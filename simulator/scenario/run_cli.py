@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from drivers.traffic.trace import TraceError
-from simulator.devices.printer_link import PRINTER_TRANSPORTS
+from simulator.devices.printer.link import PRINTER_TRANSPORTS
 from simulator.errors import ScenarioError, SimulatorError
 from simulator.scenario.model import Scenario, discover, load_scenario
 from simulator.scenario.report import rerun_command, write_reports

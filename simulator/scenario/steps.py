@@ -18,7 +18,7 @@ from drivers.wire.masking import pin_asterisks
 from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import KEYS
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
 from simulator.errors import FixtureError
 from simulator.events import Event
 from simulator.scenario.arguments import Count

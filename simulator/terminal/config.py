@@ -18,7 +18,8 @@ import attrs
 
 from drivers import fixtures
 from drivers.errors import DeviceURLError
-from drivers.registry import DEVICE_KINDS, DeviceRegistry, registry
+from drivers.kinds import DEVICE_KINDS
+from drivers.registry import DeviceRegistry, registry
 from simulator.errors import ConfigError
 from simulator.wire.iso8583 import ASCII_HEADER, BINARY_HEADER, Framing, Iso8583Codec
 from simulator.wire.mac import MAC_ALGORITHMS, MessageMac

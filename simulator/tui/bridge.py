@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from textual.message_pump import MessagePump
 
-from simulator.devices.paper import RenderedReceipt
+from simulator.devices.printer.paper import RenderedReceipt
 from simulator.events import Event
 from simulator.simulation import Simulation
 from simulator.tui.counter import Counter

@@ -35,7 +35,7 @@ import attrs
 from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import DIGITS, KEY_CANCEL, KEY_CLEAR, KEY_OK
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
 from simulator.errors import SimulatorError
 from simulator.simulation import Simulation
 from simulator.terminal.display import ScreenId
@@ -145,7 +145,10 @@ class Counter:
         if port is None:
             return {}
         printer = port.printer
-        return {"paper_out": bool(printer.paper_out), "cover_open": bool(printer.cover_open)}
+        return {
+            "paper_out": bool(printer.faults.paper_out),
+            "cover_open": bool(printer.faults.cover_open),
+        }
 
     @property
     def can_swipe(self) -> bool:
@@ -385,7 +388,7 @@ class Counter:
 
     def _toggle_paper(self) -> None:
         port = self._printer_port()
-        if port.printer.paper_out:
+        if port.printer.faults.paper_out:
             port.refill_paper()
             self.simulation.bus.publish("counter", "printer_fault", "paper refilled")
         else:
@@ -394,7 +397,7 @@ class Counter:
 
     def _toggle_cover(self) -> None:
         port = self._printer_port()
-        if port.printer.cover_open:
+        if port.printer.faults.cover_open:
             port.close_cover()
             self.simulation.bus.publish("counter", "printer_fault", "printer cover closed")
         else:

@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
 
-from simulator.devices.paper import RenderedReceipt
+from simulator.devices.printer.paper import RenderedReceipt
 from simulator.events import Event
 from simulator.scenario.model import Scenario
 from simulator.scenario.runner import ScenarioResult, ScenarioRun, run_scenario

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drivers.clock import Clock
-from simulator.devices.escpos.render_png import png_bytes
-from simulator.devices.paper import LineKind, RenderedReceipt
 from simulator.devices.printer import VirtualPrinter
+from simulator.devices.printer.paper import LineKind, RenderedReceipt
+from simulator.devices.printer.render.png import png_bytes
 from simulator.events import Event
 from simulator.scenario.report.transcripts import Record, write_device_transcripts, write_pair
 
@@ -134,7 +134,7 @@ def escpos_records(
             "type": "totals",
             "bytes_received": printer.bytes_received,
             "receipts": len(receipts),
-            # Counted whole: the lists above keep the newest (see escpos.retention).
+            # Counted whole: the lists above keep the newest (see printer/retention.py).
             "diagnostics": len(printer.diagnostics) + printer.diagnostics.dropped,
             "unprinted_lines": len(printer.unprinted) + printer.unprinted.dropped,
             "drawer_kicks": printer.drawer_kicks,

@@ -4,6 +4,12 @@ The terminal describes what to print as a :class:`PrintDocument` (styled text
 lines, images, QR codes, barcodes, feeds, cuts); a printer driver turns it into its
 device's language -- ESC/POS for every printer possim supports -- and reports
 the printer's state (paper, cover, online) as a :class:`PrinterStatus`.
+
+The driver for ESC/POS printers is :mod:`drivers.printer.escpos` (with
+:mod:`.prepare`, what a document's items become); :mod:`.transports` opens one
+by URL (``usb://``, ``serial://``, ``tcp://``, ``file://``) and registers those
+schemes; :mod:`.profile` describes a printer model (paper width, fonts, code
+pages).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import abc
 import enum
 from pathlib import Path
+from typing import ClassVar
 
 import attrs
 from PIL import Image as PILImage
@@ -121,6 +128,8 @@ class PrinterStatus:
 
 
 class Printer(abc.ABC):
+    # The name configurations, traces and --pos-<device> options use (drivers.kinds).
+    device_kind: ClassVar[str] = "printer"
     paper_width_chars: int = 32
 
     @abc.abstractmethod

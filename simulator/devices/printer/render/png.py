@@ -25,11 +25,11 @@ from collections.abc import Iterable
 import attrs
 from PIL import Image, ImageChops, ImageDraw
 
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos import bitmaps, boxdraw
-from simulator.devices.escpos.fonts import FontSource, FontType, find_font
-from simulator.devices.escpos.symbols import SymbolError, barcode_dots, qr_matrix
-from simulator.devices.paper import LineKind, RenderedLine, RenderedReceipt, Span
+from drivers.printer.profile import PrinterProfile
+from simulator.devices.printer.paper import LineKind, RenderedLine, RenderedReceipt, Span
+from simulator.devices.printer.render import bitmaps, boxdraw
+from simulator.devices.printer.render.fonts import FontSource, FontType, find_font
+from simulator.devices.printer.render.symbols import SymbolError, barcode_dots, qr_matrix
 
 MARGIN_DOTS = 24  # blank paper above the first and below the last line
 FONT_A_HEIGHT = 24

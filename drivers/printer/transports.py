@@ -19,7 +19,7 @@ first receipt.
 
 Status (``DLE EOT``) needs a transport that reads: USB, serial and TCP do;
 ``file://`` is write-only, so its printer's state is unknown and reported as
-ready (see :class:`~drivers.escpos_printer.EscposPrinter`).
+ready (see :class:`~drivers.printer.escpos.EscposPrinter`).
 
 A simulation may hand the ``usb`` factory a user-space pyusb backend (its
 ``SimulatedWorld.usb_backend``): the unchanged ``escpos.printer.Usb`` then
@@ -41,10 +41,10 @@ from escpos.escpos import Escpos
 from escpos.exceptions import Error as EscposLibraryError
 
 from drivers.errors import DeviceUnavailable, DeviceURLError, PrinterError
-from drivers.escpos_printer import EscposPrinter
 from drivers.params import UrlParam
 from drivers.printer import Printer
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.escpos import EscposPrinter
+from drivers.printer.profile import PrinterProfile
 from drivers.registry import DeviceContext, DeviceRegistry
 from drivers.url import DeviceURL
 

@@ -4,7 +4,7 @@
 libusb, no kernel): ``usb.core.find(backend=...)`` enumerates one device, a
 USB printer class device (interface class 7, subclass 1, protocol 2
 "bidirectional") with a bulk OUT endpoint whose data feeds the
-:class:`~simulator.devices.printer_port.PrinterPort` and a bulk IN endpoint
+:class:`~simulator.devices.printer.port.PrinterPort` and a bulk IN endpoint
 that returns the printer's status replies. So the unchanged
 ``escpos.printer.Usb(vid, pid, usb_args={"backend": backend})`` prints to it::
 
@@ -32,7 +32,7 @@ import attrs
 import usb.backend
 import usb.core
 
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
 
 DEFAULT_VID = 0x0416
 DEFAULT_PID = 0x5011
@@ -325,13 +325,13 @@ class VirtualUsbPrinterBackend(usb.backend.IBackend):  # type: ignore[misc]  # p
             length = len(device_id) + 2
             return length.to_bytes(2, "big") + device_id
         if kind == 0x20 and request == _PRINTER_GET_PORT_STATUS:
-            printer = self.port.printer
+            faults = self.port.printer.faults
             status = 0
-            if printer.paper_out:
+            if faults.paper_out:
                 status |= _PORT_PAPER_EMPTY
-            if not printer.offline:
+            if not faults.offline:
                 status |= _PORT_SELECT
-            if not (printer.paper_out or printer.cover_open or printer.offline):
+            if not (faults.paper_out or faults.cover_open or faults.offline):
                 status |= _PORT_NOT_ERROR
             return bytes([status])
         return None

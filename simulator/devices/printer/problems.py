@@ -18,9 +18,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from simulator.devices.escpos.diagnostics import EscposDiagnostic
-from simulator.devices.printer_connections import Connection
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.connections import Connection
+from simulator.devices.printer.diagnostics import EscposDiagnostic
+from simulator.devices.printer.port import PrinterPort
 
 PER_CONNECTION = 20
 

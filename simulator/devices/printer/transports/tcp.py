@@ -1,7 +1,7 @@
 """The virtual printer as a network printer: raw TCP on port 9100 ("JetDirect").
 
 :class:`TcpPrinter` listens (on loopback unless told otherwise), feeds what a
-client sends to the :class:`~simulator.devices.printer_port.PrinterPort` and
+client sends to the :class:`~simulator.devices.printer.port.PrinterPort` and
 sends the printer's status replies back on the same connection, so
 ``escpos.printer.Network`` -- or any ESC/POS client -- prints to it.
 
@@ -11,7 +11,7 @@ client's connection waits in the listen backlog until the first one closes
 resets and half-closed connections end that connection at most; the listener
 keeps serving, and records what went wrong in ``errors`` (the newest
 :data:`ERRORS_KEPT`) and tells each ``on_error`` hook as it happens. Each
-client is a :class:`~simulator.devices.printer_connections.Connection` of the
+client is a :class:`~simulator.devices.printer.connections.Connection` of the
 port, so the printer's problems are located in that client's stream.
 """
 
@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from simulator.devices.escpos.retention import Retained
-from simulator.devices.printer_connections import Connection
-from simulator.devices.printer_port import PrinterPort
-from simulator.devices.printer_pty import ERRORS_KEPT, drain_replies
+from simulator.devices.printer.connections import Connection
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.retention import Retained
+from simulator.devices.printer.transports.pty import ERRORS_KEPT, drain_replies
 
 LOOPBACK = "127.0.0.1"
 PRINTER_PORT = 9100

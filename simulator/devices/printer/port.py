@@ -6,7 +6,7 @@ TCP 9100 listener -- feeds them to the :class:`VirtualPrinter` through one
 the faults a scenario or a test injects live:
 
 * at once: paper end, paper near end, cover open, offline (the printer's own
-  flags, which its status replies reflect);
+  flags, ``printer.faults``, which its status replies reflect);
 * in the middle of a job: ``paper_end_after(n)`` (and ``cover_open_after``,
   ``offline_after``) lets exactly ``n`` more bytes through before the fault
   hits, so the rest of the job reaches a printer that cannot print it -- the
@@ -32,15 +32,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from escpos.escpos import Escpos
-
-from drivers.printer_profile import PrinterProfile
-from simulator.devices.escpos.retention import Retained
-from simulator.devices.paper import RenderedReceipt
+from drivers.printer.profile import PrinterProfile
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer_connections import Connection, Located, StreamMap
+from simulator.devices.printer.connections import Connection, Located, StreamMap
+from simulator.devices.printer.paper import RenderedReceipt
+from simulator.devices.printer.retention import Retained
 
 REPLY_READ_SIZE = 16  # what python-escpos transports read at a time
 
@@ -143,7 +140,7 @@ class PrinterPort:
 
     def _trip(self, flag: str) -> None:
         del self._armed[flag]
-        setattr(self.printer, flag, True)
+        setattr(self.printer.faults, flag, True)
 
     # -- faults -------------------------------------------------------------------
 
@@ -161,7 +158,7 @@ class PrinterPort:
     ) -> None:
         """Set (True) or clear (False) faults now, or arm them for after n more bytes."""
         with self._lock:
-            printer = self.printer
+            faults = self.printer.faults
             for flag, value in (
                 ("paper_out", paper_end),
                 ("paper_near_end", paper_near_end),
@@ -170,7 +167,7 @@ class PrinterPort:
             ):
                 if value is not None:
                     self._armed.pop(flag, None)
-                    setattr(printer, flag, value)
+                    setattr(faults, flag, value)
             for flag, after in (
                 ("paper_out", paper_end_after),
                 ("cover_open", cover_open_after),
@@ -186,9 +183,9 @@ class PrinterPort:
             if paper_lines_left is not None:
                 if paper_lines_left < 0:
                     raise ValueError("paper_lines_left must be 0 or more")
-                printer.paper_left = paper_lines_left
+                faults.paper_left = paper_lines_left
                 if paper_lines_left == 0:
-                    printer.paper_out = True
+                    faults.paper_out = True
 
     def armed(self) -> dict[str, int]:
         """Faults waiting for their byte: flag -> bytes still let through."""
@@ -198,22 +195,22 @@ class PrinterPort:
     def refill_paper(self) -> None:
         """Load a new roll: paper end and near end clear, the partial print is torn off."""
         with self._lock:
-            printer = self.printer
+            faults = self.printer.faults
             self._armed.pop("paper_out", None)
-            printer.paper_out = False
-            printer.paper_near_end = False
-            printer.paper_left = None
+            faults.paper_out = False
+            faults.paper_near_end = False
+            faults.paper_left = None
             self._tear_off()
 
     def close_cover(self) -> None:
         with self._lock:
             self._armed.pop("cover_open", None)
-            self.printer.cover_open = False
+            self.printer.faults.cover_open = False
 
     def set_online(self) -> None:
         with self._lock:
             self._armed.pop("offline", None)
-            self.printer.offline = False
+            self.printer.faults.offline = False
 
     def _tear_off(self) -> None:
         """Take what was printed since the last cut off the printer, as a torn-off piece."""
@@ -225,24 +222,3 @@ class PrinterPort:
         """The receipts the host printed (torn-off partial prints are not among them)."""
         with self._lock:
             return list(self.printer.receipts)
-
-
-class PortEscpos(Escpos):  # type: ignore[misc]  # python-escpos is untyped
-    """A python-escpos printer whose transport is a :class:`PrinterPort` (in process)."""
-
-    def __init__(self, port: PrinterPort, **kwargs: Any) -> None:
-        kwargs.setdefault("profile", port.profile.escpos_profile)
-        super().__init__(**kwargs)
-        self.port = port
-
-    def open(self) -> None:
-        self.device = self.port
-
-    def _raw(self, msg: bytes) -> None:
-        self.port.feed(bytes(msg))
-
-    def _read(self) -> bytes:
-        return self.port.read_reply()
-
-    def close(self) -> None:
-        """Nothing to release: the virtual printer lives on for inspection."""

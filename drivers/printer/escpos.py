@@ -28,12 +28,7 @@ then returns a ready status and ``status_known`` is ``False``.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import io
 import threading
-import unicodedata
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +37,6 @@ from escpos.escpos import Escpos
 from escpos.exceptions import Error as EscposLibraryError
 from escpos.printer import Dummy
 from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 
 from drivers.errors import PrinterError
 from drivers.printer import (
@@ -57,8 +51,9 @@ from drivers.printer import (
     PrintItem,
     QrCode,
     TextLine,
+    prepare,
 )
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.profile import PrinterProfile
 from drivers.wire.escpos import (
     DLE_EOT,
     FS_CHINESE_MODE,
@@ -90,97 +85,6 @@ _HINTS = {
 }
 
 
-def _is_wide(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in ("W", "F")
-
-
-_CONTROLS_TO_QUESTION_MARK = str.maketrans({code: "?" for code in (*range(0x20), 0x7F)})
-
-
-def _clean(text: str) -> str:
-    """Text with control characters replaced, so data cannot inject commands."""
-    return text.translate(_CONTROLS_TO_QUESTION_MARK)
-
-
-def _has_wide(text: str) -> bool:
-    return not text.isascii() and any(_is_wide(ch) for ch in text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _prepared(text: str, encoding: str | None) -> tuple[str, bytes | None, bytes | None]:
-    """A text line's cleaned text, and the bytes it goes out as, where that is fixed.
-
-    The second item is the double-byte text in ``encoding`` when the line has
-    wide characters (see the module docstring), the third the line and its
-    line feed in ASCII when it is plain ASCII. Receipts repeat most lines copy
-    after copy, so this is worked out once per text, not per copy.
-    """
-    clean = _clean(text)
-    if encoding is not None and _has_wide(clean):
-        return clean, clean.encode(encoding, errors="replace"), None
-    ascii_line = (clean + "\n").encode("ascii") if clean.isascii() else None
-    return clean, None, ascii_line
-
-
-@functools.lru_cache(maxsize=32)
-def _raster_file(path: Path, modified: int, dots: int | None) -> bytes:
-    # A receipt logo prints on every copy: decode, convert and encode it once
-    # per version of the file (``modified`` is part of the key), not per copy.
-    try:
-        with PILImage.open(path) as opened:
-            opened.load()
-            picture = _to_monochrome(opened.copy())
-    except UnidentifiedImageError as exc:
-        raise ValueError(f"{path} is not an image file Pillow can read") from exc
-    return _raster(_fit(picture, dots))
-
-
-def _fit(picture: PILImage.Image, dots: int | None) -> PILImage.Image:
-    """Shrink rather than let the printer cut the right edge off (or python-escpos
-    refuse it): a logo made for 80 mm still fits 58 mm."""
-    if dots is None or picture.width <= dots:
-        return picture
-    height = max(1, round(picture.height * dots / picture.width))
-    shrunk = picture.convert("L").resize((dots, height), PILImage.Resampling.LANCZOS)
-    return shrunk.convert("1")
-
-
-def _raster(picture: PILImage.Image) -> bytes:
-    """``GS v 0`` raster bytes for ``picture``, as python-escpos encodes them."""
-    scratch = Dummy()
-    # image() prints a warning to stdout when the capability profile has no
-    # media width; the width was checked by _fit.
-    with contextlib.redirect_stdout(io.StringIO()):
-        scratch.image(picture, impl="bitImageRaster", center=False)
-    return bytes(scratch.output)
-
-
-def _to_monochrome(picture: PILImage.Image) -> PILImage.Image:
-    if picture.mode == "1":
-        return picture
-    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
-        # Transparent pixels would turn black on conversion; they are paper.
-        rgba = picture.convert("RGBA")
-        paper = PILImage.new("RGBA", rgba.size, (255, 255, 255, 255))
-        picture = PILImage.alpha_composite(paper, rgba)
-    return picture.convert("L").convert("1")
-
-
-def _code128_width(code: str, module: int) -> int:
-    """Approximate printed width in dots of python-escpos CODE128 data ({A/{B/{C)."""
-    symbols = len(code) - code.count("{") + 1  # selectors are one symbol each, plus check
-    return (symbols * 11 + 13) * module
-
-
-def _code128_data(data: str) -> str:
-    """python-escpos CODE128 data: ``{C`` pairs for even-length digits, else ``{B``."""
-    if data.startswith("{"):
-        return data  # the caller chose code sets itself
-    if len(data) >= 4 and len(data) % 2 == 0 and data.isdigit() and data.isascii():
-        return "{C" + "".join(chr(int(data[i : i + 2])) for i in range(0, len(data), 2))
-    return "{B" + data
-
-
 class EscposPrinter(Printer):
     """A :class:`Printer` over any python-escpos ``Escpos`` instance."""
 
@@ -203,8 +107,6 @@ class EscposPrinter(Printer):
         # an ESC ! that may have changed it; None outside Chinese mode.
         self._chinese_size: int | None = None
         self._lock = threading.RLock()  # status() runs inside print_document()
-        # Run after the device is closed (a transport's server, a simulated link ...).
-        self.closers: list[Callable[[], None]] = []
         # Jobs are rendered here with python-escpos's API, then sent in one write.
         self._job: Any = Dummy()
         self._job.profile = device.profile
@@ -327,7 +229,7 @@ class EscposPrinter(Printer):
     def _wide(self, line: TextLine) -> bool:
         """Whether ``line`` goes out as double-byte text in Chinese mode."""
         encoding = self._profile.cjk_encoding if self._profile is not None else "gb18030"
-        return encoding is not None and _prepared(line.text, encoding)[1] is not None
+        return encoding is not None and prepare.text_line(line.text, encoding)[1] is not None
 
     def _render_text(self, job: Any, line: TextLine, following: PrintItem | None) -> None:
         style = (line.align, line.bold, line.double_width, line.double_height)
@@ -340,7 +242,7 @@ class EscposPrinter(Printer):
                 # Chinese-market firmware applies ESC ! sizes to Chinese text too.
                 self._chinese_size = CJK_SIZE_UNKNOWN
         encoding = self._profile.cjk_encoding if self._profile is not None else "gb18030"
-        text, wide, ascii_line = _prepared(line.text, encoding)
+        text, wide, ascii_line = prepare.text_line(line.text, encoding)
         if wide is not None:
             size = (0x04 if line.double_width else 0) | (0x08 if line.double_height else 0)
             data = wide
@@ -387,14 +289,14 @@ class EscposPrinter(Printer):
         # own centring needs the media width in its capability profile instead.
         job.set(align=image.align.value)
         if isinstance(image.source, PILImage.Image):
-            job._raw(_raster(_fit(_to_monochrome(image.source), dots)))
+            job._raw(prepare.raster(prepare.fit_width(prepare.monochrome(image.source), dots)))
         else:
             path = Path(str(image.source))
             try:
                 modified = path.stat().st_mtime_ns
             except OSError as exc:
                 raise ValueError(f"{image.source}: {exc.strerror}") from exc
-            job._raw(_raster_file(path, modified, dots))
+            job._raw(prepare.raster_file(path, modified, dots))
 
     def _render_qr(self, job: Any, qr: QrCode) -> None:
         size = max(1, min(16, qr.size))
@@ -413,10 +315,10 @@ class EscposPrinter(Printer):
         code = barcode.data
         module = BARCODE_MODULES[-1]
         if symbology in ("CODE128", "GS1-128"):
-            code = _code128_data(code)
+            code = prepare.code128_data(code)
             dots = self._profile.dots_per_line if self._profile is not None else None
             if dots is not None:
-                fitting = [m for m in BARCODE_MODULES if _code128_width(code, m) <= dots]
+                fitting = [m for m in BARCODE_MODULES if prepare.code128_width(code, m) <= dots]
                 module = fitting[0] if fitting else BARCODE_MODULES[-1]
         if not job.check_barcode(symbology, code):
             raise ValueError(f"{barcode.data!r} is not valid {symbology} data")
@@ -528,7 +430,3 @@ class EscposPrinter(Printer):
             self._device.close()
         except (EscposLibraryError, OSError) as exc:
             raise PrinterError(f"closing printer {self.name} failed: {exc}") from exc
-        finally:
-            closers, self.closers = self.closers, []
-            for closer in closers:
-                closer()

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import attrs
 
-from simulator.devices.paper import RenderedLine, RenderedReceipt
+from simulator.devices.printer.paper import RenderedLine, RenderedReceipt
 
 T = TypeVar("T")
 

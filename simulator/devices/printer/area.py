@@ -1,21 +1,4 @@
-"""Where a line goes across the paper: left margin, print area width, print position.
-
-Standard mode as the Epson ESC/POS Command Reference describes it:
-
-- ``GS L nL nH`` sets the left margin to (nL + nH x 256) horizontal motion units
-  and ``GS W nL nH`` the print area width; in standard mode both are "enabled
-  only when processed at the beginning of the line". A left margin beyond the
-  printable area becomes its maximum; a print area running past the printable
-  area is cut to "[printable area - left margin]".
-- ``ESC $ nL nH`` moves the print position to (nL + nH x 256) units from the
-  beginning of the line (the left margin), ``ESC \\ nL nH`` moves it by a signed
-  (two's complement) number of units from where it is; for both, "settings
-  outside the specified print area are ignored".
-- ``ESC a`` justifies the whole line within the print area.
-
-The horizontal motion unit is one dot: ``GS P``'s default on the 203 dpi
-printers possim models (``GS P`` itself is accepted and ignored).
-"""
+"""The print area: left margin and width in force, in dots (``GS L``, ``GS W``; :mod:`.layout`)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 discipline), keeps the slave end open -- so the master never sees a hang-up
 when a client closes the port and a later client can reopen it -- and runs a
 thread that feeds whatever the host writes to the
-:class:`~simulator.devices.printer_port.PrinterPort` and writes the printer's
+:class:`~simulator.devices.printer.port.PrinterPort` and writes the printer's
 status replies back. ``escpos.printer.Serial`` (pyserial) opens the slave path
 like any ``/dev/ttyUSB0``::
 
@@ -15,7 +15,7 @@ Input is never validated here: the interpreter survives any byte stream, and
 an error on the pty is recorded in ``errors`` (the newest :data:`ERRORS_KEPT`)
 and told to each ``on_error`` hook while the thread carries on. A serial line
 has no connections: the pty's whole life is one
-:class:`~simulator.devices.printer_connections.Connection` of the port.
+:class:`~simulator.devices.printer.connections.Connection` of the port.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import tty
 from collections.abc import Callable
 from types import TracebackType
 
-from simulator.devices.escpos.retention import Retained
-from simulator.devices.printer_port import PrinterPort
+from simulator.devices.printer.port import PrinterPort
+from simulator.devices.printer.retention import Retained
 
 READ_SIZE = 4096
 REPLY_DRAIN = 4096

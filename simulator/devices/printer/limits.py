@@ -31,7 +31,7 @@ The figures, and where they come from (each model's "Specification
 
 from __future__ import annotations
 
-from drivers.printer_profile import PrinterProfile
+from drivers.printer.profile import PrinterProfile
 from simulator.devices.escpos.tables import (
     QR_MAX_PARAMETER_BYTES,
     RASTER_MAX_HEIGHT,

@@ -1,0 +1,1 @@
+"""Receipts drawn as the paper would show them: PNG, fonts, symbols, 1-bit images."""
