@@ -15,7 +15,7 @@ from pathlib import Path
 from test_gateway_host import DE7, exchange, make_host, purchase
 
 from drivers.clock import RealClock
-from simulator.fleet import GatewayProcess
+from simulator.fleet.gateway_process import GatewayProcess
 from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.issuers import IssuerDirectory
 from simulator.gateway.ledger import Ledger
