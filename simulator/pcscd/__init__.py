@@ -43,7 +43,7 @@ from __future__ import annotations
 from simulator.pcscd.daemon import SOCKET_ENV, PrivatePcscd, shared_private_pcscd
 from simulator.pcscd.errors import PcscdError
 from simulator.pcscd.readers import wait_for_reader_state, watch_reader
-from simulator.pcscd.requirements import missing_requirements
+from simulator.pcscd.requirements import find_vpcd_driver, missing_requirements
 from simulator.pcscd.slots import SLOTS, VpcdSlot
 from simulator.pcscd.vicc import vicc_command
 
@@ -53,6 +53,7 @@ __all__ = [
     "PcscdError",
     "PrivatePcscd",
     "VpcdSlot",
+    "find_vpcd_driver",
     "missing_requirements",
     "shared_private_pcscd",
     "vicc_command",
