@@ -1,7 +1,7 @@
 """500 concurrent simulated terminals against one gateway: latency and losses.
 
 The gateway is ``possim gateway serve --quiet`` in its own process, on a fresh
-ledger; the terminals are :mod:`simulator.fleet` (asyncio, one TCP connection
+ledger; the terminals are :mod:`simulator.fleet.wire` (asyncio, one TCP connection
 and one terminal id each, magnetic-stripe 0200s) in this process. Two phases:
 
 1. *paced*: every terminal sends a purchase, waits for its 0210, thinks
@@ -33,14 +33,10 @@ from pathlib import Path
 from drivers.clock import RealClock
 from simulator.bench_cli import Measurement
 from simulator.devices import cards
-from simulator.fleet import (
-    FleetPlan,
-    FleetReport,
-    GatewayProcess,
-    ProcessUsage,
-    percentile,
-    run_fleet,
-)
+from simulator.fleet.gateway_process import GatewayProcess, ProcessUsage
+from simulator.fleet.plan import FleetPlan
+from simulator.fleet.report import FleetReport, percentile
+from simulator.fleet.wire import run_fleet
 from simulator.gateway.ledger import Ledger
 from simulator.terminal.config import HostEndpoint
 

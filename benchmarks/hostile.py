@@ -25,7 +25,9 @@ from urllib.parse import urlsplit
 
 from simulator.bench_cli import Measurement
 from simulator.devices import cards
-from simulator.fleet import FleetPlan, GatewayProcess, run_fleet
+from simulator.fleet.gateway_process import GatewayProcess
+from simulator.fleet.plan import FleetPlan
+from simulator.fleet.wire import run_fleet
 from simulator.gateway.hostile import HostileClients
 from simulator.gateway.qr.channels import Merchants
 from simulator.terminal.config import HostEndpoint

@@ -54,7 +54,7 @@ def _sbin(program: str) -> bool:
 
 @pytest.fixture(scope="session")
 def private_pcscd() -> Iterator[PrivatePcscd]:
-    """The test process's own pcscd with vpcd (see simulator/pcscd.py).
+    """The test process's own pcscd with vpcd (see simulator/pcscd/).
 
     Session-wide because libpcsclite reads PCSCLITE_CSOCK_NAME once per
     process: every PC/SC test in this run talks to this daemon. Tests using it

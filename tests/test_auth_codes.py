@@ -15,9 +15,12 @@ from pathlib import Path
 from test_gateway_host import DE7, exchange, make_host, purchase
 
 from drivers.clock import RealClock
-from simulator.fleet import GatewayProcess
+from simulator.fleet.gateway_process import GatewayProcess
 from simulator.gateway.acquirer import AcquirerHost
+from simulator.gateway.issuers import IssuerDirectory
 from simulator.gateway.ledger import Ledger
+from simulator.gateway.magic import MagicAmounts
+from simulator.wire.iso8583 import Iso8583Codec, Iso8583Spec
 
 SALES = 20
 START_TIMEOUT = 60.0
@@ -78,9 +81,17 @@ def test_a_seeded_host_repeats_its_codes_on_a_fresh_ledger_only(tmp_path: Path) 
 
 def test_a_crowded_ledger_still_approves(tmp_path: Path) -> None:
     """Every draw collides: the sale is approved with a repeated code, not refused."""
-    host = make_host(RealClock())
-    taken = approve(host, 1, count=1)[0]
-    host._rng = _Always(int(taken))  # type: ignore[assignment]  # every draw the same code
+    first = make_host(RealClock())
+    taken = approve(first, 1, count=1)[0]
+    # A second host on the same ledger whose every draw is that code.
+    host = AcquirerHost(
+        first.ledger,
+        IssuerDirectory.load(),
+        MagicAmounts.load(),
+        RealClock(),
+        _Always(int(taken)),
+        Iso8583Codec(Iso8583Spec.load()),
+    )
     reply = host.handle(purchase(20000, "000002"))
     assert reply is not None and (reply["39"], reply["38"]) == ("00", taken)
     assert host.ledger.find("POS00001", "000002", DE7) is not None

@@ -37,7 +37,7 @@ import pytest
 
 from drivers.clock import RealClock
 from simulator.errors import Iso8583Error
-from simulator.fleet import GatewayProcess
+from simulator.fleet.gateway_process import GatewayProcess
 from simulator.gateway.ledger import Ledger
 from simulator.terminal.qr_link import SIGNATURE_HEADER, sign
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from gateway_helpers import exchange, magstripe_purchase
 from qr_helpers import WECHAT, Client
 
-from simulator.fleet import GatewayProcess
+from simulator.fleet.gateway_process import GatewayProcess
 from simulator.gateway.hostile import HostileClients
 
 HOSTILE_SECONDS = 6.0

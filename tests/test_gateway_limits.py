@@ -29,7 +29,7 @@ from gateway_helpers import (
 )
 
 from simulator.errors import GatewayError
-from simulator.fleet import GatewayProcess
+from simulator.fleet.gateway_process import GatewayProcess
 from simulator.gateway import cli, listener
 
 SHORT = 0.5  # seconds: the timeouts under test, short so the tests are quick

@@ -19,7 +19,7 @@ from test_gateway_host import exchange, purchase
 
 from drivers.clock import RealClock
 from simulator.errors import GatewayError
-from simulator.fleet import GatewayProcess
+from simulator.fleet.gateway_process import GatewayProcess
 from simulator.gateway.ledger import Ledger
 from simulator.storage import DatabaseInUse, WriterLock
 
