@@ -138,7 +138,7 @@ def test_qr_parameters_come_from_the_stream() -> None:
     assert box is not None and (box[2] - box[0]) % 6 == 0  # whole 6-dot modules
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
 def test_qr_and_barcode_scan_back() -> None:
     image = render_png(receipt_of(python_escpos_receipt()), P58)
     found = decode(image)
@@ -146,7 +146,7 @@ def test_qr_and_barcode_scan_back() -> None:
     assert ("CODE128", ORDER_NO.encode()) in found
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
 @pytest.mark.parametrize(
     ("symbology", "data", "expected"),
     [
@@ -164,7 +164,7 @@ def test_library_barcodes_scan_back(symbology: str, data: str, expected: str) ->
     assert decoded == [expected.encode()]
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
 def test_code128_code_set_c_scans_back() -> None:
     data = b"{C" + bytes([20, 24, 1, 1]) + b"{BX"
     receipt = receipt_of(b"\x1dw\x02\x1dkI" + bytes([len(data)]) + data + b"\x1dV\x00")
@@ -231,7 +231,7 @@ def test_diagnostics_are_typed_and_hooked() -> None:
 # -- possim render -------------------------------------------------------------------
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
 def test_acceptance_python_escpos_bytes_through_possim_render(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
