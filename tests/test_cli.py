@@ -39,8 +39,10 @@ def test_run_fails_on_a_failing_and_on_a_malformed_scenario(tmp_path: Path) -> N
         encoding="utf-8",
     )
     (tmp_path / "broken.yaml").write_text("name: x\nsteps:\n  - sael: 1\n", encoding="utf-8")
+    alone = possim("run", str(tmp_path / "fails.yaml"), cwd=tmp_path)
+    assert alone.returncode == 1  # a scenario failed
     done = possim("run", str(tmp_path), "--junit", "r.xml", cwd=tmp_path)
-    assert done.returncode == 1
+    assert done.returncode == 2  # and one is invalid: invalid input wins, as in pytest
     assert "FAIL" in done.stdout and f"{tmp_path / 'fails.yaml'}:4:" in done.stdout
     assert f"{tmp_path / 'broken.yaml'}:3: unknown step 'sael'" in done.stdout
     suite = ET.parse(tmp_path / "r.xml").getroot()

@@ -36,6 +36,8 @@ INNER_SESSION = ("-p", "no:cacheprovider", "-p", "no:textual-snapshot")
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "scenarios"
 REQUIRE_SYSTEM_ENV = "POSSIM_REQUIRE_SYSTEM"
+# A project that asks for its scenarios/ to be collected (the plugin collects no YAML otherwise).
+OPTED_IN = "[pytest]\npossim_scenario_dirs = scenarios\n"
 # Load every device scheme's module now: pytester drops the modules an inner
 # session imports, and the registry would then make instances of dropped classes.
 registry.schemes(DeviceKind.SCANNER)
@@ -94,7 +96,7 @@ def _library_copy(name: str, *, variants: bool = True) -> str:
 @pytest.fixture
 def library(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project with scenarios/ (3 library scenarios, 5 items) and fixture data beside it."""
-    pytester.makeini("[pytest]\n")
+    pytester.makeini(OPTED_IN)
     folder = pytester.mkdir("scenarios")
     for name in ("card_purchase.yaml", "card_purchase_declined.yaml", "qr_wechat.yaml"):
         (folder / name).write_text(_library_copy(name), encoding="utf-8")
@@ -156,7 +158,7 @@ def test_variants_are_a_cross_product(pytester: pytest.Pytester) -> None:
 def test_a_bad_scenario_is_a_collection_error_with_file_and_line(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makeini("[pytest]\n")
+    pytester.makeini(OPTED_IN)
     bad = "name: bad\nvariants:\n  card_transport: [sim, nfc]\nsteps:\n  - sale: '1.00'\n"
     (pytester.mkdir("scenarios") / "bad.yaml").write_text(bad, encoding="utf-8")
     result = pytester.runpytest(*INNER_SESSION)
@@ -168,7 +170,7 @@ def test_a_bad_scenario_is_a_collection_error_with_file_and_line(
 
 
 def test_failing_scenario_shows_file_line_and_expectation(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\n")
+    pytester.makeini(OPTED_IN)
     path = pytester.mkdir("scenarios") / "wrong.yaml"
     path.write_text(FAILING, encoding="utf-8")
     result = pytester.runpytest(*INNER_SESSION)
@@ -362,7 +364,7 @@ class _LibraryRun:
 
 @pytest.mark.system_package("pcscd")
 @pytest.mark.system_package("vpcd-config")
-@pytest.mark.system_package("pyscard", module="smartcard")
+@pytest.mark.system_package("pyscard")
 def test_whole_library_under_xdist_matches_the_serial_run(tmp_path: Path) -> None:
     """Issue 6: ``pytest scenarios/ -n 2`` passes with the serial run's results, and
     ``--pos-report`` writes one report listing every item, receipts and all."""
@@ -441,7 +443,7 @@ def test_real_printer_url_replaces_the_simulated_one(pytester: pytest.Pytester) 
     pos fixture's and a scenario's receipts; the printer_transport axis disappears."""
     printer = VirtualPrinter(PrinterProfile.load("generic_58mm"))
     with TcpPrinter(PrinterPort(printer)) as network_printer:
-        pytester.makeini("[pytest]\n")
+        pytester.makeini(OPTED_IN)
         pytester.makepyfile(test_shop=POS_TEST)
         text = _library_copy("printer_paper_out.yaml")
         card = _library_copy("card_purchase.yaml", variants=False)

@@ -213,7 +213,7 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
     if not isinstance(seed, int) or isinstance(seed, bool):
         problem = f"seed: expected an integer, got {seed!r}"
         problems.append(ScenarioError(path, problem, document.line_of("seed")))
-    terminal = str(document.get("terminal", "default"))
+    terminal = _beside(path, str(document.get("terminal", "default")))
     try:
         TerminalConfig.load(terminal)
     except FixtureError as exc:
@@ -240,6 +240,18 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
         steps=tuple(steps),
         variants=variants,
     ), []
+
+
+def _beside(scenario: Path, terminal: str) -> str:
+    """A relative ``terminal: x.toml`` is found beside the scenario first (then where possim runs).
+
+    So a project's scenarios name its terminal the same way whatever folder
+    ``possim run`` or pytest is started from.
+    """
+    candidate = scenario.parent / terminal
+    if terminal.endswith(".toml") and not Path(terminal).is_absolute() and candidate.is_file():
+        return str(candidate)
+    return terminal
 
 
 def variant_axes() -> dict[str, tuple[str, ...]]:

@@ -233,7 +233,8 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"report: {report_dir / 'index.html'} and {report_dir / 'run.json'}")
     if args.junit is not None:
         print(f"JUnit report: {args.junit}")
-    return 0 if failed == 0 and not errors else 1
+    # Like pytest: an invalid scenario (or a world that cannot be built) is 2, failures 1.
+    return 2 if errors else 1 if failed else 0
 
 
 def _run_selected(

@@ -66,11 +66,16 @@ def tui_command(args: argparse.Namespace) -> int:
         return serve_command(args)
     if args.play is not None:
         return play_command(args)
+    from simulator.devices.card_image import CardImage
+    from simulator.errors import SimulatorError
     from simulator.simulation import Simulation
     from simulator.terminal.config import TerminalConfig
     from simulator.tui.app import PossimApp
 
     config = TerminalConfig.load(args.config)
+    if args.card is not None and args.card not in CardImage.names():
+        catalogue = ", ".join(CardImage.names())
+        raise SimulatorError(f"--card {args.card!r} is not a catalogue card: {catalogue}")
     with tempfile.TemporaryDirectory(prefix="possim-tui-") as scratch:
         workdir = args.workdir or Path(scratch)
         with Simulation(config, workdir, seed=args.seed or 0) as simulation:
@@ -80,7 +85,8 @@ def tui_command(args: argparse.Namespace) -> int:
 
 def served_command(args: argparse.Namespace) -> str:
     """The ``possim tui`` command line each browser session runs (``--serve`` dropped)."""
-    words = [sys.executable, "-m", "simulator.cli", "tui", "--config", args.config]
+    # `-m possim`: the guarded entry (a user's own simulator/ in this folder is named, not run).
+    words = [sys.executable, "-m", "possim", "tui", "--config", args.config]
     for flag, value in (("--seed", args.seed), ("--card", args.card), ("--workdir", args.workdir)):
         if value is not None:
             words += [flag, str(value)]
@@ -99,9 +105,48 @@ def serve_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+
+    class StoppingServer(Server):
+        """textual-serve's server, whose Ctrl-C (or SIGTERM) also ends the browser sessions.
+
+        On its own it waits for each session's TUI process to quit, which a
+        ``kill -INT`` of the server alone makes them do only ~20 s later; the
+        sessions get SIGINT, so each closes its simulation and temp folder.
+        """
+
+        def request_exit(self) -> None:
+            interrupt_children()
+            super().request_exit()
+
     # Loopback only: the served TUI drives a terminal and its host; nobody else's business.
-    Server(served_command(args), host="127.0.0.1", port=args.serve, title="possim").serve()
+    StoppingServer(served_command(args), host="127.0.0.1", port=args.serve, title="possim").serve()
     return 0
+
+
+def interrupt_children() -> None:
+    """SIGINT to this process's children (the browser sessions' shells and TUIs)."""
+    import os
+    import signal
+
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == me:
+                for pid in [int(entry.name), *_children_of(int(entry.name))]:
+                    os.kill(pid, signal.SIGINT)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to signal
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(word) for word in text.split()]
 
 
 def play_command(args: argparse.Namespace) -> int:
