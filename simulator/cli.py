@@ -210,6 +210,30 @@ def describe_subcommands(parser: argparse.ArgumentParser) -> None:
             describe_subcommands(subparser)
 
 
+class LazyChoice:
+    """An option's ``type=`` that accepts one of the strings at ``"module:NAME"``.
+
+    Like ``choices=``, but the module is imported only when a value is checked,
+    not when ``--help`` lists the options (argparse expands ``choices`` there).
+    Give the option a ``metavar`` naming the choices.
+    """
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+
+    def choices(self) -> tuple[str, ...]:
+        module, _, name = self._target.partition(":")
+        return tuple(getattr(importlib.import_module(module), name))
+
+    def __call__(self, value: str) -> str:
+        choices = self.choices()
+        if value not in choices:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice: {value!r} (choose from {', '.join(choices)})"
+            )
+        return value
+
+
 class _Version(argparse.Action):
     """``--version``: read from the installed distribution's metadata when asked."""
 

@@ -481,3 +481,65 @@ def test_pos_errors_name_the_calling_line(tmp_path: Path) -> None:
             shop.pay_by_qr("1.00", wallet="paypal")
         with pytest.raises(ScenarioError, match="did you mean 'expect_screen'"):
             shop.step("expect_scren", "idle")
+
+
+# -- a project that did not ask for possim ------------------------------------------------
+
+UNRELATED_CONFTEST = """
+import sys
+
+def pytest_sessionfinish(session):
+    loaded = sorted(
+        name for name in sys.modules
+        if name.split(".")[0] in ("possim", "simulator", "drivers", "firmware_fixtures")
+    )
+    with open("possim_modules.txt", "w") as out:
+        out.write("\\n".join(loaded))
+"""
+UNRELATED_TESTS = """
+import warnings
+
+def test_passes():
+    pass
+
+def test_a_tripledes_warning_is_an_error_here():
+    warnings.warn("TripleDES has been moved", DeprecationWarning)
+"""
+
+
+def _unrelated_project(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makeconftest(UNRELATED_CONFTEST)
+    pytester.makepyfile(test_app=UNRELATED_TESTS)
+    folder = pytester.mkdir("scenarios")
+    (folder / "deploy.yaml").write_text("name: production\nsteps: [build, ship]\n", "utf-8")
+    (folder / "broken.yaml").write_text("this: [is not: yaml\n", "utf-8")
+
+
+def test_an_unrelated_project_runs_exactly_as_without_possim(pytester: pytest.Pytester) -> None:
+    """Its own scenarios/*.yaml are not collected, possim's warning filters do not apply,
+    and nothing of possim but the plugin's entry module is imported."""
+    _unrelated_project(pytester)
+    without = pytester.runpytest_subprocess("-p", "no:possim", "-p", "no:cacheprovider")
+    with_possim = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    for result in (without, with_possim):
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(["*DeprecationWarning: TripleDES has been moved*"])
+        result.stdout.no_fnmatch_line("*yaml*")
+    loaded = (pytester.path / "possim_modules.txt").read_text(encoding="utf-8").split()
+    assert loaded == ["possim", "possim.pytest_plugin"]
+
+
+def test_possims_own_items_ignore_its_warnings_and_no_one_elses(pytester: pytest.Pytester) -> None:
+    """In a project that uses possim under filterwarnings = error: the pos test passes
+    (cryptography's TripleDES warning is ignored on it), the project's own test does not."""
+    _unrelated_project(pytester)
+    pytester.makepyfile(
+        test_shop=(
+            "def test_card_purchase(pos):\n    assert pos.pay_by_card('12.34').approved\n\n"
+            "def test_another(pos):\n    assert pos.pay_by_card('1.00').approved\n"
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_app.py::test_a_tripledes_warning_is_an_error_here*"])

@@ -7,7 +7,7 @@ once serially, once spread over xdist workers -- and reports both wall times
 two runs must agree item by item (same node ids, same outcomes, read from their
 JUnit files): a difference means the workers share state, and the benchmark
 fails rather than report a speed-up. Without pytest-xdist installed it reports
-the serial run alone.
+the serial run alone. ``--count N`` takes the first N scenario files only.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def run(options: argparse.Namespace) -> Measurement:
     with tempfile.TemporaryDirectory(prefix="possim-bench-library-") as scratch:
         folder = Path(scratch)
         project = folder / "project"
-        shutil.copytree(bundled.scenarios(), project / "scenarios")
+        (project / "scenarios").mkdir(parents=True)
+        library = sorted(bundled.scenarios().glob("*.yaml"))
+        for path in library[: options.count or None]:  # --count N: the first N files
+            shutil.copyfile(path, project / "scenarios" / path.name)
         (project / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
         serial_seconds, serial = _pytest(project, folder / "serial", [])
         if importlib.util.find_spec("xdist") is None:
