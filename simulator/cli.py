@@ -215,7 +215,8 @@ class LazyChoice:
 
     Like ``choices=``, but the module is imported only when a value is checked,
     not when ``--help`` lists the options (argparse expands ``choices`` there).
-    Give the option a ``metavar`` naming the choices.
+    Give the option a ``metavar`` naming the choices, and for shell completion
+    the action's ``completer`` set to :meth:`complete`.
     """
 
     def __init__(self, target: str) -> None:
@@ -224,6 +225,10 @@ class LazyChoice:
     def choices(self) -> tuple[str, ...]:
         module, _, name = self._target.partition(":")
         return tuple(getattr(importlib.import_module(module), name))
+
+    def complete(self, **kwargs: Any) -> tuple[str, ...]:
+        """Shell completion's values (argcomplete calls an action's ``completer``)."""
+        return self.choices()
 
     def __call__(self, value: str) -> str:
         choices = self.choices()

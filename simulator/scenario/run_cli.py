@@ -114,6 +114,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "-v", "--verbose", action="store_true", help="print each scenario's transcript"
     )
+    for action in run._actions:  # shell completion offers the lazy choices (argcomplete)
+        if isinstance(action.type, LazyChoice):
+            action.completer = action.type.complete  # type: ignore[attr-defined]
     run.set_defaults(handler=run_command)
 
 
