@@ -209,7 +209,7 @@ class SwipeCard(Step):
     help = (
         "The cardholder swipes a card's magnetic stripe (its track 2): a catalogue name "
         "(firmware_fixtures/cards/) or a file. A chip card is refused unless its chip failed "
-        "(fallback); see docs/emv.md."
+        "(fallback); see `possim docs emv`."
     )
     example = "swipe_card: unionpay_debit"
     schema: ClassVar[dict[str, Any]] = _CARD_SCHEMA
@@ -945,7 +945,7 @@ class ExpectLedger(Step):
     help = (
         "The acquirer's ledger's latest card transaction has this status "
         "(approved, declined, unanswered or reversed); `kind`: sale, void or refund "
-        "(docs/settlement.md); `batch`: its batch number."
+        "(`possim docs settlement`); `batch`: its batch number."
     )
     example = "expect_ledger: {status: approved, count: 1}   # or: {status: reversed, kind: void}"
     schema: ClassVar[dict[str, Any]] = {

@@ -34,7 +34,7 @@ def register(commands: Any) -> None:
         type=int,
         metavar="PORT",
         help="serve the TUI to browsers on http://127.0.0.1:PORT instead (one session per "
-        "browser tab; needs textual-serve, see docs/tui.md)",
+        "browser tab; needs textual-serve, see `possim docs tui`)",
     )
     play = tui.add_argument_group("playing a scenario")
     play.add_argument(
