@@ -98,7 +98,9 @@ _TOP_LEVEL_FLAGS = {"-h", "--help", "--version", "--debug"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    stop_on_signals()
+    """The ``possim`` command; ``argv`` given: called from Python (a test), not as a process."""
+    if argv is None:  # this process is possim: its signals are possim's to handle
+        stop_on_signals()
     words = list(sys.argv[1:] if argv is None else argv)
     chosen = chosen_command(words)
     if "_ARGCOMPLETE" in os.environ:  # pragma: no cover - exercised through the shell

@@ -24,10 +24,14 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -204,3 +208,36 @@ def private_pcscd() -> Iterator[PrivatePcscd]:
     except PcscdError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield daemon  # stopped at exit: the process may not start another
+
+
+@dataclass(frozen=True)
+class LibraryRun:
+    """``possim run scenarios/ --verbose --junit`` over the whole library, once per session."""
+
+    out: Path
+    junit: Path
+    console: bytes
+    returncode: int
+    artifacts: dict[Path, Path]  # scenario file -> its artifacts folder
+
+
+@pytest.fixture(scope="session")
+def library_run(tmp_path_factory: pytest.TempPathFactory) -> LibraryRun:
+    """The whole library through ``possim run`` in its own process, shared by the tests
+    that read what such a run leaves (tests/test_hygiene.py, tests/test_scenarios.py)."""
+    folder = tmp_path_factory.mktemp("library-run")
+    out, junit = folder / "runs", folder / "report.xml"
+    library = Path(__file__).resolve().parent.parent / "scenarios"
+    command = [sys.executable, "-m", "possim", "run", str(library), "--out", str(out)]
+    completed = subprocess.run(
+        [*command, "--junit", str(junit), "--verbose"],
+        capture_output=True, cwd=folder, timeout=600, check=False,
+    )  # fmt: skip
+    artifacts: dict[Path, Path] = {}
+    if (out / "run.json").is_file():
+        record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        for scenario in record["scenarios"]:
+            artifacts[Path(scenario["file"])] = (out / scenario["artifacts"]).resolve()
+    return LibraryRun(
+        out, junit, completed.stdout + completed.stderr, completed.returncode, artifacts
+    )

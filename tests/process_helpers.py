@@ -151,3 +151,15 @@ def wait_gone(pids: set[int], deadline: float = DEADLINE) -> set[int]:
         if not left or time.monotonic() > end:
             return left
         time.sleep(0.05)  # polling other processes' exit: nothing to wait on directly
+
+
+# An inner pytest session in this environment loads every plugin installed here:
+# schemathesis, hypothesis and textual-snapshot cost ~2.5 s of CPU per process
+# (of ~3 s) and no inner session of possim's tests needs them. (textual-snapshot
+# would also replace, then delete, the outer session's snapshot folder.)
+LEAN_PYTEST = (
+    "-p", "no:cacheprovider",
+    "-p", "no:schemathesis",
+    "-p", "no:hypothesispytest",
+    "-p", "no:textual-snapshot",
+)  # fmt: skip

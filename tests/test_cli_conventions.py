@@ -98,6 +98,14 @@ def test_version_comes_from_the_package_metadata(tmp_path: Path) -> None:
     assert done.stdout.strip() == f"possim {metadata.version('possim')}"
 
 
+def main(*args: str) -> int:
+    """``possim ARGS`` in this process (argparse's own usage errors exit through SystemExit)."""
+    try:
+        return cli.main(list(args))
+    except SystemExit as exit:
+        return int(exit.code or 0)
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -115,25 +123,35 @@ def test_version_comes_from_the_package_metadata(tmp_path: Path) -> None:
     ],
 )
 def test_usage_and_invalid_input_exit_2_saying_what_was_wrong(
-    tmp_path: Path, args: tuple[str, ...], says: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    says: str,
 ) -> None:
-    done = possim(*args, cwd=tmp_path)
-    assert done.returncode == 2, done.stderr
-    assert says in done.stderr
-    assert "Traceback" not in done.stderr and done.stdout.strip() == ""
+    monkeypatch.chdir(tmp_path)
+    assert main(*args) == 2
+    out, err = capsys.readouterr()
+    assert says in err
+    assert "Traceback" not in err and out.strip() == ""
 
 
-def test_an_invalid_scenario_exits_2_under_every_command(tmp_path: Path) -> None:
+def test_an_invalid_scenario_exits_2_under_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.yaml").write_text("name: x\nsteps:\n  - sael: 1\n", encoding="utf-8")
     for args in (("run", "bad.yaml"), ("check", "bad.yaml"), ("tui", "--play", "bad.yaml")):
-        done = possim(*args, cwd=tmp_path)
-        assert done.returncode == 2, (args, done.stdout, done.stderr)
-        assert "bad.yaml:3: unknown step 'sael'" in done.stdout + done.stderr
+        assert main(*args) == 2, args
+        out, err = capsys.readouterr()
+        assert "bad.yaml:3: unknown step 'sael'" in out + err
 
 
 def test_errors_are_one_line_on_stderr(tmp_path: Path) -> None:
+    """As a user's terminal gets them: a separate process, nothing but the line on stderr."""
     for args in (("tui", "--card", "nosuchcard"), ("docs", "nosuch"), ("bench", "nosuch")):
         done = possim(*args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, (args, done.stderr)
         assert done.stderr.startswith(f"possim {args[0]}: ")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from process_helpers import LEAN_PYTEST
 
 ROOT = Path(__file__).resolve().parent.parent
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
@@ -179,8 +180,8 @@ def test_the_sdists_own_tests_run(installed: Installed, tmp_path: Path) -> None:
         sdist.extractall(tmp_path, filter="data")
     (source,) = tmp_path.glob("possim-*")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/test_scenario_check.py", "tests/test_yaml_lines.py"],
+        [sys.executable, "-m", "pytest", "-q", *LEAN_PYTEST, "tests/test_scenario_check.py",
+         "tests/test_yaml_lines.py"],
         cwd=source, env=clean_env(), capture_output=True, text=True, timeout=TIMEOUT,
         check=False,
     )  # fmt: skip
@@ -247,7 +248,7 @@ def test_errors_are_one_line_and_exit_2(installed: Installed, empty: Path) -> No
 @pytest.mark.parametrize(
     "args",
     [
-        ("purchase", "--count", "10", "--workers", "1"),
+        ("purchase", "--count", "10"),  # one shop per core, as users run it
         ("render", "--count", "5"),
         ("library", "--count", "2"),
         ("startup", "--count", "2"),
