@@ -4,9 +4,13 @@ journal, ledger, run.json, index.html, JUnit report or console output."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import LibraryRun
 
 from simulator.devices.card_image import CardImage
+
+# The library run (tests/conftest.py) is shared with the other file of this group.
+pytestmark = pytest.mark.xdist_group("library_run")
 
 
 def _secrets(card: CardImage) -> dict[str, bytes]:

@@ -17,6 +17,9 @@ from simulator.scenario.runner import run_scenario
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
 SCENARIOS = discover([LIBRARY])
 
+# The library run (tests/conftest.py) is shared with the other file of this group.
+pytestmark = pytest.mark.xdist_group("library_run")
+
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_library_scenario_passes_the_same_way_twice(

@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
 TIMEOUT = 600
 
-pytestmark = pytest.mark.skipif(UV is None, reason="uv (a dev dependency) is not installed")
+pytestmark = [
+    pytest.mark.skipif(UV is None, reason="uv (a dev dependency) is not installed"),
+    pytest.mark.xdist_group("wheel"),  # one wheel and one venv for the module, on one worker
+]
 
 
 @attrs.frozen
