@@ -100,7 +100,7 @@ _TOP_LEVEL_FLAGS = {"-h", "--help", "--version", "--debug"}
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``possim`` command; ``argv`` given: called from Python (a test), not as a process."""
     if argv is None:  # this process is possim: its signals are possim's to handle
-        stop_on_signals()
+        stop_on_sigint()
     words = list(sys.argv[1:] if argv is None else argv)
     chosen = chosen_command(words)
     if "_ARGCOMPLETE" in os.environ:  # pragma: no cover - exercised through the shell
@@ -137,27 +137,21 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def stop_on_signals() -> None:
-    """Make SIGINT raise KeyboardInterrupt, however this process was started; SIGTERM exit.
+def stop_on_sigint() -> None:
+    """Make SIGINT raise KeyboardInterrupt, however this process was started.
 
     Python installs its SIGINT handler only when it starts with SIGINT at its
     default action. A process started with it ignored -- ``possim card serve &``
     in a non-interactive shell, or any child of such a process -- would
-    otherwise ignore Ctrl-C and ``kill -INT`` for good. SIGTERM's default
-    action ends the process on the spot; raising SystemExit instead runs the
-    clean-ups (a private pcscd stopped, temporary folders removed) first.
-    Commands that serve until stopped install their own handlers for both.
+    otherwise ignore Ctrl-C and ``kill -INT`` for good. (SIGTERM keeps its
+    default: an exception raised at an arbitrary point of a threaded shutdown
+    can leave threads behind that keep the process alive; the commands that
+    serve until stopped handle SIGTERM themselves.)
     """
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set handlers (main() called from a thread)
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminated)
-
-
-def _terminated(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 def chosen_command(words: Sequence[str]) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import sqlite3
 import threading
@@ -236,7 +237,13 @@ def test_tui_serve_stops_and_ends_its_browser_sessions(tmp_path: Path) -> None:
     pytest.importorskip("textual_serve")
     aiohttp = pytest.importorskip("aiohttp")
     port = free_port()
-    command = start_like_a_background_job(possim("tui", "--serve", str(port)), cwd=tmp_path)
+    scratch = tmp_path / "tmp"  # where each session's TUI keeps its journal and ledger
+    scratch.mkdir()
+    command = start_like_a_background_job(
+        possim("tui", "--serve", str(port)),
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )
     url = f"http://127.0.0.1:{port}"
     session_open = threading.Event()
     release = threading.Event()
@@ -268,12 +275,14 @@ def test_tui_serve_stops_and_ends_its_browser_sessions(tmp_path: Path) -> None:
         assert session_open.wait(DEADLINE), "the browser session never showed the TUI"
         sessions = descendants(command.process.pid)
         assert sessions, "no TUI process behind the browser session"
+        assert [p.name[:11] for p in scratch.iterdir()] == ["possim-tui-"]
         command.interrupt()
     finally:
         release.set()
         command.stop()
     assert command.process.returncode in (0, 130), command.output
     assert wait_gone(sessions) == set()
+    assert list(scratch.iterdir()) == []  # the session closed itself: its temp folder went too
     assert refuses("127.0.0.1", port)
 
 

@@ -98,7 +98,7 @@ def served_command(args: argparse.Namespace) -> str:
 
 def serve_command(args: argparse.Namespace) -> int:
     try:
-        from textual_serve.server import Server
+        from simulator.tui import served
     except ImportError:
         print(
             "possim tui --serve needs textual-serve: pip install 'textual-serve>=1.1,<2'",
@@ -106,47 +106,8 @@ def serve_command(args: argparse.Namespace) -> int:
         )
         return 2
 
-    class StoppingServer(Server):
-        """textual-serve's server, whose Ctrl-C (or SIGTERM) also ends the browser sessions.
-
-        On its own it waits for each session's TUI process to quit, which a
-        ``kill -INT`` of the server alone makes them do only ~20 s later; the
-        sessions get SIGINT, so each closes its simulation and temp folder.
-        """
-
-        def request_exit(self) -> None:
-            interrupt_children()
-            super().request_exit()
-
-    # Loopback only: the served TUI drives a terminal and its host; nobody else's business.
-    StoppingServer(served_command(args), host="127.0.0.1", port=args.serve, title="possim").serve()
+    served.serve(served_command(args), args.serve)
     return 0
-
-
-def interrupt_children() -> None:
-    """SIGINT to this process's children (the browser sessions' shells and TUIs)."""
-    import os
-    import signal
-
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if parent == me:
-                for pid in [int(entry.name), *_children_of(int(entry.name))]:
-                    os.kill(pid, signal.SIGINT)
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile, or not ours to signal
-
-
-def _children_of(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(word) for word in text.split()]
 
 
 def play_command(args: argparse.Namespace) -> int:
