@@ -27,8 +27,20 @@ $(EMVTOOL):
 demo: $(STAMP)
 	$(BIN)/possim demo
 
-test: $(STAMP) $(EMVTOOL)
-	$(BIN)/python -m pytest
+# The npm ESC/POS encoders the printer is tested against (tests/clients/npm), where npm is;
+# without it their tests skip (and fail under POSSIM_REQUIRE_SYSTEM=1).
+NPM_CLIENTS := tests/clients/npm/node_modules/.package-lock.json
+$(NPM_CLIENTS): tests/clients/npm/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/clients/npm --no-audit --no-fund --silent \
+		|| echo "possim: npm clients not installed; their tests will be skipped"; \
+	else echo "possim: no npm here; the npm-client tests will be skipped"; fi
+
+# The suite on every core (pytest-xdist); tests sharing a session set-up stay on one
+# worker (xdist_group). `make test WORKERS=0` runs it in one process.
+WORKERS ?= auto
+test: $(STAMP) $(EMVTOOL) $(NPM_CLIENTS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

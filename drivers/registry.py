@@ -223,8 +223,14 @@ class DeviceRegistry:
             if self._loaded:
                 return
             for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-                register = entry_point.load()
-                register(self)
+                try:
+                    register = entry_point.load()
+                    register(self)
+                except ImportError as exc:  # a broken plug-in, or possim's packages shadowed
+                    raise DeviceURLError(
+                        f"cannot load the {entry_point.name!r} device scheme "
+                        f"({entry_point.value}): {exc}"
+                    ) from None
             self._loaded = True
 
 

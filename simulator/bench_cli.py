@@ -1,31 +1,24 @@
-"""``possim bench``: list and run the benchmarks in the ``benchmarks`` package."""
+"""``possim bench``: list and run the benchmarks in :mod:`simulator.bench`."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import pkgutil
+import sys
 from types import ModuleType
-from typing import Any
 
-import attrs
-
-import benchmarks
-
-
-@attrs.frozen
-class Measurement:
-    figure: float
-    unit: str
-    details: dict[str, Any] = attrs.field(factory=dict)
+from simulator.errors import SimulatorError
 
 
 def available() -> dict[str, ModuleType]:
+    from simulator import bench
+
     found: dict[str, ModuleType] = {}
-    for info in pkgutil.iter_modules(benchmarks.__path__):
+    for info in pkgutil.iter_modules(bench.__path__):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"benchmarks.{info.name}")
+        module = importlib.import_module(f"simulator.bench.{info.name}")
         if hasattr(module, "run") and hasattr(module, "NAME"):
             found[str(module.NAME)] = module
     return found
@@ -54,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def bench_command(args: argparse.Namespace) -> int:
+    from simulator.bench import BenchmarkFailed, Measurement
+    from simulator.exit_status import one_line
+
     benches = available()
     if args.name is None:
         for name, module in sorted(benches.items()):
@@ -61,9 +57,12 @@ def bench_command(args: argparse.Namespace) -> int:
         return 0
     chosen = benches.get(args.name)
     if chosen is None:
-        print(f"no benchmark {args.name!r}; known: {', '.join(sorted(benches))}")
-        return 2
-    measurement: Measurement = chosen.run(args)
+        raise SimulatorError(f"no benchmark {args.name!r}; known: {', '.join(sorted(benches))}")
+    try:
+        measurement: Measurement = chosen.run(args)
+    except BenchmarkFailed as exc:
+        print(f"possim bench {args.name}: failed: {one_line(str(exc))}", file=sys.stderr)
+        return 1
     for key, value in measurement.details.items():
         print(f"{key}: {value}")
     print(f"{args.name}: {measurement.figure:.1f} {measurement.unit}")

@@ -11,6 +11,7 @@ machine, a ``pcsc://Virtual PCD`` terminal config -- can read it.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from datetime import datetime
@@ -91,14 +92,17 @@ def serve_command(args: argparse.Namespace) -> int:
         stamp = datetime.now().strftime("%H:%M:%S")
         print(f"{stamp} {where}: {message}{hint}", flush=True)
 
+    # Ctrl-C (SIGINT) or SIGTERM stops serving, however the process was started.
+    stop = threading.Event()
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: stop.set())
     link = VpcdCardLink(
         tcp_connector(args.host, args.port), name=where, reconnect_interval=1.0, on_event=report
     )
-    link.insert(VirtualCard(image))
     try:
-        threading.Event().wait()  # until Ctrl-C
-    except KeyboardInterrupt:
-        pass
+        link.insert(VirtualCard(image))
+        while not stop.wait(0.5):
+            pass
     finally:
         link.remove()
     print(f"card removed after {link.exchanges} APDU(s); stopped", flush=True)

@@ -17,7 +17,6 @@ URLs are the driver's: ``usb://VID:PID``, ``serial:///dev/ttyUSB0?baud=9600``,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
 import threading
@@ -132,8 +131,10 @@ def serve_command(args: argparse.Namespace) -> int:
 
     printer.on_receipt.append(show)
     stop = threading.Event()
-    # Before anything is announced: whoever read the address may stop us at once.
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Before anything is announced: whoever read the address may stop us at once,
+    # by Ctrl-C (SIGINT) or SIGTERM -- however the process was started.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: stop.set())
     servers: list[Any] = []
     try:
         if args.tcp is not None:
@@ -164,8 +165,8 @@ def serve_command(args: argparse.Namespace) -> int:
             servers.append(pty)
             print(f"virtual printer ({profile.name}) on serial {pty.url}", flush=True)
         print("press Ctrl-C to stop", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        while not stop.wait(0.5):
+            pass
     finally:
         for server in servers:
             server.close()
@@ -227,6 +228,6 @@ def test_command(args: argparse.Namespace) -> int:
         return 0
     except DriverError as exc:
         print(f"ERROR {exc}", file=sys.stderr)
-        return 1
+        return 2
     finally:
         printer.close()

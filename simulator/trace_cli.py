@@ -89,7 +89,7 @@ def replay_command(args: argparse.Namespace) -> int:
         result = run_scenario(scenario, args.out)
     except (SimulatorError, DriverError, TraceError) as exc:
         print(f"ERROR {exc}", file=sys.stderr)
-        return 1
+        return 2
     return _report(result)
 
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import io
 import json
 import os
 import shlex
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from simulator import cli
 from simulator.scenario.model import discover, load_scenario
 from simulator.scenario.runner import run_scenario
 
@@ -23,9 +26,24 @@ FAILS = "name: {name}\npurpose: fails\nsteps:\n  - sale: '1.00'\n  - expect_scre
 
 
 def possim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(POSSIM), *args], capture_output=True, text=True, cwd=cwd, timeout=300, check=False
-    )
+    """``possim ARGS`` in this process, from ``cwd``, its output captured.
+
+    In process: a new one would import the whole simulation again (~2 s of CPU
+    each). The console script itself: tests/test_cli.py, tests/test_wheel.py,
+    and the progress bar test below (it needs a terminal).
+    """
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exit:  # argparse's usage errors
+                code = int(exit.code or 0)
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["possim", *args], code, out.getvalue(), err.getvalue())
 
 
 def _transcript(folder: Path) -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from printer_fuzz_bounds import assert_still_answers, bounded
 
-from benchmarks.samples import python_escpos_receipt, sale_receipt
 from drivers.printer.profile import PrinterProfile
+from simulator.bench.samples import python_escpos_receipt, sale_receipt
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer.render.png import PaperRenderer
 

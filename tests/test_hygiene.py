@@ -4,14 +4,14 @@ journal, ledger, run.json, index.html, JUnit report or console output."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+import pytest
+from conftest import LibraryRun
 
 from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 
-REPO = Path(__file__).resolve().parent.parent
+# The library run (tests/conftest.py) is shared with the other file of this group.
+pytestmark = pytest.mark.xdist_group("library_run")
 
 
 def _secrets(card: CardImage) -> dict[str, bytes]:
@@ -26,28 +26,10 @@ def _secrets(card: CardImage) -> dict[str, bytes]:
     }
 
 
-def test_no_pin_or_full_pan_in_any_artifact(tmp_path: Path) -> None:
-    out = tmp_path / "runs"
-    junit = tmp_path / "report.xml"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simulator.cli",
-            "run",
-            str(REPO / "scenarios"),
-            "--out",
-            str(out),
-            "--junit",
-            str(junit),
-            "--verbose",
-        ],
-        capture_output=True,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stdout.decode() + completed.stderr.decode()
+def test_no_pin_or_full_pan_in_any_artifact(library_run: LibraryRun) -> None:
+    """The library run (``possim run scenarios/ --verbose --junit``, tests/conftest.py)."""
+    assert library_run.returncode == 0, library_run.console.decode()
+    out, junit = library_run.out, library_run.junit
     card = cards.load("unionpay_debit")
     secrets = _secrets(card)
     artifacts = [p for p in out.rglob("*") if p.is_file()]
@@ -75,7 +57,7 @@ def test_no_pin_or_full_pan_in_any_artifact(tmp_path: Path) -> None:
         "index.html",
     } <= kinds
     blobs = {str(p): p.read_bytes() for p in [*artifacts, junit]}
-    blobs["console"] = completed.stdout + completed.stderr
+    blobs["console"] = library_run.console
     # ... and the masked PAN really is in the receipts, so the card was used.
     assert any(card.masked_pan.encode() in blob for blob in blobs.values())
     leaks = [

@@ -19,17 +19,19 @@ import pytest
 from simulator.devices import cards
 from simulator.pcscd import SOCKET_ENV, PrivatePcscd, VpcdSlot, vicc_command, wait_for_reader_state
 
+# Runs the rest of the command line with SIGINT ignored, as `cmd &` in a script does.
+BACKGROUND_JOB = ("sh", "-c", 'trap "" INT; exec "$@"', "sh")
 SETTLE = 10.0  # real seconds for a card process to start and pcscd to notice it
 
 pytestmark = [
     pytest.mark.system_package("pcscd"),
     pytest.mark.system_package("vpcd-config"),
-    pytest.mark.system_package("pyscard", module="smartcard"),
+    pytest.mark.system_package("pyscard"),
 ]
 
 
 def possim(*args: str) -> list[str]:
-    return [sys.executable, "-m", "simulator.cli", *args]
+    return [sys.executable, "-m", "possim", *args]
 
 
 def atr_now(reader: str) -> bytes:
@@ -116,10 +118,16 @@ def test_card_serve_inserts_the_card_until_ctrl_c(
     private_pcscd: PrivatePcscd, slot: VpcdSlot
 ) -> None:
     image = cards.load("unionpay_debit")
+    # Started as `possim card serve &` in a script starts it: with SIGINT ignored
+    # (tests/process_helpers.py). Python then installs no KeyboardInterrupt handler
+    # of its own, and SIGINT used to leave the command running (issue 14).
     serve = subprocess.Popen(
-        private_pcscd.namespace_command(
-            possim("card", "serve", "unionpay_debit", "--port", str(slot.port))
-        ),
+        [
+            *BACKGROUND_JOB,
+            *private_pcscd.namespace_command(
+                possim("card", "serve", "unionpay_debit", "--port", str(slot.port))
+            ),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

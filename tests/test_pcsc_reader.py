@@ -35,7 +35,7 @@ SELECT_PSE = cmd.select(cmd.PSE_NAME)
 needs_pcsc = [
     pytest.mark.system_package("pcscd"),
     pytest.mark.system_package("vpcd-config"),  # vsmartcard-vpcd
-    pytest.mark.system_package("pyscard", module="smartcard"),
+    pytest.mark.system_package("pyscard"),
 ]
 
 
@@ -87,7 +87,7 @@ def test_missing_pyscard_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch)
     assert "swig" in message and "libpcsclite-dev" in message
 
 
-@pytest.mark.system_package("pyscard", module="smartcard")
+@pytest.mark.system_package("pyscard")
 def test_pcscd_not_running_says_so() -> None:
     # libpcsclite reads the socket name once per process: ask from a fresh one.
     code = "from drivers.pcsc_card_reader import PcscCardReader\nPcscCardReader('x')\n"

@@ -19,7 +19,7 @@ from simulator.terminal.config import TerminalConfig
 pytestmark = [
     pytest.mark.system_package("pcscd"),
     pytest.mark.system_package("vpcd-config"),
-    pytest.mark.system_package("pyscard", module="smartcard"),
+    pytest.mark.system_package("pyscard"),
     pytest.mark.filterwarnings("ignore:.*TripleDES"),
 ]
 

@@ -11,9 +11,9 @@ import pytest
 from escpos.printer import Dummy
 from PIL import Image
 
-from benchmarks.samples import ORDER_NO, QR_DATA, logo, python_escpos_receipt
 from drivers.printer.profile import PrinterProfile
 from simulator import cli
+from simulator.bench.samples import ORDER_NO, QR_DATA, logo, python_escpos_receipt
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer.paper import LineKind, RenderedReceipt
 from simulator.devices.printer.render import bitmaps
@@ -177,7 +177,7 @@ def test_qr_parameters_come_from_the_stream() -> None:
     assert box is not None and (box[2] - box[0]) % 6 == 0  # whole 6-dot modules
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
 def test_qr_and_barcode_scan_back() -> None:
     image = render_png(receipt_of(python_escpos_receipt()), P58)
     found = decode(image)
@@ -185,7 +185,7 @@ def test_qr_and_barcode_scan_back() -> None:
     assert ("CODE128", ORDER_NO.encode()) in found
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
 @pytest.mark.parametrize(
     ("symbology", "data", "expected"),
     [
@@ -203,7 +203,7 @@ def test_library_barcodes_scan_back(symbology: str, data: str, expected: str) ->
     assert decoded == [expected.encode()]
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
 @pytest.mark.parametrize(("symbology", "data"), [("CODE39", "ABC-123"), ("ITF", "12345678")])
 def test_binary_level_barcodes_have_thin_and_thick_elements(symbology: str, data: str) -> None:
     """python-escpos barcode(width=2): GS w 2 is a 2-dot thin and 5-dot thick element
@@ -243,7 +243,8 @@ def test_a_barcode_wider_than_the_paper_is_not_printed(symbology: str, data: str
     assert symbology in error and "more than the 384-dot line; not printed" in error
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
+@pytest.mark.system_package("libzbar0")
 def test_code128_code_set_c_scans_back() -> None:
     data = b"{C" + bytes([20, 24, 1, 1]) + b"{BX"
     receipt = receipt_of(b"\x1dw\x02\x1dkI" + bytes([len(data)]) + data + b"\x1dV\x00")
@@ -310,7 +311,7 @@ def test_diagnostics_are_typed_and_hooked() -> None:
 # -- possim render -------------------------------------------------------------------
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
 def test_acceptance_python_escpos_bytes_through_possim_render(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from benchmarks.samples import python_escpos_receipt, sale_receipt
 from drivers.printer.profile import PrinterProfile
+from simulator.bench.samples import python_escpos_receipt, sale_receipt
 from simulator.devices.printer import VirtualPrinter
-from simulator.devices.printer.render.fonts import PINNED_FONT, find_font
 from simulator.devices.printer.render.png import PaperRenderer
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -56,14 +55,9 @@ def test_text_matches_golden(name: str) -> None:
     assert text == path.read_text(encoding="utf-8"), f"differs from {path}"
 
 
+@pytest.mark.system_package("fonts-wqy-microhei")  # the golden PNGs are drawn with it
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_png_matches_golden(name: str) -> None:
-    font = find_font()
-    if not font.pinned:
-        message = f"golden PNGs are drawn with {PINNED_FONT!r}; this machine has {font.name!r}"
-        if os.environ.get("POSSIM_REQUIRE_SYSTEM") == "1":
-            pytest.fail(message + " (install fonts-wqy-microhei)", pytrace=False)
-        pytest.skip(message)
     _, png = rendered(name)
     path = GOLDEN / f"{name}.png"
     if UPDATE:

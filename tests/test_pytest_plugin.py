@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from process_helpers import LEAN_PYTEST
 
 from drivers.printer.profile import PrinterProfile
 from drivers.registry import registry
@@ -31,12 +32,13 @@ from simulator.errors import ScenarioError
 from simulator.scenario.pos import Pos
 
 pytest_plugins = ["pytester"]
-# The inner sessions run in this process: textual-snapshot's session hooks would
-# replace (and then delete) the outer session's snapshot folder.
-INNER_SESSION = ("-p", "no:cacheprovider", "-p", "no:textual-snapshot")
+# The inner sessions load only the plugins they need (tests/process_helpers.py).
+INNER_SESSION = LEAN_PYTEST
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "scenarios"
 REQUIRE_SYSTEM_ENV = "POSSIM_REQUIRE_SYSTEM"
+# A project that asks for its scenarios/ to be collected (the plugin collects no YAML otherwise).
+OPTED_IN = "[pytest]\npossim_scenario_dirs = scenarios\n"
 # Load every device scheme's module now: pytester drops the modules an inner
 # session imports, and the registry would then make instances of dropped classes.
 registry.schemes(Scanner)
@@ -95,7 +97,7 @@ def _library_copy(name: str, *, variants: bool = True) -> str:
 @pytest.fixture
 def library(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project with scenarios/ (3 library scenarios, 5 items) and fixture data beside it."""
-    pytester.makeini("[pytest]\n")
+    pytester.makeini(OPTED_IN)
     folder = pytester.mkdir("scenarios")
     for name in ("card_purchase.yaml", "card_purchase_declined.yaml", "qr_wechat.yaml"):
         (folder / name).write_text(_library_copy(name), encoding="utf-8")
@@ -157,7 +159,7 @@ def test_variants_are_a_cross_product(pytester: pytest.Pytester) -> None:
 def test_a_bad_scenario_is_a_collection_error_with_file_and_line(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makeini("[pytest]\n")
+    pytester.makeini(OPTED_IN)
     bad = "name: bad\nvariants:\n  card_transport: [sim, nfc]\nsteps:\n  - sale: '1.00'\n"
     (pytester.mkdir("scenarios") / "bad.yaml").write_text(bad, encoding="utf-8")
     result = pytester.runpytest(*INNER_SESSION)
@@ -169,7 +171,7 @@ def test_a_bad_scenario_is_a_collection_error_with_file_and_line(
 
 
 def test_failing_scenario_shows_file_line_and_expectation(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\n")
+    pytester.makeini(OPTED_IN)
     path = pytester.mkdir("scenarios") / "wrong.yaml"
     path.write_text(FAILING, encoding="utf-8")
     result = pytester.runpytest(*INNER_SESSION)
@@ -212,23 +214,6 @@ def test_junit_carries_the_device_configuration(library: pytest.Pytester) -> Non
     assert Path(pty["artifacts"], "transcript.jsonl").is_file()
 
 
-def test_parallel_run_matches_the_serial_run(library: pytest.Pytester) -> None:
-    serial_xml, parallel_xml = library.path / "serial.xml", library.path / "parallel.xml"
-    artifacts = library.path / "runs"
-    library.runpytest(f"--junitxml={serial_xml}", *INNER_SESSION)
-    result = library.runpytest(
-        "-n", "2", f"--junitxml={parallel_xml}", f"--pos-artifacts={artifacts}", *INNER_SESSION
-    )
-    serial = _outcomes(serial_xml)
-    assert len(serial) == 5 and "failure" not in serial.values()
-    assert _outcomes(parallel_xml) == serial
-    # Each worker its own artifacts (and so its own SQLite journal and ledger).
-    workers = sorted(p.name for p in artifacts.iterdir())
-    assert workers == ["gw0", "gw1"], result.stdout.str()
-    ledgers = list(artifacts.rglob("ledger.sqlite"))
-    assert len(ledgers) == len([o for o in serial.values() if o == "passed"])
-
-
 def _junit_id(nodeid: str) -> str:
     """``nodeid`` as :func:`_outcomes` names it (pytest's junitxml classname::name)."""
     path, bracket, params = nodeid.partition("[")
@@ -257,12 +242,16 @@ def _workers(report: Path, scenarios: list[dict[str, Any]], artifacts: Path) -> 
     return {w.name for w in artifacts.iterdir() if any(f.is_relative_to(w) for f in folders)}
 
 
-def test_parallel_run_writes_one_merged_report(library: pytest.Pytester) -> None:
+def test_parallel_run_matches_the_serial_run_and_writes_one_merged_report(
+    library: pytest.Pytester,
+) -> None:
     (library.path / "scenarios" / "wrong.yaml").write_text(FAILING, encoding="utf-8")
     bad = "name: bad\nvariants:\n  card_transport: [sim, nfc]\nsteps:\n  - sale: '1.00'\n"
     (library.path / "scenarios" / "bad.yaml").write_text(bad, encoding="utf-8")
     report, artifacts = library.path / "report", library.path / "runs"
-    junit = library.path / "junit.xml"
+    junit, serial_xml = library.path / "junit.xml", library.path / "serial.xml"
+    # (xdist runs the items despite bad.yaml's collection error; pytest alone is told to.)
+    library.runpytest(f"--junitxml={serial_xml}", "--continue-on-collection-errors", *INNER_SESSION)
     library.runpytest(
         "-n",
         "2",
@@ -271,7 +260,13 @@ def test_parallel_run_writes_one_merged_report(library: pytest.Pytester) -> None
         f"--pos-artifacts={artifacts}",
         *INNER_SESSION,
     )
+    # The same items with the same outcomes as the serial run.
+    assert _outcomes(junit) == _outcomes(serial_xml)
     outcomes = {item: o for item, o in _outcomes(junit).items() if "bad.yaml" not in item}
+    # Each worker its own artifacts (and so its own SQLite journal and ledger).
+    assert sorted(p.name for p in artifacts.iterdir()) == ["gw0", "gw1"]
+    ledgers = list(artifacts.rglob("ledger.sqlite"))
+    assert len(ledgers) == len([o for o in outcomes.values() if o in ("passed", "failure")])
     collected = [
         "scenarios/card_purchase.yaml::card_purchase[sim]",
         "scenarios/card_purchase.yaml::card_purchase[pcsc]",
@@ -330,40 +325,48 @@ def test_a_crashed_worker_is_named_in_the_merged_report(library: pytest.Pytester
 
 
 class _LibraryRun:
-    """``pytest scenarios/`` over the real library in a fresh process of this Python."""
+    """``pytest scenarios/`` over the real library in a fresh process of this Python.
+
+    Started by the constructor; :meth:`wait` collects it. The serial and the
+    ``-n 2`` run go side by side: neither shares anything with the other (their
+    own basetemp, artifacts, reports, private pcscds), which this also proves.
+    """
 
     def __init__(self, folder: Path, *extra: str) -> None:
         folder.mkdir()
         self.report, self.artifacts = folder / "report", folder / "artifacts"
-        junit = folder / "junit.xml"
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "scenarios/",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={folder / 'tmp'}",
-            f"--junitxml={junit}",
-            f"--pos-report={self.report}",
-            f"--pos-artifacts={self.artifacts}",
-            *extra,
-        ]
+        self.junit = folder / "junit.xml"
+        self.command = [
+            sys.executable, "-m", "pytest", "scenarios/", "-q", *LEAN_PYTEST,
+            f"--basetemp={folder / 'tmp'}", f"--junitxml={self.junit}",
+            f"--pos-report={self.report}", f"--pos-artifacts={self.artifacts}", *extra,
+        ]  # fmt: skip
         # A missing pcscd must fail the pcsc items here, never skip them.
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
         env[REQUIRE_SYSTEM_ENV] = "1"
-        done = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-        )
-        self.output = f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-4000:]}"
-        assert done.returncode in (0, 1) and junit.is_file(), self.output
-        self.outcomes = _outcomes(junit)
+        self._process = subprocess.Popen(
+            self.command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        self.output = ""
+        self.outcomes: dict[str, str] = {}
+
+    def wait(self) -> _LibraryRun:
+        try:
+            stdout, _ = self._process.communicate(timeout=900)
+        finally:
+            if self._process.poll() is None:
+                self._process.kill()
+        code = self._process.returncode
+        self.output = f"{' '.join(self.command)} exited {code}:\n{stdout[-4000:]}"
+        assert code in (0, 1) and self.junit.is_file(), self.output
+        self.outcomes = _outcomes(self.junit)
+        return self
 
 
 @pytest.mark.system_package("pcscd")
 @pytest.mark.system_package("vpcd-config")
-@pytest.mark.system_package("pyscard", module="smartcard")
+@pytest.mark.system_package("pyscard")
 def test_whole_library_under_xdist_matches_the_serial_run(tmp_path: Path) -> None:
     """Issue 6: ``pytest scenarios/ -n 2`` passes with the serial run's results, and
     ``--pos-report`` writes one report listing every item, receipts and all."""
@@ -375,8 +378,9 @@ def test_whole_library_under_xdist_matches_the_serial_run(tmp_path: Path) -> Non
         if os.environ.get(REQUIRE_SYSTEM_ENV) == "1":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    serial = _LibraryRun(tmp_path / "serial")
-    parallel = _LibraryRun(tmp_path / "parallel", "-n", "2")
+    serial_run = _LibraryRun(tmp_path / "serial")
+    parallel = _LibraryRun(tmp_path / "parallel", "-n", "2").wait()
+    serial = serial_run.wait()
     assert serial.outcomes, serial.output
     failed = sorted(item for item, outcome in serial.outcomes.items() if outcome != "passed")
     assert not failed, serial.output
@@ -442,7 +446,7 @@ def test_real_printer_url_replaces_the_simulated_one(pytester: pytest.Pytester) 
     pos fixture's and a scenario's receipts; the printer_transport axis disappears."""
     printer = VirtualPrinter(PrinterProfile.load("generic_58mm"))
     with TcpPrinter(PrinterPort(printer)) as network_printer:
-        pytester.makeini("[pytest]\n")
+        pytester.makeini(OPTED_IN)
         pytester.makepyfile(test_shop=POS_TEST)
         text = _library_copy("printer_paper_out.yaml")
         card = _library_copy("card_purchase.yaml", variants=False)
@@ -480,3 +484,65 @@ def test_pos_errors_name_the_calling_line(tmp_path: Path) -> None:
             shop.pay_by_qr("1.00", wallet="paypal")
         with pytest.raises(ScenarioError, match="did you mean 'expect_screen'"):
             shop.step("expect_scren", "idle")
+
+
+# -- a project that did not ask for possim ------------------------------------------------
+
+UNRELATED_CONFTEST = """
+import sys
+
+def pytest_sessionfinish(session):
+    loaded = sorted(
+        name for name in sys.modules
+        if name.split(".")[0] in ("possim", "simulator", "drivers", "firmware_fixtures")
+    )
+    with open("possim_modules.txt", "w") as out:
+        out.write("\\n".join(loaded))
+"""
+UNRELATED_TESTS = """
+import warnings
+
+def test_passes():
+    pass
+
+def test_a_tripledes_warning_is_an_error_here():
+    warnings.warn("TripleDES has been moved", DeprecationWarning)
+"""
+
+
+def _unrelated_project(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makeconftest(UNRELATED_CONFTEST)
+    pytester.makepyfile(test_app=UNRELATED_TESTS)
+    folder = pytester.mkdir("scenarios")
+    (folder / "deploy.yaml").write_text("name: production\nsteps: [build, ship]\n", "utf-8")
+    (folder / "broken.yaml").write_text("this: [is not: yaml\n", "utf-8")
+
+
+def test_an_unrelated_project_runs_exactly_as_without_possim(pytester: pytest.Pytester) -> None:
+    """Its own scenarios/*.yaml are not collected, possim's warning filters do not apply,
+    and nothing of possim but the plugin's entry module is imported."""
+    _unrelated_project(pytester)
+    without = pytester.runpytest_subprocess("-p", "no:possim", *LEAN_PYTEST)
+    with_possim = pytester.runpytest_subprocess(*LEAN_PYTEST)
+    for result in (without, with_possim):
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(["*DeprecationWarning: TripleDES has been moved*"])
+        result.stdout.no_fnmatch_line("*yaml*")
+    loaded = (pytester.path / "possim_modules.txt").read_text(encoding="utf-8").split()
+    assert loaded == ["possim", "possim.pytest_plugin"]
+
+
+def test_possims_own_items_ignore_its_warnings_and_no_one_elses(pytester: pytest.Pytester) -> None:
+    """In a project that uses possim under filterwarnings = error: the pos test passes
+    (cryptography's TripleDES warning is ignored on it), the project's own test does not."""
+    _unrelated_project(pytester)
+    pytester.makepyfile(
+        test_shop=(
+            "def test_card_purchase(pos):\n    assert pos.pay_by_card('12.34').approved\n\n"
+            "def test_another(pos):\n    assert pos.pay_by_card('1.00').approved\n"
+        )
+    )
+    result = pytester.runpytest(*INNER_SESSION)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_app.py::test_a_tripledes_warning_is_an_error_here*"])

@@ -133,7 +133,7 @@ def _simulation(tmp_path: Path) -> Simulation:
     return sim
 
 
-@pytest.mark.system_package("libzbar0", module="pyzbar")
+@pytest.mark.system_package("libzbar0")
 def test_the_printed_dynamic_qr_scans_back_to_a_valid_emvco_payload(tmp_path: Path) -> None:
     from pyzbar.pyzbar import decode as zbar_decode
 

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import LibraryRun
 
 from simulator.errors import ScenarioError
 from simulator.scenario.junit import write_junit
@@ -16,15 +17,23 @@ from simulator.scenario.runner import run_scenario
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
 SCENARIOS = discover([LIBRARY])
 
+# The library run (tests/conftest.py) is shared with the other file of this group.
+pytestmark = pytest.mark.xdist_group("library_run")
+
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_library_scenario_passes_the_same_way_twice(path: Path, tmp_path: Path) -> None:
-    scenario = load_scenario(path)
-    first = run_scenario(scenario, tmp_path / "first")
-    assert first.passed, first.failure_text
-    second = run_scenario(scenario, tmp_path / "second")
+def test_library_scenario_passes_the_same_way_twice(
+    path: Path, tmp_path: Path, library_run: LibraryRun
+) -> None:
+    """Once in the session's ``possim run`` of the library (its own process, after the
+    scenarios before it), once here: the same transcript, event for event."""
+    first = library_run.artifacts.get(path)
+    assert first is not None, library_run.console.decode()[-3000:]
+    result = json.loads((first / "result.json").read_text(encoding="utf-8"))
+    assert result["passed"], result
+    second = run_scenario(load_scenario(path), tmp_path / "second")
     assert second.passed, second.failure_text
-    assert _transcript(first.artifacts) == _transcript(second.artifacts)
+    assert _transcript(first) == _transcript(second.artifacts)
 
 
 def test_library_has_the_spine_scenarios() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from process_helpers import LEAN_PYTEST
 
 pytest_plugins = ["pytester"]
-# The inner sessions run in this process: textual-snapshot's session hooks would
-# replace (and then delete) the outer session's snapshot folder.
-INNER_SESSION = ("-p", "no:cacheprovider", "-p", "no:textual-snapshot")
+INNER_SESSION = LEAN_PYTEST  # the plugins the inner sessions need (tests/process_helpers.py)
 
 CONFTEST = (Path(__file__).parent / "conftest.py").read_text(encoding="utf-8")
 TEST = """

@@ -170,7 +170,7 @@ def test_record_then_replay_a_qr_sale_over_ptys(tmp_path: Path) -> None:
 
 @pytest.mark.system_package("pcscd")
 @pytest.mark.system_package("vpcd-config")
-@pytest.mark.system_package("pyscard", module="smartcard")
+@pytest.mark.system_package("pyscard")
 def test_record_then_replay_a_card_purchase_over_pcscd(
     private_pcscd: PrivatePcscd, tmp_path: Path
 ) -> None:

@@ -99,7 +99,7 @@ FILE_PARAMS = (PROFILE,)
 
 _USB_HINT = (
     "check the cable and `lsusb`; on Linux a non-root user needs a udev rule "
-    '(SUBSYSTEM=="usb", ATTR{idVendor}=="VVVV", MODE="0666"; see docs/printer.md)'
+    '(SUBSYSTEM=="usb", ATTR{idVendor}=="VVVV", MODE="0666"; see `possim docs printer`)'
 )
 
 

@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run N simulated terminals against an ISO 8583 host and report",
         description="Run N simulated terminals (distinct TIDs, one TCP connection each) "
         "sending magnetic-stripe purchases to an ISO 8583 host; report response codes, "
-        "losses, latency and throughput (docs/real_hosts.md).",
+        "losses, latency and throughput (`possim docs real_hosts`).",
     )
     fleet.add_argument(
         "--host",

@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "gateway",
         help="the acquirer host simulator",
         description="The ISO 8583 acquirer host and QR channels simulator "
-        "(see docs/gateway.md and docs/qr_api.md).",
+        "(`possim docs gateway`, `possim docs qr_api`).",
     )
     commands = gateway.add_subparsers(dest="gateway_command", metavar="COMMAND", required=True)
     serve = commands.add_parser(
@@ -276,7 +276,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
                 flush=True,
             )
             print(
-                f"possim gateway: QR API (docs/qr_api.md) listening on {gateway.qr_base_url}",
+                f"possim gateway: QR API (possim docs qr_api) listening on {gateway.qr_base_url}",
                 flush=True,
             )
             print(

@@ -2,7 +2,8 @@
 
 Every problem of every file is printed as ``file:line: problem`` (the parser's
 own messages, so ``possim run`` says the same), sorted by file and line; the
-exit status is 1 if there was any, else ``N scenarios OK`` and 0.
+exit status is 2 (invalid input, as under ``possim run``) if there was any,
+else ``N scenarios OK`` and 0.
 """
 
 from __future__ import annotations
@@ -47,6 +48,6 @@ def check_command(args: argparse.Namespace) -> int:
     if problems:
         files = len({problem.path for problem in problems})
         print(f"{len(problems)} problem(s) in {files} of {count} scenario(s)", file=sys.stderr)
-        return 1
+        return 2
     print(f"{count} scenarios OK")
     return 0

@@ -59,7 +59,7 @@ class CardFault(Step):
     help = (
         "The cardholder pulls the card out while the terminal talks to it: the terminal's "
         "`remove_at_apdu`-th command from now (1 = the next) finds the slot empty. Put it "
-        "before `insert_card`; the numbers of a purchase are in docs/emv.md."
+        "before `insert_card`; the numbers of a purchase are in `possim docs emv`."
     )
     example = "card_fault: {remove_at_apdu: 12}"
     schema: ClassVar[dict[str, Any]] = {

@@ -221,6 +221,7 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
         problem = f"terminal: expected the name or path of a configuration, got {terminal!r}"
         problems.append(ScenarioError(path, problem, document.line_of("terminal")))
         terminal = "default"
+    terminal = _beside(path, terminal)
     try:
         config = TerminalConfig.load(terminal)
     except FixtureError as exc:
@@ -252,6 +253,18 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
         steps=tuple(steps),
         variants=variants,
     ), []
+
+
+def _beside(scenario: Path, terminal: str) -> str:
+    """A relative ``terminal: x.toml`` is found beside the scenario first (then where possim runs).
+
+    So a project's scenarios name its terminal the same way whatever folder
+    ``possim run`` or pytest is started from.
+    """
+    candidate = scenario.parent / terminal
+    if terminal.endswith(".toml") and not Path(terminal).is_absolute() and candidate.is_file():
+        return str(candidate)
+    return terminal
 
 
 def variant_axes() -> dict[str, tuple[str, ...]]:

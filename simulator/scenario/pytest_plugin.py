@@ -1,15 +1,17 @@
-"""possim's pytest plugin: YAML scenarios as test items, the ``pos`` fixture, real devices.
+"""possim's pytest plugin, the part loaded when a project asks for possim.
 
-Loaded through the ``pytest11`` entry point ``possim`` (``-p no:possim`` turns
-it off). What it adds (docs/pytest.md):
+:mod:`possim.pytest_plugin` (the ``pytest11`` entry point) holds the options,
+the ini option and the ``pos`` fixture, and registers this module only when a
+project opts in (``possim_scenario_dirs``, a ``--pos-*`` option) or a test
+uses ``pos`` or ``pos_device`` (docs: ``possim docs pytest``). What it adds:
 
 * **collection**: every ``*.yaml`` / ``*.yml`` under the folders named by the
-  ini option ``possim_scenario_dirs`` (default ``scenarios``, relative to the
-  ini file) is a scenario file; each becomes one item named after the file, or
-  one per combination of its ``variants:`` (``card_purchase[pcsc-usb]``). It
-  runs through :func:`simulator.scenario.runner.run_scenario`; a failure shows
-  the runner's file:line, expectation and transcript excerpt, not a traceback.
-  Fixture data (``firmware_fixtures/``) is never collected.
+  ini option ``possim_scenario_dirs`` (relative to the ini file) is a scenario
+  file; each becomes one item named after the file, or one per combination of
+  its ``variants:`` (``card_purchase[pcsc-usb]``). It runs through
+  :func:`simulator.scenario.runner.run_scenario`; a failure shows the runner's
+  file:line, expectation and transcript excerpt, not a traceback. Fixture data
+  (``firmware_fixtures/``) is never collected.
 * **artifacts** per item under ``--pos-artifacts DIR`` (default
   ``<basetemp>/possim-runs``), in a folder per xdist worker;
 * **properties**: each item's terminal, device URLs, transports and seed go to
@@ -18,13 +20,10 @@ it off). What it adds (docs/pytest.md):
   URL`` replace the terminal configuration's device URLs, and
   ``@pytest.mark.pos_device("printer")`` skips a test unless that device was
   given and answers (the driver's own error is the reason);
-* the **pos** fixture: a :class:`simulator.scenario.pos.Pos`;
+* the **pos** fixture's shop (:func:`pos_shop`): a :class:`simulator.scenario.pos.Pos`;
 * **reports**: ``--pos-report DIR`` writes ``run.json`` and ``index.html`` at the
   end; under xdist each worker sends its scenario records to the controller
   (``workeroutput``, read in ``pytest_testnodedown``), which writes the one report.
-
-Heavy modules are imported inside hooks: this plugin loads in every pytest
-session of the environment it is installed in.
 """
 
 from __future__ import annotations
@@ -39,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from possim.pytest_plugin import DEVICE_OPTIONS, SCENARIO_DIRS_INI
+
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
@@ -48,16 +49,9 @@ if TYPE_CHECKING:
     from simulator.scenario.runner import ScenarioResult
 
 REQUIRE_SYSTEM_ENV = "POSSIM_REQUIRE_SYSTEM"  # as in tests/conftest.py: skips become failures
-SCENARIO_DIRS_INI = "possim_scenario_dirs"
 SUFFIXES = (".yaml", ".yml")
-# Device (a [devices] key) -> its command-line option, and the variant axis a
-# real device makes meaningless (a transport applies to simulated devices only).
-DEVICE_OPTIONS = {
-    "printer": "--pos-printer",
-    "card_reader": "--pos-card-reader",
-    "scanner": "--pos-scanner",
-    "speaker": "--pos-speaker",
-}
+# The variant axis a real device makes meaningless (a transport applies to
+# simulated devices only).
 DEVICE_AXES = {
     "printer": "printer_transport",
     "card_reader": "card_transport",
@@ -82,55 +76,11 @@ _from_workers_key = pytest.StashKey["_FromWorkers"]()
 # -- options, markers ---------------------------------------------------------------------
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("possim", "possim scenarios and simulated POS (docs/pytest.md)")
-    group.addoption(
-        "--pos-artifacts",
-        metavar="DIR",
-        type=Path,
-        help="where scenario items and the pos fixture leave transcripts, receipts, journal "
-        "and ledger (one sub-folder per xdist worker); default: <basetemp>/possim-runs",
-    )
-    group.addoption(
-        "--pos-seed",
-        metavar="N",
-        type=int,
-        help="seed for every scenario (instead of its seed:) and for the pos fixture (default 0)",
-    )
-    for device, option in DEVICE_OPTIONS.items():
-        group.addoption(
-            option,
-            metavar="URL",
-            dest=_dest(device),
-            help=f"the {device.replace('_', ' ')} instead of the terminal configuration's "
-            "(a real device by URL, see docs/pytest.md); pos_device tests need it",
-        )
-    group.addoption(
-        "--pos-report",
-        metavar="DIR",
-        type=Path,
-        help="write the run's reports (JSON run record, HTML summary) here at the end",
-    )
-    parser.addini(
-        SCENARIO_DIRS_INI,
-        type="linelist",
-        default=["scenarios"],
-        help="folders (relative to the ini file) whose *.yaml files are possim scenarios",
-    )
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "pos_device(kind): needs a real device given by --pos-<kind> (printer, card_reader, "
-        "scanner, speaker) that answers; skipped with the driver's reason otherwise",
-    )
     config.stash[_probes_key] = {}
     config.stash[_records_key] = []
     config.stash[_invalid_key] = []
     config.stash[_from_workers_key] = _FromWorkers()
-    # EMV mandates double-length TDES; cryptography warns on every use of it.
-    config.addinivalue_line("filterwarnings", "ignore:.*TripleDES.*")
     workers = config.getoption("numprocesses", None)
     shared = [DEVICE_OPTIONS[d] for d in _EXCLUSIVE_DEVICES if _device_url(config, d)]
     if shared and isinstance(workers, int) and workers > 1:
@@ -426,9 +376,8 @@ def _open_and_close(device: str, url: str) -> str:
 # -- the pos fixture ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def pos(request: pytest.FixtureRequest) -> Iterator[Pos]:
-    """A simulated smart POS (terminal, simulated devices, built-in gateway).
+def pos_shop(request: pytest.FixtureRequest) -> Iterator[Pos]:
+    """The ``pos`` fixture's shop (terminal, simulated devices, built-in gateway).
 
     Honours ``--pos-seed`` and the ``--pos-<device>`` URLs; its transcript,
     journal and ledger stay under ``--pos-artifacts``.

@@ -312,7 +312,7 @@ class Refund(Step):
     help = (
         "The cashier refunds (part of) a payment: `order: last` (the last sale, card or QR) "
         "or an order number. A card refund needs the card presented next (insert_card or "
-        "swipe_card; docs/settlement.md)."
+        "swipe_card; `possim docs settlement`)."
     )
     example = 'refund: {order: last, amount: "5.00"}'
     schema: ClassVar[dict[str, Any]] = {

@@ -19,19 +19,22 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from drivers.traffic.trace import TraceError
-from simulator.devices.printer.link import PRINTER_TRANSPORTS
-from simulator.errors import ScenarioError, SimulatorError
-from simulator.scenario.model import Scenario, discover, load_scenario
-from simulator.scenario.report import rerun_command, write_reports
-from simulator.scenario.runner import ScenarioResult, run_scenario
-from simulator.simulation import SCANNER_TRANSPORTS
+from simulator.cli import LazyChoice
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from simulator.errors import ScenarioError
+    from simulator.scenario.model import Scenario
+    from simulator.scenario.runner import ScenarioResult
+
+# `possim run --help` imports none of the simulation: the choices load when checked.
+PRINTER_TRANSPORT = LazyChoice("simulator.devices.printer.link:PRINTER_TRANSPORTS")
+SCANNER_TRANSPORT = LazyChoice("simulator.devices.scanner_link:SCANNER_TRANSPORTS")
 
 DEFAULT_OUT = Path("possim-runs")
 _GLOB = set("*?[")
@@ -83,14 +86,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     run.add_argument(
         "--printer-transport",
-        choices=PRINTER_TRANSPORTS,
+        type=PRINTER_TRANSPORT,
+        metavar="{sim,usb,pty,tcp}",
         help="how the terminal reaches the virtual printer: in process (sim), the user-space "
         "USB backend (usb), a pty (pty) or a loopback TCP 9100-style listener (tcp); default: "
         "the terminal config's [devices] printer URL (sim://?transport=...)",
     )
     run.add_argument(
         "--scanner-transport",
-        choices=SCANNER_TRANSPORTS,
+        type=SCANNER_TRANSPORT,
+        metavar="{sim,pty}",
         help="how the terminal reaches the virtual scanner: in process (sim) or a pty read "
         "by the serial:// driver (pty); default: the terminal config's [devices] scanner URL",
     )
@@ -109,6 +114,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "-v", "--verbose", action="store_true", help="print each scenario's transcript"
     )
+    for action in run._actions:  # shell completion offers the lazy choices (argcomplete)
+        if isinstance(action.type, LazyChoice):
+            action.completer = action.type.complete  # type: ignore[attr-defined]
     run.set_defaults(handler=run_command)
 
 
@@ -139,6 +147,9 @@ def matches(pattern: str, *names: str) -> bool:
 
 
 def select(files: Sequence[Path], pattern: str | None) -> list[Selected]:
+    from simulator.errors import ScenarioError
+    from simulator.scenario.model import load_scenario
+
     chosen: list[Selected] = []
     for path in files:
         try:
@@ -156,6 +167,15 @@ class Reporter:
     """Plain lines; with a TTY and more than one run, a rich progress bar above them."""
 
     def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.console = Console(highlight=False, soft_wrap=True)
         self.progress: Progress | None = None
         if total > 1 and sys.stdout.isatty():
@@ -193,6 +213,10 @@ class Reporter:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from simulator.errors import ScenarioError
+    from simulator.scenario.model import discover
+    from simulator.scenario.report import write_reports
+
     try:
         files = discover(args.paths)
     except ScenarioError as exc:
@@ -234,7 +258,8 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"report: {report_dir / 'index.html'} and {report_dir / 'run.json'}")
     if args.junit is not None:
         print(f"JUnit report: {args.junit}")
-    return 0 if failed == 0 and not errors else 1
+    # Like pytest: an invalid scenario (or a world that cannot be built) is 2, failures 1.
+    return 2 if errors else 1 if failed else 0
 
 
 def _run_selected(
@@ -245,6 +270,10 @@ def _run_selected(
     errors: list[ScenarioError],
 ) -> bool:
     """Run one file (``--repeat`` times); True if something failed."""
+    from drivers.traffic.trace import TraceError
+    from simulator.errors import ScenarioError, SimulatorError
+    from simulator.scenario.runner import run_scenario
+
     if item.scenario is None:
         assert item.error is not None
         errors.append(item.error)
@@ -287,6 +316,8 @@ def _run_selected(
 
 
 def _report(result: ScenarioResult, reporter: Reporter) -> None:
+    from simulator.scenario.report import rerun_command
+
     scenario = result.scenario
     status = "PASS" if result.passed else "FAIL"
     reporter.line(

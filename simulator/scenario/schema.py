@@ -37,8 +37,8 @@ def scenario_schema() -> dict[str, Any]:
         "$schema": DIALECT,
         "$id": "scenario.schema.json",
         "title": "possim scenario",
-        "description": "A scenario for possim (docs/scenarios.md); `possim check FILE` checks "
-        "it fully, `possim run FILE` runs it.",
+        "description": "A scenario for possim (`possim docs scenarios`); `possim check FILE` "
+        "checks it fully, `possim run FILE` runs it.",
         "type": "object",
         "properties": {
             "name": {"type": "string", "description": "What the scenario is, in a few words."},

@@ -66,7 +66,7 @@ class Settle(Step):
     help = (
         "The cashier closes the card batch (结算, proc_cd 900000): the terminal sends its "
         "totals in a 0500, the host recounts, the settlement report prints and the next "
-        "batch opens (docs/settlement.md)."
+        "batch opens (`possim docs settlement`)."
     )
     example = "settle:"
     schema: ClassVar[dict[str, Any]] = NO_ARGUMENTS_SCHEMA

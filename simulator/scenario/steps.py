@@ -230,7 +230,7 @@ class SwipeCard(Step):
     help = (
         "The cardholder swipes a card's magnetic stripe (its track 2): a catalogue name "
         "(firmware_fixtures/cards/) or a file. A chip card is refused unless its chip failed "
-        "(fallback); see docs/emv.md."
+        "(fallback); see `possim docs emv`."
     )
     example = "swipe_card: unionpay_debit"
     schema: ClassVar[dict[str, Any]] = _CARD_SCHEMA
@@ -1146,7 +1146,7 @@ class ExpectLedger(Step):
     help = (
         "Once the current operation has ended (at once with `now: true`): the acquirer's "
         "ledger's latest card transaction has this status (approved, declined, unanswered "
-        "or reversed); `kind`: sale, void or refund (docs/settlement.md); `batch`: its batch "
+        "or reversed); `kind`: sale, void or refund (`possim docs settlement`); `batch`: its batch "
         "number; `count`: how many the ledger holds. `{count: 0}` alone: the host booked "
         "nothing (expect_charged checks the money on every channel)."
     )

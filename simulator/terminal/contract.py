@@ -234,7 +234,7 @@ class IntentContract:
             raise FixtureError(
                 path,
                 "announcements: moved out of vendor profiles to "
-                "firmware_fixtures/announcements/ (see docs/speaker.md); delete this section",
+                "firmware_fixtures/announcements/ (see `possim docs speaker`); delete this section",
                 line_of(doc, "announcements"),
             )
         return cls(

@@ -34,7 +34,7 @@ def register(commands: Any) -> None:
         type=int,
         metavar="PORT",
         help="serve the TUI to browsers on http://127.0.0.1:PORT instead (one session per "
-        "browser tab; needs textual-serve, see docs/tui.md)",
+        "browser tab; needs textual-serve, see `possim docs tui`)",
     )
     play = tui.add_argument_group("playing a scenario")
     play.add_argument(
@@ -66,11 +66,16 @@ def tui_command(args: argparse.Namespace) -> int:
         return serve_command(args)
     if args.play is not None:
         return play_command(args)
+    from simulator.devices import cards
+    from simulator.errors import SimulatorError
     from simulator.simulation import Simulation
     from simulator.terminal.config import TerminalConfig
     from simulator.tui.app import PossimApp
 
     config = TerminalConfig.load(args.config)
+    if args.card is not None and args.card not in cards.names():
+        catalogue = ", ".join(cards.names())
+        raise SimulatorError(f"--card {args.card!r} is not a catalogue card: {catalogue}")
     with tempfile.TemporaryDirectory(prefix="possim-tui-") as scratch:
         workdir = args.workdir or Path(scratch)
         with Simulation(config, workdir, seed=args.seed or 0) as simulation:
@@ -80,7 +85,8 @@ def tui_command(args: argparse.Namespace) -> int:
 
 def served_command(args: argparse.Namespace) -> str:
     """The ``possim tui`` command line each browser session runs (``--serve`` dropped)."""
-    words = [sys.executable, "-m", "simulator.cli", "tui", "--config", args.config]
+    # `-m possim`: the guarded entry (a user's own simulator/ in this folder is named, not run).
+    words = [sys.executable, "-m", "possim", "tui", "--config", args.config]
     for flag, value in (("--seed", args.seed), ("--card", args.card), ("--workdir", args.workdir)):
         if value is not None:
             words += [flag, str(value)]
@@ -92,15 +98,15 @@ def served_command(args: argparse.Namespace) -> str:
 
 def serve_command(args: argparse.Namespace) -> int:
     try:
-        from textual_serve.server import Server
+        from simulator.tui import served
     except ImportError:
         print(
             "possim tui --serve needs textual-serve: pip install 'textual-serve>=1.1,<2'",
             file=sys.stderr,
         )
         return 2
-    # Loopback only: the served TUI drives a terminal and its host; nobody else's business.
-    Server(served_command(args), host="127.0.0.1", port=args.serve, title="possim").serve()
+
+    served.serve(served_command(args), args.serve)
     return 0
 
 

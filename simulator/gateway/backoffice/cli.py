@@ -39,7 +39,7 @@ def register(
     """Add the back-office commands to ``possim gateway``."""
     statement = commands.add_parser(
         "statement",
-        help="one channel's daily statement in its own format (docs/backoffice.md)",
+        help="one channel's daily statement in its own format (possim docs backoffice)",
         description="Write a channel's statement for a merchant's day as that channel "
         "delivers it: WeChat Pay's bill, Alipay's GBK bill, UnionPay QR's or the card "
         "acquirer's fixed-width file.",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from simulator.bench_cli import Measurement
+from simulator.bench import BenchmarkFailed, Measurement
 
 NAME = "render"
 DESCRIPTION = (
@@ -31,8 +31,8 @@ WARMUP = 5
 
 
 def run(options: argparse.Namespace) -> Measurement:
-    from benchmarks.samples import sale_receipt
     from drivers.printer.profile import PrinterProfile
+    from simulator.bench.samples import sale_receipt
     from simulator.devices.printer import VirtualPrinter
     from simulator.devices.printer.render.png import PaperRenderer
 
@@ -46,7 +46,7 @@ def run(options: argparse.Namespace) -> Measurement:
         printer = VirtualPrinter(profile)
         printer.feed(data)
         if len(printer.receipts) != 1 or printer.errors:
-            raise RuntimeError(f"the benchmark receipt did not print cleanly: {printer.errors}")
+            raise BenchmarkFailed(f"the benchmark receipt did not print cleanly: {printer.errors}")
         return printer
 
     for _ in range(WARMUP):

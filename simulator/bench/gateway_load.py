@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 from drivers.clock import RealClock
-from simulator.bench_cli import Measurement
+from simulator.bench import BenchmarkFailed, Measurement
 from simulator.devices import cards
 from simulator.fleet.gateway_process import GatewayProcess, ProcessUsage
 from simulator.fleet.plan import FleetPlan
@@ -81,7 +81,7 @@ def run(options: argparse.Namespace) -> Measurement:
         finally:
             status = gateway.stop()
         if status != 0:
-            raise RuntimeError(f"the gateway exited with status {status}: {gateway.output[-5:]}")
+            raise BenchmarkFailed(f"the gateway exited with status {status}: {gateway.output[-5:]}")
         ledger_problems = _ledger_problems(ledger, (paced, saturated))
     p99_ms = percentile(paced.latencies, 0.99) * 1000
     problems = [*_fleet_problems(paced), *_fleet_problems(saturated), *ledger_problems]
@@ -107,7 +107,7 @@ def run(options: argparse.Namespace) -> Measurement:
     }
     if problems:  # losing or doubling a purchase is a failure, not a figure
         shown = "\n".join(f"  {key}: {value}" for key, value in details.items())
-        raise RuntimeError(f"gateway benchmark failed:\n{shown}")
+        raise BenchmarkFailed(f"gateway benchmark failed:\n{shown}")
     return Measurement(figure=p99_ms, unit="ms p99 authorisation latency", details=details)
 
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from simulator.bench_cli import Measurement
+from simulator.bench import Measurement
 from simulator.devices import cards
 from simulator.fleet.gateway_process import GatewayProcess
 from simulator.fleet.plan import FleetPlan

@@ -26,7 +26,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from simulator.bench_cli import Measurement
+from simulator.bench import BenchmarkFailed, Measurement
 from simulator.devices import cards
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def _emv_reads(reader: PcscCardReader, count: int, seed: int) -> list[float]:
         finally:
             kernel.finish()
         if not first.cryptogram:
-            raise RuntimeError("the card returned no application cryptogram")
+            raise BenchmarkFailed("the card returned no application cryptogram")
         if index >= 5:  # the first reads warm caches
             samples.append((time.perf_counter() - started) * 1e3)
     return samples

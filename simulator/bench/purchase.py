@@ -22,7 +22,7 @@ import time
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from simulator.bench_cli import Measurement
+from simulator.bench import BenchmarkFailed, Measurement
 from simulator.devices import cards
 
 NAME = "purchase"
@@ -50,7 +50,7 @@ def run(options: argparse.Namespace) -> Measurement:
         for _ in shops:
             index, outcome = results.get(timeout=_START_TIMEOUT + 600)
             if isinstance(outcome, str):
-                raise RuntimeError(f"benchmark process {index} failed: {outcome}")
+                raise BenchmarkFailed(f"benchmark process {index} failed: {outcome}")
             elapsed[index] = outcome
     finally:
         for shop in shops:
@@ -104,5 +104,5 @@ def _purchases(count: int, seed: int, barrier: Barrier) -> float:
             # Whole yuan amounts stay clear of the magic fen values that decline or drop.
             result = sim.pay_by_card(10_000 + index * 100, card)
             if not result.approved:
-                raise RuntimeError(f"purchase {index} was not approved: {result.outcome.reason}")
+                raise BenchmarkFailed(f"purchase {index} was not approved: {result.outcome.reason}")
         return time.perf_counter() - started

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
 
-from simulator.bench_cli import Measurement
+from simulator.bench import Measurement
 from simulator.wire.money import format_yuan
 
 if TYPE_CHECKING:

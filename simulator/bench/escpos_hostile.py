@@ -21,7 +21,7 @@ import random
 import resource
 import time
 
-from simulator.bench_cli import Measurement
+from simulator.bench import Measurement
 
 NAME = "escpos-hostile"
 DESCRIPTION = (
