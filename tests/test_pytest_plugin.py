@@ -456,10 +456,17 @@ def test_real_printer_url_replaces_the_simulated_one(pytester: pytest.Pytester) 
             network_printer.url,
             *INNER_SESSION,
         )
-        # paper_out drives the simulated printer's paper sensor: a real printer has none.
+        # paper_out drives the simulated printer's paper sensor: a real printer has none,
+        # and the step that would pull its paper fails at its line, saying so.
         result.assert_outcomes(passed=3, failed=1)
         result.stdout.fnmatch_lines(
             ["*printer_paper_out.yaml::printer_paper_out FAILED*", "*card_purchase PASSED*"]
+        )
+        result.stdout.fnmatch_lines(
+            [
+                "*printer_paper_out.yaml:7: line 7: printer paper_end=True: the printer is "
+                f"{network_printer.url}, not simulated: cannot inject its faults*"
+            ]
         )
     assert len(printer.receipts) == 6  # two copies each: two pos tests' and the scenario's
     assert all("RMB 12.34" in receipt.text for receipt in printer.receipts)

@@ -9,36 +9,24 @@ expectations then read that result.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import urllib.error
-import urllib.request
-import weakref
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import attrs
 
 from drivers.errors import DriverError
 from simulator.errors import SimulatorError
-from simulator.gateway.backoffice.desk import StatementDesk
 from simulator.gateway.backoffice.entries import CHANNELS
 from simulator.gateway.backoffice.errors import BackofficeError
 from simulator.gateway.backoffice.faults import FAULT_KINDS, StatementFault, fault_from_mapping
 from simulator.gateway.backoffice.money import yuan
 from simulator.gateway.backoffice.reconcile import CATEGORIES, Exception_
-from simulator.gateway.backoffice.service import BackofficeDay, run_day
-from simulator.gateway.backoffice.statements import StatementFile, parse_day
-from simulator.gateway.qr.signing import SIGNATURE_HEADER, sign
-from simulator.scenario.model import Step, Where, expect_mapping, step
-from simulator.scenario.runner import ScenarioRun
+from simulator.gateway.backoffice.service import BackofficeDay
+from simulator.gateway.backoffice.statements import parse_day
+from simulator.scenario.model import Step, StepContext, Where, expect_mapping, step
 from simulator.terminal.amounts import parse_yuan
 
-SOURCE = "backoffice"
-_RESULTS: weakref.WeakKeyDictionary[ScenarioRun, BackofficeDay] = weakref.WeakKeyDictionary()
 _AMOUNT_SCHEMA: dict[str, Any] = {"type": "string", "pattern": r"^-?\d{1,10}(\.\d{1,2})?$"}
 _DATE_SCHEMA: dict[str, Any] = {
     "type": "string",
@@ -57,17 +45,8 @@ _ENTRY_SCHEMA: dict[str, Any] = {
 }
 
 
-def _desk(run: ScenarioRun, step: Step) -> StatementDesk:
-    server = getattr(run.sim.gateway, "qr_server", None)
-    api = getattr(server, "api", None)
-    desk = getattr(api, "statements", None)
-    if not isinstance(desk, StatementDesk):
-        raise run.fail(step, "the built-in gateway serves no channel statements")
-    return desk
-
-
-def _day(text: str, run: ScenarioRun) -> date:
-    return run.sim.clock.now().date() if text == "today" else parse_day(text)
+def _day(text: str, ctx: StepContext) -> date:
+    return ctx.clock.now().date() if text == "today" else parse_day(text)
 
 
 def _date_value(value: Any, where: Where, what: str) -> str:
@@ -80,36 +59,10 @@ def _date_value(value: Any, where: Where, what: str) -> str:
     return text
 
 
-def _download(run: ScenarioRun, step: Step, channel: str, day: date) -> StatementFile:
-    """The channel's statement over the QR API, checked against its SHA-1."""
-    terminal = run.sim.terminal
-    link = terminal.qr_link
-    if link is None:
-        raise run.fail(step, "the terminal has no QR gateway to download statements from")
-    query = urlencode({"merchant_id": link.merchant_id})
-    key = terminal.config.keys.merchant_api_key
-    request = urllib.request.Request(
-        f"{link.base_url}/v1/statements/{channel}/{day.isoformat()}?{query}",
-        headers={SIGNATURE_HEADER: sign(key, query.encode("utf-8"))},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            body = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            raise run.fail(step, f"{channel} statement: HTTP {exc.code} {exc.read()!r}") from None
-    except (OSError, ValueError) as exc:
-        raise run.fail(step, f"{channel} statement: {exc}") from None
-    data = base64.b64decode(body["content_base64"])
-    if hashlib.sha1(data).hexdigest() != body["hash_value"]:
-        raise run.fail(step, f"{channel} statement: the download does not match its SHA-1")
-    return StatementFile(channel, str(body["filename"]), str(body["media_type"]), data)
-
-
-def result_of(run: ScenarioRun, step: Step) -> BackofficeDay:
-    result = _RESULTS.get(run)
+def result_of(ctx: StepContext, step: Step) -> BackofficeDay:
+    result = ctx.state.reconciliation
     if result is None:
-        raise run.fail(step, "nothing reconciled yet (add a `reconcile:` step first)")
+        raise ctx.fail(step, "nothing reconciled yet (add a `reconcile:` step first)")
     return result
 
 
@@ -150,9 +103,8 @@ class StatementFaultStep(Step):
         except BackofficeError as exc:
             raise where.error(f"statement_fault: {exc}") from None
 
-    def run(self, run: ScenarioRun) -> None:
-        _desk(run, self).arm(self.fault)
-        run.sim.bus.publish(SOURCE, "fault", f"statement fault armed: {self.fault.describe()}")
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.statement_fault(self.fault)
 
     def describe(self) -> str:
         return f"statement fault {self.fault.describe()}"
@@ -189,28 +141,13 @@ class Reconcile(Step):
         value = expect_mapping(value, where, "reconcile", {"date"})
         return cls(_date_value(value.get("date", "today"), where, "reconcile.date"))
 
-    def run(self, run: ScenarioRun) -> None:
-        if run.sale is not None:
-            run.finished_sale(self, 600.0)
-        day = _day(self.date, run)
-        desk = _desk(run, self)
-        merchant_id = run.sim.terminal.config.merchant_id
-        files = {ch: _download(run, self, ch, day) for ch in CHANNELS}
+    def run(self, ctx: StepContext) -> None:
+        if ctx.state.sale is not None:
+            ctx.finished_sale(self, 600.0)
         try:
-            profile = desk.profiles().for_merchant(merchant_id)
-            with run.sim.gateway.ledger.transaction() as db:
-                result = run_day(db, day, merchant_id, profile, files=files)
+            ctx.state.reconciliation = ctx.hands.reconcile(_day(self.date, ctx))
         except SimulatorError as exc:
-            raise run.fail(self, str(exc)) from None
-        _RESULTS[run] = result
-        report = result.report
-        run.sim.bus.publish(
-            SOURCE,
-            "reconcile",
-            f"{day}: {report.matched_total} matched, {len(report.exceptions)} exception(s), "
-            f"net RMB {yuan(result.merged.total.net_fen)}",
-            report=report.as_dict(),
-        )
+            raise ctx.fail(self, str(exc)) from None
 
     def describe(self) -> str:
         return f"reconcile {self.date}"
@@ -296,32 +233,32 @@ class ExpectReconciliation(Step):
         }
         return cls(matched, balanced, named)
 
-    def run(self, run: ScenarioRun) -> None:
-        report = result_of(run, self).report
+    def run(self, ctx: StepContext) -> None:
+        report = result_of(ctx, self).report
         shown = "; ".join(e.text() for e in report.exceptions) or "none"
         if self.matched is not None and report.matched_total != self.matched:
-            raise run.fail(
+            raise ctx.fail(
                 self, f"expected {self.matched} matched, got {report.matched_total} ({shown})"
             )
         if self.balanced is not None and report.balanced != self.balanced:
-            raise run.fail(self, f"expected balanced={self.balanced}; exceptions: {shown}")
+            raise ctx.fail(self, f"expected balanced={self.balanced}; exceptions: {shown}")
         strict = self.balanced is True or not self.named
         for category in CATEGORIES:
             found = report.of(category)
             wanted = self.named.get(category)
             if wanted is None:
                 if strict and found:
-                    raise run.fail(self, f"unexpected {category}: {shown}")
+                    raise ctx.fail(self, f"unexpected {category}: {shown}")
                 continue
             unmatched = list(found)
             for item in wanted:
                 hit = next((e for e in unmatched if item.matches(e)), None)
                 if hit is None:
-                    raise run.fail(self, f"no {category} line like {item}; exceptions: {shown}")
+                    raise ctx.fail(self, f"no {category} line like {item}; exceptions: {shown}")
                 unmatched.remove(hit)
             if unmatched:
                 extra = "; ".join(e.text() for e in unmatched)
-                raise run.fail(self, f"more {category} lines than expected: {extra}")
+                raise ctx.fail(self, f"more {category} lines than expected: {extra}")
 
     def describe(self) -> str:
         parts = [] if self.matched is None else [f"{self.matched} matched"]
@@ -391,46 +328,44 @@ class ExpectMergedStatement(Step):
             printed,
         )
 
-    def run(self, run: ScenarioRun) -> None:
-        result = result_of(run, self)
+    def run(self, ctx: StepContext) -> None:
+        result = result_of(ctx, self)
         merged = result.merged
         total = merged.total.net_fen
         if sum(c.net_fen for c in merged.channels.values()) != total:
-            raise run.fail(self, "the merged statement's channel rows do not add up to its total")
+            raise ctx.fail(self, "the merged statement's channel rows do not add up to its total")
         if sum(e.net_fen for e in merged.entries) != total:
-            raise run.fail(self, "the merged statement's lines do not add up to its total")
+            raise ctx.fail(self, "the merged statement's lines do not add up to its total")
         if self.total_fen is not None and total != self.total_fen:
-            raise run.fail(self, f"expected net RMB {yuan(self.total_fen)}, got {yuan(total)}")
+            raise ctx.fail(self, f"expected net RMB {yuan(self.total_fen)}, got {yuan(total)}")
         for channel, fen in self.channels.items():
             got = merged.channels[channel].net_fen
             if got != fen:
-                raise run.fail(self, f"expected {channel} net RMB {yuan(fen)}, got {yuan(got)}")
+                raise ctx.fail(self, f"expected {channel} net RMB {yuan(fen)}, got {yuan(got)}")
         if self.lines is not None and len(merged.entries) != self.lines:
-            raise run.fail(self, f"expected {self.lines} lines, got {len(merged.entries)}")
+            raise ctx.fail(self, f"expected {self.lines} lines, got {len(merged.entries)}")
         if result.report.balanced:
             statements = sum(s.net_fen for s in result.statements.values())
             if statements != total:
-                raise run.fail(
+                raise ctx.fail(
                     self,
                     f"the channels' statements add up to RMB {yuan(statements)}, the merged "
                     f"statement to RMB {yuan(total)}",
                 )
         if self.print_summary:
-            self._print(run, result)
+            self._print(ctx, result)
 
-    def _print(self, run: ScenarioRun, result: BackofficeDay) -> None:
-        printer = run.sim.terminal.printer
-        merchant = run.sim.terminal.config.merchant_name
-        document = result.merged.summary(merchant, width=printer.paper_width_chars)
+    def _print(self, ctx: StepContext, result: BackofficeDay) -> None:
+        merchant = ctx.view.config.merchant_name
+        document = result.merged.summary(merchant, width=ctx.view.paper_width_chars)
         try:
-            with run.sim.clock.actor():
-                printer.print_document(document)
+            ctx.hands.print_on_terminal(document)
         except (SimulatorError, DriverError) as exc:
-            raise run.fail(self, f"printing the merged statement: {exc}") from None
-        printed = run.receipts()
+            raise ctx.fail(self, f"printing the merged statement: {exc}") from None
+        printed = [receipt.text for receipt in ctx.view.receipts()]
         net = f"RMB {yuan(result.merged.total.net_fen)}"
         if not printed or "MERGED STATEMENT" not in printed[-1] or net not in printed[-1]:
-            raise run.fail(self, f"the printer's last receipt is not the summary with {net}")
+            raise ctx.fail(self, f"the printer's last receipt is not the summary with {net}")
 
     def describe(self) -> str:
         shown = "" if self.total_fen is None else f" net RMB {yuan(self.total_fen)}"

@@ -13,27 +13,14 @@ from simulator.scenario.model import (
     AMOUNT_SCHEMA,
     NOW_SCHEMA,
     Step,
+    StepContext,
     Where,
     expect_mapping,
     parse_now,
     step,
 )
-from simulator.scenario.runner import ScenarioRun
 from simulator.terminal.amounts import format_yuan, parse_yuan
-
-CHANNELS = ("card", "wechat", "alipay", "unionpay_qr")
-_CARD_CURRENCY = "156"  # CNY: the built-in acquirer's ledger is in fen of it
-
-
-def charged_fen(run: ScenarioRun) -> dict[str, int]:
-    """Fen each channel holds now: card sales approved and not reversed, less approved
-    voids and refunds; QR orders paid, less what was refunded (none once reversed)."""
-    held = dict.fromkeys(CHANNELS, 0)
-    held["card"] = run.sim.gateway.ledger.totals().net_amount(_CARD_CURRENCY)
-    qr = getattr(run.sim.gateway, "qr", None)
-    for order in qr.orders() if qr is not None else ():
-        held[order.channel] = held.get(order.channel, 0) + order.charged_fen
-    return held
+from simulator.view import CHANNELS
 
 
 @step("expect_charged")
@@ -94,15 +81,15 @@ class ExpectCharged(Step):
                 raise where.error(f"expect_charged.{key}: {exc}") from None
         return cls(amounts, now)
 
-    def run(self, run: ScenarioRun) -> None:
-        run.operation_ended(self, now=self.now)
-        held = charged_fen(run)
+    def run(self, ctx: StepContext) -> None:
+        ctx.operation_ended(self, now=self.now)
+        held = ctx.view.charged_fen()
         held["total"] = sum(held[channel] for channel in CHANNELS)
         wrong = [key for key, fen in self.amounts.items() if held.get(key, 0) != fen]
         if wrong:
             shown = ", ".join(f"{key} RMB {format_yuan(held[key])}" for key in (*CHANNELS,))
             key = wrong[0]
-            raise run.fail(
+            raise ctx.fail(
                 self,
                 f"expected {key} RMB {format_yuan(self.amounts[key])} charged, "
                 f"it is RMB {format_yuan(held.get(key, 0))} ({shown})",

@@ -17,17 +17,19 @@ from typing import Any, ClassVar
 import attrs
 
 from simulator.gateway.faults import HttpFault, ReplyFault
+from simulator.hands.devices import card_pull_text, scanner_noise_text
+from simulator.hands.host import host_fault_text, qr_fault_text
 from simulator.scenario.arguments import Count
 from simulator.scenario.model import (
     DURATION_SCHEMA,
     TEXT_SCHEMA,
     Step,
+    StepContext,
     Where,
     expect_mapping,
     parse_duration,
     step,
 )
-from simulator.scenario.runner import ScenarioRun
 
 _TIMES = Count(1, 100, "How many requests in a row the fault hits.", default=1)
 _REMOVE_AT_APDU = Count(
@@ -81,18 +83,11 @@ class CardFault(Step):
             raise where.error("card_fault: expected {remove_at_apdu: N}")
         return cls(_count(value, "remove_at_apdu", _REMOVE_AT_APDU, where, "card_fault"))
 
-    def run(self, run: ScenarioRun) -> None:
-        slot = run.card_slot(self)
-        remove_after = getattr(slot, "remove_after", None)
-        if remove_after is None:
-            raise run.fail(self, f"the card slot {slot.name!r} cannot pull a card mid-command")
-        remove_after(self.remove_at_apdu - 1)
-        run.sim.bus.publish(
-            "scenario", "fault", self.describe(), remove_at_apdu=self.remove_at_apdu
-        )
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.pull_card_at(self.remove_at_apdu)
 
     def describe(self) -> str:
-        return f"card pulled at APDU {self.remove_at_apdu}"
+        return card_pull_text(self.remove_at_apdu)
 
 
 _HOST_FAULTS = ("delay", "drop_response", "close_connection")
@@ -153,18 +148,11 @@ class GatewayFault(Step):
             )
         return cls(fault, _count(value, "times", _TIMES, where, "gateway_fault"))
 
-    def run(self, run: ScenarioRun) -> None:
-        server = run.sim.gateway.server
-        # The terminal's errors name the host's address, an ephemeral port here: shown
-        # as <port> so that two runs of a scenario give the same transcript.
-        host, port = server.address
-        run.sim.bus.add_secret(f"{host}:{port}", f"{host}:<port>")
-        server.faults.arm(self.fault, self.times)
-        run.sim.bus.publish("scenario", "fault", self.describe(), times=self.times)
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.host_fault(self.fault, self.times)
 
     def describe(self) -> str:
-        times = f" x{self.times}" if self.times > 1 else ""
-        return f"acquirer host: next {self.fault.describe()}{times}"
+        return host_fault_text(self.fault, self.times)
 
 
 _HTTP_FAULTS = ("status", "delay", "drop_response")
@@ -214,23 +202,11 @@ class QrGatewayFault(Step):
             fault = HttpFault(drop=True)
         return cls(fault, _count(value, "times", _TIMES, where, "qr_gateway_fault"))
 
-    def run(self, run: ScenarioRun) -> None:
-        qr_server = getattr(run.sim.gateway, "qr_server", None)
-        if qr_server is None:
-            raise run.fail(self, "the built-in gateway serves no QR API")
-        # As for gateway_fault: the terminal's errors name the API's ephemeral port.
-        run.sim.bus.add_secret(qr_server.base_url, qr_server.base_url.rsplit(":", 1)[0] + ":<port>")
-        qr_server.api.faults.arm(self.fault, self.times)
-        run.sim.bus.publish("scenario", "fault", self.describe(), times=self.times)
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.qr_gateway_fault(self.fault, self.times)
 
     def describe(self) -> str:
-        times = f" x{self.times}" if self.times > 1 else ""
-        return f"QR gateway: next request {self.fault.describe()}{times}"
-
-
-# Bytes no scanner decodes to text (lone UTF-8 continuation bytes, never CR or LF):
-# the serial driver drops such a frame, and so does the in-process scanner.
-_NOISE_BYTES = bytes(range(0x80, 0xC0))
+        return qr_fault_text(self.fault, self.times)
 
 
 @step("scan_noise")
@@ -270,19 +246,8 @@ class ScanNoise(Step):
             raise where.error("scan_noise.partial: expected the truncated code as text")
         return cls(garbage, None if partial is None else str(partial))
 
-    def run(self, run: ScenarioRun) -> None:
-        scanner = run.sim.world.scanner
-        if scanner is None:
-            raise run.fail(self, "the scanner is not simulated (sim://): cannot add noise")
-        run.sim.bus.publish("scenario", "fault", self.describe(), garbage=self.garbage)
-        if self.garbage:
-            repeated = _NOISE_BYTES * (self.garbage // len(_NOISE_BYTES) + 1)
-            scanner.noise(repeated[: self.garbage])
-        if self.partial is not None:
-            scanner.scan(self.partial)
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.scanner_noise(self.garbage, self.partial)
 
     def describe(self) -> str:
-        parts = [f"{self.garbage} bytes of garbage"] if self.garbage else []
-        if self.partial is not None:
-            parts.append(f"a partial code of {len(self.partial)} characters")
-        return "scanner noise: " + " and ".join(parts)
+        return scanner_noise_text(self.garbage, self.partial)

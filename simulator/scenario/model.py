@@ -24,20 +24,27 @@ import abc
 import difflib
 import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import attrs
 
-from simulator.errors import FixtureError, ScenarioError
+from simulator.errors import FixtureError, ScenarioError, SimulatorError
 from simulator.scenario import yaml_lines
 from simulator.scenario.arguments import DURATION
 from simulator.scenario.yaml_lines import LineDict, LineList
 from simulator.terminal.config import TerminalConfig
 
 if TYPE_CHECKING:
-    from simulator.scenario.runner import ScenarioRun
+    from simulator.clock import VirtualClock
+    from simulator.devices.card_image import CardImage
+    from simulator.events import Event
+    from simulator.gateway.backoffice.service import BackofficeDay
+    from simulator.hands import Hands
+    from simulator.terminal.cashier_app import SaleResult
+    from simulator.terminal.terminal import SaleHandle
+    from simulator.view import Seen, ShopView
 
 DEFAULT_WITHIN = 120.0  # virtual seconds an expectation may wait
 _TOP_LEVEL = {"name", "purpose", "seed", "terminal", "steps", "variants"}
@@ -71,11 +78,98 @@ class Step(abc.ABC):
     def parse(cls, value: Any, where: Where) -> Step: ...
 
     @abc.abstractmethod
-    def run(self, run: ScenarioRun) -> None: ...
+    def run(self, ctx: StepContext) -> None: ...
 
     @abc.abstractmethod
     def describe(self) -> str:
         """How the step reads in a transcript: never a PIN."""
+
+
+class ExpectationFailed(SimulatorError):
+    """A step failed: what was expected, and the transcript around it."""
+
+    def __init__(self, step: Step | None, message: str, excerpt: list[str]) -> None:
+        self.step = step
+        self.message = message
+        self.excerpt = excerpt
+        where = f"line {step.line}: {step.describe()}: " if step is not None else ""
+        super().__init__(where + message)
+
+
+R = TypeVar("R", bound="Seen")
+
+
+@attrs.define
+class RunState:
+    """What the steps of one run remember between them."""
+
+    # The operation the cashier started last (sale, void, refund, batch close).
+    sale: SaleHandle | None = None
+    # How the latest `sale:` step paid: what `void`/`refund` of `order: last` mean.
+    last_sale_method: str | None = None
+    # The card inserted or swiped last: whose PIN `enter_pin: card` types.
+    card: CardImage | None = None
+    # Cursors: the seq of the last screen / application an expectation matched.
+    screens_seen: int = 0
+    applications_seen: int = 0
+    # How many receipts / utterances earlier expectations covered (`new:` forms).
+    receipts_checked: int = 0
+    speech_checked: int = 0
+    # The last `reconcile:` step's result, for the back-office expectations.
+    reconciliation: BackofficeDay | None = None
+
+
+class StepContext(Protocol):
+    """What a step sees of a run: it acts through ``hands``, reads through ``view``,
+    remembers in ``state`` and fails through ``fail``; it never holds the shop.
+    :class:`~simulator.scenario.runner.ScenarioRun` implements it for ``possim
+    run``, the pytest plugin and the ``pos`` fixture alike."""
+
+    @property
+    def hands(self) -> Hands: ...
+
+    @property
+    def view(self) -> ShopView: ...
+
+    @property
+    def clock(self) -> VirtualClock: ...
+
+    @property
+    def state(self) -> RunState: ...
+
+    def fail(
+        self, step: Step | None, message: str, focus: Iterable[Event] = ()
+    ) -> ExpectationFailed:
+        """The failure of ``step`` (raise it), with the transcript's latest events and
+        ``focus``, the events the message is about."""
+
+    def finished_sale(self, step: Step, within: float) -> SaleResult:
+        """Wait up to ``within`` virtual seconds for the current operation's result."""
+
+    def operation_ended(self, step: Step, *, now: bool, within: float = ...) -> None:
+        """Wait for the current operation to end (if any) -- unless ``now``."""
+
+    def settle_background(self) -> None:
+        """Let the gateway's background work due soon (notifies) happen first."""
+
+    def expect_next(
+        self,
+        step: Step,
+        stream: Callable[[int], Sequence[R]],
+        matches: Callable[[R], bool],
+        *,
+        after: int,
+        within: float,
+        what: str,
+        name: str,
+    ) -> R:
+        """The first record of ``stream`` after cursor ``after`` that ``matches``,
+        waiting up to ``within``; else a failure listing the ``name`` records since."""
+
+    def expect_latest(
+        self, step: Step, latest: R | None, matches: Callable[[R], bool], *, what: str, name: str
+    ) -> R:
+        """``latest`` (the screen shown now ...) must match, at once."""
 
 
 STEPS: dict[str, type[Step]] = {}
@@ -251,14 +345,9 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
 
 def variant_axes() -> dict[str, tuple[str, ...]]:
     """What ``variants:`` may vary: run_scenario's transport keywords and their values."""
-    from simulator.devices.printer_link import PRINTER_TRANSPORTS
-    from simulator.simulation import CARD_TRANSPORTS, SCANNER_TRANSPORTS
+    from simulator.devices.transports import TRANSPORT_AXES
 
-    return {
-        "card_transport": CARD_TRANSPORTS,
-        "printer_transport": PRINTER_TRANSPORTS,
-        "scanner_transport": SCANNER_TRANSPORTS,
-    }
+    return dict(TRANSPORT_AXES)
 
 
 def _parse_variants(path: Path, document: LineDict) -> dict[str, tuple[str, ...]]:

@@ -4,15 +4,11 @@ expectation that the gateway's order and the terminal's journal agree."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
 
-from simulator.events import Event
 from simulator.scenario.arguments import Count
 from simulator.scenario.model import (
     AMOUNT_SCHEMA,
@@ -22,6 +18,7 @@ from simulator.scenario.model import (
     NOW_SCHEMA,
     TEXT_SCHEMA,
     Step,
+    StepContext,
     Where,
     expect_mapping,
     expect_no_arguments,
@@ -29,12 +26,11 @@ from simulator.scenario.model import (
     parse_now,
     step,
 )
-from simulator.scenario.runner import ScenarioRun
 from simulator.scenario.settlement_steps import card_sale_for
 from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import QrEntry, QrState
-from simulator.terminal.qr_link import QrLink, QrLinkError, mask_code
+from simulator.terminal.qr_link import mask_code
 
 _WALLETS = ("wechat", "alipay", "unionpay_qr")
 # Gateway trade state -> the journal states that agree with it (sale rows).
@@ -58,35 +54,11 @@ _ORDER_SCHEMA: dict[str, Any] = {
 }
 
 
-def _link(run: ScenarioRun, step: Step) -> QrLink:
-    link = run.sim.terminal.qr_link
-    if link is None:
-        raise run.fail(step, "the terminal has no QR gateway (the built-in gateway serves none)")
-    return link
-
-
-def _last_sale(run: ScenarioRun, step: Step) -> QrEntry:
-    sales = [e for e in run.sim.terminal.journal.qr_entries() if e.operation == "sale"]
-    if not sales:
-        raise run.fail(step, "no QR sale in the terminal journal yet")
-    return sales[-1]
-
-
-def _sim_call(run: ScenarioRun, step: Step, action: str, body: Mapping[str, Any]) -> None:
-    """A simulated customer's phone calls the gateway: not the terminal's traffic, so
-    quiet (its answer would race the notify it triggers in the transcript)."""
-    link = _link(run, step)
-    phone = QrLink(
-        link.base_url,
-        merchant_id=link.merchant_id,
-        terminal_id=link.terminal_id,
-        api_key=run.sim.terminal.config.keys.merchant_api_key,
-        bus=None,
-    )
-    try:
-        phone.sim(action, body)
-    except QrLinkError as exc:
-        raise run.fail(step, f"/v1/sim/{action}: {exc}") from None
+def _last_sale(ctx: StepContext, step: Step) -> QrEntry:
+    sale = ctx.view.last_qr_sale()
+    if sale is None:
+        raise ctx.fail(step, "no QR sale in the terminal journal yet")
+    return sale
 
 
 _SCAN_TIMES = Count(1, 100, "How many times the code arrives (2: a doubled scan).", default=1)
@@ -131,11 +103,8 @@ class ScanCode(Step):
             raise where.error("scan_code: expected the code (quote it: it is text)")
         return cls(str(value).strip(), times)
 
-    def run(self, run: ScenarioRun) -> None:
-        scanner = run.sim.world.scanner
-        if scanner is None:
-            raise run.fail(self, "the scanner is not simulated (sim://): cannot scan")
-        scanner.scan(self.code, self.times)
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.scan(self.code, self.times)
 
     def describe(self) -> str:
         shown = mask_code(self.code) if self.code.isdigit() else self.code
@@ -157,9 +126,8 @@ class CustomerConfirms(Step):
         expect_no_arguments(value, where, "customer_confirms")
         return cls()
 
-    def run(self, run: ScenarioRun) -> None:
-        order = _last_sale(run, self).out_trade_no
-        _sim_call(run, self, "customer/confirm", {"out_trade_no": order})
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.customer_confirms(_last_sale(ctx, self).out_trade_no)
 
     def describe(self) -> str:
         return "customer confirms on the phone"
@@ -180,9 +148,8 @@ class CustomerCancels(Step):
         expect_no_arguments(value, where, "customer_cancels")
         return cls()
 
-    def run(self, run: ScenarioRun) -> None:
-        order = _last_sale(run, self).out_trade_no
-        _sim_call(run, self, "customer/cancel", {"out_trade_no": order})
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.customer_cancels(_last_sale(ctx, self).out_trade_no)
 
     def describe(self) -> str:
         return "customer cancels on the phone"
@@ -212,13 +179,11 @@ class CustomerPaysQr(Step):
             raise where.error(f"customer_pays_qr.wallet: expected one of {list(_WALLETS)}")
         return cls(wallet)
 
-    def run(self, run: ScenarioRun) -> None:
-        screen = run.sim.terminal.display.screen
+    def run(self, ctx: StepContext) -> None:
+        screen = ctx.view.screen()
         if screen.id is not ScreenId.SHOW_QR or not screen.lines:
-            raise run.fail(self, f"no QR on the screen ({run.screen_text()})")
-        _sim_call(
-            run, self, "customer/pay_qr", {"qr_payload": screen.lines[-1], "wallet": self.wallet}
-        )
+            raise ctx.fail(self, f"no QR on the screen ({ctx.view.screen_text()})")
+        ctx.hands.customer_pays_qr(screen.lines[-1], self.wallet)
 
     def describe(self) -> str:
         return f"customer pays the QR with {self.wallet}"
@@ -243,10 +208,9 @@ class ReplayNotify(Step):
         expect_no_arguments(value, where, "replay_notify")
         return cls()
 
-    def run(self, run: ScenarioRun) -> None:
-        order = _last_sale(run, self).out_trade_no
-        _sim_call(run, self, "notify/replay", {"out_trade_no": order})
-        run.settle_background()
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.replay_notify(_last_sale(ctx, self).out_trade_no)
+        ctx.settle_background()
 
     def describe(self) -> str:
         return "gateway replays the notify"
@@ -270,35 +234,10 @@ class ForgeNotify(Step):
         expect_no_arguments(value, where, "forge_notify")
         return cls()
 
-    def run(self, run: ScenarioRun) -> None:
-        receiver = run.sim.terminal.notify_receiver
-        if receiver is None:
-            raise run.fail(self, "the terminal has no notify receiver")
-        sale = _last_sale(run, self)
-        body = json.dumps(
-            {
-                "event": "TRANSACTION.SUCCESS",
-                "out_trade_no": sale.out_trade_no,
-                "transaction_id": "FORGED0000000000",
-                "channel": sale.channel or "wechat",
-                "amount_fen": sale.amount_fen,
-                "paid_at": run.sim.clock.now().isoformat(),
-                "notify_id": "forged-1",
-            }
-        ).encode("utf-8")
-        request = urllib.request.Request(
-            receiver.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "X-Possim-Signature": "00" * 32},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
+    def run(self, ctx: StepContext) -> None:
+        status = ctx.hands.forge_notify(_last_sale(ctx, self))
         if status != 401:
-            raise run.fail(self, f"the terminal answered a forged notify with HTTP {status}")
+            raise ctx.fail(self, f"the terminal answered a forged notify with HTTP {status}")
 
     def describe(self) -> str:
         return "post a forged notify"
@@ -336,17 +275,17 @@ class Refund(Step):
             raise where.error("refund.amount: must be above zero")
         return cls(fen, str(value.get("order", "last")))
 
-    def run(self, run: ScenarioRun) -> None:
-        if run.sale is not None:
-            run.finished_sale(self, 600.0)
-        card_sale = card_sale_for(run, self.order)
+    def run(self, ctx: StepContext) -> None:
+        if ctx.state.sale is not None:
+            ctx.finished_sale(self, 600.0)
+        card_sale = card_sale_for(ctx, self.order)
         if card_sale is not None:
-            run.sale = run.sim.terminal.start_refund(card_sale.order_no, self.amount_fen, "card")
+            ctx.state.sale = ctx.hands.start_refund(card_sale.order_no, self.amount_fen, "card")
             return
-        sale = _last_sale(run, self)
+        sale = _last_sale(ctx, self)
         order = sale.out_trade_no if self.order == "last" else self.order
         method = sale.channel or sale.method
-        run.sale = run.sim.terminal.start_refund(order, self.amount_fen, method)
+        ctx.state.sale = ctx.hands.start_refund(order, self.amount_fen, method)
 
     def describe(self) -> str:
         return f"refund RMB {format_yuan(self.amount_fen)} of order {self.order}"
@@ -375,19 +314,19 @@ class Void(Step):
         value = expect_mapping(value, where, "void", {"order"})
         return cls(str(value.get("order", "last")))
 
-    def run(self, run: ScenarioRun) -> None:
-        if run.sale is not None:
-            run.finished_sale(self, 600.0)
-        card_sale = card_sale_for(run, self.order)
+    def run(self, ctx: StepContext) -> None:
+        if ctx.state.sale is not None:
+            ctx.finished_sale(self, 600.0)
+        card_sale = card_sale_for(ctx, self.order)
         if card_sale is not None:
-            run.sale = run.sim.terminal.start_void(card_sale.order_no, card_sale.amount_fen, "card")
+            ctx.state.sale = ctx.hands.start_void(card_sale.order_no, card_sale.amount_fen, "card")
             return
-        sales = [e for e in run.sim.terminal.journal.qr_entries() if e.operation == "sale"]
+        sales = [e for e in ctx.view.qr_journal() if e.operation == "sale"]
         matching = [e for e in sales if self.order in ("last", e.out_trade_no)]
         if not matching:
-            raise run.fail(self, f"no QR sale {self.order!r} in the terminal journal")
+            raise ctx.fail(self, f"no QR sale {self.order!r} in the terminal journal")
         sale = matching[-1]
-        run.sale = run.sim.terminal.start_void(
+        ctx.state.sale = ctx.hands.start_void(
             sale.out_trade_no, sale.amount_fen, sale.channel or sale.method
         )
 
@@ -447,23 +386,23 @@ class ExpectQrOrder(Step):
             parse_now(value, where, "expect_qr_order"),
         )
 
-    def run(self, run: ScenarioRun) -> None:
-        run.operation_ended(self, now=self.now, within=600.0)
-        sale = _last_sale(run, self)
-        order = _gateway_order(run, self, sale.out_trade_no)
+    def run(self, ctx: StepContext) -> None:
+        ctx.operation_ended(self, now=self.now, within=600.0)
+        sale = _last_sale(ctx, self)
+        order = ctx.view.qr_order(sale.out_trade_no)
         state = str(order.get("trade_state", ""))
         nothing_charged = state in ("NONE", "PAYERROR", "CLOSED")
         if state != self.state and not (self.state == "NONE" and nothing_charged):
-            raise run.fail(self, f"expected the gateway order {self.state}, it is {state}")
+            raise ctx.fail(self, f"expected the gateway order {self.state}, it is {state}")
         if self.channel is not None and order.get("channel", sale.channel) != self.channel:
-            raise run.fail(self, f"expected channel {self.channel}, got {order.get('channel')}")
+            raise ctx.fail(self, f"expected channel {self.channel}, got {order.get('channel')}")
         if self.refunded_fen is not None and order.get("refunded_fen") != self.refunded_fen:
-            raise run.fail(
+            raise ctx.fail(
                 self, f"expected {self.refunded_fen} fen refunded, got {order.get('refunded_fen')}"
             )
         agreeing = _AGREEING.get(state, {QrState.FAILED})
         if sale.state not in agreeing:
-            raise run.fail(
+            raise ctx.fail(
                 self,
                 f"the gateway says {state} but the terminal journal says {sale.state.value} "
                 f"({sale.reason})",
@@ -471,34 +410,17 @@ class ExpectQrOrder(Step):
         if state == "REFUND" and self.refunded_fen is not None:
             refunds = [
                 e
-                for e in run.sim.terminal.journal.qr_entries()
+                for e in ctx.view.qr_journal()
                 if e.operation == "refund"
                 and e.out_trade_no == sale.out_trade_no
                 and e.state is QrState.REFUND
             ]
             if sum(e.amount_fen for e in refunds) != self.refunded_fen:
-                raise run.fail(self, "the journal's refunds do not add up to the gateway's")
+                raise ctx.fail(self, "the journal's refunds do not add up to the gateway's")
 
     def describe(self) -> str:
         text = f"QR order {self.state}" + (f" on {self.channel}" if self.channel else "")
         return text + (" now" if self.now else "")
-
-
-def _gateway_order(run: ScenarioRun, step: Step, out_trade_no: str) -> Mapping[str, Any]:
-    """The order as the built-in gateway's store has it (what a query would answer),
-    read in process: an inspection is no traffic of the terminal's."""
-    link = _link(run, step)
-    gateway = run.sim.gateway
-    if link.base_url != getattr(gateway, "qr_base_url", None):
-        raise run.fail(
-            step,
-            f"the terminal's QR gateway is {link.base_url}, not the built-in one: "
-            "its orders cannot be inspected",
-        )
-    answer = gateway.qr.query(link.merchant_id, out_trade_no)
-    if answer.status == 404:
-        return {"trade_state": "NONE"}
-    return answer.body
 
 
 @step("expect_notifies")
@@ -545,13 +467,12 @@ class ExpectNotifies(Step):
         within = parse_duration(value.get("within", DEFAULT_WITHIN), where, "within")
         return cls(counts, within)
 
-    def run(self, run: ScenarioRun) -> None:
-        if run.sale is not None:
-            run.finished_sale(self, 600.0)
+    def run(self, ctx: StepContext) -> None:
+        if ctx.state.sale is not None:
+            ctx.finished_sale(self, 600.0)
 
         def tally() -> dict[str, int]:
-            seen = run.sim.bus.of(source="notify_receiver", kind="notify")
-            verdicts = [e.detail.get("verdict") for e in seen]
+            verdicts = [notify.verdict for notify in ctx.view.notifies()]
             return {verdict: verdicts.count(verdict) for verdict in self.counts}
 
         def decided() -> bool:  # counts only grow: one passed cannot come back
@@ -559,12 +480,12 @@ class ExpectNotifies(Step):
             reached = all(got >= self.counts[v] for v, got in counts.items())
             return reached or any(got > self.counts[v] for v, got in counts.items())
 
-        run.sim.clock.wait_until(decided, self.within)
-        seen: list[Event] = list(run.sim.bus.of(source="notify_receiver", kind="notify"))
+        ctx.clock.wait_until(decided, self.within)
+        seen = [notify.event for notify in ctx.view.notifies()]
         for verdict, got in tally().items():
             wanted = self.counts[verdict]
             if got != wanted:
-                raise run.fail(
+                raise ctx.fail(
                     self,
                     f"expected {wanted} {verdict} notify(ies) within {self.within:g} s, saw {got}",
                     seen,

@@ -25,12 +25,11 @@ import attrs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from simulator.devices.printer_link import PRINTER_TRANSPORTS
+from simulator.devices.transports import PRINTER_TRANSPORTS, SCANNER_TRANSPORTS
 from simulator.errors import ScenarioError, SimulatorError
 from simulator.scenario.model import Scenario, discover, load_scenario
 from simulator.scenario.report import rerun_command, write_reports
 from simulator.scenario.runner import ScenarioResult, run_scenario
-from simulator.simulation import SCANNER_TRANSPORTS
 
 DEFAULT_OUT = Path("possim-runs")
 _GLOB = set("*?[")

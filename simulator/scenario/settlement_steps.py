@@ -22,14 +22,13 @@ from simulator.scenario.model import (
     DEFAULT_WITHIN,
     NO_ARGUMENTS_SCHEMA,
     Step,
+    StepContext,
     Where,
     expect_mapping,
     expect_no_arguments,
     step,
 )
-from simulator.scenario.runner import ScenarioRun
 from simulator.terminal.amounts import format_yuan, parse_yuan
-from simulator.terminal.authorisation import OPERATIONS, transmission_time
 from simulator.terminal.journal import JournalEntry, SettlementState, TxnState
 
 _RESULTS = tuple(state.value for state in SettlementState if state is not SettlementState.PENDING)
@@ -39,22 +38,19 @@ _TOTAL_SCHEMA: dict[str, Any] = {
     "properties": {"count": {"type": "integer", "minimum": 0}, "total": AMOUNT_SCHEMA},
     "additionalProperties": False,
 }
-# STANs of the unrecorded sales: far from the terminal's own (it counts up from 1).
-_FOREIGN_STAN_BASE = 900_000
 
 
-def card_sale_for(run: ScenarioRun, order: str) -> JournalEntry | None:
+def card_sale_for(ctx: StepContext, order: str) -> JournalEntry | None:
     """The card sale a ``void``/``refund`` step names, or None if it means a QR sale.
 
     ``last``: the latest card sale, if the scenario's latest ``sale:`` was by card;
     any other value: a card sale with that order number or RRN.
     """
-    journal = run.sim.terminal.journal
     if order != "last":
-        return journal.find_sale(order)
-    if run.last_sale_method != "card":
+        return ctx.view.card_sale(order)
+    if ctx.state.last_sale_method != "card":
         return None
-    cards = [e for e in journal.entries() if e.operation == "sale"]
+    cards = [e for e in ctx.view.journal() if e.operation == "sale"]
     return cards[-1] if cards else None
 
 
@@ -77,10 +73,10 @@ class Settle(Step):
         expect_no_arguments(value, where, "settle")
         return cls()
 
-    def run(self, run: ScenarioRun) -> None:
-        if run.sale is not None:
-            run.finished_sale(self, 600.0)
-        run.sale = run.sim.terminal.start_settlement()
+    def run(self, ctx: StepContext) -> None:
+        if ctx.state.sale is not None:
+            ctx.finished_sale(self, 600.0)
+        ctx.state.sale = ctx.hands.start_settlement()
 
     def describe(self) -> str:
         return "settle the card batch"
@@ -153,21 +149,20 @@ class ExpectSettlement(Step):
         }
         return cls(result, batch, totals)
 
-    def run(self, run: ScenarioRun) -> None:
-        run.finished_sale(self, DEFAULT_WITHIN)
-        journal = run.sim.terminal.journal
-        settlements = journal.settlements()
+    def run(self, ctx: StepContext) -> None:
+        ctx.finished_sale(self, DEFAULT_WITHIN)
+        settlements = ctx.view.settlements()
         if not settlements:
-            raise run.fail(self, "the terminal journal has no batch close")
+            raise ctx.fail(self, "the terminal journal has no batch close")
         last = settlements[-1]
         if last.state.value != self.result:
-            raise run.fail(
+            raise ctx.fail(
                 self,
                 f"expected the batch close {self.result}, it is {last.state.value} ({last.reason})",
             )
         if self.batch is not None and last.batch_no != self.batch:
-            raise run.fail(self, f"expected batch {self.batch}, the last close was {last.batch_no}")
-        entries = journal.entries(batch_no=last.batch_no)
+            raise ctx.fail(self, f"expected batch {self.batch}, the last close was {last.batch_no}")
+        entries = ctx.view.journal(batch_no=last.batch_no)
         for name, wanted in self.totals.items():
             rows = [
                 e.amount_fen
@@ -176,20 +171,19 @@ class ExpectSettlement(Step):
             ]
             got = _Total(len(rows), sum(rows))
             if wanted.count is not None and got.count != wanted.count:
-                raise run.fail(self, f"expected {wanted.count} {name}, batch has {got.count}")
+                raise ctx.fail(self, f"expected {wanted.count} {name}, batch has {got.count}")
             if wanted.fen is not None and got.fen != wanted.fen:
-                raise run.fail(
+                raise ctx.fail(
                     self,
                     f"expected {name} of RMB {format_yuan(wanted.fen)}, batch has RMB "
                     f"{format_yuan(got.fen or 0)}",
                 )
         if last.state is SettlementState.FAILED:
             return
-        tid = run.sim.terminal.config.terminal_id
-        record = run.sim.gateway.ledger.find_settlement(tid, last.stan, last.transmission)
+        record = ctx.view.ledger_settlement(last.stan, last.transmission)
         if record is None or record.result != self.result:
             seen = "nothing" if record is None else record.result
-            raise run.fail(self, f"the host's ledger recorded {seen} for this batch close")
+            raise ctx.fail(self, f"the host's ledger recorded {seen} for this batch close")
 
     def describe(self) -> str:
         extra = f" batch {self.batch}" if self.batch else ""
@@ -233,41 +227,12 @@ class UnrecordedSale(Step):
             raise where.error(f"unrecorded_sale.card: {exc}") from None
         return cls(fen, card)
 
-    def run(self, run: ScenarioRun) -> None:
-        if run.sale is not None:
-            run.finished_sale(self, 600.0)
-        terminal = run.sim.terminal
-        config = terminal.config
-        now = run.sim.clock.now()
-        foreign = sum(1 for e in run.sim.bus.of(source="scenario", kind="unrecorded_sale"))
-        _, processing_code, type_code, _ = OPERATIONS["sale"]
-        request = {
-            "t": "0200",
-            "2": self.card.pan,
-            "3": processing_code,
-            "4": f"{self.amount_fen:012d}",
-            "7": transmission_time(now),
-            "11": f"{_FOREIGN_STAN_BASE + foreign + 1:06d}",
-            "14": self.card.expiry,
-            "22": "021",
-            "25": "00",
-            "35": self.card.track2,
-            "41": config.terminal_id,
-            "42": config.merchant_id,
-            "49": config.currency,
-            "60": f"{type_code}{terminal.journal.batch_no}",
-        }
-        reply = run.sim.gateway.acquirer.handle(request)
-        code = "none" if reply is None else reply.get("39", "?")
-        run.sim.bus.publish(
-            "scenario",
-            "unrecorded_sale",
-            f"host approved a sale the terminal never recorded: RMB "
-            f"{format_yuan(self.amount_fen)}, DE39 {code}",
-            response_code=code,
-        )
+    def run(self, ctx: StepContext) -> None:
+        if ctx.state.sale is not None:
+            ctx.finished_sale(self, 600.0)
+        code = ctx.hands.unrecorded_sale(self.amount_fen, self.card)
         if code != "00":
-            raise run.fail(self, f"the host did not approve the unrecorded sale (DE39 {code})")
+            raise ctx.fail(self, f"the host did not approve the unrecorded sale (DE39 {code})")
 
     def describe(self) -> str:
         return f"unrecorded sale RMB {format_yuan(self.amount_fen)} with {self.card.name}"

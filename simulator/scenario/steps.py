@@ -16,9 +16,8 @@ import attrs
 
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import KEYS
-from simulator.devices.printer_port import PrinterPort
 from simulator.errors import FixtureError
-from simulator.events import Event
+from simulator.hands import PrinterFaults
 from simulator.redact import pin_asterisks
 from simulator.scenario.arguments import Count
 from simulator.scenario.model import (
@@ -29,6 +28,7 @@ from simulator.scenario.model import (
     NOW_SCHEMA,
     TEXT_SCHEMA,
     Step,
+    StepContext,
     Where,
     did_you_mean,
     expect_mapping,
@@ -37,13 +37,13 @@ from simulator.scenario.model import (
     parse_now,
     step,
 )
-from simulator.scenario.runner import ScenarioRun
 from simulator.terminal.amounts import format_yuan, parse_yuan
 from simulator.terminal.cashier_cancel import CancelRefused
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import TxnState
 from simulator.terminal.receipts import REPRINT_MARK
 from simulator.terminal.terminal import RECEIPT_KINDS
+from simulator.view import ApplicationSelected, IsoMessage, Receipt, ScreenShown
 
 # card; scan (the customer's code is scanned); or a dynamic QR of one channel.
 _METHODS = ("card", "scan", "wechat", "alipay", "unionpay_qr")
@@ -149,9 +149,9 @@ class Sale(Step):
             raise where.error("sale.amount: must be above zero")
         return cls(fen, method, issuance)
 
-    def run(self, run: ScenarioRun) -> None:
-        run.last_sale_method = self.method
-        run.sale = run.sim.terminal.start_sale(self.amount_fen, self.method, self.issuance)
+    def run(self, ctx: StepContext) -> None:
+        ctx.state.last_sale_method = self.method
+        ctx.state.sale = ctx.hands.start_sale(self.amount_fen, self.method, self.issuance)
 
     def describe(self) -> str:
         return f"sale RMB {format_yuan(self.amount_fen)} by {self.method}"
@@ -192,8 +192,9 @@ class InsertCard(Step):
     def parse(cls, value: Any, where: Where) -> InsertCard:
         return cls(_card_image(value, where, "insert_card"))
 
-    def run(self, run: ScenarioRun) -> None:
-        run.insert_card(self, self.card)
+    def run(self, ctx: StepContext) -> None:
+        ctx.state.card = self.card  # `enter_pin: card` means this card's PIN
+        ctx.hands.insert_card(self.card)
 
     def describe(self) -> str:
         return f"insert card {self.card.name}"
@@ -214,8 +215,8 @@ class RemoveCard(Step):
         expect_no_arguments(value, where, "remove_card")
         return cls()
 
-    def run(self, run: ScenarioRun) -> None:
-        run.card_slot(self).remove()
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.remove_card()
 
     def describe(self) -> str:
         return "remove card"
@@ -240,12 +241,9 @@ class SwipeCard(Step):
     def parse(cls, value: Any, where: Where) -> SwipeCard:
         return cls(_card_image(value, where, "swipe_card"))
 
-    def run(self, run: ScenarioRun) -> None:
-        reader = run.sim.world.magstripe_reader
-        if reader is None:
-            raise run.fail(self, "the magstripe reader is not simulated (sim://): cannot swipe")
-        run.card = self.card  # `enter_pin: card` means this card's PIN
-        reader.swipe(self.card)
+    def run(self, ctx: StepContext) -> None:
+        ctx.state.card = self.card  # `enter_pin: card` means this card's PIN
+        ctx.hands.swipe_card(self.card)
 
     def describe(self) -> str:
         return f"swipe card {self.card.name}"
@@ -277,17 +275,17 @@ class SelectApplication(Step):
             raise where.error("select_application: the number must be 1-9")
         return cls(choice)
 
-    def run(self, run: ScenarioRun) -> None:
-        pad = run.sim_pin_pad(self)
-        screen = run.sim.terminal.display.screen
-        if not pad.awaiting_key or screen.id is not ScreenId.SELECT_APPLICATION:
-            raise run.fail(
-                self, f"the terminal is not asking for an application (screen: {run.screen_text()})"
+    def run(self, ctx: StepContext) -> None:
+        screen = ctx.view.screen()
+        if not ctx.view.awaiting_key or screen.id is not ScreenId.SELECT_APPLICATION:
+            raise ctx.fail(
+                self,
+                f"the terminal is not asking for an application (screen: {ctx.view.screen_text()})",
             )
         key = self._key(screen.lines)
         if key is None:
-            raise run.fail(self, f"no application {self.choice!r} on the screen: {screen.text()}")
-        pad.press(key)
+            raise ctx.fail(self, f"no application {self.choice!r} on the screen: {screen.text()}")
+        ctx.hands.press(key)
 
     def _key(self, lines: Sequence[str]) -> str | None:
         for line in lines:
@@ -326,22 +324,22 @@ class EnterPin(Step):
             raise where.error("enter_pin: expected card, wrong, or 4-12 digits")
         return cls(pin)
 
-    def run(self, run: ScenarioRun) -> None:
-        pad = run.sim_pin_pad(self)
-        if not pad.awaiting_pin:
-            raise run.fail(
-                self, f"the terminal is not asking for a PIN (screen: {run.screen_text()})"
+    def run(self, ctx: StepContext) -> None:
+        if not ctx.view.awaiting_pin:
+            raise ctx.fail(
+                self, f"the terminal is not asking for a PIN (screen: {ctx.view.screen_text()})"
             )
-        pad.type_pin(self._digits(run))
+        ctx.hands.type_pin(self._digits(ctx))
 
-    def _digits(self, run: ScenarioRun) -> str:
+    def _digits(self, ctx: StepContext) -> str:
         if self.pin not in _PIN_WORDS:
             return self.pin
-        if run.card is None:
-            raise run.fail(self, f"enter_pin: {self.pin} needs a card inserted first")
+        card = ctx.state.card
+        if card is None:
+            raise ctx.fail(self, f"enter_pin: {self.pin} needs a card inserted first")
         if self.pin == "card":
-            return run.card.pin
-        return "".join(str((int(d) + 1) % 10) for d in run.card.pin)
+            return card.pin
+        return "".join(str((int(d) + 1) % 10) for d in card.pin)
 
     def describe(self) -> str:
         shown = self.pin if self.pin in _PIN_WORDS else pin_asterisks(len(self.pin))
@@ -366,9 +364,9 @@ class Press(Step):
             raise where.error(f"press: expected a digit, OK, CLR or CANCEL, got {key!r}")
         return cls(key)
 
-    def run(self, run: ScenarioRun) -> None:
-        if not run.sim_pin_pad(self).press(self.key):
-            raise run.fail(self, f"the PIN pad is not listening (screen: {run.screen_text()})")
+    def run(self, ctx: StepContext) -> None:
+        if not ctx.hands.press(self.key):
+            raise ctx.fail(self, f"the PIN pad is not listening (screen: {ctx.view.screen_text()})")
 
     def describe(self) -> str:
         return "press " + ("*" if self.key.isdigit() else self.key)
@@ -398,13 +396,13 @@ class CashierCancels(Step):
         expect_no_arguments(value, where, "cashier_cancels")
         return cls()
 
-    def run(self, run: ScenarioRun) -> None:
+    def run(self, ctx: StepContext) -> None:
         try:
-            taken = run.sim.terminal.cancel()
+            taken = ctx.hands.cancel_payment()
         except CancelRefused as exc:
-            raise run.fail(self, f"the terminal refused CANCEL: {exc}") from None
+            raise ctx.fail(self, f"the terminal refused CANCEL: {exc}") from None
         if not taken:
-            raise run.fail(self, f"no payment in progress to cancel ({run.screen_text()})")
+            raise ctx.fail(self, f"no payment in progress to cancel ({ctx.view.screen_text()})")
 
     def describe(self) -> str:
         return "cashier presses CANCEL"
@@ -425,8 +423,8 @@ class Wait(Step):
     def parse(cls, value: Any, where: Where) -> Wait:
         return cls(parse_duration(value, where, "wait"))
 
-    def run(self, run: ScenarioRun) -> None:
-        run.sim.clock.sleep(self.seconds)
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.wait(self.seconds)
 
     def describe(self) -> str:
         return f"wait {self.seconds:g} s"
@@ -487,16 +485,27 @@ class ExpectScreen(Step):
             raise where.error(f"expect_screen: unknown screen {name!r}{hint}") from None
         return cls(screen, None if contains is None else str(contains), within, now)
 
-    def run(self, run: ScenarioRun) -> None:
-        def matches(event: Event) -> bool:
-            if event.detail.get("screen") != self.screen.value:
+    def run(self, ctx: StepContext) -> None:
+        def matches(shown: ScreenShown) -> bool:
+            if shown.screen != self.screen.value:
                 return False
-            return self.contains is None or self.contains in event.summary
+            return self.contains is None or self.contains in shown.summary
 
+        what = self.describe()
         if self.now:
-            run.expect_latest_event("screen", matches, self, self.describe())
+            latest = ctx.view.latest_screen()
+            shown = ctx.expect_latest(self, latest, matches, what=what, name="screen")
         else:
-            run.expect_event("screen", matches, self, self.within, self.describe())
+            shown = ctx.expect_next(
+                self,
+                ctx.view.screens,
+                matches,
+                after=ctx.state.screens_seen,
+                within=self.within,
+                what=what,
+                name="screen",
+            )
+        ctx.state.screens_seen = shown.seq
 
     def describe(self) -> str:
         extra = f" containing {self.contains!r}" if self.contains else ""
@@ -547,13 +556,22 @@ class ExpectApplication(Step):
             raise where.error(f"expect_application: {aid!r} is not an AID (10-32 hex digits)")
         return cls(aid, label, within)
 
-    def run(self, run: ScenarioRun) -> None:
-        def matches(event: Event) -> bool:
-            if event.detail.get("aid") != self.aid:
+    def run(self, ctx: StepContext) -> None:
+        def matches(selected: ApplicationSelected) -> bool:
+            if selected.aid != self.aid:
                 return False
-            return self.label is None or event.detail.get("label") == self.label
+            return self.label is None or selected.label == self.label
 
-        run.expect_event("application", matches, self, self.within, self.describe())
+        found = ctx.expect_next(
+            self,
+            ctx.view.applications,
+            matches,
+            after=ctx.state.applications_seen,
+            within=self.within,
+            what=self.describe(),
+            name="application",
+        )
+        ctx.state.applications_seen = found.seq
 
     def describe(self) -> str:
         extra = f" ({self.label})" if self.label else ""
@@ -593,14 +611,14 @@ class ExpectCallback(Step):
         reason = value.get("reason_contains")
         return cls(result == "OK", None if reason is None else str(reason), _within(value, where))
 
-    def run(self, run: ScenarioRun) -> None:
-        result = run.finished_sale(self, self.within)
+    def run(self, ctx: StepContext) -> None:
+        result = ctx.finished_sale(self, self.within)
         outcome = result.outcome
         if outcome.approved != self.approved:
             got = "OK" if outcome.approved else f"CANCELED ({outcome.reason})"
-            raise run.fail(self, f"expected {self.describe()}, the callback was {got}")
+            raise ctx.fail(self, f"expected {self.describe()}, the callback was {got}")
         if self.reason_contains is not None and self.reason_contains not in outcome.reason:
-            raise run.fail(
+            raise ctx.fail(
                 self,
                 f"expected the reason to contain {self.reason_contains!r}, "
                 f"it was {outcome.reason!r}",
@@ -617,10 +635,10 @@ class MessagePattern:
     present: tuple[str, ...] = ()  # field numbers it must carry
     absent: tuple[str, ...] = ()  # field numbers it must not carry
 
-    def matches(self, event: Event) -> bool:
-        if event.detail.get("mti") != self.mti:
+    def matches(self, message: IsoMessage) -> bool:
+        if message.mti != self.mti:
             return False
-        described = event.detail.get("fields", {})
+        described = message.fields
         return (
             all(described.get(k, {}).get("value") == v for k, v in self.fields.items())
             and all(k in described for k in self.present)
@@ -721,20 +739,21 @@ class ExpectGateway(Step):
             patterns.append(MessagePattern(mti, fields, present, absent))
         return cls(tuple(patterns), exact, within, now)
 
-    def run(self, run: ScenarioRun) -> None:
-        run.operation_ended(self, now=self.now, within=self.within)
-        seen = list(run.sim.bus.of(source="gateway", kind="iso8583"))
+    def run(self, ctx: StepContext) -> None:
+        ctx.operation_ended(self, now=self.now, within=self.within)
+        seen = ctx.view.iso8583()
+        focus = [message.event for message in seen]
         if self.exact:
-            mtis = [e.detail.get("mti") for e in seen]
+            mtis = [message.mti for message in seen]
             wanted = [p.mti for p in self.patterns]
             if mtis != wanted:
-                raise run.fail(self, f"expected exactly {wanted}, the gateway saw {mtis}", seen)
-            for index, (pattern, event) in enumerate(zip(self.patterns, seen, strict=True), 1):
-                if not pattern.matches(event):
-                    raise run.fail(
+                raise ctx.fail(self, f"expected exactly {wanted}, the gateway saw {mtis}", focus)
+            for index, (pattern, message) in enumerate(zip(self.patterns, seen, strict=True), 1):
+                if not pattern.matches(message):
+                    raise ctx.fail(
                         self,
-                        f"message {index}: expected {pattern}, the gateway saw {event.summary}",
-                        seen,
+                        f"message {index}: expected {pattern}, the gateway saw {message.summary}",
+                        focus,
                     )
             return
         position = 0
@@ -742,7 +761,7 @@ class ExpectGateway(Step):
             while position < len(seen) and not pattern.matches(seen[position]):
                 position += 1
             if position == len(seen):
-                raise run.fail(self, f"the gateway never saw {pattern} (in order)", seen)
+                raise ctx.fail(self, f"the gateway never saw {pattern} (in order)", focus)
             position += 1
 
     def describe(self) -> str:
@@ -796,18 +815,18 @@ class ExpectSpeech(Step):
             return cls((), new_only)
         return cls(_texts(value, where, "expect_speech"), new_only)
 
-    def run(self, run: ScenarioRun) -> None:
-        run.finished_sale(self, DEFAULT_WITHIN)
-        said = tuple(e.detail["text"] for e in run.sim.bus.of(source="speaker", kind="utterance"))
-        checked_from = run.speech_checked if self.new_only else 0
+    def run(self, ctx: StepContext) -> None:
+        ctx.finished_sale(self, DEFAULT_WITHIN)
+        said = tuple(utterance.text for utterance in ctx.view.utterances())
+        checked_from = ctx.state.speech_checked if self.new_only else 0
         if said[checked_from:] != self.utterances:
             since = "since the previous expect_speech" if self.new_only else "in all"
-            raise run.fail(
+            raise ctx.fail(
                 self,
                 f"expected the speaker to say {list(self.utterances)}, "
                 f"it said {list(said[checked_from:])} {since}",
             )
-        run.speech_checked = len(said)
+        ctx.state.speech_checked = len(said)
 
     def describe(self) -> str:
         return f"speech {list(self.utterances)}"
@@ -924,53 +943,53 @@ class ExpectReceipt(Step):
                 f"expect_receipt: reprints: {self.reprints} of copies: {self.copies} can never pass"
             )
 
-    def run(self, run: ScenarioRun) -> None:
-        run.operation_ended(self, now=self.now)
-        every = run.receipts()
-        checked_from = run.receipts_checked if self.new_only else 0
+    def run(self, ctx: StepContext) -> None:
+        ctx.operation_ended(self, now=self.now)
+        every = ctx.view.receipts()
+        checked_from = ctx.state.receipts_checked if self.new_only else 0
         receipts = list(enumerate(every, 1))[checked_from:]
         if self.kind is not None:
-            receipts = [(n, text) for n, text in receipts if run.receipt_kind(text) == self.kind]
+            receipts = [(n, receipt) for n, receipt in receipts if receipt.kind == self.kind]
         since = " since the previous expect_receipt" if self.new_only else ""
         what = f"{self.kind} receipt(s)" if self.kind else "receipt(s)"
         if self.index is not None:
             position = self.index - 1 if self.index > 0 else self.index
             if not -len(receipts) <= position < len(receipts):
-                raise run.fail(
+                raise ctx.fail(
                     self,
                     f"no receipt {self.index}: the printer cut {len(receipts)} {what}{since} "
-                    f"({self._cut(run, every)})",
+                    f"({self._cut(every)})",
                 )
             receipts = [receipts[position]]
         if self.copies is not None and len(receipts) != self.copies:
-            raise run.fail(
+            raise ctx.fail(
                 self,
                 f"expected {self.copies} {what}{since}, the printer cut {len(receipts)} "
-                f"({self._cut(run, every)})",
+                f"({self._cut(every)})",
             )
-        for number, text in receipts:
+        for number, receipt in receipts:
             for wanted in self.contains:
-                if wanted not in text:
-                    raise run.fail(self, f"receipt {number} lacks {wanted!r}:\n{text}")
+                if wanted not in receipt.text:
+                    raise ctx.fail(self, f"receipt {number} lacks {wanted!r}:\n{receipt.text}")
             for unwanted in self.not_contains:
-                if unwanted in text:
-                    raise run.fail(self, f"receipt {number} contains {unwanted!r}:\n{text}")
+                if unwanted in receipt.text:
+                    raise ctx.fail(self, f"receipt {number} contains {unwanted!r}:\n{receipt.text}")
         if self.reprints is not None:
-            marked = sum(REPRINT_MARK in text for _, text in receipts)
+            marked = sum(REPRINT_MARK in receipt.text for _, receipt in receipts)
             if marked != self.reprints:
-                raise run.fail(
+                raise ctx.fail(
                     self,
                     f"expected {self.reprints} reprinted receipt(s) ({REPRINT_MARK!r}), "
                     f"the printer cut {marked}",
                 )
-        run.receipts_checked = len(every)
+        ctx.state.receipts_checked = len(every)
 
     @staticmethod
-    def _cut(run: ScenarioRun, every: list[str]) -> str:
+    def _cut(every: list[Receipt]) -> str:
         """What the printer cut, by kind, for a failure message."""
         if not every:
             return "none in all"
-        return "in all: " + ", ".join(str(run.receipt_kind(text) or "unknown") for text in every)
+        return "in all: " + ", ".join(str(receipt.kind or "unknown") for receipt in every)
 
     def describe(self) -> str:
         which = f"{self.kind} " if self.kind else ""
@@ -1097,35 +1116,35 @@ class ExpectJournal(Step):
             parse_now(value, where, "expect_journal"),
         )
 
-    def run(self, run: ScenarioRun) -> None:
-        run.operation_ended(self, now=self.now)
-        entries = run.sim.terminal.journal.entries()
+    def run(self, ctx: StepContext) -> None:
+        ctx.operation_ended(self, now=self.now)
+        entries = ctx.view.journal()
         if self.count is not None and len(entries) != self.count:
             found = _rows(entries, lambda e: f"{e.operation} {e.state.value}")
-            raise run.fail(
+            raise ctx.fail(
                 self, f"expected {self.count} journal entries, found {len(entries)}: {found}"
             )
         about_last = (self.state, self.response_code, self.operation, self.batch)
         if all(item is None for item in about_last):
             return
         if not entries:
-            raise run.fail(self, "the journal is empty")
+            raise ctx.fail(self, "the journal is empty")
         last = entries[-1]
         if self.state is not None and last.state is not self.state:
-            raise run.fail(
+            raise ctx.fail(
                 self,
                 f"expected the last transaction {self.state.value}, "
                 f"it is {last.state.value} ({last.reason})",
             )
         if self.response_code is not None and last.response_code != self.response_code:
-            raise run.fail(
+            raise ctx.fail(
                 self,
                 f"expected response code {self.response_code}, journal has {last.response_code!r}",
             )
         if self.operation is not None and last.operation != self.operation:
-            raise run.fail(self, f"expected a {self.operation}, the last row is a {last.operation}")
+            raise ctx.fail(self, f"expected a {self.operation}, the last row is a {last.operation}")
         if self.batch is not None and last.batch_no != self.batch:
-            raise run.fail(self, f"expected batch {self.batch}, the last row is in {last.batch_no}")
+            raise ctx.fail(self, f"expected batch {self.batch}, the last row is in {last.batch_no}")
 
     def describe(self) -> str:
         if self.state is None:
@@ -1195,27 +1214,27 @@ class ExpectLedger(Step):
             parse_now(value, where, "expect_ledger"),
         )
 
-    def run(self, run: ScenarioRun) -> None:
-        run.operation_ended(self, now=self.now)
-        entries = run.sim.gateway.ledger.transactions()
+    def run(self, ctx: StepContext) -> None:
+        ctx.operation_ended(self, now=self.now)
+        entries = ctx.view.ledger()
         if self.count is not None and len(entries) != self.count:
             found = _rows(entries, lambda e: f"{e.kind} {e.status}")
-            raise run.fail(
+            raise ctx.fail(
                 self, f"expected {self.count} ledger entries, found {len(entries)}: {found}"
             )
         if self.status is None and self.kind is None and self.batch is None:
             return
         if not entries:
-            raise run.fail(self, "the ledger is empty")
+            raise ctx.fail(self, "the ledger is empty")
         last = entries[-1]
         if self.status is not None and str(last.status) != self.status:
-            raise run.fail(
+            raise ctx.fail(
                 self, f"expected the last ledger entry {self.status}, it is {last.status}"
             )
         if self.kind is not None and last.kind != self.kind:
-            raise run.fail(self, f"expected a {self.kind}, the last entry is a {last.kind}")
+            raise ctx.fail(self, f"expected a {self.kind}, the last entry is a {last.kind}")
         if self.batch is not None and last.batch_no != self.batch:
-            raise run.fail(self, f"expected batch {self.batch}, got {last.batch_no!r}")
+            raise ctx.fail(self, f"expected batch {self.batch}, got {last.batch_no!r}")
 
     def describe(self) -> str:
         if self.status is None:
@@ -1233,13 +1252,6 @@ _PRINTER_COUNTS = {
     "offline_after": _PRINTER_BYTES,
     "paper_lines_left": Count(0, 100_000, "Lines left on the paper roll."),
 }
-
-
-def _printer_port(run: ScenarioRun, step: Step) -> PrinterPort:
-    port = run.sim.world.printer_port
-    if port is None:
-        raise run.fail(step, "the printer is not simulated (sim://): cannot act on it")
-    return port
 
 
 @step("printer_fault")
@@ -1283,11 +1295,8 @@ class PrinterFault(Step):
             faults[str(key)] = item
         return cls(faults)
 
-    def run(self, run: ScenarioRun) -> None:
-        _printer_port(run, self).inject(**self.faults)  # type: ignore[arg-type]
-        run.sim.bus.publish(
-            "scenario", "printer_fault", f"printer fault: {self.describe()}", **self.faults
-        )
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.printer_faults(PrinterFaults(**self.faults))  # type: ignore[arg-type]
 
     def describe(self) -> str:
         return "printer " + ", ".join(f"{k}={v}" for k, v in self.faults.items())
@@ -1311,9 +1320,8 @@ class RefillPaper(Step):
         expect_no_arguments(value, where, "refill_paper")
         return cls()
 
-    def run(self, run: ScenarioRun) -> None:
-        _printer_port(run, self).refill_paper()
-        run.sim.bus.publish("scenario", "printer_fault", "paper refilled")
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.refill_paper()
 
     def describe(self) -> str:
         return "refill paper"
@@ -1334,9 +1342,8 @@ class CloseCover(Step):
         expect_no_arguments(value, where, "close_cover")
         return cls()
 
-    def run(self, run: ScenarioRun) -> None:
-        _printer_port(run, self).close_cover()
-        run.sim.bus.publish("scenario", "printer_fault", "printer cover closed")
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.close_cover()
 
     def describe(self) -> str:
         return "close printer cover"

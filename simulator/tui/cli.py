@@ -66,15 +66,15 @@ def tui_command(args: argparse.Namespace) -> int:
         return serve_command(args)
     if args.play is not None:
         return play_command(args)
-    from simulator.simulation import Simulation
+    from simulator.shop import Shop
     from simulator.terminal.config import TerminalConfig
     from simulator.tui.app import PossimApp
 
     config = TerminalConfig.load(args.config)
     with tempfile.TemporaryDirectory(prefix="possim-tui-") as scratch:
         workdir = args.workdir or Path(scratch)
-        with Simulation(config, workdir, seed=args.seed or 0) as simulation:
-            PossimApp(simulation, card=args.card).run()
+        with Shop(config, workdir, seed=args.seed or 0) as shop:
+            PossimApp(shop, card=args.card).run()
     return 0
 
 
