@@ -10,7 +10,7 @@ from pathlib import Path
 from simulator import bench_cli, card_cli, doctor, fleet, printer_cli, render_cli, trace_cli
 from simulator.gateway import cli as gateway_cli
 from simulator.scenario import check_cli, run_cli
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 from simulator.tui import cli as tui_cli
 

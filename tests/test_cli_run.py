@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.scenario.model import discover, load_scenario
+from simulator.scenario.loader import discover, load_scenario
 from simulator.scenario.runner import run_scenario
 
 REPO = Path(__file__).resolve().parent.parent

@@ -30,8 +30,8 @@ from drivers.traffic.trace import Trace, TraceError
 from firmware_fixtures.yaml_lines import FixtureFileError
 from simulator.devices.card_image import CardImage
 from simulator.errors import ConfigError, FixtureError, Iso8583Error, ScenarioError
-from simulator.scenario import steps as _steps  # noqa: F401  (registers every step)
-from simulator.scenario.model import STEPS, check_scenario
+from simulator.scenario.loader import check_scenario
+from simulator.scenario.steps import STEPS
 from simulator.terminal.config import TerminalConfig
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
 

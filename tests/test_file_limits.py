@@ -21,7 +21,9 @@ from firmware_fixtures.yaml_lines import FixtureFileError
 from simulator.cli import main
 from simulator.devices.card_image import CardImage
 from simulator.errors import ConfigError, FixtureError, ScenarioError
-from simulator.scenario.model import Where, check_scenario, parse_duration
+from simulator.scenario.kinds import DURATION
+from simulator.scenario.loader import check_scenario
+from simulator.scenario.model import Where
 from simulator.scenario.schema import scenario_schema
 from simulator.terminal.config import TerminalConfig
 
@@ -196,7 +198,7 @@ BAD_ARGUMENTS = [
     ("wait: 86400001ms", "wait: at most 24h of virtual time, got '86400001ms'"),
     (
         "expect_screen: {screen: approved, within: 99999999999h}",
-        "within: at most 24h of virtual time, got '99999999999h'",
+        "expect_screen.within: at most 24h of virtual time, got '99999999999h'",
     ),
     (
         "gateway_fault: {delay: 9999999h}",
@@ -281,7 +283,7 @@ def test_arguments_at_their_bounds_are_accepted(
 
 def _parser_accepts(value: Any) -> bool:
     try:
-        parse_duration(value, Where(Path("x.yaml"), 1), "wait")
+        DURATION.parse(value, None, "wait", Where(Path("x.yaml"), 1))
     except ScenarioError:
         return False
     return True

@@ -11,7 +11,7 @@ from simulator.devices.card_image import CardImage
 from simulator.devices.vpcd_card import VpcdCardSlot
 from simulator.errors import ConfigError
 from simulator.pcscd import PrivatePcscd
-from simulator.scenario.model import discover, load_scenario
+from simulator.scenario.loader import discover, load_scenario
 from simulator.scenario.runner import run_scenario
 from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig

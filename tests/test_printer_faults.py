@@ -21,7 +21,7 @@ from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer_port import PrinterPort
 from simulator.errors import ScenarioError
 from simulator.events import EventBus
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig

@@ -346,7 +346,7 @@ def test_printer_servers_stop_cleanly() -> None:
 
 @pytest.mark.parametrize("transport", ["usb", "pty", "tcp"])
 def test_card_purchase_over_each_transport(transport: str, tmp_path: Path) -> None:
-    from simulator.scenario.model import load_scenario
+    from simulator.scenario.loader import load_scenario
     from simulator.scenario.runner import run_scenario
 
     library = Path(__file__).resolve().parent.parent / "scenarios"

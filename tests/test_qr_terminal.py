@@ -16,7 +16,7 @@ from drivers.clock import RealClock
 from simulator.devices.escpos.render_png import render_png
 from simulator.errors import ConfigError
 from simulator.events import EventBus
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig

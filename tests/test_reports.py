@@ -21,7 +21,8 @@ from PIL import Image, ImageChops
 from simulator.devices.escpos.render_png import PaperRenderer
 from simulator.devices.paper import RenderedReceipt
 from simulator.devices.printer_port import PrinterPort
-from simulator.scenario.model import ExpectationFailed, Step, load_scenario
+from simulator.scenario.loader import load_scenario
+from simulator.scenario.model import ExpectationFailed, Step
 from simulator.scenario.report import write_reports
 from simulator.scenario.runner import ScenarioResult, ScenarioRun, run_scenario
 

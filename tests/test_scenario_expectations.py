@@ -14,7 +14,8 @@ import pytest
 from simulator.cli import build_parser, main
 from simulator.devices.transports import SCANNER_TRANSPORTS
 from simulator.gateway.qr.channels import QrChannels
-from simulator.scenario.model import ExpectationFailed, Step, load_scenario
+from simulator.scenario.loader import load_scenario
+from simulator.scenario.model import ExpectationFailed, Step
 from simulator.scenario.runner import ScenarioResult, ScenarioRun, run_scenario
 from simulator.terminal.amounts import format_yuan
 from simulator.terminal.display import ScreenId

@@ -37,7 +37,8 @@ from simulator import cli
 from simulator.devices.card_image import CardImage
 from simulator.emv.apdu import plaintext_pin_block, read_record
 from simulator.pcscd import PrivatePcscd
-from simulator.scenario.model import Scenario, load_scenario
+from simulator.scenario.loader import load_scenario
+from simulator.scenario.model import Scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario
 from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig

@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 
 from simulator.clock import VirtualClock
 from simulator.errors import ClockStalled
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 from simulator.tui.playback import Playback
 from simulator.tui.playback_app import PlaybackApp

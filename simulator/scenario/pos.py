@@ -29,10 +29,14 @@ from simulator.errors import ConfigError, TerminalError
 from simulator.events import Event, JsonlTranscript
 from simulator.gateway.ledger import LedgerEntry
 from simulator.hands import Hands
-from simulator.scenario.model import STEPS, Scenario, Step, Where, did_you_mean
-from simulator.scenario.qr_steps import CustomerPaysQr
+from simulator.scenario.args import parse
+from simulator.scenario.model import Scenario, Step, Where, did_you_mean
 from simulator.scenario.runner import ScenarioRun
-from simulator.scenario.steps import EnterPin, InsertCard, RemoveCard, Sale
+from simulator.scenario.steps import STEPS
+from simulator.scenario.steps.card import InsertCard, RemoveCard
+from simulator.scenario.steps.pin_pad import EnterPin
+from simulator.scenario.steps.qr import CustomerPaysQr
+from simulator.scenario.steps.sale import Sale
 from simulator.shop import Shop
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.config import DeviceURLs, TerminalConfig
@@ -109,20 +113,20 @@ class Pos:
         ``remove_card``, so ``pos.step("expect_...")`` checks this sale afterwards.
         """
         where = _caller()
-        steps = [Sale.parse(amount, where), InsertCard.parse(card, where)]
+        steps = [parse(Sale, amount, where), parse(InsertCard, card, where)]
         enter_pin = (
-            None if pin is None else EnterPin.parse("card" if pin == CARD_PIN else pin, where)
+            None if pin is None else parse(EnterPin, "card" if pin == CARD_PIN else pin, where)
         )
         view = self.view
         with self.shop.clock.actor():
             for action in steps:
-                self._run(action, where)
+                self._run(action)
             if view.awaiting_pin:
                 if enter_pin is not None:
-                    self._run(enter_pin, where)
+                    self._run(enter_pin)
                 else:
                     self.shop.clock.wait_until(lambda: not view.awaiting_pin, SALE_WITHIN)
-            self._run(RemoveCard.parse(None, where), where)
+            self._run(parse(RemoveCard, None, where))
             return self._result()
 
     def pay_by_qr(self, amount: str, wallet: str = "wechat") -> SaleResult:
@@ -130,11 +134,11 @@ class Pos:
         (wechat, alipay or unionpay_qr): the YAML ``sale: {method: WALLET}`` and
         ``customer_pays_qr`` steps."""
         where = _caller()
-        pays = CustomerPaysQr.parse({"wallet": wallet}, where)
-        sale = Sale.parse({"amount": amount, "method": wallet}, where)
+        pays = parse(CustomerPaysQr, {"wallet": wallet}, where)
+        sale = parse(Sale, {"amount": amount, "method": wallet}, where)
         with self.shop.clock.actor():
-            self._run(sale, where)
-            self._run(pays, where)
+            self._run(sale)
+            self._run(pays)
             return self._result()
 
     def _result(self) -> SaleResult:
@@ -157,11 +161,10 @@ class Pos:
             hint = did_you_mean(keyword, STEPS) or f": expected one of {', '.join(sorted(STEPS))}"
             raise where.error(f"unknown step {keyword!r}{hint}")
         with self.shop.clock.actor():
-            self._run(step_class.parse(value, where), where)
+            self._run(parse(step_class, value, where))
 
-    def _run(self, step: Step, where: Where) -> None:
+    def _run(self, step: Step) -> None:
         """Run ``step`` as the scenario runner does: on a settled shop, settling after actions."""
-        step.line = where.line
         self.shop.clock.settle()
         self.run.run_step(step)
 

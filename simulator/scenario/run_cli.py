@@ -27,7 +27,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from simulator.devices.transports import PRINTER_TRANSPORTS, SCANNER_TRANSPORTS
 from simulator.errors import ScenarioError, SimulatorError
-from simulator.scenario.model import Scenario, discover, load_scenario
+from simulator.scenario.loader import discover, load_scenario
+from simulator.scenario.model import Scenario
 from simulator.scenario.report import rerun_command, write_reports
 from simulator.scenario.runner import ScenarioResult, run_scenario
 

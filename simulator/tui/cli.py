@@ -107,7 +107,7 @@ def serve_command(args: argparse.Namespace) -> int:
 def play_command(args: argparse.Namespace) -> int:
     """Play one scenario; print and exit with the outcome ``possim run`` would report."""
     from simulator.errors import ScenarioError
-    from simulator.scenario.model import load_scenario
+    from simulator.scenario.loader import load_scenario
     from simulator.tui.playback_app import PlaybackApp
 
     if args.step_delay < 0:
