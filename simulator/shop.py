@@ -176,6 +176,14 @@ class Shop:
     ) -> SaleResult:
         """One card sale the way a cardholder does it: insert, PIN (if asked), remove.
 
+        Args:
+            amount_fen: the amount the cashier keys in, in fen.
+            card: the card the cardholder inserts (the shop keeps its counters).
+            pin: the PIN typed when the terminal asks; None: the card's own.
+
+        Returns:
+            The sale's result, as the cashier app got it back (``.approved`` ...).
+
         Raises:
             NotSimulated: the card reader or the PIN pad is real.
             TerminalError: the sale did not finish.

@@ -164,3 +164,16 @@ def test_the_view_reads_streams_after_a_cursor(tmp_path: Path) -> None:
 def test_the_seams_docstring_examples_run(module: ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_view_reads_a_qr_payment(tmp_path: Path) -> None:
+    with Pos(tmp_path) as pos:
+        assert pos.pay_by_qr("12.34", wallet="alipay").approved
+        calls = pos.view.http_calls()
+        assert [(c.direction, c.method) for c in calls[:2]] == [("out", "POST"), ("in", "")]
+        assert calls[1].status == 200
+        assert [n.verdict for n in pos.view.notifies()] == ["accepted"]
+        assert pos.view.charged_fen()["alipay"] == 1234
+        sale = pos.view.last_qr_sale()
+        assert sale is not None and pos.view.qr_order(sale.out_trade_no)["trade_state"] == "SUCCESS"
+        assert [r.kind for r in pos.view.receipts()] == ["qr_slip", "sale", "sale"]
