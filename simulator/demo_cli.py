@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from simulator.scenario.model import load_scenario
+    from simulator.scenario.loader import load_scenario
     from simulator.scenario.runner import run_scenario
 
     scenario = load_scenario(bundled.scenarios() / DEMO_SCENARIO)

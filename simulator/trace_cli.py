@@ -26,7 +26,7 @@ from drivers.traffic import replay_scheme
 from drivers.traffic.recording import recording_session
 from drivers.traffic.trace import Trace, TraceError
 from simulator.errors import SimulatorError
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario
 
 DEFAULT_OUT = Path("possim-runs")

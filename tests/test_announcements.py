@@ -10,7 +10,7 @@ import pytest
 import firmware_fixtures
 from simulator.devices import cards
 from simulator.errors import FixtureError
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.announcements import CHANNELS, Announcements
 from simulator.terminal.config import TerminalConfig
 
@@ -106,7 +106,7 @@ def test_a_missing_set_lists_the_known_ones() -> None:
 
 def _sale(tmp_path: Path, terminal: dict[str, str]) -> list[tuple[str, str]]:
     config = TerminalConfig.from_mapping({"terminal": terminal})
-    with Simulation(config, tmp_path, seed=1) as sim:
+    with Shop(config, tmp_path, seed=1) as sim:
         result = sim.pay_by_card(1234, DEBIT)
         assert result.approved, result.outcome.reason
         return [
@@ -127,7 +127,7 @@ def test_the_cashier_app_announces_in_english_when_configured(tmp_path: Path) ->
 def test_an_unknown_announcement_language_stops_the_terminal_start(tmp_path: Path) -> None:
     config = TerminalConfig.from_mapping({"terminal": {"announcement_language": "fr"}})
     with pytest.raises(FixtureError, match="announcement_language"):
-        Simulation(config, tmp_path, seed=1)
+        Shop(config, tmp_path, seed=1)
 
 
 def test_the_vendor_contract_no_longer_holds_announcements() -> None:

@@ -26,7 +26,7 @@ from drivers.clock import RealClock
 from simulator.devices import cards
 from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.ledger import Status
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.journal import TxnState
 
@@ -274,9 +274,7 @@ def test_the_pan_of_a_refund_is_stored_masked(host: AcquirerHost) -> None:
 DEBIT = cards.load("unionpay_debit")
 
 
-def run(
-    sim: Simulation, start: Callable[[], object], *actions: Callable[[Simulation], object]
-) -> SaleResult:
+def run(sim: Shop, start: Callable[[], object], *actions: Callable[[Shop], object]) -> SaleResult:
     with sim.clock.actor():
         handle = start()
         sim.clock.settle()
@@ -288,7 +286,7 @@ def run(
     return result
 
 
-def card_sale(sim: Simulation, amount: int) -> SaleResult:
+def card_sale(sim: Shop, amount: int) -> SaleResult:
     return run(sim, lambda: sim.terminal.start_sale(amount), insert(DEBIT), pin(DEBIT.pin), remove)
 
 
@@ -366,5 +364,5 @@ def test_terminal_refund_of_an_unknown_sale_is_refused_before_the_card(tmp_path:
         assert gateway_requests(sim, "0220") == []
 
 
-def json_of_screens(sim: Simulation) -> str:
+def json_of_screens(sim: Shop) -> str:
     return " ".join(e.summary for e in sim.bus.of(source="display", kind="screen"))

@@ -20,7 +20,7 @@ from simulator.devices import cards
 from simulator.events import EventBus
 from simulator.gateway.faults import ReplyFault
 from simulator.gateway.qr.orders import QrOrder
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CancelRefused, CashierCancel
 from simulator.terminal.display import ScreenId
@@ -37,13 +37,13 @@ CLOSED = f"{CANCELLED_BY_CASHIER}: closed"
 
 
 @contextmanager
-def shop(tmp_path: Path) -> Iterator[Simulation]:
+def shop(tmp_path: Path) -> Iterator[Shop]:
     """A simulation whose clock the test thread holds (time moves only when it waits)."""
     with simulation(tmp_path) as sim, sim.clock.actor():
         yield sim
 
 
-def start(sim: Simulation, amount_fen: int, method: str = "card") -> SaleHandle:
+def start(sim: Shop, amount_fen: int, method: str = "card") -> SaleHandle:
     sale = sim.terminal.start_sale(amount_fen, method)
     sim.clock.settle()
     return sale
@@ -55,15 +55,15 @@ def finish(sale: SaleHandle) -> SaleResult:
     return result
 
 
-def screen(sim: Simulation) -> ScreenId:
+def screen(sim: Shop) -> ScreenId:
     return sim.terminal.display.screen.id
 
 
-def screens(sim: Simulation) -> list[str]:
+def screens(sim: Shop) -> list[str]:
     return [str(e.detail["screen"]) for e in sim.bus.of(source="display", kind="screen")]
 
 
-def qr_requests(sim: Simulation) -> list[str]:
+def qr_requests(sim: Shop) -> list[str]:
     """The terminal's QR API calls, as ``METHOD path`` without the query string."""
     return [
         f"{e.detail['method']} {str(e.detail['path']).split('?')[0]}"
@@ -72,17 +72,17 @@ def qr_requests(sim: Simulation) -> list[str]:
     ]
 
 
-def gateway_order(sim: Simulation, out_trade_no: str) -> str:
+def gateway_order(sim: Shop, out_trade_no: str) -> str:
     order = sim.gateway.qr.find(sim.terminal.config.merchant_id, out_trade_no)
     return "NONE" if order is None else order.trade_state
 
 
-def last_qr_sale(sim: Simulation) -> tuple[str, QrState]:
+def last_qr_sale(sim: Shop) -> tuple[str, QrState]:
     sales = [e for e in sim.terminal.journal.qr_entries() if e.operation == "sale"]
     return sales[-1].out_trade_no, sales[-1].state
 
 
-def phone(sim: Simulation, action: str, body: dict[str, str]) -> None:
+def phone(sim: Shop, action: str, body: dict[str, str]) -> None:
     """A customer's phone calls the gateway's simulation API (not terminal traffic)."""
     link = sim.terminal.qr_link
     assert link is not None
@@ -208,7 +208,7 @@ def test_cancel_of_an_unpaid_dynamic_qr_closes_it_as_the_timeout_does(tmp_path: 
 # -- a payment made meanwhile wins ----------------------------------------------------------
 
 
-def _order(sim: Simulation, out_trade_no: str) -> QrOrder:
+def _order(sim: Shop, out_trade_no: str) -> QrOrder:
     order = sim.gateway.qr.find(sim.terminal.config.merchant_id, out_trade_no)
     assert order is not None
     return order

@@ -203,7 +203,7 @@ def test_shell_completion_offers_commands_options_and_lazy_choices(tmp_path: Pat
 
 def test_run_help_names_the_transports_it_accepts(capsys: pytest.CaptureFixture[str]) -> None:
     from simulator.devices.printer.link import PRINTER_TRANSPORTS
-    from simulator.simulation import SCANNER_TRANSPORTS
+    from simulator.devices.transports import SCANNER_TRANSPORTS
 
     with pytest.raises(SystemExit):
         cli.main(["run", "--help"])

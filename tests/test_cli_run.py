@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import cli
-from simulator.scenario.model import discover, load_scenario
+from simulator.scenario.loader import discover, load_scenario
 from simulator.scenario.runner import run_scenario
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from drivers.wire import ber_tlv as tlv
 from simulator.devices import cards
 from simulator.gateway.acquirer import Decision
 from simulator.gateway.ledger import Status
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
 from simulator.terminal.journal import TxnState
 
@@ -21,7 +21,7 @@ DEBIT = cards.load("unionpay_debit")
 FLOOR_LIMIT_BIT = (3, 0x80)
 
 
-def sent_tvr(sim: Simulation) -> bytes:
+def sent_tvr(sim: Shop) -> bytes:
     """Tag 95 of the 0200's DE55 as the terminal traced it."""
     for event in sim.bus.of(source="host_link", kind="iso8583"):
         if event.detail["mti"] == "0200":

@@ -21,7 +21,7 @@ from simulator.devices import cards
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_reader import SimCardReader
 from simulator.gateway.ledger import LedgerEntry, Status
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.emv import EmvError, EmvKernel, TerminalEmvConfig
 from simulator.terminal.journal import JournalEntry, TxnState
 
@@ -127,8 +127,8 @@ def test_each_stage_of_a_real_card_survives_a_malformed_answer(
         drive(reader)
 
 
-def _pull_after(after: int) -> Callable[[Simulation], object]:
-    def arm(sim: Simulation) -> object:
+def _pull_after(after: int) -> Callable[[Shop], object]:
+    def arm(sim: Shop) -> object:
         reader = sim.world.card_reader
         assert reader is not None
         reader.remove_after(after)
@@ -137,7 +137,7 @@ def _pull_after(after: int) -> Callable[[Simulation], object]:
     return arm
 
 
-def _pin_if_asked(sim: Simulation) -> object:
+def _pin_if_asked(sim: Shop) -> object:
     pad = sim.world.pin_pad
     assert pad is not None
     return pad.type_pin(DEBIT.pin) if pad.awaiting_pin else None

@@ -9,7 +9,7 @@ from typing import Any
 from simulator.clock import VirtualClock
 from simulator.events import EventBus
 from simulator.gateway.faults import HostFaults, ReplyFault
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario
 
 

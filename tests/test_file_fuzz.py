@@ -31,8 +31,8 @@ from drivers.traffic import replay_scheme
 from drivers.traffic.trace import Trace, TraceError
 from simulator.devices import cards
 from simulator.errors import ConfigError, FixtureError, Iso8583Error, ScenarioError
-from simulator.scenario import steps as _steps  # noqa: F401  (registers every step)
-from simulator.scenario.model import STEPS, check_scenario
+from simulator.scenario.loader import check_scenario
+from simulator.scenario.steps import STEPS
 from simulator.terminal.config import TerminalConfig
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
 

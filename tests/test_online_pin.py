@@ -20,7 +20,7 @@ from sim_helpers import (
 from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.gateway.ledger import Status
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
 from simulator.terminal.journal import TxnState
 from simulator.wire.iso8583 import redact_field
@@ -81,7 +81,7 @@ def test_three_wrong_online_pins_lock_the_card_for_the_day(tmp_path: Path) -> No
 
 def test_the_terminal_and_gateway_keys_must_agree(tmp_path: Path) -> None:
     config = TerminalConfig.from_mapping({"keys": {"pin_key": "0123456789ABCDEFFEDCBA9876543210"}})
-    with Simulation(config, tmp_path) as sim:
+    with Shop(config, tmp_path) as sim:
         result = run_sale(sim, 1000, insert(CREDIT), pin(CREDIT.pin), remove)
     assert not result.approved
     assert "63" in result.outcome.reason  # the host cannot decipher the block: not checked

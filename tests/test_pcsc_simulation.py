@@ -1,4 +1,4 @@
-"""Whole purchases with the card on the real PC/SC stack (Simulation(card_transport="pcsc"))."""
+"""Whole purchases with the card on the real PC/SC stack (Shop(card_transport="pcsc"))."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from simulator.devices import cards
 from simulator.devices.vpcd_card import VpcdCardSlot
 from simulator.errors import ConfigError
 from simulator.pcscd import PrivatePcscd
-from simulator.scenario.model import discover, load_scenario
+from simulator.scenario.loader import discover, load_scenario
 from simulator.scenario.runner import run_scenario
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
 
 pytestmark = [
@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 WIND_DOWN = 3600.0
 
 
-def pcsc_simulation(workdir: Path) -> Simulation:
-    return Simulation(TerminalConfig.load("default"), workdir, card_transport="pcsc")
+def pcsc_simulation(workdir: Path) -> Shop:
+    return Shop(TerminalConfig.load("default"), workdir, card_transport="pcsc")
 
 
 def test_purchase_over_pcsc_is_approved_and_charged_once(
@@ -72,7 +72,7 @@ def test_card_pulled_mid_transaction_over_pcsc_leaves_no_charge(
 
 def test_unknown_card_transport_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown card transport 'usb'"):
-        Simulation(TerminalConfig.load("default"), tmp_path, card_transport="usb")
+        Shop(TerminalConfig.load("default"), tmp_path, card_transport="usb")
 
 
 def test_possim_run_card_purchase_over_pcsc_is_deterministic(
@@ -109,9 +109,7 @@ def test_library_scenario_passes_over_pcsc(
     # does with the in-process reader, event for event.
     # Only the reader's name may differ (it appears in card-error texts).
     in_process = run_scenario(scenario, tmp_path / "sim")
-    with Simulation(
-        TerminalConfig.load("default"), tmp_path / "names", card_transport="pcsc"
-    ) as sim:
+    with Shop(TerminalConfig.load("default"), tmp_path / "names", card_transport="pcsc") as sim:
         pcsc_name = sim.terminal.card_reader.name
     sim_transcript = (in_process.artifacts / "transcript.txt").read_text(encoding="utf-8")
     pcsc_transcript = (over_pcsc.artifacts / "transcript.txt").read_text(encoding="utf-8")

@@ -21,9 +21,9 @@ from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer.port import PrinterPort
 from simulator.errors import ScenarioError
 from simulator.events import EventBus
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.print_queue import PrintJob, PrintQueue
@@ -229,7 +229,7 @@ def test_a_template_can_place_the_reprint_marker(tmp_path: Path) -> None:
 # -- the whole terminal ---------------------------------------------------------------------
 
 
-def _sale_with(sim: Simulation, fix: Callable[[PrinterPort], None]) -> None:
+def _sale_with(sim: Shop, fix: Callable[[PrinterPort], None]) -> None:
     reader, pad, port = sim.world.card_slot, sim.world.pin_pad, sim.world.printer_port
     assert reader is not None and pad is not None and port is not None
     card = cards.load("unionpay_debit")
@@ -252,7 +252,7 @@ def _sale_with(sim: Simulation, fix: Callable[[PrinterPort], None]) -> None:
 def test_paper_out_mid_receipt_is_reprinted_once_and_paid_once(
     transport: str, tmp_path: Path
 ) -> None:
-    with Simulation(TerminalConfig.load(), tmp_path, printer_transport=transport) as sim:
+    with Shop(TerminalConfig.load(), tmp_path, printer_transport=transport) as sim:
         port = sim.world.printer_port
         assert port is not None
         port.inject(paper_end_after=2000)  # past the logo, in the text

@@ -370,7 +370,7 @@ def test_the_world_owns_the_printer_server(transport: str) -> None:
 
 @pytest.mark.parametrize("transport", ["usb", "pty", "tcp"])
 def test_card_purchase_over_each_transport(transport: str, tmp_path: Path) -> None:
-    from simulator.scenario.model import load_scenario
+    from simulator.scenario.loader import load_scenario
     from simulator.scenario.runner import run_scenario
 
     library = Path(__file__).resolve().parent.parent / "scenarios"
@@ -385,12 +385,12 @@ def test_card_purchase_over_each_transport(transport: str, tmp_path: Path) -> No
 def test_terminal_config_selects_the_transport(tmp_path: Path) -> None:
     import attrs
 
-    from simulator.simulation import Simulation
+    from simulator.shop import Shop
     from simulator.terminal.config import TerminalConfig
 
     config = TerminalConfig.load()
     devices = attrs.evolve(config.devices, printer="sim://?profile=generic_58mm&transport=tcp")
-    with Simulation(attrs.evolve(config, devices=devices), tmp_path) as sim:
+    with Shop(attrs.evolve(config, devices=devices), tmp_path) as sim:
         assert isinstance(sim.world.printer_server, TcpPrinter)
         assert sim.world.printer_server.host == "127.0.0.1"
 
@@ -399,7 +399,7 @@ def test_a_printer_transport_needs_the_virtual_printer(tmp_path: Path) -> None:
     import attrs
 
     from simulator.errors import ConfigError
-    from simulator.simulation import with_printer_transport
+    from simulator.shop import with_printer_transport
     from simulator.terminal.config import TerminalConfig
 
     config = TerminalConfig.load()

@@ -461,10 +461,17 @@ def test_real_printer_url_replaces_the_simulated_one(pytester: pytest.Pytester) 
             network_printer.url,
             *INNER_SESSION,
         )
-        # paper_out drives the simulated printer's paper sensor: a real printer has none.
+        # paper_out drives the simulated printer's paper sensor: a real printer has none,
+        # and the step that would pull its paper fails at its line, saying so.
         result.assert_outcomes(passed=3, failed=1)
         result.stdout.fnmatch_lines(
             ["*printer_paper_out.yaml::printer_paper_out FAILED*", "*card_purchase PASSED*"]
+        )
+        result.stdout.fnmatch_lines(
+            [
+                "*printer_paper_out.yaml:7: line 7: printer paper_end=True: the printer is "
+                f"{network_printer.url}, not simulated: cannot inject its faults*"
+            ]
         )
     assert len(printer.receipts) == 6  # two copies each: two pos tests' and the scenario's
     assert all("RMB 12.34" in receipt.text for receipt in printer.receipts)
@@ -478,7 +485,9 @@ def test_real_devices_cannot_be_shared_by_xdist_workers(pytester: pytest.Pyteste
 
 def test_pos_errors_name_the_calling_line(tmp_path: Path) -> None:
     with Pos(tmp_path) as shop:
-        with pytest.raises(ScenarioError, match=r"test_pytest_plugin\.py:\d+: sale\.amount: "):
+        with pytest.raises(
+            ScenarioError, match=r"test_pytest_plugin\.py:\d+: sale: 'twelve' is not an amount"
+        ):
             shop.pay_by_card("twelve")
         with pytest.raises(ScenarioError, match=r"customer_pays_qr\.wallet"):
             shop.pay_by_qr("1.00", wallet="paypal")

@@ -17,9 +17,9 @@ from drivers.wire.masking import mask_code
 from simulator.devices.printer.render.png import render_png
 from simulator.errors import ConfigError
 from simulator.events import EventBus
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import QrState
@@ -125,8 +125,8 @@ def _tags(payload: str) -> dict[str, str]:
     return tags
 
 
-def _simulation(tmp_path: Path) -> Simulation:
-    sim = Simulation(TerminalConfig.load(), tmp_path)
+def _simulation(tmp_path: Path) -> Shop:
+    sim = Shop(TerminalConfig.load(), tmp_path)
     if sim.terminal.qr_link is None:
         sim.close()
         pytest.skip("the built-in gateway serves no QR API yet")

@@ -223,8 +223,11 @@ def test_a_channel_line_repeating_a_known_ref_is_channel_only(ledger: Path) -> N
 @pytest.mark.parametrize(
     ("step", "message"),
     [
-        ("statement_fault: {channel: paypal, kind: channel_only}", "fault channel 'paypal'"),
-        ("statement_fault: {channel: wechat, kind: lost}", "fault kind 'lost'"),
+        (
+            "statement_fault: {channel: paypal, kind: channel_only}",
+            "statement_fault.channel: unknown channel 'paypal'",
+        ),
+        ("statement_fault: {channel: wechat, kind: lost}", "statement_fault.kind: unknown kind"),
         ('reconcile: {date: "2026-02-30"}', "reconcile.date"),
         ("expect_reconciliation: {channel_only: [{channel: fax}]}", "channel must be one of"),
         ("expect_reconciliation: {matched: many}", "expected a whole number"),
@@ -233,7 +236,7 @@ def test_a_channel_line_repeating_a_known_ref_is_channel_only(ledger: Path) -> N
 )
 def test_bad_back_office_steps_name_file_and_line(tmp_path: Path, step: str, message: str) -> None:
     from simulator.errors import ScenarioError
-    from simulator.scenario.model import load_scenario
+    from simulator.scenario.loader import load_scenario
 
     path = tmp_path / "bad.yaml"
     path.write_text(f"name: bad\nsteps:\n  - reconcile:\n  - {step}\n", encoding="utf-8")

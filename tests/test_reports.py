@@ -21,9 +21,10 @@ from PIL import Image, ImageChops
 from simulator.devices.printer.paper import RenderedReceipt
 from simulator.devices.printer.port import PrinterPort
 from simulator.devices.printer.render.png import PaperRenderer
-from simulator.scenario.model import Step, load_scenario
+from simulator.scenario.loader import load_scenario
+from simulator.scenario.model import ExpectationFailed, Step
 from simulator.scenario.report import write_reports
-from simulator.scenario.runner import ExpectationFailed, ScenarioResult, ScenarioRun, run_scenario
+from simulator.scenario.runner import ScenarioResult, ScenarioRun, run_scenario
 
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
 FAILING = """\
@@ -74,8 +75,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     for path in (LIBRARY / "card_purchase.yaml", LIBRARY / "qr_dynamic_wechat.yaml", failing):
         capture = Capture()
         results.append(run_scenario(load_scenario(path), root, observer=capture))
-        assert capture.run is not None and capture.run.sim.world.printer_port is not None
-        ports.append(capture.run.sim.world.printer_port)
+        assert capture.run is not None and capture.run.view.printer_port is not None
+        ports.append(capture.run.view.printer_port)
     junit = base / "junit.xml"
     write_reports(results, root, {"seed": None, "repeat": 1}, junit=junit)
     return Report(root, results, ports, junit)

@@ -18,7 +18,7 @@ from sim_helpers import gateway_requests, insert, pin, remove, simulation
 from simulator.devices import cards
 from simulator.gateway.faults import ReplyFault
 from simulator.gateway.ledger import Status
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import SettlementState, TxnState
@@ -27,9 +27,7 @@ DEBIT = cards.load("unionpay_debit")
 ATTEMPTS = 3  # the default configuration's reversal_attempts
 
 
-def run(
-    sim: Simulation, start: Callable[[], object], *actions: Callable[[Simulation], object]
-) -> SaleResult:
+def run(sim: Shop, start: Callable[[], object], *actions: Callable[[Shop], object]) -> SaleResult:
     with sim.clock.actor():
         handle = start()
         sim.clock.settle()
@@ -41,7 +39,7 @@ def run(
     return result
 
 
-def present_card(sim: Simulation) -> None:
+def present_card(sim: Shop) -> None:
     """Wait (on the virtual clock) for the terminal to ask for the card, then insert it."""
     asking = sim.clock.wait_until(
         lambda: sim.terminal.display.screen.id is ScreenId.PRESENT_CARD, 3600.0
@@ -50,12 +48,12 @@ def present_card(sim: Simulation) -> None:
     insert(DEBIT)(sim)
 
 
-def lose_the_reversals(sim: Simulation) -> None:
+def lose_the_reversals(sim: Shop) -> None:
     """Every attempt of the next reversal never reaches the host."""
     sim.gateway.server.faults.arm(ReplyFault(lose_request=True, message_kind="reversal"), ATTEMPTS)
 
 
-def sale_charged_but_reversal_owed(sim: Simulation, amount: int) -> str:
+def sale_charged_but_reversal_owed(sim: Shop, amount: int) -> str:
     """A sale the host approved whose answer and reversal were lost: its RRN (host side)."""
     sim.gateway.server.faults.arm(ReplyFault(drop=True, message_kind="sale"))
     lose_the_reversals(sim)
@@ -67,7 +65,7 @@ def sale_charged_but_reversal_owed(sim: Simulation, amount: int) -> str:
     return charged.rrn
 
 
-def journal_net(sim: Simulation) -> int:
+def journal_net(sim: Shop) -> int:
     signs = {"sale": 1, "void": -1, "refund": -1}
     return sum(
         signs[e.operation] * e.amount_fen for e in sim.terminal.journal.entries(TxnState.APPROVED)

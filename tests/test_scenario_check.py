@@ -8,7 +8,7 @@ import pytest
 
 from simulator.cli import main
 from simulator.errors import ScenarioError
-from simulator.scenario.model import discover, load_scenario
+from simulator.scenario.loader import discover, load_scenario
 
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import build_parser, main
+from simulator.devices.transports import SCANNER_TRANSPORTS
 from simulator.gateway.qr.channels import QrChannels
-from simulator.scenario.model import Step, load_scenario
-from simulator.scenario.runner import ExpectationFailed, ScenarioResult, ScenarioRun, run_scenario
-from simulator.simulation import SCANNER_TRANSPORTS
+from simulator.scenario.loader import load_scenario
+from simulator.scenario.model import ExpectationFailed, Step
+from simulator.scenario.runner import ScenarioResult, ScenarioRun, run_scenario
 from simulator.terminal.display import ScreenId
-from simulator.terminal.qr_link import QrLink
 from simulator.wire.money import format_yuan
 from simulator.wire.receipts import RECEIPT_FIELDS, ReceiptTemplate
 
@@ -67,7 +67,7 @@ def _check_problems(tmp_path: Path, steps: str, capsys: pytest.CaptureFixture[st
     path = _write(tmp_path, steps, "check")
     status = main(["check", str(path)])
     out = capsys.readouterr().out.splitlines()
-    assert status == 1, out
+    assert status == 2, out  # invalid input (possim docs cli)
     return out
 
 
@@ -149,17 +149,9 @@ class _ReplayBefore:
     def before_step(self, run: ScenarioRun, step: Step) -> None:
         if step.keyword != self.keyword:
             return
-        link = run.sim.terminal.qr_link
-        assert link is not None
-        phone = QrLink(
-            link.base_url,
-            merchant_id=link.merchant_id,
-            terminal_id=link.terminal_id,
-            api_key=run.sim.terminal.config.keys.merchant_api_key,
-            bus=None,
-        )
-        order = run.sim.terminal.journal.qr_entries()[-1].out_trade_no
-        phone.sim("notify/replay", {"out_trade_no": order})
+        sale = run.view.last_qr_sale()
+        assert sale is not None
+        run.hands.replay_notify(sale.out_trade_no)
 
     def after_step(self, run: ScenarioRun, step: Step, failure: ExpectationFailed | None) -> None:
         pass
@@ -438,8 +430,8 @@ class _ReceiptsByKind:
 
     def after_step(self, run: ScenarioRun, step: Step, failure: ExpectationFailed | None) -> None:
         self.receipts = {}
-        for text in run.receipts():
-            self.receipts.setdefault(str(run.receipt_kind(text)), []).append(text)
+        for receipt in run.view.receipts():
+            self.receipts.setdefault(str(receipt.kind), []).append(receipt.text)
 
 
 def test_the_screens_table_covers_every_screen_with_the_terminals_own_titles() -> None:
@@ -479,7 +471,7 @@ def test_the_scanner_doc_names_how_possim_run_reaches_the_scanner() -> None:
     assert tuple(_ticked(row[0])[0] for row in rows) == SCANNER_TRANSPORTS
     (command,) = [line for line in doc.splitlines() if line.startswith(".venv/bin/possim run")]
     argv = shlex.split(command.strip())[1:]
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv[0]).parse_args(argv)
     assert args.scanner_transport == "pty"
 
 

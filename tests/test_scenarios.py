@@ -11,7 +11,7 @@ from conftest import LibraryRun
 
 from simulator.errors import ScenarioError
 from simulator.scenario.junit import write_junit
-from simulator.scenario.model import discover, load_scenario
+from simulator.scenario.loader import discover, load_scenario
 from simulator.scenario.runner import run_scenario
 
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
@@ -125,7 +125,7 @@ def test_enter_pin_when_nobody_asks_fails_clearly(tmp_path: Path) -> None:
             4,
             "unknown step 'insrt_card'",
         ),
-        ("name: x\nsteps:\n  - sale: 'twelve'\n", 3, "sale.amount"),
+        ("name: x\nsteps:\n  - sale: 'twelve'\n", 3, "sale: 'twelve' is not an amount"),
         ("name: x\nsteps:\n  - insert_card: no_such_card\n", 3, "no_such_card"),
         ("name: x\nsteps:\n  - expect_screen: approvd\n", 3, "unknown screen 'approvd'"),
         ("name: x\nsteps:\n  - wait: soon\n", 3, "expected a duration"),
@@ -174,7 +174,7 @@ def test_junit_has_one_passing_testcase_per_scenario(tmp_path: Path) -> None:
 
 
 def test_reference_documents_every_step_with_an_example_that_parses(tmp_path: Path) -> None:
-    from simulator.scenario.model import STEPS
+    from simulator.scenario.steps import STEPS
 
     reference = (LIBRARY.parent / "docs" / "scenarios.md").read_text(encoding="utf-8")
     for keyword, step_class in STEPS.items():

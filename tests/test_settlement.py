@@ -21,7 +21,7 @@ from simulator.devices import cards
 from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.faults import ReplyFault
 from simulator.gateway.ledger import SCHEMA_VERSION, Ledger, Status
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.journal import BATCH_WRAP, Journal, SettlementState, TxnState
 from simulator.terminal.settlement import batch_totals
@@ -218,9 +218,7 @@ def test_a_version_2_ledger_is_migrated_in_place(tmp_path: Path) -> None:
 # -- the terminal -----------------------------------------------------------------------
 
 
-def run(
-    sim: Simulation, start: Callable[[], object], *actions: Callable[[Simulation], object]
-) -> SaleResult:
+def run(sim: Shop, start: Callable[[], object], *actions: Callable[[Shop], object]) -> SaleResult:
     with sim.clock.actor():
         handle = start()
         sim.clock.settle()
@@ -232,7 +230,7 @@ def run(
     return result
 
 
-def card_sale(sim: Simulation, amount: int) -> SaleResult:
+def card_sale(sim: Shop, amount: int) -> SaleResult:
     return run(sim, lambda: sim.terminal.start_sale(amount), insert(DEBIT), pin(DEBIT.pin), remove)
 
 

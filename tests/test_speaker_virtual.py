@@ -14,7 +14,7 @@ from drivers.registry import DeviceContext, open_device
 from drivers.speaker import Speaker
 from simulator.devices.speaker import Utterance, VirtualSpeaker
 from simulator.devices.world import SimulatedWorld
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"

@@ -25,7 +25,7 @@ from drivers.scanner import Scanner
 from drivers.traffic import replay_scheme
 from drivers.traffic.hygiene import Sealer
 from drivers.traffic.trace import Trace, TraceFormatError
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 
 TRACES = REPO / "firmware_fixtures" / "traces"

@@ -39,9 +39,10 @@ from simulator import cli
 from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.pcscd import PrivatePcscd
-from simulator.scenario.model import Scenario, load_scenario
+from simulator.scenario.loader import load_scenario
+from simulator.scenario.model import Scenario
 from simulator.scenario.runner import ScenarioResult, run_scenario
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -199,7 +200,7 @@ def test_record_parameter_on_a_device_url(tmp_path: Path) -> None:
     config = TerminalConfig.load("default")
     printer = f"sim://?profile=generic_58mm&transport=tcp&record={path}"
     config = attrs.evolve(config, devices=attrs.evolve(config.devices, printer=printer))
-    with Simulation(config, tmp_path / "run"):
+    with Shop(config, tmp_path / "run"):
         pass
     trace = Trace.load(path)
     assert trace.kind == "printer"
@@ -213,7 +214,7 @@ def test_record_parameter_needs_a_transport_to_tap(tmp_path: Path) -> None:
     printer = f"sim://?profile=generic_58mm&record={tmp_path / 'p.jsonl'}"
     config = attrs.evolve(config, devices=attrs.evolve(config.devices, printer=printer))
     with pytest.raises(TraceRecordingError, match="real transports"):
-        Simulation(config, tmp_path / "run")
+        Shop(config, tmp_path / "run")
 
 
 # -- divergence -----------------------------------------------------------------------

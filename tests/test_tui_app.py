@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from simulator.devices import cards
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
 from simulator.tui.app import PossimApp
 from simulator.tui.widgets.ledger import LedgerPanel
@@ -46,7 +46,7 @@ async def buy_by_keys(
 ) -> None:
     """Type the amount, OK, OK (card), insert the chosen card, PIN, OK, remove the card;
     then wait for the ``ending`` screen and that many receipts."""
-    sim = app.simulation
+    sim = app.shop
     await pilot.press(*amount, "enter")
     await until(pilot, lambda: app.counter.choosing_method, "the payment method choice")
     await pilot.press("enter")
@@ -70,8 +70,8 @@ async def buy_by_keys(
     await until(pilot, lambda: screen_of(app).screen_id == ending, f"{ending} screen")
 
 
-def make_simulation(tmp_path: Path) -> Simulation:
-    return Simulation(TerminalConfig.load(), tmp_path, seed=0)
+def make_simulation(tmp_path: Path) -> Shop:
+    return Shop(TerminalConfig.load(), tmp_path, seed=0)
 
 
 def test_a_whole_card_purchase_by_keys_alone(tmp_path: Path) -> None:

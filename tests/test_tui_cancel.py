@@ -20,7 +20,7 @@ async def cancelled(pilot: Pilot[None], app: PossimApp, reason: str) -> None:
     await until(
         pilot,
         lambda: (
-            not app.simulation.terminal.busy
+            not app.shop.terminal.busy
             and screen_of(app).screen_id == "payment_failed"
             and reason in screen_of(app).text
         ),

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from types import SimpleNamespace
-from typing import cast
 
 import attrs
 from test_tui_app import buy_by_keys, make_simulation, screen_of, until
 
-from simulator.simulation import Simulation
 from simulator.terminal.config import TerminalConfig
 from simulator.tui.app import PossimApp
 from simulator.tui.badges import device_badges
@@ -18,13 +15,9 @@ from simulator.tui.widgets.device_badges import DeviceBadges
 from simulator.tui.widgets.printer import PaperRoll
 
 
-def _with_urls(card_transport: str = "sim", **urls: str) -> Simulation:
+def _with_urls(**urls: str) -> TerminalConfig:
     config = TerminalConfig.load()
-    config = attrs.evolve(config, devices=attrs.evolve(config.devices, **urls))
-    return cast(
-        Simulation,
-        SimpleNamespace(terminal=SimpleNamespace(config=config), card_transport=card_transport),
-    )
+    return attrs.evolve(config, devices=attrs.evolve(config.devices, **urls))
 
 
 def test_badges_tell_simulated_from_real_devices_by_url() -> None:
@@ -33,7 +26,7 @@ def test_badges_tell_simulated_from_real_devices_by_url() -> None:
         scanner="sim://?transport=pty",
         speaker="espeak://cmn-latn-pinyin",
     )
-    badges = {b.device: (b.simulated, b.how) for b in device_badges(sim)}
+    badges = {b.device: (b.simulated, b.how) for b in device_badges(sim, "sim")}
     assert badges["printer"] == (False, "usb")
     assert badges["scanner"] == (True, "sim/pty")
     assert badges["speaker"] == (False, "espeak")
@@ -42,12 +35,10 @@ def test_badges_tell_simulated_from_real_devices_by_url() -> None:
 
 
 def test_a_pcsc_reader_with_a_vpcd_card_is_a_simulated_card_on_the_real_stack() -> None:
-    sim = _with_urls(card_transport="pcsc", card_reader="pcsc://Virtual%20PCD%2000%2000")
-    assert device_badges(sim)[0].how == "pcsc+vpcd" and device_badges(sim)[0].simulated
-    real = _with_urls(card_reader="pcsc://ACS%20ACR39U")
-    assert device_badges(real)[0] == device_badges(real)[0].__class__(
-        "card", False, "pcsc", "pcsc://ACS%20ACR39U"
-    )
+    sim = device_badges(_with_urls(card_reader="pcsc://Virtual%20PCD%2000%2000"), "pcsc")
+    assert sim[0].how == "pcsc+vpcd" and sim[0].simulated
+    real = device_badges(_with_urls(card_reader="pcsc://ACS%20ACR39U"), "sim")
+    assert real[0] == real[0].__class__("card", False, "pcsc", "pcsc://ACS%20ACR39U")
 
 
 def test_the_app_shows_a_badge_per_device(tmp_path: Path) -> None:
@@ -57,7 +48,9 @@ def test_the_app_shows_a_badge_per_device(tmp_path: Path) -> None:
             async with app.run_test(size=(80, 24)) as pilot:
                 await pilot.pause()
                 shown = app.query_one(DeviceBadges).badges
-                assert [b.text for b in shown] == [b.text for b in device_badges(sim)]
+                assert [b.text for b in shown] == [
+                    b.text for b in device_badges(sim.view.config, "sim")
+                ]
                 assert all(b.simulated for b in shown)
                 assert app.query_one(DeviceBadges).region.height >= 1
 

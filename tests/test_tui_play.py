@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 
 from simulator.clock import VirtualClock
 from simulator.errors import ClockStalled
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 from simulator.tui.playback import Playback
 from simulator.tui.playback_app import PlaybackApp
@@ -118,11 +118,10 @@ def test_a_long_pause_does_not_stall_the_clock(tmp_path: Path) -> None:
                 playback._cond.wait(0.05)
         playback.resume()
 
-    class Run:
-        class sim:  # the one attribute the playback reads
-            pass
+    class Run:  # the one attribute the playback reads
+        pass
 
-    Run.sim.clock = clock  # type: ignore[attr-defined]
+    Run.clock = clock  # type: ignore[attr-defined]
     thread = threading.Thread(target=waiter)
     resumer = threading.Thread(target=resume_later)
     with clock.actor():

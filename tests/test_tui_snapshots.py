@@ -14,7 +14,7 @@ import pytest
 from test_tui_app import buy_by_keys, make_simulation, screen_of, until
 from textual.pilot import Pilot
 
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.tui.app import PossimApp
 from simulator.tui.widgets.printer import PaperRoll
 
@@ -23,16 +23,16 @@ Compare = Callable[..., bool]
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[Simulation]:
+def sim(tmp_path: Path) -> Iterator[Shop]:
     with make_simulation(tmp_path) as simulation:
         yield simulation
 
 
-def test_idle(snap_compare: Compare, sim: Simulation) -> None:
+def test_idle(snap_compare: Compare, sim: Shop) -> None:
     assert snap_compare(PossimApp(sim, card="unionpay_debit"), terminal_size=SIZE)
 
 
-def test_amount_entry(snap_compare: Compare, sim: Simulation) -> None:
+def test_amount_entry(snap_compare: Compare, sim: Shop) -> None:
     app = PossimApp(sim, card="unionpay_debit")
 
     async def typed(pilot: Pilot[None]) -> None:
@@ -42,7 +42,7 @@ def test_amount_entry(snap_compare: Compare, sim: Simulation) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=typed)
 
 
-def test_approved_with_receipt(snap_compare: Compare, sim: Simulation) -> None:
+def test_approved_with_receipt(snap_compare: Compare, sim: Shop) -> None:
     app = PossimApp(sim, card="unionpay_debit")
 
     async def bought(pilot: Pilot[None]) -> None:
@@ -51,7 +51,7 @@ def test_approved_with_receipt(snap_compare: Compare, sim: Simulation) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=bought)
 
 
-def test_pin_entry(snap_compare: Compare, sim: Simulation) -> None:
+def test_pin_entry(snap_compare: Compare, sim: Shop) -> None:
     app = PossimApp(sim, card="unionpay_debit")
 
     async def typing_the_pin(pilot: Pilot[None]) -> None:
@@ -65,7 +65,7 @@ def test_pin_entry(snap_compare: Compare, sim: Simulation) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=typing_the_pin)
 
 
-def test_declined(snap_compare: Compare, sim: Simulation) -> None:
+def test_declined(snap_compare: Compare, sim: Shop) -> None:
     app = PossimApp(sim, card="unionpay_debit")
 
     async def declined(pilot: Pilot[None]) -> None:
@@ -76,7 +76,7 @@ def test_declined(snap_compare: Compare, sim: Simulation) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=declined)
 
 
-def test_paper_out(snap_compare: Compare, sim: Simulation) -> None:
+def test_paper_out(snap_compare: Compare, sim: Shop) -> None:
     app = PossimApp(sim, card="unionpay_debit")
 
     async def paper_out(pilot: Pilot[None]) -> None:

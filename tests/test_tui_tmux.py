@@ -19,7 +19,7 @@ import pytest
 from test_tui_play import failing_copy
 
 from simulator.devices import cards
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 
 POSSIM = Path(sys.executable).parent / "possim"

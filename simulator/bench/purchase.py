@@ -87,14 +87,14 @@ def _shop(
 
 
 def _purchases(count: int, seed: int, barrier: Barrier) -> float:
-    from simulator.simulation import Simulation
+    from simulator.shop import Shop
     from simulator.terminal.config import TerminalConfig
 
     card = cards.load("unionpay_debit")
     config = TerminalConfig.load("default")
     with (
         tempfile.TemporaryDirectory(prefix="possim-bench-") as folder,
-        Simulation(config, Path(folder), seed=seed) as sim,
+        Shop(config, Path(folder), seed=seed) as sim,
     ):
         for index in range(WARMUP):
             sim.pay_by_card(2_000 + index * 100, card)

@@ -26,7 +26,7 @@ from simulator.bench import Measurement
 from simulator.wire.money import format_yuan
 
 if TYPE_CHECKING:
-    from simulator.simulation import Simulation
+    from simulator.shop import Shop
     from simulator.tui.widgets.terminal_screen import TerminalScreen
 
 NAME = "tui"
@@ -65,11 +65,11 @@ def run(options: argparse.Namespace) -> Measurement:
     )
 
 
-def _simulation(workdir: Path, seed: int) -> Simulation:
-    from simulator.simulation import Simulation
+def _simulation(workdir: Path, seed: int) -> Shop:
+    from simulator.shop import Shop
     from simulator.terminal.config import TerminalConfig
 
-    return Simulation(TerminalConfig.load(), workdir, seed=seed)
+    return Shop(TerminalConfig.load(), workdir, seed=seed)
 
 
 def _watch_renders(widget: TerminalScreen) -> list[tuple[float, str]]:

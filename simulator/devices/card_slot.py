@@ -13,6 +13,11 @@ from typing import Protocol
 
 from simulator.devices.card import VirtualCard
 
+# How the terminal's card reader reaches the virtual card: "sim" in process (the
+# reader is the slot), "pcsc" through a private pcscd + vpcd (the real PC/SC stack,
+# docs/pcsc.md; the slot is a VpcdCardSlot).
+CARD_TRANSPORTS = ("sim", "pcsc")
+
 
 class CardSlot(Protocol):
     @property
@@ -31,3 +36,7 @@ class CardSlot(Protocol):
 
     def wait_for_removal(self, timeout: float | None) -> bool:
         """Block (on the simulation's clock) until the slot is empty; False on timeout."""
+
+    def remove_after(self, apdus: int | None) -> None:
+        """Fault hook: the card is pulled out after answering ``apdus`` more commands
+        (the next one finds the slot empty); ``None`` disarms it."""

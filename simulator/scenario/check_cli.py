@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from simulator.errors import ScenarioError
-from simulator.scenario.model import check_scenario, discover
+from simulator.scenario.loader import check_scenario, discover
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

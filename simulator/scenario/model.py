@@ -1,6 +1,8 @@
-"""Scenario files: what a QA engineer writes, parsed with file:line errors.
+"""What a scenario is, as types: :class:`Scenario`, its steps (:class:`Action` |
+:class:`Expectation`), where each came from (:class:`Where`), and what a step sees
+of a run (:class:`StepContext`, :class:`RunState`).
 
-A scenario is a YAML mapping::
+A scenario is a YAML mapping (read by :mod:`simulator.scenario.loader`)::
 
     name: Card purchase, approved
     purpose: One line saying what this proves.
@@ -15,7 +17,8 @@ A scenario is a YAML mapping::
       ...
 
 Each step is a one-key mapping; the keyword picks a step class from
-:data:`STEPS` (see :mod:`simulator.scenario.steps`).
+:data:`simulator.scenario.steps.STEPS`, whose declared arguments
+(:mod:`simulator.scenario.args`) read the value.
 """
 
 from __future__ import annotations
@@ -24,23 +27,25 @@ import abc
 import difflib
 import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import attrs
 
-from simulator.errors import FixtureError, ScenarioError
-from simulator.scenario import yaml_lines
-from simulator.scenario.arguments import DURATION
-from simulator.scenario.yaml_lines import LineDict, LineList
-from simulator.terminal.config import TerminalConfig
+from simulator.errors import ScenarioError, SimulatorError
 
 if TYPE_CHECKING:
-    from simulator.scenario.runner import ScenarioRun
+    from simulator.clock import VirtualClock
+    from simulator.devices.card_image import CardImage
+    from simulator.events import Event
+    from simulator.gateway.backoffice.service import BackofficeDay
+    from simulator.hands import Hands
+    from simulator.terminal.cashier_app import SaleResult
+    from simulator.terminal.terminal import SaleHandle
+    from simulator.view import Seen, ShopView
 
 DEFAULT_WITHIN = 120.0  # virtual seconds an expectation may wait
-_TOP_LEVEL = {"name", "purpose", "seed", "terminal", "steps", "variants"}
 
 
 @attrs.frozen
@@ -54,70 +59,165 @@ class Where:
         return ScenarioError(self.path, problem, self.line)
 
 
-class Step(abc.ABC):
-    keyword: ClassVar[str]
-    # Actions change the world and then let it settle; expectations wait for it.
-    is_action: ClassVar[bool]
-    help: ClassVar[str]
-    example: ClassVar[str]
-    # JSON Schema (draft 2020-12) of the step's value: docs/scenario.schema.json is built
-    # from these (simulator/scenario/schema.py), so editors can check a file as it is typed.
-    schema: ClassVar[dict[str, Any]]
-
-    line: int
-
-    @classmethod
-    @abc.abstractmethod
-    def parse(cls, value: Any, where: Where) -> Step: ...
-
-    @abc.abstractmethod
-    def run(self, run: ScenarioRun) -> None: ...
-
-    @abc.abstractmethod
-    def describe(self) -> str:
-        """How the step reads in a transcript: never a PIN."""
-
-
-STEPS: dict[str, type[Step]] = {}
-S = TypeVar("S", bound=type[Step])
-
-# Schema fragments the step classes share (see Step.schema).
-# Every duration argument (wait, within, delay): simulator/scenario/arguments.py.
-DURATION_SCHEMA: dict[str, Any] = DURATION.schema()
-NO_ARGUMENTS_SCHEMA: dict[str, Any] = {
-    "description": "Takes no arguments: write the keyword alone, e.g. `- remove_card:`.",
-    "anyOf": [{"type": "null"}, {"const": True}, {"type": "object", "maxProperties": 0}],
-}
-TEXT_SCHEMA: dict[str, Any] = {"type": ["string", "number"]}
-AMOUNT_SCHEMA: dict[str, Any] = {
-    "description": 'Yuan with up to two decimals, quoted: "12.34".',
-    "type": ["string", "number"],
-    "pattern": r"^\s*\d+(\.\d{1,2})?\s*$",
-}
-
-NOW_SCHEMA: dict[str, Any] = {
-    "type": "boolean",
-    "default": False,
-    "description": "check at once, as things stand in the middle of the payment, "
-    "instead of once it has ended",
-}
-
-
 def did_you_mean(word: object, choices: Iterable[str]) -> str:
     """``": did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
     close = difflib.get_close_matches(str(word), list(choices), n=1)
     return f": did you mean {close[0]!r}?" if close else ""
 
 
-def step(keyword: str) -> Callable[[S], S]:
-    def register(cls: S) -> S:
-        if keyword in STEPS:
-            raise RuntimeError(f"step {keyword!r} is registered twice")
-        cls.keyword = keyword
-        STEPS[keyword] = cls
-        return cls
+class Constraint(abc.ABC):
+    """A rule on which keys of a step's mapping are given: its JSON Schema and the
+    problem the parser reports (see :mod:`simulator.scenario.args`)."""
 
-    return register
+    @abc.abstractmethod
+    def schema(self) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def problem(self, given: Mapping[Any, Any]) -> str | None: ...
+
+
+@attrs.frozen
+class Step(abc.ABC):
+    """One step of a scenario: its arguments are attrs fields declared with
+    :func:`simulator.scenario.args.arg`; what it does is :meth:`run`."""
+
+    keyword: ClassVar[str]
+    # Actions change the world and then let it settle; expectations wait for it.
+    is_action: ClassVar[bool]
+    help: ClassVar[str]
+    example: ClassVar[str]
+    # The argument a value that is no mapping fills (`sale: "12.34"`), if any.
+    shorthand: ClassVar[str | None] = None
+    # Whether the arguments may be written as a mapping (False: the shorthand only).
+    mapping: ClassVar[bool] = True
+    # Whether the keyword may stand alone, every argument at its default.
+    alone: ClassVar[bool] = False
+    # Rules on which keys a mapping gives (schema and parser both).
+    constraints: ClassVar[tuple[Constraint, ...]] = ()
+
+    # Where the step is (its file's line; a test's line for the pos fixture), and
+    # the arguments in the order they were written.
+    line: int = attrs.field(default=0, kw_only=True, eq=False)
+    written: tuple[str, ...] = attrs.field(default=(), kw_only=True, eq=False, repr=False)
+
+    def check(self) -> str | None:
+        """Why these arguments together can never pass (or never fail), if so: what
+        ``possim check`` says beyond each argument's own rules."""
+        return None
+
+    @abc.abstractmethod
+    def run(self, ctx: StepContext) -> None: ...
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """How the step reads in a transcript: never a PIN."""
+
+
+class Action(Step):
+    """Changes the shop through the hands; the runner lets the shop settle after it."""
+
+    is_action = True
+
+
+class Expectation(Step):
+    """Reads the shop through the view, waiting on the virtual clock where it must."""
+
+    is_action = False
+
+    def check(self) -> str | None:
+        if getattr(self, "now", False) and "within" in self.written:
+            return (
+                f"{self.keyword}: now: true checks at once, so within: cannot apply; "
+                "drop one of them"
+            )
+        return None
+
+
+class ExpectationFailed(SimulatorError):
+    """A step failed: what was expected, and the transcript around it."""
+
+    def __init__(self, step: Step | None, message: str, excerpt: list[str]) -> None:
+        self.step = step
+        self.message = message
+        self.excerpt = excerpt
+        where = f"line {step.line}: {step.describe()}: " if step is not None else ""
+        super().__init__(where + message)
+
+
+R = TypeVar("R", bound="Seen")
+
+
+@attrs.define
+class RunState:
+    """What the steps of one run remember between them."""
+
+    # The operation the cashier started last (sale, void, refund, batch close).
+    sale: SaleHandle | None = None
+    # How the latest `sale:` step paid: what `void`/`refund` of `order: last` mean.
+    last_sale_method: str | None = None
+    # The card inserted or swiped last: whose PIN `enter_pin: card` types.
+    card: CardImage | None = None
+    # Cursors: the seq of the last screen / application an expectation matched.
+    screens_seen: int = 0
+    applications_seen: int = 0
+    # How many receipts / utterances earlier expectations covered (`new:` forms).
+    receipts_checked: int = 0
+    speech_checked: int = 0
+    # The last `reconcile:` step's result, for the back-office expectations.
+    reconciliation: BackofficeDay | None = None
+
+
+class StepContext(Protocol):
+    """What a step sees of a run: it acts through ``hands``, reads through ``view``,
+    remembers in ``state`` and fails through ``fail``; it never holds the shop.
+    :class:`~simulator.scenario.runner.ScenarioRun` implements it for ``possim
+    run``, the pytest plugin and the ``pos`` fixture alike."""
+
+    @property
+    def hands(self) -> Hands: ...
+
+    @property
+    def view(self) -> ShopView: ...
+
+    @property
+    def clock(self) -> VirtualClock: ...
+
+    @property
+    def state(self) -> RunState: ...
+
+    def fail(
+        self, step: Step | None, message: str, focus: Iterable[Event] = ()
+    ) -> ExpectationFailed:
+        """The failure of ``step`` (raise it), with the transcript's latest events and
+        ``focus``, the events the message is about."""
+
+    def finished_sale(self, step: Step, within: float) -> SaleResult:
+        """Wait up to ``within`` virtual seconds for the current operation's result."""
+
+    def operation_ended(self, step: Step, *, now: bool, within: float = ...) -> None:
+        """Wait for the current operation to end (if any) -- unless ``now``."""
+
+    def settle_background(self) -> None:
+        """Let the gateway's background work due soon (notifies) happen first."""
+
+    def expect_next(
+        self,
+        step: Step,
+        stream: Callable[[int], Sequence[R]],
+        matches: Callable[[R], bool],
+        *,
+        after: int,
+        within: float,
+        what: str,
+        name: str,
+    ) -> R:
+        """The first record of ``stream`` after cursor ``after`` that ``matches``,
+        waiting up to ``within``; else a failure listing the ``name`` records since."""
+
+    def expect_latest(
+        self, step: Step, latest: R | None, matches: Callable[[R], bool], *, what: str, name: str
+    ) -> R:
+        """``latest`` (the screen shown now ...) must match, at once."""
 
 
 @attrs.frozen
@@ -144,205 +244,16 @@ class Scenario:
         ]
 
 
-def parse_duration(value: Any, where: Where, what: str) -> float:
-    """Seconds of a duration argument, within its bounds (see DURATION_SCHEMA)."""
-    return DURATION.parse(value, where, what)
-
-
-def expect_no_arguments(value: Any, where: Where, keyword: str) -> None:
-    """For steps written ``keyword:`` alone."""
-    if value not in (None, {}, True):
-        raise where.error(f"{keyword}: takes no arguments")
-
-
-def parse_now(value: Mapping[str, Any], where: Where, keyword: str) -> bool:
-    """An expectation's ``now:`` (see NOW_SCHEMA); it cannot go with a ``within:``."""
-    now = value.get("now", False)
-    if not isinstance(now, bool):
-        raise where.error(f"{keyword}.now: expected true or false, got {now!r}")
-    if now and "within" in value:
-        raise where.error(
-            f"{keyword}: now: true checks at once, so within: cannot apply; drop one of them"
-        )
-    return now
-
-
-def expect_mapping(value: Any, where: Where, what: str, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise where.error(f"{what}: expected a mapping with keys {sorted(allowed)}, got {value!r}")
-    unknown = sorted(str(key) for key in set(value) - allowed)
-    if unknown:
-        hint = did_you_mean(unknown[0], allowed)
-        raise where.error(
-            f"{what}: unknown key {unknown[0]!r}{hint or f'; expected one of {sorted(allowed)}'}"
-        )
-    return value
-
-
-def load_scenario(path: Path) -> Scenario:
-    """The scenario in ``path``; its first problem as a :class:`ScenarioError`."""
-    scenario, problems = check_scenario(path)
-    if problems:
-        raise problems[0]
-    assert scenario is not None
-    return scenario
-
-
-def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
-    """Parse ``path`` and collect every problem (each step is checked even after a bad one):
-    the scenario, or None and the problems in the order found."""
-    # Importing the steps registers them.
-    from simulator.scenario import steps as _steps  # noqa: F401
-
-    try:
-        document = yaml_lines.load(path)
-    except ScenarioError as exc:
-        return None, [exc]
-    if not isinstance(document, LineDict):
-        return None, [ScenarioError(path, "expected a mapping with name, purpose and steps", 1)]
-    problems: list[ScenarioError] = []
-    for key in sorted(set(document) - _TOP_LEVEL, key=str):
-        hint = did_you_mean(key, _TOP_LEVEL) or f": expected one of {sorted(_TOP_LEVEL)}"
-        problems.append(ScenarioError(path, f"unknown key {key!r}{hint}", document.line_of(key)))
-    for required in ("name", "steps"):
-        if required not in document:
-            problems.append(ScenarioError(path, f"missing {required!r}", document.line))
-    raw_steps = document.get("steps")
-    if "steps" in document and (not isinstance(raw_steps, LineList) or not raw_steps):
-        problems.append(
-            ScenarioError(path, "steps: expected a non-empty list", document.line_of("steps"))
-        )
-    seed = document.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        problem = f"seed: expected an integer, got {seed!r}"
-        problems.append(ScenarioError(path, problem, document.line_of("seed")))
-    terminal = document.get("terminal", "default")
-    if not isinstance(terminal, str):
-        problem = f"terminal: expected the name or path of a configuration, got {terminal!r}"
-        problems.append(ScenarioError(path, problem, document.line_of("terminal")))
-        terminal = "default"
-    terminal = _beside(path, terminal)
-    try:
-        config = TerminalConfig.load(terminal)
-    except FixtureError as exc:
-        problems.append(ScenarioError(path, f"terminal: {exc}", document.line_of("terminal")))
-    else:  # its device URLs, checked against each scheme's declared parameters
-        where = config.source or terminal
-        for device in config.devices.problems():
-            problem = f"terminal: {where}: {device}"
-            problems.append(ScenarioError(path, problem, document.line_of("terminal")))
-    steps: list[Step] = []
-    if isinstance(raw_steps, LineList):
-        for raw, line in zip(raw_steps, raw_steps.item_lines, strict=True):
-            try:
-                steps.append(_parse_step(path, raw, line))
-            except ScenarioError as exc:
-                problems.append(exc)
-    try:
-        variants = _parse_variants(path, document)
-    except ScenarioError as exc:
-        problems.append(exc)
-    if problems:
-        return None, problems
-    return Scenario(
-        path=path,
-        name=str(document["name"]),
-        purpose=str(document.get("purpose", "")),
-        seed=seed,
-        terminal=terminal,
-        steps=tuple(steps),
-        variants=variants,
-    ), []
-
-
-def _beside(scenario: Path, terminal: str) -> str:
-    """A relative ``terminal: x.toml`` is found beside the scenario first (then where possim runs).
-
-    So a project's scenarios name its terminal the same way whatever folder
-    ``possim run`` or pytest is started from.
-    """
-    candidate = scenario.parent / terminal
-    if terminal.endswith(".toml") and not Path(terminal).is_absolute() and candidate.is_file():
-        return str(candidate)
-    return terminal
-
-
-def variant_axes() -> dict[str, tuple[str, ...]]:
-    """What ``variants:`` may vary: run_scenario's transport keywords and their values."""
-    from simulator.devices.printer.link import PRINTER_TRANSPORTS
-    from simulator.simulation import CARD_TRANSPORTS, SCANNER_TRANSPORTS
-
-    return {
-        "card_transport": CARD_TRANSPORTS,
-        "printer_transport": PRINTER_TRANSPORTS,
-        "scanner_transport": SCANNER_TRANSPORTS,
-    }
-
-
-def _parse_variants(path: Path, document: LineDict) -> dict[str, tuple[str, ...]]:
-    if "variants" not in document:
-        return {}
-    raw = document["variants"]
-    line = document.line_of("variants")
-    axes = variant_axes()
-    if not isinstance(raw, LineDict) or not raw:
-        raise ScenarioError(
-            path,
-            f"variants: expected a mapping of {' / '.join(axes)} to lists of values, "
-            "e.g. {card_transport: [sim, pcsc]}",
-            line,
-        )
-    variants: dict[str, tuple[str, ...]] = {}
-    for axis, values in raw.items():
-        where = raw.line_of(axis)
-        known = axes.get(axis)
-        if known is None:
-            raise ScenarioError(
-                path, f"variants: unknown axis {axis!r}: expected one of {sorted(axes)}", where
-            )
-        items = values if isinstance(values, list) else [values]
-        chosen = tuple(str(value) for value in items)
-        for index, value in enumerate(chosen):
-            if value not in known:
-                at = values.line_of(index) if isinstance(values, LineList) else where
-                raise ScenarioError(
-                    path,
-                    f"variants.{axis}: unknown value {value!r}: expected one of {list(known)}",
-                    at,
-                )
-        if not chosen or len(set(chosen)) != len(chosen):
-            raise ScenarioError(
-                path, f"variants.{axis}: expected a non-empty list without repeats", where
-            )
-        variants[axis] = chosen
-    return variants
-
-
-def _parse_step(path: Path, raw: Any, line: int) -> Step:
-    where = Where(path, line)
-    if not isinstance(raw, Mapping) or len(raw) != 1:
-        raise where.error(
-            f"a step is a one-key mapping like '- insert_card: unionpay_debit'; "
-            f"expected one of: {', '.join(sorted(STEPS))}"
-        )
-    ((keyword, value),) = raw.items()
-    step_class = STEPS.get(keyword)
-    if step_class is None:
-        hint = did_you_mean(keyword, STEPS) or f": expected one of {', '.join(sorted(STEPS))}"
-        raise where.error(f"unknown step {keyword!r}{hint}")
-    parsed = step_class.parse(value, where)
-    parsed.line = line
-    return parsed
-
-
-def discover(paths: list[Path]) -> list[Path]:
-    """Scenario files under each path (files as given, folders searched)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")))
-        elif path.exists():
-            found.append(path)
-        else:
-            raise ScenarioError(path, "no such file or folder")
-    return found
+__all__ = [
+    "DEFAULT_WITHIN",
+    "Action",
+    "Constraint",
+    "Expectation",
+    "ExpectationFailed",
+    "RunState",
+    "Scenario",
+    "Step",
+    "StepContext",
+    "Where",
+    "did_you_mean",
+]

@@ -1,12 +1,14 @@
 """A simulated smart POS for Python tests: the object behind the pytest ``pos`` fixture.
 
-:class:`Pos` is one :class:`~simulator.simulation.Simulation` (terminal,
-simulated devices, the built-in gateway on loopback, the virtual clock) with
-the helpers a test needs: pay by card or QR the way a cardholder or a customer
-does, then read back what the shop did -- receipts, speech, the acquirer's
-ledger, the terminal's journal, the event stream and the screen. Any scenario
-step also runs from Python (:meth:`Pos.step`), so expectations are the same
-code as in YAML and fail with the same messages.
+:class:`Pos` is one :class:`~simulator.shop.Shop` (terminal, simulated
+devices, the built-in gateway on loopback, the virtual clock) with the helpers
+a test needs: pay by card or QR the way a cardholder or a customer does, then
+read back what the shop did -- receipts, speech, the acquirer's ledger, the
+terminal's journal, the event stream and the screen. Anything else a person
+does is ``pos.hands`` (:class:`~simulator.hands.Hands`), anything else to read
+``pos.view`` (:class:`~simulator.view.ShopView`). Any scenario step also runs
+from Python (:meth:`Pos.step`), so expectations are the same code as in YAML
+and fail with the same messages.
 
 The fixture (:mod:`simulator.scenario.pytest_plugin`) honours ``--pos-seed``
 and the ``--pos-printer`` / ``--pos-card-reader`` / ``--pos-scanner`` /
@@ -26,15 +28,21 @@ import attrs
 from simulator.errors import ConfigError, TerminalError
 from simulator.events import Event, JsonlTranscript
 from simulator.gateway.ledger import LedgerEntry
-from simulator.scenario.model import STEPS, Scenario, Step, Where, did_you_mean
-from simulator.scenario.qr_steps import CustomerPaysQr
+from simulator.hands import Hands
+from simulator.scenario.args import parse
+from simulator.scenario.model import Scenario, Step, Where, did_you_mean
 from simulator.scenario.runner import ScenarioRun
-from simulator.scenario.steps import EnterPin, InsertCard, RemoveCard, Sale
-from simulator.simulation import Simulation
+from simulator.scenario.steps import STEPS
+from simulator.scenario.steps.card import InsertCard, RemoveCard
+from simulator.scenario.steps.pin_pad import EnterPin
+from simulator.scenario.steps.qr import CustomerPaysQr
+from simulator.scenario.steps.sale import Sale
+from simulator.shop import Shop
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.config import DeviceURLs, TerminalConfig
 from simulator.terminal.display import Screen
 from simulator.terminal.journal import JournalEntry, QrEntry
+from simulator.view import ShopView
 
 # pay_by_card's default PIN: whatever the card's image says its PIN is.
 CARD_PIN = "card default"
@@ -72,7 +80,7 @@ class Pos:
         self.workdir = workdir
         self.seed = seed
         self.config = config
-        self.sim = Simulation(
+        self.shop = Shop(
             config,
             workdir,
             seed=seed,
@@ -81,14 +89,14 @@ class Pos:
             scanner_transport=scanner_transport,
         )
         self._transcript = JsonlTranscript.open(workdir / "transcript.jsonl")
-        self.sim.bus.subscribe(self._transcript)
+        self.shop.bus.subscribe(self._transcript)
         source = config.source or Path("<config>")
         # The same state scenario steps act on, so every step runs from Python too.
         self.run = ScenarioRun(
             Scenario(
                 path=Path(name), name=name, purpose="", seed=seed, terminal=str(source), steps=()
             ),
-            self.sim,
+            self.shop,
         )
 
     # -- what a cardholder, a cashier and a customer do ------------------------------
@@ -105,20 +113,20 @@ class Pos:
         ``remove_card``, so ``pos.step("expect_...")`` checks this sale afterwards.
         """
         where = _caller()
-        steps = [Sale.parse(amount, where), InsertCard.parse(card, where)]
+        steps = [parse(Sale, amount, where), parse(InsertCard, card, where)]
         enter_pin = (
-            None if pin is None else EnterPin.parse("card" if pin == CARD_PIN else pin, where)
+            None if pin is None else parse(EnterPin, "card" if pin == CARD_PIN else pin, where)
         )
-        with self.sim.clock.actor():
+        view = self.view
+        with self.shop.clock.actor():
             for action in steps:
-                self._run(action, where)
-            pad = self.sim.world.pin_pad
-            if pad is not None and pad.awaiting_pin:
+                self._run(action)
+            if view.awaiting_pin:
                 if enter_pin is not None:
-                    self._run(enter_pin, where)
+                    self._run(enter_pin)
                 else:
-                    self.sim.clock.wait_until(lambda: not pad.awaiting_pin, SALE_WITHIN)
-            self._run(RemoveCard.parse(None, where), where)
+                    self.shop.clock.wait_until(lambda: not view.awaiting_pin, SALE_WITHIN)
+            self._run(parse(RemoveCard, None, where))
             return self._result()
 
     def pay_by_qr(self, amount: str, wallet: str = "wechat") -> SaleResult:
@@ -126,89 +134,96 @@ class Pos:
         (wechat, alipay or unionpay_qr): the YAML ``sale: {method: WALLET}`` and
         ``customer_pays_qr`` steps."""
         where = _caller()
-        pays = CustomerPaysQr.parse({"wallet": wallet}, where)
-        sale = Sale.parse({"amount": amount, "method": wallet}, where)
-        with self.sim.clock.actor():
-            self._run(sale, where)
-            self._run(pays, where)
+        pays = parse(CustomerPaysQr, {"wallet": wallet}, where)
+        sale = parse(Sale, {"amount": amount, "method": wallet}, where)
+        with self.shop.clock.actor():
+            self._run(sale)
+            self._run(pays)
             return self._result()
 
     def _result(self) -> SaleResult:
-        sale = self.run.sale
+        sale = self.run.state.sale
         result = None if sale is None else sale.wait(SALE_WITHIN)
         if result is None:
             raise TerminalError(f"the sale did not finish: {self.screen.text()}")
-        self.sim.clock.settle()  # receipts and announcements that follow the callback
+        self.shop.clock.settle()  # receipts and announcements that follow the callback
         return result
 
     def step(self, keyword: str, value: Any = None) -> None:
         """Run one scenario step, e.g. ``pos.step("expect_speech", "收款成功")``.
 
         Parse errors name the calling line; a failed expectation raises
-        :class:`~simulator.scenario.runner.ExpectationFailed` with the transcript.
+        :class:`~simulator.scenario.model.ExpectationFailed` with the transcript.
         """
         where = _caller()
         step_class = STEPS.get(keyword)
         if step_class is None:
             hint = did_you_mean(keyword, STEPS) or f": expected one of {', '.join(sorted(STEPS))}"
             raise where.error(f"unknown step {keyword!r}{hint}")
-        with self.sim.clock.actor():
-            self._run(step_class.parse(value, where), where)
+        with self.shop.clock.actor():
+            self._run(parse(step_class, value, where))
 
-    def _run(self, step: Step, where: Where) -> None:
+    def _run(self, step: Step) -> None:
         """Run ``step`` as the scenario runner does: on a settled shop, settling after actions."""
-        step.line = where.line
-        self.sim.clock.settle()
-        step.run(self.run)
-        if step.is_action:
-            self.sim.clock.settle()
+        self.shop.clock.settle()
+        self.run.run_step(step)
 
     def settle(self) -> None:
         """Let the shop finish what it is doing (on the virtual clock)."""
-        with self.sim.clock.actor():
-            self.sim.clock.settle()
+        with self.shop.clock.actor():
+            self.shop.clock.settle()
 
     # -- what happened -----------------------------------------------------------------
 
     @property
+    def hands(self) -> Hands:
+        """Every other action on the shop (see :class:`~simulator.hands.Hands`)."""
+        return self.shop.hands
+
+    @property
+    def view(self) -> ShopView:
+        """Every other query on the shop (see :class:`~simulator.view.ShopView`)."""
+        return self.shop.view
+
+    @property
     def receipts(self) -> list[str]:
         """Every receipt printed, as text (PANs masked)."""
-        return self.run.receipts()
+        return [receipt.text for receipt in self.view.receipts()]
 
     @property
     def speech(self) -> list[str]:
         """Every announcement the speaker made."""
-        return [str(e.detail.get("text", "")) for e in self.sim.bus.events if e.kind == "utterance"]
+        return [utterance.text for utterance in self.view.utterances()]
 
     @property
     def ledger(self) -> list[LedgerEntry]:
         """The acquirer's card transactions, oldest first."""
-        return self.sim.gateway.ledger.transactions()
+        return self.view.ledger()
 
     @property
     def journal(self) -> list[JournalEntry]:
         """The terminal's card transactions, oldest first."""
-        return self.sim.terminal.journal.entries()
+        return self.view.journal()
 
     @property
     def qr_journal(self) -> list[QrEntry]:
         """The terminal's QR payments, refunds and voids, oldest first."""
-        return self.sim.terminal.journal.qr_entries()
+        return self.view.qr_journal()
 
     @property
     def events(self) -> list[Event]:
         """The whole event stream: APDUs, ESC/POS jobs, ISO 8583, HTTP, screens, speech."""
-        return list(self.sim.bus.events)
+        return self.view.events()
 
     @property
     def screen(self) -> Screen:
-        return self.sim.terminal.display.screen
+        return self.view.screen()
 
     # -- lifetime ------------------------------------------------------------------------
 
     def close(self) -> None:
         try:
-            self.sim.close()
+            self.shop.close()
         finally:
             self._transcript.close()
 

@@ -148,7 +148,7 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[ScenarioItem]:
         from simulator.errors import ScenarioError
-        from simulator.scenario.model import load_scenario
+        from simulator.scenario.loader import load_scenario
 
         try:
             scenario = load_scenario(self.path)

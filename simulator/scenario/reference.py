@@ -1,7 +1,8 @@
 """The step reference in docs/scenarios.md, generated from the step classes.
 
-Each registered step contributes its ``help``, its value's shape (read from its
-JSON Schema, ``Step.schema``) and its ``example``, so the page can never
+Each step contributes its ``help``, its value's shape (read from the JSON Schema
+its declared arguments give, :func:`simulator.scenario.args.schema`: the same
+declarations the parser reads) and its ``example``, so the page can never
 disagree with the parser. The generated part sits between two markers in
 docs/scenarios.md; the prose around it is written by hand. Regenerate it (and
 docs/scenario.schema.json) after adding or changing a step::
@@ -17,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from simulator.devices import cards
+from simulator.scenario import args
 from simulator.scenario import schema as scenario_schema
-from simulator.scenario.model import STEPS, Step
+from simulator.scenario.kinds import MAX_DURATION
+from simulator.scenario.model import Step
+from simulator.scenario.steps import STEPS
 
 DOC_PATH = Path(__file__).resolve().parent.parent.parent / "docs" / "scenarios.md"
 # The generated parts of the page, each between its two markers.
@@ -29,65 +33,56 @@ BLOCKS = (
 )
 REGENERATE = ".venv/bin/python -m simulator.scenario.reference"
 
-# Families in the order the page shows them: (title, introduction, modules).
+# Families in the order the page shows them: (title, introduction, modules of
+# simulator/scenario/steps/).
 _FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Card payments, the PIN pad and time",
         "The cashier starts a sale; the cardholder inserts, swipes, picks and types. "
         "Card-side rules: [emv.md](emv.md); the host's magic amounts: [gateway.md](gateway.md).",
-        ("simulator.scenario.steps",),
+        ("sale", "card", "pin_pad", "screen", "host", "speech", "receipts", "records"),
     ),
     (
         "QR payments",
         "WeChat Pay, Alipay and UnionPay QR; the gateway side is [qr_api.md](qr_api.md), "
         "the terminal side [qr_terminal.md](qr_terminal.md).",
-        ("simulator.scenario.qr_steps",),
+        ("qr", "orders"),
     ),
     (
         "Money charged",
         "What the customers were charged on every channel, read from the gateway's own "
         "store: the check that nothing was charged.",
-        ("simulator.scenario.charge_steps",),
+        ("charged",),
     ),
     (
         "Card voids, refunds and settlement",
         "`void` and `refund` above handle card sales too; messages, codes and the batch "
         "lifecycle in [settlement.md](settlement.md).",
-        ("simulator.scenario.settlement_steps",),
+        ("settlement",),
     ),
     (
         "The back office",
         "Channel statements, reconciliation and the merchant's merged statement "
         "([backoffice.md](backoffice.md)).",
-        ("simulator.scenario.backoffice_steps",),
+        ("backoffice",),
     ),
     (
         "Fault injection",
         "Faults are steps like any other: arm them where they should hit (see "
         "[Fault injection](#fault-injection) above for what each proves).",
-        ("simulator.scenario.fault_steps",),
+        ("printer", "faults"),
     ),
 )
-# Descriptions of the shared schema fragments (model.py): their shape says it all.
+# Descriptions of the shared argument kinds (args.py): their shape says it all.
 _SHARED_DESCRIPTIONS = ("Yuan", "A duration", "Takes no arguments", "A card")
-# Steps that live with their device but read best among the faults.
-_FAULT_KEYWORDS = ("printer_fault", "refill_paper", "close_cover")
 
 
 def render_steps() -> str:
     """The generated part of docs/scenarios.md (between the markers, exclusive)."""
-    from simulator.scenario import steps as _steps  # noqa: F401  (registers every step)
-
     placed: set[str] = set()
     sections: list[str] = []
     for title, introduction, modules in _FAMILIES:
-        family = [
-            cls
-            for cls in STEPS.values()
-            if cls.__module__ in modules and cls.keyword not in _FAULT_KEYWORDS
-        ]
-        if title == "Fault injection":
-            family = [STEPS[k] for k in _FAULT_KEYWORDS if k in STEPS] + family
+        family = [cls for cls in STEPS.values() if cls.__module__.rpartition(".")[2] in modules]
         family.sort(key=lambda cls: not cls.is_action)  # actions first, stable otherwise
         if not family:
             continue
@@ -104,7 +99,7 @@ def render_steps() -> str:
 def _step_section(cls: type[Step]) -> str:
     kind = "action" if cls.is_action else "expectation"
     lines = [f"### `{cls.keyword}` ({kind})", "", cls.help, ""]
-    lines.extend(_value_lines(cls.schema))
+    lines.extend(_value_lines(args.schema(cls)))
     lines.extend(["", "```yaml", f"- {cls.example}", "```", ""])
     return "\n".join(lines)
 
@@ -180,8 +175,6 @@ def _shape(schema: dict[str, Any]) -> str:
 
 
 def _max_duration() -> str:
-    from simulator.scenario.arguments import MAX_DURATION
-
     return f"{MAX_DURATION / 3600:g}h"
 
 
@@ -206,9 +199,9 @@ def _literal(value: Any) -> str:
 
 def render_values() -> str:
     """The catalogues a scenario names values from, as they are today."""
-    from simulator.scenario.qr_steps import _WALLETS
     from simulator.terminal.display import ScreenId
     from simulator.terminal.journal import TxnState
+    from simulator.terminal.qr_payments import QR_CHANNELS
     from simulator.terminal.terminal import RECEIPT_KINDS
 
     return "\n".join(
@@ -216,7 +209,7 @@ def render_values() -> str:
             "- Card names (`firmware_fixtures/cards/`): " + _choices(cards.names()) + ".",
             "- Screen ids: " + _choices(s.value for s in ScreenId) + ".",
             "- Wallets (`customer_pays_qr`, `expect_qr_order.channel`): "
-            + _choices(_WALLETS)
+            + _choices(QR_CHANNELS)
             + ".",
             "- Journal states (`expect_journal`): " + _choices(s.value for s in TxnState) + ".",
             "- Receipt kinds (`expect_receipt.kind`): " + _choices(RECEIPT_KINDS) + ".",

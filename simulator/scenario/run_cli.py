@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from simulator.scenario.runner import ScenarioResult
 
 # `possim run --help` imports none of the simulation: the choices load when checked.
-PRINTER_TRANSPORT = LazyChoice("simulator.devices.printer.link:PRINTER_TRANSPORTS")
-SCANNER_TRANSPORT = LazyChoice("simulator.devices.scanner_link:SCANNER_TRANSPORTS")
+PRINTER_TRANSPORT = LazyChoice("simulator.devices.transports:PRINTER_TRANSPORTS")
+SCANNER_TRANSPORT = LazyChoice("simulator.devices.transports:SCANNER_TRANSPORTS")
 
 DEFAULT_OUT = Path("possim-runs")
 _GLOB = set("*?[")
@@ -148,7 +148,7 @@ def matches(pattern: str, *names: str) -> bool:
 
 def select(files: Sequence[Path], pattern: str | None) -> list[Selected]:
     from simulator.errors import ScenarioError
-    from simulator.scenario.model import load_scenario
+    from simulator.scenario.loader import load_scenario
 
     chosen: list[Selected] = []
     for path in files:
@@ -214,7 +214,7 @@ class Reporter:
 
 def run_command(args: argparse.Namespace) -> int:
     from simulator.errors import ScenarioError
-    from simulator.scenario.model import discover
+    from simulator.scenario.loader import discover
     from simulator.scenario.report import write_reports
 
     try:

@@ -1,12 +1,13 @@
-"""The JSON Schema (draft 2020-12) of scenario files, built from the registered steps.
+"""The JSON Schema (draft 2020-12) of scenario files, built from the steps' declarations.
 
-Each step class carries the schema of its value (``Step.schema``); this module
+Each step's arguments are declared once (:mod:`simulator.scenario.args`); the
+schema of its value is :func:`simulator.scenario.args.schema`. This module
 wraps them into the document's schema and writes it to
 ``docs/scenario.schema.json``, where editors find it (the VS Code YAML
 extension, through a ``# yaml-language-server: $schema=...`` first line).
-The parser (:mod:`simulator.scenario.model`) stays the authority: it checks
-what a schema cannot (that a card file exists, a screen is reached ...), and
-the tests keep the two in step by validating the whole library with both.
+The parser (:mod:`simulator.scenario.loader`, from the same declarations) also
+checks what a schema cannot (that a card file exists, combinations that can
+never pass ...), and the tests validate the whole library with both.
 
 Regenerate after adding or changing a step::
 
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from drivers import fixtures
-from simulator.scenario.model import STEPS, variant_axes
+from simulator.devices.transports import TRANSPORT_AXES
+from simulator.scenario import args
+from simulator.scenario.steps import STEPS
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "docs" / "scenario.schema.json"
 REGENERATE = ".venv/bin/python -m simulator.scenario.schema"
@@ -30,9 +33,6 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 def scenario_schema() -> dict[str, Any]:
     """The schema of one scenario file."""
-    # Importing the steps registers them (every family: card, QR, faults, ...).
-    from simulator.scenario import steps as _steps  # noqa: F401
-
     return {
         "$schema": DIALECT,
         "$id": "scenario.schema.json",
@@ -79,7 +79,7 @@ def _step_schema() -> dict[str, Any]:
         step_class = STEPS[keyword]
         kind = "Action" if step_class.is_action else "Expectation"
         properties[keyword] = {
-            **step_class.schema,
+            **args.schema(step_class),
             "description": f"{kind}. {step_class.help}\n\nExample: {step_class.example}",
         }
     return {
@@ -94,7 +94,7 @@ def _step_schema() -> dict[str, Any]:
 
 def _variants_schema() -> dict[str, Any]:
     properties = {}
-    for axis, values in variant_axes().items():
+    for axis, values in TRANSPORT_AXES.items():
         one: dict[str, Any] = {"enum": list(values)}
         properties[axis] = {
             "anyOf": [one, {"type": "array", "items": one, "minItems": 1, "uniqueItems": True}]

@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.tui.badges import device_badges
 from simulator.tui.bridge import Bridge
 from simulator.tui.counter import METHODS, Counter
@@ -32,6 +32,7 @@ from simulator.tui.widgets.printer import PaperRoll
 from simulator.tui.widgets.scanner import ScannerPanel
 from simulator.tui.widgets.speaker import SpeakerLog
 from simulator.tui.widgets.terminal_screen import TerminalScreen
+from simulator.view import ScreenShown
 
 ADVANCE_SECONDS = 10.0
 _KEYPAD = {"enter": "OK", "backspace": "CLR", "escape": "CANCEL"}
@@ -87,11 +88,11 @@ class PossimApp(App[None]):
         ("q", "quit"),
     ]
 
-    def __init__(self, simulation: Simulation, *, card: str | None = None) -> None:
+    def __init__(self, shop: Shop, *, card: str | None = None) -> None:
         super().__init__()
-        self.simulation = simulation
-        self.counter = Counter(simulation, card=card)
-        self.bridge = Bridge(self, simulation, self.counter)
+        self.shop = shop
+        self.counter = Counter(shop, card=card)
+        self.bridge = Bridge(self, shop, self.counter)
         self._seen = 0
 
     def compose(self) -> ComposeResult:
@@ -112,9 +113,10 @@ class PossimApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DeviceBadges).show(device_badges(self.simulation))
+        badges = device_badges(self.shop.view.config, self.shop.card_transport)
+        self.query_one(DeviceBadges).show(badges)
         # What the display shows already (its first screen is never an event).
-        current = self.simulation.terminal.display.screen
+        current = self.shop.view.screen()
         screen = self.query_one(TerminalScreen)
         screen.screen_id, screen.title, screen.lines = (
             current.id.value,
@@ -134,7 +136,7 @@ class PossimApp(App[None]):
 
     def on_bus_changed(self, _: BusChanged) -> None:
         self.bridge.bus_read()
-        events = self.simulation.bus.since(self._seen)
+        events = self.shop.view.events(self._seen)
         if not events:
             return
         self._seen = events[-1].seq
@@ -145,15 +147,14 @@ class PossimApp(App[None]):
         for event in events:
             log.add(event)
             if event.source == "display" and event.kind == "screen":
-                screen.screen_id = str(event.detail.get("screen", ""))
-                screen.title = str(event.detail.get("title", ""))
-                screen.lines = tuple(str(line) for line in event.detail.get("lines", ()))
+                now = ScreenShown.of(event)
+                screen.screen_id, screen.title, screen.lines = now.screen, now.title, now.lines
             elif event.kind == "utterance":
                 self.query_one(SpeakerLog).say(event.summary)
             ledger_changed |= event.source in _LEDGER_SOURCES
         if ledger_changed:
-            gateway = self.simulation.gateway
-            self.query_one(LedgerPanel).show(gateway.ledger.transactions(), gateway.qr.orders())
+            view = self.shop.view
+            self.query_one(LedgerPanel).show(view.ledger(), view.qr_orders())
         if screen.screen_id != shown:
             # A QR needs the whole height at 80x24: the keypad makes room (app.tcss).
             self.query_one("#pos").set_class(screen.screen_id == "show_qr", "-qr")
@@ -170,7 +171,7 @@ class PossimApp(App[None]):
 
     def _show_counter(self) -> None:
         counter = self.counter
-        busy = self.simulation.terminal.busy
+        busy = self.shop.view.busy
         terminal_screen = self.query_one(TerminalScreen)
         terminal_screen.amount = "" if busy else self._amount_shown()
         choosing = counter.choosing_method and not busy

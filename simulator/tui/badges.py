@@ -13,8 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from simulator.simulation import Simulation
-from simulator.terminal.config import BUILTIN_GATEWAY
+from simulator.terminal.config import BUILTIN_GATEWAY, TerminalConfig
 
 # (label, attribute of DeviceURLs) in the order the badges show them.
 _DEVICES = (
@@ -39,8 +38,8 @@ class DeviceBadge:
         return f"{self.device}:{self.how}"
 
 
-def device_badges(simulation: Simulation) -> list[DeviceBadge]:
-    config = simulation.terminal.config
+def device_badges(config: TerminalConfig, card_transport: str) -> list[DeviceBadge]:
+    """The badges of a terminal configured so, its card reached over ``card_transport``."""
     badges = []
     for label, field in _DEVICES:
         url = str(getattr(config.devices, field))
@@ -49,7 +48,7 @@ def device_badges(simulation: Simulation) -> list[DeviceBadge]:
             transport = parse_qs(parts.query).get("transport", ["sim"])[0]
             how = "sim" if transport == "sim" else f"sim/{transport}"
             badges.append(DeviceBadge(label, True, how, url))
-        elif field == "card_reader" and simulation.card_transport == "pcsc":
+        elif field == "card_reader" and card_transport == "pcsc":
             badges.append(DeviceBadge(label, True, "pcsc+vpcd", url))
         else:
             badges.append(DeviceBadge(label, False, parts.scheme or url, url))

@@ -17,23 +17,23 @@ from textual.message_pump import MessagePump
 
 from simulator.devices.printer.paper import RenderedReceipt
 from simulator.events import Event
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.tui.counter import Counter
 from simulator.tui.messages import ActionFailed, BusChanged, CounterChanged, ReceiptPrinted
 
 
 class Bridge:
-    def __init__(self, target: MessagePump, simulation: Simulation, counter: Counter) -> None:
+    def __init__(self, target: MessagePump, shop: Shop, counter: Counter) -> None:
         self._target = target
-        self._simulation = simulation
+        self._shop = shop
         self._counter = counter
         self._lock = threading.Lock()
         self._bus_posted = False
         self._detach: list[Callable[[], None]] = []
 
     def attach(self) -> None:
-        self._detach.append(self._simulation.bus.subscribe(self._on_event))
-        printer = self._simulation.world.printer
+        self._detach.append(self._shop.bus.subscribe(self._on_event))
+        printer = self._shop.view.virtual_printer
         if printer is not None:
             printer.on_receipt.append(self._on_receipt)
             self._detach.append(lambda: printer.on_receipt.remove(self._on_receipt))

@@ -68,7 +68,7 @@ def tui_command(args: argparse.Namespace) -> int:
         return play_command(args)
     from simulator.devices import cards
     from simulator.errors import SimulatorError
-    from simulator.simulation import Simulation
+    from simulator.shop import Shop
     from simulator.terminal.config import TerminalConfig
     from simulator.tui.app import PossimApp
 
@@ -78,8 +78,8 @@ def tui_command(args: argparse.Namespace) -> int:
         raise SimulatorError(f"--card {args.card!r} is not a catalogue card: {catalogue}")
     with tempfile.TemporaryDirectory(prefix="possim-tui-") as scratch:
         workdir = args.workdir or Path(scratch)
-        with Simulation(config, workdir, seed=args.seed or 0) as simulation:
-            PossimApp(simulation, card=args.card).run()
+        with Shop(config, workdir, seed=args.seed or 0) as shop:
+            PossimApp(shop, card=args.card).run()
     return 0
 
 
@@ -113,7 +113,7 @@ def serve_command(args: argparse.Namespace) -> int:
 def play_command(args: argparse.Namespace) -> int:
     """Play one scenario; print and exit with the outcome ``possim run`` would report."""
     from simulator.errors import ScenarioError
-    from simulator.scenario.model import load_scenario
+    from simulator.scenario.loader import load_scenario
     from simulator.tui.playback_app import PlaybackApp
 
     if args.step_delay < 0:

@@ -4,7 +4,10 @@ hands on the model.
 Pure model code (no Textual): the TUI, a test or a script queues *intents*
 (a keypad key, insert / remove / swipe the chosen card, scan a payment code,
 pay a dynamic QR with the phone, open the printer cover, let time pass) and one
-operator thread carries them out on the simulation, in order.
+operator thread carries them out on the shop, in order -- with the shop's
+:class:`~simulator.hands.Hands` (their events name the ``counter``), reading it
+through its :class:`~simulator.view.ShopView`. A hand on a device that is real
+raises :class:`~simulator.hands.NotSimulated`, which the TUI shows.
 
 The cashier app's amount entry and payment-method choice live here: they are
 what the cashier does before the terminal model has a sale to run.
@@ -35,11 +38,9 @@ import attrs
 from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.devices.pin_pad import DIGITS, KEY_CANCEL, KEY_CLEAR, KEY_OK
-from simulator.devices.printer.port import PrinterPort
 from simulator.errors import SimulatorError
-from simulator.simulation import Simulation
+from simulator.shop import Shop
 from simulator.terminal.display import ScreenId
-from simulator.terminal.qr_link import QrLink
 from simulator.terminal.qr_payments import QR_CHANNELS
 from simulator.tui.scan_codes import SAMPLE_CODES, SampleCode
 from simulator.wire.money import format_yuan
@@ -78,8 +79,10 @@ class PersonError(SimulatorError):
 class Counter:
     """Queues a person's actions and carries them out on one operator thread."""
 
-    def __init__(self, simulation: Simulation, *, card: str | None = None) -> None:
-        self.simulation = simulation
+    def __init__(self, shop: Shop, *, card: str | None = None) -> None:
+        self.shop = shop
+        self._hands = shop.hands.by("counter")
+        self._view = shop.view
         self.cards = cards.names()
         if card is None:
             card = DEFAULT_CARD if DEFAULT_CARD in self.cards else self.cards[0]
@@ -131,33 +134,25 @@ class Counter:
     @property
     def can_pay_qr(self) -> bool:
         """A dynamic QR waits on the screen, or a payment waits for the customer's OK."""
-        screen = self.simulation.terminal.display.screen
+        screen = self._view.screen()
         if screen.id is ScreenId.SHOW_QR:
             return bool(screen.lines) and screen.lines[-1] not in self._paid_qrs
         if screen.id is ScreenId.WAITING_PAYMENT:
-            return self.simulation.terminal.current_sale is not self._confirmed_sale
+            return self._view.current_sale is not self._confirmed_sale
         return False
 
     @property
     def printer_faults(self) -> dict[str, bool]:
         """The virtual printer's paper-out and cover-open flags (empty if not simulated)."""
-        port = self.simulation.world.printer_port
-        if port is None:
-            return {}
-        printer = port.printer
-        return {
-            "paper_out": bool(printer.faults.paper_out),
-            "cover_open": bool(printer.faults.cover_open),
-        }
+        return self._view.printer_faults()
 
     @property
     def can_swipe(self) -> bool:
-        return self.simulation.world.magstripe_reader is not None
+        return self._view.simulated("magstripe_reader")
 
     @property
     def card_inserted(self) -> bool:
-        slot = self.simulation.world.card_slot
-        return slot is not None and slot.inserted_card is not None
+        return self._view.card_inserted
 
     def choose_card(self, step: int) -> str:
         """Pick the next (``step=1``) or previous (``-1``) card of the catalogue."""
@@ -214,7 +209,7 @@ class Counter:
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of virtual time pass (timeouts fire)."""
-        self._submit(lambda: self.simulation.clock.advance(seconds))
+        self._submit(lambda: self._hands.advance(seconds))
 
     # -- the operator thread ------------------------------------------------------
 
@@ -225,13 +220,13 @@ class Counter:
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping = True
         self._queue.put(None)
-        self.simulation.clock.notify()
+        self.shop.clock.notify()
         if self._thread is not None:
             self._thread.join(timeout)
 
     def run(self) -> None:
         """The operator loop: run it on its own thread (``start`` or a worker)."""
-        clock = self.simulation.clock
+        clock = self.shop.clock
         with clock.actor():
             while not self._stopping:
                 # Idle on the clock (time runs) until the terminal waits for a person.
@@ -252,18 +247,16 @@ class Counter:
 
     def awaits_person(self) -> bool:
         """Whether the terminal now waits for somebody at the counter."""
-        terminal, world = self.simulation.terminal, self.simulation.world
-        if not terminal.busy:
+        view = self._view
+        if not view.busy:
             return True
-        if terminal.cancel_pending:
+        if view.cancel_pending:
             return False  # the terminal acts on the cashier's CANCEL by itself
-        pad = world.pin_pad
-        if pad is not None and (pad.awaiting_pin or pad.awaiting_key):
+        if view.awaiting_pin or view.awaiting_key:
             return True
-        screen = terminal.display.screen.id
+        screen = view.screen().id
         if screen in _PRESENT:
-            swiped = world.magstripe_reader is not None and world.magstripe_reader.pending > 0
-            return not self.card_inserted and not swiped
+            return not self.card_inserted and view.swipes_pending == 0
         if screen is ScreenId.REMOVE_CARD:
             return self.card_inserted
         if screen is ScreenId.SCAN_CODE:
@@ -279,17 +272,16 @@ class Counter:
 
     def _submit(self, action: Callable[[], None]) -> None:
         self._queue.put(action)
-        self.simulation.clock.notify()
+        self.shop.clock.notify()
 
     def _key(self, key: str) -> None:
-        pad = self.simulation.world.pin_pad
-        if pad is not None and (pad.awaiting_pin or pad.awaiting_key):
-            pad.press(key)
+        if self._view.awaiting_pin or self._view.awaiting_key:
+            self._hands.press(key)
             return
-        if self.simulation.terminal.busy:
+        if self._view.busy:
             if key == KEY_CANCEL:
                 # Refused (CancelRefused) while the terminal authorises: shown to the person.
-                self.simulation.terminal.cancel()
+                self._hands.cancel_payment()
             return  # nobody else listens to the keypad now
         with self._lock:
             amount, choosing = self._amount, self._choosing
@@ -325,7 +317,7 @@ class Counter:
             return
         if chosen is None:
             return
-        self.simulation.terminal.start_sale(int(amount), chosen.method)
+        self._hands.start_sale(int(amount), chosen.method)
         with self._lock:
             self._choosing, self._amount, self._sale_method = False, "", chosen.method
 
@@ -333,82 +325,43 @@ class Counter:
         return cards.load(self.card)
 
     def _insert(self) -> None:
-        world = self.simulation.world
-        if world.card_slot is None:
-            raise RuntimeError("this terminal has no simulated card slot")
-        if world.card_slot.inserted_card is None:
-            world.card_slot.insert(world.card(self._image()))
+        if not self.card_inserted:
+            self._hands.insert_card(self._image())
 
     def _remove(self) -> None:
-        slot = self.simulation.world.card_slot
-        if slot is not None and slot.inserted_card is not None:
-            slot.remove()
+        if self.card_inserted:
+            self._hands.remove_card()
 
     def _swipe(self) -> None:
-        reader = self.simulation.world.magstripe_reader
-        if reader is None:
-            raise RuntimeError("this terminal has no simulated magstripe reader")
-        reader.swipe(self._image())
+        self._hands.swipe_card(self._image())
 
     def _scan(self, code: str) -> None:
-        scanner = self.simulation.world.scanner
-        if scanner is None:
-            raise PersonError("this terminal's scanner is not simulated (sim://)")
-        scanner.scan(code)
+        self._hands.scan(code)
 
     def _customer_pays(self) -> None:
-        screen = self.simulation.terminal.display.screen
+        screen = self._view.screen()
         if screen.id is ScreenId.SHOW_QR and self.can_pay_qr:
             wallet = self._sale_method if self._sale_method in QR_CHANNELS else "wechat"
-            self._phone("customer/pay_qr", {"qr_payload": screen.lines[-1], "wallet": wallet})
+            self._hands.customer_pays_qr(screen.lines[-1], wallet)
             self._paid_qrs.add(screen.lines[-1])
         elif screen.id is ScreenId.WAITING_PAYMENT and self.can_pay_qr:
-            self._phone("customer/confirm", {"out_trade_no": self._awaited_order()})
-            self._confirmed_sale = self.simulation.terminal.current_sale
+            sale = self._view.last_qr_sale()
+            self._hands.customer_confirms("" if sale is None else sale.out_trade_no)
+            self._confirmed_sale = self._view.current_sale
         else:
             raise PersonError("no QR to pay and no payment waiting for the customer")
 
-    def _awaited_order(self) -> str:
-        """The out_trade_no of the terminal's last QR sale ("" if none)."""
-        sales = [e for e in self.simulation.terminal.journal.qr_entries() if e.operation == "sale"]
-        return sales[-1].out_trade_no if sales else ""
-
-    def _phone(self, action: str, body: dict[str, str]) -> None:
-        """The customer's phone calls the gateway's simulation API (not terminal traffic)."""
-        terminal = self.simulation.terminal
-        if terminal.qr_link is None:
-            raise PersonError("this terminal has no QR gateway")
-        QrLink(
-            terminal.qr_link.base_url,
-            merchant_id=terminal.qr_link.merchant_id,
-            terminal_id=terminal.qr_link.terminal_id,
-            api_key=terminal.config.keys.merchant_api_key,
-            bus=None,
-        ).sim(action, body)
-
     def _toggle_paper(self) -> None:
-        port = self._printer_port()
-        if port.printer.faults.paper_out:
-            port.refill_paper()
-            self.simulation.bus.publish("counter", "printer_fault", "paper refilled")
+        if self.printer_faults.get("paper_out"):
+            self._hands.refill_paper()
         else:
-            port.inject(paper_end=True)
-            self.simulation.bus.publish("counter", "printer_fault", "paper roll taken out")
+            self._hands.take_paper_out()
 
     def _toggle_cover(self) -> None:
-        port = self._printer_port()
-        if port.printer.faults.cover_open:
-            port.close_cover()
-            self.simulation.bus.publish("counter", "printer_fault", "printer cover closed")
+        if self.printer_faults.get("cover_open"):
+            self._hands.close_cover()
         else:
-            port.inject(cover_open=True)
-            self.simulation.bus.publish("counter", "printer_fault", "printer cover opened")
-
-    def _printer_port(self) -> PrinterPort:
-        port = self.simulation.world.printer_port
-        if port is None:
-            raise PersonError("this terminal's printer is not simulated (sim://)")
-        return port
+            self._hands.open_cover()
 
     def _changed(self) -> None:
         for listener in list(self.on_change):

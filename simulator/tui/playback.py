@@ -22,8 +22,8 @@ from collections.abc import Callable
 import attrs
 
 from simulator.errors import SimulatorError
-from simulator.scenario.model import Step
-from simulator.scenario.runner import ExpectationFailed, ScenarioRun
+from simulator.scenario.model import ExpectationFailed, Step
+from simulator.scenario.runner import ScenarioRun
 
 # Real seconds a step waits before it runs, from fastest to slowest.
 DELAYS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
@@ -145,7 +145,7 @@ class Playback:
 
     def _hold(self, run: ScenarioRun) -> None:
         """Wait for the person (paused), or the step delay; nudge the clock meanwhile."""
-        clock = run.sim.clock
+        clock = run.clock
         with self._cond:
             waited = 0.0
             while True:

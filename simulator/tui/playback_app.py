@@ -27,6 +27,7 @@ from simulator.tui.playback import DEFAULT_DELAY, Playback
 from simulator.tui.widgets.event_log import EventLog
 from simulator.tui.widgets.printer import PaperRoll
 from simulator.tui.widgets.terminal_screen import TerminalScreen
+from simulator.view import ScreenShown
 
 _STYLE = {"passed": "green", "failed": "bold red", "running": "bold yellow", "pending": "dim"}
 
@@ -93,8 +94,8 @@ class PlaybackApp(App[None]):
     def _started(self, run: ScenarioRun) -> None:
         """The simulation exists: watch its bus and its printer (runner thread)."""
         self._run = run
-        run.sim.bus.subscribe(self._on_event)
-        printer = run.sim.world.printer
+        run.shop.bus.subscribe(self._on_event)
+        printer = run.view.virtual_printer
         if printer is not None:
             printer.on_receipt.append(self._on_receipt)
         self.post_message(BusChanged())
@@ -120,7 +121,7 @@ class PlaybackApp(App[None]):
             self._bus_posted = False
         if self._run is None:
             return
-        events = self._run.sim.bus.since(self._seen)
+        events = self._run.view.events(self._seen)
         if not events:
             return
         self._seen = events[-1].seq
@@ -129,9 +130,8 @@ class PlaybackApp(App[None]):
         for event in events:
             log.add(event)
             if event.source == "display" and event.kind == "screen":
-                screen.screen_id = str(event.detail.get("screen", ""))
-                screen.title = str(event.detail.get("title", ""))
-                screen.lines = tuple(str(line) for line in event.detail.get("lines", ()))
+                now = ScreenShown.of(event)
+                screen.screen_id, screen.title, screen.lines = now.screen, now.title, now.lines
 
     def on_receipt_printed(self, message: ReceiptPrinted) -> None:
         self.query_one(PaperRoll).add_receipt(message.text)

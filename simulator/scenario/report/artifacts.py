@@ -25,8 +25,8 @@ from simulator.events import Event
 from simulator.scenario.report.transcripts import Record, write_device_transcripts, write_pair
 
 if TYPE_CHECKING:
-    from simulator.scenario.runner import ScenarioRun
-    from simulator.simulation import Simulation
+    from simulator.shop import Shop
+    from simulator.view import ShopView
 
 
 def receipt_png_name(index: int) -> str:
@@ -49,46 +49,37 @@ class PrinterTap:
         printer.on_receipt.append(self._cut)
 
     @classmethod
-    def attach(cls, sim: Simulation) -> PrinterTap | None:
-        printer = sim.world.printer
-        return None if printer is None else cls(printer, sim.clock)
+    def attach(cls, shop: Shop) -> PrinterTap | None:
+        printer = shop.view.virtual_printer
+        return None if printer is None else cls(printer, shop.clock)
 
     def _cut(self, receipt: RenderedReceipt) -> None:
         self.cuts.append((self._printer.bytes_received, self._clock.monotonic()))
 
 
-def write_scenario_artifacts(run: ScenarioRun, folder: Path, tap: PrinterTap | None) -> None:
-    events = run.sim.bus.events
+def write_scenario_artifacts(view: ShopView, folder: Path, tap: PrinterTap | None) -> None:
+    events = view.events()
     (folder / "transcript.txt").write_text(
         "\n".join(event.line() for event in events) + "\n", encoding="utf-8"
     )
-    (folder / "receipts.txt").write_text("\n\n".join(run.receipts()) + "\n", encoding="utf-8")
-    speech = [str(e.detail.get("text", "")) for e in events if e.kind == "utterance"]
+    receipts_text = "\n\n".join(receipt.text for receipt in view.receipts())
+    (folder / "receipts.txt").write_text(receipts_text + "\n", encoding="utf-8")
+    speech = [utterance.text for utterance in view.utterances()]
     (folder / "speech.txt").write_text("\n".join(speech) + "\n", encoding="utf-8")
-    speaker = run.sim.world.speaker
-    for index, wav in enumerate(speaker.wav_files if speaker is not None else [], 1):
+    for index, wav in enumerate(view.wav_files(), 1):
         # sim://?wav=DIR rendered each utterance: keep a copy beside speech.txt.
         shutil.copyfile(wav, folder / f"speech-{index:02d}.wav")
-    receipts = _cut_receipts(run)
-    printer = run.sim.world.printer
+    receipts = view.cut_receipts()
+    printer = view.virtual_printer
     if printer is not None:
         for index, receipt in enumerate(receipts, 1):
             (folder / receipt_png_name(index)).write_bytes(png_bytes(receipt, printer.profile))
     write_device_transcripts(folder, events)
-    write_pair(folder, "escpos", escpos_records(run, events, receipts, tap), escpos_line)
-
-
-def _cut_receipts(run: ScenarioRun) -> list[RenderedReceipt]:
-    """The receipts as :meth:`ScenarioRun.receipts` counts them (torn-off pieces are none)."""
-    port = run.sim.world.printer_port
-    if port is not None:
-        return port.receipts()
-    printer = run.sim.world.printer
-    return list(printer.receipts) if printer is not None else []
+    write_pair(folder, "escpos", escpos_records(view, events, receipts, tap), escpos_line)
 
 
 def escpos_records(
-    run: ScenarioRun,
+    view: ShopView,
     events: Sequence[Event],
     receipts: Sequence[RenderedReceipt],
     tap: PrinterTap | None,
@@ -104,7 +95,7 @@ def escpos_records(
         for event in events
         if event.source == "printer"
     ]
-    printer = run.sim.world.printer
+    printer = view.virtual_printer
     if printer is None:  # a real printer: only what the terminal's driver did
         return records
     cuts = tap.cuts if tap is not None else []
@@ -117,7 +108,7 @@ def escpos_records(
             previous = received
         record.update(_receipt_summary(receipt))
         records.append(record)
-    port = run.sim.world.printer_port
+    port = view.printer_port
     for piece in port.torn_off if port is not None else []:
         records.append({"type": "torn_off", **_receipt_summary(piece)})
     records.extend(

@@ -1,0 +1,116 @@
+"""The cashier's side of a payment: start it, cancel it, let time pass -- and the
+answer the acquiring app called the cashier app back with."""
+
+from __future__ import annotations
+
+import attrs
+
+from simulator.scenario.args import arg
+from simulator.scenario.kinds import Fen, Seconds
+from simulator.scenario.model import Action, Expectation, StepContext
+from simulator.scenario.steps.common import within_arg
+from simulator.terminal.cashier_cancel import CancelRefused
+from simulator.terminal.qr_payments import QR_CHANNELS
+from simulator.wire.money import format_yuan
+
+# card; scan (the customer's code is scanned); or a dynamic QR of one channel.
+METHODS = ("card", "scan", *QR_CHANNELS)
+ISSUANCES = ("central", "member")
+
+
+@attrs.frozen(kw_only=True)
+class Sale(Action):
+    keyword = "sale"
+    shorthand = "amount"
+    help = (
+        "The cashier enters an amount (yuan) and starts a payment by the given method: card, "
+        "scan (scan the customer's payment code), or wechat / alipay / unionpay_qr (show a "
+        "dynamic QR; unionpay_qr may add issuance: central or member)."
+    )
+    example = 'sale: "12.34"   # or: sale: {amount: "12.34", method: scan}'
+
+    amount: Fen = arg(minimum=1)
+    method: str = arg("card", choices=METHODS)
+    issuance: str | None = arg(None, choices=ISSUANCES)
+
+    def check(self) -> str | None:
+        if self.issuance is not None and self.method != "unionpay_qr":
+            return "sale.issuance: only for unionpay_qr, central or member"
+        return None
+
+    def run(self, ctx: StepContext) -> None:
+        ctx.state.last_sale_method = self.method
+        ctx.state.sale = ctx.hands.start_sale(self.amount, self.method, self.issuance or "")
+
+    def describe(self) -> str:
+        return f"sale RMB {format_yuan(self.amount)} by {self.method}"
+
+
+@attrs.frozen(kw_only=True)
+class CashierCancels(Action):
+    keyword = "cashier_cancels"
+    help = (
+        "The cashier presses CANCEL on the terminal while the payment waits for the card, "
+        "the customer's code, or the customer to pay the QR shown (or confirm a USERPAYING "
+        'payment). Before a card or code: the sale ends CANCELED "cancelled by the cashier" '
+        "and nothing is sent. A QR order already made is queried once more, then a scanned "
+        "code's order is reversed (REVOKED) and a dynamic QR's closed (CLOSED) -- unless the "
+        "customer has paid meanwhile: then the sale is approved. Fails "
+        "when no payment is in progress or it cannot be cancelled now (reading the card, "
+        "authorising with the host; PIN entry: `press: CANCEL`)."
+    )
+    example = "cashier_cancels:"
+
+    def run(self, ctx: StepContext) -> None:
+        try:
+            taken = ctx.hands.cancel_payment()
+        except CancelRefused as exc:
+            raise ctx.fail(self, f"the terminal refused CANCEL: {exc}") from None
+        if not taken:
+            raise ctx.fail(self, f"no payment in progress to cancel ({ctx.view.screen_text()})")
+
+    def describe(self) -> str:
+        return "cashier presses CANCEL"
+
+
+@attrs.frozen(kw_only=True)
+class Wait(Action):
+    keyword = "wait"
+    shorthand = "seconds"
+    mapping = False
+    help = "Let time pass (virtual time: instant in a simulation)."
+    example = "wait: 30s"
+
+    seconds: Seconds = arg()
+
+    def run(self, ctx: StepContext) -> None:
+        ctx.hands.wait(self.seconds)
+
+    def describe(self) -> str:
+        return f"wait {self.seconds:g} s"
+
+
+@attrs.frozen(kw_only=True)
+class ExpectCallback(Expectation):
+    keyword = "expect_callback"
+    help = "The acquiring app called the cashier app back with OK or CANCELED (and a reason)."
+    example = 'expect_callback: {result: CANCELED, reason_contains: "51"}'
+
+    result: str = arg(choices=("OK", "CANCELED"))
+    reason_contains: str | None = arg(None)
+    within: Seconds = within_arg()
+
+    def run(self, ctx: StepContext) -> None:
+        outcome = ctx.finished_sale(self, self.within).outcome
+        if outcome.approved != (self.result == "OK"):
+            got = "OK" if outcome.approved else f"CANCELED ({outcome.reason})"
+            raise ctx.fail(self, f"expected {self.describe()}, the callback was {got}")
+        if self.reason_contains is not None and self.reason_contains not in outcome.reason:
+            raise ctx.fail(
+                self,
+                f"expected the reason to contain {self.reason_contains!r}, "
+                f"it was {outcome.reason!r}",
+            )
+
+    def describe(self) -> str:
+        return f"callback {self.result}"
