@@ -40,10 +40,22 @@ import pytest
 
 from possim.pytest_plugin import DEVICE_OPTIONS, SCENARIO_DIRS_INI
 
+# The reports' hooks are this plugin's too (pluggy registers the module's hook functions).
+from simulator.scenario.report.pytest_reports import (
+    FromWorkers,
+    from_workers_key,
+    invalid_key,
+    pytest_sessionfinish,
+    pytest_testnodedown,
+    records_key,
+    report_root,
+)
+
+__all__ = ["pytest_sessionfinish", "pytest_testnodedown"]
+
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
-    from simulator.errors import ScenarioError
     from simulator.scenario.model import Scenario
     from simulator.scenario.pos import Pos
     from simulator.scenario.runner import ScenarioResult
@@ -60,17 +72,8 @@ DEVICE_AXES = {
 # Devices two xdist workers cannot share (a speaker can: each run just talks).
 _EXCLUSIVE_DEVICES = ("printer", "card_reader", "scanner")
 
-# What an xdist worker hands the controller in ``workeroutput``: JSON-able (execnet).
-WORKER_OUTPUT_KEY = "possim_report"
-
-# A run.json scenario record and the item's place in the collection (the report's order).
-Placed = tuple[int, dict[str, Any]]
-
 _probes_key = pytest.StashKey[dict[tuple[str, str], str]]()
-_records_key = pytest.StashKey[list[Placed]]()
-_invalid_key = pytest.StashKey[list["ScenarioError"]]()
 _positions_key = pytest.StashKey[dict[str, int]]()
-_from_workers_key = pytest.StashKey["_FromWorkers"]()
 
 
 # -- options, markers ---------------------------------------------------------------------
@@ -78,9 +81,9 @@ _from_workers_key = pytest.StashKey["_FromWorkers"]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_probes_key] = {}
-    config.stash[_records_key] = []
-    config.stash[_invalid_key] = []
-    config.stash[_from_workers_key] = _FromWorkers()
+    config.stash[records_key] = []
+    config.stash[invalid_key] = []
+    config.stash[from_workers_key] = FromWorkers()
     workers = config.getoption("numprocesses", None)
     shared = [DEVICE_OPTIONS[d] for d in _EXCLUSIVE_DEVICES if _device_url(config, d)]
     if shared and isinstance(workers, int) and workers > 1:
@@ -153,7 +156,7 @@ class ScenarioFile(pytest.File):
         try:
             scenario = load_scenario(self.path)
         except ScenarioError as exc:
-            self.config.stash[_invalid_key].append(exc)
+            self.config.stash[invalid_key].append(exc)
             raise self.CollectError(str(exc)) from None  # file:line, no traceback
         replaced = {DEVICE_AXES[d] for d in device_overrides(self.config) if d in DEVICE_AXES}
         seen: set[str] = set()
@@ -233,7 +236,7 @@ class ScenarioItem(pytest.Item):
         if positions is None:
             positions = {item.nodeid: i for i, item in enumerate(self.session.items)}
             self.config.stash[_positions_key] = positions
-        self.config.stash[_records_key].append((positions.get(self.nodeid, -1), record))
+        self.config.stash[records_key].append((positions.get(self.nodeid, -1), record))
 
     def _out_dir(self) -> Path:
         """``<root>/<folder of the file>[/[variant]]``: every item its own artifacts folder."""
@@ -412,94 +415,3 @@ def attrs_items(instance: Any) -> list[tuple[str, Any]]:
     import attrs
 
     return list(attrs.asdict(instance).items())
-
-
-# -- reports at the end ---------------------------------------------------------------------
-
-
-def report_root(config: pytest.Config) -> Path | None:
-    """``--pos-report``'s folder, absolute (records' paths are relative to it)."""
-    chosen: Path | None = config.getoption("pos_report", None)
-    return None if chosen is None else chosen.resolve()
-
-
-class _FromWorkers:
-    """What the xdist controller received: each worker's records, and workers lost on the way."""
-
-    def __init__(self) -> None:
-        self.records: list[Placed] = []
-        self.invalid: list[dict[str, Any]] = []
-        self.workers: list[str] = []
-        self.lost: list[str] = []
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: object | None) -> None:
-    """xdist controller: keep what a worker sent (its session ended) for the one report."""
-    received = node.config.stash.get(_from_workers_key, None)
-    if received is None or report_root(node.config) is None:
-        return
-    worker = str(node.workerinput["workerid"])
-    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
-    if output is None:  # it crashed: the items it ran are missing from the report
-        received.lost.append(worker)
-        return
-    received.workers.append(worker)
-    received.records.extend((int(position), record) for position, record in output["scenarios"])
-    received.invalid.extend(output["invalid"])
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """``--pos-report DIR``: the run record and HTML summary of the scenario items run.
-
-    An xdist worker writes nothing: it sends its records to the controller,
-    which writes one report of every worker's items, in collection order.
-    """
-    config = session.config
-    out_dir = report_root(config)
-    if out_dir is None:
-        return
-    from simulator.scenario.report.run_record import invalid_record
-
-    placed = config.stash.get(_records_key, []).copy()
-    invalid = [invalid_record(error) for error in config.stash.get(_invalid_key, [])]
-    workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
-    if workeroutput is not None:
-        workeroutput[WORKER_OUTPUT_KEY] = {
-            "scenarios": [[position, record] for position, record in placed],
-            "invalid": invalid,
-        }
-        return
-    run_info: dict[str, Any] = {
-        "runner": "pytest",
-        "args": " ".join(config.invocation_params.args),
-    }
-    received = config.stash.get(_from_workers_key, None)
-    if received is not None and (received.workers or received.lost):
-        placed += received.records
-        invalid += received.invalid
-        run_info["xdist_workers"] = sorted(received.workers)
-        if received.lost:
-            run_info["xdist_workers_lost"] = sorted(received.lost)
-    invalid = _unique(invalid)  # every worker collects every file
-    if not (placed or invalid or "xdist_workers_lost" in run_info):
-        return
-    seed = config.getoption("pos_seed", None)
-    if seed is not None:
-        run_info["seed"] = str(seed)
-    from simulator.scenario.report import write_reports_from_records
-
-    placed.sort(key=lambda pair: pair[0])  # workers finish in any order; collection order is one
-    scenarios = [record for _, record in placed]
-    write_reports_from_records(scenarios, out_dir, run_info, invalid=invalid)
-
-
-def _unique(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[tuple[Any, ...]] = set()
-    kept: list[dict[str, Any]] = []
-    for entry in entries:
-        key = (entry["file"], entry["line"], entry["error"])
-        if key not in seen:
-            seen.add(key)
-            kept.append(entry)
-    return kept
