@@ -159,12 +159,12 @@ def test_errors_are_one_line_on_stderr(tmp_path: Path) -> None:
 def test_an_internal_error_is_3_and_debug_shows_the_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from simulator import project_cli
+    from simulator.cli import project
 
     def broken() -> dict[str, Path]:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(project_cli, "pages", broken)
+    monkeypatch.setattr(project, "pages", broken)
     assert cli.main(["docs"]) == 3
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("possim docs: internal error: KeyError: 'a bug'")

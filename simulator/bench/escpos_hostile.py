@@ -36,9 +36,9 @@ MB = 1024 * 1024
 def run(options: argparse.Namespace) -> Measurement:
     from drivers.printer.profile import PrinterProfile
     from simulator.devices.printer import VirtualPrinter
+    from simulator.devices.printer.capture import interpret, render_paper
     from simulator.devices.printer.render.png import PaperRenderer
     from simulator.devices.printer.retention import Retention
-    from simulator.render_cli import interpret, render_paper
 
     profile = PrinterProfile.load("generic_58mm")
     details: dict[str, str] = {}

@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def bench_command(args: argparse.Namespace) -> int:
     from simulator.bench import BenchmarkFailed, Measurement
-    from simulator.exit_status import one_line
+    from simulator.cli.exit_status import one_line
 
     benches = available()
     if args.name is None:
