@@ -23,11 +23,6 @@ import time
 
 from simulator.bench import Measurement
 
-NAME = "escpos-hostile"
-DESCRIPTION = (
-    "virtual printer on hostile input: long lines (budget >= 2 MB/s at 1-10 MB), "
-    "random bytes (budget >= 0.5 MB/s), repeated graphics to PNG"
-)
 LINE_BUDGET = 2.0
 RANDOM_BUDGET = 0.5
 MB = 1024 * 1024

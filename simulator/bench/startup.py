@@ -20,8 +20,6 @@ from pathlib import Path
 
 from simulator.bench import BenchmarkFailed, Measurement
 
-NAME = "startup"
-DESCRIPTION = "CPU of `possim --help` in a fresh process (budget < 0.3 s)"
 DEFAULT_COUNT = 10
 BUDGET_SECONDS = 0.3
 
