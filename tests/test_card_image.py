@@ -264,7 +264,7 @@ def test_possim_check_validates_a_scenarios_card_file_through_the_same_declarati
         f"  - swipe_card: {card}\n",
         encoding="utf-8",
     )
-    assert main(["check", str(scenario)]) == 1
+    assert main(["check", str(scenario)]) == 2  # invalid input
     out = capsys.readouterr().out.splitlines()
     card_line = line_of(card, 'expiry: "3013"')
     problem = "expiry: expected a date as YYMM, month 13 is not 01-12"

@@ -71,7 +71,7 @@ def test_possim_check_checks_the_device_urls_of_a_scenarios_terminal(
         f'name: typo in the terminal\nterminal: {config}\nsteps:\n  - sale: "1.00"\n',
         encoding="utf-8",
     )
-    assert main(["check", str(scenario)]) == 1
+    assert main(["check", str(scenario)]) == 2  # invalid input
     assert capsys.readouterr().out.splitlines() == [
         f"{scenario}:2: terminal: {config}: devices.card_reader: pcsc://?reader=ACS: unknown "
         "parameter 'reader' (pcsc:// takes no parameters but record)",

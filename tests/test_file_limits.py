@@ -63,7 +63,7 @@ def test_an_alias_bomb_is_refused_at_its_line_in_bounded_memory(tmp_path: Path) 
     path = scenario_file(tmp_path, BILLION_LAUGHS)
     done = run_possim("check", str(path))  # 1 GiB of address space at most
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
-    assert done.returncode == 1
+    assert done.returncode == 2  # invalid input
     lines = done.stdout.splitlines()
     assert len(lines) == 1 and len(lines[0]) < 300
     # Line 7 holds f: nine times e, which is 9**5 -- the first past MAX_NODES.
@@ -92,7 +92,7 @@ def test_nesting_past_the_limit_is_refused_with_its_line(
 ) -> None:
     path = scenario_file(tmp_path, "name: deep\nsteps:\n  - wait: " + "[" * levels + "]" * levels)
     status, out = check_output(capsys, path)
-    assert status == 1
+    assert status == 2  # invalid input
     (line,) = out
     assert line.startswith(f"{path}:3: ")
     problem = line.removeprefix(f"{path}:3: ")
@@ -127,7 +127,7 @@ def test_numbers_too_long_or_not_finite_are_refused(
 ) -> None:
     path = scenario_file(tmp_path, f"name: n\nsteps:\n  - sale: '1.00'\n  - wait: {value}\n")
     status, out = check_output(capsys, path)
-    assert status == 1
+    assert status == 2  # invalid input
     assert len(out) == 1 and out[0].startswith(f"{path}:4: {problem}")
 
 
@@ -246,7 +246,7 @@ def test_check_run_and_the_schema_refuse_arguments_past_their_bounds(
     text = f"name: bounds\nsteps:\n  - sale: '1.00'\n  - {step}\n"
     path = scenario_file(tmp_path, text)
     status, out = check_output(capsys, path)
-    assert status == 1
+    assert status == 2  # invalid input
     assert len(out) == 1 and out[0].startswith(f"{path}:4: {problem}")
     # possim run reads the file with the same parser: the scenario is invalid, not run.
     assert main(["run", str(path), "--out", str(tmp_path / "runs")]) != 0
@@ -365,7 +365,7 @@ def test_a_scenario_names_its_bad_terminal(
     text = f"name: x\nterminal: {json.dumps(str(terminal))}\nsteps:\n  - wait: 1s\n"
     path = scenario_file(tmp_path, text)
     status, out = check_output(capsys, path)
-    assert status == 1
+    assert status == 2  # invalid input
     assert out == [
         f"{path}:2: terminal: {terminal}:2: timeouts.host: expected seconds, more than 0 and "
         "at most 86400, got inf"
@@ -377,5 +377,5 @@ def test_a_terminal_that_is_not_a_name_is_refused(
 ) -> None:
     path = scenario_file(tmp_path, f"name: x\nterminal: [{'x' * 300}]\nsteps:\n  - wait: 1s\n")
     status, out = check_output(capsys, path)
-    assert status == 1
+    assert status == 2  # invalid input
     assert out[0].startswith(f"{path}:2: terminal: expected the name or path of a configuration")

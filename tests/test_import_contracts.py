@@ -54,7 +54,7 @@ def test_the_import_contracts_hold() -> None:
 def test_a_driver_importing_the_simulator_breaks_the_contract(tmp_path: Path) -> None:
     config = tomllib.loads((REPOSITORY / "pyproject.toml").read_text(encoding="utf-8"))
     contracts = config["tool"]["importlinter"]["contracts"]
-    contract = next(c for c in contracts if c["name"] == "drivers know nothing of the simulator")
+    contract = next(c for c in contracts if c["name"].startswith("drivers know nothing of"))
     shutil.copytree(REPOSITORY / "drivers", tmp_path / "drivers")
     (tmp_path / "simulator").mkdir()
     (tmp_path / "simulator" / "__init__.py").write_text("", encoding="utf-8")
@@ -62,7 +62,8 @@ def test_a_driver_importing_the_simulator_breaks_the_contract(tmp_path: Path) ->
     (tmp_path / "drivers" / "wire" / "probe.py").write_text(
         "from simulator.errors import E\n", encoding="utf-8"
     )
-    forbidden = [m for m in contract["forbidden_modules"] if m != "benchmarks"]
+    # Only the packages this copy has: import-linter refuses to forbid a module it cannot find.
+    forbidden = [m for m in contract["forbidden_modules"] if m.split(".")[0] == "simulator"]
     lines = [
         "[importlinter]",
         "root_packages =",

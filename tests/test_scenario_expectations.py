@@ -67,7 +67,7 @@ def _check_problems(tmp_path: Path, steps: str, capsys: pytest.CaptureFixture[st
     path = _write(tmp_path, steps, "check")
     status = main(["check", str(path)])
     out = capsys.readouterr().out.splitlines()
-    assert status == 1, out
+    assert status == 2, out  # invalid input (docs/cli.md)
     return out
 
 
@@ -479,7 +479,7 @@ def test_the_scanner_doc_names_how_possim_run_reaches_the_scanner() -> None:
     assert tuple(_ticked(row[0])[0] for row in rows) == SCANNER_TRANSPORTS
     (command,) = [line for line in doc.splitlines() if line.startswith(".venv/bin/possim run")]
     argv = shlex.split(command.strip())[1:]
-    args = build_parser().parse_args(argv)
+    args = build_parser("run").parse_args(argv)
     assert args.scanner_transport == "pty"
 
 
