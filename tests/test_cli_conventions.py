@@ -10,9 +10,11 @@ left behind by python-escpos.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import pickle
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from simulator import cli
+from simulator.bench import BENCHMARKS
 
 REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("escpos", "textual", "aiohttp", "rich", "simulator.scenario.runner", "simulator.gateway")
@@ -88,6 +91,34 @@ def test_help_imports_no_subcommand(tmp_path: Path) -> None:
         loaded = done.stdout.strip().splitlines()[-1].split()
         heavy = sorted(m for m in loaded if m.startswith(HEAVY))
         assert heavy == [], (args, heavy)
+
+
+def test_the_benchmark_list_imports_no_benchmark(tmp_path: Path) -> None:
+    """`possim bench` lists simulator.bench.BENCHMARKS: a table, not a package scan."""
+    probe = (
+        "import sys\nfrom simulator.cli import main\nmain(['bench'])\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    *listing, modules = done.stdout.strip().splitlines()
+    assert [line.split()[0] for line in listing] == [b.name for b in BENCHMARKS]
+    assert [m for m in modules.split() if m.startswith("simulator.bench.")] == []
+
+
+def test_the_benchmark_table_names_every_benchmark_module() -> None:
+    import simulator.bench
+
+    package = {
+        f"simulator.bench.{info.name}" for info in pkgutil.iter_modules(simulator.bench.__path__)
+    }
+    measuring = {name for name in package if hasattr(importlib.import_module(name), "run")}
+    assert sorted(benchmark.module for benchmark in BENCHMARKS) == sorted(measuring)
+    names = [benchmark.name for benchmark in BENCHMARKS]
+    assert names == sorted(set(names))  # listed in order, each once
 
 
 def test_version_comes_from_the_package_metadata(tmp_path: Path) -> None:
@@ -159,12 +190,12 @@ def test_errors_are_one_line_on_stderr(tmp_path: Path) -> None:
 def test_an_internal_error_is_3_and_debug_shows_the_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from simulator import project_cli
+    from simulator.cli import project
 
     def broken() -> dict[str, Path]:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(project_cli, "pages", broken)
+    monkeypatch.setattr(project, "pages", broken)
     assert cli.main(["docs"]) == 3
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("possim docs: internal error: KeyError: 'a bug'")

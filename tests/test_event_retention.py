@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 
 from drivers.clock import RealClock
+from simulator.cli import main
+from simulator.cli.gateway import DEFAULT_KEEP_EVENTS
 from simulator.clock import VirtualClock
 from simulator.errors import SimulatorError
 from simulator.events import Event, EventBus, EventsDropped
 from simulator.gateway.builtin import BuiltinGateway
-from simulator.gateway.cli import DEFAULT_KEEP_EVENTS, main
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
 
 PAN = "6214830027183655"

@@ -18,7 +18,8 @@ import iso8583
 import pytest
 
 from drivers.clock import RealClock
-from simulator.gateway import cli
+from simulator import cli
+from simulator.cli import gateway
 from simulator.gateway.ledger import Ledger, Status
 from simulator.wire.iso8583 import Iso8583Spec
 
@@ -32,7 +33,7 @@ SPEC = dict(Iso8583Spec.load().fields)
 
 def test_register_adds_gateway_serve_with_defaults() -> None:
     parser = argparse.ArgumentParser(prog="possim")
-    cli.register(parser.add_subparsers(dest="command", required=True))
+    gateway.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["gateway", "serve"])
     assert args.host == "127.0.0.1"
     assert args.iso8583_port == 5800
@@ -42,7 +43,7 @@ def test_register_adds_gateway_serve_with_defaults() -> None:
     assert args.tpdu_length == 0
     assert args.ledger == "possim-gateway.sqlite"
     assert args.seed is None  # auth codes from the OS unless a seed is asked for
-    assert args.handler is cli.serve_command
+    assert args.handler is gateway.serve_command
     custom = parser.parse_args(
         ["gateway", "serve", "--iso8583-port", "0", "--tpdu-length", "5", "--seed", "9"]
     )
@@ -69,7 +70,7 @@ class Process:
             [
                 sys.executable,
                 "-m",
-                "simulator.gateway.cli",
+                "simulator.cli",
                 "gateway",
                 "serve",
                 "--iso8583-port",

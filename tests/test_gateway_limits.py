@@ -28,9 +28,11 @@ from gateway_helpers import (
     wait_for_event,
 )
 
+from simulator import cli
+from simulator.cli import gateway
 from simulator.errors import GatewayError
 from simulator.fleet.gateway_process import GatewayProcess
-from simulator.gateway import cli, listener
+from simulator.gateway import listener
 
 SHORT = 0.5  # seconds: the timeouts under test, short so the tests are quick
 SIGN_ON = {"t": "0800", "7": "0115103000", "11": "000001", "70": "001"}
@@ -248,9 +250,9 @@ def test_gateway_serve_fits_its_connection_limits_to_ulimit_n(
     expected: tuple[int, int],
     warned: bool,
 ) -> None:
-    monkeypatch.setattr(cli, "open_files_limit", lambda: open_files)
-    limits, warning = cli.server_limits(
-        cli.build_parser().parse_args(["gateway", "serve", *options])
+    monkeypatch.setattr(gateway, "open_files_limit", lambda: open_files)
+    limits, warning = gateway.server_limits(
+        cli.build_parser("gateway").parse_args(["gateway", "serve", *options])
     )
     assert (limits.max_connections, limits.qr_max_connections) == expected
     assert (warning is not None) == warned
@@ -269,6 +271,8 @@ def test_gateway_serve_fits_its_connection_limits_to_ulimit_n(
 def test_gateway_serve_refuses_limits_it_cannot_keep(
     monkeypatch: pytest.MonkeyPatch, open_files: int | None, options: list[str], problem: str
 ) -> None:
-    monkeypatch.setattr(cli, "open_files_limit", lambda: open_files)
+    monkeypatch.setattr(gateway, "open_files_limit", lambda: open_files)
     with pytest.raises(GatewayError, match=problem):
-        cli.server_limits(cli.build_parser().parse_args(["gateway", "serve", *options]))
+        gateway.server_limits(
+            cli.build_parser("gateway").parse_args(["gateway", "serve", *options])
+        )

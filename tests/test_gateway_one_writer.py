@@ -32,7 +32,7 @@ def second_gateway(ledger: Path, cwd: Path) -> tuple[int | None, list[str]]:
         [
             sys.executable,
             "-m",
-            "simulator.gateway.cli",
+            "simulator.cli",
             "gateway",
             "serve",
             "--quiet",

@@ -100,7 +100,7 @@ def test_doctor_says_when_pcscd_is_not_running() -> None:
 
 
 def test_doctor_says_when_pyscard_is_missing(capsys: pytest.CaptureFixture[str]) -> None:
-    from simulator import doctor
+    from simulator.cli import doctor
 
     saved = sys.modules.get("smartcard")
     sys.modules["smartcard"] = None  # type: ignore[assignment]

@@ -28,7 +28,6 @@ from simulator.errors import ConfigError, Iso8583Error
 from simulator.events import EventBus
 from simulator.fleet.plan import terminal_ids
 from simulator.fleet.report import percentile
-from simulator.gateway import cli as gateway_cli
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.gateway.ledger import Ledger
 from simulator.terminal.config import HostEndpoint, TerminalConfig
@@ -505,10 +504,10 @@ def test_gateway_serve_refuses_a_bad_mac_key_file_without_echoing_it(
     key_file.write_text("0123456789ABCDEF0123456789ABCDEF", encoding="ascii")  # equal halves
     ledger = tmp_path / "ledger.sqlite"
     args = ["gateway", "serve", "--iso8583-port", "0", "--qr-port", "0", "--ledger", str(ledger)]
-    assert gateway_cli.main([*args, "--mac-key-file", str(key_file)]) == 2
+    assert cli.main([*args, "--mac-key-file", str(key_file)]) == 2
     err = capsys.readouterr().err
     assert "equal halves" in err and "0123456789ABCDEF" not in err
-    assert gateway_cli.main([*args, "--mac-key-file", str(tmp_path / "missing")]) == 2
+    assert cli.main([*args, "--mac-key-file", str(tmp_path / "missing")]) == 2
     assert "cannot read --mac-key-file" in capsys.readouterr().err
 
 

@@ -12,6 +12,7 @@ import attrs
 import pytest
 from backoffice_helpers import MID, a_day, mixed_day, today
 
+from simulator.cli import main
 from simulator.gateway.backoffice.entries import CHANNELS
 from simulator.gateway.backoffice.faults import StatementFault
 from simulator.gateway.backoffice.fees import Profiles
@@ -21,7 +22,6 @@ from simulator.gateway.backoffice.merged import COLUMNS, TOTAL_LABEL
 from simulator.gateway.backoffice.reconcile import reconcile
 from simulator.gateway.backoffice.service import BackofficeDay, run_day
 from simulator.gateway.backoffice.statements import open_ledger
-from simulator.gateway.cli import main
 
 PROFILE = Profiles.load().for_merchant(MID)
 LINES = 14  # the mixed day's lines over the four channels

@@ -15,6 +15,7 @@ from backoffice_helpers import MID, a_day, mixed_day, today
 from qr_helpers import WECHAT, running_gateway
 
 from drivers.clock import RealClock
+from simulator.cli import main
 from simulator.errors import FixtureError
 from simulator.gateway.backoffice.entries import CHANNELS, PAYMENT, REFUND
 from simulator.gateway.backoffice.errors import BackofficeError, StatementFormatError
@@ -28,7 +29,6 @@ from simulator.gateway.backoffice.fees import Profiles
 from simulator.gateway.backoffice.formats import FORMATS
 from simulator.gateway.backoffice.statement import carried
 from simulator.gateway.backoffice.statements import channel_view, open_ledger, produce
-from simulator.gateway.cli import main
 
 PROFILE = Profiles.load().for_merchant(MID)
 

@@ -35,11 +35,6 @@ if TYPE_CHECKING:
     from simulator.devices.vpcd_card import VpcdCardLink
     from simulator.pcscd import PrivatePcscd
 
-NAME = "apdu"
-DESCRIPTION = (
-    "APDU round trip through pcscd + vpcd: possim card vs vicc in us (budget <= 200 us), "
-    "EMV read + ARQC in ms (budget <= 10 ms)"
-)
 DEFAULT_COUNT = 2000
 VICC_COUNT = 40  # vicc takes ~40 ms an APDU: a few dozen tell the story
 EMV_COUNT = 200

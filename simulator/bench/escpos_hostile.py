@@ -23,11 +23,6 @@ import time
 
 from simulator.bench import Measurement
 
-NAME = "escpos-hostile"
-DESCRIPTION = (
-    "virtual printer on hostile input: long lines (budget >= 2 MB/s at 1-10 MB), "
-    "random bytes (budget >= 0.5 MB/s), repeated graphics to PNG"
-)
 LINE_BUDGET = 2.0
 RANDOM_BUDGET = 0.5
 MB = 1024 * 1024
@@ -36,9 +31,9 @@ MB = 1024 * 1024
 def run(options: argparse.Namespace) -> Measurement:
     from drivers.printer.profile import PrinterProfile
     from simulator.devices.printer import VirtualPrinter
+    from simulator.devices.printer.capture import interpret, render_paper
     from simulator.devices.printer.render.png import PaperRenderer
     from simulator.devices.printer.retention import Retention
-    from simulator.render_cli import interpret, render_paper
 
     profile = PrinterProfile.load("generic_58mm")
     details: dict[str, str] = {}

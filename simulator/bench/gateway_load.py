@@ -40,8 +40,6 @@ from simulator.fleet.wire import run_fleet
 from simulator.gateway.ledger import Ledger
 from simulator.terminal.config import HostEndpoint
 
-NAME = "gateway"
-DESCRIPTION = "500 terminals on one gateway: p99 authorisation latency (budget < 100 ms)"
 DEFAULT_TERMINALS = 500
 DEFAULT_PER_TERMINAL = 10
 DEFAULT_THINK = 1.0

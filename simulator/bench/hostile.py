@@ -33,8 +33,6 @@ from simulator.gateway.qr.channels import Merchants
 from simulator.terminal.config import HostEndpoint
 from simulator.terminal.qr_link import QrLink
 
-NAME = "hostile"
-DESCRIPTION = "hostile clients on both gateway ports for 60 s: RSS growth (budget < 64 MiB)"
 DEFAULT_SECONDS = 60
 BUDGET_MIB = 64.0
 MERCHANT = "898310048990001"

@@ -26,8 +26,6 @@ from pathlib import Path
 from possim import bundled
 from simulator.bench import BenchmarkFailed, Measurement
 
-NAME = "library"
-DESCRIPTION = "wall time of `pytest scenarios/` serially vs with -n 2 (xdist), same outcomes"
 PYTEST_INI = "[pytest]\npossim_scenario_dirs = scenarios\n"
 DEFAULT_WORKERS = 2
 _TIMEOUT = 1800.0

@@ -25,8 +25,6 @@ from pathlib import Path
 from simulator.bench import BenchmarkFailed, Measurement
 from simulator.devices import cards
 
-NAME = "purchase"
-DESCRIPTION = "full in-process card purchases, transactions/s on every core (budget >= 300/s)"
 DEFAULT_COUNT = 1000
 WARMUP = 20
 _START_TIMEOUT = 120.0

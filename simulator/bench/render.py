@@ -19,11 +19,6 @@ import time
 
 from simulator.bench import BenchmarkFailed, Measurement
 
-NAME = "render"
-DESCRIPTION = (
-    "virtual printer: interpret + render a sale receipt, receipts/s to text "
-    "(budget >= 200/s) and to PNG (budget >= 20/s)"
-)
 DEFAULT_COUNT = 500
 TEXT_BUDGET = 200.0
 PNG_BUDGET = 20.0

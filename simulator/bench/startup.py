@@ -3,7 +3,7 @@
 Each command runs ``--count`` times (default 10) as a fresh process; the
 figure is the median CPU (user + system, from the kernel's accounting of the
 finished child) of ``possim --help``. Budget: under 0.3 s -- the command line
-imports a subcommand only when it runs (simulator/cli.py). The details give
+imports a subcommand only when it runs (simulator/cli/). The details give
 ``python -c pass`` (the interpreter alone) and two subcommands' ``--help``
 for comparison.
 """
@@ -20,8 +20,6 @@ from pathlib import Path
 
 from simulator.bench import BenchmarkFailed, Measurement
 
-NAME = "startup"
-DESCRIPTION = "CPU of `possim --help` in a fresh process (budget < 0.3 s)"
 DEFAULT_COUNT = 10
 BUDGET_SECONDS = 0.3
 

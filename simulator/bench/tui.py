@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from simulator.shop import Shop
     from simulator.tui.widgets.terminal_screen import TerminalScreen
 
-NAME = "tui"
-DESCRIPTION = "possim tui headless: launch to interactive (budget < 1 s), key to repaint (< 50 ms)"
 DEFAULT_COUNT = 100  # keys
 LAUNCHES = 5
 LAUNCH_BUDGET = 1.0

@@ -78,7 +78,7 @@ class GatewayProcess:
         command = [
             sys.executable,
             "-m",
-            "simulator.gateway.cli",
+            "simulator.cli",
             "gateway",
             "serve",
             "--quiet",

@@ -36,7 +36,8 @@ stating its commands, its contract and its simplifications:
 Around it: :mod:`.port` (what every transport feeds, with fault injection),
 :mod:`.link` (the terminal's driver over a transport, :data:`~.link.TRANSPORTS`),
 :mod:`.transports` (USB, pty, TCP), :mod:`.inprocess` (python-escpos classes
-that reach it by a method call) and :mod:`.render` (a receipt as PNG).
+that reach it by a method call), :mod:`.render` (a receipt as PNG) and
+:mod:`.capture` (what a captured byte stream prints).
 
 Simplifications (documented so nobody relies on them; details in each
 module): standard mode only (page mode is reported and ignored); character

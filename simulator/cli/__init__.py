@@ -4,8 +4,15 @@
 printer stack, Textual, the gateway cost a second of CPU to import); a
 subcommand's module is imported when that subcommand is named, and its
 ``register(subparsers)`` adds the real parser. Errors reach the user through
-:mod:`simulator.exit_status`: one line on stderr and the exit status every
+:mod:`simulator.cli.exit_status`: one line on stderr and the exit status every
 command shares (docs: ``possim docs cli``).
+
+One module here per command family -- ``run``, ``check``, ``demo``,
+``project`` (init, scenarios, schema, docs), ``gateway`` (+ ``backoffice``:
+statement, reconcile, revenue), ``fleet``, ``card``, ``doctor``, ``printer``,
+``render``, ``tui``, ``trace``, ``bench`` -- each with its ``register`` and
+thin handlers: arguments in, the engine's package called, lines and an exit
+status out. What a command does lives in that package, not here.
 """
 
 from __future__ import annotations
@@ -32,66 +39,66 @@ class Command(NamedTuple):
 
 
 COMMANDS = (
-    Command("run", "run scenarios headless and report", "simulator.scenario.run_cli:register"),
+    Command("run", "run scenarios headless and report", "simulator.cli.run:register"),
     Command(
         "demo",
         "run the full card purchase and show receipt and speech",
-        "simulator.demo_cli:register",
+        "simulator.cli.demo:register",
     ),
     Command(
         "check",
         "validate scenario files (file:line for each problem) without running them",
-        "simulator.scenario.check_cli:register",
+        "simulator.cli.check:register",
     ),
     Command(
         "init",
         "write a starter project: terminal config, scenarios, pytest config",
-        "simulator.project_cli:register_init",
+        "simulator.cli.project:register_init",
     ),
     Command(
         "scenarios",
         "list the bundled scenario library, or copy it into a folder",
-        "simulator.project_cli:register_scenarios",
+        "simulator.cli.project:register_scenarios",
     ),
     Command(
         "schema",
         "print the scenario JSON Schema (for editor completion)",
-        "simulator.project_cli:register_schema",
+        "simulator.cli.project:register_schema",
     ),
     Command(
         "docs",
         "print a reference page (scenarios, pytest, cli ...); without a topic, list them",
-        "simulator.project_cli:register_docs",
+        "simulator.cli.project:register_docs",
     ),
-    Command("gateway", "the acquirer host simulator", "simulator.gateway.cli:register"),
+    Command("gateway", "the acquirer host simulator", "simulator.cli.gateway:register"),
     Command(
         "fleet",
         "run N simulated terminals against an ISO 8583 host and report",
-        "simulator.fleet:register",
+        "simulator.cli.fleet:register",
     ),
-    Command("card", "virtual cards outside a simulation", "simulator.card_cli:register"),
+    Command("card", "virtual cards outside a simulation", "simulator.cli.card:register"),
     Command(
         "doctor",
         "check the PC/SC stack: pyscard, pcscd, readers and their cards",
-        "simulator.doctor:register",
+        "simulator.cli.doctor:register",
     ),
     Command(
         "printer",
         "serve the virtual printer on TCP/pty, or check a real printer",
-        "simulator.printer_cli:register",
+        "simulator.cli.printer:register",
     ),
     Command(
         "render",
         "render a captured ESC/POS byte stream to text and PNG",
-        "simulator.render_cli:register",
+        "simulator.cli.render:register",
     ),
     Command(
         "tui",
         "operate a simulated smart POS and its hardware on screen (Textual)",
-        "simulator.tui.cli:register",
+        "simulator.cli.tui:register",
     ),
-    Command("trace", "record device traffic and replay it", "simulator.trace_cli:register"),
-    Command("bench", "list benchmarks, or run one", "simulator.bench_cli:register"),
+    Command("trace", "record device traffic and replay it", "simulator.cli.trace:register"),
+    Command("bench", "list benchmarks, or run one", "simulator.cli.bench:register"),
 )
 _BY_NAME = {command.name: command for command in COMMANDS}
 _TOP_LEVEL_FLAGS = {"-h", "--help", "--version", "--debug"}
@@ -123,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        from simulator.exit_status import exit_status
+        from simulator.cli.exit_status import exit_status
 
         status, line = exit_status(exc)
         print(f"possim {args.command}: {line}", file=sys.stderr, flush=True)
@@ -262,7 +269,3 @@ def _complete(chosen: str | None) -> None:  # pragma: no cover - exercised throu
     line = os.environ.get("COMP_LINE", "")[: int(os.environ.get("COMP_POINT", "0") or 0)]
     typed = chosen_command(line.split()[1:])
     argcomplete.autocomplete(build_parser(typed or chosen))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

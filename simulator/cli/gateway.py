@@ -1,7 +1,9 @@
 """``possim gateway serve``: the acquirer host simulator as a standalone process.
 
-The main CLI calls :func:`register` to add the ``gateway`` command. Without
-it, ``python -m simulator.gateway.cli gateway serve ...`` does the same.
+The host is :class:`~simulator.gateway.builtin.BuiltinGateway`; this module
+turns the options into its arguments and limits, prints its events and serves
+until SIGINT/SIGTERM. The back-office commands on its ledger (``statement``,
+``reconcile``, ``revenue``) are :mod:`simulator.cli.backoffice`'s.
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ import random
 import signal
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
 from drivers.clock import RealClock
+from simulator.cli import backoffice
 from simulator.errors import GatewayError, SimulatorError
 from simulator.events import Event, EventBus
-from simulator.gateway.backoffice import cli as backoffice_cli
 from simulator.gateway.builtin import BuiltinGateway, ServerLimits
 from simulator.gateway.issuers import DEFAULT_ISSUERS
 from simulator.gateway.listener import open_files_limit
@@ -175,7 +176,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--magic-amounts", default=DEFAULT_MAGIC_AMOUNTS, help=argparse.SUPPRESS)
     serve.set_defaults(handler=serve_command)
     # statement, reconcile, revenue: the back office (docs/backoffice.md)
-    backoffice_cli.register(commands, DEFAULT_LEDGER)
+    backoffice.register(commands, DEFAULT_LEDGER)
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -336,19 +337,3 @@ def server_limits(args: argparse.Namespace) -> tuple[ServerLimits, str | None]:
             f"({files}) leaves ({room}); when they run out, new connections are refused"
         )
     return limits, warning
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="possim")
-    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    handler = args.handler
-    return int(handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

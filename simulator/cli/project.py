@@ -21,7 +21,7 @@ from pathlib import Path
 from possim import bundled
 from simulator.errors import SimulatorError
 
-STARTER = Path(__file__).resolve().parent / "starter"
+STARTER = Path(__file__).resolve().parent.parent / "starter"
 
 
 class ProjectError(SimulatorError):
@@ -121,7 +121,7 @@ def init_command(args: argparse.Namespace) -> int:
 
 
 def scenarios_command(args: argparse.Namespace) -> int:
-    from simulator.scenario.run_cli import matches
+    from simulator.cli.run import matches
 
     library = bundled.scenarios()
     files = sorted(library.glob("*.yaml"))

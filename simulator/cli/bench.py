@@ -1,27 +1,11 @@
-"""``possim bench``: list and run the benchmarks in :mod:`simulator.bench`."""
+"""``possim bench``: list and run the benchmarks in :data:`simulator.bench.BENCHMARKS`."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
-from types import ModuleType
 
 from simulator.errors import SimulatorError
-
-
-def available() -> dict[str, ModuleType]:
-    from simulator import bench
-
-    found: dict[str, ModuleType] = {}
-    for info in pkgutil.iter_modules(bench.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"simulator.bench.{info.name}")
-        if hasattr(module, "run") and hasattr(module, "NAME"):
-            found[str(module.NAME)] = module
-    return found
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,19 +31,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from simulator.bench import BenchmarkFailed, Measurement
-    from simulator.exit_status import one_line
+    from simulator.bench import BENCHMARKS, BenchmarkFailed, Measurement, measure
+    from simulator.cli.exit_status import one_line
 
-    benches = available()
     if args.name is None:
-        for name, module in sorted(benches.items()):
-            print(f"{name:<16} {module.DESCRIPTION}")
+        for benchmark in BENCHMARKS:
+            print(f"{benchmark.name:<16} {benchmark.description}")
         return 0
-    chosen = benches.get(args.name)
+    chosen = next((benchmark for benchmark in BENCHMARKS if benchmark.name == args.name), None)
     if chosen is None:
-        raise SimulatorError(f"no benchmark {args.name!r}; known: {', '.join(sorted(benches))}")
+        known = ", ".join(benchmark.name for benchmark in BENCHMARKS)
+        raise SimulatorError(f"no benchmark {args.name!r}; known: {known}")
     try:
-        measurement: Measurement = chosen.run(args)
+        measurement: Measurement = measure(chosen, args)
     except BenchmarkFailed as exc:
         print(f"possim bench {args.name}: failed: {one_line(str(exc))}", file=sys.stderr)
         return 1
