@@ -10,7 +10,7 @@ import pytest
 from conftest import LibraryRun
 
 from simulator.errors import ScenarioError
-from simulator.scenario.junit import write_junit
+from simulator.scenario.report.junit import write_junit
 from simulator.scenario.loader import discover, load_scenario
 from simulator.scenario.runner import run_scenario
 

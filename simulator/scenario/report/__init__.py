@@ -44,7 +44,7 @@ def write_reports(
     ``invalid`` are the scenario files that did not parse.
     """
     # Imported here: junit imports the report package's modules.
-    from simulator.scenario.junit import write_junit
+    from simulator.scenario.report.junit import write_junit
 
     run_info = run_info or {}
     record = run_record(results, out_dir, run_info, invalid)
