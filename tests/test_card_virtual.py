@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -420,9 +418,3 @@ def test_known_commands_with_random_bodies_never_raise(
     response = card.process_apdu(header + body)
     assert len(response) >= 2
     assert card.last_error is None, card.last_error
-
-
-@pytest.mark.parametrize("module", ["simulator.devices.card", "simulator.devices.card.verify"])
-def test_the_docstring_examples_run(module: str) -> None:
-    results = doctest.testmod(importlib.import_module(module))
-    assert results.attempted and not results.failed

@@ -8,8 +8,6 @@ checked against the wire, not against its own helpers.
 from __future__ import annotations
 
 import contextlib
-import doctest
-import importlib
 import json
 import random
 import socket
@@ -876,11 +874,3 @@ def test_a_terminal_timeout_on_virtual_time(
         sock.sendall(frame(purchase(10068, "000001")))
         assert clock.wait_until(lambda: False, 30.0) is False
         assert clock.monotonic() - start == pytest.approx(30.0)
-
-
-@pytest.mark.parametrize(
-    "module", ["simulator.gateway.acquirer.fields", "simulator.gateway.acquirer.host"]
-)
-def test_the_docstring_examples_run(module: str) -> None:
-    results = doctest.testmod(importlib.import_module(module))
-    assert results.attempted and not results.failed

@@ -10,17 +10,12 @@ through python-escpos's ``Network`` class, exactly as to a shop's printer.
 
 from __future__ import annotations
 
-import doctest
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-import simulator.hands
-import simulator.shop
-import simulator.view
 from drivers.printer.profile import PrinterProfile
 from simulator.devices import cards
 from simulator.devices.printer import VirtualPrinter
@@ -158,12 +153,6 @@ def test_the_view_reads_streams_after_a_cursor(tmp_path: Path) -> None:
         assert [r.kind for r in receipts] == ["sale"] * 4
         assert "RMB 20.00" in receipts[-1].text
         assert shop.view.charged_fen() == {"card": 3234, "wechat": 0, "alipay": 0, "unionpay_qr": 0}
-
-
-@pytest.mark.parametrize("module", [simulator.shop, simulator.view, simulator.hands])
-def test_the_seams_docstring_examples_run(module: ModuleType) -> None:
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_the_view_reads_a_qr_payment(tmp_path: Path) -> None:

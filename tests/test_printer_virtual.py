@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import doctest
-import importlib
 import io
 
 import attrs
@@ -395,12 +393,3 @@ def test_byte_by_byte_gives_the_same_receipt() -> None:
         printer.feed(bytes([byte]))
     assert printer.receipts == printed(RECEIPT).receipts
     assert printer.bytes_received == len(RECEIPT)
-
-
-@pytest.mark.parametrize(
-    "module",
-    ["simulator.devices.printer", "simulator.devices.printer.faults", "drivers.printer.prepare"],
-)
-def test_the_docstring_examples_run(module: str) -> None:
-    results = doctest.testmod(importlib.import_module(module))
-    assert results.attempted and not results.failed

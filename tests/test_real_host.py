@@ -3,8 +3,6 @@ against a host configured like a real one, and ``possim fleet``."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import json
 import pickle
 import random
@@ -509,9 +507,3 @@ def test_gateway_serve_refuses_a_bad_mac_key_file_without_echoing_it(
     assert "equal halves" in err and "0123456789ABCDEF" not in err
     assert cli.main([*args, "--mac-key-file", str(tmp_path / "missing")]) == 2
     assert "cannot read --mac-key-file" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("module", ["simulator.fleet.plan", "simulator.fleet.report"])
-def test_the_fleet_docstring_examples_run(module: str) -> None:
-    results = doctest.testmod(importlib.import_module(module))
-    assert results.attempted and not results.failed

@@ -210,11 +210,3 @@ def test_open_returns_the_type_asked_for() -> None:
         assert isinstance(printer, EscposPrinter)
     finally:
         printer.close()
-
-
-def test_the_params_module_example_runs() -> None:
-    import doctest
-
-    import drivers.params
-
-    assert doctest.testmod(drivers.params).failed == 0

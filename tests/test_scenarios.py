@@ -10,8 +10,8 @@ import pytest
 from conftest import LibraryRun
 
 from simulator.errors import ScenarioError
-from simulator.scenario.report.junit import write_junit
 from simulator.scenario.loader import discover, load_scenario
+from simulator.scenario.report.junit import write_junit
 from simulator.scenario.runner import run_scenario
 
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"

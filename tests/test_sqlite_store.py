@@ -4,7 +4,6 @@ documented examples (doctests) of the store and of ``Ledger.record_authorisation
 
 from __future__ import annotations
 
-import doctest
 import os
 import sqlite3
 from pathlib import Path
@@ -12,8 +11,6 @@ from pathlib import Path
 import attrs
 import pytest
 
-import simulator.gateway.ledger.card
-import simulator.storage
 from simulator.clock import VirtualClock
 from simulator.errors import GatewayError
 from simulator.storage import Schema, SqliteStore, StorageError, Table, statements
@@ -184,12 +181,3 @@ def test_not_a_journal_is_one_line_naming_the_file(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match=f"^cannot open journal {path}: "):
         Journal(path, VirtualClock())
-
-
-# -- the documented examples -----------------------------------------------------------
-
-
-@pytest.mark.parametrize("module", [simulator.storage, simulator.gateway.ledger.card])
-def test_the_documented_examples_run(module: object) -> None:
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
-    assert result.attempted > 0 and result.failed == 0

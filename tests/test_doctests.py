@@ -1,9 +1,10 @@
-"""The examples in the wire packages' docstrings run, and every public seam has one.
+"""Every example in possim's docstrings runs, and the public seams keep theirs.
 
-``drivers.wire`` and ``simulator.wire`` are the languages possim speaks (ISO 7816,
-BER-TLV, ESC/POS, ISO 8583, money ...); their docstrings show each one at work, the
-way pyiso8583's do. This runs them under ``make test`` (the test run collects
-``tests/`` only), so an example that stops being true fails here.
+The docstrings show each piece at work, the way pyiso8583's do: the wire
+languages (ISO 7816, BER-TLV, ESC/POS, ISO 8583, money ...), the seams a
+harness uses (Shop, Hands, ShopView), the stores, the registry. This runs them
+under ``make test`` (the test run collects ``tests/`` only), so an example that
+stops being true fails here, and a seam that loses its examples fails too.
 """
 
 from __future__ import annotations
@@ -15,15 +16,31 @@ from types import ModuleType
 
 import pytest
 
-PACKAGES = ("drivers.wire", "simulator.wire")
-# Modules whose public functions carry examples: a module here without any fails.
+PACKAGES = ("drivers", "simulator", "possim")
+# Modules whose docstrings carry examples: a module here without any fails.
 DOCUMENTED = frozenset(
     {
+        "drivers.params",
+        "drivers.printer.prepare",
         "drivers.wire.ber_tlv",
         "drivers.wire.emv_tags",
         "drivers.wire.escpos",
         "drivers.wire.iso7816",
         "drivers.wire.masking",
+        "simulator.devices.card",
+        "simulator.devices.card.verify",
+        "simulator.devices.cards",
+        "simulator.devices.printer",
+        "simulator.devices.printer.faults",
+        "simulator.fleet.plan",
+        "simulator.fleet.report",
+        "simulator.gateway.acquirer.fields",
+        "simulator.gateway.acquirer.host",
+        "simulator.gateway.ledger.card",
+        "simulator.hands",
+        "simulator.shop",
+        "simulator.storage",
+        "simulator.view",
         "simulator.wire.batch_totals",
         "simulator.wire.emvco",
         "simulator.wire.iso8583.codec",
@@ -42,7 +59,11 @@ def _modules() -> list[str]:
     for package in PACKAGES:
         module = importlib.import_module(package)
         names.append(package)
-        names.extend(info.name for info in pkgutil.walk_packages(module.__path__, f"{package}."))
+        names.extend(
+            info.name
+            for info in pkgutil.walk_packages(module.__path__, f"{package}.")
+            if not info.name.endswith("__main__")  # running it is the command itself
+        )
     return sorted(names)
 
 
