@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class DriverError(Exception):
     """Base class for every error raised by a device driver."""
@@ -53,3 +56,10 @@ class PrinterError(DriverError):
 
 class EmvDataError(DriverError):
     """BER-TLV or DOL data (from a card, a host or a file) is malformed."""
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """``": did you mean 'x'?"`` for the closest of ``choices``, or ``""`` (every
+    "unknown X" message possim gives ends with it)."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f": did you mean {close[0]!r}?" if close else ""

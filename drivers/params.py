@@ -23,23 +23,16 @@ serial:///dev/ttyS0?bau=1: unknown parameter 'bau': did you mean 'baud'? (known:
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Generic, TypeVar
 
 import attrs
 
-from drivers.errors import DeviceURLError
+from drivers.errors import DeviceURLError, did_you_mean
 from drivers.url import DeviceURL
 
 T = TypeVar("T", covariant=True)  # a UrlParam[int] is a UrlParam[object]
-
-
-def did_you_mean(word: object, choices: Iterable[str]) -> str:
-    """``": did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f": did you mean {close[0]!r}?" if close else ""
 
 
 _TYPE_WORDS: Mapping[type, tuple[str, str]] = {

@@ -21,8 +21,8 @@ from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
 import attrs
 
 from drivers import fixtures
+from drivers.errors import did_you_mean
 from drivers.fixtures import LineDict, LineList, line_of
-from drivers.params import did_you_mean
 from simulator.errors import FixtureError
 
 YAML_SUFFIXES = (".yaml", ".yml")

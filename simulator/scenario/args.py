@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from drivers.errors import did_you_mean
 from simulator.devices.card_image import CardImage
 from simulator.scenario.kinds import (
     BATCH,
@@ -57,7 +58,7 @@ from simulator.scenario.kinds import (
     Kind,
     Seconds,
 )
-from simulator.scenario.model import Constraint, Step, Where, did_you_mean
+from simulator.scenario.model import Constraint, Step, Where
 
 _META = "possim.arg"
 NO_ARGUMENTS_SCHEMA: Mapping[str, Any] = types.MappingProxyType(

@@ -21,10 +21,11 @@ from typing import Any, NewType
 
 import attrs
 
+from drivers.errors import did_you_mean
 from simulator.devices import cards
 from simulator.devices.card_image import CardImage
 from simulator.errors import FixtureError
-from simulator.scenario.model import Where, did_you_mean
+from simulator.scenario.model import Where
 from simulator.wire.money import parse_yuan
 
 # A duration argument's value (virtual seconds), an amount's (fen), a batch number.

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from drivers.errors import did_you_mean
 from simulator.devices.transports import TRANSPORT_AXES
 from simulator.errors import FixtureError, ScenarioError
 from simulator.scenario import args, yaml_lines
-from simulator.scenario.model import Scenario, Step, Where, did_you_mean
+from simulator.scenario.model import Scenario, Step, Where
 from simulator.scenario.steps import STEPS
 from simulator.scenario.yaml_lines import LineDict, LineList
 from simulator.terminal.config import TerminalConfig

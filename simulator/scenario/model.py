@@ -24,7 +24,6 @@ Each step is a one-key mapping; the keyword picks a step class from
 from __future__ import annotations
 
 import abc
-import difflib
 import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -57,12 +56,6 @@ class Where:
 
     def error(self, problem: str) -> ScenarioError:
         return ScenarioError(self.path, problem, self.line)
-
-
-def did_you_mean(word: object, choices: Iterable[str]) -> str:
-    """``": did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f": did you mean {close[0]!r}?" if close else ""
 
 
 class Constraint(abc.ABC):
@@ -255,5 +248,4 @@ __all__ = [
     "Step",
     "StepContext",
     "Where",
-    "did_you_mean",
 ]

@@ -25,12 +25,13 @@ from typing import Any
 
 import attrs
 
+from drivers.errors import did_you_mean
 from simulator.errors import ConfigError, TerminalError
 from simulator.events import Event, JsonlTranscript
 from simulator.gateway.ledger import LedgerEntry
 from simulator.hands import Hands
 from simulator.scenario.args import parse
-from simulator.scenario.model import Scenario, Step, Where, did_you_mean
+from simulator.scenario.model import Scenario, Step, Where
 from simulator.scenario.runner import ScenarioRun
 from simulator.scenario.steps import STEPS
 from simulator.scenario.steps.card import InsertCard, RemoveCard
