@@ -1,7 +1,7 @@
 """ESC/POS on the wire: control bytes, the status queries and the bits of their answers.
 
 One copy for the driver that asks (:mod:`drivers.printer.escpos`), the virtual
-printer that answers (:mod:`simulator.devices.escpos.status`) and the trace
+printer that answers (:mod:`simulator.devices.printer.status`) and the trace
 summaries. Bit layouts as Epson documents them (ESC/POS Command Reference,
 ``DLE EOT`` and ``GS r``):
 

@@ -1,6 +1,6 @@
 """Sample receipts: the render tests, the golden files and ``possim bench render`` share them.
 
-Here, not in ``simulator/devices/escpos``: a sample is the terminal's receipt template
+Here, not in ``simulator/devices/printer``: a sample is the terminal's receipt template
 printed by the driver, and the simulated printer must not depend on the terminal.
 """
 

@@ -17,23 +17,22 @@ from __future__ import annotations
 
 import contextlib
 
-from simulator.devices.escpos.tables import (
+from drivers.wire.escpos import GS, NUL
+from simulator.devices.printer.feed import PaperFeed
+from simulator.devices.printer.interpreter import fixed, variable
+from simulator.devices.printer.paper import LineKind, RenderedLine
+from simulator.devices.printer.render.symbols import SymbolError, barcode_dots
+from simulator.devices.printer.tables import (
     BARCODE_A,
     BARCODE_A_CHARSET,
     BARCODE_B,
-    GS,
     HRI_POSITIONS,
-    NUL,
     QR_EC_LEVELS,
     QR_MODELS,
     SYMBOLS_2D,
     code128_text,
     decode_2d,
 )
-from simulator.devices.printer.feed import PaperFeed
-from simulator.devices.printer.interpreter import fixed, variable
-from simulator.devices.printer.paper import LineKind, RenderedLine
-from simulator.devices.printer.render.symbols import SymbolError, barcode_dots
 
 
 class CodeCommands(PaperFeed):

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import attrs
 
-from simulator.devices.escpos.tables import DLE, ESC, FS, GS, command_name
+from drivers.wire.escpos import DLE, ESC, FS, GS
+from simulator.devices.printer.tables import command_name
 from simulator.errors import EscposError
 
 

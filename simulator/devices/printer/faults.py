@@ -3,7 +3,7 @@
 Tests, scenarios and the port (:mod:`.port`, which can arm a fault to hit
 after a number of bytes) set them; the status replies reflect them
 (:mod:`.realtime`, with Epson's bit layouts in
-:mod:`simulator.devices.escpos.status`) and the paper path obeys them
+:mod:`simulator.devices.printer.status`) and the paper path obeys them
 (:mod:`.feed`: a printer that cannot print keeps what it was sent in
 ``unprinted``). ``DLE ENQ 1/2`` clears the recoverable and autocutter errors;
 the head overheat recovers by itself (here: when a test clears it).
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import attrs
 
-from simulator.devices.escpos.status import cannot_print
+from simulator.devices.printer.status import cannot_print
 
 
 @attrs.define

@@ -33,8 +33,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from drivers.printer.profile import PrinterProfile
-from simulator.devices.escpos.status import cannot_print
-from simulator.devices.escpos.tables import ESC, GS
+from drivers.wire.escpos import ESC, GS
 from simulator.devices.printer.diagnostics import EscposDiagnostic
 from simulator.devices.printer.faults import PrinterFaults
 from simulator.devices.printer.interpreter import Interpreter, control, fixed, variable
@@ -47,6 +46,7 @@ from simulator.devices.printer.paper import (
 )
 from simulator.devices.printer.render import bitmaps
 from simulator.devices.printer.retention import Retained, Retention, line_bytes, receipt_bytes
+from simulator.devices.printer.status import cannot_print
 
 if TYPE_CHECKING:
     from simulator.devices.printer.area import PrintArea

@@ -15,19 +15,13 @@ images are not turned over by upside-down mode (Epson, ``ESC {``).
 
 from __future__ import annotations
 
-from simulator.devices.escpos.tables import (
-    ESC,
-    FS,
-    GS,
-    RASTER_MAX_HEIGHT,
-    RASTER_MAX_WIDTH_BYTES,
-    command_name,
-)
+from drivers.wire.escpos import ESC, FS, GS
 from simulator.devices.printer import limits
 from simulator.devices.printer.feed import Bitmap, PaperFeed
 from simulator.devices.printer.interpreter import fixed, variable
 from simulator.devices.printer.paper import LineKind, RenderedLine
 from simulator.devices.printer.render import bitmaps
+from simulator.devices.printer.tables import RASTER_MAX_HEIGHT, RASTER_MAX_WIDTH_BYTES, command_name
 
 
 class GraphicsCommands(PaperFeed):

@@ -43,18 +43,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from drivers.printer.profile import PrinterProfile
-from simulator.devices.escpos.tables import (
-    ESC,
-    FS,
-    GS,
-    LF,
-    QR_MAX_PARAMETER_BYTES,
-    SYMBOLS_2D,
-    command_name,
-)
+from drivers.wire.escpos import ESC, FS, GS, LF
 from simulator.devices.printer.diagnostics import DiagnosticHook, EscposDiagnostic, command_at
 from simulator.devices.printer.paper import ReceiptHook, RenderedReceipt
 from simulator.devices.printer.retention import Retained, Retention
+from simulator.devices.printer.tables import QR_MAX_PARAMETER_BYTES, SYMBOLS_2D, command_name
 
 REPLY_READ_SIZE = 16  # python-escpos transports read up to 16 bytes at a time
 

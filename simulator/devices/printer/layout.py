@@ -27,7 +27,7 @@ ignored.
 
 from __future__ import annotations
 
-from simulator.devices.escpos.tables import ESC, GS
+from drivers.wire.escpos import ESC, GS
 from simulator.devices.printer.area import PrintArea
 from simulator.devices.printer.feed import PaperFeed
 from simulator.devices.printer.interpreter import fixed

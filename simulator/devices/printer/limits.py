@@ -32,7 +32,7 @@ The figures, and where they come from (each model's "Specification
 from __future__ import annotations
 
 from drivers.printer.profile import PrinterProfile
-from simulator.devices.escpos.tables import (
+from simulator.devices.printer.tables import (
     QR_MAX_PARAMETER_BYTES,
     RASTER_MAX_HEIGHT,
     RASTER_MAX_WIDTH_BYTES,

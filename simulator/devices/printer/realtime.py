@@ -2,7 +2,7 @@
 
 :class:`RealtimeCommands` queues the status bytes a real printer sends --
 ``DLE EOT n`` (n 1-4) and ``GS r n`` reflect ``printer.faults`` with Epson's
-bit layouts (:mod:`simulator.devices.escpos.status`), ``GS I`` answers model,
+bit layouts (:mod:`simulator.devices.printer.status`), ``GS I`` answers model,
 type and ROM ids -- for the host to read (``read_reply``). ``DLE ENQ 1/2``
 recovers from recoverable and autocutter errors (2 also clears the line
 buffer); ``DLE DC4 8`` clears the buffers. Drawer kick-out pulses (``ESC p``,
@@ -15,11 +15,12 @@ that cannot print still says why.
 from __future__ import annotations
 
 from drivers.printer.profile import PrinterProfile
-from simulator.devices.escpos.status import dle_eot, gs_r
-from simulator.devices.escpos.tables import DLE, ESC, GS, command_name
+from drivers.wire.escpos import DLE, ESC, GS
 from simulator.devices.printer.feed import PaperFeed
 from simulator.devices.printer.interpreter import control, fixed
 from simulator.devices.printer.retention import Retention
+from simulator.devices.printer.status import dle_eot, gs_r
+from simulator.devices.printer.tables import command_name
 
 
 class RealtimeCommands(PaperFeed):

@@ -25,10 +25,11 @@ import codecs
 import re
 
 from drivers.printer.profile import PrinterProfile
-from simulator.devices.escpos.tables import ESC, FS, GS, NUL, codepage_table, escpos_code_pages
+from drivers.wire.escpos import ESC, FS, GS, NUL
 from simulator.devices.printer.feed import PaperFeed
 from simulator.devices.printer.interpreter import ASCII_RUN, control, fixed, variable
 from simulator.devices.printer.retention import Retention
+from simulator.devices.printer.tables import codepage_table, escpos_code_pages
 
 _SINGLE_BYTE_RUN = re.compile(rb"[\x20-\x7e\x80-\xff]+")
 # Whole two-byte GB18030 characters, decoded as one run (most Chinese text).

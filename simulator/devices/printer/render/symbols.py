@@ -125,7 +125,7 @@ def barcode_modules(symbology: str, data: bytes) -> tuple[str, str]:
     data does not encode.
     """
     if symbology in ("CODE128", "GS1-128"):
-        from simulator.devices.escpos.tables import code128_text
+        from simulator.devices.printer.tables import code128_text
 
         return code128_modules(data), code128_text(data)[0]
     entry = _LIBRARY.get(symbology)

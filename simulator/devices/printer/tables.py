@@ -5,14 +5,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-# The control bytes, re-exported for the interpreter.
-from drivers.wire.escpos import DLE as DLE
-from drivers.wire.escpos import ESC as ESC
-from drivers.wire.escpos import FS as FS
-from drivers.wire.escpos import GS as GS
-from drivers.wire.escpos import LF as LF
-from drivers.wire.escpos import NUL as NUL
-
 QR_MAX_PARAMETER_BYTES = 7092  # GS ( k store: (pL + pH*256) <= 7092
 RASTER_MAX_WIDTH_BYTES = 255
 RASTER_MAX_HEIGHT = 4095

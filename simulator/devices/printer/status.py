@@ -1,8 +1,7 @@
 """The status bytes the virtual printer answers, from its fault flags.
 
 The bit layouts are Epson's, in :mod:`drivers.wire.escpos` (one copy for the
-driver that asks and the printer that answers); the names are re-exported here
-for the virtual printer.
+driver that asks and the printer that answers).
 """
 
 from __future__ import annotations
@@ -30,23 +29,6 @@ from drivers.wire.escpos import (
 )
 
 __all__ = [
-    "GS_R_DRAWER_PIN3",
-    "GS_R_PAPER_END",
-    "GS_R_PAPER_NEAR_END",
-    "STATUS_AUTO_RECOVERABLE_ERROR",
-    "STATUS_BASE",
-    "STATUS_COVER_OPEN",
-    "STATUS_CUTTER_ERROR",
-    "STATUS_DRAWER_PIN3",
-    "STATUS_ERROR",
-    "STATUS_FEED_BUTTON",
-    "STATUS_OFFLINE",
-    "STATUS_PAPER_END",
-    "STATUS_PAPER_NEAR_END",
-    "STATUS_RECOVERABLE_ERROR",
-    "STATUS_STOPPED_PAPER_END",
-    "STATUS_UNRECOVERABLE_ERROR",
-    "STATUS_WAITING_RECOVERY",
     "PrinterFaults",
     "cannot_print",
     "dle_eot",
