@@ -90,7 +90,10 @@ class GatewayProcess:
             str(self.ledger),
             *self._options,
         ]
-        self._lines = queue.Queue()
+        # Each process its own queue: the pump of a killed predecessor may still be
+        # draining, and its end-of-output must not read as this process's.
+        lines: queue.Queue[str | None] = queue.Queue()
+        self._lines = lines
         self._proc = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -100,7 +103,7 @@ class GatewayProcess:
             cwd=self._cwd,
             preexec_fn=None if self._open_files is None else self._limit_open_files,
         )
-        threading.Thread(target=self._pump, args=(self._proc,), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self._proc, lines), daemon=True).start()
         deadline = time.monotonic() + timeout
         while not self.port or not self.qr_url:
             try:
@@ -134,13 +137,13 @@ class GatewayProcess:
             if needle in line:
                 return line
 
-    def _pump(self, proc: subprocess.Popen[str]) -> None:
+    def _pump(self, proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.rstrip("\n")
             self.output.append(line)
-            self._lines.put(line)
-        self._lines.put(None)
+            lines.put(line)
+        lines.put(None)
 
     def usage(self) -> ProcessUsage:
         """The gateway process's CPU time and resident memory (Linux /proc)."""
