@@ -158,18 +158,24 @@ RECORD: UrlParam[str | None] = UrlParam(
 COMMON_PARAMS: tuple[UrlParam[object], ...] = (RECORD,)
 
 
-def check_params(url: DeviceURL, params: Iterable[UrlParam[object]]) -> None:
-    """Refuse a parameter ``params`` does not declare, and every value they refuse."""
-    declared = {param.name: param for param in (*params, *COMMON_PARAMS)}
+def check_params(
+    url: DeviceURL, params: Iterable[UrlParam[object]], *, common: bool = True
+) -> None:
+    """Refuse a parameter ``params`` does not declare, and every value they refuse.
+
+    ``common``: the URL is a device's, so it may also carry :data:`COMMON_PARAMS`.
+    """
+    declared = {param.name: param for param in (*params, *(COMMON_PARAMS if common else ()))}
     for name, text in url.params.items():
         param = declared.get(name)
         if param is None:
             own = sorted(set(declared) - {p.name for p in COMMON_PARAMS})
-            known = (
-                f"known: {', '.join(own)}"
-                if own
-                else f"{url.scheme}:// takes no parameters but record"
-            )
+            if own:
+                known = f"known: {', '.join(own)}"
+            elif common:
+                known = f"{url.scheme}:// takes no parameters but record"
+            else:
+                known = f"{url.scheme}:// takes no parameters"
             hint = did_you_mean(name, declared)
             raise DeviceURLError(f"{url.raw}: unknown parameter {name!r}{hint} ({known})")
         param.convert(url, text)

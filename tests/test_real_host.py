@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sim_helpers import WIND_DOWN
 
 from drivers.clock import RealClock
+from drivers.params import reference_table
 from simulator import cli
 from simulator.clock import VirtualClock
 from simulator.devices import cards
@@ -28,10 +29,12 @@ from simulator.fleet.plan import terminal_ids
 from simulator.fleet.report import percentile
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.gateway.ledger import Ledger
-from simulator.terminal.config import HostEndpoint, TerminalConfig
+from simulator.terminal.config import ENDPOINT_PARAMS, HostEndpoint, TerminalConfig
 from simulator.terminal.terminal import Terminal
 from simulator.wire.iso8583 import ASCII_HEADER, Framing, Iso8583Codec, Iso8583Spec, swapped_tpdu
 from simulator.wire.mac import MacError, MessageMac, parse_mac_key, retail_mac
+
+REPO = Path(__file__).resolve().parent.parent
 
 MAC_KEY_HEX = "0123456789ABCDEFFEDCBA9876543210"  # a TEST key (the X9.19 vector's)
 MAC_KEY = bytes.fromhex(MAC_KEY_HEX)
@@ -126,15 +129,21 @@ def test_ascii_length_header_frames_and_reads_back() -> None:
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
-        ("iso8583://127.0.0.1:5800?header=3", "header must be"),
-        ("iso8583://127.0.0.1:5800?mac=cbc", "mac must be"),
-        ("iso8583://127.0.0.1:5800?mac_key=00", "unknown parameter"),
-        ("iso8583://127.0.0.1:5800?tpdu=6Z", "tpdu must be hex"),
+        ("iso8583://127.0.0.1:5800?header=3", "header='3'; expected one of 2, 4, binary, ascii"),
+        ("iso8583://127.0.0.1:5800?mac=cbc", "mac='cbc'; expected one of x919"),
+        ("iso8583://127.0.0.1:5800?mac_key=00", "unknown parameter 'mac_key'.*known: header"),
+        ("iso8583://127.0.0.1:5800?tpdu=6Z", "tpdu='6Z': expected hex digits"),
     ],
 )
 def test_bad_host_urls_are_refused(url: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         HostEndpoint.parse(url)
+
+
+def test_docs_real_hosts_md_lists_the_declared_parameters() -> None:
+    """The table a person reads is the declarations the parser uses (no second copy)."""
+    page = (REPO / "docs" / "real_hosts.md").read_text(encoding="utf-8")
+    assert reference_table(ENDPOINT_PARAMS) in page
 
 
 def test_a_host_url_with_every_option() -> None:

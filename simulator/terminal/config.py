@@ -12,14 +12,16 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 
 from drivers import fixtures
 from drivers.errors import DeviceURLError
 from drivers.kinds import DEVICE_KINDS
+from drivers.params import UrlParam, check_params
 from drivers.registry import DeviceRegistry, registry
+from drivers.url import DeviceURL
 from simulator.errors import ConfigError
 from simulator.wire.iso8583 import ASCII_HEADER, BINARY_HEADER, Framing, Iso8583Codec
 from simulator.wire.mac import MAC_ALGORITHMS, MessageMac
@@ -33,14 +35,46 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 BUILTIN_GATEWAY = "builtin"
 
 
-# ``header=`` spellings in an iso8583:// URL -> Framing header kinds.
-_HEADER_NAMES = {
-    "2": BINARY_HEADER,
-    BINARY_HEADER: BINARY_HEADER,
-    "4": ASCII_HEADER,
-    ASCII_HEADER: ASCII_HEADER,
-}
-_ENDPOINT_PARAMS = frozenset({"spec", "tpdu", "header", "mac"})
+# The parameters of an ``iso8583://HOST:PORT?...`` card host URL, each declared once:
+# the parser below, possim check and the table in docs/real_hosts.md read these.
+SPEC = UrlParam(
+    "spec",
+    str,
+    "possim_ascii",
+    help="pyiso8583 spec: a name in `firmware_fixtures/iso8583/` or a path to a JSON file "
+    'of the same shape (`{"name", "fields": {...}}`, see `possim_ascii.json`)',
+)
+TPDU = UrlParam(
+    "tpdu",
+    str,
+    "",
+    help="the TPDU sent after the length header, hex (5 bytes for the usual `60` + "
+    "destination + source); the host's reply may carry it swapped (real hosts swap "
+    "destination and source) or echoed -- both are accepted",
+    default_doc="none",
+)
+HEADER = UrlParam(
+    "header",
+    str,
+    "2",
+    choices=("2", "4", BINARY_HEADER, ASCII_HEADER),
+    help=f"the length header: `2` (or `{BINARY_HEADER}`): 2-byte big-endian; `4` (or "
+    f"`{ASCII_HEADER}`): 4 ASCII decimal digits. Both count the bytes after the header "
+    "(TPDU + message)",
+)
+MAC = UrlParam(
+    "mac",
+    str,
+    "",
+    choices=MAC_ALGORITHMS,
+    help="`x919`: every request carries an ANSI X9.19 MAC (ISO/IEC 9797-1 algorithm 3, "
+    "padding method 1, double-length key) in DE64 -- DE128 when the message has a "
+    "secondary bitmap (a 0400 with DE90) -- over the encoded message up to the MAC field; "
+    "every reply's MAC is checked",
+    default_doc="no MAC",
+)
+ENDPOINT_PARAMS: tuple[UrlParam[object], ...] = (SPEC, TPDU, HEADER, MAC)
+_HEADERS = {"2": BINARY_HEADER, "4": ASCII_HEADER}
 
 
 @attrs.frozen
@@ -60,27 +94,34 @@ class HostEndpoint:
 
     @classmethod
     def parse(cls, url: str) -> HostEndpoint:
+        """The endpoint of an ``iso8583://HOST:PORT?...`` URL (:data:`ENDPOINT_PARAMS`).
+
+        Raises:
+            ValueError: not such a URL, or a parameter it does not take or a value it
+                refuses (a typo must not silently drop the MAC).
+        """
         parts = urlsplit(url)
         if parts.scheme != "iso8583" or not parts.hostname or parts.port is None:
             raise ValueError(
                 f"{url!r}: expected iso8583://HOST:PORT[?spec=NAME&tpdu=HEX&header=2|4&mac=x919]"
             )
-        params = dict(parse_qsl(parts.query))
-        unknown = set(params) - _ENDPOINT_PARAMS
-        if unknown:
-            raise ValueError(f"{url!r}: unknown parameter(s) {sorted(unknown)}")
+        parsed = DeviceURL.parse(url)
         try:
-            tpdu = bytes.fromhex(params.get("tpdu", ""))
+            check_params(parsed, ENDPOINT_PARAMS, common=False)
+            tpdu = bytes.fromhex(TPDU.value(parsed))
+        except DeviceURLError as exc:
+            raise ValueError(str(exc)) from None
         except ValueError:
-            raise ValueError(f"{url!r}: tpdu must be hex") from None
-        header = _HEADER_NAMES.get(params.get("header", BINARY_HEADER))
-        if header is None:
-            raise ValueError(f"{url!r}: header must be 2 (binary) or 4 (ASCII digits)")
-        mac = params.get("mac", "")
-        if mac not in ("", *MAC_ALGORITHMS):
-            raise ValueError(f"{url!r}: mac must be one of {', '.join(MAC_ALGORITHMS)}")
-        spec = params.get("spec", "possim_ascii")
-        return cls(parts.hostname, parts.port, spec, tpdu, header, mac)
+            raise ValueError(f"{url}: tpdu={TPDU.value(parsed)!r}: expected hex digits") from None
+        header = HEADER.value(parsed)
+        return cls(
+            parts.hostname,
+            parts.port,
+            SPEC.value(parsed),
+            tpdu,
+            _HEADERS.get(header, header),
+            MAC.value(parsed),
+        )
 
     def framing(self) -> Framing:
         return Framing(len(self.tpdu), self.header)
