@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from simulator.errors import SimulatorError
-from simulator.events import Envelope, Event, EventPayload, of_type
+from simulator.events import Envelope, Event, of_type
 from simulator.gateway.server import HostIsoMessage
 from simulator.terminal.acquiring_events import ApplicationSelected
 from simulator.terminal.display import ScreenShown
@@ -73,7 +73,6 @@ CHANNELS = ("card", "wechat", "alipay", "unionpay_qr")
 
 
 S = TypeVar("S", bound="Envelope[Any]")
-P = TypeVar("P", bound=EventPayload)
 
 
 class ViewError(SimulatorError):
