@@ -80,12 +80,23 @@ class _Masker:
             return tuple(self.value(v) for v in value)
         return value
 
-    def payload(self, payload: P) -> P:
-        """``payload``, or a copy with its secrets masked (one pass over its text first:
-        most payloads hold no secret)."""
-        if self.pattern.search(repr(payload)) is None:
-            return payload
+    def found_in(self, value: Any) -> bool:
+        """Whether a secret is in ``value``'s text (a search per string, no copies)."""
+        if isinstance(value, str):
+            return self.pattern.search(value) is not None
+        if isinstance(value, Mapping):
+            return any(self.found_in(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(self.found_in(v) for v in value)
+        if value is None or isinstance(value, (int, float)):
+            return False
+        return self.pattern.search(repr(value)) is not None  # an attrs value, a date ...
+
+    def payload(self, payload: P) -> P | None:
+        """A copy of ``payload`` with its secrets masked; None if it holds none (most)."""
         fields = attrs.fields(cast(Any, type(payload)))  # every payload is an attrs class
+        if not any(self.found_in(getattr(payload, f.name)) for f in fields):
+            return None
         changes = {f.alias: self.value(getattr(payload, f.name)) for f in fields if f.init}
         masked: P = attrs.evolve(cast(Any, payload), **changes)
         return masked
@@ -99,7 +110,17 @@ class Envelope(Generic[P_co]):
     virtual in simulations), ``time`` (ISO 8601 wall time), ``source`` and the
     typed ``payload``; ``kind``, ``summary`` and ``detail`` come from the payload."""
 
-    __slots__ = ("_masker", "_payload", "_raw", "_summary", "at", "seq", "source", "time")
+    __slots__ = (
+        "_masked",
+        "_masker",
+        "_payload",
+        "_raw",
+        "_summary",
+        "at",
+        "seq",
+        "source",
+        "time",
+    )
 
     def __init__(
         self,
@@ -118,6 +139,7 @@ class Envelope(Generic[P_co]):
         self._masker = masker  # the secrets known then (None: none)
         # Worked out when first asked for; threads racing compute the same value.
         self._payload: P_co = _UNSET
+        self._masked = False  # the payload held a secret (so may its detail)
         self._summary: str = _UNSET
 
     @property
@@ -126,8 +148,9 @@ class Envelope(Generic[P_co]):
         payload = self._payload
         if payload is _UNSET:
             masker = self._masker
-            payload = self._raw if masker is None else masker.payload(self._raw)
-            self._payload = payload
+            masked = None if masker is None else masker.payload(self._raw)
+            self._masked = masked is not None
+            payload = self._payload = self._raw if masked is None else masked
         return payload
 
     @property
@@ -150,9 +173,10 @@ class Envelope(Generic[P_co]):
     def detail(self) -> dict[str, Any]:
         """The transcript's ``detail`` object (a new dict on every call)."""
         detail = self.payload.detail()
-        masker = self._masker
-        if masker is not None and detail and masker.pattern.search(repr(detail)) is not None:
-            masked: dict[str, Any] = masker.value(detail)
+        if self._masked and self._masker is not None:
+            # Made from masked fields; a value the field masking does not reach
+            # (inside an attrs value) is masked here.
+            masked: dict[str, Any] = self._masker.value(detail)
             return masked
         return detail
 

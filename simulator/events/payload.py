@@ -92,6 +92,8 @@ class EventPayload:
 
 def jsonable(value: Any) -> Any:
     """``value`` as the transcript's JSON holds it (one level: values are redacted data)."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple):
@@ -102,6 +104,7 @@ def jsonable(value: Any) -> Any:
 
 
 _PLAIN: Final = _DetailSpec()
+_PLAIN_TYPES: Final = frozenset({str, int, float, bool, type(None), dict, list})
 _Plan = tuple[tuple[str, str, bool], ...]
 _PLANS: dict[type[EventPayload], _Plan] = {}
 
