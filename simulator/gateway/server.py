@@ -64,9 +64,8 @@ class HostIsoMessage(EventPayload):
     fields: Mapping[str, Mapping[str, str]]  # number -> {name, value}
     peer: str  # "connection #N from HOST"
     note: str | None = attrs.field(metadata=OMIT_NONE, default=None)  # why the host decided so
-    headline: str = attrs.field(
-        metadata=SUMMARY_ONLY, default=""
-    )  # MTI, STAN, amount, masked PAN, RRN, RC
+    # MTI, STAN, amount, masked PAN, RRN, RC.
+    headline: str = attrs.field(metadata=SUMMARY_ONLY, default="")
 
     def value(self, field: str) -> str | None:
         """Field ``field``'s (redacted) value; None if the message does not carry it."""

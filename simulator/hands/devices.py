@@ -49,9 +49,8 @@ class ScannerNoise(EventPayload):
     kind: ClassVar[str] = "fault"
 
     garbage: int
-    partial_length: int | None = attrs.field(
-        metadata=SUMMARY_ONLY
-    )  # a partial code's length, never it
+    # A partial code's length, never it.
+    partial_length: int | None = attrs.field(metadata=SUMMARY_ONLY)
 
     def summary(self) -> str:
         parts = [f"{self.garbage} bytes of garbage"] if self.garbage else []
@@ -98,6 +97,8 @@ class PrinterAction(enum.Enum):
 
 @attrs.frozen
 class PrinterHandled(EventPayload):
+    """A person took the paper out, refilled it, opened or closed the cover."""
+
     kind: ClassVar[str] = "printer_fault"
 
     action: PrinterAction = attrs.field(metadata=SUMMARY_ONLY)

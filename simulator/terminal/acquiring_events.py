@@ -85,9 +85,8 @@ class ReversalRefused(EventPayload):
     rrn: str
     operation: str  # sale, void or refund
     amount_fen: int
-    label: str = attrs.field(
-        metadata=SUMMARY_ONLY
-    )  # the operation as receipts name it ("消费 Sale")
+    # The operation as receipts name it ("消费 Sale").
+    label: str = attrs.field(metadata=SUMMARY_ONLY)
     reason: str = attrs.field(metadata=SUMMARY_ONLY)
 
     def summary(self) -> str:

@@ -45,9 +45,8 @@ class LinkIsoMessage(EventPayload):
     direction: str  # "out" (to the host) or "in"
     mti: str
     fields: Mapping[str, Mapping[str, str]]  # number -> {name, value}, card data redacted
-    headline: str = attrs.field(
-        metadata=SUMMARY_ONLY
-    )  # MTI, STAN, amount, masked PAN, RRN, response code
+    # MTI, STAN, amount, masked PAN, RRN, response code.
+    headline: str = attrs.field(metadata=SUMMARY_ONLY)
 
     def summary(self) -> str:
         return f"{'->' if self.direction == 'out' else '<-'} {self.headline}"

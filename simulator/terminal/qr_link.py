@@ -72,9 +72,8 @@ class QrHttpCall(EventPayload):
     path: str | None = attrs.field(metadata=OMIT_NONE)
     status: int | None = attrs.field(metadata=OMIT_NONE)
     body: Any = None
-    outcome: str | None = attrs.field(
-        metadata=SUMMARY_ONLY, default=None
-    )  # the answer's result or state
+    # The answer's result or state.
+    outcome: str | None = attrs.field(metadata=SUMMARY_ONLY, default=None)
 
     @classmethod
     def request(cls, method: str, path: str, body: Any) -> QrHttpCall:

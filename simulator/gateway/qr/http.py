@@ -90,9 +90,8 @@ class QrApiCall(EventPayload):
     status: int
     request: Any  # the JSON body (None: a GET)
     response: Any
-    outcome: str | None = attrs.field(
-        metadata=SUMMARY_ONLY
-    )  # the answer's result, state or error code
+    # The answer's result, state or error code.
+    outcome: str | None = attrs.field(metadata=SUMMARY_ONLY)
 
     def summary(self) -> str:
         return f"{self.method} {self.path} -> {self.status} {self.outcome or ''}".rstrip()
