@@ -5,13 +5,13 @@ Two kinds of query:
 
 * **streams** -- what happened, in order, from the event stream: screens shown,
   EMV applications selected, ISO 8583 messages the acquirer host saw, the QR
-  link's HTTP calls, utterances, notifies. Each comes back as a typed record
-  (:class:`ScreenShown`, :class:`IsoMessage` ...) that keeps its envelope
-  (:attr:`Seen.event`: ``seq``, virtual time, the transcript line). A query
-  takes ``after=seq``: a *cursor*, the ``seq`` of the last record a caller has
-  dealt with (an expectation that matched a screen looks after it next time).
-  The records are built from the events' ``detail`` today; when events become
-  typed payloads the records are built from those, and callers do not change.
+  link's HTTP calls, utterances, notifies. Each comes back as the events
+  themselves, typed: an :class:`~simulator.events.Envelope` (``seq``, virtual
+  time, the transcript line) around the publisher's payload
+  (:class:`~simulator.terminal.display.ScreenShown`,
+  :class:`~simulator.gateway.server.HostIsoMessage` ...). A query takes
+  ``after=seq``: a *cursor*, the ``seq`` of the last event a caller has dealt
+  with (an expectation that matched a screen looks after it next time).
 * **state** -- how things stand now: the screen shown, the journal, the
   acquirer's ledger, the QR orders, the money charged, the receipts cut (with
   the kind of each), the simulated devices' state.
@@ -27,9 +27,9 @@ Example::
     >>> from simulator.terminal.config import TerminalConfig
     >>> with TemporaryDirectory() as folder, Shop(TerminalConfig.load(), Path(folder)) as shop:
     ...     _ = shop.pay_by_card(1234, cards.load("unionpay_debit"))
-    ...     mtis = [message.mti for message in shop.view.iso8583()]
+    ...     mtis = [message.payload.mti for message in shop.view.iso8583()]
     ...     kinds = [receipt.kind for receipt in shop.view.receipts()]
-    ...     said = [utterance.text for utterance in shop.view.utterances()]
+    ...     said = [utterance.payload.text for utterance in shop.view.utterances()]
     >>> mtis, kinds, said
     (['0200', '0210'], ['sale', 'sale'], ['收款成功，十二点三四元'])
 """
@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from simulator.errors import SimulatorError
-from simulator.events import Event
+from simulator.events import Envelope, Event, of_type
+from simulator.gateway.server import HostIsoMessage
+from simulator.terminal.acquiring_events import ApplicationSelected
+from simulator.terminal.display import ScreenShown
+from simulator.terminal.notify_receiver import NotifyJudged
+from simulator.terminal.qr_link import QrHttpCall
+from simulator.terminal.tracing import PrintJobSent, Said
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,115 +72,11 @@ _CARD_CURRENCY = "156"  # CNY: the built-in acquirer's ledger is in fen of it
 CHANNELS = ("card", "wechat", "alipay", "unionpay_qr")
 
 
-S = TypeVar("S", bound="Seen")
+S = TypeVar("S", bound="Envelope[Any]")
 
 
 class ViewError(SimulatorError):
     """The shop cannot answer this question (e.g. orders of a gateway not its own)."""
-
-
-@attrs.frozen
-class Seen:
-    """One thing that happened, as a stream query shows it; ``event`` is its envelope."""
-
-    event: Event
-
-    @classmethod
-    def of(cls: type[S], event: Event) -> S:
-        """The record an event of its kind makes."""
-        raise NotImplementedError
-
-    @property
-    def seq(self) -> int:
-        return self.event.seq
-
-    @property
-    def summary(self) -> str:
-        return self.event.summary
-
-
-@attrs.frozen
-class ScreenShown(Seen):
-    screen: str  # a ScreenId value
-    title: str
-    lines: tuple[str, ...]
-
-    @classmethod
-    def of(cls, event: Event) -> ScreenShown:
-        detail = event.detail
-        lines = tuple(str(line) for line in detail.get("lines", ()))
-        return cls(event, str(detail.get("screen", "")), str(detail.get("title", "")), lines)
-
-
-@attrs.frozen
-class ApplicationSelected(Seen):
-    aid: str
-    label: str
-
-    @classmethod
-    def of(cls, event: Event) -> ApplicationSelected:
-        return cls(event, str(event.detail.get("aid", "")), str(event.detail.get("label", "")))
-
-
-@attrs.frozen
-class IsoMessage(Seen):
-    """An ISO 8583 message as the acquirer host saw it (values redacted)."""
-
-    direction: str  # "in" (to the host) or "out"
-    mti: str
-    fields: Mapping[str, Mapping[str, Any]]  # field number -> {"value": ..., ...}
-
-    @classmethod
-    def of(cls, event: Event) -> IsoMessage:
-        detail = event.detail
-        fields = detail.get("fields", {})
-        return cls(event, str(detail.get("direction", "")), str(detail.get("mti", "")), fields)
-
-    def value(self, field: str) -> Any:
-        """Field ``field``'s value as described on the wire (None: not carried)."""
-        return self.fields.get(field, {}).get("value")
-
-
-@attrs.frozen
-class HttpCall(Seen):
-    """One leg of the terminal's QR link traffic: a request out or an answer in."""
-
-    direction: str
-    method: str
-    path: str
-    status: int | None
-
-    @classmethod
-    def of(cls, event: Event) -> HttpCall:
-        detail = event.detail
-        status = detail.get("status")
-        return cls(
-            event,
-            str(detail.get("direction", "")),
-            str(detail.get("method", "")),
-            str(detail.get("path", "")),
-            None if status is None else int(status),
-        )
-
-
-@attrs.frozen
-class Utterance(Seen):
-    text: str
-
-    @classmethod
-    def of(cls, event: Event) -> Utterance:
-        return cls(event, str(event.detail.get("text", "")))
-
-
-@attrs.frozen
-class NotifySeen(Seen):
-    """A notify the terminal's receiver judged: accepted, duplicate, late, forged ..."""
-
-    verdict: str
-
-    @classmethod
-    def of(cls, event: Event) -> NotifySeen:
-        return cls(event, str(event.detail.get("verdict", "")))
 
 
 @attrs.frozen
@@ -218,34 +120,33 @@ class ShopView:
         """Every event after ``seq`` ``after`` (the whole transcript from 0)."""
         return self._bus.since(after)
 
-    def screens(self, after: int = 0) -> list[ScreenShown]:
+    def screens(self, after: int = 0) -> list[Envelope[ScreenShown]]:
         """The screens shown after ``after``, in order."""
-        return self._stream(ScreenShown, "screen", after)
+        return self._bus.of(ScreenShown, after=after)
 
-    def latest_screen(self) -> ScreenShown | None:
+    def latest_screen(self) -> Envelope[ScreenShown] | None:
         """The last screen shown (None before the first: the display starts idle)."""
-        event = next((e for e in reversed(self._bus.events) if e.kind == "screen"), None)
-        return None if event is None else ScreenShown.of(event)
+        return next(of_type(reversed(self._bus.events), ScreenShown), None)
 
-    def applications(self, after: int = 0) -> list[ApplicationSelected]:
+    def applications(self, after: int = 0) -> list[Envelope[ApplicationSelected]]:
         """The EMV applications the terminal selected on a chip, after ``after``."""
-        return self._stream(ApplicationSelected, "application", after)
+        return self._bus.of(ApplicationSelected, after=after)
 
-    def iso8583(self, after: int = 0) -> list[IsoMessage]:
+    def iso8583(self, after: int = 0) -> list[Envelope[HostIsoMessage]]:
         """The ISO 8583 messages the acquirer host saw (both directions), in order."""
-        return self._stream(IsoMessage, "iso8583", after, source="gateway")
+        return self._bus.of(HostIsoMessage, after=after)
 
-    def http_calls(self, after: int = 0) -> list[HttpCall]:
+    def http_calls(self, after: int = 0) -> list[Envelope[QrHttpCall]]:
         """The terminal's QR link traffic (requests out, answers in), in order."""
-        return self._stream(HttpCall, "http", after, source="qr_link")
+        return self._bus.of(QrHttpCall, after=after)
 
-    def utterances(self, after: int = 0) -> list[Utterance]:
+    def utterances(self, after: int = 0) -> list[Envelope[Said]]:
         """What the speaker said, in order."""
-        return self._stream(Utterance, "utterance", after, source="speaker")
+        return self._bus.of(Said, after=after)
 
-    def notifies(self, after: int = 0) -> list[NotifySeen]:
+    def notifies(self, after: int = 0) -> list[Envelope[NotifyJudged]]:
         """The payment notifies the terminal's receiver judged, in order."""
-        return self._stream(NotifySeen, "notify", after, source="notify_receiver")
+        return self._bus.of(NotifyJudged, after=after)
 
     def first(
         self,
@@ -265,15 +166,6 @@ class ShopView:
 
         self._clock.wait_until(seen, within)
         return found[0] if found else None
-
-    def _stream(
-        self, record: type[S], kind: str, after: int, *, source: str | None = None
-    ) -> list[S]:
-        return [
-            record.of(event)
-            for event in self._bus.since(after)
-            if event.kind == kind and (source is None or event.source == source)
-        ]
 
     # -- the terminal -------------------------------------------------------------------
 
@@ -345,11 +237,7 @@ class ShopView:
         elif printer is not None:
             texts = [receipt.text for receipt in printer.receipts]
         else:
-            texts = [
-                str(e.detail.get("text", ""))
-                for e in self._bus.events
-                if e.source == "printer" and e.kind == "print"
-            ]
+            texts = [job.payload.text for job in self._bus.of(PrintJobSent)]
         return [Receipt(text, self._receipt_kind(text)) for text in texts]
 
     def _receipt_kind(self, text: str) -> str | None:

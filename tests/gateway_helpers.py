@@ -18,6 +18,7 @@ import iso8583
 from drivers.clock import RealClock
 from simulator.events import Event, EventBus
 from simulator.gateway.builtin import BuiltinGateway, ServerLimits
+from simulator.gateway.problems import LimitReached
 from simulator.wire.iso8583 import Iso8583Spec
 
 SPEC: dict[str, Any] = dict(Iso8583Spec.load().fields)
@@ -131,4 +132,4 @@ def wait_for_event(bus: EventBus, predicate: Callable[[Event], bool]) -> Event:
 
 
 def limit_lines(bus: EventBus) -> list[str]:
-    return [event.summary for event in bus.events if event.kind == "limit"]
+    return [event.summary for event in bus.of(LimitReached)]

@@ -78,9 +78,9 @@ def key(name: str) -> Callable[[Shop], object]:
 def gateway_requests(sim: Shop, mti: str = "0200") -> list[dict[str, str]]:
     """The described fields of the messages the gateway received."""
     return [
-        {key: field["value"] for key, field in message.fields.items()}
+        {key: field["value"] for key, field in message.payload.fields.items()}
         for message in sim.view.iso8583()
-        if message.mti == mti and message.direction == "in"
+        if message.payload.mti == mti and message.payload.direction == "in"
     ]
 
 

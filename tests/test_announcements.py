@@ -13,6 +13,7 @@ from simulator.errors import FixtureError
 from simulator.shop import Shop
 from simulator.terminal.announcements import CHANNELS, Announcements
 from simulator.terminal.config import TerminalConfig
+from simulator.terminal.tracing import Said
 
 DEBIT = cards.load("unionpay_debit")
 
@@ -109,10 +110,7 @@ def _sale(tmp_path: Path, terminal: dict[str, str]) -> list[tuple[str, str]]:
     with Shop(config, tmp_path, seed=1) as sim:
         result = sim.pay_by_card(1234, DEBIT)
         assert result.approved, result.outcome.reason
-        return [
-            (e.detail["text"], e.detail["language"])
-            for e in sim.bus.of(source="speaker", kind="utterance")
-        ]
+        return [(e.payload.text, e.payload.language) for e in sim.bus.of(Said)]
 
 
 def test_the_cashier_app_announces_in_chinese_by_default(tmp_path: Path) -> None:

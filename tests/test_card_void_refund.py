@@ -28,6 +28,7 @@ from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.ledger import Status
 from simulator.shop import Shop
 from simulator.terminal.cashier_app import SaleResult
+from simulator.terminal.display import ScreenShown
 from simulator.terminal.journal import TxnState
 
 BATCH = "000001"
@@ -365,4 +366,4 @@ def test_terminal_refund_of_an_unknown_sale_is_refused_before_the_card(tmp_path:
 
 
 def json_of_screens(sim: Shop) -> str:
-    return " ".join(e.summary for e in sim.bus.of(source="display", kind="screen"))
+    return " ".join(e.summary for e in sim.bus.of(ScreenShown))

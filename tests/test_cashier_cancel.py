@@ -20,12 +20,14 @@ from simulator.devices import cards
 from simulator.events import EventBus
 from simulator.gateway.faults import ReplyFault
 from simulator.gateway.qr.orders import QrOrder
+from simulator.gateway.server import HostIsoMessage
 from simulator.shop import Shop
+from simulator.terminal.acquiring_events import CancelPressed
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CancelRefused, CashierCancel
-from simulator.terminal.display import ScreenId
+from simulator.terminal.display import ScreenId, ScreenShown
 from simulator.terminal.journal import QrState
-from simulator.terminal.qr_link import QrLink
+from simulator.terminal.qr_link import QrHttpCall, QrLink
 from simulator.terminal.terminal import SaleHandle
 from simulator.wire import emvco
 
@@ -60,15 +62,15 @@ def screen(sim: Shop) -> ScreenId:
 
 
 def screens(sim: Shop) -> list[str]:
-    return [str(e.detail["screen"]) for e in sim.bus.of(source="display", kind="screen")]
+    return [e.payload.screen.value for e in sim.bus.of(ScreenShown)]
 
 
 def qr_requests(sim: Shop) -> list[str]:
     """The terminal's QR API calls, as ``METHOD path`` without the query string."""
     return [
-        f"{e.detail['method']} {str(e.detail['path']).split('?')[0]}"
-        for e in sim.bus.of(source="qr_link", kind="http")
-        if e.detail.get("direction") == "out"
+        f"{e.payload.method} {str(e.payload.path).split('?')[0]}"
+        for e in sim.bus.of(QrHttpCall)
+        if e.payload.direction == "out"
     ]
 
 
@@ -107,11 +109,11 @@ def test_cancel_while_waiting_for_the_card_ends_at_once_with_nothing_sent(tmp_pa
         result = finish(sale)
         assert not result.approved and result.outcome.reason == CANCELLED_BY_CASHIER
         assert sim.clock.monotonic() == before  # woken at once, no timeout ran
-        assert list(sim.bus.of(source="gateway", kind="iso8583")) == []
+        assert sim.bus.of(HostIsoMessage) == []
         assert sim.terminal.journal.entries() == []
         assert screens(sim)[-2:] == ["cancelled", "payment_failed"]
-        cancels = list(sim.bus.of(source="acquiring_app", kind="cashier_cancel"))
-        assert [e.detail["waiting_for"] for e in cancels] == ["the card"]
+        cancels = sim.bus.of(CancelPressed)
+        assert [e.payload.waiting_for for e in cancels] == ["the card"]
 
 
 def test_cancel_while_waiting_for_a_swipe_after_the_chip_failed(tmp_path: Path) -> None:
@@ -195,9 +197,9 @@ def test_cancel_of_an_unpaid_dynamic_qr_closes_it_as_the_timeout_does(tmp_path: 
         assert screens(sim)[-3:] == ["processing", "cancelled", "payment_failed"]
         # The customer can no longer pay the QR that was on the screen.
         payload = next(
-            e.detail["lines"][-1]
-            for e in sim.bus.of(source="display", kind="screen")
-            if e.detail["screen"] == "show_qr"
+            e.payload.lines[-1]
+            for e in sim.bus.of(ScreenShown)
+            if e.payload.screen is ScreenId.SHOW_QR
         )
         paid = sim.gateway.qr.customer_pay_qr(
             _order(sim, order), emvco.parse(str(payload)), "wechat"
@@ -234,10 +236,8 @@ def test_a_dynamic_qr_paid_before_the_cancel_is_seen_is_approved_not_reversed(
         assert not any(r.endswith("/reverse") for r in qr_requests(sim))
         assert "paid" in screens(sim)
         # The request is in the transcript before the payment's outcome.
-        kinds = [(e.source, e.kind) for e in sim.bus.events]
-        assert kinds.index(("acquiring_app", "cashier_cancel")) < max(
-            i for i, k in enumerate(kinds) if k == ("qr_link", "http")
-        )
+        kinds = [type(e.payload) for e in sim.bus.events]
+        assert kinds.index(CancelPressed) < max(i for i, k in enumerate(kinds) if k is QrHttpCall)
 
 
 def test_a_confirmation_before_the_cancel_is_seen_is_approved_not_reversed(
@@ -298,10 +298,7 @@ def test_cancel_is_refused_while_the_host_authorises(tmp_path: Path) -> None:
         assert len(gateway_requests(sim)) == 1
         with pytest.raises(CancelRefused, match="cannot be cancelled now"):
             sim.terminal.cancel()
-        refusals = [
-            e for e in sim.bus.of(source="acquiring_app", kind="cashier_cancel")
-            if e.detail.get("accepted") is False
-        ]  # fmt: skip
+        refusals = [e for e in sim.bus.of(CancelPressed) if not e.payload.accepted]
         assert len(refusals) == 2
         assert sim.clock.wait_until(lambda: screen(sim) is ScreenId.REMOVE_CARD, 60)
         remove(sim)
@@ -315,7 +312,7 @@ def test_a_cancel_does_not_leak_into_the_next_sale(tmp_path: Path) -> None:
         assert sim.terminal.cancel() is True
         assert sim.terminal.cancel() is True  # pressed twice: still one request
         assert finish(first).outcome.reason == CANCELLED_BY_CASHIER
-        assert len(list(sim.bus.of(source="acquiring_app", kind="cashier_cancel"))) == 1
+        assert len(sim.bus.of(CancelPressed)) == 1
         assert not sim.terminal.cancel_pending
         second = start(sim, 1234)
         assert screen(sim) is ScreenId.PRESENT_CARD  # still waiting: not cancelled

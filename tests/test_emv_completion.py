@@ -13,9 +13,12 @@ from drivers.wire import ber_tlv as tlv
 from simulator.devices import cards
 from simulator.gateway.acquirer import Decision
 from simulator.gateway.ledger import Status
+from simulator.gateway.server import HostIsoMessage
 from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
+from simulator.terminal.host_link import LinkIsoMessage
 from simulator.terminal.journal import TxnState
+from simulator.terminal.tracing import ApduExchanged
 
 DEBIT = cards.load("unionpay_debit")
 FLOOR_LIMIT_BIT = (3, 0x80)
@@ -23,9 +26,9 @@ FLOOR_LIMIT_BIT = (3, 0x80)
 
 def sent_tvr(sim: Shop) -> bytes:
     """Tag 95 of the 0200's DE55 as the terminal traced it."""
-    for event in sim.bus.of(source="host_link", kind="iso8583"):
-        if event.detail["mti"] == "0200":
-            return tlv.decode_flat(bytes.fromhex(event.detail["fields"]["55"]["value"]))["95"]
+    for event in sim.bus.of(LinkIsoMessage):
+        if event.payload.mti == "0200":
+            return tlv.decode_flat(bytes.fromhex(event.payload.fields["55"]["value"]))["95"]
     raise AssertionError("no 0200 sent")
 
 
@@ -64,7 +67,7 @@ def test_a_wrong_arpc_makes_the_card_decline_and_the_terminal_reverse(tmp_path: 
         result = run_sale(sim, 1234, insert(DEBIT), pin(DEBIT.pin), remove)
         (entry,) = sim.terminal.journal.entries()
         (charge,) = sim.gateway.ledger.transactions()
-        mtis = [e.detail["mti"] for e in sim.bus.of(source="gateway", kind="iso8583")]
+        mtis = [e.payload.mti for e in sim.bus.of(HostIsoMessage)]
     assert not result.approved and "declined after host approval" in result.outcome.reason
     assert mtis == ["0200", "0210", "0400", "0410"]
     assert entry.state is TxnState.REVERSED
@@ -74,11 +77,11 @@ def test_a_wrong_arpc_makes_the_card_decline_and_the_terminal_reverse(tmp_path: 
 def test_a_right_arpc_is_accepted_by_the_card(tmp_path: Path) -> None:
     with simulation(tmp_path) as sim:
         result = run_sale(sim, 1234, insert(DEBIT), pin(DEBIT.pin), remove)
-        apdus = [e.summary for e in sim.bus.of(source="card_reader", kind="apdu")]
+        apdus = [e.summary for e in sim.bus.of(ApduExchanged)]
         reply = next(
-            e.detail["fields"]["55"]["value"]
-            for e in sim.bus.of(source="host_link", kind="iso8583")
-            if e.detail["mti"] == "0210"
+            e.payload.fields["55"]["value"]
+            for e in sim.bus.of(LinkIsoMessage)
+            if e.payload.mti == "0210"
         )
     assert result.approved
     assert apdus[-1].startswith("GENERATE AC: 80AE40")  # TC requested ...

@@ -20,7 +20,10 @@ from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.devices.card_reader import SimCardReader
 from simulator.devices.pin_pad import VirtualPinPad
+from simulator.terminal.acquiring_events import ApplicationSelected
+from simulator.terminal.display import ScreenId, ScreenShown
 from simulator.terminal.emv import ApplicationChoice, EmvKernel, TerminalEmvConfig
+from simulator.terminal.host_link import LinkIsoMessage
 
 DUAL = cards.load("unionpay_dual_app")  # QCredit (priority 2) listed before Debit (1)
 QCREDIT, DEBIT = "A000000333010103", "A000000333010101"
@@ -121,17 +124,17 @@ def test_terminal_shows_the_menu_and_the_cardholder_picks_with_a_key(tmp_path: P
         result = run_sale(sim, 1800, insert(DUAL), key("2"), pin(DUAL.pin), remove)
         assert result.approved, result.outcome.reason
         menus = [
-            e.detail["lines"]
-            for e in sim.bus.of(source="display")
-            if e.detail["screen"] == "select_application"
+            e.payload.lines
+            for e in sim.bus.of(ScreenShown)
+            if e.payload.screen is ScreenId.SELECT_APPLICATION
         ]
-        chosen = [e.detail["aid"] for e in sim.bus.of(kind="application")]
+        chosen = [e.payload.aid for e in sim.bus.of(ApplicationSelected)]
         de55 = next(
-            e.detail["fields"]["55"]["value"]
-            for e in sim.bus.of(source="host_link", kind="iso8583")
-            if e.detail["mti"] == "0200"
+            e.payload.fields["55"]["value"]
+            for e in sim.bus.of(LinkIsoMessage)
+            if e.payload.mti == "0200"
         )
-    assert menus[0] == ["1. UnionPay Debit", "2. UP Quasi Credit"]
+    assert menus[0] == ("1. UnionPay Debit", "2. UP Quasi Credit")
     assert chosen == [QCREDIT]
     assert QCREDIT in de55  # tag 84 in DE55 (the redactor leaves AIDs readable)
 

@@ -13,7 +13,9 @@ import gc
 import random
 import socket
 from pathlib import Path
+from typing import ClassVar
 
+import attrs
 import pytest
 
 from drivers.clock import RealClock
@@ -21,7 +23,7 @@ from simulator.cli import main
 from simulator.cli.gateway import DEFAULT_KEEP_EVENTS
 from simulator.clock import VirtualClock
 from simulator.errors import SimulatorError
-from simulator.events import Event, EventBus, EventsDropped
+from simulator.events import Envelope, Event, EventBus, EventPayload, EventsDropped
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
 
@@ -39,8 +41,19 @@ WINDOW = 50  # requests in flight per connection
 FLAT_OBJECTS = 2_000
 
 
+@attrs.frozen
+class Tick(EventPayload):
+    source: ClassVar[str] = "test"
+    kind: ClassVar[str] = "tick"
+
+    n: int
+
+    def summary(self) -> str:
+        return f"tick {self.n}"
+
+
 def publish(bus: EventBus, count: int) -> list[Event]:
-    return [bus.publish("test", "tick", f"tick {n}", n=n) for n in range(count)]
+    return [bus.publish(Tick(n)) for n in range(count)]
 
 
 def test_simulation_bus_keeps_every_event() -> None:
@@ -51,7 +64,7 @@ def test_simulation_bus_keeps_every_event() -> None:
     assert len(bus) == 5000
     assert bus.since(0) == published
     assert bus.since(4998) == published[4998:]
-    assert list(bus.of(kind="tick"))[123] == published[123]
+    assert bus.of(Tick)[123] == published[123]
 
 
 def test_bounded_bus_keeps_a_window_and_subscribers_see_everything() -> None:
@@ -66,7 +79,7 @@ def test_bounded_bus_keeps_a_window_and_subscribers_see_everything() -> None:
     assert bus.since(900) == published[900:]  # every event after 900 is still kept
     assert bus.since(990) == published[990:]
     assert bus.since(1000) == []
-    assert list(bus.of(kind="tick")) == published[-100:]
+    assert bus.of(Tick) == published[-100:]
 
 
 def test_bounded_bus_refuses_a_since_that_fell_out_of_the_window() -> None:
@@ -156,7 +169,7 @@ def retained() -> tuple[int, int]:
     """Events alive, and objects the collector tracks, after a full collection."""
     gc.collect()
     objects = gc.get_objects()
-    return sum(isinstance(o, Event) for o in objects), len(objects)
+    return sum(isinstance(o, Envelope) for o in objects), len(objects)
 
 
 def test_gateway_serve_refuses_an_empty_window(

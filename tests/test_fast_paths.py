@@ -8,7 +8,9 @@ import socket
 import sqlite3
 import struct
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 import attrs
 from escpos.printer import Dummy
@@ -25,7 +27,7 @@ from simulator.clock import VirtualClock
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer.inprocess import InProcessEscpos
 from simulator.devices.printer.paper import RenderedReceipt
-from simulator.events import EventBus
+from simulator.events import SUMMARY_ONLY, EventBus, EventPayload, Problem
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.gateway.ledger import Ledger, Status
 from simulator.gateway.server import GatewayServer
@@ -233,14 +235,27 @@ def test_ledger_returns_the_row_as_stored(tmp_path: Path) -> None:
 # -- event bus and clock -------------------------------------------------------------------
 
 
+@attrs.frozen
+class Carried(EventPayload):
+    source: ClassVar[str] = "x"
+    kind: ClassVar[str] = "y"
+
+    pan: str = attrs.field(metadata=SUMMARY_ONLY)
+    data: Mapping[str, Any]
+
+    def summary(self) -> str:
+        return f"pan {self.pan}"
+
+
 def test_bus_masks_a_track_2_whole_even_though_it_holds_the_pan() -> None:
     bus = EventBus(VirtualClock())
     pan, track2 = "6214830000123655", "6214830000123655D29121010000000000000"
     bus.add_secret(pan, "621483******3655")
     bus.add_secret(track2, "621483******3655=[REDACTED]")
-    event = bus.publish("x", "y", f"pan {pan}", data={"t2": [track2]})
+    event = bus.publish(Carried(pan, {"t2": [track2]}))
     assert event.summary == "pan 621483******3655"
     assert event.detail == {"data": {"t2": ["621483******3655=[REDACTED]"]}}
+    assert event.payload == Carried("621483******3655", {"t2": ["621483******3655=[REDACTED]"]})
 
 
 def test_settle_returns_once_a_ready_waiter_has_left() -> None:
@@ -307,7 +322,7 @@ def test_a_frame_that_stops_halfway_is_dropped_after_the_frame_timeout(tmp_path:
             sock.sendall(struct.pack(">H", 50) + b"0200")
             sock.settimeout(5)
             assert sock.recv(16) == b""  # the server gave up on the frame
-        errors = [event.summary for event in bus.events if event.kind == "error"]
+        errors = [event.summary for event in bus.of(Problem)]
         assert any("incomplete after 0.2 s" in summary for summary in errors)
     finally:
         server.stop()

@@ -27,12 +27,13 @@ from drivers.clock import Clock, RealClock
 from drivers.wire import ber_tlv as tlv
 from simulator.clock import VirtualClock
 from simulator.errors import SimulatorError
-from simulator.events import EventBus
+from simulator.events import EventBus, Problem
 from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.issuers import IssuerDirectory
 from simulator.gateway.ledger import Ledger, Status
 from simulator.gateway.magic import MagicAmounts
-from simulator.gateway.server import GatewayServer
+from simulator.gateway.problems import GatewayProblem
+from simulator.gateway.server import GatewayServer, HostIsoMessage, NoReply
 from simulator.wire import cryptogram
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
 
@@ -680,7 +681,7 @@ def test_garbage_closes_that_connection_only(gateway: Gateway, junk: bytes) -> N
             if junk.startswith(struct.pack(">H", 500)):
                 sock.shutdown(socket.SHUT_WR)  # the peer gives up mid-frame
             assert_closed_by_peer(sock)
-        error = gateway.wait_for_event(lambda e: e.kind == "error")
+        error = gateway.wait_for_event(lambda e: isinstance(e.payload, Problem))
         assert "connection closed" in error.summary
         # The connection that was open all along still works, and so do new ones.
         bystander.sendall(frame(sign_on("000002")))
@@ -713,15 +714,16 @@ def test_events_describe_messages_without_card_data(gateway: Gateway) -> None:
     assert exchange(gateway.address, request)["39"] == "00"
     with connect(gateway.address) as sock:
         sock.sendall(frame(purchase(10068, "000002")))  # no reply, but its events come
-        gateway.wait_for_event(lambda e: e.kind == "no_reply")
+        gateway.wait_for_event(lambda e: isinstance(e.payload, NoReply))
     events = gateway.bus.events
-    incoming = [e for e in events if e.kind == "iso8583" and e.detail["direction"] == "in"]
-    outgoing = [e for e in events if e.kind == "iso8583" and e.detail["direction"] == "out"]
-    assert [e.detail["mti"] for e in incoming] == ["0200", "0200"]
-    assert [e.detail["mti"] for e in outgoing] == ["0210"]
+    messages = gateway.bus.of(HostIsoMessage)
+    incoming = [e for e in messages if e.payload.direction == "in"]
+    outgoing = [e for e in messages if e.payload.direction == "out"]
+    assert [e.payload.mti for e in incoming] == ["0200", "0200"]
+    assert [e.payload.mti for e in outgoing] == ["0210"]
     assert "STAN 000001" in incoming[0].summary and "RC 00" in outgoing[0].summary
-    assert incoming[0].detail["fields"]["2"]["value"] == "621483******3655"
-    icc = incoming[0].detail["fields"]["55"]["value"]
+    assert incoming[0].payload.value("2") == "621483******3655"
+    icc = incoming[0].payload.value("55") or ""
     assert "9F2608" in icc and "621483******3655" in icc  # cryptogram shown, PAN masked
     dump = json.dumps([e.to_json() for e in events])
     assert PAN not in dump
@@ -764,7 +766,7 @@ def test_a_gateway_bug_on_one_connection_is_reported_and_the_others_are_served(
         with connect(running.address) as victim:
             victim.sendall(frame(sign_on()))
             assert_closed_by_peer(victim)
-    errors = [e.summary for e in running.bus.of(source="gateway", kind="error")]
+    errors = [e.summary for e in running.bus.of(GatewayProblem)]
     assert any("internal error: TypeError: broken fault lookup for network" in e for e in errors)
     with connect(running.address) as next_one:
         next_one.sendall(frame(sign_on("000101")))

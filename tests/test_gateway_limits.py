@@ -31,8 +31,11 @@ from gateway_helpers import (
 from simulator import cli
 from simulator.cli import gateway
 from simulator.errors import GatewayError
+from simulator.events import Problem
 from simulator.fleet.gateway_process import GatewayProcess
 from simulator.gateway import listener
+from simulator.gateway.problems import LimitReached
+from simulator.gateway.server import ConnectionIdle
 
 SHORT = 0.5  # seconds: the timeouts under test, short so the tests are quick
 SIGN_ON = {"t": "0800", "7": "0115103000", "11": "000001", "70": "001"}
@@ -69,14 +72,14 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_idle_timeout(
         address = gateway.server.address
         with connect(address) as silent:
             assert closed_by_peer(silent)
-        closed = wait_for_event(bus, lambda e: e.kind == "closed")
+        closed = wait_for_event(bus, lambda e: isinstance(e.payload, ConnectionIdle))
         assert "no frame for 0.5 s; connection closed" in closed.summary
         # After a purchase the connection is idle again, and closed again.
         with connect(address) as terminal:
             terminal.sendall(frame(magstripe_purchase("000001")))
             assert read_reply(terminal)["39"] == "00"
             assert closed_by_peer(terminal)
-        assert not [e for e in bus.events if e.kind == "error"]
+        assert not bus.of(Problem)
 
 
 def test_a_frame_trickling_in_is_closed_at_the_request_timeout(tmp_path: Path) -> None:
@@ -95,7 +98,7 @@ def test_a_frame_trickling_in_is_closed_at_the_request_timeout(tmp_path: Path) -
                     closed = True
                     break
             assert closed, "the whole frame went through, byte by byte"
-        error = wait_for_event(bus, lambda e: e.kind == "error")
+        error = wait_for_event(bus, lambda e: isinstance(e.payload, Problem))
         assert "frame incomplete after 0.5 s from its first byte" in error.summary
         purchase_works(gateway.server.address, "000002")
 
@@ -105,7 +108,7 @@ def test_a_frame_announcing_more_than_max_frame_is_refused(tmp_path: Path) -> No
         with connect(gateway.server.address) as sock:
             sock.sendall(b"\x01\x01" + b"0" * 257)
             assert closed_by_peer(sock)
-        error = wait_for_event(bus, lambda e: e.kind == "error")
+        error = wait_for_event(bus, lambda e: isinstance(e.payload, Problem))
         assert "announces 257 bytes, more than the 256 allowed" in error.summary
         purchase_works(gateway.server.address, "000001")
 
@@ -130,7 +133,7 @@ def test_at_the_limit_idle_connections_make_room_for_new_ones(tmp_path: Path) ->
             close_all(sockets)
         (line,) = limit_lines(bus)
         assert "4 connections open (the limit): closing the longest-idle" in line
-        assert not [e for e in bus.events if e.kind == "error"]
+        assert not bus.of(Problem)
 
 
 def test_at_the_limit_with_every_connection_busy_new_ones_are_refused(
@@ -159,7 +162,9 @@ def test_at_the_limit_with_every_connection_busy_new_ones_are_refused(
             assert "2 connections open (the limit): refusing new connections" in line
         finally:
             close_all(sockets)
-        summary = wait_for_event(bus, lambda e: e.kind == "limit" and "back to normal" in e.summary)
+        summary = wait_for_event(
+            bus, lambda e: isinstance(e.payload, LimitReached) and "back to normal" in e.summary
+        )
         assert "0 idle connection(s) closed for new ones and 21 new connection(s) refused" in (
             summary.summary
         )

@@ -22,6 +22,7 @@ from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer.port import PrinterPort
 from simulator.devices.printer.transports.tcp import TcpPrinter
 from simulator.hands import NotSimulated, PrinterFaults
+from simulator.hands.devices import PrinterFaultsChanged, PrinterHandled
 from simulator.scenario.model import ExpectationFailed
 from simulator.scenario.pos import Pos, with_devices
 from simulator.shop import Shop
@@ -68,7 +69,8 @@ def test_a_real_printer_refuses_every_hand_on_it(
             )
             assert (caught.value.device, caught.value.url) == ("printer", url)
         # Refused before anything happened: no fault event, and the real printer prints.
-        assert not [e for e in shop.view.events() if e.kind == "printer_fault"]
+        handled = (PrinterHandled, PrinterFaultsChanged)
+        assert not [e for e in shop.view.events() if isinstance(e.payload, handled)]
         assert shop.pay_by_card(1234, CARD).approved
         assert shop.view.printer_faults() == {}
     assert len(printer.receipts) == 2
@@ -125,16 +127,21 @@ def test_the_hands_events_name_who_acted(tmp_path: Path) -> None:
         shop.hands.take_paper_out()
         shop.hands.by("counter").refill_paper()
         shop.hands.printer_faults(PrinterFaults(cover_open_after=5, paper_near_end=True))
-        faults = [(e.source, e.summary, dict(e.detail)) for e in shop.view.events()]
+        faults = [(e.source, e.kind, e.summary, e.detail) for e in shop.view.events()]
+        payloads = [e.payload for e in shop.view.events()]
     assert faults == [
-        ("scenario", "paper roll taken out", {}),
-        ("counter", "paper refilled", {}),
+        ("scenario", "printer_fault", "paper roll taken out", {}),
+        ("counter", "printer_fault", "paper refilled", {}),
         (
             "scenario",
+            "printer_fault",
             "printer fault: printer paper_near_end=True, cover_open_after=5",
             {"paper_near_end": True, "cover_open_after": 5},
         ),
     ]
+    assert payloads[-1] == PrinterFaultsChanged(
+        PrinterFaults(cover_open_after=5, paper_near_end=True)
+    )
 
 
 def test_the_view_reads_streams_after_a_cursor(tmp_path: Path) -> None:
@@ -144,11 +151,11 @@ def test_the_view_reads_streams_after_a_cursor(tmp_path: Path) -> None:
         cursor = first[-1].seq
         assert shop.pay_by_card(2000, CARD).approved
         later = shop.view.screens(after=cursor)
-        assert [s.screen for s in later] == [s.screen for s in first]
+        assert [s.payload.screen for s in later] == [s.payload.screen for s in first]
         assert all(s.seq > cursor for s in later)
         messages = shop.view.iso8583()
-        assert [m.mti for m in messages] == ["0200", "0210"] * 2
-        assert messages[1].value("39") == "00" and messages[0].value("52") is None
+        assert [m.payload.mti for m in messages] == ["0200", "0210"] * 2
+        assert messages[1].payload.value("39") == "00" and messages[0].payload.value("52") is None
         receipts = shop.view.receipts()
         assert [r.kind for r in receipts] == ["sale"] * 4
         assert "RMB 20.00" in receipts[-1].text
@@ -159,9 +166,12 @@ def test_the_view_reads_a_qr_payment(tmp_path: Path) -> None:
     with Pos(tmp_path) as pos:
         assert pos.pay_by_qr("12.34", wallet="alipay").approved
         calls = pos.view.http_calls()
-        assert [(c.direction, c.method) for c in calls[:2]] == [("out", "POST"), ("in", "")]
-        assert calls[1].status == 200
-        assert [n.verdict for n in pos.view.notifies()] == ["accepted"]
+        assert [(c.payload.direction, c.payload.method) for c in calls[:2]] == [
+            ("out", "POST"),
+            ("in", None),
+        ]
+        assert calls[1].payload.status == 200
+        assert [n.payload.verdict for n in pos.view.notifies()] == ["accepted"]
         assert pos.view.charged_fen()["alipay"] == 1234
         sale = pos.view.last_qr_sale()
         assert sale is not None and pos.view.qr_order(sale.out_trade_no)["trade_state"] == "SUCCESS"

@@ -15,7 +15,9 @@ from simulator.devices import cards
 from simulator.devices.magstripe_reader import VirtualMagstripeReader
 from simulator.devices.world import SimulatedWorld
 from simulator.gateway.ledger import Status
+from simulator.terminal.acquiring_events import ChipFallback
 from simulator.terminal.config import TerminalConfig
+from simulator.terminal.display import ScreenId, ScreenShown
 from simulator.terminal.journal import TxnState
 from simulator.terminal.track2 import Track2
 
@@ -91,14 +93,18 @@ def test_magstripe_only_card_pays_with_an_online_pin(tmp_path: Path) -> None:
 
 def test_a_chip_card_swiped_must_be_inserted(tmp_path: Path) -> None:
     with simulation(tmp_path) as sim:
-        screens: list[str] = []
+        screens: list[ScreenId] = []
         sim.bus.subscribe(
-            lambda event: screens.append(event.detail["screen"]) if event.kind == "screen" else None
+            lambda event: (
+                screens.append(event.payload.screen)
+                if isinstance(event.payload, ScreenShown)
+                else None
+            )
         )
         result = run_sale(sim, 1234, swipe(DEBIT), insert(DEBIT), pin(DEBIT.pin), remove)
         (request,) = gateway_requests(sim)
     assert result.approved
-    assert screens.index("insert_chip") < screens.index("reading_card")
+    assert screens.index(ScreenId.INSERT_CHIP) < screens.index(ScreenId.READING_CARD)
     assert request["22"] == "051"
 
 
@@ -110,7 +116,7 @@ def test_an_unreadable_swipe_asks_for_another(tmp_path: Path) -> None:
     with simulation(tmp_path) as sim:
         result = run_sale(sim, 990, garbage, swipe(MAGSTRIPE), pin(MAGSTRIPE.pin))
         swipe_screens = [
-            e.summary for e in sim.bus.of(source="display") if e.detail["screen"] == "swipe_card"
+            e.summary for e in sim.bus.of(ScreenShown) if e.payload.screen is ScreenId.SWIPE_CARD
         ]
     assert result.approved
     assert any("Swipe failed" in text for text in swipe_screens)
@@ -123,7 +129,7 @@ def test_garbage_gpo_falls_back_to_the_stripe(tmp_path: Path) -> None:
         )
         assert result.approved, result.outcome.reason
         (request,) = gateway_requests(sim)
-        fallback = [e.summary for e in sim.bus.of(source="acquiring_app", kind="fallback")]
+        fallback = [e.summary for e in sim.bus.of(ChipFallback)]
     assert request["22"] == "801" and "55" not in request
     assert fallback and "GPO" in fallback[0]
 

@@ -34,12 +34,14 @@ from simulator.devices.card_image import CardImage
 from simulator.devices.world import SimulatedWorld
 from simulator.events import EventBus
 from simulator.gateway.builtin import BuiltinGateway
-from simulator.gateway.faults import ReplyFault
+from simulator.gateway.faults import HostFaultStruck, ReplyFault
 from simulator.gateway.ledger import LedgerEntry, Status
+from simulator.gateway.server import NoReply
+from simulator.terminal.acquiring_events import ReversalRefused
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.config import HostEndpoint, TerminalConfig
 from simulator.terminal.display import ScreenId
-from simulator.terminal.host_link import Iso8583HostLink
+from simulator.terminal.host_link import Iso8583HostLink, LinkIsoMessage, StaleReply
 from simulator.terminal.journal import SettlementState, TxnState
 from simulator.terminal.terminal import SaleHandle, Terminal
 from simulator.wire.iso8583 import Framing, Iso8583Codec, Iso8583Spec
@@ -272,9 +274,9 @@ class Shop:
     def replay_reversal(self, pick: int) -> None:
         """An earlier 0400 delivered again, as a 0401, by the network."""
         sent = [
-            {key: field["value"] for key, field in event.detail["fields"].items()}
-            for event in self.bus.of(source="host_link", kind="iso8583")
-            if event.detail.get("mti") == "0400" and event.detail.get("direction") == "out"
+            {key: field["value"] for key, field in event.payload.fields.items()}
+            for event in self.bus.of(LinkIsoMessage)
+            if event.payload.mti == "0400" and event.payload.direction == "out"
         ]
         if not sent:
             return
@@ -387,11 +389,6 @@ def test_ledger_and_journals_agree_on_every_cardholders_money(
             assert till.terminal.journal.entries(TxnState.PENDING) == []
         assert_money_adds_up(opened)
         # What this example exercised (pytest --hypothesis-show-statistics).
-        for source, kind in (
-            ("acquiring_app", "reversal_refused"),
-            ("gateway", "no_reply"),
-            ("host_link", "stale_reply"),
-            ("gateway", "fault"),
-        ):
-            if any(True for _ in opened.bus.of(source=source, kind=kind)):
-                event(f"{source} {kind}")
+        for happened in (ReversalRefused, NoReply, StaleReply, HostFaultStruck):
+            if opened.bus.of(happened):
+                event(f"{happened.source} {happened.kind}")

@@ -23,6 +23,7 @@ from simulator.gateway.ledger import Status
 from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
 from simulator.terminal.journal import TxnState
+from simulator.terminal.tracing import ApduExchanged
 from simulator.wire.iso8583 import redact_field
 
 CREDIT = cards.load("unionpay_credit")  # CVM list: online PIN, then signature
@@ -62,7 +63,7 @@ def test_wrong_online_pin_is_declined_55_and_the_card_ends_with_an_aac(tmp_path:
         result = run_sale(sim, 4560, insert(CREDIT), pin(wrong), remove)
         assert not result.approved
         assert "55" in result.outcome.reason
-        apdus = [e.summary for e in sim.bus.of(source="card_reader", kind="apdu")]
+        apdus = [e.summary for e in sim.bus.of(ApduExchanged)]
         assert apdus[-1].startswith("GENERATE AC: 80AE00")  # second AC asks for an AAC
         assert sim.terminal.journal.entries()[-1].response_code == "55"
         written = everything_written(sim)

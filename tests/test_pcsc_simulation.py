@@ -15,6 +15,8 @@ from simulator.scenario.loader import discover, load_scenario
 from simulator.scenario.runner import run_scenario
 from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
+from simulator.terminal.host_link import LinkIsoMessage
+from simulator.terminal.tracing import ApduExchanged
 
 pytestmark = [
     pytest.mark.system_package("pcscd"),
@@ -42,7 +44,7 @@ def test_purchase_over_pcsc_is_approved_and_charged_once(
         assert result.approved, result
         charges = [entry for entry in sim.gateway.ledger.transactions() if entry.charged]
         assert len(charges) == 1
-        apdus = sim.bus.of(source="card_reader", kind="apdu")
+        apdus = sim.bus.of(ApduExchanged)
         assert any("GENERATE AC" in event.summary for event in apdus)
     # The slot went back to the process's pcscd.
     assert len(private_pcscd.slots) == 2
@@ -67,7 +69,7 @@ def test_card_pulled_mid_transaction_over_pcsc_leaves_no_charge(
         assert result is not None and not result.approved
         assert "removed" in result.outcome.reason, result.outcome.reason
         assert not [entry for entry in sim.gateway.ledger.transactions() if entry.charged]
-        assert not list(sim.bus.of(source="host_link", kind="iso8583"))
+        assert not sim.bus.of(LinkIsoMessage)
 
 
 def test_unknown_card_transport_is_refused(tmp_path: Path) -> None:

@@ -20,18 +20,30 @@ from simulator.devices import cards
 from simulator.devices.printer import VirtualPrinter
 from simulator.devices.printer.port import PrinterPort
 from simulator.errors import ScenarioError
-from simulator.events import EventBus
+from simulator.events import EventBus, EventPayload
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 from simulator.shop import Shop
 from simulator.terminal.config import TerminalConfig
-from simulator.terminal.display import Display, ScreenId
-from simulator.terminal.print_queue import PrintJob, PrintQueue
+from simulator.terminal.display import Display, ScreenId, ScreenShown
+from simulator.terminal.print_queue import (
+    PrinterFaulted,
+    PrinterRecovered,
+    PrintJob,
+    PrintQueue,
+    Reprinting,
+)
 from simulator.wire.receipts import REPRINT_MARK, ReceiptTemplate
 
 P58 = PrinterProfile.load("generic_58mm")
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
 FAULT_SCENARIOS = sorted(LIBRARY.glob("printer_*.yaml"))
+
+
+def printer_events(bus: EventBus) -> list[type[EventPayload]]:
+    """What the print queue said of the printer, in order."""
+    handled = (PrinterFaulted, PrinterRecovered, Reprinting)
+    return [type(e.payload) for e in bus.events if isinstance(e.payload, handled)]
 
 
 # -- the port -------------------------------------------------------------------------
@@ -139,8 +151,8 @@ def test_a_job_that_outwaits_the_fault_stays_queued_and_prints_first_next_time()
         assert not queue.print([_job("merchant"), _job("customer")], screen=("RMB 1.00",))
     assert clock.monotonic() == pytest.approx(30.0)
     assert [job.title for job in queue.pending] == ["merchant", "customer"]
-    assert [e.kind for e in bus.of(source="printer")] == ["fault"]
-    assert "小票未打印" in list(bus.of(kind="screen"))[-1].summary
+    assert printer_events(bus) == [PrinterFaulted]
+    assert "小票未打印" in bus.of(ScreenShown)[-1].summary
     printer.state = PrinterStatus()
     with clock.actor():
         assert queue.print([_job("next sale")])
@@ -164,7 +176,7 @@ def test_a_transient_failure_is_reprinted_with_the_marker() -> None:
     with clock.actor():
         assert queue.print([_job("merchant")])
     assert [REPRINT_MARK in d.plain_text() for d in printer.printed] == [True]
-    assert [e.kind for e in bus.of(source="printer")] == ["reprint"]
+    assert printer_events(bus) == [Reprinting]
 
 
 def test_the_fault_screen_says_what_to_do() -> None:
@@ -173,8 +185,8 @@ def test_the_fault_screen_says_what_to_do() -> None:
     queue, bus, clock = _queue(printer, wait=5.0)
     with clock.actor():
         queue.print([_job("merchant")], screen=("RMB 9.99",))
-    fault_screen = next(e for e in bus.of(kind="screen") if "打印机盖未关" in e.summary)
-    assert fault_screen.detail["screen"] == ScreenId.PRINTER_FAULT.value
+    fault_screen = next(e for e in bus.of(ScreenShown) if "打印机盖未关" in e.summary)
+    assert fault_screen.payload.screen is ScreenId.PRINTER_FAULT
     assert "RMB 9.99" in fault_screen.summary and "Close the printer cover" in fault_screen.summary
 
 
@@ -265,9 +277,9 @@ def test_paper_out_mid_receipt_is_reprinted_once_and_paid_once(
         assert "POS签购单" in torn.text and REPRINT_MARK not in torn.text
         assert len(sim.terminal.journal.entries()) == 1
         assert [t.status for t in sim.gateway.ledger.transactions()] == ["approved"]
-        kinds = [e.kind for e in sim.bus.of(source="printer")]
-        assert kinds.count("fault") == 1 and kinds.count("reprint") == 1
-        assert kinds.index("fault") < kinds.index("recovered") < kinds.index("reprint")
+        kinds = printer_events(sim.bus)
+        assert kinds.count(PrinterFaulted) == 1 and kinds.count(Reprinting) == 1
+        assert kinds.index(PrinterFaulted) < kinds.index(PrinterRecovered) < kinds.index(Reprinting)
         assert sim.terminal.display.screen.id is ScreenId.PAID
         assert "打印机" not in sim.terminal.display.screen.text()
 

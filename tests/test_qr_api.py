@@ -15,6 +15,7 @@ from simulator.events import EventBus
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.gateway.ledger import SCHEMA_VERSION, Ledger
 from simulator.gateway.ledger.store import VERSION_1
+from simulator.gateway.qr.http import QrApiCall
 from simulator.gateway.qr.signing import sign
 
 
@@ -291,10 +292,11 @@ def test_every_request_is_an_http_event_with_the_code_masked(
     gateway, client = qr
     client.micropay("E1", 100, UNIONPAY)
     client.query("E1")
-    events = [e for e in gateway.server._bus.events if e.kind == "http"]
+    events = gateway.server._bus.of(QrApiCall)
     assert [e.summary for e in events] == [
         "POST /v1/micropay -> 200 SUCCESS",
         "GET /v1/orders/E1 -> 200 SUCCESS",
     ]
+    assert events[0].payload.request["auth_code"] == "*" * 15 + UNIONPAY[-4:]
     assert events[0].detail["request"]["auth_code"] == "*" * 15 + UNIONPAY[-4:]
     assert all(e.source == "gateway" for e in events)

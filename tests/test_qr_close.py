@@ -29,7 +29,8 @@ from drivers.clock import RealClock
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER
 from simulator.terminal.journal import QrState
-from simulator.terminal.qr_link import QrGatewayUnreachable
+from simulator.terminal.qr_link import QrGatewayUnreachable, QrHttpCall
+from simulator.terminal.tracing import Said
 
 NOTIFY = "http://127.0.0.1:9/notify"  # the discard port: nobody listens
 
@@ -182,11 +183,9 @@ def test_a_customer_paying_between_the_last_query_and_the_close_keeps_the_paymen
             "POST /v1/close",
             f"GET /v1/orders/{order}",  # ORDER_PAID: the payment's details
         ]
-        refused = [
-            e.detail["body"]
-            for e in sim.bus.of(source="qr_link", kind="http")
-            if e.detail.get("direction") == "in"
-        ][-2]
+        refused = [e.payload.body for e in sim.bus.of(QrHttpCall) if e.payload.direction == "in"][
+            -2
+        ]
         assert refused["error_code"] == "ORDER_PAID"
         (charged,) = sim.gateway.qr.orders()
         assert (charged.trade_state, charged.charged_fen) == ("SUCCESS", 1234)
@@ -194,7 +193,7 @@ def test_a_customer_paying_between_the_last_query_and_the_close_keeps_the_paymen
         assert result.outcome.detail is not None
         assert result.outcome.detail.transaction_id == charged.transaction_id
         assert "paid" in screens(sim)
-        said = [e.detail["text"] for e in sim.bus.of(source="speaker", kind="utterance")]
+        said = [e.payload.text for e in sim.bus.of(Said)]
         assert said == ["微信收款十二点三四元"]
         printer = sim.world.printer
         assert printer is not None

@@ -12,6 +12,7 @@ from qr_helpers import Receiver, running_gateway
 
 from simulator.clock import VirtualClock
 from simulator.gateway.qr.channels import QrChannels
+from simulator.gateway.qr.notify import NotifyFailed, NotifySent
 from simulator.wire import emvco
 
 WECHAT_SCHEDULE = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800,
@@ -88,19 +89,18 @@ def test_notify_retries_follow_the_schedule_on_virtual_time(tmp_path: Path) -> N
             t0 = clock.monotonic()
             assert clock.wait_until(lambda: receiver.count() == 16, 2 * 24 * 3600)
             clock.sleep(QUIET)
-            events = [e for e in gateway.server._bus.events if e.kind == "notify"]
+            bus = gateway.server._bus
+            sent, failed = bus.of(NotifySent), bus.of(NotifyFailed)
     finally:
         receiver.close()
     real = time.perf_counter() - started
-    sent = [e for e in events if e.detail["phase"] == "send"]
-    failed = [e for e in events if e.detail["phase"] == "failed"]
     expected = [t0 + offset for offset in itertools.accumulate([DELAY, *WECHAT_SCHEDULE])]
     assert [at for at, _, _ in receiver.received] == expected
     assert [e.at for e in sent] == [e.at for e in failed] == expected
     assert expected[-1] - t0 >= 24 * 3600
     assert failed[-1].summary.endswith("gave up")
-    assert [e.detail["attempt"] for e in sent] == list(range(1, 17))
-    assert [e.detail["retry_in"] for e in failed] == [*WECHAT_SCHEDULE, None]
+    assert [e.payload.attempt for e in sent] == list(range(1, 17))
+    assert [e.payload.retry_in for e in failed] == [*WECHAT_SCHEDULE, None]
     assert real < 1.0, f"24 h of retries took {real:.2f} s of real time"
 
 

@@ -18,8 +18,9 @@ from qr_helpers import ALIPAY, WECHAT, DripReceiver, Receiver, running_gateway
 from drivers.clock import Clock, RealClock
 from simulator.clock import VirtualClock
 from simulator.events import EventBus
+from simulator.gateway.problems import LimitReached
 from simulator.gateway.qr.channels import QrChannels
-from simulator.gateway.qr.notify import Notifier
+from simulator.gateway.qr.notify import Notifier, NotifyDropped, NotifyFailed
 
 CHANNELS = QrChannels.load()
 DELAY = CHANNELS.notify_delay_seconds
@@ -28,13 +29,7 @@ REAL_WAIT = 60.0  # real seconds to wait for what must happen (a loaded machine)
 
 
 def failed(bus: EventBus, out_trade_no: str) -> list[str]:
-    return [
-        e.summary
-        for e in bus.events
-        if e.kind == "notify"
-        and e.detail.get("phase") == "failed"
-        and e.detail.get("out_trade_no") == out_trade_no
-    ]
+    return [e.summary for e in bus.of(NotifyFailed) if e.payload.out_trade_no == out_trade_no]
 
 
 def test_a_receiver_that_never_finishes_holds_up_no_other_on_the_real_clock(
@@ -100,11 +95,9 @@ def test_pending_notifies_are_bounded(clock: Clock) -> None:
                 delay=3600 + n,  # not due during the test
             )
         assert notifier.pending == 3
-        dropped = [
-            e.detail["out_trade_no"] for e in bus.events if e.detail.get("phase") == "dropped"
-        ]
+        dropped = [e.payload.out_trade_no for e in bus.of(NotifyDropped)]
         assert dropped == ["Q2", "Q3"]  # the latest due of those never tried
-        (line,) = [e.summary for e in bus.events if e.kind == "limit"]
+        (line,) = [e.summary for e in bus.of(LimitReached)]
         assert line == (
             "notify queue full (3 pending): dropping the notifies retried most often to make room"
         )

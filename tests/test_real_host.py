@@ -29,7 +29,9 @@ from simulator.fleet.plan import terminal_ids
 from simulator.fleet.report import percentile
 from simulator.gateway.builtin import BuiltinGateway
 from simulator.gateway.ledger import Ledger
+from simulator.gateway.server import HostIsoMessage
 from simulator.terminal.config import ENDPOINT_PARAMS, HostEndpoint, TerminalConfig
+from simulator.terminal.host_link import LinkIsoMessage
 from simulator.terminal.terminal import Terminal
 from simulator.wire.iso8583 import ASCII_HEADER, Framing, Iso8583Codec, Iso8583Spec, swapped_tpdu
 from simulator.wire.mac import MacError, MessageMac, parse_mac_key, retail_mac
@@ -299,7 +301,7 @@ def test_a_bad_mac_is_refused_with_a0_and_never_charged(
     with pytest.raises(MacError, match="no MAC"):
         MessageMac(CODEC, MAC_KEY).verify_reply(reply_raw, {**reply, "39": "00"})
     assert len(foreign_host.gateway.ledger) == 0
-    notes = [e.detail.get("note", "") for e in foreign_host.bus.events if e.kind == "iso8583"]
+    notes = [e.payload.note or "" for e in foreign_host.bus.of(HostIsoMessage)]
     assert any("refused (A0)" in note for note in notes)
 
 
@@ -316,7 +318,7 @@ def test_an_untraced_host_answers_without_message_events(tmp_path: Path) -> None
     finally:
         gateway.stop()
     assert CODEC.decode(reply_raw)["39"] == "00"
-    assert [event for event in bus.events if event.kind == "iso8583"] == []
+    assert not bus.of(HostIsoMessage) and not bus.of(LinkIsoMessage)
 
 
 def test_mac_key_never_reaches_events(foreign_host: ForeignHost) -> None:

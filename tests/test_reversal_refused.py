@@ -19,6 +19,7 @@ from simulator.devices import cards
 from simulator.gateway.faults import ReplyFault
 from simulator.gateway.ledger import Status
 from simulator.shop import Shop
+from simulator.terminal.acquiring_events import ReversalRefused
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import SettlementState, TxnState
@@ -94,8 +95,8 @@ def test_a_refused_reversal_books_the_sale_and_the_batch_balances(tmp_path: Path
             rrn,
         )
         assert "reversal refused (12)" in sale_row.reason
-        (refused,) = sim.bus.of(source="acquiring_app", kind="reversal_refused")
-        assert refused.detail["rrn"] == rrn and refused.detail["operation"] == "sale"
+        (refused,) = sim.bus.of(ReversalRefused)
+        assert refused.payload.rrn == rrn and refused.payload.operation == "sale"
         (settlement,) = sim.terminal.journal.settlements()
         assert settlement.state is SettlementState.BALANCED
         assert (settlement.debit_total, settlement.credit_total) == (10000, 10000)

@@ -21,6 +21,7 @@ from simulator.devices import cards
 from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.faults import ReplyFault
 from simulator.gateway.ledger import SCHEMA_VERSION, Ledger, Status
+from simulator.gateway.server import HostIsoMessage
 from simulator.shop import Shop
 from simulator.terminal.cashier_app import SaleResult
 from simulator.terminal.journal import BATCH_WRAP, Journal, SettlementState, TxnState
@@ -268,7 +269,7 @@ def test_reversals_owed_go_out_before_the_totals(tmp_path: Path) -> None:
         (close,) = sim.terminal.journal.settlements()
         assert close.state is SettlementState.BALANCED
         assert sim.terminal.journal.entries(TxnState.REVERSAL_PENDING) == []
-        mtis = [e.detail["mti"] for e in sim.bus.of(source="gateway", kind="iso8583")]
+        mtis = [e.payload.mti for e in sim.bus.of(HostIsoMessage)]
         assert mtis.index("0500") > max(i for i, mti in enumerate(mtis) if mti == "0400")
 
 

@@ -11,6 +11,7 @@ from test_tui_app import make_simulation, screen_of, until
 from test_tui_qr import choose, paid
 from textual.pilot import Pilot
 
+from simulator.gateway.server import HostIsoMessage
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER
 from simulator.tui.app import PossimApp
 from simulator.tui.widgets.ledger import LedgerPanel
@@ -86,7 +87,7 @@ def test_escape_cancels_a_card_sale_waiting_for_the_card(tmp_path: Path) -> None
                 )
                 await pilot.press("escape")
                 await cancelled(pilot, app, CANCELLED_BY_CASHIER)
-                assert list(sim.bus.of(source="gateway", kind="iso8583")) == []
+                assert sim.bus.of(HostIsoMessage) == []
                 assert sim.terminal.journal.entries() == []
 
     asyncio.run(scenario())

@@ -21,11 +21,12 @@ from types import FrameType
 from drivers.clock import RealClock
 from simulator.cli import backoffice
 from simulator.errors import GatewayError, SimulatorError
-from simulator.events import Event, EventBus
+from simulator.events import Event, EventBus, Problem
 from simulator.gateway.builtin import BuiltinGateway, ServerLimits
 from simulator.gateway.issuers import DEFAULT_ISSUERS
 from simulator.gateway.listener import open_files_limit
 from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS
+from simulator.gateway.problems import LimitReached
 from simulator.gateway.qr.delivery import DEFAULT_MAX_IN_FLIGHT
 from simulator.gateway.service_thread import is_loopback
 from simulator.wire.iso8583 import BINARY_HEADER, DEFAULT_SPEC, HEADER_KINDS
@@ -220,7 +221,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     output_lock = threading.Lock()
 
     def show(event: Event) -> None:
-        if args.quiet and event.kind not in ("error", "limit"):
+        if args.quiet and not isinstance(event.payload, (Problem, LimitReached)):
             return
         with output_lock:
             print(event.line(), flush=True)

@@ -24,15 +24,15 @@ import contextlib
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from aiohttp import web
 
 from drivers.clock import Clock
-from simulator.events import EventBus
+from simulator.events import SUMMARY_ONLY, EventBus, EventPayload
+from simulator.gateway.problems import SOURCE
 
-SOURCE = "gateway"
 PEER_CLOSE_WAIT = 5.0  # real seconds for the terminal to close its end after ours
 # The customers' phones and the back office's statement downloads are not the
 # terminal's traffic.
@@ -61,6 +61,35 @@ class ReplyFault:
         else:
             what = f"reply delayed {self.delay:g} s"
         return what if self.message_kind is None else f"{what} ({self.message_kind})"
+
+
+@attrs.frozen
+class HostFaultStruck(EventPayload):
+    """An armed fault strikes a reply to (or the request of) message ``mti``."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "fault"
+
+    mti: str
+    fault: ReplyFault
+
+    def summary(self) -> str:
+        return f"gateway_fault: {self.mti}: {self.fault.describe()}"
+
+    def detail(self) -> dict[str, Any]:
+        detail: dict[str, Any] = {"mti": self.mti, **attrs.asdict(self.fault)}
+        if not self.fault.lose_request:
+            del detail["lose_request"]  # the reply faults' events as they always were
+        return detail
+
+
+@attrs.frozen
+class LateReplyNotSent(EventPayload):
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "fault"
+
+    def summary(self) -> str:
+        return "late reply not sent: the terminal hung up"
 
 
 class _Armed:
@@ -127,12 +156,7 @@ class HostFaults(_Armed):
 
     def announce(self, fault: ReplyFault, mti: str) -> None:
         """The fault event, published as the fault strikes."""
-        detail = attrs.asdict(fault)
-        if not fault.lose_request:
-            del detail["lose_request"]  # the reply faults' events as they always were
-        self._bus.publish(
-            SOURCE, "fault", f"gateway_fault: {mti}: {fault.describe()}", mti=mti, **detail
-        )
+        self._bus.publish(HostFaultStruck(mti, fault))
 
     async def deliver(
         self,
@@ -203,7 +227,7 @@ class HostFaults(_Armed):
         self, frame: bytes, writer: asyncio.StreamWriter, publish_reply: Callable[[], None]
     ) -> bool:
         if writer.is_closing():
-            self._bus.publish(SOURCE, "fault", "late reply not sent: the terminal hung up")
+            self._bus.publish(LateReplyNotSent())
             return False
         publish_reply()
         try:
@@ -235,6 +259,24 @@ class HttpFault:
         return f"answer delayed {self.delay:g} s"
 
 
+@attrs.frozen
+class HttpFaultStruck(EventPayload):
+    """An armed fault strikes one of the terminal's QR API requests."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "fault"
+
+    method: str = attrs.field(metadata=SUMMARY_ONLY)
+    path: str
+    fault: HttpFault
+
+    def summary(self) -> str:
+        return f"qr_gateway_fault: {self.method} {self.path}: {self.fault.describe()}"
+
+    def detail(self) -> dict[str, Any]:
+        return {"path": self.path, **attrs.asdict(self.fault)}
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -253,11 +295,7 @@ class HttpFaults(_Armed):
         fault: HttpFault | None = self.take()
         if fault is None:
             return await handler(request)
-        self._bus.publish(
-            SOURCE, "fault",
-            f"qr_gateway_fault: {request.method} {request.path}: {fault.describe()}",
-            path=request.path, **attrs.asdict(fault),
-        )  # fmt: skip
+        self._bus.publish(HttpFaultStruck(request.method, request.path, fault))
         if fault.status is not None:
             return web.json_response(
                 {"error_code": "SERVICE_UNAVAILABLE", "message": "qr_gateway_fault"},

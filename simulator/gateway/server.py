@@ -29,24 +29,82 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
+
+import attrs
 
 from drivers.clock import Clock
 from simulator.errors import SimulatorError
-from simulator.events import EventBus
+from simulator.events import OMIT_NONE, SUMMARY_ONLY, EventBus, EventPayload
 from simulator.gateway.acquirer import ECHO_OTHER, AcquirerHost, Decision, message_kind
 from simulator.gateway.faults import HostFaults
 from simulator.gateway.listener import Listener, Slot
+from simulator.gateway.problems import SOURCE, ConnectionProblem, GatewayProblem, LimitReached
 from simulator.gateway.service_thread import ServiceThread
 from simulator.wire.iso8583 import Framing, Iso8583Codec, is_request, response_mti, summarize
 from simulator.wire.mac import MAC_REFUSED, MacError, MessageMac
 
-SOURCE = "gateway"
 DEFAULT_MAX_MESSAGE = 8192  # bytes; ISO 8583 messages are far smaller
 DEFAULT_FRAME_TIMEOUT = 10.0  # real seconds from a frame's first byte to its last
 DEFAULT_IDLE_TIMEOUT = 120.0  # real seconds a connection may wait between frames
 DEFAULT_MAX_CONNECTIONS = 512
 _SHUTDOWN_GRACE = 5.0  # seconds for connections to wind down on stop()
+
+
+@attrs.frozen
+class HostIsoMessage(EventPayload):
+    """An ISO 8583 message as the acquirer host saw it: a request ``in``, a reply
+    ``out`` (card data redacted)."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "iso8583"
+
+    direction: str
+    mti: str
+    fields: Mapping[str, Mapping[str, str]]  # number -> {name, value}
+    peer: str  # "connection #N from HOST"
+    note: str | None = attrs.field(metadata=OMIT_NONE, default=None)  # why the host decided so
+    # MTI, STAN, amount, masked PAN, RRN, RC.
+    headline: str = attrs.field(metadata=SUMMARY_ONLY, default="")
+
+    def value(self, field: str) -> str | None:
+        """Field ``field``'s (redacted) value; None if the message does not carry it."""
+        described = self.fields.get(field)
+        return None if described is None else described.get("value")
+
+    def summary(self) -> str:
+        return f"{self.direction:>3} {self.headline}"
+
+
+@attrs.frozen
+class NoReply(EventPayload):
+    """The host decided to send no reply (a magic amount, a request it cannot answer)."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "no_reply"
+
+    direction: str = attrs.field(default="none", init=False)
+    mti: str
+    peer: str
+    note: str
+    headline: str = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return f"{self.headline}: no reply ({self.note})"
+
+
+@attrs.frozen
+class ConnectionIdle(EventPayload):
+    """A connection sent no frame for the idle timeout: the host closed it."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "closed"
+
+    peer: str
+    idle_timeout: float = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return f"{self.peer}: no frame for {self.idle_timeout:g} s; connection closed"
 
 
 class _FrameError(Exception):
@@ -177,12 +235,7 @@ class GatewayServer(ServiceThread):
                 if not await self._serve_frame(body, writer, peer, reader):
                     self._clock.work_done()
         except _Idle:
-            self._bus.publish(
-                SOURCE,
-                "closed",
-                f"{peer}: no frame for {self._idle_timeout:g} s; connection closed",
-                peer=peer,
-            )
+            self._bus.publish(ConnectionIdle(peer, self._idle_timeout or 0.0))
         except _FrameError as exc:
             self._publish_error(peer, str(exc))
             unanswered_frame = True
@@ -277,13 +330,7 @@ class GatewayServer(ServiceThread):
             ) from None
         if decision.reply is None:
             self._bus.publish(
-                SOURCE,
-                "no_reply",
-                f"{summarize(request)}: no reply ({decision.note})",
-                direction="none",
-                mti=request.get("t", ""),
-                peer=peer,
-                note=decision.note,
+                NoReply(request.get("t", ""), peer, decision.note, summarize(request))
             )
             return False
         try:
@@ -334,24 +381,24 @@ class GatewayServer(ServiceThread):
     ) -> None:
         if not self._trace:
             return
-        detail: dict[str, Any] = {
-            "direction": direction,
-            "mti": fields.get("t", ""),
-            "fields": self._codec.describe(fields),
-            "peer": peer,
-        }
-        if note is not None:
-            detail["note"] = note
-        self._bus.publish(SOURCE, "iso8583", f"{direction:>3} {summarize(fields)}", **detail)
+        message = HostIsoMessage(
+            direction,
+            fields.get("t", ""),
+            self._codec.describe(fields),
+            peer,
+            note,
+            summarize(fields),
+        )
+        self._bus.publish(message)
 
     def _publish_error(self, peer: str, problem: str) -> None:
-        self._bus.publish(SOURCE, "error", f"{peer}: {problem}; connection closed", peer=peer)
+        self._bus.publish(ConnectionProblem(f"{peer}: {problem}; connection closed", peer))
 
     def _publish_limit(self, line: str) -> None:
-        self._bus.publish(SOURCE, "limit", line)
+        self._bus.publish(LimitReached(line))
 
     def _report_loop_error(self, line: str) -> None:
-        self._bus.publish(SOURCE, "error", f"ISO 8583 host: {line}")
+        self._bus.publish(GatewayProblem(f"ISO 8583 host: {line}"))
 
 
 if sys.version_info >= (3, 11):

@@ -8,9 +8,14 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from datetime import date
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+import attrs
+
+from simulator.events import SUMMARY_ONLY, EventPayload
 from simulator.gateway.backoffice.entries import CHANNELS
 from simulator.gateway.backoffice.faults import StatementFault
 from simulator.gateway.backoffice.service import BackofficeDay, run_day
@@ -22,11 +27,44 @@ from simulator.wire.money import format_yuan
 SOURCE = "backoffice"
 
 
+@attrs.frozen
+class StatementFaultArmed(EventPayload):
+    """A channel's statement will differ from the ledger (docs/backoffice.md)."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "fault"
+
+    fault: StatementFault = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return f"statement fault armed: {self.fault.describe()}"
+
+
+@attrs.frozen
+class Reconciled(EventPayload):
+    """The back office reconciled a day: the report, as ``ReconcileReport.as_dict()``."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "reconcile"
+
+    report: Mapping[str, Any]
+    day: date = attrs.field(metadata=SUMMARY_ONLY)
+    matched: int = attrs.field(metadata=SUMMARY_ONLY)
+    exceptions: int = attrs.field(metadata=SUMMARY_ONLY)
+    net_fen: int = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return (
+            f"{self.day}: {self.matched} matched, {self.exceptions} exception(s), "
+            f"net RMB {format_yuan(self.net_fen)}"
+        )
+
+
 class Backoffice(HandsBase):
     def statement_fault(self, fault: StatementFault) -> None:
         """Make a channel's statement differ from the ledger when the channel writes it."""
         self.gateway.qr_server.api.statements.arm(fault)
-        self.bus.publish(SOURCE, "fault", f"statement fault armed: {fault.describe()}")
+        self.bus.publish(StatementFaultArmed(fault))
 
     def reconcile(self, day: date) -> BackofficeDay:
         """Download every channel's statement for ``day`` from the gateway (signed with
@@ -40,11 +78,13 @@ class Backoffice(HandsBase):
             result = run_day(db, day, merchant_id, profile, files=files)
         report = result.report
         self.bus.publish(
-            SOURCE,
-            "reconcile",
-            f"{day}: {report.matched_total} matched, {len(report.exceptions)} exception(s), "
-            f"net RMB {format_yuan(result.merged.total.net_fen)}",
-            report=report.as_dict(),
+            Reconciled(
+                report.as_dict(),
+                day,
+                report.matched_total,
+                len(report.exceptions),
+                result.merged.total.net_fen,
+            )
         )
         return result
 

@@ -1,13 +1,20 @@
 """Hands on the simulated host side: faults armed on the acquirer host and the QR
-gateway, notifies replayed and forged, a sale the terminal never recorded."""
+gateway, notifies replayed and forged, a sale the terminal never recorded.
+
+Their events are published under the hands' ``actor`` (``scenario``, ``counter``).
+"""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
+from typing import ClassVar
+
+import attrs
 
 from simulator.devices.card_image import CardImage
+from simulator.events import SUMMARY_ONLY, EventPayload
 from simulator.gateway.faults import HttpFault, ReplyFault
 from simulator.hands.base import HandsBase, HandsError
 from simulator.terminal.authorisation import OPERATIONS, transmission_time
@@ -18,12 +25,50 @@ from simulator.wire.money import format_yuan
 _FOREIGN_STAN_BASE = 900_000
 
 
-def host_fault_text(fault: ReplyFault, times: int) -> str:
-    return f"acquirer host: next {fault.describe()}" + (f" x{times}" if times > 1 else "")
+def _times(times: int) -> str:
+    return f" x{times}" if times > 1 else ""
 
 
-def qr_fault_text(fault: HttpFault, times: int) -> str:
-    return f"QR gateway: next request {fault.describe()}" + (f" x{times}" if times > 1 else "")
+@attrs.frozen
+class HostFaultArmed(EventPayload):
+    """The acquirer host's next ``times`` replies will go wrong as ``fault`` says."""
+
+    kind: ClassVar[str] = "fault"
+
+    fault: ReplyFault = attrs.field(metadata=SUMMARY_ONLY)
+    times: int = 1
+
+    def summary(self) -> str:
+        return f"acquirer host: next {self.fault.describe()}{_times(self.times)}"
+
+
+@attrs.frozen
+class QrFaultArmed(EventPayload):
+    """The QR gateway's answers to the terminal's next ``times`` requests will go wrong."""
+
+    kind: ClassVar[str] = "fault"
+
+    fault: HttpFault = attrs.field(metadata=SUMMARY_ONLY)
+    times: int = 1
+
+    def summary(self) -> str:
+        return f"QR gateway: next request {self.fault.describe()}{_times(self.times)}"
+
+
+@attrs.frozen
+class UnrecordedSale(EventPayload):
+    """The host approved (or not) a sale on the terminal's id that it never recorded."""
+
+    kind: ClassVar[str] = "unrecorded_sale"
+
+    response_code: str  # DE39, "none" if the host did not answer
+    amount_fen: int = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return (
+            f"host approved a sale the terminal never recorded: RMB "
+            f"{format_yuan(self.amount_fen)}, DE39 {self.response_code}"
+        )
 
 
 class Host(HandsBase):
@@ -37,7 +82,7 @@ class Host(HandsBase):
         host, port = server.address
         self.bus.add_secret(f"{host}:{port}", f"{host}:<port>")
         server.faults.arm(fault, times)
-        self.bus.publish(self.actor, "fault", host_fault_text(fault, times), times=times)
+        self.bus.publish(HostFaultArmed(fault, times), source=self.actor)
 
     def qr_gateway_fault(self, fault: HttpFault, times: int = 1) -> None:
         """The QR gateway's answers to the terminal's next ``times`` requests go wrong."""
@@ -45,7 +90,7 @@ class Host(HandsBase):
         # As for host_fault: the terminal's errors name the API's ephemeral port.
         self.bus.add_secret(qr_server.base_url, qr_server.base_url.rsplit(":", 1)[0] + ":<port>")
         qr_server.api.faults.arm(fault, times)
-        self.bus.publish(self.actor, "fault", qr_fault_text(fault, times), times=times)
+        self.bus.publish(QrFaultArmed(fault, times), source=self.actor)
 
     def replay_notify(self, out_trade_no: str) -> None:
         """The gateway sends order ``out_trade_no``'s payment notify again (a duplicate)."""
@@ -84,7 +129,7 @@ class Host(HandsBase):
         """The host approves a magnetic-stripe sale on this terminal's id and open batch
         that the terminal never recorded; its response code ("none": no reply)."""
         config = self.terminal.config
-        foreign = sum(1 for e in self.bus.events if e.kind == "unrecorded_sale")
+        foreign = len(self.bus.of(UnrecordedSale))
         _, processing_code, type_code, _ = OPERATIONS["sale"]
         request = {
             "t": "0200",
@@ -104,11 +149,5 @@ class Host(HandsBase):
         }
         reply = self.gateway.acquirer.handle(request)
         code = "none" if reply is None else reply.get("39", "?")
-        self.bus.publish(
-            self.actor,
-            "unrecorded_sale",
-            f"host approved a sale the terminal never recorded: RMB "
-            f"{format_yuan(amount_fen)}, DE39 {code}",
-            response_code=code,
-        )
+        self.bus.publish(UnrecordedSale(code, amount_fen), source=self.actor)
         return code

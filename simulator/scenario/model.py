@@ -33,16 +33,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 import attrs
 
 from simulator.errors import ScenarioError, SimulatorError
+from simulator.events import SUMMARY_ONLY, EventPayload
 
 if TYPE_CHECKING:
     from simulator.clock import VirtualClock
     from simulator.devices.card_image import CardImage
-    from simulator.events import Event
+    from simulator.events import Envelope, Event
     from simulator.gateway.backoffice.service import BackofficeDay
     from simulator.hands import Hands
     from simulator.terminal.cashier_app import SaleResult
     from simulator.terminal.terminal import SaleHandle
-    from simulator.view import Seen, ShopView
+    from simulator.view import ShopView
 
 DEFAULT_WITHIN = 120.0  # virtual seconds an expectation may wait
 
@@ -137,7 +138,34 @@ class ExpectationFailed(SimulatorError):
         super().__init__(where + message)
 
 
-R = TypeVar("R", bound="Seen")
+R = TypeVar("R", bound="Envelope[Any]")
+
+
+@attrs.frozen
+class StepStarted(EventPayload):
+    """The runner starts a step (published by :mod:`simulator.scenario.runner`; here so
+    that the reports, which the runner imports, can read it too)."""
+
+    source: ClassVar[str] = "scenario"
+    kind: ClassVar[str] = "step"
+
+    keyword: str
+    line: int
+    description: str = attrs.field(metadata=SUMMARY_ONLY)  # Step.describe()
+
+    def summary(self) -> str:
+        return f"line {self.line}: {self.description}"
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> StepStarted | None:
+        """The step a ``transcript.jsonl`` record starts, if it is a step's record."""
+        if record.get("source") != cls.source or record.get("kind") != cls.kind:
+            return None
+        detail = record["detail"]
+        prefix = f"line {detail['line']}: "
+        summary = str(record["summary"])
+        description = summary[len(prefix) :] if summary.startswith(prefix) else summary
+        return cls(str(detail["keyword"]), int(detail["line"]), description)
 
 
 @attrs.define
@@ -247,5 +275,6 @@ __all__ = [
     "Scenario",
     "Step",
     "StepContext",
+    "StepStarted",
     "Where",
 ]

@@ -194,7 +194,7 @@ class Pos:
     @property
     def speech(self) -> list[str]:
         """Every announcement the speaker made."""
-        return [utterance.text for utterance in self.view.utterances()]
+        return [utterance.payload.text for utterance in self.view.utterances()]
 
     @property
     def ledger(self) -> list[LedgerEntry]:

@@ -34,6 +34,7 @@ from simulator.scenario.model import (
     RunState,
     Scenario,
     Step,
+    StepStarted,
 )
 from simulator.scenario.report.artifacts import PrinterTap, write_scenario_artifacts
 from simulator.shop import Shop
@@ -250,13 +251,7 @@ def run_scenario(
                     shop.clock.settle()
                     if observer is not None:
                         observer.before_step(run, step)
-                    shop.bus.publish(
-                        "scenario",
-                        "step",
-                        f"line {step.line}: {step.describe()}",
-                        keyword=step.keyword,
-                        line=step.line,
-                    )
+                    shop.bus.publish(StepStarted(step.keyword, step.line, step.describe()))
                     try:
                         run.run_step(step)
                     except ExpectationFailed as exc:

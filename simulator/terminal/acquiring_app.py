@@ -48,6 +48,7 @@ from drivers.pin_entry import PinEntry
 from drivers.wire import ber_tlv as tlv
 from drivers.wire.masking import mask_track2
 from simulator.events import EventBus
+from simulator.terminal.acquiring_events import ApplicationSelected, ChipFallback
 from simulator.terminal.authorisation import AuthorisationCard, Authoriser
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
@@ -347,13 +348,7 @@ class AcquiringApp:
         amount = format_yuan(order.amount_fen)
         self._bus.add_secret(card.pan, card.masked_pan)
         self._bus.add_secret(card.track2, mask_track2(card.track2))
-        self._bus.publish(
-            "acquiring_app",
-            "application",
-            f"application {card.aid} {card.label}",
-            aid=card.aid,
-            label=card.label,
-        )
+        self._bus.publish(ApplicationSelected(card.aid, card.label))
         cvm = kernel.verify_cardholder(self._pin_source(amount))
         fields = {
             "2": card.pan,
@@ -402,7 +397,7 @@ class AcquiringApp:
     def _fallback(
         self, order: PaymentOrder, reason: str, refund: _RefundOf | None = None
     ) -> PaymentOutcome:
-        self._bus.publish("acquiring_app", "fallback", f"chip failed, fallback: {reason}")
+        self._bus.publish(ChipFallback(reason))
         self._display.show(
             ScreenId.SWIPE_CARD, "请刷卡 Please swipe the card", "芯片读卡失败 Chip read failed"
         )

@@ -28,6 +28,7 @@ from drivers.clock import Clock
 from drivers.errors import DriverError
 from simulator.errors import Iso8583Error
 from simulator.events import EventBus
+from simulator.terminal.acquiring_events import AppProblem, ReversalRefused
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import PaymentOrder, PaymentOutcome, TransactionDetail
 from simulator.terminal.display import Display, ScreenId
@@ -202,7 +203,7 @@ class Authoriser:
             return self._cancelled(f"acquirer host unavailable: {exc}")
         except (ConnectionLost, Iso8583Error) as exc:
             # The request may have been processed: treat it as unanswered.
-            self._bus.publish("acquiring_app", "error", f"no usable host reply: {exc}")
+            self._bus.publish(AppProblem(f"no usable host reply: {exc}"))
 
         if reply is None:
             self._complete(complete, None, None)
@@ -285,7 +286,7 @@ class Authoriser:
         try:
             return complete(response_code, reply)
         except (DriverError, EmvError) as exc:
-            self._bus.publish("acquiring_app", "error", f"card completion failed: {exc}")
+            self._bus.publish(AppProblem(f"card completion failed: {exc}"))
             return False
 
     def _purchase_request(
@@ -347,7 +348,7 @@ class Authoriser:
             try:
                 reply = self._host.exchange(request, self._timeouts.host)
             except (HostUnavailable, Iso8583Error) as exc:
-                self._bus.publish("acquiring_app", "error", f"reversal not delivered: {exc}")
+                self._bus.publish(AppProblem(f"reversal not delivered: {exc}"))
                 continue
             if reply is not None and reply.get("t") == "0410":
                 if reply.get("39") == REVERSAL_REFUSED:
@@ -358,16 +359,15 @@ class Authoriser:
                 )
                 return ReversalResult.REVERSED
         self._bus.publish(
-            "acquiring_app",
-            "error",
-            f"reversal of STAN {entry.stan} still pending after "
-            f"{self._timeouts.reversal_attempts} attempts; it will be retried",
+            AppProblem(
+                f"reversal of STAN {entry.stan} still pending after "
+                f"{self._timeouts.reversal_attempts} attempts; it will be retried"
+            )
         )
         return ReversalResult.PENDING
 
     def _original_stands(self, entry: JournalEntry, reply: Mapping[str, str]) -> None:
         """The host refused the reversal: book the original as the host keeps it."""
-        what = OPERATIONS[entry.operation][3]
         reason = (
             f"reversal refused ({REVERSAL_REFUSED}): the host keeps this {entry.operation}, "
             "money was already given back against it"
@@ -381,13 +381,14 @@ class Authoriser:
             reason=reason,
         )
         self._bus.publish(
-            "acquiring_app",
-            "reversal_refused",
-            f"{what} STAN {entry.stan} ({format_yuan(entry.amount_fen)}): {reason}",
-            stan=entry.stan,
-            rrn=entry.rrn,
-            operation=entry.operation,
-            amount_fen=entry.amount_fen,
+            ReversalRefused(
+                entry.stan,
+                entry.rrn,
+                entry.operation,
+                entry.amount_fen,
+                OPERATIONS[entry.operation][3],
+                reason,
+            )
         )
 
     def _cancelled(self, reason: str, screen: ScreenId = ScreenId.CANCELLED) -> PaymentOutcome:

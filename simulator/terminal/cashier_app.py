@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from drivers.clock import Clock
 from drivers.printer import PrintDocument, Printer
 from drivers.speaker import Speaker
-from simulator.events import EventBus
+from simulator.events import SUMMARY_ONLY, EventBus, EventPayload
 from simulator.terminal.announcements import Announcements, Announcer
 from simulator.terminal.contract import (
     ContractViolation,
@@ -33,6 +33,43 @@ from simulator.wire.receipts import ReceiptTemplate
 # Starts the acquiring app with the Intent extras and returns its result; on a
 # device this is startActivityForResult, here the app-to-app bridge.
 Launcher = Callable[[Mapping[str, Any]], IntentResult]
+
+
+@attrs.frozen
+class IntentStarted(EventPayload):
+    """The cashier app starts the acquiring app (an Intent with the contract's extras)."""
+
+    source: ClassVar[str] = "cashier_app"
+    kind: ClassVar[str] = "intent"
+
+    component: str
+    extras: Mapping[str, Any]
+    method: str = attrs.field(metadata=SUMMARY_ONLY)
+    operation: str = attrs.field(metadata=SUMMARY_ONLY)
+    amount_fen: int = attrs.field(metadata=SUMMARY_ONLY)
+    order_no: str = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return (
+            f"start {self.component}: {self.method} {self.operation} "
+            f"RMB {format_yuan(self.amount_fen)} order {self.order_no}"
+        )
+
+
+@attrs.frozen
+class CallbackReturned(EventPayload):
+    """The acquiring app's result came back to the cashier app."""
+
+    source: ClassVar[str] = "cashier_app"
+    kind: ClassVar[str] = "callback"
+
+    result_code: str
+    extras: Mapping[str, Any]
+    note: str = attrs.field(metadata=SUMMARY_ONLY)  # the reason given, or the extras' names
+
+    def summary(self) -> str:
+        return f"{self.result_code} {self.note}"
+
 
 # What the receipt says about cardholder verification (never the PIN itself).
 _CVM_TEXT = {
@@ -141,20 +178,13 @@ class CashierApp:
         )
         extras = self._contract.build_request(order)
         self._bus.publish(
-            "cashier_app",
-            "intent",
-            f"start {self._contract.component}: {method} {operation} RMB {format_yuan(amount_fen)}"
-            f" order {order.order_no}",
-            component=self._contract.component,
-            extras=extras,
+            IntentStarted(
+                self._contract.component, extras, method, operation, amount_fen, order.order_no
+            )
         )
         result = self._launch(extras)
         self._bus.publish(
-            "cashier_app",
-            "callback",
-            f"{result.result_code} {self._callback_summary(result)}",
-            result_code=result.result_code,
-            extras=result.extras,
+            CallbackReturned(result.result_code, result.extras, self._callback_summary(result))
         )
         try:
             outcome = self._contract.parse_result(result)

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from drivers.clock import Clock
 from simulator.errors import TerminalError
 from simulator.events import EventBus
+from simulator.terminal.acquiring_events import CancelPressed
 
 CANCELLED_BY_CASHIER = "cancelled by the cashier"
 
@@ -77,13 +78,7 @@ class CashierCancel:
             if not self._requested:
                 # Published before the flag is set, so the transcript always shows
                 # the request before what the payment does about it.
-                self._bus.publish(
-                    "acquiring_app",
-                    "cashier_cancel",
-                    f"the cashier pressed CANCEL while waiting for {window.waiting_for}",
-                    accepted=True,
-                    waiting_for=window.waiting_for,
-                )
+                self._bus.publish(CancelPressed(True, window.waiting_for))
                 self._requested = True
         self._clock.notify()
         return True

@@ -1,17 +1,18 @@
 """The terminal's screen as a model: what it shows, never how it is drawn.
 
-Apps call :meth:`Display.show`; every change is a ``screen`` event, which the
-TUI draws and scenarios assert on.
+Apps call :meth:`Display.show`; every change is a :class:`ScreenShown` event,
+which the TUI draws and scenarios assert on.
 """
 
 from __future__ import annotations
 
 import enum
 import threading
+from typing import ClassVar
 
 import attrs
 
-from simulator.events import EventBus
+from simulator.events import EventBus, EventPayload
 
 
 class ScreenId(str, enum.Enum):
@@ -44,7 +45,26 @@ class Screen:
     lines: tuple[str, ...] = ()
 
     def text(self) -> str:
-        return " | ".join((self.title, *self.lines))
+        return _text(self.title, self.lines)
+
+
+@attrs.frozen
+class ScreenShown(EventPayload):
+    """The display shows a new screen."""
+
+    source: ClassVar[str] = "display"
+    kind: ClassVar[str] = "screen"
+
+    screen: ScreenId
+    title: str
+    lines: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"[{self.screen.value}] {_text(self.title, self.lines)}"
+
+
+def _text(title: str, lines: tuple[str, ...]) -> str:
+    return " | ".join((title, *lines))
 
 
 class Display:
@@ -62,11 +82,4 @@ class Display:
         screen = Screen(screen_id, title, tuple(lines))
         with self._lock:
             self._screen = screen
-        self._bus.publish(
-            "display",
-            "screen",
-            f"[{screen_id.value}] {screen.text()}",
-            screen=screen_id.value,
-            title=title,
-            lines=list(lines),
-        )
+        self._bus.publish(ScreenShown(screen_id, title, screen.lines))

@@ -12,10 +12,13 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Mapping
+from typing import ClassVar
+
+import attrs
 
 from drivers.clock import Clock
 from simulator.errors import Iso8583Error, SimulatorError
-from simulator.events import EventBus
+from simulator.events import SUMMARY_ONLY, EventBus, EventPayload
 from simulator.wire.iso8583 import Fields, Framing, Iso8583Codec, answers, summarize
 from simulator.wire.mac import MessageMac
 
@@ -30,6 +33,37 @@ class HostUnreachable(HostUnavailable):
 
 class ConnectionLost(HostUnavailable):
     """The connection failed after the request was sent: it may have been processed."""
+
+
+@attrs.frozen
+class LinkIsoMessage(EventPayload):
+    """An ISO 8583 message on the terminal's link: a request ``out``, a reply ``in``."""
+
+    source: ClassVar[str] = "host_link"
+    kind: ClassVar[str] = "iso8583"
+
+    direction: str  # "out" (to the host) or "in"
+    mti: str
+    fields: Mapping[str, Mapping[str, str]]  # number -> {name, value}, card data redacted
+    # MTI, STAN, amount, masked PAN, RRN, response code.
+    headline: str = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return f"{'->' if self.direction == 'out' else '<-'} {self.headline}"
+
+
+@attrs.frozen
+class StaleReply(EventPayload):
+    """A reply that answers no pending request (a late one): discarded."""
+
+    source: ClassVar[str] = "host_link"
+    kind: ClassVar[str] = "stale_reply"
+
+    mti: str
+    headline: str = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return f"<- discarded {self.headline}: it answers no pending request"
 
 
 class Iso8583HostLink:
@@ -105,12 +139,7 @@ class Iso8583HostLink:
         return message, self._codec.decode(message)
 
     def _discard(self, reply: Fields) -> None:
-        self._bus.publish(
-            "host_link",
-            "stale_reply",
-            f"<- discarded {summarize(reply)}: it answers no pending request",
-            mti=reply.get("t", ""),
-        )
+        self._bus.publish(StaleReply(reply.get("t", ""), summarize(reply)))
 
     def close(self) -> None:
         self._drop_connection("closed by the terminal")
@@ -174,12 +203,7 @@ class Iso8583HostLink:
         return f"acquirer host {self.address[0]}:{self.address[1]}"
 
     def _publish(self, direction: str, fields: Mapping[str, str]) -> None:
-        arrow = "->" if direction == "out" else "<-"
+        described = self._codec.describe(fields)
         self._bus.publish(
-            "host_link",
-            "iso8583",
-            f"{arrow} {summarize(fields)}",
-            direction=direction,
-            mti=fields.get("t", ""),
-            fields=self._codec.describe(fields),
+            LinkIsoMessage(direction, fields.get("t", ""), described, summarize(fields))
         )

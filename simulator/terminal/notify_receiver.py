@@ -9,14 +9,17 @@ the clock so a flow waiting for the payment sees it at once.
 
 from __future__ import annotations
 
+import enum
 import json
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
+
+import attrs
 
 from drivers.clock import Clock
-from simulator.events import EventBus
+from simulator.events import OMIT_NONE, SUMMARY_ONLY, EventBus, EventPayload
 from simulator.terminal.qr_link import SIGNATURE_HEADER, verify
 
 NOTIFY_PATH = "/notify"
@@ -24,6 +27,39 @@ _MAX_BODY = 64 * 1024
 # serve_forever looks for shutdown() this often (its default, 0.5 s, is what
 # every simulation would wait when it closes).
 SHUTDOWN_POLL = 0.01
+
+
+class Verdict(str, enum.Enum):
+    ACCEPTED = "accepted"  # the first notify of an order a flow waits for
+    DUPLICATE = "duplicate"  # a second one: answered SUCCESS, ignored
+    LATE = "late"  # the flow had its answer already: ignored
+    FORGED = "forged"  # a bad signature: answered 401
+
+
+_VERDICT_TEXT = {
+    Verdict.ACCEPTED: "notify accepted",
+    Verdict.DUPLICATE: "duplicate notify ignored",
+    Verdict.LATE: "late notify ignored (the order was already settled)",
+}
+
+
+@attrs.frozen
+class NotifyJudged(EventPayload):
+    """The receiver judged a payment notify (``verdict`` None: unreadable, 400)."""
+
+    source: ClassVar[str] = "notify_receiver"
+    kind: ClassVar[str] = "notify"
+
+    verdict: Verdict | None = attrs.field(metadata=OMIT_NONE)
+    out_trade_no: str | None = attrs.field(metadata=OMIT_NONE, default=None)
+    event: str = attrs.field(metadata=SUMMARY_ONLY, default="")  # the notify's own event name
+
+    def summary(self) -> str:
+        if self.verdict is None:
+            return "rejected an unreadable notify (400)"
+        if self.verdict is Verdict.FORGED:
+            return "rejected a notify with a bad signature (401)"
+        return f"{self.event} {self.out_trade_no}: {_VERDICT_TEXT[self.verdict]}"
 
 
 class NotifyReceiver:
@@ -102,17 +138,14 @@ class NotifyReceiver:
         if not verify(self._key, raw, signature):
             with self._lock:
                 self.rejected += 1
-            self._bus.publish(
-                "notify_receiver", "notify", "rejected a notify with a bad signature (401)",
-                verdict="forged",
-            )  # fmt: skip
+            self._bus.publish(NotifyJudged(Verdict.FORGED))
             return 401, {"code": "FAIL", "message": "SIGNATURE_INVALID"}
         try:
             notify = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             notify = None
         if not isinstance(notify, dict) or not isinstance(notify.get("out_trade_no"), str):
-            self._bus.publish("notify_receiver", "notify", "rejected an unreadable notify (400)")
+            self._bus.publish(NotifyJudged(None))
             return 400, {"code": "FAIL", "message": "unreadable notify"}
         order = notify["out_trade_no"]
         with self._lock:
@@ -123,14 +156,11 @@ class NotifyReceiver:
             else:
                 self.duplicates += 1
         if not first:
-            verdict, text = "duplicate", "duplicate notify ignored"
+            verdict = Verdict.DUPLICATE
         elif not awaited:
-            verdict, text = "late", "late notify ignored (the order was already settled)"
+            verdict = Verdict.LATE
         else:
-            verdict, text = "accepted", "notify accepted"
-        self._bus.publish(
-            "notify_receiver", "notify", f"{notify.get('event', '')} {order}: {text}",
-            verdict=verdict, out_trade_no=order,
-        )  # fmt: skip
+            verdict = Verdict.ACCEPTED
+        self._bus.publish(NotifyJudged(verdict, order, str(notify.get("event", ""))))
         self._clock.notify()
         return 200, {"code": "SUCCESS"}

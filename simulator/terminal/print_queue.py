@@ -9,7 +9,7 @@ reprint marker). For every job the queue:
 2. prints the job; the driver checks the status again after it;
 3. on a fault, before or during the job, puts the fault on the screen (the
    payment stands: it is the ``paid`` screen, with what to do) and publishes a
-   ``printer`` / ``fault`` event, then polls the status every
+   :class:`PrinterFaulted` event, then polls the status every
    ``poll_interval`` seconds of clock time until the printer is ready again,
    up to ``wait`` seconds;
 4. when the fault clears, prints the job again. A job the printer had started
@@ -26,13 +26,14 @@ it first. The payment itself is never repeated: the queue only ever prints.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import attrs
 
 from drivers.clock import Clock
 from drivers.errors import PrinterError
 from drivers.printer import PrintDocument, Printer, PrinterStatus
-from simulator.events import EventBus
+from simulator.events import SUMMARY_ONLY, EventBus, EventPayload, Problem, detail_key
 from simulator.terminal.display import Display, ScreenId
 
 DEFAULT_WAIT = 300.0  # seconds a receipt waits for a printer fault to clear
@@ -52,6 +53,67 @@ _ADVICE = {
     "printer offline": ("打印机离线 Printer offline", "请检查电源和连接 Check power and cable"),
 }
 _WAITING = "装好后自动打印 The receipt prints when the printer is ready"
+
+
+@attrs.frozen
+class PrinterFaulted(EventPayload):
+    """The printer cannot print a receipt (out of paper, cover open, offline): it waits."""
+
+    source: ClassVar[str] = "printer"
+    kind: ClassVar[str] = "fault"
+
+    problem: str  # what PrinterStatus.problem() says, up to any ":"
+    description: str = attrs.field(metadata=detail_key("detail"))  # all of it
+    title: str  # the receipt that waits
+    status: PrinterStatus | None  # None: the status could not be read
+
+    def summary(self) -> str:
+        return f"{self.description}: {self.title} waits"
+
+
+@attrs.frozen
+class PrinterRecovered(EventPayload):
+    source: ClassVar[str] = "printer"
+    kind: ClassVar[str] = "recovered"
+
+    title: str = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return f"printer ready again: printing {self.title}"
+
+
+@attrs.frozen
+class Reprinting(EventPayload):
+    """A receipt whose first print was interrupted prints again, marked as a reprint."""
+
+    source: ClassVar[str] = "printer"
+    kind: ClassVar[str] = "reprint"
+
+    title: str  # the document's
+    job: str = attrs.field(metadata=SUMMARY_ONLY)  # the job's
+
+    def summary(self) -> str:
+        return f"printing {self.job} again: the first print was interrupted"
+
+
+@attrs.frozen
+class ReceiptsPending(EventPayload):
+    """Receipts the printer could not print in time: kept, printed before the next sale."""
+
+    source: ClassVar[str] = "cashier_app"
+    kind: ClassVar[str] = "receipt_pending"
+
+    titles: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"receipt(s) not printed, kept for later: {', '.join(self.titles)}"
+
+
+@attrs.frozen
+class ReceiptNotPrinted(Problem):
+    source: ClassVar[str] = "cashier_app"
+
+    title: str
 
 
 @attrs.define
@@ -91,13 +153,7 @@ class PrintQueue:
         while self.pending:
             job = self.pending[0]
             if not self._print_one(job, screen):
-                titles = ", ".join(j.title for j in self.pending)
-                self._bus.publish(
-                    "cashier_app",
-                    "receipt_pending",
-                    f"receipt(s) not printed, kept for later: {titles}",
-                    titles=[j.title for j in self.pending],
-                )
+                self._bus.publish(ReceiptsPending(tuple(j.title for j in self.pending)))
                 self._display.show(
                     ScreenId.PAID,
                     "收款成功 Payment received",
@@ -127,28 +183,19 @@ class PrintQueue:
                     return False
                 continue
             if faulted:
-                self._bus.publish(
-                    "printer", "recovered", f"printer ready again: printing {job.title}"
-                )
+                self._bus.publish(PrinterRecovered(job.title))
                 self._display.show(ScreenId.PAID, "收款成功 Payment received", *screen)
                 faulted = False
             reprint = job.started
             document = job.render(reprint)
             if reprint:
-                self._bus.publish(
-                    "printer",
-                    "reprint",
-                    f"printing {job.title} again: the first print was interrupted",
-                    title=document.title,
-                )
+                self._bus.publish(Reprinting(document.title, job.title))
             job.started = True
             try:
                 self._printer.print_document(document)
             except PrinterError as exc:
                 failed = True
-                self._bus.publish(
-                    "cashier_app", "error", f"receipt not printed: {exc}", title=document.title
-                )
+                self._bus.publish(ReceiptNotPrinted(f"receipt not printed: {exc}", document.title))
                 continue
             return True
 
@@ -164,15 +211,7 @@ class PrintQueue:
     ) -> None:
         key = problem.split(":", 1)[0]
         what, advice = _ADVICE.get(key, ("打印机故障 Printer fault", problem))
-        self._bus.publish(
-            "printer",
-            "fault",
-            f"{problem}: {job.title} waits",
-            problem=key,
-            detail=problem,
-            title=job.title,
-            status=None if status is None else attrs.asdict(status),
-        )
+        self._bus.publish(PrinterFaulted(key, problem, job.title, status))
         self._display.show(
             ScreenId.PRINTER_FAULT, "收款成功 Payment received", *screen, what, advice, _WAITING
         )

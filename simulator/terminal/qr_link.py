@@ -6,8 +6,9 @@ string) is signed with HMAC-SHA256 under the merchant's API key
 on a virtual clock the terminal thread stays busy meanwhile, so simulated time
 stands still, and only the waits *between* calls (polling) go through the clock.
 
-Events: source ``qr_link``, kind ``http``; payment codes show only their last
-four digits and the merchant key never appears.
+Events: :class:`QrHttpCall` (source ``qr_link``, kind ``http``) and
+:class:`~simulator.events.Problem`; payment codes show only their last four
+digits and the merchant key never appears.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
+
+import attrs
 
 from drivers.wire.masking import mask_code
 from simulator.errors import SimulatorError
-from simulator.events import EventBus
+from simulator.events import OMIT_NONE, SUMMARY_ONLY, EventBus, EventPayload, Problem
 
 SIGNATURE_HEADER = "X-Possim-Signature"
 # Fields whose values are secrets of the customer's wallet: masked in events.
@@ -54,6 +57,36 @@ class QrRequestRejected(QrLinkError):
 
 class QrProtocolError(QrLinkError):
     """The gateway answered something that is not the documented JSON."""
+
+
+@attrs.frozen
+class QrHttpCall(EventPayload):
+    """One leg of the terminal's QR API traffic: a request ``out`` (``method``,
+    ``path``) or its answer ``in`` (``status``); ``body`` redacted (None: a GET)."""
+
+    source: ClassVar[str] = "qr_link"
+    kind: ClassVar[str] = "http"
+
+    direction: str
+    method: str | None = attrs.field(metadata=OMIT_NONE)
+    path: str | None = attrs.field(metadata=OMIT_NONE)
+    status: int | None = attrs.field(metadata=OMIT_NONE)
+    body: Any = None
+    # The answer's result or state.
+    outcome: str | None = attrs.field(metadata=SUMMARY_ONLY, default=None)
+
+    @classmethod
+    def request(cls, method: str, path: str, body: Any) -> QrHttpCall:
+        return cls("out", method, path, None, body)
+
+    @classmethod
+    def answer(cls, status: int, body: Any, outcome: str | None) -> QrHttpCall:
+        return cls("in", None, None, status, body, outcome)
+
+    def summary(self) -> str:
+        if self.direction == "out":
+            return f"-> {self.method} {self.path}"
+        return f"<- {self.status} {self.outcome or ''}".rstrip()
 
 
 def sign(key: str, data: bytes) -> str:
@@ -168,9 +201,9 @@ class QrLink:
         notify/replay."""
         return self._post(f"/v1/sim/{action}", dict(body))
 
-    def _publish(self, source: str, kind: str, summary: str, **detail: Any) -> None:
+    def _publish(self, payload: QrHttpCall | Problem) -> None:
         if self._bus is not None:
-            self._bus.publish(source, kind, summary, **detail)
+            self._bus.publish(payload, source=QrHttpCall.source)
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -196,10 +229,7 @@ class QrLink:
     def _send(
         self, request: urllib.request.Request, method: str, path: str, shown: Any
     ) -> dict[str, Any]:
-        self._publish(
-            "qr_link", "http", f"-> {method} {path}", direction="out", method=method,
-            path=path, body=shown,
-        )  # fmt: skip
+        self._publish(QrHttpCall.request(method, path, shown))
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 status, raw = response.status, response.read()
@@ -207,20 +237,17 @@ class QrLink:
             status, raw = exc.code, exc.read()
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            self._publish("qr_link", "error", f"{method} {path} failed: {reason}")
+            self._publish(Problem(f"{method} {path} failed: {reason}"))
             raise QrGatewayUnreachable(f"QR gateway {self.base_url}: {reason}") from None
         try:
             answer = json.loads(raw.decode("utf-8")) if raw else {}
         except (UnicodeDecodeError, json.JSONDecodeError):
             answer = None
         if not isinstance(answer, dict):
-            self._publish("qr_link", "error", f"<- {status} unreadable body")
+            self._publish(Problem(f"<- {status} unreadable body"))
             raise QrProtocolError(f"{method} {path}: HTTP {status} with a body that is not JSON")
-        summary = answer.get("result") or answer.get("trade_state") or answer.get("error_code")
-        self._publish(
-            "qr_link", "http", f"<- {status} {summary or ''}".rstrip(), direction="in",
-            status=status, body=redact(answer),
-        )  # fmt: skip
+        outcome = answer.get("result") or answer.get("trade_state") or answer.get("error_code")
+        self._publish(QrHttpCall.answer(status, redact(answer), str(outcome) if outcome else None))
         if status == 401:
             raise QrSignatureRejected(f"{method} {path}: the QR gateway rejected our signature")
         if status in (400, 404):

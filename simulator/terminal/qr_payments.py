@@ -31,6 +31,7 @@ from drivers.printer import PrintDocument
 from drivers.scanner import Scanner
 from drivers.wire.masking import mask_code
 from simulator.events import EventBus
+from simulator.terminal.acquiring_events import AppProblem, PaidBeforeClose, ScanIgnored
 from simulator.terminal.authorisation import Merchant
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
@@ -137,7 +138,7 @@ class QrPayments:
             )
         except QrGatewayUnreachable as exc:
             # The charge may have happened: find out by polling, reverse if unsure.
-            self._bus.publish("acquiring_app", "error", f"micropay unanswered: {exc}")
+            self._bus.publish(AppProblem(f"micropay unanswered: {exc}"))
             return self._await_confirmation(order, entry)
         except QrLinkError as exc:
             return self._failed(entry, f"QR gateway refused the request: {exc}")
@@ -225,7 +226,7 @@ class QrPayments:
         try:
             state = self._link.query(order.order_no)
         except QrLinkError as exc:
-            self._bus.publish("acquiring_app", "error", f"order query failed: {exc}")
+            self._bus.publish(AppProblem(f"order query failed: {exc}"))
             return None
         trade_state = str(state.get("trade_state", ""))
         if trade_state == "SUCCESS":
@@ -321,9 +322,7 @@ class QrPayments:
                     return self._succeeded(order, entry, notify)  # paid beats a CANCEL
                 if notify is not None:
                     self._bus.publish(
-                        "acquiring_app",
-                        "error",
-                        f"notify for {order.order_no} has the wrong amount",
+                        AppProblem(f"notify for {order.order_no} has the wrong amount")
                     )
             # The fallback when a notify is lost; after a CANCEL, the gateway's last word.
             outcome = self._poll(order, entry)
@@ -344,7 +343,7 @@ class QrPayments:
         try:
             answer = self._link.close(entry.out_trade_no)
         except QrLinkError as exc:
-            self._bus.publish("acquiring_app", "error", f"close failed: {exc}")
+            self._bus.publish(AppProblem(f"close failed: {exc}"))
             return self._settle_unclosed(order, entry, f"{why}; the close failed: {exc}")
         if answer.get("result") == "SUCCESS":
             self._journal.qr_update(entry.id, QrState.CLOSED, reason=f"{why}: closed")
@@ -356,11 +355,7 @@ class QrPayments:
 
     def _paid_before_the_close(self, order: PaymentOrder, entry: QrEntry) -> PaymentOutcome:
         """The close found the order paid: query for the payment and approve the sale."""
-        self._bus.publish(
-            "acquiring_app",
-            "paid_before_close",
-            f"order {order.order_no} was paid before the close: the payment is kept",
-        )
+        self._bus.publish(PaidBeforeClose(order.order_no))
         for attempt in range(PAID_QUERY_ATTEMPTS):
             if attempt:
                 self._clock.sleep(self._timeouts.qr_poll)
@@ -393,7 +388,7 @@ class QrPayments:
         try:
             self._print(self._slip.render(copy, values, width=self._paper_width()))
         except DriverError as exc:  # the QR is on the screen too: the sale goes on
-            self._bus.publish("acquiring_app", "error", f"QR slip not printed: {exc}")
+            self._bus.publish(AppProblem(f"QR slip not printed: {exc}"))
 
     # -- refund and void ------------------------------------------------------------------------
 
@@ -485,4 +480,4 @@ class QrPayments:
             if code is None:
                 return
             self._bus.add_secret(code, mask_code(code))
-            self._bus.publish("acquiring_app", "scan_ignored", f"ignored a scan: {mask_code(code)}")
+            self._bus.publish(ScanIgnored(mask_code(code)))

@@ -27,6 +27,7 @@ from drivers.errors import DriverError
 from drivers.printer import PrintDocument
 from simulator.errors import Iso8583Error
 from simulator.events import EventBus
+from simulator.terminal.acquiring_events import AppProblem, BatchSettled
 from simulator.terminal.authorisation import Authoriser, Merchant, transmission_time
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import PaymentOrder, PaymentOutcome, TransactionDetail
@@ -176,15 +177,14 @@ class BatchClose:
         entry = self._journal.finish_settlement(entry.id, state, response_code=code)
         result = RESULT_TEXT[state]
         self._bus.publish(
-            "acquiring_app",
-            "settlement",
-            f"batch {batch_no} settled: {state.value}",
-            batch_no=batch_no,
-            result=state.value,
-            debit_count=totals.debit_count,
-            debit_total=totals.debit_total,
-            credit_count=totals.credit_count,
-            credit_total=totals.credit_total,
+            BatchSettled(
+                batch_no,
+                state,
+                totals.debit_count,
+                totals.debit_total,
+                totals.credit_count,
+                totals.credit_total,
+            )
         )
         self._display.show(
             ScreenId.APPROVED, "结算完成 Settled", result, f"批次号 BATCH {batch_no}"
@@ -238,4 +238,4 @@ class BatchClose:
             try:
                 self._print(document)
             except DriverError as exc:  # the batch is closed whatever the printer does
-                self._bus.publish("acquiring_app", "error", f"settlement report not printed: {exc}")
+                self._bus.publish(AppProblem(f"settlement report not printed: {exc}"))

@@ -11,6 +11,9 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
+
+import attrs
 
 from drivers.card_reader import CardReader
 from drivers.clock import Clock
@@ -21,8 +24,9 @@ from drivers.registry import DeviceContext, DeviceRegistry, registry
 from drivers.scanner import Scanner
 from drivers.speaker import Speaker
 from simulator.errors import TerminalError
-from simulator.events import EventBus
+from simulator.events import EventBus, Problem
 from simulator.terminal.acquiring_app import AcquiringApp
+from simulator.terminal.acquiring_events import CancelPressed
 from simulator.terminal.announcements import Announcements
 from simulator.terminal.authorisation import Authoriser, Merchant
 from simulator.terminal.cashier_app import CashierApp, SaleResult
@@ -54,6 +58,15 @@ from simulator.wire.response_codes import ResponseCodes
 RECEIPT_KINDS = ("sale", "void", "refund", "qr_slip", "settlement")
 
 
+@attrs.frozen
+class TerminalCrashed(Problem):
+    """The terminal's thread died of an exception (a bug): its traceback."""
+
+    source: ClassVar[str] = "terminal"
+
+    traceback: str
+
+
 class SaleHandle:
     """A sale running on the terminal's own thread, as the cashier app would."""
 
@@ -81,10 +94,9 @@ class SaleHandle:
             except BaseException as exc:  # reported to whoever waits on the sale
                 self.error = exc
                 self._bus.publish(
-                    "terminal",
-                    "error",
-                    f"terminal crashed: {type(exc).__name__}: {exc}",
-                    traceback=traceback.format_exc(),
+                    TerminalCrashed(
+                        f"terminal crashed: {type(exc).__name__}: {exc}", traceback.format_exc()
+                    )
                 )
             finally:
                 self._done = True
@@ -298,9 +310,7 @@ class Terminal:
         if not self.busy:
             return False  # it finished in between
         reason = self._cancel_refusal()
-        self.bus.publish(
-            "acquiring_app", "cashier_cancel", f"CANCEL refused: {reason}", accepted=False
-        )
+        self.bus.publish(CancelPressed(False, reason=reason))
         raise CancelRefused(reason)
 
     def _cancel_refusal(self) -> str:

@@ -1,13 +1,17 @@
 """Drivers wrapped so every exchange becomes a redacted event.
 
 Drivers stay ignorant of events; the terminal wraps whatever the registry gave
-it (real or simulated) in these proxies. Redaction happens here, at the one
-place every byte passes through.
+it (real or simulated) in these proxies, which publish the payloads below.
+Redaction happens here, at the one place every byte passes through: a payload
+holds no PIN, no full PAN and no track 2.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import ClassVar
+
+import attrs
 
 from drivers.card_reader import CardPresented, CardReader
 from drivers.magstripe_reader import MagstripeReader
@@ -17,7 +21,170 @@ from drivers.scanner import Scanner
 from drivers.speaker import Speaker
 from drivers.wire.iso7816 import command_name, redact_command, redact_response
 from drivers.wire.masking import mask_code, mask_track2, pin_asterisks
-from simulator.events import EventBus
+from simulator.events import SUMMARY_ONLY, EventBus, EventPayload
+
+# -- the card reader ------------------------------------------------------------------
+
+
+@attrs.frozen
+class CardDetected(EventPayload):
+    """A card came into the reader's field or slot."""
+
+    source: ClassVar[str] = "card_reader"
+    kind: ClassVar[str] = "card"
+
+    interface: str  # a drivers.card_reader.Interface value
+    atr: str  # hex
+
+    def summary(self) -> str:
+        return f"card presented ({self.interface})"
+
+
+@attrs.frozen
+class CardPoweredOn(EventPayload):
+    source: ClassVar[str] = "card_reader"
+    kind: ClassVar[str] = "card"
+
+    atr: str = attrs.field(metadata=SUMMARY_ONLY)  # hex
+
+    def summary(self) -> str:
+        return f"power on, ATR {self.atr}"
+
+
+@attrs.frozen
+class CardPoweredOff(EventPayload):
+    source: ClassVar[str] = "card_reader"
+    kind: ClassVar[str] = "card"
+
+    def summary(self) -> str:
+        return "power off"
+
+
+@attrs.frozen
+class ApduExchanged(EventPayload):
+    """One command to the card and its response, redacted (hex)."""
+
+    source: ClassVar[str] = "card_reader"
+    kind: ClassVar[str] = "apdu"
+
+    command_name: str
+    command: str
+    response: str
+    sw: str  # the status word, "----" if the response had none
+
+    def summary(self) -> str:
+        return f"{self.command_name}: {self.command} -> SW {self.sw}"
+
+
+# -- the PIN pad ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class PinEntryStarted(EventPayload):
+    source: ClassVar[str] = "pin_entry"
+    kind: ClassVar[str] = "pin"
+
+    def summary(self) -> str:
+        return "PIN entry started"
+
+
+@attrs.frozen
+class PinDigitsChanged(EventPayload):
+    """The cardholder typed or cleared a digit: how many there are, never which."""
+
+    source: ClassVar[str] = "pin_entry"
+    kind: ClassVar[str] = "pin"
+
+    count: int = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return f"PIN: {pin_asterisks(self.count) or '(empty)'}"
+
+
+@attrs.frozen
+class PinEntered(EventPayload):
+    """The PIN is complete (``length`` 0: bypassed)."""
+
+    source: ClassVar[str] = "pin_entry"
+    kind: ClassVar[str] = "pin"
+
+    length: int = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return f"PIN entered: {pin_asterisks(self.length) or 'bypassed'}"
+
+
+@attrs.frozen
+class KeyPressed(EventPayload):
+    """A menu key (which application), never a PIN digit."""
+
+    source: ClassVar[str] = "pin_entry"
+    kind: ClassVar[str] = "key"
+
+    key: str
+
+    def summary(self) -> str:
+        return f"key {self.key} pressed"
+
+
+# -- the printer, the speaker, the scanner, the magstripe reader -----------------------
+
+
+@attrs.frozen
+class PrintJobSent(EventPayload):
+    """The terminal sends a document to its printer (PANs in it masked)."""
+
+    source: ClassVar[str] = "printer"
+    kind: ClassVar[str] = "print"
+
+    title: str
+    text: str
+
+    def summary(self) -> str:
+        return f"print {self.title}"
+
+
+@attrs.frozen
+class Said(EventPayload):
+    """The speaker says ``text``."""
+
+    source: ClassVar[str] = "speaker"
+    kind: ClassVar[str] = "utterance"
+
+    text: str
+    language: str
+
+    def summary(self) -> str:
+        return self.text
+
+
+@attrs.frozen
+class CodeScanned(EventPayload):
+    """The scanner read a code (a customer's payment code: only its last 4 digits)."""
+
+    source: ClassVar[str] = "scanner"
+    kind: ClassVar[str] = "scan"
+
+    code: str
+
+    def summary(self) -> str:
+        return f"scanned {self.code}"
+
+
+@attrs.frozen
+class CardSwiped(EventPayload):
+    """A card was swiped (its track 2 masked; "(unreadable)" if none was read)."""
+
+    source: ClassVar[str] = "magstripe_reader"
+    kind: ClassVar[str] = "swipe"
+
+    track2: str
+
+    def summary(self) -> str:
+        return f"card swiped: {self.track2}"
+
+
+# -- the proxies ------------------------------------------------------------------------
 
 
 class TracedCardReader(CardReader):
@@ -29,13 +196,7 @@ class TracedCardReader(CardReader):
     def wait_for_card(self, timeout: float | None) -> CardPresented | None:
         presented = self.inner.wait_for_card(timeout)
         if presented is not None:
-            self._bus.publish(
-                "card_reader",
-                "card",
-                f"card presented ({presented.interface.value})",
-                interface=presented.interface.value,
-                atr=presented.atr.hex().upper(),
-            )
+            self._bus.publish(CardDetected(presented.interface.value, presented.atr.hex().upper()))
         return presented
 
     def card_present(self) -> bool:
@@ -43,27 +204,19 @@ class TracedCardReader(CardReader):
 
     def connect(self) -> bytes:
         atr = self.inner.connect()
-        self._bus.publish("card_reader", "card", f"power on, ATR {atr.hex().upper()}")
+        self._bus.publish(CardPoweredOn(atr.hex().upper()))
         return atr
 
     def disconnect(self) -> None:
         self.inner.disconnect()
-        self._bus.publish("card_reader", "card", "power off")
+        self._bus.publish(CardPoweredOff())
 
     def _transmit_raw(self, apdu: bytes) -> bytes:
         name = command_name(apdu)
         command = redact_command(apdu)
         response = self.inner._transmit_raw(apdu)
         sw = response[-2:].hex().upper() if len(response) >= 2 else "----"
-        self._bus.publish(
-            "card_reader",
-            "apdu",
-            f"{name}: {command} -> SW {sw}",
-            command_name=name,
-            command=command,
-            response=redact_response(apdu, response),
-            sw=sw,
-        )
+        self._bus.publish(ApduExchanged(name, command, redact_response(apdu, response), sw))
         return response
 
     def close(self) -> None:
@@ -84,23 +237,21 @@ class TracedPinEntry(PinEntry):
         on_digits: DigitsChanged | None = None,
     ) -> str:
         def digits_changed(count: int) -> None:
-            self._bus.publish("pin_entry", "pin", f"PIN: {pin_asterisks(count) or '(empty)'}")
+            self._bus.publish(PinDigitsChanged(count))
             if on_digits is not None:
                 on_digits(count)
 
-        self._bus.publish("pin_entry", "pin", "PIN entry started")
+        self._bus.publish(PinEntryStarted())
         pin = self.inner.read_pin(
             min_length=min_length, max_length=max_length, timeout=timeout, on_digits=digits_changed
         )
-        self._bus.publish(
-            "pin_entry", "pin", f"PIN entered: {pin_asterisks(len(pin)) or 'bypassed'}"
-        )
+        self._bus.publish(PinEntered(len(pin)))
         return pin
 
     def read_key(self, *, keys: Collection[str], timeout: float) -> str:
         # A menu choice (which application), never a PIN digit: safe to trace.
         key = self.inner.read_key(keys=keys, timeout=timeout)
-        self._bus.publish("pin_entry", "key", f"key {key} pressed", key=key)
+        self._bus.publish(KeyPressed(key))
         return key
 
     def close(self) -> None:
@@ -114,13 +265,7 @@ class TracedPrinter(Printer):
         self._bus = bus
 
     def print_document(self, document: PrintDocument) -> None:
-        self._bus.publish(
-            "printer",
-            "print",
-            f"print {document.title}",
-            title=document.title,
-            text=document.plain_text(),
-        )
+        self._bus.publish(PrintJobSent(document.title, document.plain_text()))
         self.inner.print_document(document)
 
     def status(self) -> PrinterStatus:
@@ -136,7 +281,7 @@ class TracedSpeaker(Speaker):
         self._bus = bus
 
     def say(self, text: str, *, language: str = "zh") -> None:
-        self._bus.publish("speaker", "utterance", text, text=text, language=language)
+        self._bus.publish(Said(text, language))
         self.inner.say(text, language=language)
 
     def close(self) -> None:
@@ -153,7 +298,7 @@ class TracedScanner(Scanner):
         if code is not None:
             # A customer's payment code is a bearer token: only its last 4 digits show.
             shown = mask_code(code) if code.isdigit() and len(code) >= 16 else code
-            self._bus.publish("scanner", "scan", f"scanned {shown}", code=shown)
+            self._bus.publish(CodeScanned(shown))
         return code
 
     def close(self) -> None:
@@ -170,7 +315,7 @@ class TracedMagstripeReader(MagstripeReader):
         track2 = self.inner.take_swipe()
         if track2 is not None:
             shown = mask_track2(track2) if track2 else "(unreadable)"
-            self._bus.publish("magstripe_reader", "swipe", f"card swiped: {shown}", track2=shown)
+            self._bus.publish(CardSwiped(shown))
         return track2
 
     def swipe_waiting(self) -> bool:

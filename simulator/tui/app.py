@@ -16,7 +16,16 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from simulator.gateway.faults import HostFaultStruck, HttpFaultStruck
+from simulator.gateway.qr.http import QrApiCall
+from simulator.gateway.qr.notify import NotifyDropped, NotifyFailed, NotifySent
+from simulator.gateway.server import HostIsoMessage, NoReply
+from simulator.hands.host import UnrecordedSale
 from simulator.shop import Shop
+from simulator.terminal.display import ScreenShown
+from simulator.terminal.notify_receiver import NotifyJudged
+from simulator.terminal.qr_link import QrHttpCall
+from simulator.terminal.tracing import Said
 from simulator.tui.badges import device_badges
 from simulator.tui.bridge import Bridge
 from simulator.tui.counter import METHODS, Counter
@@ -32,12 +41,24 @@ from simulator.tui.widgets.printer import PaperRoll
 from simulator.tui.widgets.scanner import ScannerPanel
 from simulator.tui.widgets.speaker import SpeakerLog
 from simulator.tui.widgets.terminal_screen import TerminalScreen
-from simulator.view import ScreenShown
 
 ADVANCE_SECONDS = 10.0
 _KEYPAD = {"enter": "OK", "backspace": "CLR", "escape": "CANCEL"}
-# Events after which the ledger tab reads the gateway's ledger again.
-_LEDGER_SOURCES = frozenset({"gateway", "qr_link", "notify_receiver"})
+# Events after which the ledger tab reads the gateway's ledger and QR orders again:
+# the host decided, the QR API or a notify changed an order.
+_LEDGER_EVENTS = (
+    HostIsoMessage,
+    NoReply,
+    HostFaultStruck,
+    UnrecordedSale,
+    QrApiCall,
+    HttpFaultStruck,
+    QrHttpCall,
+    NotifySent,
+    NotifyFailed,
+    NotifyDropped,
+    NotifyJudged,
+)
 
 
 class PossimApp(App[None]):
@@ -146,12 +167,13 @@ class PossimApp(App[None]):
         shown = screen.screen_id
         for event in events:
             log.add(event)
-            if event.source == "display" and event.kind == "screen":
-                now = ScreenShown.of(event)
-                screen.screen_id, screen.title, screen.lines = now.screen, now.title, now.lines
-            elif event.kind == "utterance":
+            payload = event.payload
+            if isinstance(payload, ScreenShown):
+                screen.screen_id = payload.screen.value
+                screen.title, screen.lines = payload.title, payload.lines
+            elif isinstance(payload, Said):
                 self.query_one(SpeakerLog).say(event.summary)
-            ledger_changed |= event.source in _LEDGER_SOURCES
+            ledger_changed |= isinstance(payload, _LEDGER_EVENTS)
         if ledger_changed:
             view = self.shop.view
             self.query_one(LedgerPanel).show(view.ledger(), view.qr_orders())

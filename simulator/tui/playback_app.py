@@ -22,12 +22,12 @@ from simulator.devices.printer.paper import RenderedReceipt
 from simulator.events import Event
 from simulator.scenario.model import Scenario
 from simulator.scenario.runner import ScenarioResult, ScenarioRun, run_scenario
+from simulator.terminal.display import ScreenShown
 from simulator.tui.messages import BusChanged, PlaybackChanged, PlaybackFinished, ReceiptPrinted
 from simulator.tui.playback import DEFAULT_DELAY, Playback
 from simulator.tui.widgets.event_log import EventLog
 from simulator.tui.widgets.printer import PaperRoll
 from simulator.tui.widgets.terminal_screen import TerminalScreen
-from simulator.view import ScreenShown
 
 _STYLE = {"passed": "green", "failed": "bold red", "running": "bold yellow", "pending": "dim"}
 
@@ -129,9 +129,10 @@ class PlaybackApp(App[None]):
         screen = self.query_one(TerminalScreen)
         for event in events:
             log.add(event)
-            if event.source == "display" and event.kind == "screen":
-                now = ScreenShown.of(event)
-                screen.screen_id, screen.title, screen.lines = now.screen, now.title, now.lines
+            payload = event.payload
+            if isinstance(payload, ScreenShown):
+                screen.screen_id = payload.screen.value
+                screen.title, screen.lines = payload.title, payload.lines
 
     def on_receipt_printed(self, message: ReceiptPrinted) -> None:
         self.query_one(PaperRoll).add_receipt(message.text)

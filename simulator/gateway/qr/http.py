@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import attrs
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Middleware
@@ -31,10 +32,11 @@ import firmware_fixtures
 from drivers.clock import Clock
 from drivers.wire.masking import mask_code
 from simulator.errors import GatewayError, SimulatorError
-from simulator.events import EventBus
+from simulator.events import SUMMARY_ONLY, EventBus, EventPayload
 from simulator.gateway.backoffice.desk import StatementDesk
 from simulator.gateway.backoffice.errors import BackofficeError
 from simulator.gateway.faults import HttpFaults
+from simulator.gateway.problems import SOURCE, GatewayProblem, LimitReached
 from simulator.gateway.qr.channels import Merchant
 from simulator.gateway.qr.notify import Notifier
 from simulator.gateway.qr.orders import QrOrder, QrService, Reply, merchant_of
@@ -53,7 +55,6 @@ from simulator.gateway.qr.validation import (
 )
 from simulator.wire import emvco
 
-SOURCE = "gateway"
 OPENAPI = "qr_api.openapi.yaml"
 _MASKED_FIELDS = ("auth_code",)
 
@@ -75,6 +76,25 @@ def openapi_path() -> Path:
     if not path.is_file():
         raise GatewayError(f"the QR API description {OPENAPI} is missing from firmware_fixtures")
     return path
+
+
+@attrs.frozen
+class QrApiCall(EventPayload):
+    """One request to the QR API and its answer, as the gateway served it (redacted)."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "http"
+
+    method: str
+    path: str
+    status: int
+    request: Any  # the JSON body (None: a GET)
+    response: Any
+    # The answer's result, state or error code.
+    outcome: str | None = attrs.field(metadata=SUMMARY_ONLY)
+
+    def summary(self) -> str:
+        return f"{self.method} {self.path} -> {self.status} {self.outcome or ''}".rstrip()
 
 
 class QrApi:
@@ -121,11 +141,11 @@ class QrApi:
 
     def report_limit(self, line: str) -> None:
         """One line about a limit reached (docs/reliability.md)."""
-        self._bus.publish(SOURCE, "limit", line)
+        self._bus.publish(LimitReached(line))
 
     def report_error(self, line: str) -> None:
         """One line about something that went wrong in the server (a bug)."""
-        self._bus.publish(SOURCE, "error", line)
+        self._bus.publish(GatewayProblem(line))
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -143,9 +163,7 @@ class QrApi:
             reply = Reply(exc.status, error_body(exc.status, exc.reason))
             return self._answer(request, None, reply)
         except Exception as exc:  # a bug: answer JSON, report it, keep serving
-            self._bus.publish(
-                SOURCE, "error", f"QR API {request.path}: {type(exc).__name__}: {exc}"
-            )
+            self._bus.publish(GatewayProblem(f"QR API {request.path}: {type(exc).__name__}: {exc}"))
             reply = Reply(500, {"error_code": "INTERNAL", "message": type(exc).__name__})
             return self._answer(request, None, reply)
 
@@ -194,7 +212,7 @@ class QrApi:
                 reply = exc.reply
             except SimulatorError as exc:
                 reply = Reply(500, {"error_code": "INTERNAL", "message": str(exc)})
-                self._bus.publish(SOURCE, "error", f"QR API {request.path}: {exc}")
+                self._bus.publish(GatewayProblem(f"QR API {request.path}: {exc}"))
             if reply.paid is not None:
                 self._notify(reply.paid)
             return self._answer(request, body, reply)
@@ -208,14 +226,14 @@ class QrApi:
         if reply.body.get("result") == "FAIL":
             outcome = f"FAIL {reply.body.get('error_code')}"
         self._bus.publish(
-            SOURCE,
-            "http",
-            f"{request.method} {request.path} -> {reply.status} {outcome or ''}".rstrip(),
-            method=request.method,
-            path=request.path,
-            status=reply.status,
-            request=redact(body),
-            response=redact(reply.body),
+            QrApiCall(
+                request.method,
+                request.path,
+                reply.status,
+                redact(body),
+                redact(reply.body),
+                str(outcome) if outcome else None,
+            )
         )
         return web.json_response(reply.body, status=reply.status)
 

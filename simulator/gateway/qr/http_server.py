@@ -32,7 +32,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from simulator.gateway.listener import Listener, Slot
-from simulator.gateway.qr.http import SOURCE, QrApi, error_reply, first_line
+from simulator.gateway.problems import SOURCE
+from simulator.gateway.qr.http import QrApi, error_reply, first_line
 from simulator.gateway.service_thread import ServiceThread
 
 DEFAULT_MAX_CONNECTIONS = 256

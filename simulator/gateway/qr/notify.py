@@ -35,17 +35,74 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from drivers.clock import Clock
-from simulator.events import EventBus
+from simulator.events import SUMMARY_ONLY, EventBus, EventPayload
+from simulator.gateway.problems import SOURCE, GatewayProblem, LimitReached
 from simulator.gateway.qr.delivery import DEFAULT_MAX_IN_FLIGHT, Answer, Courier, receiver_of
 from simulator.gateway.qr.signing import SIGNATURE_HEADER, shown_url, sign
 
-SOURCE = "gateway"
 DEFAULT_MAX_PENDING = 10_000  # deliveries queued or under way
+
+
+@attrs.frozen
+class NotifySent(EventPayload):
+    """An attempt to deliver a payment notify starts (before the POST: once the
+    receiver has it, the terminal runs on at once)."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "notify"
+
+    phase: str = attrs.field(default="send", init=False)
+    out_trade_no: str
+    url: str  # the receiver's, as shown_url() shows it
+    attempt: int
+
+    def summary(self) -> str:
+        return f"notify {self.out_trade_no} attempt {self.attempt}"
+
+
+@attrs.frozen
+class NotifyFailed(EventPayload):
+    """An attempt failed: retried in ``retry_in`` seconds (None: given up)."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "notify"
+
+    phase: str = attrs.field(default="failed", init=False)
+    out_trade_no: str
+    url: str
+    attempt: int
+    status: int | None  # the receiver's HTTP status; None: no answer
+    retry_in: float | None
+    outcome: str = attrs.field(metadata=SUMMARY_ONLY)  # "HTTP 500", or what went wrong
+
+    def summary(self) -> str:
+        tail = f"retry in {self.retry_in:g} s" if self.retry_in is not None else "gave up"
+        return f"notify {self.out_trade_no} attempt {self.attempt} failed ({self.outcome}); {tail}"
+
+
+@attrs.frozen
+class NotifyDropped(EventPayload):
+    """The notify queue was full: the delivery retried most often was dropped."""
+
+    source: ClassVar[str] = SOURCE
+    kind: ClassVar[str] = "notify"
+
+    phase: str = attrs.field(default="dropped", init=False)
+    out_trade_no: str
+    url: str
+    attempt: int
+    pending: int = attrs.field(metadata=SUMMARY_ONLY)  # the queue's limit
+
+    def summary(self) -> str:
+        return (
+            f"notify {self.out_trade_no} dropped after {self.attempt} attempt(s): "
+            f"{self.pending} notifies pending"
+        )
 
 
 @attrs.frozen
@@ -146,7 +203,7 @@ class Notifier:
             heapq.heappush(self._queue, (due, next(self._seq), delivery))
             self._changed += 1
         for line in news:
-            self._bus.publish(SOURCE, "limit", line)
+            self._bus.publish(LimitReached(line))
         if dropped is not None:
             self._publish_dropped(dropped)
         self._clock.notify()
@@ -182,14 +239,9 @@ class Notifier:
 
     def _publish_dropped(self, delivery: Delivery) -> None:
         self._bus.publish(
-            SOURCE,
-            "notify",
-            f"notify {delivery.out_trade_no} dropped after {delivery.attempt} attempt(s): "
-            f"{self._max_pending} notifies pending",
-            phase="dropped",
-            out_trade_no=delivery.out_trade_no,
-            url=shown_url(delivery.url),
-            attempt=delivery.attempt,
+            NotifyDropped(
+                delivery.out_trade_no, shown_url(delivery.url), delivery.attempt, self._max_pending
+            )
         )
 
     # -- the thread ----------------------------------------------------------------
@@ -237,15 +289,7 @@ class Notifier:
         # Published before the POST: once the receiver has the notify, the
         # terminal runs on at once, so an event after the answer would race
         # with its events. Only a failed attempt gets a second event.
-        self._bus.publish(
-            SOURCE,
-            "notify",
-            f"notify {delivery.out_trade_no} attempt {attempt}",
-            phase="send",
-            out_trade_no=delivery.out_trade_no,
-            url=shown_url(delivery.url),
-            attempt=attempt,
-        )
+        self._bus.publish(NotifySent(delivery.out_trade_no, shown_url(delivery.url), attempt))
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(delivery.key, delivery.body),
@@ -257,24 +301,22 @@ class Notifier:
         retry_in = None
         if attempt <= len(delivery.schedule):
             retry_in = delivery.schedule[attempt - 1]
-        tail = f"retry in {retry_in:g} s" if retry_in is not None else "gave up"
         self._bus.publish(
-            SOURCE,
-            "notify",
-            f"notify {delivery.out_trade_no} attempt {attempt} failed ({_outcome(answer)}); {tail}",
-            phase="failed",
-            out_trade_no=delivery.out_trade_no,
-            url=shown_url(delivery.url),
-            attempt=attempt,
-            status=answer.status,
-            retry_in=retry_in,
+            NotifyFailed(
+                delivery.out_trade_no,
+                shown_url(delivery.url),
+                attempt,
+                answer.status,
+                retry_in,
+                _outcome(answer),
+            )
         )
         if retry_in is not None:
             self._push(self._clock.monotonic() + retry_in, attrs.evolve(delivery, attempt=attempt))
         return False
 
     def _report_error(self, line: str) -> None:
-        self._bus.publish(SOURCE, "error", line)
+        self._bus.publish(GatewayProblem(line))
 
 
 def _staleness(entry: tuple[float, int, Delivery]) -> tuple[int, float]:

@@ -23,10 +23,15 @@ from simulator.devices.printer.paper import LineKind, RenderedReceipt
 from simulator.devices.printer.render.png import png_bytes
 from simulator.events import Event
 from simulator.scenario.report.transcripts import Record, write_device_transcripts, write_pair
+from simulator.terminal.print_queue import PrinterFaulted, PrinterRecovered, Reprinting
+from simulator.terminal.tracing import PrintJobSent
 
 if TYPE_CHECKING:
     from simulator.shop import Shop
     from simulator.view import ShopView
+
+# What the terminal's printer side did: jobs sent, faults, recoveries, reprints.
+_PRINTER_EVENTS = (PrintJobSent, PrinterFaulted, PrinterRecovered, Reprinting)
 
 
 def receipt_png_name(index: int) -> str:
@@ -64,7 +69,7 @@ def write_scenario_artifacts(view: ShopView, folder: Path, tap: PrinterTap | Non
     )
     receipts_text = "\n\n".join(receipt.text for receipt in view.receipts())
     (folder / "receipts.txt").write_text(receipts_text + "\n", encoding="utf-8")
-    speech = [utterance.text for utterance in view.utterances()]
+    speech = [utterance.payload.text for utterance in view.utterances()]
     (folder / "speech.txt").write_text("\n".join(speech) + "\n", encoding="utf-8")
     for index, wav in enumerate(view.wav_files(), 1):
         # sim://?wav=DIR rendered each utterance: keep a copy beside speech.txt.
@@ -93,7 +98,7 @@ def escpos_records(
             "summary": event.summary,
         }
         for event in events
-        if event.source == "printer"
+        if isinstance(event.payload, _PRINTER_EVENTS)
     ]
     printer = view.virtual_printer
     if printer is None:  # a real printer: only what the terminal's driver did

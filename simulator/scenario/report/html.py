@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from simulator.events import Event
+from simulator.events import event_line
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -141,7 +141,10 @@ def _section(index: int, scenario: Mapping[str, Any], root: Path) -> str:
     if links:
         parts.append(f"<p>Files: {' | '.join(links)}</p>")
     events: Sequence[Mapping[str, Any]] = scenario["events"]
-    lines = "\n".join(Event(**event).line() for event in events)
+    lines = "\n".join(
+        event_line(event["at"], event["source"], event["kind"], event["summary"])
+        for event in events
+    )
     parts.append(
         f"<details><summary>Transcript ({len(events)} events)</summary>"
         f"<pre>{escape(lines)}</pre></details></section>"

@@ -2,8 +2,8 @@
 
 Built from the results and each scenario's artifacts folder (the JSONL
 transcript the runner wrote), so the step loop is not duplicated here: the
-steps are the ``scenario``/``step`` events of the transcript, marked passed,
-failed (the step the failure names) or not run. Events are copied as the
+steps are the transcript's :class:`~simulator.scenario.model.StepStarted`
+events, marked passed, failed (the step the failure names) or not run. Events are copied as the
 bus published them -- already redacted (see :mod:`simulator.events`).
 Paths are relative to the folder holding ``run.json``.
 """
@@ -13,21 +13,21 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.errors import ScenarioError
+from simulator.scenario.model import StepStarted
 from simulator.scenario.report.artifacts import receipt_png_name
 from simulator.scenario.report.rerun import label_runs, labels, rerun_command
+from simulator.terminal.tracing import Said
 
 if TYPE_CHECKING:
     from simulator.scenario.runner import ScenarioResult
 
 FORMAT = "possim-run/1"
-_STEP_SUMMARY = re.compile(r"^line \d+: ")
 # Libraries whose version changes what a run does on the wire.
 _VERSIONED = ("possim", "python-escpos", "pyiso8583", "pyemv", "Pillow")
 
@@ -57,11 +57,11 @@ def load_events(artifacts: Path) -> list[dict[str, Any]]:
 
 def steps_of(result: ScenarioResult, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every step with what became of it, from the transcript's step events."""
-    started = {
-        event["detail"].get("line"): event
-        for event in events
-        if event["source"] == "scenario" and event["kind"] == "step"
-    }
+    started: dict[int, tuple[StepStarted, float]] = {}
+    for event in events:
+        begun = StepStarted.from_record(event)
+        if begun is not None:
+            started[begun.line] = (begun, event["at"])
     failed_line = (
         result.failure.step.line
         if result.failure is not None and result.failure.step is not None
@@ -69,18 +69,17 @@ def steps_of(result: ScenarioResult, events: Sequence[Mapping[str, Any]]) -> lis
     )
     steps: list[dict[str, Any]] = []
     for step in result.scenario.steps:
-        event = started.get(step.line)
-        if event is None:
-            outcome, at = "not run", None
+        found = started.get(step.line)
+        if found is None:
+            outcome, at, description = "not run", None, step.describe()
         else:
-            outcome, at = ("failed" if step.line == failed_line else "passed"), event["at"]
+            outcome = "failed" if step.line == failed_line else "passed"
+            at, description = found[1], found[0].description
         steps.append(
             {
                 "line": step.line,
                 "keyword": step.keyword,
-                "description": _STEP_SUMMARY.sub("", event["summary"])
-                if event is not None
-                else step.describe(),
+                "description": description,
                 "result": outcome,
                 "at": at,
             }
@@ -109,9 +108,7 @@ def scenario_record(result: ScenarioResult, label: str, root: Path) -> dict[str,
             relative(result.artifacts / receipt_png_name(index), root)
             for index in range(1, len(receipts) + 1)
         ],
-        "speech": [
-            event["detail"].get("text", "") for event in events if event["kind"] == "utterance"
-        ],
+        "speech": [said.text for said in map(Said.from_record, events) if said is not None],
         "steps": steps_of(result, events),
         "events": events,
     }

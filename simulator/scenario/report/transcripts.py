@@ -18,13 +18,24 @@ or PIN reaches these files either.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from simulator.events import Event
+from simulator.gateway.qr.http import QrApiCall
+from simulator.gateway.qr.notify import NotifyDropped, NotifyFailed, NotifySent
+from simulator.gateway.server import HostIsoMessage
+from simulator.terminal.host_link import LinkIsoMessage
+from simulator.terminal.notify_receiver import NotifyJudged
+from simulator.terminal.qr_link import QrHttpCall
+from simulator.terminal.tracing import ApduExchanged, CardDetected, CardPoweredOff, CardPoweredOn
 
 Record = dict[str, Any]
+# The card reader's other events: one line each in the APDU transcript.
+_CARD_EVENTS = (CardDetected, CardPoweredOn, CardPoweredOff)
+# The QR API's traffic, both sides, and the payment notifies.
+HTTP_EVENTS = (QrHttpCall, QrApiCall, NotifySent, NotifyFailed, NotifyDropped, NotifyJudged)
 
 
 def _stamp(at: float) -> str:
@@ -34,12 +45,17 @@ def _stamp(at: float) -> str:
 def apdu_records(events: Iterable[Event]) -> list[Record]:
     records: list[Record] = []
     for event in events:
-        if event.source != "card_reader":
+        payload = event.payload
+        if not isinstance(payload, (ApduExchanged, *_CARD_EVENTS)):
             continue
         record: Record = {"seq": event.seq, "at": round(event.at, 6), "kind": event.kind}
-        if event.kind == "apdu":
-            for key in ("command_name", "command", "response", "sw"):
-                record[key] = event.detail.get(key, "")
+        if isinstance(payload, ApduExchanged):
+            record.update(
+                command_name=payload.command_name,
+                command=payload.command,
+                response=payload.response,
+                sw=payload.sw,
+            )
         else:
             record["summary"] = event.summary
         records.append(record)
@@ -58,20 +74,19 @@ def apdu_line(record: Record) -> str:
 def iso8583_records(events: Iterable[Event]) -> list[Record]:
     records: list[Record] = []
     for event in events:
-        if event.kind != "iso8583":
+        message = event.payload
+        if not isinstance(message, (LinkIsoMessage, HostIsoMessage)):
             continue
-        fields: Mapping[str, Any] = event.detail.get("fields", {})
         records.append(
             {
                 "seq": event.seq,
                 "at": round(event.at, 6),
                 "source": event.source,
-                "direction": event.detail.get("direction", ""),
-                "mti": event.detail.get("mti", ""),
+                "direction": message.direction,
+                "mti": message.mti,
                 "fields": {
                     number: {"name": field.get("name", ""), "value": field.get("value", "")}
-                    for number, field in fields.items()
-                    if isinstance(field, Mapping)
+                    for number, field in message.fields.items()
                 },
             }
         )
@@ -99,7 +114,7 @@ def http_records(events: Iterable[Event]) -> list[Record]:
             "detail": dict(event.detail),
         }
         for event in events
-        if event.kind in ("http", "notify")
+        if isinstance(event.payload, HTTP_EVENTS)
     ]
 
 

@@ -9,12 +9,13 @@ from typing import Any
 import attrs
 
 from simulator.devices.card_image import CardImage
+from simulator.events import Envelope
 from simulator.scenario.args import arg
 from simulator.scenario.kinds import TEXT, Declared, Kind, Seconds, Text
 from simulator.scenario.model import Action, Expectation, StepContext, Where
 from simulator.scenario.steps.common import within_arg
+from simulator.terminal.acquiring_events import ApplicationSelected
 from simulator.terminal.display import ScreenId
-from simulator.view import ApplicationSelected
 
 AID = Text(
     pattern="^([0-9A-Fa-f]{2}){5,16}$",
@@ -146,10 +147,10 @@ class ExpectApplication(Expectation):
     within: Seconds = within_arg()
 
     def run(self, ctx: StepContext) -> None:
-        def matches(selected: ApplicationSelected) -> bool:
-            if selected.aid != self.aid:
+        def matches(selected: Envelope[ApplicationSelected]) -> bool:
+            if selected.payload.aid != self.aid:
                 return False
-            return self.label is None or selected.label == self.label
+            return self.label is None or selected.payload.label == self.label
 
         found = ctx.expect_next(
             self,

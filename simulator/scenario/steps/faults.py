@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 
 from simulator.gateway.faults import HttpFault, ReplyFault
-from simulator.hands.devices import card_pull_text, scanner_noise_text
-from simulator.hands.host import host_fault_text, qr_fault_text
+from simulator.hands.devices import CardPullArmed, ScannerNoise
+from simulator.hands.host import HostFaultArmed, QrFaultArmed
 from simulator.scenario.args import ExactlyOne, NotEmpty, arg
 from simulator.scenario.kinds import Const, Seconds, Text
 from simulator.scenario.model import Action, StepContext
@@ -50,7 +50,7 @@ class CardFault(Action):
         ctx.hands.pull_card_at(self.remove_at_apdu)
 
     def describe(self) -> str:
-        return card_pull_text(self.remove_at_apdu)
+        return CardPullArmed(self.remove_at_apdu).summary()  # as the transcript says it
 
 
 @attrs.frozen(kw_only=True)
@@ -88,7 +88,7 @@ class GatewayFault(Action):
         ctx.hands.host_fault(self.fault, self.times)
 
     def describe(self) -> str:
-        return host_fault_text(self.fault, self.times)
+        return HostFaultArmed(self.fault, self.times).summary()
 
 
 @attrs.frozen(kw_only=True)
@@ -121,7 +121,7 @@ class QrGatewayFault(Action):
         ctx.hands.qr_gateway_fault(self.fault, self.times)
 
     def describe(self) -> str:
-        return qr_fault_text(self.fault, self.times)
+        return QrFaultArmed(self.fault, self.times).summary()
 
 
 @attrs.frozen(kw_only=True)
@@ -146,4 +146,5 @@ class ScanNoise(Action):
         ctx.hands.scanner_noise(self.garbage or 0, self.partial)
 
     def describe(self) -> str:
-        return scanner_noise_text(self.garbage or 0, self.partial)
+        partial = None if self.partial is None else len(self.partial)
+        return ScannerNoise(self.garbage or 0, partial).summary()

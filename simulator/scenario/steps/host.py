@@ -7,11 +7,12 @@ from typing import Any
 
 import attrs
 
+from simulator.events import Envelope
+from simulator.gateway.server import HostIsoMessage
 from simulator.scenario.args import arg
 from simulator.scenario.kinds import TEXT_SCHEMA, Declared, Kind, Seconds
 from simulator.scenario.model import Expectation, StepContext, Where
 from simulator.scenario.steps.common import now_arg, within_arg
-from simulator.view import IsoMessage
 
 _FIELD_NUMBERS_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -31,10 +32,10 @@ class MessagePattern:
     present: tuple[str, ...] = ()  # field numbers it must carry
     absent: tuple[str, ...] = ()  # field numbers it must not carry
 
-    def matches(self, message: IsoMessage) -> bool:
-        if message.mti != self.mti:
+    def matches(self, message: Envelope[HostIsoMessage]) -> bool:
+        if message.payload.mti != self.mti:
             return False
-        described = message.fields
+        described = message.payload.fields
         return (
             all(described.get(k, {}).get("value") == v for k, v in self.fields.items())
             and all(k in described for k in self.present)
@@ -137,9 +138,9 @@ class ExpectGateway(Expectation):
     def run(self, ctx: StepContext) -> None:
         ctx.operation_ended(self, now=self.now, within=self.within)
         seen = ctx.view.iso8583()
-        focus = [message.event for message in seen]
+        focus = seen
         if self.exact:
-            mtis = [message.mti for message in seen]
+            mtis = [message.payload.mti for message in seen]
             wanted = [p.mti for p in self.messages]
             if mtis != wanted:
                 raise ctx.fail(self, f"expected exactly {wanted}, the gateway saw {mtis}", focus)

@@ -12,6 +12,7 @@ from simulator.scenario.model import Action, Expectation, Step, StepContext
 from simulator.scenario.steps.common import within_arg
 from simulator.terminal.display import ScreenId
 from simulator.terminal.journal import QrEntry
+from simulator.terminal.notify_receiver import Verdict
 from simulator.terminal.qr_payments import QR_CHANNELS
 
 
@@ -161,8 +162,8 @@ class ExpectNotifies(Expectation):
         counts = self.counts
 
         def tally() -> dict[str, int]:
-            verdicts = [notify.verdict for notify in ctx.view.notifies()]
-            return {verdict: verdicts.count(verdict) for verdict in counts}
+            verdicts = [notify.payload.verdict for notify in ctx.view.notifies()]
+            return {verdict: verdicts.count(Verdict(verdict)) for verdict in counts}
 
         def decided() -> bool:  # counts only grow: one passed cannot come back
             seen = tally()
@@ -170,7 +171,7 @@ class ExpectNotifies(Expectation):
             return reached or any(got > counts[v] for v, got in seen.items())
 
         ctx.clock.wait_until(decided, self.within)
-        focus = [notify.event for notify in ctx.view.notifies()]
+        focus = ctx.view.notifies()
         for verdict, got in tally().items():
             wanted = counts[verdict]
             if got != wanted:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import attrs
 
+from simulator.events import Envelope
 from simulator.scenario.args import arg
 from simulator.scenario.kinds import Seconds
 from simulator.scenario.model import Expectation, StepContext
 from simulator.scenario.steps.common import now_arg, within_arg
-from simulator.terminal.display import ScreenId
-from simulator.view import ScreenShown
+from simulator.terminal.display import ScreenId, ScreenShown
 
 
 @attrs.frozen(kw_only=True)
@@ -29,8 +29,8 @@ class ExpectScreen(Expectation):
     now: bool = now_arg()
 
     def run(self, ctx: StepContext) -> None:
-        def matches(shown: ScreenShown) -> bool:
-            if shown.screen != self.screen.value:
+        def matches(shown: Envelope[ScreenShown]) -> bool:
+            if shown.payload.screen != self.screen:
                 return False
             return self.contains is None or self.contains in shown.summary
 

@@ -33,7 +33,7 @@ class ExpectSpeech(Expectation):
 
     def run(self, ctx: StepContext) -> None:
         ctx.finished_sale(self, DEFAULT_WITHIN)
-        said = tuple(utterance.text for utterance in ctx.view.utterances())
+        said = tuple(utterance.payload.text for utterance in ctx.view.utterances())
         checked_from = ctx.state.speech_checked if self.new is not None else 0
         if said[checked_from:] != self.utterances:
             since = "since the previous expect_speech" if self.new is not None else "in all"

@@ -5,17 +5,24 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
-from simulator.events import Event
+from simulator.events import Event, EventPayload, Problem
+from simulator.gateway.qr.http import QrApiCall
+from simulator.gateway.server import HostIsoMessage
+from simulator.terminal.display import ScreenShown
+from simulator.terminal.host_link import LinkIsoMessage
+from simulator.terminal.qr_link import QrHttpCall
+from simulator.terminal.tracing import ApduExchanged, PrintJobSent, Said
 
-_STYLE = {
-    "apdu": "cyan",
-    "iso8583": "magenta",
-    "screen": "bold",
-    "utterance": "green",
-    "print": "yellow",
-    "error": "bold red",
-    "http": "blue",
-}
+# The first entry whose class the payload is an instance of styles its line.
+_STYLE: tuple[tuple[type[EventPayload] | tuple[type[EventPayload], ...], str], ...] = (
+    (ApduExchanged, "cyan"),
+    ((LinkIsoMessage, HostIsoMessage), "magenta"),
+    (ScreenShown, "bold"),
+    (Said, "green"),
+    (PrintJobSent, "yellow"),
+    (Problem, "bold red"),
+    ((QrHttpCall, QrApiCall), "blue"),
+)
 
 
 class EventLog(RichLog):
@@ -30,4 +37,6 @@ class EventLog(RichLog):
     def add(self, event: Event) -> None:
         line = f"{event.at:8.3f} {event.source:<12} {event.kind:<11} {event.summary}"
         self.lines_shown.append(line)
-        self.write(Text(line, style=_STYLE.get(event.kind, "")))
+        payload = event.payload
+        style = next((style for kinds, style in _STYLE if isinstance(payload, kinds)), "")
+        self.write(Text(line, style=style))
