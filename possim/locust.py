@@ -1,4 +1,4 @@
-"""possim's terminals as Locust users, for locustfiles: ``from possim.locust import PossimTerminal``.
+"""possim's terminals as Locust users: ``from possim.locust import PossimTerminal``.
 
 Importing this module imports Locust (which patches the standard library for
 gevent): import it only in a locustfile. ``possim init`` writes one

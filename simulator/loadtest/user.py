@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
+from gevent import Greenlet
+from gevent.pool import Group
 from locust import User, events, task
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
@@ -86,7 +88,6 @@ TASKS: tuple[TaskEntry, ...] = (
 )
 
 
-@events.init_command_line_parser.add_listener
 def add_options(parser: LocustArgumentParser) -> None:
     group = parser.add_argument_group("possim", "possim's terminals (docs/load.md)")
     group.add_argument(
@@ -109,8 +110,21 @@ def add_options(parser: LocustArgumentParser) -> None:
 
 
 _user_numbers = itertools.count()
+_in_flight = Group()
 _recorder: Recorder | None = None
 _wires: dict[str, HostWire] = {}
+
+
+def _finish_transactions(environment: Environment, **_: Any) -> None:
+    timeout = DEFAULT_TIMEOUT
+    if environment.parsed_options is not None:
+        timeout = float(getattr(environment.parsed_options, "possim_timeout", timeout))
+    _in_flight.join(timeout=timeout + 5)
+
+
+# Locust's EventHook.add_listener has no annotations (locust/event.py).
+events.init_command_line_parser.add_listener(add_options)  # type: ignore[no-untyped-call]
+events.test_stop.add_listener(_finish_transactions)  # type: ignore[no-untyped-call]
 
 
 def _options(environment: Environment) -> Any:
@@ -126,6 +140,9 @@ class PossimTerminal(User):
     host = ""
     # What this class draws from; a subclass narrows or extends the mix here.
     tasks_table: ClassVar[tuple[TaskEntry, ...]] = TASKS
+    terminal: LoadTerminal
+    qr: QrLink
+    notify: str
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -163,6 +180,8 @@ class PossimTerminal(User):
             timeout=float(options.possim_timeout),
         )
         self._recorder = _recorder_for(options)
+        self._job: Greenlet | None = None
+        self.terminal_timeout = float(options.possim_timeout)
 
     def wait_time(self) -> float:
         return self.think * self.rng.uniform(0.5, 1.5)
@@ -170,12 +189,19 @@ class PossimTerminal(User):
     @task
     def transaction(self) -> None:
         entry = self.rng.choices(self.tasks_here, [e.weight for e in self.tasks_here])[0]
-        entry.run(self)
+        # Its own greenlet: a user stopped mid-transaction (Locust kills a user whose
+        # stop races its wake-up) stops waiting for it, but the transaction ends as a
+        # terminal's would -- answered and reported, or reversed -- never half-sent
+        # and unrecorded; the test's end waits for it (_finish_transactions).
+        self._job = _in_flight.spawn(entry.run, self)
+        self._job.get()
 
     def chip(self, cards: tuple[str, ...]) -> None:
         card_tasks.chip_sale(self.terminal, self.rng.choice(cards))
 
     def on_stop(self) -> None:
+        if self._job is not None:
+            self._job.join(timeout=self.terminal_timeout + 5)
         self.terminal.close()
 
     def _report(self, exchange: Exchange) -> None:
@@ -198,7 +224,9 @@ def _hosts(host: str, qr_url: str) -> tuple[str, str]:
     if host.startswith(("http://", "https://")):
         return "", qr_url or host
     if host:
-        raise LoadTestError(f"--host {host}: expected iso8583://HOST:PORT[?...] or http://HOST:PORT")
+        raise LoadTestError(
+            f"--host {host}: expected iso8583://HOST:PORT[?...] or http://HOST:PORT"
+        )
     if qr_url:
         return "", qr_url
     raise LoadTestError("no host: give --host iso8583://HOST:PORT or --host http://HOST:PORT")
