@@ -40,8 +40,6 @@ class Recorder:
         return self.folder / f"possim-{socket.gethostname()}-{os.getpid()}.jsonl"
 
     def write(self, exchange: Exchange) -> None:
-        if not exchange.record:
-            return
         line = json.dumps({"name": exchange.name, "ok": exchange.ok, **exchange.record})
         with self._lock:
             if self._file is None:

@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
+import gevent
 from gevent import Greenlet
 from gevent.pool import Group
 from locust import User, events, task
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 from locust.runners import WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from simulator.loadtest import card_tasks, qr_tasks
 from simulator.loadtest.connection import HostWire, IsoConnection
@@ -120,6 +122,10 @@ def _finish_transactions(environment: Environment, **_: Any) -> None:
     if environment.parsed_options is not None:
         timeout = float(getattr(environment.parsed_options, "possim_timeout", timeout))
     _in_flight.join(timeout=timeout + 5)
+    if environment.parsed_options is not None and environment.parsed_options.csv_prefix:
+        # Locust writes its --csv files every CSV_STATS_INTERVAL_SEC and not again at
+        # exit: let it take one more snapshot, with the transactions just finished.
+        gevent.sleep(CSV_STATS_INTERVAL_SEC * 1.5)
 
 
 # Locust's EventHook.add_listener has no annotations (locust/event.py).
