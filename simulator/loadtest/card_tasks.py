@@ -26,6 +26,7 @@ host decides; nothing here assumes an answer.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 from simulator.devices.card_reader import SimCardReader
@@ -35,6 +36,7 @@ from simulator.terminal.acquiring_app import ENTRY_MODE_ICC, ENTRY_MODE_MAGSTRIP
 from simulator.terminal.authorisation import (
     REFUND_CARD_FIELDS,
     REVERSAL_NO_ANSWER,
+    Merchant,
     financial_request,
     original_data,
     reversal_request,
@@ -287,3 +289,35 @@ def _send(
     size = sum(len(value) for value in reply.values())
     terminal.report(Exchange(ISO, name, seconds, error, size, record))
     return reply
+
+
+def warm_up() -> None:
+    """Do once, offline, what a process's first chip sale would: load the catalogue
+    cards, import and run the EMV kernel and the PIN block.
+
+    A Locust worker calls this before it joins its master: on a loaded machine the
+    first transactions' imports and parsing could otherwise hold its CPU so long
+    that it misses its heartbeats and the master gives it up.
+    """
+    terminal = LoadTerminal(
+        Merchant("WARMUP01", "000000000000000", "156"),
+        None,
+        lambda exchange: None,
+        random.Random(0),
+        bytes(16),
+    )
+    for name in (*OFFLINE_PIN_CARDS, *ONLINE_PIN_CARDS, *MAGSTRIPE_CARDS):
+        terminal.image(name)
+    reader = SimCardReader(terminal.clock, name="possim warm-up reader")
+    reader.insert(terminal.card(ONLINE_PIN_CARDS[0]))
+    kernel = EmvKernel(reader, _EMV_CONFIG, terminal.rng, terminal.now)
+    try:
+        card = kernel.read_card(100)
+        kernel.verify_cardholder(
+            lambda request: _pin(terminal.image(ONLINE_PIN_CARDS[0]).pin, request)
+        )
+        icc_field(kernel.first_generate_ac())
+        pin_block_field("1234", card.pan, bytes(16))
+    finally:
+        kernel.finish()
+        reader.remove()

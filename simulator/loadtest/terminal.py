@@ -31,6 +31,7 @@ from simulator.loadtest.connection import IsoConnection
 from simulator.terminal.authorisation import Merchant
 from simulator.wire.batch_totals import BatchTotals
 
+_IMAGES: dict[str, CardImage] = {}  # catalogue card images by name, shared by the terminals
 MAX_STAN = 999_999  # DE11, n6; 000000 is not used
 FIRST_BATCH = 1
 MAX_BATCH = 999_999  # DE60.2, n6
@@ -113,7 +114,12 @@ class LoadTerminal:
         """This terminal's own copy of a catalogue card (its ATC counts on)."""
         card = self._cards.get(name)
         if card is None:
-            card = self._cards[name] = VirtualCard(cards.load(name))
+            image = _IMAGES.get(name)
+            if image is None:
+                # Parsed once per process: hundreds of users parsing YAML at spawn would
+                # hold the CPU long enough for a Locust worker to miss its heartbeats.
+                image = _IMAGES[name] = cards.load(name)
+            card = self._cards[name] = VirtualCard(image)
         return card
 
     def image(self, name: str) -> CardImage:

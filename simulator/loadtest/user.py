@@ -128,6 +128,9 @@ def _finish_transactions(environment: Environment, **_: Any) -> None:
         gevent.sleep(CSV_STATS_INTERVAL_SEC * 1.5)
 
 
+# Before a worker connects to its master (docs in card_tasks.warm_up).
+card_tasks.warm_up()
+HostWire.for_endpoint(HostEndpoint("127.0.0.1", 1))  # the default spec, parsed once
 # Locust's EventHook.add_listener has no annotations (locust/event.py).
 events.init_command_line_parser.add_listener(add_options)  # type: ignore[no-untyped-call]
 events.test_stop.add_listener(_finish_transactions)  # type: ignore[no-untyped-call]
