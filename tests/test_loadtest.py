@@ -301,6 +301,26 @@ def test_the_same_user_drives_a_qr_only_mix_against_the_qr_api(
     assert check.problems == () and check.card_requests == 0 and check.qr_paid > 0
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--possim-tids", "LCT1-LCT9"], "--possim-tids LCT1-LCT9: expected FIRST-LAST"),
+        (["--possim-mix", "qr"], "--possim-mix qr needs the QR API"),
+        (["--possim-pin-key", "ABCD"], "--possim-pin-key: expected a double- or triple-length"),
+        ([], "--host asks for mac=x919: give --possim-mac-key-file"),
+        (["--possim-mac-key-file", "absent.hex"], "--possim-mac-key-file absent.hex: "),
+    ],
+)
+def test_bad_options_are_refused_at_start_in_one_line(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    args = ["--headless", "-t", "1s", "--host", "iso8583://127.0.0.1:1?mac=x919", *options]
+    status = _finished(_locust(tmp_path, *args), tmp_path)
+    log = (tmp_path / "locust.log").read_text(encoding="utf-8").strip().splitlines()
+    assert status == 2
+    assert log[-1].startswith(f"locust: possim: {message}"), log[-3:]
+
+
 def test_locust_never_entered_this_process() -> None:
     # The transactions above ran here without Locust: its gevent monkey-patching
     # happens only in the Locust processes (simulator.loadtest.user is theirs alone).

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import itertools
 import random
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
 import gevent
+import locust.runners
 from gevent import Greenlet
 from gevent.pool import Group
 from locust import User, events, task
@@ -38,6 +40,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
+from simulator.errors import SimulatorError
 from simulator.loadtest import card_tasks, qr_tasks
 from simulator.loadtest.connection import HostWire, IsoConnection
 from simulator.loadtest.errors import LoadTestError
@@ -117,6 +120,37 @@ _recorder: Recorder | None = None
 _wires: dict[str, HostWire] = {}
 
 
+def check_options(environment: Environment, runner: Any = None, **_: Any) -> None:
+    """Refuse bad ``--possim-*`` options and hosts at start, in one line (exit status 2).
+
+    A worker is not checked here: its options come from its master with the test.
+    """
+    options = environment.parsed_options
+    if isinstance(runner, WorkerRunner) or options is None:
+        return
+    try:
+        TerminalRange.parse(options.possim_tids)
+        _pin_key(options.possim_pin_key)
+        if environment.host or options.possim_qr_url or options.headless:
+            card_host, qr_url = _hosts(environment.host or "", options.possim_qr_url)
+            _mix(options.possim_mix, card_host, qr_url)
+            if card_host:
+                _wire(card_host, options)
+    except (SimulatorError, OSError) as exc:
+        print(f"locust: possim: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _pin_key(text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) not in (16, 24):
+        raise LoadTestError("--possim-pin-key: expected a double- or triple-length key in hex")
+    return key
+
+
 def _finish_transactions(environment: Environment, **_: Any) -> None:
     timeout = DEFAULT_TIMEOUT
     if environment.parsed_options is not None:
@@ -128,11 +162,16 @@ def _finish_transactions(environment: Environment, **_: Any) -> None:
         gevent.sleep(CSV_STATS_INTERVAL_SEC * 1.5)
 
 
+# A master gives up a worker after HEARTBEAT_LIVENESS missed heartbeats (3 s). A worker
+# whose CPU is saturated -- hundreds of users doing EMV on a shared core, which Locust
+# warns about -- is alive but late: give it 30 s, or the test stops with no users.
+locust.runners.HEARTBEAT_LIVENESS = max(locust.runners.HEARTBEAT_LIVENESS, 30)
 # Before a worker connects to its master (docs in card_tasks.warm_up).
 card_tasks.warm_up()
 HostWire.for_endpoint(HostEndpoint("127.0.0.1", 1))  # the default spec, parsed once
 # Locust's EventHook.add_listener has no annotations (locust/event.py).
 events.init_command_line_parser.add_listener(add_options)  # type: ignore[no-untyped-call]
+events.init.add_listener(check_options)  # type: ignore[no-untyped-call]
 events.test_stop.add_listener(_finish_transactions)  # type: ignore[no-untyped-call]
 
 
@@ -178,7 +217,7 @@ class PossimTerminal(User):
             connection,
             self._report,
             self.rng,
-            bytes.fromhex(options.possim_pin_key),
+            _pin_key(options.possim_pin_key),
         )
         self.qr = QrLink(
             qr_url or "http://127.0.0.1:1",
@@ -261,8 +300,14 @@ def _wire(url: str, options: Any) -> HostWire:
             raise LoadTestError(f"--host: {exc}") from None
         key = None
         if options.possim_mac_key_file:
-            text = Path(options.possim_mac_key_file).read_text(encoding="ascii")
-            key = parse_mac_key(text.strip())
+            path = Path(options.possim_mac_key_file)
+            try:
+                text = path.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise LoadTestError(f"--possim-mac-key-file {path}: {exc}") from None
+            key = parse_mac_key(text.strip(), f"--possim-mac-key-file {path}")
+        elif endpoint.mac:
+            raise LoadTestError(f"--host asks for mac={endpoint.mac}: give --possim-mac-key-file")
         wire = _wires[url] = HostWire.for_endpoint(endpoint, key)
     return wire
 
