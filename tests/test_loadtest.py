@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from drivers.clock import RealClock
+from simulator import cli
 from simulator.fleet.gateway_process import GatewayProcess
 from simulator.gateway.ledger import Ledger, Status
 from simulator.loadtest import card_tasks, qr_tasks
@@ -172,8 +173,15 @@ def test_the_ledger_check_finds_a_doubled_or_missing_approval(
 # -- under Locust, in separate processes -----------------------------------------------
 
 
+def test_possim_init_writes_the_locustfile_users_start_from(tmp_path: Path) -> None:
+    assert cli.main(["init", str(tmp_path / "shop")]) == 0
+    written = (tmp_path / "shop" / "locustfile.py").read_text(encoding="utf-8")
+    assert written == STARTER_LOCUSTFILE.read_text(encoding="utf-8")
+    assert "from possim.locust import TASKS, PossimTerminal" in written
+
+
 def _locust(tmp_path: Path, *args: str, name: str = "locust") -> subprocess.Popen[str]:
-    locustfile = tmp_path / "locustfile.py"
+    locustfile = tmp_path / "locustfile.py"  # what possim init writes (the test above)
     if not locustfile.exists():
         locustfile.write_text(STARTER_LOCUSTFILE.read_text(encoding="utf-8"), encoding="utf-8")
     log = (tmp_path / f"{name}.log").open("w", encoding="utf-8")
