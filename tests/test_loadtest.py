@@ -27,7 +27,7 @@ from drivers.clock import RealClock
 from simulator import cli
 from simulator.fleet.gateway_process import GatewayProcess
 from simulator.gateway.ledger import Ledger, Status
-from simulator.loadtest import card_tasks, qr_tasks
+from simulator.loadtest import card_tasks, ledger_check, qr_tasks
 from simulator.loadtest.connection import HostWire, IsoConnection
 from simulator.loadtest.ledger_check import check_ledger
 from simulator.loadtest.record import Recorder, read_records
@@ -157,6 +157,7 @@ def test_the_ledger_check_finds_a_doubled_or_missing_approval(
     terminal.close()
     assert gateway.stop() == 0
     assert check_ledger(gateway.ledger, records).problems == ()
+    assert ledger_check.main([str(gateway.ledger), str(records)]) == 0
     [path] = list(records.glob("*.jsonl"))
     first, second = path.read_text().splitlines()
     # A terminal that counted an approval the host does not have ...
@@ -168,6 +169,8 @@ def test_the_ledger_check_finds_a_doubled_or_missing_approval(
     assert any("000099" in p and "0 times" in p for p in problems), problems
     assert any("ledger RRN" in p for p in problems), problems
     assert any("no terminal recorded" in p for p in problems), problems
+    assert ledger_check.main([str(gateway.ledger), str(records)]) == 1
+    assert ledger_check.main([str(gateway.ledger), str(tmp_path / "nothing")]) == 2
 
 
 # -- under Locust, in separate processes -----------------------------------------------

@@ -22,12 +22,14 @@ across processes and machines.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 
 import attrs
 
 from drivers.clock import RealClock
+from simulator.errors import SimulatorError
 from simulator.gateway.ledger import Ledger, LedgerEntry, QrOrder, QrRefund
 from simulator.gateway.ledger.card import Status
 from simulator.loadtest.record import read_records
@@ -165,3 +167,26 @@ def _key(
     if merchant_id:
         return (merchant_id, refund_no)
     return next((key for key in refunds if key[1] == refund_no), None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m simulator.loadtest.ledger_check LEDGER RECORDS [MERCHANT_ID]``: 0 all well,
+    1 mismatches (listed), 2 unreadable input (one line)."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) not in (2, 3):
+        print(
+            "usage: python -m simulator.loadtest.ledger_check LEDGER RECORDS_DIR [MERCHANT_ID]",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        check = check_ledger(Path(args[0]), Path(args[1]), args[2] if len(args) == 3 else "")
+    except SimulatorError as exc:
+        print(f"ledger check: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(check.lines()))
+    return 1 if check.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
