@@ -317,6 +317,7 @@ def test_the_same_user_drives_a_qr_only_mix_against_the_qr_api(
     [
         (["--possim-tids", "LCT1-LCT9"], "--possim-tids LCT1-LCT9: expected FIRST-LAST"),
         (["--possim-mix", "qr"], "--possim-mix qr needs the QR API"),
+        (["-u", "3", "--possim-tids", "LCT00001-LCT00002"], "terminal ids LCT00001-LCT00002"),
         (["--possim-pin-key", "ABCD"], "--possim-pin-key: expected a double- or triple-length"),
         ([], "--host asks for mac=x919: give --possim-mac-key-file"),
         (["--possim-mac-key-file", "absent.hex"], "--possim-mac-key-file absent.hex: "),

@@ -129,7 +129,9 @@ def check_options(environment: Environment, runner: Any = None, **_: Any) -> Non
     if isinstance(runner, WorkerRunner) or options is None:
         return
     try:
-        TerminalRange.parse(options.possim_tids)
+        tids = TerminalRange.parse(options.possim_tids)
+        if options.num_users:
+            tids.terminal_id(int(options.num_users) - 1)  # -u more users than terminal ids
         _pin_key(options.possim_pin_key)
         if environment.host or options.possim_qr_url or options.headless:
             card_host, qr_url = _hosts(environment.host or "", options.possim_qr_url)
