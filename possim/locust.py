@@ -11,6 +11,6 @@ from possim import guard
 
 guard.check()
 
-from simulator.loadtest.user import TASKS, PossimTerminal, TaskEntry  # noqa: E402
+from simulator.loadtest.user import TASKS, FleetTerminal, PossimTerminal, TaskEntry  # noqa: E402
 
-__all__ = ["TASKS", "PossimTerminal", "TaskEntry"]
+__all__ = ["TASKS", "FleetTerminal", "PossimTerminal", "TaskEntry"]

@@ -27,6 +27,7 @@ host decides; nothing here assumes an answer.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 
 from simulator.devices.card_reader import SimCardReader
@@ -109,15 +110,26 @@ def _pin(pin: str, request: PinRequest) -> str:
     return pin  # the cardholder knows their PIN (offline: the card checks it; online: DE52)
 
 
-def magstripe_sale(terminal: LoadTerminal, card_name: str = MAGSTRIPE_CARDS[0]) -> None:
-    """A swiped purchase; DE52 when the track (or a UnionPay BIN) asks for a PIN."""
+def magstripe_sale(
+    terminal: LoadTerminal,
+    card_name: str = MAGSTRIPE_CARDS[0],
+    amount_fen: int = 0,
+    *,
+    pin: bool = True,
+) -> None:
+    """A swiped purchase; DE52 when the track (or a UnionPay BIN) asks for a PIN.
+
+    ``amount_fen`` 0: a random whole-yuan amount. ``pin`` False: no PIN block even
+    where one is asked for (``possim fleet``'s purchases, for hosts that know no
+    terminal PIN key).
+    """
     image = terminal.image(card_name)
     track = Track2.parse(image.track2)
     assert track is not None, f"card image {card_name} has no ISO 7813 track 2"
-    amount = terminal.amount()
+    amount = amount_fen or terminal.amount()
     fields = swipe_card_fields(track, ENTRY_MODE_MAGSTRIPE)
     name = "0200 sale magstripe"
-    if track.pin_required:
+    if pin and track.pin_required:
         fields["52"] = pin_block_field(image.pin, track.pan, terminal.pin_key)
         name += " online PIN"
     request = {**_sale_request(terminal, amount), **fields}
@@ -279,10 +291,15 @@ def _send(
     try:
         reply, seconds = terminal.connection.exchange(request)
     except NoReply as exc:
+        record["error"] = str(exc)
+        record["at"] = f"{time.time():.6f}"
         terminal.report(Exchange(ISO, name, terminal.connection.timeout, str(exc), 0, record))
         return None
+    record["at"] = f"{time.time():.6f}"  # when the answer came (wall clock, for rates)
+    record["seconds"] = f"{seconds:.6f}"
     record["rc"] = reply.get("39", "")
     record["rrn"] = reply.get("37", "")
+    record["auth"] = reply.get("38", "")
     if not counted:
         record["lost"] = "1"
     error = (check or _approved)(reply) if counted else ""

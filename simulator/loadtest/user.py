@@ -37,6 +37,7 @@ from gevent.pool import Group
 from locust import User, events, task
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
+from locust.exception import StopUser
 from locust.runners import WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
@@ -109,6 +110,14 @@ def add_options(parser: LocustArgumentParser) -> None:
     group.add_argument("--possim-notify-url", default=DEFAULT_NOTIFY_URL, help="dynamic QRs")
     group.add_argument("--possim-record", default="", help="folder for the ledger check")
     group.add_argument("--possim-seed", type=int, default=0, help="seed of amounts and picks")
+    group.add_argument(
+        "--possim-transactions",
+        type=int,
+        default=0,
+        help="each terminal stops after N transactions; the run ends when all have (0: never)",
+    )
+    group.add_argument("--possim-card", default="unionpay_debit", help="FleetTerminal's card")
+    group.add_argument("--possim-amount-fen", type=int, default=100, help="FleetTerminal's amount")
     # Keys are test keys by default (firmware_fixtures/terminals/default.toml's).
     group.add_argument("--possim-api-key", default=DEFAULT_MERCHANT_API_KEY, help="QR API key")
     group.add_argument("--possim-pin-key", default=DEFAULT_PIN_KEY, help="TPK, hex (DE52)")
@@ -231,6 +240,10 @@ class PossimTerminal(User):
         )
         self._recorder = _recorder_for(options)
         self._job: Greenlet | None = None
+        self.limit = int(options.possim_transactions)
+        self.done = 0
+        self.card_name = str(options.possim_card)
+        self.amount_fen = int(options.possim_amount_fen)
         self.terminal_timeout = float(options.possim_timeout)
 
     def wait_time(self) -> float:
@@ -238,6 +251,10 @@ class PossimTerminal(User):
 
     @task
     def transaction(self) -> None:
+        if self.limit and self.done >= self.limit:
+            _user_finished(self.environment)
+            raise StopUser()
+        self.done += 1
         entry = self.rng.choices(self.tasks_here, [e.weight for e in self.tasks_here])[0]
         # Its own greenlet: a user stopped mid-transaction (Locust kills a user whose
         # stop races its wake-up) stops waiting for it, but the transaction ends as a
@@ -265,6 +282,35 @@ class PossimTerminal(User):
         )
         if self._recorder is not None:
             self._recorder.write(exchange)
+
+
+class FleetTerminal(PossimTerminal):
+    """``possim fleet``'s terminal: swiped purchases of ``--possim-card`` for
+    ``--possim-amount-fen``, without a PIN block, ``--possim-transactions`` of them."""
+
+    tasks_table: ClassVar[tuple[TaskEntry, ...]] = (
+        TaskEntry(
+            "fleet purchase",
+            1,
+            "card",
+            lambda u: card_tasks.magstripe_sale(u.terminal, u.card_name, u.amount_fen, pin=False),
+        ),
+    )
+
+
+_finished_users = 0
+
+
+def _user_finished(environment: Environment) -> None:
+    """Count a user that did its --possim-transactions; the last one ends the run."""
+    global _finished_users
+    _finished_users += 1
+    options = environment.parsed_options
+    runner = environment.runner
+    expected = int(getattr(options, "num_users", 0) or 0)
+    if expected and _finished_users >= expected and not isinstance(runner, WorkerRunner):
+        assert runner is not None
+        gevent.spawn(runner.quit)
 
 
 def _hosts(host: str, qr_url: str) -> tuple[str, str]:
