@@ -15,14 +15,15 @@ Only :mod:`.user` imports Locust (and with it gevent's monkey-patching); the
 rest is plain Python that a test or a thread can run:
 
 ===================  ==========================================================
-:mod:`.user`         :class:`~.user.PossimTerminal`, the task table, the options
+:mod:`.user`         :class:`~.user.PossimTerminal`, ``FleetTerminal``, the task table
 :mod:`.card_tasks`   the card transactions, built by the terminal's own builders
 :mod:`.qr_tasks`     the QR payments, through the terminal's own ``QrLink``
 :mod:`.terminal`     :class:`~.terminal.LoadTerminal` (STAN, batch, sales), ``Exchange``
 :mod:`.connection`   one terminal's ISO 8583 connection (blocking sockets)
 :mod:`.identity`     the terminal-id range users draw from
 :mod:`.record`       what each process saw, one JSON line per request
-:mod:`.ledger_check` records against the gateway's ledger
+:mod:`.ledger_check` records against the gateway's ledger (also ``python -m``)
+:mod:`.process`      Locust runs as child processes (``possim bench gateway``)
 :mod:`.errors`       :class:`~.errors.LoadTestError`
 ===================  ==========================================================
 """
