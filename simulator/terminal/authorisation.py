@@ -66,7 +66,7 @@ OPERATIONS = {
     "refund": ("0220", "200000", "25", "退货 Refund"),
 }
 # What a void or refund may carry from the card (never a PIN block or a cryptogram).
-_REFUND_CARD_FIELDS = ("2", "14", "22", "23", "35")
+REFUND_CARD_FIELDS = ("2", "14", "22", "23", "35")
 
 # complete(response code or None, reply or None) -> the card approved.
 Completion = Callable[[str | None, Mapping[str, str] | None], bool]
@@ -176,7 +176,7 @@ class Authoriser:
             card_label=card.label,
         )
         request = self._request(entry, now)
-        request.update({k: v for k, v in card.fields.items() if k in _REFUND_CARD_FIELDS})
+        request.update({k: v for k, v in card.fields.items() if k in REFUND_CARD_FIELDS})
         request["37"] = original_rrn
         if sale is not None:
             request["61"] = _original_data(sale)
@@ -296,21 +296,16 @@ class Authoriser:
 
     def _request(self, entry: JournalEntry, now: datetime) -> Fields:
         """The fields every financial request carries, from its journal row."""
-        mti, processing_code, type_code, _ = OPERATIONS[entry.operation]
-        return {
-            "t": mti,
-            "3": processing_code,
-            "4": f"{entry.amount_fen:012d}",
-            "7": entry.transmission,
-            "11": entry.stan,
-            "12": now.strftime("%H%M%S"),
-            "13": now.strftime("%m%d"),
-            "25": "00",
-            "41": self._merchant.terminal_id,
-            "42": self._merchant.merchant_id,
-            "49": entry.currency,
-            "60": f"{type_code}{entry.batch_no}",
-        }
+        return financial_request(
+            entry.operation,
+            amount_fen=entry.amount_fen,
+            transmission=entry.transmission,
+            stan=entry.stan,
+            batch_no=entry.batch_no,
+            currency=entry.currency,
+            merchant=self._merchant,
+            now=now,
+        )
 
     def send_pending_reversals(self) -> list[JournalEntry]:
         """Send every reversal still owed; the entries whose reversal is still pending."""
@@ -329,21 +324,17 @@ class Authoriser:
         if entry.state is not TxnState.REVERSAL_PENDING:
             entry = self._journal.update(entry.id, TxnState.REVERSAL_PENDING)
         self._display.show(ScreenId.REVERSING, "冲正中 Reversing", f"凭证号 {entry.stan}")
-        mti, processing_code, _, _ = OPERATIONS[entry.operation]
-        request = {
-            "t": "0400",
-            "3": processing_code,
-            "4": f"{entry.amount_fen:012d}",
-            "7": transmission_time(self._clock.now()),
-            "11": entry.stan,
-            "22": entry.entry_mode,
-            "25": "00",
-            "39": reason_code,
-            "41": self._merchant.terminal_id,
-            "42": self._merchant.merchant_id,
-            "49": entry.currency,
-            "90": f"{mti}{entry.stan}{entry.transmission}".ljust(42, "0"),
-        }
+        request = reversal_request(
+            entry.operation,
+            amount_fen=entry.amount_fen,
+            stan=entry.stan,
+            original_transmission=entry.transmission,
+            entry_mode=entry.entry_mode,
+            currency=entry.currency,
+            reason_code=reason_code,
+            merchant=self._merchant,
+            now=self._clock.now(),
+        )
         for _ in range(self._timeouts.reversal_attempts):
             try:
                 reply = self._host.exchange(request, self._timeouts.host)
@@ -397,8 +388,77 @@ class Authoriser:
 
 
 def _original_data(sale: JournalEntry) -> str:
+    return original_data(sale.batch_no, sale.stan, sale.transmission)
+
+
+# -- the requests as pure functions of their data -------------------------------------
+# The Authoriser fills them from its journal; possim's Locust users
+# (simulator.loadtest) from their own per-terminal state: one definition of each.
+
+
+def original_data(batch_no: str, stan: str, transmission: str) -> str:
     """DE61 (CUP style): the sale's batch n6, STAN n6 and date MMDD (from its DE7)."""
-    return f"{sale.batch_no}{sale.stan}{sale.transmission[:4]}"
+    return f"{batch_no}{stan}{transmission[:4]}"
+
+
+def financial_request(
+    operation: str,
+    *,
+    amount_fen: int,
+    transmission: str,
+    stan: str,
+    batch_no: str,
+    currency: str,
+    merchant: Merchant,
+    now: datetime,
+) -> Fields:
+    """The fields every financial request (sale, void, refund: :data:`OPERATIONS`) carries;
+    the card's fields (DE2/14/22/23/35/52/55) and a void's or refund's DE37/38/61 are added."""
+    mti, processing_code, type_code, _ = OPERATIONS[operation]
+    return {
+        "t": mti,
+        "3": processing_code,
+        "4": f"{amount_fen:012d}",
+        "7": transmission,
+        "11": stan,
+        "12": now.strftime("%H%M%S"),
+        "13": now.strftime("%m%d"),
+        "25": "00",
+        "41": merchant.terminal_id,
+        "42": merchant.merchant_id,
+        "49": currency,
+        "60": f"{type_code}{batch_no}",
+    }
+
+
+def reversal_request(
+    operation: str,
+    *,
+    amount_fen: int,
+    stan: str,
+    original_transmission: str,
+    entry_mode: str,
+    currency: str,
+    reason_code: str,
+    merchant: Merchant,
+    now: datetime,
+) -> Fields:
+    """The 0400 undoing the ``operation`` sent with this STAN and DE7 (named in DE90)."""
+    mti, processing_code, _, _ = OPERATIONS[operation]
+    return {
+        "t": "0400",
+        "3": processing_code,
+        "4": f"{amount_fen:012d}",
+        "7": transmission_time(now),
+        "11": stan,
+        "22": entry_mode,
+        "25": "00",
+        "39": reason_code,
+        "41": merchant.terminal_id,
+        "42": merchant.merchant_id,
+        "49": currency,
+        "90": f"{mti}{stan}{original_transmission}".ljust(42, "0"),
+    }
 
 
 def transmission_time(now: datetime) -> str:

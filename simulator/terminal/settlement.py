@@ -21,6 +21,7 @@ settlement can simply be run again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from drivers.clock import Clock
 from drivers.errors import DriverError
@@ -72,6 +73,34 @@ def batch_totals(entries: Iterable[JournalEntry]) -> BatchTotals:
     debit = [e.amount_fen for e in entries if _approved(e, "sale")]
     credit = [e.amount_fen for e in entries if _approved(e, "void", "refund")]
     return BatchTotals(len(debit), sum(debit), len(credit), sum(credit))
+
+
+def settlement_request(
+    *,
+    stan: str,
+    transmission: str,
+    batch_no: str,
+    totals: BatchTotals,
+    merchant: Merchant,
+    now: datetime,
+) -> Fields:
+    """The 0500 closing ``batch_no`` with the terminal's ``totals`` in DE48.
+
+    A pure function of its data: the batch close fills it from the journal,
+    possim's Locust users (simulator.loadtest) from their per-terminal state.
+    """
+    return {
+        "t": "0500",
+        "7": transmission,
+        "11": stan,
+        "12": now.strftime("%H%M%S"),
+        "13": now.strftime("%m%d"),
+        "41": merchant.terminal_id,
+        "42": merchant.merchant_id,
+        "48": encode_de48(totals),
+        "49": merchant.currency,
+        "60": f"{SETTLE_TYPE_CODE}{batch_no}{SETTLE_NETWORK_CODE}",
+    }
 
 
 def report_rows(entries: Iterable[JournalEntry]) -> list[dict[str, str]]:
@@ -151,18 +180,14 @@ class BatchClose:
             credit_count=totals.credit_count,
             credit_total=totals.credit_total,
         )
-        request: Fields = {
-            "t": "0500",
-            "7": entry.transmission,
-            "11": entry.stan,
-            "12": now.strftime("%H%M%S"),
-            "13": now.strftime("%m%d"),
-            "41": self._merchant.terminal_id,
-            "42": self._merchant.merchant_id,
-            "48": encode_de48(totals),
-            "49": self._merchant.currency,
-            "60": f"{SETTLE_TYPE_CODE}{batch_no}{SETTLE_NETWORK_CODE}",
-        }
+        request = settlement_request(
+            stan=entry.stan,
+            transmission=entry.transmission,
+            batch_no=batch_no,
+            totals=totals,
+            merchant=self._merchant,
+            now=now,
+        )
         try:
             reply = self._host.exchange(request, self._timeouts.host)
         except (HostUnavailable, Iso8583Error) as exc:
