@@ -1,0 +1,63 @@
+"""What both API versions share: the book, the faults, the keys, the notifier, the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+
+from drivers.clock import Clock
+from simulator.channels.wechat import keys as test_keys
+from simulator.channels.wechat.faults import Faults
+from simulator.channels.wechat.keys import WechatTestKeys
+from simulator.channels.wechat.notify import Notifier
+from simulator.channels.wechat.trades import Trades
+
+NONCE_WINDOW_SECONDS = 300.0  # "timestamp 与发起请求的时间不得超过5分钟"
+MAX_NONCES = 100_000
+MAX_BILL_TOKENS = 1_000
+
+
+class WechatCore:
+    def __init__(
+        self,
+        clock: Clock,
+        keys: WechatTestKeys | None = None,
+        *,
+        trades: Trades | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.clock = clock
+        self.keys = keys or test_keys.load()
+        self.trades = trades or Trades(clock)
+        self.faults = Faults()
+        self.notifier = notifier or Notifier(clock)
+        self.base_url = ""  # set by the server once it listens
+        self._nonce_lock = threading.Lock()
+        self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self.bill_tokens: OrderedDict[str, bytes] = OrderedDict()
+
+    async def maybe_slow(self, api: str) -> None:
+        """A ``slow`` fault: wait its seconds on the clock (off the event loop)."""
+        fault = self.faults.take("slow", api)
+        if fault is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.clock.sleep, fault.seconds)
+
+    def nonce_seen(self, mch_id: str, nonce: str, now: float) -> bool:
+        """Whether (mch_id, nonce) came within the window; remembers it if not."""
+        with self._nonce_lock:
+            while self._nonces:
+                _, first = next(iter(self._nonces.items()))
+                if now - first <= NONCE_WINDOW_SECONDS and len(self._nonces) < MAX_NONCES:
+                    break
+                self._nonces.popitem(last=False)
+            key = (mch_id, nonce)
+            if key in self._nonces:
+                return True
+            self._nonces[key] = now
+            return False
+
+    def keep_bill(self, token: str, content: bytes) -> None:
+        self.bill_tokens[token] = content
+        while len(self.bill_tokens) > MAX_BILL_TOKENS:
+            self.bill_tokens.popitem(last=False)

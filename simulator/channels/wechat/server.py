@@ -1,0 +1,156 @@
+"""The WeChat Pay simulator's HTTP server: both API versions on one loopback port.
+
+It runs aiohttp on its own loop in a daemon thread (like the gateway's QR API; the
+gateway's ``ServiceThread`` sits in a layer above the channels, hence this small
+twin). Limits (docs/reliability.md): a body of at most ``max_body`` bytes (413),
+request line and headers at most 8190 bytes each and 64 headers, bodies never
+decompressed, at most ``max_trades`` orders kept, notifies bounded by the notifier.
+Loopback only unless ``allow_remote``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import threading
+from typing import Any
+
+from aiohttp import web
+
+from drivers.clock import Clock
+from simulator.channels.wechat import control, v2, v3
+from simulator.channels.wechat.core import WechatCore
+from simulator.channels.wechat.keys import WechatTestKeys
+from simulator.errors import SimulatorError
+
+DEFAULT_MAX_BODY = 64 * 1024
+MAX_HEADER_LINE = 8190
+MAX_HEADERS = 64
+
+
+class ChannelServerError(SimulatorError):
+    """The channel simulator cannot start."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class WechatPaySimulator:
+    """WeChat Pay on ``base_url``: ``/pay/...`` (v2), ``/v3/...`` (v3), ``/possim/...``."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        keys: WechatTestKeys | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+        max_body: int = DEFAULT_MAX_BODY,
+        core: WechatCore | None = None,
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ChannelServerError(
+                f"the WeChat Pay simulator listens on loopback only; {host!r} is not "
+                "(pass allow_remote=True to listen there on purpose)"
+            )
+        self.core = core or WechatCore(clock, keys)
+        self._host, self._port, self._max_body = host, port, max_body
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._address: tuple[str, int] | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._address is None:
+            raise ChannelServerError("the WeChat Pay simulator is not running")
+        host, port = self._address
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=self._max_body)
+        app.add_routes([*v2.routes(self.core), *v3.routes(self.core), *control.routes(self.core)])
+        return app
+
+    def start(self) -> str:
+        """Serve in a daemon thread; the base URL once listening."""
+        if self._thread is not None:
+            raise ChannelServerError("the WeChat Pay simulator is already started")
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name="possim-wechat", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            self._thread = None
+            raise ChannelServerError(
+                f"cannot listen on {self._host}:{self._port}: {self._error}"
+            ) from self._error
+        self.core.base_url = self.base_url
+        self.core.notifier.start()
+        return self.base_url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.core.notifier.stop(timeout)
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None:
+            return
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopping.set)
+        thread.join(timeout)
+        self._thread = None
+        self._address = None
+
+    def __enter__(self) -> WechatPaySimulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as error:
+            if not self._ready.is_set():
+                self._error = error
+                self._ready.set()
+            else:
+                raise
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        options: dict[str, Any] = {
+            "access_log": None,
+            "max_line_size": MAX_HEADER_LINE,
+            "max_field_size": MAX_HEADER_LINE,
+            "max_headers": MAX_HEADERS,
+            "auto_decompress": False,
+        }
+        runner = web.AppRunner(
+            self.application(), handle_signals=False, shutdown_timeout=1.0, **options
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, self._port)
+            await site.start()
+            server = site._server
+            assert isinstance(server, asyncio.base_events.Server)
+            self._address = server.sockets[0].getsockname()[:2]
+            self._ready.set()
+            await self._stopping.wait()
+        finally:
+            await runner.cleanup()
