@@ -3,7 +3,8 @@
 Format (下载交易账单, pay.weixin.qq.com ... chapter=9_6): a header line, one line per
 payment or refund of the day with every field prefixed by a back-quote, then the
 totals' header and one totals line. Amounts in yuan with two decimals.
-``bill_type`` ALL: every line; SUCCESS: the payments; REFUND: the refunds. Fees
+``bill_type`` ALL: every line; SUCCESS: the payments; REFUND: the refunds; REVOKED:
+the payments reversed (v2 only; v3 refuses it). Fees
 are not simulated (0.00, rate 0.00%).
 """
 
@@ -22,7 +23,7 @@ HEADER = (
 TOTALS_HEADER = (
     "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
 )
-BILL_TYPES = ("ALL", "SUCCESS", "REFUND")
+BILL_TYPES = ("ALL", "SUCCESS", "REFUND", "REVOKED")
 
 
 def yuan(fen: int) -> str:
@@ -35,9 +36,10 @@ def trade_bill(trades: Iterable[Trade], day: date, bill_type: str = "ALL") -> st
     paid_total = refund_total = 0
     for trade in trades:
         paid_today = trade.paid_at is not None and trade.paid_at.date() == day
-        if paid_today and bill_type in ("ALL", "SUCCESS") and trade.state in (*PAID, "REVOKED"):
+        state = "REVOKED" if trade.state == "REVOKED" else "SUCCESS"
+        wanted = bill_type == "ALL" or bill_type == state
+        if paid_today and wanted and trade.state in (*PAID, "REVOKED"):
             assert trade.paid_at is not None
-            state = "REVOKED" if trade.state == "REVOKED" else "SUCCESS"
             lines.append(_line(trade, trade.paid_at.strftime("%Y-%m-%d %H:%M:%S"), state))
             paid_total += trade.amount_fen
         if bill_type in ("ALL", "REFUND"):

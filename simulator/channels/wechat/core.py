@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from drivers.clock import Clock
 from simulator.channels.wechat import keys as test_keys
@@ -26,8 +28,13 @@ class WechatCore:
         *,
         trades: Trades | None = None,
         notifier: Notifier | None = None,
+        wall_time: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock
+        # The merchant's SDK signs with the wall clock and checks answers against it:
+        # Authorization timestamps and Wechatpay-Timestamp are wall time, whatever
+        # the simulation's clock (orders, bills, notifies) says.
+        self.wall_time = wall_time
         self.keys = keys or test_keys.load()
         self.trades = trades or Trades(clock)
         self.faults = Faults()

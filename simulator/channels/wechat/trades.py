@@ -268,6 +268,9 @@ class Trades:
                 return Outcome(trade, "ORDERPAID")
             if trade.state == "REVOKED":
                 return Outcome(trade, "ORDERREVERSED")
+            if trade.state == "CLOSED":
+                # 关闭订单: "ORDERCLOSED 订单已关闭，无法重复关闭"
+                return Outcome(trade, "ORDERCLOSED")
             trade.state = "CLOSED"
             return Outcome(trade)
 

@@ -70,10 +70,12 @@ async def _handle(
     if not v2wire.sign_is_valid(fields, core.keys.api_key):
         return _return_fail("签名错误")
     await core.maybe_slow(api)
+    answer: Fields | bytes
     if core.faults.take("system_error", api) is not None:
         failed = _error("SYSTEMERROR")
         if api == "reverse":
             failed["recall"] = "Y"  # 撤销: "Y-需要，N-不需要，如果结果为需要，则需要继续调用撤销"
+        answer = failed
     else:
         try:
             answer = action(core, fields)

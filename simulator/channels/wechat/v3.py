@@ -100,7 +100,7 @@ def _answer(
     serial = core.keys.platform_serial
     if request.headers.get("Wechatpay-Serial") == core.keys.public_key_id:
         serial = core.keys.public_key_id
-    timestamp = int(core.clock.now().timestamp())
+    timestamp = int(core.wall_time())
     headers = v3wire.signed_headers(core.keys.platform_private_key(), serial, timestamp, body)
     if core.faults.take("bad_signature", api) is not None:
         headers["Wechatpay-Signature"] = v3wire.sign(core.keys.platform_private_key(), b"forged")
@@ -155,7 +155,7 @@ def _authenticate(core: WechatCore, request: web.Request, body: bytes) -> str | 
     if auth["serial_no"].upper() != core.keys.merchant_serial:
         return "商户证书序列号有误。"
     timestamp = auth["timestamp"]
-    now = core.clock.now().timestamp()
+    now = core.wall_time()
     if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
         return "Http头Authorization值格式错误，请参考《微信支付商户REST API签名规则》"
     if abs(now - int(timestamp)) > NONCE_WINDOW_SECONDS:
@@ -378,7 +378,7 @@ def _tradebill(core: WechatCore, request: web.Request, document: Any) -> Reply:
         raise Refusal(400, "PARAM_ERROR", "bill_date 应为 YYYY-MM-DD") from None
     bill_type = request.query.get("bill_type", "ALL")
     tar_type = request.query.get("tar_type", "")
-    if bill_type not in bills.BILL_TYPES or tar_type not in ("", "GZIP"):
+    if bill_type not in ("ALL", "SUCCESS", "REFUND") or tar_type not in ("", "GZIP"):
         raise Refusal(400, "PARAM_ERROR", "bill_type 应为 ALL/SUCCESS/REFUND，tar_type 应为 GZIP")
     bill = bills.trade_bill(core.trades.all(), day, bill_type)
     if bill is None:
