@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import xmltodict
@@ -19,9 +20,11 @@ from wechatpy.pay import WeChatPay
 from wechatpy.pay.utils import calculate_signature_hmac
 
 from simulator.channels.wechat import v2wire
+from simulator.channels.wechat.control import scan
+from simulator.channels.wechat.faults import FaultSpecError, parse
 from simulator.channels.wechat.notify import RETRY_SCHEDULE
-from simulator.clock import VirtualClock
 from simulator.channels.wechat.server import WechatPaySimulator
+from simulator.clock import VirtualClock
 from tests.wechat_helpers import PAYMENT_CODE, Receiver, wechat_pay
 
 IP = "127.0.0.1"
@@ -211,8 +214,6 @@ def test_native_notify_and_a_forged_one_the_merchant_refuses(sim: WechatPaySimul
             product_id="cola",
         )
         sim.core.faults.arm({"kind": "notify_forged"})
-        from simulator.channels.wechat.control import scan
-
         assert scan(sim.core, native["code_url"]) is None
         merchant.wait_for(2)
     assert seen == ["refused", "T-10 500"]
@@ -231,12 +232,10 @@ def test_an_unanswered_notify_is_retried_on_wechats_schedule(sim: WechatPaySimul
             out_trade_no="T-11",
             product_id="cola",
         )
-        from simulator.channels.wechat.control import scan
-
         scan(sim.core, native["code_url"])
         merchant.wait_for(len(RETRY_SCHEDULE) + 1)
     attempts = [a for a in sim.core.notifier.history if a.label == "T-11"]
-    gaps = [later.at - earlier.at for earlier, later in zip(attempts, attempts[1:])]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(attempts)]
     # 支付结果通知: "通知频率为15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h - 总计 24h4m"
     assert gaps == list(RETRY_SCHEDULE)
     assert sum(RETRY_SCHEDULE) == 24 * 3600 + 4 * 60
@@ -245,8 +244,6 @@ def test_an_unanswered_notify_is_retried_on_wechats_schedule(sim: WechatPaySimul
 def test_duplicated_and_lost_notifies(sim: WechatPaySimulator) -> None:
     pay = client(sim)
     seen: list[str] = []
-    from simulator.channels.wechat.control import scan
-
     with _merchant(pay, seen) as merchant:
         sim.core.faults.arm({"kind": "notify_lost"})
         lost = pay.order.create(
@@ -263,8 +260,6 @@ def test_duplicated_and_lost_notifies(sim: WechatPaySimulator) -> None:
 
 
 def test_xml_bombs_and_garbage_are_refused_in_one_line(sim: WechatPaySimulator) -> None:
-    import urllib.request
-
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml><a>&a;</a></xml>'
     for body in (bomb, b"not xml", b"<xml><a><b>1</b></a></xml>"):
         request = urllib.request.Request(sim.base_url + "/pay/micropay", data=body, method="POST")
@@ -273,9 +268,7 @@ def test_xml_bombs_and_garbage_are_refused_in_one_line(sim: WechatPaySimulator) 
         assert (answer["return_code"], answer["return_msg"]) == ("FAIL", "XML格式错误")
 
 
-def test_faults_are_checked_data(tmp_path: Path) -> None:
-    from simulator.channels.wechat.faults import FaultSpecError, parse
-
+def test_faults_are_checked_data() -> None:
     assert parse({"kind": "slow", "seconds": 30, "api": "orderquery"}).seconds == 30
     for spec, words in (
         ({"kind": "meteor"}, "kind must be one of"),
