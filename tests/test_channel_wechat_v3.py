@@ -106,7 +106,7 @@ def test_the_platform_certificate_the_sdk_downloads_and_decrypts(sim: WechatPayS
     core._public_key = core._public_key_id = None  # certificate mode from here on
     core._update_certificates()  # GET /v3/certificates, AEAD_AES_256_GCM under the APIv3 key
     assert [f"{c.serial_number:X}" for c in core._certificates] == [sim.core.keys.platform_serial]
-    code, body = codepay(wxpay, "V-3", 100)  # verified with that certificate
+    code, _ = codepay(wxpay, "V-3", 100)  # verified with that certificate
     assert code == 200
 
 
@@ -137,6 +137,7 @@ def test_native_close_and_the_trade_bill(sim: WechatPaySimulator) -> None:
     code, body = wxpay.trade_bill(bill_date="2026-01-15")
     bill = json.loads(body)
     code, content = wxpay.download_bill(bill["download_url"])
+    assert code == 200
     text = gzip.decompress(content).decode("utf-8")
     assert "`V-6,`" in text and "`V-5,`" not in text
 
