@@ -20,7 +20,7 @@ _KEYS: dict[str, WechatTestKeys] = {}
 _KEYS_LOCK = threading.Lock()
 
 
-def test_keys(folder: Path) -> WechatTestKeys:
+def session_keys(folder: Path) -> WechatTestKeys:
     """Generated once per test session (RSA generation is the slow part)."""
     with _KEYS_LOCK:
         if "keys" not in _KEYS:
@@ -30,7 +30,7 @@ def test_keys(folder: Path) -> WechatTestKeys:
 
 @contextmanager
 def wechat_pay(clock: Clock, folder: Path) -> Iterator[WechatPaySimulator]:
-    simulator = WechatPaySimulator(clock, test_keys(folder))
+    simulator = WechatPaySimulator(clock, session_keys(folder))
     simulator.start()
     try:
         yield simulator

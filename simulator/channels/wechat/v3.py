@@ -184,9 +184,18 @@ def _field(document: dict[str, Any], *path: str) -> Any:
 
 def _text(document: dict[str, Any], *path: str, limit: int = 127) -> str:
     value = _field(document, *path)
-    if not isinstance(value, str) or not value or len(value) > limit:
+    if not isinstance(value, str) or not value or len(value) > limit or not _utf8(value):
         raise Refusal(400, "PARAM_ERROR", f"/{'/'.join(path)} 应为1-{limit}个字符的字符串")
     return value
+
+
+def _utf8(text: str) -> bool:
+    """Not a lone surrogate (a JSON ``\\ud800``): it could be neither stored nor billed."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _total(document: dict[str, Any], *path: str) -> int:
@@ -261,7 +270,7 @@ def _codepay(core: WechatCore, request: web.Request, document: Any) -> Reply:
         amount_fen=_total(document, "amount", "total"),
         auth_code=_text(document, "payer", "auth_code", limit=128),
         description=_text(document, "description"),
-        attach=document.get("attach", "") if isinstance(document.get("attach"), str) else "",
+        attach=_text(document, "attach", limit=128) if "attach" in document else "",
         refusal=refusal_code,
         hold_seconds=None if hold is None else hold.seconds,
     )

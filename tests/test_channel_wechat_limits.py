@@ -1,0 +1,84 @@
+"""What possim's WeChat Pay simulator keeps, and how a fault's time passes on the virtual clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from wechatpy.pay import WeChatPay
+
+from drivers.clock import RealClock
+from simulator.channels.wechat.core import NONCE_WINDOW_SECONDS, WechatCore
+from simulator.channels.wechat.notify import Notice, Notifier
+from simulator.channels.wechat.server import (
+    DEFAULT_MAX_BODY,
+    ChannelServerError,
+    WechatPaySimulator,
+)
+from simulator.channels.wechat.trades import Trades
+from simulator.clock import VirtualClock
+from tests.wechat_helpers import PAYMENT_CODE, session_keys, wechat_pay
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def sim(
+    clock: VirtualClock, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WechatPaySimulator]:
+    with wechat_pay(clock, tmp_path_factory.getbasetemp() / "wechat-keys") as simulator:
+        yield simulator
+
+
+def test_a_body_over_the_limit_is_413_and_the_server_goes_on(sim: WechatPaySimulator) -> None:
+    huge = b"<xml>" + b"a" * DEFAULT_MAX_BODY + b"</xml>"
+    for path in ("/pay/micropay", "/v3/pay/transactions/codepay"):
+        assert requests.post(sim.base_url + path, data=huge, timeout=30).status_code == 413
+    assert requests.post(sim.base_url + "/pay/orderquery", data=b"<xml/>", timeout=30).ok
+
+
+def test_a_slow_answer_takes_its_time_on_the_virtual_clock(
+    sim: WechatPaySimulator, clock: VirtualClock
+) -> None:
+    keys = sim.core.keys
+    pay = WeChatPay(appid=keys.appid, api_key=keys.api_key, mch_id=keys.mch_id)
+    pay.API_BASE_URL = sim.base_url + "/"
+    sim.core.faults.arm({"kind": "slow", "api": "micropay", "seconds": 30})
+    start = clock.monotonic()
+    pay.micropay.create("Cola", 100, PAYMENT_CODE, client_ip="127.0.0.1", out_trade_no="L-1")
+    assert clock.monotonic() - start == 30  # virtual seconds, no real wait
+
+
+def test_the_book_keeps_the_newest_orders() -> None:
+    trades = Trades(VirtualClock(), max_trades=3)
+    for n in range(5):
+        trades.micropay(mch_id="m", appid="a", out_trade_no=f"O-{n}", amount_fen=1,
+                        auth_code=PAYMENT_CODE, description="d")  # fmt: skip
+    assert [t.out_trade_no for t in trades.all()] == ["O-2", "O-3", "O-4"]
+
+
+def test_nonces_are_remembered_for_five_minutes_only(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    core = WechatCore(RealClock(), session_keys(tmp_path_factory.getbasetemp() / "wechat-keys"))
+    assert not core.nonce_seen("m", "N-1", 1000.0)
+    assert core.nonce_seen("m", "N-1", 1000.0 + NONCE_WINDOW_SECONDS)
+    assert not core.nonce_seen("m", "N-2", 1001.0 + NONCE_WINDOW_SECONDS)
+    assert not core.nonce_seen("m", "N-1", 1001.0 + NONCE_WINDOW_SECONDS)  # forgotten
+
+
+def test_the_notify_queue_drops_its_oldest_at_the_limit() -> None:
+    notifier = Notifier(VirtualClock(), max_pending=2)  # not started: nothing is sent
+    for label in ("a", "b", "c"):
+        notifier.send(Notice(label, "http://127.0.0.1:9/", b"", {}, lambda s, b: True), delay=60)
+    assert (notifier.pending, notifier.dropped) == (2, 1)
+
+
+def test_the_simulator_listens_on_loopback_only(tmp_path_factory: pytest.TempPathFactory) -> None:
+    keys = session_keys(tmp_path_factory.getbasetemp() / "wechat-keys")
+    with pytest.raises(ChannelServerError, match="loopback only"):
+        WechatPaySimulator(RealClock(), keys, host="0.0.0.0")
