@@ -4,7 +4,9 @@ It runs aiohttp on its own loop in a daemon thread (like the gateway's QR API; t
 gateway's ``ServiceThread`` sits in a layer above the channels, hence this small
 twin). Limits (docs/reliability.md): a body of at most ``max_body`` bytes (413),
 request line and headers at most 8190 bytes each and 64 headers, bodies never
-decompressed, at most ``max_trades`` orders kept, notifies bounded by the notifier.
+decompressed, an idle kept-alive connection closed after 120 s, at most ``max_trades``
+orders kept, notifies bounded by the notifier. Not bounded yet: connections open at
+once, and the time a request may take to arrive (the gateway's Listener does both).
 Loopback only unless ``allow_remote``.
 """
 
@@ -27,6 +29,7 @@ from simulator.errors import SimulatorError
 DEFAULT_MAX_BODY = 64 * 1024
 MAX_HEADER_LINE = 8190
 MAX_HEADERS = 64
+IDLE_TIMEOUT = 120.0  # real seconds a kept-alive connection may wait for its next request
 
 
 class ChannelServerError(SimulatorError):
@@ -139,6 +142,7 @@ class WechatPaySimulator:
             "max_field_size": MAX_HEADER_LINE,
             "max_headers": MAX_HEADERS,
             "auto_decompress": False,
+            "keepalive_timeout": IDLE_TIMEOUT,
         }
         runner = web.AppRunner(
             self.application(), handle_signals=False, shutdown_timeout=1.0, **options
