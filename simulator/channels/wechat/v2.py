@@ -78,7 +78,8 @@ async def _handle(
         answer = failed
     else:
         try:
-            answer = action(core, fields)
+            with core.clock.actor():  # time stands still while the order changes
+                answer = action(core, fields)
         except ReturnFail as refusal:
             return _return_fail(str(refusal))
         except ParamError as error:
