@@ -97,7 +97,7 @@ def test_v2_never_fails_and_refusals_change_nothing(
 
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.text(max_size=20),
-              st.sampled_from([PAYMENT_CODE, "O-1", "O-2", "http://127.0.0.1:9/n", 100, "\ud800x"])),
+              st.sampled_from([PAYMENT_CODE, "O-1", "O-2", "http://x/n", 100, "\ud800x"])),
     lambda inner: st.one_of(st.lists(inner, max_size=3),
                             st.dictionaries(st.text(max_size=10), inner, max_size=3)),
     max_leaves=8,

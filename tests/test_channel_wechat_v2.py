@@ -215,7 +215,7 @@ def test_native_notify_and_a_forged_one_the_merchant_refuses(sim: WechatPaySimul
         )
         sim.core.faults.arm({"kind": "notify_forged"})
         assert scan(sim.core, native["code_url"]) is None
-        merchant.wait_for(2)
+        assert sim.core.notifier.wait_for_attempts(2, timeout=60)
     assert seen == ["refused", "T-10 500"]
     assert pay.order.query(out_trade_no="T-10")["trade_state"] == "SUCCESS"
 
@@ -233,7 +233,7 @@ def test_an_unanswered_notify_is_retried_on_wechats_schedule(sim: WechatPaySimul
             product_id="cola",
         )
         scan(sim.core, native["code_url"])
-        merchant.wait_for(len(RETRY_SCHEDULE) + 1)
+        assert sim.core.notifier.wait_for_attempts(len(RETRY_SCHEDULE) + 1, timeout=120)
     attempts = [a for a in sim.core.notifier.history if a.label == "T-11"]
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(attempts)]
     # 支付结果通知: "通知频率为15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h - 总计 24h4m"
@@ -255,7 +255,7 @@ def test_duplicated_and_lost_notifies(sim: WechatPaySimulator) -> None:
             "NATIVE", "B", 200, merchant.url, client_ip=IP, out_trade_no="T-13", product_id="b"
         )
         scan(sim.core, twice["code_url"])
-        merchant.wait_for(2)
+        assert sim.core.notifier.wait_for_attempts(2, timeout=60)
     assert seen == ["T-13 200", "T-13 200"]
 
 

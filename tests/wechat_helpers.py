@@ -51,7 +51,6 @@ class Receiver:
         self.received: list[Received] = []
         self.answers: list[int] = []
         self._answer = answer
-        self._changed = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,10 +63,8 @@ class Receiver:
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
-                with receiver._changed:
-                    receiver.received.append(Received(headers, body))
-                    receiver.answers.append(status)
-                    receiver._changed.notify_all()
+                receiver.received.append(Received(headers, body))
+                receiver.answers.append(status)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -79,11 +76,6 @@ class Receiver:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/notify"
-
-    def wait_for(self, count: int, timeout: float = 60.0) -> list[Received]:
-        with self._changed:
-            self._changed.wait_for(lambda: len(self.received) >= count, timeout)
-            return list(self.received)
 
     def __enter__(self) -> Receiver:
         self._thread.start()

@@ -40,6 +40,10 @@ class WechatCore:
         self.faults = Faults()
         self.notifier = notifier or Notifier(clock)
         self.base_url = ""  # set by the server once it listens
+        # Which platform key id answers and notifies carry in Wechatpay-Serial: the
+        # merchant account's mode. 微信支付公钥 (the public key id; new merchants have
+        # only this mode) or 平台证书 (the platform certificate's serial).
+        self.public_key_mode = True
         self._nonce_lock = threading.Lock()
         self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()
         self.bill_tokens: OrderedDict[str, bytes] = OrderedDict()
@@ -73,6 +77,11 @@ class WechatCore:
                 return True
             self._nonces[key] = now
             return False
+
+    @property
+    def platform_serial(self) -> str:
+        """``Wechatpay-Serial`` of answers and notifies, as the account's mode says."""
+        return self.keys.public_key_id if self.public_key_mode else self.keys.platform_serial
 
     def keep_bill(self, token: str, content: bytes) -> None:
         self.bill_tokens[token] = content

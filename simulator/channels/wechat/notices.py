@@ -97,7 +97,7 @@ def _v3_notice(core: WechatCore, trade: Trade, forged: bool) -> Notice:
     }
     body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = v3wire.signed_headers(
-        core.keys.platform_private_key(), core.keys.platform_serial, int(core.wall_time()), body
+        core.keys.platform_private_key(), core.platform_serial, int(core.wall_time()), body
     )
     if forged:
         headers["Wechatpay-Signature"] = v3wire.sign(core.keys.platform_private_key(), b"forged")

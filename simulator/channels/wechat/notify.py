@@ -94,6 +94,8 @@ class Notifier:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.history: deque[Attempt] = deque(maxlen=MAX_HISTORY)
+        self.attempts = 0  # made so far (the history keeps the last MAX_HISTORY)
+        self._attempted = threading.Condition()
         self.dropped = 0
 
     def start(self) -> None:
@@ -117,6 +119,11 @@ class Notifier:
     def pending(self) -> int:
         with self._lock:
             return len(self._queue)
+
+    def wait_for_attempts(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` attempts were made in all (real seconds; for tests)."""
+        with self._attempted:
+            return self._attempted.wait_for(lambda: self.attempts >= count, timeout)
 
     def send(self, notice: Notice, delay: float = 0.0, attempts_made: int = 0) -> None:
         with self._lock:
@@ -153,16 +160,13 @@ class Notifier:
     def _attempt(self, notice: Notice, number: int) -> None:
         status, answer, outcome = self._post(notice)
         accepted = status is not None and notice.accepted(status, answer)
-        self.history.append(
-            Attempt(
-                notice.label,
-                number,
-                self._clock.monotonic(),
-                accepted,
-                outcome,
-                forged=not notice.retries,
-            )
+        attempt = Attempt(
+            notice.label, number, self._clock.monotonic(), accepted, outcome, not notice.retries
         )
+        with self._attempted:
+            self.history.append(attempt)
+            self.attempts += 1
+            self._attempted.notify_all()
         if not accepted and notice.retries and number <= len(self._schedule):
             self.send(notice, self._schedule[number - 1], attempts_made=number)
 

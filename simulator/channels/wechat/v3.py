@@ -8,8 +8,8 @@ messages are WeChat's own (签名相关QA, "为什么请求返回401 Unauthorize
 merchant already used within those 5 minutes is refused the same way: a replayed request.
 
 Every answer is signed with the platform key: ``Wechatpay-Serial`` is the platform
-public key id when the request named it in its own ``Wechatpay-Serial`` (公钥模式),
-else the platform certificate's serial. Status codes (错误码篇): 200 with a body, 204
+public key id (公钥模式, the default) or the platform certificate's serial
+(``core.public_key_mode = False``). Status codes (错误码篇): 200 with a body, 204
 without, 202 accepted (USERPAYING), 4xx refused, 500 SYSTEM_ERROR.
 """
 
@@ -97,9 +97,7 @@ def _json(status: int, value: Any) -> bytes:
 def _answer(
     core: WechatCore, request: web.Request, api: str, status: int, body: bytes
 ) -> web.Response:
-    serial = core.keys.platform_serial
-    if request.headers.get("Wechatpay-Serial") == core.keys.public_key_id:
-        serial = core.keys.public_key_id
+    serial = core.platform_serial
     timestamp = int(core.wall_time())
     headers = v3wire.signed_headers(core.keys.platform_private_key(), serial, timestamp, body)
     if core.faults.take("bad_signature", api) is not None:
