@@ -96,6 +96,17 @@ def test_hmac_sha256_requests_get_hmac_sha256_answers(sim: WechatPaySimulator) -
     assert answer["sign"] == calculate_signature_hmac(unsigned, sim.core.keys.api_key)
 
 
+def test_wechatpys_sandbox_mode_signs_with_the_sandbox_key(sim: WechatPaySimulator) -> None:
+    keys = sim.core.keys
+    pay = WeChatPay(appid=keys.appid, api_key=keys.api_key, mch_id=keys.mch_id, sandbox=True)
+    pay.API_BASE_URL = sim.base_url + "/"
+    paid = pay.micropay.create("Cola", 100, PAYMENT_CODE, client_ip=IP, out_trade_no="S-1")
+    assert paid["result_code"] == "SUCCESS"
+    assert pay.sandbox_api_key != keys.api_key  # fetched from sandboxnew/pay/getsignkey
+    assert not v2wire.sign_is_valid(paid, keys.api_key)  # the sandbox signs with its own key
+    assert v2wire.sign_is_valid(paid, pay.sandbox_api_key)
+
+
 def test_a_wrong_signature_is_refused_and_changes_nothing(sim: WechatPaySimulator) -> None:
     before = sim.core.trades.snapshot()
     pay = client(sim, api_key="0" * 32)

@@ -14,6 +14,7 @@ is not the XML (``XML格式错误``), an unknown ``mch_id``/``appid``, a wrong
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -42,10 +43,35 @@ class ParamError(Exception):
 
 
 def routes(core: WechatCore) -> list[web.RouteDef]:
+    """Every call, and again under ``/sandboxnew/`` (仿真测试系统: signed with the
+    sandbox key that ``sandboxnew/pay/getsignkey`` hands out; wechatpy's ``sandbox=True``)."""
     return [
-        web.post(f"/{path}", functools.partial(_handle, core, api, action))
-        for path, (api, action) in _CALLS.items()
+        *(
+            web.post(f"{prefix}/{path}", functools.partial(_handle, core, api, action, key))
+            for path, (api, action) in _CALLS.items()
+            for prefix, key in (("", core.keys.api_key), ("/sandboxnew", sandbox_key(core)))
+        ),
+        web.post("/sandboxnew/pay/getsignkey", functools.partial(_getsignkey, core)),
     ]
+
+
+def sandbox_key(core: WechatCore) -> str:
+    """The sandbox's signing key: derived from the API key, as stable as it."""
+    return hashlib.md5(f"possim-sandbox:{core.keys.api_key}".encode()).hexdigest()
+
+
+async def _getsignkey(core: WechatCore, request: web.Request) -> web.StreamResponse:
+    """获取仿真测试验签秘钥: a request signed (MD5) with the real API key gets the sandbox's."""
+    try:
+        fields = v2wire.parse(await request.read())
+    except v2wire.XmlError:
+        return _return_fail("XML格式错误")
+    if fields.get("mch_id") != core.keys.mch_id:
+        return _return_fail("mch_id参数错误")
+    if not v2wire.sign_is_valid(fields, core.keys.api_key):
+        return _return_fail("签名错误")
+    reply = {"return_code": "SUCCESS", "return_msg": "ok", "mch_id": core.keys.mch_id}
+    return _xml({**reply, "sandbox_signkey": sandbox_key(core)})
 
 
 def _xml(fields: Fields) -> web.Response:
@@ -57,7 +83,7 @@ def _return_fail(message: str) -> web.Response:
 
 
 async def _handle(
-    core: WechatCore, api: str, action: Action, request: web.Request
+    core: WechatCore, api: str, action: Action, key: str, request: web.Request
 ) -> web.StreamResponse:
     try:
         fields = v2wire.parse(await request.read())
@@ -67,7 +93,7 @@ async def _handle(
         return _return_fail("mch_id参数错误")  # no key to check a signature with
     if fields.get("appid") and fields["appid"] != core.keys.appid:
         return _return_fail("appid和mch_id不匹配")
-    if not v2wire.sign_is_valid(fields, core.keys.api_key):
+    if not v2wire.sign_is_valid(fields, key):
         return _return_fail("签名错误")
     await core.maybe_slow(api)
     answer: Fields | bytes
@@ -99,7 +125,7 @@ async def _handle(
             "mch_id": core.keys.mch_id,
             **answer,
         },
-        core.keys.api_key,
+        key,
         sign_type,
     )
     if core.faults.take("bad_signature", api) is not None:
