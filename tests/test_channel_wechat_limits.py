@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 from wechatpy.pay import WeChatPay
 
 from drivers.clock import RealClock
+from simulator.channels.wechat import keys as wechat_keys
 from simulator.channels.wechat.core import NONCE_WINDOW_SECONDS, WechatCore
+from simulator.channels.wechat.keys import KeysFileError
 from simulator.channels.wechat.notify import Notice, Notifier
 from simulator.channels.wechat.server import (
     DEFAULT_MAX_BODY,
@@ -82,3 +85,15 @@ def test_the_simulator_listens_on_loopback_only(tmp_path_factory: pytest.TempPat
     keys = session_keys(tmp_path_factory.getbasetemp() / "wechat-keys")
     with pytest.raises(ChannelServerError, match="loopback only"):
         WechatPaySimulator(RealClock(), keys, host="0.0.0.0")
+
+
+def test_the_test_keys_are_made_once_and_a_broken_file_is_named(tmp_path: Path) -> None:
+    first = wechat_keys.load(tmp_path)
+    assert wechat_keys.load(tmp_path) == first  # generated once, then read
+    assert "PRIVATE KEY" in first.merchant_private_pem and first.public_key_id.startswith(
+        "PUB_KEY_ID_"
+    )
+    (tmp_path / "keys.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(KeysFileError, match="delete it and possim generates new ones") as raised:
+        wechat_keys.load(tmp_path)
+    assert "\n" not in str(raised.value)

@@ -28,10 +28,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from drivers.escpos_cache import cache_dir
+from simulator.errors import SimulatorError
 
 KEYS_FOLDER = "wechat-test-keys"
 MCH_ID = "1900000109"  # the merchant number WeChat's own examples use
 APPID = "wxd678efh567hg6787"
+
+
+class KeysFileError(SimulatorError):
+    """The test keys' file cannot be read."""
 
 
 @attrs.frozen
@@ -75,8 +80,14 @@ def load(folder: Path | None = None) -> WechatTestKeys:
     path = folder / "keys.json"
     if not path.exists():
         _write_atomically(path, json.dumps(_generate(), indent=2))
-    data = json.loads(path.read_text("utf-8"))
-    return WechatTestKeys(folder=folder, **data)
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return WechatTestKeys(folder=folder, **data)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as error:
+        raise KeysFileError(
+            f"{path}: not possim's WeChat test keys ({type(error).__name__}); "
+            "delete it and possim generates new ones"
+        ) from None
 
 
 def _generate() -> dict[str, str]:
