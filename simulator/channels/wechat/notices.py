@@ -17,7 +17,7 @@ import json
 import secrets
 from typing import Any
 
-from simulator.channels.wechat import v2, v2wire, v3, v3wire
+from simulator.channels.wechat import v2wire, v3wire, views
 from simulator.channels.wechat.core import WechatCore
 from simulator.channels.wechat.notify import Notice
 from simulator.channels.wechat.trades import Trade
@@ -50,7 +50,7 @@ def _v2_notice(core: WechatCore, trade: Trade, forged: bool) -> Notice:
         "appid": trade.appid,
         "mch_id": trade.mch_id,
         "result_code": "SUCCESS",
-        **v2.paid_fields(trade),
+        **views.paid_fields(trade),
     }
     if trade.sign_type != "MD5":
         fields["sign_type"] = trade.sign_type
@@ -78,7 +78,7 @@ def _v2_accepted(status: int, answer: bytes) -> bool:
 
 
 def _v3_notice(core: WechatCore, trade: Trade, forged: bool) -> Notice:
-    resource: dict[str, Any] = v3.transaction(trade)
+    resource: dict[str, Any] = views.transaction(trade)
     if forged:
         resource["amount"] = {**resource["amount"], "total": trade.amount_fen * 2}
     now = core.clock.now()

@@ -16,11 +16,11 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 
 from aiohttp import web
 
-from simulator.channels.wechat import bills, v2wire
+from simulator.channels.wechat import bills, v2wire, views
 from simulator.channels.wechat.core import WechatCore
 from simulator.channels.wechat.trades import ERRORS, PAID, Outcome, Trade
 
@@ -168,29 +168,6 @@ def _error(code: str) -> Fields:
     return {"result_code": "FAIL", "err_code": code, "err_code_des": ERRORS[code]}
 
 
-def _time(moment: datetime) -> str:
-    return moment.strftime("%Y%m%d%H%M%S")
-
-
-def paid_fields(trade: Trade) -> Fields:
-    fields = {
-        "openid": trade.openid,
-        "is_subscribe": "N",
-        "trade_type": trade.trade_type,
-        "bank_type": "OTHERS",
-        "fee_type": "CNY",
-        "total_fee": str(trade.amount_fen),
-        "cash_fee_type": "CNY",
-        "cash_fee": str(trade.amount_fen),
-        "transaction_id": trade.transaction_id,
-        "out_trade_no": trade.out_trade_no,
-        "attach": trade.attach,
-    }
-    if trade.paid_at is not None:
-        fields["time_end"] = _time(trade.paid_at)
-    return fields
-
-
 def _outcome(outcome: Outcome, success: Callable[[Trade], Fields]) -> Fields:
     if outcome.error is not None:
         return _error(outcome.error)
@@ -218,7 +195,7 @@ def _micropay(core: WechatCore, fields: Fields) -> Fields:
         refusal=refusal,
         hold_seconds=None if hold is None else hold.seconds,
     )
-    return _outcome(outcome, paid_fields)
+    return _outcome(outcome, views.paid_fields)
 
 
 def _orderquery(core: WechatCore, fields: Fields) -> Fields:
@@ -230,13 +207,13 @@ def _orderquery(core: WechatCore, fields: Fields) -> Fields:
     answer = {
         "result_code": "SUCCESS",
         "trade_state": trade.state,
-        "trade_state_desc": _STATE_TEXT.get(trade.state, trade.state),
+        "trade_state_desc": views.STATE_TEXT.get(trade.state, trade.state),
         "out_trade_no": trade.out_trade_no,
         "trade_type": trade.trade_type,
         "total_fee": str(trade.amount_fen),
     }
     if trade.state in PAID:
-        answer.update(paid_fields(trade))
+        answer.update(views.paid_fields(trade))
     return answer
 
 
@@ -355,16 +332,6 @@ def _downloadbill(core: WechatCore, fields: Fields) -> Fields | bytes:
         raise ReturnFail("No Bill Exist")
     return bill.encode("utf-8")
 
-
-_STATE_TEXT = {
-    "SUCCESS": "支付成功",
-    "REFUND": "转入退款",
-    "NOTPAY": "未支付",
-    "CLOSED": "已关闭",
-    "REVOKED": "已撤销（付款码支付）",
-    "USERPAYING": "用户支付中（付款码支付）",
-    "PAYERROR": "支付失败",
-}
 
 _CALLS: dict[str, tuple[str, Callable[[WechatCore, Fields], Fields | bytes]]] = {
     "pay/micropay": ("micropay", _micropay),

@@ -22,14 +22,14 @@ import json
 import re
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 
-from simulator.channels.wechat import bills, v3wire
+from simulator.channels.wechat import bills, v3wire, views
 from simulator.channels.wechat.core import NONCE_WINDOW_SECONDS, WechatCore
-from simulator.channels.wechat.trades import ERRORS, PAID, Outcome, Trade
+from simulator.channels.wechat.trades import ERRORS, Outcome, Trade
 
 MAX_FEE_FEN = 10**10
 # The neutral refusals as v3 spells them: HTTP status and code.
@@ -217,34 +217,6 @@ def _merchant(core: WechatCore, document: dict[str, Any]) -> None:
         raise Refusal(400, "PARAM_ERROR", "appid和mch_id不匹配")
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
-
-
-def transaction(trade: Trade) -> dict[str, Any]:
-    """An order as the query and the notify's resource give it."""
-    view: dict[str, Any] = {
-        "appid": trade.appid,
-        "mchid": trade.mch_id,
-        "out_trade_no": trade.out_trade_no,
-        "trade_type": trade.trade_type,
-        "trade_state": trade.state,
-        "trade_state_desc": _STATE_TEXT.get(trade.state, trade.state),
-        "attach": trade.attach,
-        "amount": {"total": trade.amount_fen, "currency": "CNY"},
-    }
-    if trade.state in PAID:
-        assert trade.paid_at is not None
-        view |= {
-            "transaction_id": trade.transaction_id,
-            "bank_type": "OTHERS",
-            "success_time": _rfc3339(trade.paid_at),
-            "payer": {"openid": trade.openid},
-        }
-        view["amount"] |= {"payer_total": trade.amount_fen, "payer_currency": "CNY"}
-    return view
-
-
 def _outcome(outcome: Outcome) -> Trade:
     if outcome.error is not None:
         raise refusal(outcome.error)
@@ -277,7 +249,7 @@ def _codepay(core: WechatCore, request: web.Request, document: Any) -> Reply:
         outcome.trade.api = "v3"
     if outcome.error == "USERPAYING":
         return 202, {"code": "USERPAYING", "message": ERRORS["USERPAYING"]}
-    return 200, transaction(_outcome(outcome))
+    return 200, views.transaction(_outcome(outcome))
 
 
 def _native(core: WechatCore, request: web.Request, document: Any) -> Reply:
@@ -313,7 +285,7 @@ def _find(core: WechatCore, request: web.Request) -> Trade:
 
 
 def _query(core: WechatCore, request: web.Request, document: Any) -> Reply:
-    return 200, transaction(_find(core, request))
+    return 200, views.transaction(_find(core, request))
 
 
 def _reverse(core: WechatCore, request: web.Request, document: Any) -> Reply:
@@ -344,39 +316,14 @@ def _refund(core: WechatCore, request: web.Request, document: Any) -> Reply:
     )
     _outcome(outcome)
     assert outcome.refund is not None
-    return 200, _refund_view(trade, outcome.refund)
-
-
-def _refund_view(trade: Trade, refund: Any) -> dict[str, Any]:
-    return {
-        "refund_id": refund.refund_id,
-        "out_refund_no": refund.out_refund_no,
-        "transaction_id": trade.transaction_id,
-        "out_trade_no": trade.out_trade_no,
-        "channel": "ORIGINAL",
-        "user_received_account": "支付用户零钱",
-        "success_time": _rfc3339(refund.created_at),
-        "create_time": _rfc3339(refund.created_at),
-        "status": refund.status,
-        "funds_account": "AVAILABLE",
-        "amount": {
-            "total": trade.amount_fen,
-            "refund": refund.amount_fen,
-            "payer_total": trade.amount_fen,
-            "payer_refund": refund.amount_fen,
-            "settlement_refund": refund.amount_fen,
-            "settlement_total": trade.amount_fen,
-            "discount_refund": 0,
-            "currency": "CNY",
-        },
-    }
+    return 200, views.refund_view(trade, outcome.refund)
 
 
 def _refund_query(core: WechatCore, request: web.Request, document: Any) -> Reply:
     found = core.trades.find_refund(core.keys.mch_id, request.match_info["out_refund_no"])
     if found is None:
         raise refusal("REFUNDNOTEXIST")
-    return 200, _refund_view(*found)
+    return 200, views.refund_view(*found)
 
 
 def _tradebill(core: WechatCore, request: web.Request, document: Any) -> Reply:
@@ -423,14 +370,3 @@ def _certificates(core: WechatCore, request: web.Request, document: Any) -> Repl
             }
         ]
     }
-
-
-_STATE_TEXT = {
-    "SUCCESS": "支付成功",
-    "REFUND": "转入退款",
-    "NOTPAY": "未支付",
-    "CLOSED": "已关闭",
-    "REVOKED": "已撤销（付款码支付）",
-    "USERPAYING": "用户支付中（付款码支付）",
-    "PAYERROR": "支付失败",
-}
