@@ -291,3 +291,22 @@ def test_faults_are_checked_data() -> None:
         with pytest.raises(FaultSpecError, match=words) as raised:
             parse(spec)
         assert "\n" not in str(raised.value)
+
+
+def test_a_refund_notify_wechatpy_decrypts(sim: WechatPaySimulator) -> None:
+    pay = client(sim)
+    seen: list[dict[str, object]] = []
+
+    def merchant(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        # 退款结果通知: req_info is AES-256-ECB under md5(key); wechatpy decrypts it.
+        seen.append(pay.parse_refund_notify_result(body))
+        return 200, b"<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>"
+
+    with Receiver(merchant) as receiver:
+        pay.micropay.create("Cola", 800, PAYMENT_CODE, client_ip=IP, out_trade_no="T-14")
+        pay.refund.apply(800, 300, "R-14", out_trade_no="T-14", notify_url=receiver.url)
+        pay.refund.apply(800, 300, "R-14", out_trade_no="T-14", notify_url=receiver.url)
+        assert sim.core.notifier.notices == 1  # the repeat is the same refund: one notify
+        assert sim.core.notifier.wait_for_attempts(1, timeout=60)
+    assert seen[0]["out_refund_no"] == "R-14" and seen[0]["refund_fee"] == 300
+    assert seen[0]["refund_status"] == "SUCCESS"

@@ -272,3 +272,30 @@ def test_build_authorization_of_the_sdk_matches_what_possim_checks(sim: WechatPa
         sim.base_url + "/v3/certificates", timeout=30, headers={"Authorization": authorization}
     )
     assert answer.status_code == 200 and answer.headers["Wechatpay-Serial"] == keys.public_key_id
+
+
+def test_a_refund_notify_the_sdk_verifies_and_decrypts(sim: WechatPaySimulator) -> None:
+    seen: list[dict[str, object]] = []
+    holder: list[WeChatPay] = []
+
+    def merchant(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        result = holder[0].callback(headers, body)
+        assert result is not None
+        seen.append(result)
+        return 204, b""
+
+    with Receiver(merchant) as receiver:
+        wxpay = client(sim)
+        holder.append(wxpay)
+        codepay(wxpay, "V-11", 600)
+        code, _ = wxpay.refund(
+            out_refund_no="VR-11", amount={"refund": 600, "total": 600, "currency": "CNY"},
+            out_trade_no="V-11", notify_url=receiver.url,
+        )  # fmt: skip
+        assert code == 200
+        assert sim.core.notifier.wait_for_attempts(1, timeout=60)
+    assert seen[0]["event_type"] == "REFUND.SUCCESS"
+    resource = seen[0]["resource"]
+    assert isinstance(resource, dict)
+    assert (resource["out_refund_no"], resource["refund_status"]) == ("VR-11", "SUCCESS")
+    assert resource["amount"]["refund"] == 600

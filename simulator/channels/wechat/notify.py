@@ -95,6 +95,7 @@ class Notifier:
         self._thread: threading.Thread | None = None
         self.history: deque[Attempt] = deque(maxlen=MAX_HISTORY)
         self.attempts = 0  # made so far (the history keeps the last MAX_HISTORY)
+        self.notices = 0  # notices handed over so far (retries not counted)
         self._attempted = threading.Condition()
         self.dropped = 0
 
@@ -134,6 +135,8 @@ class Notifier:
                 heapq.heapify(self._queue)
                 self.dropped += 1
             due = self._clock.monotonic() + delay
+            if attempts_made == 0:
+                self.notices += 1
             heapq.heappush(self._queue, (due, next(self._seq), attempts_made, notice))
             self._changed += 1
         self._clock.notify()

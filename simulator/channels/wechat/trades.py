@@ -47,6 +47,7 @@ class Refund:
     amount_fen: int
     created_at: datetime
     status: str = "SUCCESS"
+    notify_url: str | None = None
 
 
 @attrs.define
@@ -87,6 +88,7 @@ class Outcome:
     error: str | None = None
     refund: Refund | None = None
     newly_paid: bool = False  # the caller notifies
+    new_refund: bool = False  # the caller notifies, if the refund has a notify_url
 
 
 # The refusals, by neutral name: what they mean (WeChat's err_code_des style).
@@ -289,7 +291,12 @@ class Trades:
             return Outcome(trade)
 
     def refund(
-        self, mch_id: str, out_trade_no: str, out_refund_no: str, amount_fen: int
+        self,
+        mch_id: str,
+        out_trade_no: str,
+        out_refund_no: str,
+        amount_fen: int,
+        notify_url: str | None = None,
     ) -> Outcome:
         with self._lock:
             trade = self.get(mch_id, out_trade_no)
@@ -307,12 +314,11 @@ class Trades:
             if amount_fen > trade.amount_fen - trade.refunded_fen:
                 return Outcome(trade, "REFUND_EXCEEDED")
             now = self._now()
-            refund = Refund(
-                out_refund_no, f"50{now:%Y%m%d}{next(self._serial):018d}", amount_fen, now
-            )
+            refund_id = f"50{now:%Y%m%d}{next(self._serial):018d}"
+            refund = Refund(out_refund_no, refund_id, amount_fen, now, notify_url=notify_url)
             trade.refunds.append(refund)
             trade.state = "REFUND"
-            return Outcome(trade, refund=refund)
+            return Outcome(trade, refund=refund, new_refund=True)
 
     # -- internals -----------------------------------------------------------------
 

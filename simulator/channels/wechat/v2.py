@@ -20,7 +20,7 @@ from datetime import date
 
 from aiohttp import web
 
-from simulator.channels.wechat import bills, v2wire, views
+from simulator.channels.wechat import bills, notices, v2wire, views
 from simulator.channels.wechat.core import WechatCore
 from simulator.channels.wechat.trades import ERRORS, PAID, Outcome, Trade
 
@@ -150,6 +150,13 @@ def _fen(fields: Fields, name: str) -> int:
     return int(text)
 
 
+def _notify_url(fields: Fields) -> str:
+    url = _need(fields, "notify_url")
+    if not url.startswith(("http://", "https://")) or len(url) > 256:
+        raise ParamError("PARAM_ERROR", "notify_url参数格式错误")
+    return url
+
+
 def _order_no(fields: Fields, name: str = "out_trade_no") -> str:
     value = _need(fields, name)
     if len(value) > 32:
@@ -235,7 +242,7 @@ def _unifiedorder(core: WechatCore, fields: Fields) -> Fields:
         out_trade_no=_order_no(fields),
         amount_fen=_fen(fields, "total_fee"),
         description=_need(fields, "body"),
-        notify_url=_need(fields, "notify_url"),
+        notify_url=_notify_url(fields),
         attach=fields.get("attach", ""),
     )
     if outcome.trade is not None and outcome.error is None:
@@ -266,10 +273,13 @@ def _refund(core: WechatCore, fields: Fields) -> Fields:
         trade.out_trade_no,
         _order_no(fields, "out_refund_no"),
         _fen(fields, "refund_fee"),
+        notify_url=_notify_url(fields) if fields.get("notify_url") else None,
     )
     if outcome.error is not None:
         return _error(outcome.error)
     assert outcome.refund is not None
+    if outcome.new_refund:
+        notices.notify_refunded(core, trade, outcome.refund, "v2")
     return {
         "result_code": "SUCCESS",
         "transaction_id": trade.transaction_id,

@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.channels.wechat import bills, v3wire, views
+from simulator.channels.wechat import bills, notices, v3wire, views
 from simulator.channels.wechat.core import NONCE_WINDOW_SECONDS, WechatCore
 from simulator.channels.wechat.trades import ERRORS, Outcome, Trade
 
@@ -204,6 +204,13 @@ def _total(document: dict[str, Any], *path: str) -> int:
     return value
 
 
+def _notify_url(document: dict[str, Any]) -> str:
+    notify_url = _text(document, "notify_url", limit=255)
+    if not notify_url.startswith(("http://", "https://")):
+        raise Refusal(400, "PARAM_ERROR", "notify_url 应为 http(s) 地址")
+    return notify_url
+
+
 def _order_no(value: str) -> str:
     if not _ORDER_NO.fullmatch(value):
         raise Refusal(400, "PARAM_ERROR", "out_trade_no 只能是数字、大小写字母_-|*，至多32个字符")
@@ -254,9 +261,7 @@ def _codepay(core: WechatCore, request: web.Request, document: Any) -> Reply:
 
 def _native(core: WechatCore, request: web.Request, document: Any) -> Reply:
     _merchant(core, document)
-    notify_url = _text(document, "notify_url", limit=255)
-    if not notify_url.startswith(("http://", "https://")):
-        raise Refusal(400, "PARAM_ERROR", "notify_url 应为 http(s) 地址")
+    notify_url = _notify_url(document)
     outcome = core.trades.native(
         mch_id=core.keys.mch_id,
         appid=core.keys.appid,
@@ -311,11 +316,14 @@ def _refund(core: WechatCore, request: web.Request, document: Any) -> Reply:
     if _total(document, "amount", "total") != trade.amount_fen:
         raise Refusal(400, "INVALID_REQUEST", "订单金额与支付金额不一致")
     out_refund_no = _order_no(_text(document, "out_refund_no", limit=64))
+    notify_url = _notify_url(document) if "notify_url" in document else None
     outcome = core.trades.refund(
-        mch_id, trade.out_trade_no, out_refund_no, _total(document, "amount", "refund")
+        mch_id, trade.out_trade_no, out_refund_no, _total(document, "amount", "refund"), notify_url
     )
     _outcome(outcome)
     assert outcome.refund is not None
+    if outcome.new_refund:
+        notices.notify_refunded(core, trade, outcome.refund, "v3")
     return 200, views.refund_view(trade, outcome.refund)
 
 
