@@ -97,3 +97,33 @@ def test_the_test_keys_are_made_once_and_a_broken_file_is_named(tmp_path: Path) 
     with pytest.raises(KeysFileError, match="delete it and possim generates new ones") as raised:
         wechat_keys.load(tmp_path)
     assert "\n" not in str(raised.value)
+
+
+def test_the_control_endpoints(sim: WechatPaySimulator) -> None:
+    base = sim.base_url
+    refused = requests.post(f"{base}/possim/faults", json=[{"kind": "slow"}], timeout=30)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "WeChat fault: slow needs seconds > 0"
+    armed = requests.post(
+        f"{base}/possim/faults",
+        json=[{"kind": "system_error", "api": "query"}, {"kind": "notify_lost"}],
+        timeout=30,
+    )
+    assert armed.json() == {"armed": 2}
+    assert [f.kind for f in sim.core.faults.armed()] == ["system_error", "notify_lost"]
+    assert requests.delete(f"{base}/possim/faults", timeout=30).json() == {"armed": 0}
+    missing = requests.post(f"{base}/possim/scan", json={"code_url": "weixin://x"}, timeout=30)
+    assert (missing.status_code, missing.json()["error"]) == (404, "ORDERNOTEXIST")
+    outcome = sim.core.trades.native(
+        mch_id=sim.core.keys.mch_id, appid=sim.core.keys.appid, out_trade_no="C-1",
+        amount_fen=100, description="d", notify_url="http://127.0.0.1:9/n",
+    )  # fmt: skip
+    assert outcome.trade is not None and outcome.trade.code_url is not None
+    scanned = requests.post(
+        f"{base}/possim/scan", json={"code_url": outcome.trade.code_url}, timeout=30
+    )
+    assert scanned.json() == {"trade_state": "SUCCESS"}
+    again = requests.post(
+        f"{base}/possim/scan", json={"code_url": outcome.trade.code_url}, timeout=30
+    )
+    assert (again.status_code, again.json()["error"]) == (409, "ORDERPAID")

@@ -67,9 +67,10 @@ async def _scan(core: WechatCore, request: web.Request) -> web.Response:
 
 def scan(core: WechatCore, code_url: str) -> str | None:
     """The customer pays a NATIVE order; None when paid, else the refusal's name."""
-    outcome = core.trades.customer_pays(code_url)
-    if outcome.error is not None:
-        return outcome.error
-    assert outcome.trade is not None
-    notify_paid(core, outcome.trade)
+    with core.clock.actor():  # time stands still while the order changes
+        outcome = core.trades.customer_pays(code_url)
+        if outcome.error is not None:
+            return outcome.error
+        assert outcome.trade is not None
+        notify_paid(core, outcome.trade)
     return None
