@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,3 +128,26 @@ def test_the_control_endpoints(sim: WechatPaySimulator) -> None:
         f"{base}/possim/scan", json={"code_url": outcome.trade.code_url}, timeout=30
     )
     assert (again.status_code, again.json()["error"]) == (409, "ORDERPAID")
+
+
+def test_connections_over_the_limit_are_closed_and_the_rest_served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    keys = session_keys(tmp_path_factory.getbasetemp() / "wechat-keys")
+    with WechatPaySimulator(RealClock(), keys, max_connections=3) as simulator:
+        host, port = simulator.base_url.removeprefix("http://").split(":")
+        held = [socket.create_connection((host, int(port)), timeout=30) for _ in range(3)]
+        extra = socket.create_connection((host, int(port)), timeout=30)
+        try:
+            assert extra.recv(1) == b""  # closed by the server, unanswered
+            # The connections within the limit are served.
+            request = b"POST /pay/orderquery HTTP/1.1\r\nHost: possim\r\nContent-Length: 6\r\n"
+            held[0].sendall(request + b"Connection: close\r\n\r\n<xml/>")
+            answer = b""
+            while chunk := held[0].recv(4096):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200") and b"mch_id" in answer
+        finally:
+            extra.close()
+            for connection in held:
+                connection.close()

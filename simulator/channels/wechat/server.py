@@ -4,9 +4,10 @@ It runs aiohttp on its own loop in a daemon thread (like the gateway's QR API; t
 gateway's ``ServiceThread`` sits in a layer above the channels, hence this small
 twin). Limits (docs/reliability.md): a body of at most ``max_body`` bytes (413),
 request line and headers at most 8190 bytes each and 64 headers, bodies never
-decompressed, an idle kept-alive connection closed after 120 s, at most ``max_trades``
-orders kept, notifies bounded by the notifier. Not bounded yet: connections open at
-once, and the time a request may take to arrive (the gateway's Listener does both).
+decompressed, an idle kept-alive connection closed after 120 s, at most
+``max_connections`` open at once (one more is closed as soon as it is accepted), at
+most ``max_trades`` orders kept, notifies bounded by the notifier. Not bounded yet: the
+time a request may take to arrive (the gateway's Listener does that for its ports).
 Loopback only unless ``allow_remote``.
 """
 
@@ -19,6 +20,7 @@ import threading
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from drivers.clock import Clock
 from simulator.channels.wechat import control, v2, v3
@@ -27,6 +29,7 @@ from simulator.channels.wechat.keys import WechatTestKeys
 from simulator.errors import SimulatorError
 
 DEFAULT_MAX_BODY = 64 * 1024
+DEFAULT_MAX_CONNECTIONS = 256
 MAX_HEADER_LINE = 8190
 MAX_HEADERS = 64
 IDLE_TIMEOUT = 120.0  # real seconds a kept-alive connection may wait for its next request
@@ -57,6 +60,7 @@ class WechatPaySimulator:
         port: int = 0,
         allow_remote: bool = False,
         max_body: int = DEFAULT_MAX_BODY,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         core: WechatCore | None = None,
     ) -> None:
         if not allow_remote and not is_loopback(host):
@@ -66,6 +70,7 @@ class WechatPaySimulator:
             )
         self.core = core or WechatCore(clock, keys)
         self._host, self._port, self._max_body = host, port, max_body
+        self._connections = _Connections(max_connections)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -79,6 +84,10 @@ class WechatPaySimulator:
             raise ChannelServerError("the WeChat Pay simulator is not running")
         host, port = self._address
         return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    @property
+    def open_connections(self) -> int:
+        return self._connections.open
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=self._max_body)
@@ -148,13 +157,48 @@ class WechatPaySimulator:
             self.application(), handle_signals=False, shutdown_timeout=1.0, **options
         )
         await runner.setup()
+        server: asyncio.Server | None = None
         try:
-            site = web.TCPSite(runner, self._host, self._port)
-            await site.start()
-            server = site._server
-            assert isinstance(server, asyncio.base_events.Server)
+            manager = runner.server
+            assert manager is not None
+            loop = self._loop
+            server = await loop.create_server(
+                lambda: _Counted(manager, self._connections, loop=loop, **options),
+                self._host,
+                self._port,
+            )
             self._address = server.sockets[0].getsockname()[:2]
             self._ready.set()
             await self._stopping.wait()
         finally:
+            if server is not None:
+                server.close()
             await runner.cleanup()
+
+
+class _Connections:
+    """How many connections are open (touched on the server's loop only)."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+        self.open = 0
+        self.refused = 0
+
+
+class _Counted(RequestHandler):
+    """aiohttp's handler, counted: one connection over the limit is closed at once."""
+
+    def __init__(self, manager: Any, connections: _Connections, **options: Any) -> None:
+        super().__init__(manager, **options)
+        self._connections = connections
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._connections.open += 1
+        if self._connections.open > self._connections.maximum:
+            self._connections.refused += 1
+            transport.close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._connections.open -= 1
+        super().connection_lost(exc)
