@@ -1,4 +1,4 @@
-"""``possim channels serve wechat``: a payment channel's own API as a standalone process.
+"""``possim channels serve CHANNEL``: a payment channel's own API as a standalone process.
 
 The channel simulators speak each channel's real wire protocol (WeChat Pay:
 docs/channel_wechat.md), so a merchant's or aggregator's code written with the
@@ -8,12 +8,24 @@ channel's SDK can be pointed at the printed base URL. Serves until SIGINT/SIGTER
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
-DEFAULT_PORTS = {"wechat": 5811}
+
+class Channel(NamedTuple):
+    """A channel simulator: ``factory(clock, host=, port=, allow_remote=)`` gives an object
+    with ``start() -> base URL``, ``banner() -> lines`` and ``stop()``."""
+
+    factory: str  # "module:attribute", imported when served
+    port: int
+
+
+CHANNELS = {
+    "wechat": Channel("simulator.channels.wechat.server:WechatPaySimulator", 5811),
+}
 
 
 def register(subparsers: Any) -> None:
@@ -29,11 +41,10 @@ def register(subparsers: Any) -> None:
         help="serve a channel's API over HTTP until interrupted",
         description="Serve a channel's API; prints its base URL and where its test keys are.",
     )
-    serve.add_argument("channel", choices=sorted(DEFAULT_PORTS), help="the channel to serve")
+    serve.add_argument("channel", choices=sorted(CHANNELS), help="the channel to serve")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
-    serve.add_argument(
-        "--port", type=int, help="port (wechat: 5811; 0: any free port)", metavar="PORT"
-    )
+    ports = ", ".join(f"{name}: {channel.port}" for name, channel in CHANNELS.items())
+    serve.add_argument("--port", type=int, help=f"port ({ports}; 0: any free port)", metavar="PORT")
     serve.set_defaults(handler=serve_command)
 
 
@@ -41,8 +52,8 @@ def serve_command(args: argparse.Namespace) -> int:
     import signal
 
     from drivers.clock import RealClock
-    from simulator.channels.wechat.server import WechatPaySimulator, is_loopback
     from simulator.errors import SimulatorError
+    from simulator.gateway.service_thread import is_loopback
 
     stop = threading.Event()
 
@@ -50,9 +61,12 @@ def serve_command(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    port = DEFAULT_PORTS[args.channel] if args.port is None else args.port
+    channel = CHANNELS[args.channel]
+    port = channel.port if args.port is None else args.port
+    module, _, name = channel.factory.partition(":")
+    factory = getattr(importlib.import_module(module), name)
     try:
-        simulator = WechatPaySimulator(RealClock(), host=args.host, port=port, allow_remote=True)
+        simulator = factory(RealClock(), host=args.host, port=port, allow_remote=True)
         if not is_loopback(args.host):
             print(
                 f"possim channels: warning: listening on {args.host}, not loopback: "
@@ -60,10 +74,9 @@ def serve_command(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        base_url = simulator.start()
-        keys = simulator.core.keys
-        print(f"WeChat Pay (v2 and v3) on {base_url}", flush=True)
-        print(f"test keys: {keys.folder / 'keys.json'} (mch_id {keys.mch_id})", flush=True)
+        simulator.start()
+        for line in simulator.banner():
+            print(line, flush=True)
         try:
             while not stop.wait(0.5):
                 pass

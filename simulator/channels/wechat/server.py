@@ -113,6 +113,14 @@ class WechatPaySimulator:
         self.core.notifier.start()
         return self.base_url
 
+    def banner(self) -> list[str]:
+        """What ``possim channels serve wechat`` prints once listening."""
+        keys = self.core.keys
+        return [
+            f"WeChat Pay (v2 and v3) on {self.base_url}",
+            f"test keys: {keys.folder / 'keys.json'} (mch_id {keys.mch_id})",
+        ]
+
     def stop(self, timeout: float = 10.0) -> None:
         self.core.notifier.stop(timeout)
         thread, loop, stopping = self._thread, self._loop, self._stopping
