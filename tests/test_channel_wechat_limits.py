@@ -151,3 +151,25 @@ def test_connections_over_the_limit_are_closed_and_the_rest_served(
             extra.close()
             for connection in held:
                 connection.close()
+
+
+def test_a_request_that_trickles_in_is_cut_off(tmp_path_factory: pytest.TempPathFactory) -> None:
+    keys = session_keys(tmp_path_factory.getbasetemp() / "wechat-keys")
+    with WechatPaySimulator(RealClock(), keys, request_timeout=1.0) as simulator:
+        host, port = simulator.base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=60) as slow:
+            slow.sendall(b"POST /pay/orderquery HTTP/1.1\r\nHost: possim\r\nContent-Le")
+            assert slow.recv(1) == b""  # closed unanswered, long before the 60 s socket timeout
+
+
+def test_a_slow_answer_is_not_cut_off_as_a_slow_request(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    keys = session_keys(tmp_path_factory.getbasetemp() / "wechat-keys")
+    with WechatPaySimulator(RealClock(), keys, request_timeout=0.2) as simulator:
+        simulator.core.faults.arm({"kind": "slow", "api": "micropay", "seconds": 1})
+        pay = WeChatPay(appid=keys.appid, api_key=keys.api_key, mch_id=keys.mch_id, timeout=60)
+        pay.API_BASE_URL = simulator.base_url + "/"
+        paid = pay.micropay.create("Cola", 1, PAYMENT_CODE, client_ip="127.0.0.1")
+        assert paid["result_code"] == "SUCCESS"
+        assert simulator.core.faults.armed() == []  # the answer was the slow one

@@ -6,8 +6,9 @@ twin). Limits (docs/reliability.md): a body of at most ``max_body`` bytes (413),
 request line and headers at most 8190 bytes each and 64 headers, bodies never
 decompressed, an idle kept-alive connection closed after 120 s, at most
 ``max_connections`` open at once (one more is closed as soon as it is accepted), at
-most ``max_trades`` orders kept, notifies bounded by the notifier. Not bounded yet: the
-time a request may take to arrive (the gateway's Listener does that for its ports).
+most ``max_trades`` orders kept, notifies bounded by the notifier, and a connection
+closed unanswered when its request has not fully arrived ``request_timeout`` s after
+its first byte (slow headers, slow body).
 Loopback only unless ``allow_remote``.
 """
 
@@ -30,6 +31,7 @@ from simulator.errors import SimulatorError
 
 DEFAULT_MAX_BODY = 64 * 1024
 DEFAULT_MAX_CONNECTIONS = 256
+DEFAULT_REQUEST_TIMEOUT = 10.0  # real seconds from a request's first byte to its last
 MAX_HEADER_LINE = 8190
 MAX_HEADERS = 64
 IDLE_TIMEOUT = 120.0  # real seconds a kept-alive connection may wait for its next request
@@ -61,6 +63,7 @@ class WechatPaySimulator:
         allow_remote: bool = False,
         max_body: int = DEFAULT_MAX_BODY,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         core: WechatCore | None = None,
     ) -> None:
         if not allow_remote and not is_loopback(host):
@@ -70,7 +73,7 @@ class WechatPaySimulator:
             )
         self.core = core or WechatCore(clock, keys)
         self._host, self._port, self._max_body = host, port, max_body
-        self._connections = _Connections(max_connections)
+        self._connections = _Connections(max_connections, request_timeout)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -90,7 +93,7 @@ class WechatPaySimulator:
         return self._connections.open
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=self._max_body)
+        app = web.Application(client_max_size=self._max_body, middlewares=[_arrived])
         app.add_routes([*v2.routes(self.core), *v3.routes(self.core), *control.routes(self.core)])
         return app
 
@@ -187,10 +190,26 @@ class WechatPaySimulator:
 class _Connections:
     """How many connections are open (touched on the server's loop only)."""
 
-    def __init__(self, maximum: int) -> None:
+    def __init__(self, maximum: int, request_timeout: float) -> None:
         self.maximum = maximum
+        self.request_timeout = request_timeout
         self.open = 0
         self.refused = 0
+        self.timed_out = 0
+
+
+@web.middleware
+async def _arrived(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A request whose body is in: its connection's clock stops until the next request
+    begins (a slow answer, such as a ``slow`` fault's, is not the client's doing)."""
+    try:
+        await request.read()  # kept by aiohttp for the handler; 413 over client_max_size
+    finally:
+        protocol = request.protocol
+        if isinstance(protocol, _Counted):
+            protocol.request_done()
+    response: web.StreamResponse = await handler(request)
+    return response
 
 
 class _Counted(RequestHandler):
@@ -199,9 +218,30 @@ class _Counted(RequestHandler):
     def __init__(self, manager: Any, connections: _Connections, **options: Any) -> None:
         super().__init__(manager, **options)
         self._connections = connections
+        self._deadline: asyncio.TimerHandle | None = None
+        self._transport: asyncio.BaseTransport | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self._transport is not None:
+            self._deadline = asyncio.get_running_loop().call_later(
+                self._connections.request_timeout, self._too_slow
+            )
+        super().data_received(data)
+
+    def request_done(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if self._transport is not None:
+            self._connections.timed_out += 1
+            self._transport.close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self._transport = transport
         self._connections.open += 1
         if self._connections.open > self._connections.maximum:
             self._connections.refused += 1
@@ -209,4 +249,6 @@ class _Counted(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._connections.open -= 1
+        self.request_done()
+        self._transport = None
         super().connection_lost(exc)
