@@ -14,6 +14,13 @@ financial request carries the open batch in DE60 (CUP style: DE60.1 message
 type code, DE60.2 batch number); a void or refund names the sale by its RRN
 (DE37), auth code (DE38, void) and batch + STAN + date (DE61). See
 docs/settlement.md.
+
+The pre-authorisation family (docs/gateway.md) goes through the same steps: a
+pre-auth is authorised like a sale but as a 0100 (DE3 030000, DE60.1 10);
+its void (0100/200000/11), the completion (0200/000000/20) and the completion
+void (0200/200000/21) name their original like a void does
+(:meth:`Authoriser.follow_up`). All of them carry DE25 ``06`` (pre-auth
+condition code) and are reversed with a 0400 when the answer is lost.
 """
 
 from __future__ import annotations
@@ -64,7 +71,15 @@ OPERATIONS = {
     "sale": ("0200", "000000", "22", "消费 Sale"),
     "void": ("0200", "200000", "23", "撤销 Void"),
     "refund": ("0220", "200000", "25", "退货 Refund"),
+    # CUP-style pre-authorisation family (docs/gateway.md cites the message table).
+    "preauth": ("0100", "030000", "10", "预授权 Pre-auth"),
+    "preauth_void": ("0100", "200000", "11", "预授权撤销 Pre-auth void"),
+    "preauth_completion": ("0200", "000000", "20", "预授权完成 Completion"),
+    "preauth_completion_void": ("0200", "200000", "21", "预授权完成撤销 Completion void"),
 }
+# DE25, POS condition code: 00 normal, 06 pre-authorisation (CUP message table).
+CONDITION_NORMAL = "00"
+CONDITION_PREAUTH = "06"
 # What a void or refund may carry from the card (never a PIN block or a cryptogram).
 _REFUND_CARD_FIELDS = ("2", "14", "22", "23", "35")
 
@@ -129,6 +144,7 @@ class Authoriser:
             currency=self._merchant.currency,
             masked_pan=card.masked_pan,
             entry_mode=card.entry_mode,
+            operation="preauth" if order.operation == "preauth" else "sale",
             card_label=card.label,
         )
         request = self._purchase_request(order, card, entry, now)
@@ -136,23 +152,33 @@ class Authoriser:
 
     def void(self, order: PaymentOrder, sale: JournalEntry) -> PaymentOutcome:
         """Void ``sale`` (same batch): 0200/200000 for its full amount; no card needed."""
+        return self.follow_up(order, sale, "void", sale.amount_fen)
+
+    def follow_up(
+        self, order: PaymentOrder, original: JournalEntry, operation: str, amount_fen: int
+    ) -> PaymentOutcome:
+        """A void, or a pre-auth void / completion / completion void, of ``original``.
+
+        No card is needed: the request names the original by its RRN (DE37), auth
+        code (DE38) and batch + STAN + date (DE61).
+        """
         now = self._clock.now()
         entry = self._journal.begin(
             order_no=order.order_no,
             transmission=transmission_time(now),
-            amount_fen=sale.amount_fen,
-            currency=sale.currency,
-            masked_pan=sale.masked_pan,
-            entry_mode=sale.entry_mode,
-            operation="void",
-            original_rrn=sale.rrn,
-            card_label=sale.card_label,
+            amount_fen=amount_fen,
+            currency=original.currency,
+            masked_pan=original.masked_pan,
+            entry_mode=original.entry_mode,
+            operation=operation,
+            original_rrn=original.rrn,
+            card_label=original.card_label,
         )
         request = self._request(entry, now)
-        request["37"] = sale.rrn
-        if sale.auth_code:
-            request["38"] = sale.auth_code
-        request["61"] = _original_data(sale)
+        request["37"] = original.rrn
+        if original.auth_code:
+            request["38"] = original.auth_code
+        request["61"] = _original_data(original)
         return self._send(order, entry, request, None, "", now)
 
     def refund(
@@ -265,7 +291,7 @@ class Authoriser:
         """What a void or refund receipt says about the sale it undoes."""
         if not entry.original_rrn:
             return {}
-        sale = self._journal.find_sale(entry.original_rrn)
+        sale = self._journal.find_by_rrn(entry.original_rrn)
         if sale is None:
             return {"orig_rrn": entry.original_rrn}
         return {
@@ -305,7 +331,7 @@ class Authoriser:
             "11": entry.stan,
             "12": now.strftime("%H%M%S"),
             "13": now.strftime("%m%d"),
-            "25": "00",
+            "25": condition_code(entry.operation),
             "41": self._merchant.terminal_id,
             "42": self._merchant.merchant_id,
             "49": entry.currency,
@@ -337,7 +363,7 @@ class Authoriser:
             "7": transmission_time(self._clock.now()),
             "11": entry.stan,
             "22": entry.entry_mode,
-            "25": "00",
+            "25": condition_code(entry.operation),
             "39": reason_code,
             "41": self._merchant.terminal_id,
             "42": self._merchant.merchant_id,
@@ -394,6 +420,11 @@ class Authoriser:
     def _cancelled(self, reason: str, screen: ScreenId = ScreenId.CANCELLED) -> PaymentOutcome:
         self._display.show(screen, "交易取消 Cancelled", reason)
         return PaymentOutcome(False, reason)
+
+
+def condition_code(operation: str) -> str:
+    """DE25 of a request (or its reversal) for this journal operation."""
+    return CONDITION_PREAUTH if operation.startswith("preauth") else CONDITION_NORMAL
 
 
 def _original_data(sale: JournalEntry) -> str:

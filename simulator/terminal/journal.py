@@ -61,7 +61,9 @@ class JournalEntry:
     reason: str
     created_at: str
     updated_at: str
-    operation: str = "sale"  # sale / void / refund
+    # sale / void / refund / preauth / preauth_void / preauth_completion /
+    # preauth_completion_void
+    operation: str = "sale"
     original_rrn: str = ""  # void / refund: the sale's RRN
     card_label: str = ""  # what the receipt and the settlement report call the card
 
@@ -346,6 +348,19 @@ class Journal:
             (reference, reference),
             order="id DESC",
         )
+
+    def find_operation(self, reference: str, operation: str) -> JournalEntry | None:
+        """The latest row of this operation with this order number or RRN."""
+        return self._store.row_as(
+            ENTRIES,
+            "operation=? AND (order_no=? OR (rrn<>'' AND rrn=?))",
+            (operation, reference, reference),
+            order="id DESC",
+        )
+
+    def find_by_rrn(self, rrn: str) -> JournalEntry | None:
+        """The row the host gave this RRN, whatever its operation."""
+        return self._store.row_as(ENTRIES, "rrn<>'' AND rrn=?", (rrn,), order="id DESC")
 
     def offsets(self, original_rrn: str) -> list[JournalEntry]:
         """Voids and refunds of the sale with this RRN."""
