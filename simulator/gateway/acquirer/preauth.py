@@ -172,15 +172,14 @@ def _verdict(
 def _standing(desk: Desk, original: LedgerEntry) -> list[LedgerEntry]:
     """The approved rows that name ``original``, less completions voided since."""
     rows = [e for e in desk.ledger.offsets(original.rrn or "") if e.status is Status.APPROVED]
-    voided = set()
-    for row in rows:
-        if row.kind == "completion" and row.rrn:
-            if any(
-                e.kind == "completion_void" and e.status is Status.APPROVED
-                for e in desk.ledger.offsets(row.rrn)
-            ):
-                voided.add(row.id)
-    return [e for e in rows if e.id not in voided]
+    return [e for e in rows if not (e.kind == "completion" and _voided(desk, e))]
+
+
+def _voided(desk: Desk, completion: LedgerEntry) -> bool:
+    return any(
+        e.kind == "completion_void" and e.status is Status.APPROVED
+        for e in desk.ledger.offsets(completion.rrn or "")
+    )
 
 
 def preauth_void_verdict(

@@ -90,10 +90,10 @@ class Authoriser:
     clock: Clock
 
     def authorise(self, req: Mapping[str, str], pan: str, icc: dict[str, bytes] | None) -> Verdict:
-        expected = PREAUTH if req["t"] == "0100" else PURCHASE
-        if req["3"] != expected:
-            what = "pre-auth" if expected == PREAUTH else "purchase"
-            note = f"processing code {req['3']} is not supported (only {expected} {what})"
+        supported = PREAUTH if req["t"] == "0100" else PURCHASE
+        if req["3"] != supported:
+            what = "pre-auth" if supported == PREAUTH else "purchase"
+            note = f"processing code {req['3']} is not supported (only {supported} {what})"
             return Verdict(note, Status.DECLINED, INVALID_TRANSACTION)
         if int(req["4"]) == 0:
             return Verdict("zero amount", Status.DECLINED, INVALID_AMOUNT)

@@ -54,10 +54,7 @@ def card_entries(db: sqlite3.Connection, day: date, merchant_id: str) -> list[En
     ).fetchall()
     entries = []
     for id_, mti, code, amount, pan, rrn, status, created, tid, orig_rrn, batch_no, family in rows:
-        if family:
-            kind = _PREAUTH_KINDS.get(str(family))
-        else:
-            kind = _CARD_KINDS.get((str(mti), str(code)))
+        kind = _PREAUTH_KINDS.get(str(family)) if family else _CARD_KINDS.get((str(mti), str(code)))
         if kind is None:
             continue
         original_fen, before = int(amount), 0
