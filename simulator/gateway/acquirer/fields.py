@@ -98,9 +98,9 @@ def message_kind(req: Mapping[str, str]) -> str:
         return {
             TYPE_PREAUTH: "preauth",
             TYPE_PREAUTH_VOID: "preauth_void",
-            TYPE_COMPLETION: "completion",
-            TYPE_COMPLETION_VOID: "completion_void",
-            TYPE_COMPLETION_ADVICE: "completion_advice",
+            TYPE_COMPLETION: "preauth_completion",
+            TYPE_COMPLETION_VOID: "preauth_completion_void",
+            TYPE_COMPLETION_ADVICE: "preauth_completion",
         }[family]
     if mti == "0200":
         return "void" if code == VOID_OR_REFUND else "sale"

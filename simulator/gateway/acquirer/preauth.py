@@ -172,12 +172,12 @@ def _verdict(
 def _standing(desk: Desk, original: LedgerEntry) -> list[LedgerEntry]:
     """The approved rows that name ``original``, less completions voided since."""
     rows = [e for e in desk.ledger.offsets(original.rrn or "") if e.status is Status.APPROVED]
-    return [e for e in rows if not (e.kind == "completion" and _voided(desk, e))]
+    return [e for e in rows if not (e.kind == "preauth_completion" and _voided(desk, e))]
 
 
 def _voided(desk: Desk, completion: LedgerEntry) -> bool:
     return any(
-        e.kind == "completion_void" and e.status is Status.APPROVED
+        e.kind == "preauth_completion_void" and e.status is Status.APPROVED
         for e in desk.ledger.offsets(completion.rrn or "")
     )
 
@@ -187,7 +187,7 @@ def preauth_void_verdict(
 ) -> tuple[str, str]:
     rrn = preauth.rrn
     standing = _standing(desk, preauth)
-    if any(e.kind == "completion" for e in standing):
+    if any(e.kind == "preauth_completion" for e in standing):
         return INVALID_TRANSACTION, (
             f"pre-auth void: pre-auth {rrn} is completed; void the completion first"
         )
@@ -213,7 +213,7 @@ def completion_verdict(
             f"completion: pre-auth {rrn} expired on {expires:%Y-%m-%d} "
             f"({rules.validity_days} days): the hold is released"
         )
-    if any(e.kind == "completion" for e in standing):
+    if any(e.kind == "preauth_completion" for e in standing):
         return DUPLICATE_TRANSMISSION, f"completion: pre-auth {rrn} is already completed"
     amount = int(req["4"])
     if amount == 0:
@@ -243,7 +243,7 @@ def completion_void_verdict(
             f"not the open batch {batch_of(req)}"
         )
     offsets = [e for e in desk.ledger.offsets(rrn or "") if e.status is Status.APPROVED]
-    if any(e.kind == "completion_void" for e in offsets):
+    if any(e.kind == "preauth_completion_void" for e in offsets):
         return DUPLICATE_TRANSMISSION, f"completion void: completion {rrn} is already voided"
     if int(req["4"]) != completion.amount:
         return ORIGINAL_AMOUNT_INCORRECT, (

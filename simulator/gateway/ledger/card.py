@@ -47,13 +47,13 @@ KINDS = {SALE: "sale", VOID: "void", REFUND: "refund"}
 PREAUTH_KINDS = {
     "10": "preauth",
     "11": "preauth_void",
-    "20": "completion",
-    "21": "completion_void",
-    "24": "completion",
+    "20": "preauth_completion",
+    "21": "preauth_completion_void",
+    "24": "preauth_completion",
 }
 # Kinds that take money and kinds that give it back (batch debit / credit).
-DEBIT_KINDS = ("sale", "completion", "other")
-CREDIT_KINDS = ("void", "refund", "completion_void")
+DEBIT_KINDS = ("sale", "preauth_completion", "other")
+CREDIT_KINDS = ("void", "refund", "preauth_completion_void")
 
 
 def kind_of(mti: str, processing_code: str, type_code: str = "") -> str:
@@ -401,7 +401,7 @@ def _reversal_refusal(db: sqlite3.Connection, entry: LedgerEntry) -> str | None:
     if entry.reversal_received_at is not None:
         # Approved although a reversal arrived: that reversal was refused.
         return "an earlier reversal of it was refused"
-    if entry.kind not in ("sale", "preauth", "completion") or not entry.rrn:
+    if entry.kind not in ("sale", "preauth", "preauth_completion") or not entry.rrn:
         return None
     credits = ENTRIES.select(db, "original_rrn = ? AND status = 'approved'", (entry.rrn,))
     if not credits:
