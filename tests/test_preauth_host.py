@@ -9,12 +9,18 @@ so the host is checked against the wire, not against the terminal's request buil
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
+from backoffice_helpers import MID as BACKOFFICE_MID
 from test_gateway_host import DE7, MID, TID, purchase
 
+from simulator.cli import main
 from simulator.clock import VirtualClock
+from simulator.gateway.backoffice.ledger_view import day_entries
+from simulator.gateway.backoffice.statements import open_ledger
 from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.issuers import IssuerDirectory
 from simulator.gateway.ledger import Ledger, Status
@@ -263,3 +269,55 @@ def test_follow_ups_of_another_merchant_are_not_found(host: AcquirerHost) -> Non
     auth = preauth(host, 50000, "000001")
     other = follow_up("completion", "000002", 100, auth, **{"42": "898440154119999"})
     assert answer(host, other)["39"] == "25"
+
+
+def test_possim_gateway_reconcile_counts_completions_not_pre_auths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A day of pre-auths on a real host's ledger file reconciles: completions (request
+    and advice) are card payments, a completion void a void of one; pre-auths and their
+    voids are no lines."""
+    clock = VirtualClock()
+    path = tmp_path / "ledger.sqlite"
+    host = AcquirerHost(
+        Ledger(path, clock),
+        IssuerDirectory.load(),
+        MagicAmounts.load(),
+        clock,
+        random.Random(0),
+        Iso8583Codec(Iso8583Spec.load()),
+    )
+
+    def at(request: dict[str, str]) -> dict[str, str]:
+        return {**request, "42": BACKOFFICE_MID}
+
+    def auth(amount: int, stan: str) -> dict[str, str]:
+        request = {**purchase(amount, stan), "t": "0100", "3": "030000", "25": "06"}
+        return answer(host, at({**request, "60": f"10{BATCH}"}))
+
+    station = auth(50000, "000001")
+    assert answer(host, at(follow_up("completion", "000002", 31240, station)))["39"] == "00"
+    hotel = auth(80000, "000003")
+    assert answer(host, at(follow_up("advice", "000004", 90000, hotel)))["39"] == "00"
+    voided = auth(20000, "000005")
+    assert answer(host, at(follow_up("preauth_void", "000006", 20000, voided)))["39"] == "00"
+    undone = auth(10000, "000007")
+    completion = answer(host, at(follow_up("completion", "000008", 6000, undone)))
+    assert answer(host, at(follow_up("completion_void", "000009", 6000, completion)))["39"] == "00"
+    host.ledger.close()
+    report = tmp_path / "report.json"
+    argv = ["gateway", "reconcile", "--date", f"{clock.now():%Y-%m-%d}", "--ledger", str(path)]
+    assert main([*argv, "--json", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert json.loads(report.read_text("utf-8"))["matched_total"] == 4
+    # 312.40 + 900.00 + 60.00 - 60.00: completions charged, pre-auths not.
+    card_row = next(line for line in printed.splitlines() if line.startswith("card"))
+    assert card_row.split()[:4] == ["card", "4", "1212.40", "1212.40"]
+    db = open_ledger(path)
+    try:
+        lines = [
+            (e.kind, e.amount_fen) for e in day_entries(db, clock.now().date(), BACKOFFICE_MID)
+        ]
+    finally:
+        db.close()
+    assert lines == [("payment", 31240), ("payment", 90000), ("payment", 6000), ("void", 6000)]
