@@ -19,9 +19,10 @@ from test_gateway_host import DE7, MID, TID, purchase
 
 from simulator.cli import main
 from simulator.clock import VirtualClock
+from simulator.errors import FixtureError
+from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.backoffice.ledger_view import day_entries
 from simulator.gateway.backoffice.statements import open_ledger
-from simulator.gateway.acquirer import AcquirerHost
 from simulator.gateway.issuers import IssuerDirectory
 from simulator.gateway.ledger import Ledger, Status
 from simulator.gateway.magic import MagicAmounts
@@ -321,3 +322,23 @@ def test_possim_gateway_reconcile_counts_completions_not_pre_auths(
     finally:
         db.close()
     assert lines == [("payment", 31240), ("payment", 90000), ("payment", 6000), ("void", 6000)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("completion_tolerance_percent: 15\nvalidity_days: 400\n", "validity_days: expected"),
+        ("completion_tolerance_percent: -1\nvalidity_days: 30\n", "completion_tolerance_percent"),
+        ("completion_tolerance_percent: 15\n", "missing field 'validity_days'"),
+        ("completion_tolerance: 15\nvalidity_days: 30\n", "unknown field 'completion_tolerance'"),
+        ("- 15\n", "expected a mapping"),
+    ],
+)
+def test_bad_pre_auth_rules_name_the_file_line_and_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(FixtureError, match=message) as raised:
+        PreauthRules.load(path)
+    assert str(path) in str(raised.value) or path.name in str(raised.value)
