@@ -12,8 +12,10 @@ from pathlib import Path
 from sim_helpers import everything_written, gateway_requests, insert, pin, remove, simulation
 from test_card_void_refund import DEBIT, run
 
+from simulator.gateway.faults import ReplyFault
 from simulator.shop import Shop
 from simulator.terminal.cashier_app import IntentStarted, SaleResult
+from simulator.terminal.config import TerminalConfig
 from simulator.terminal.journal import TxnState
 from simulator.wire.batch_totals import BatchTotals
 
@@ -108,3 +110,58 @@ def test_pre_auth_void_and_completion_void(tmp_path: Path) -> None:
         assert "预授权完成撤销 COMPLETE VOID" in text and "预授权撤销 PRE-AUTH VOID" in text
         late = run(sim, start(sim, "preauth_completion", 100, order))
         assert not late.approved and "voided" in late.outcome.reason
+
+
+def advice_shop(tmp_path: Path) -> Shop:
+    """An acquirer that takes completions as offline advices ([gateway] completion)."""
+    config = TerminalConfig.from_mapping({"gateway": {"completion": "advice"}})
+    return Shop(config, tmp_path, seed=0)
+
+
+def test_offline_completion_is_approved_here_and_advised_with_a_0220(tmp_path: Path) -> None:
+    with advice_shop(tmp_path) as sim:
+        auth = preauth(sim, 50000)
+        done = run(sim, start(sim, "preauth_completion", 31240, auth.order.order_no))
+        assert done.approved, done.outcome.reason
+        (advice,) = gateway_requests(sim, "0220")
+        # CUP message table (docs/gateway.md): 预授权完成通知 0220, DE3 000000, DE60.1 24.
+        assert (advice["3"], advice["25"], advice["60"]) == ("000000", "06", f"24{BATCH}")
+        assert gateway_requests(sim, "0200") == []
+        row = sim.terminal.journal.entries()[-1]
+        assert (row.operation, row.state) == ("preauth_completion", TxnState.APPROVED)
+        assert row.rrn  # the host's, from the 0230
+        assert sim.gateway.ledger.totals().net_amount() == 31240
+        settled = run(sim, lambda: sim.hands.start_settlement())
+        assert settled.approved, settled.outcome.reason
+        (close,) = sim.terminal.journal.settlements()
+        assert (close.debit_count, close.debit_total, close.state.value) == (1, 31240, "balanced")
+
+
+def test_an_unanswered_advice_is_owed_not_reversed(tmp_path: Path) -> None:
+    with advice_shop(tmp_path) as sim:
+        auth = preauth(sim, 50000)
+        attempts = sim.terminal.config.timeouts.reversal_attempts
+        sim.gateway.server.faults.arm(
+            ReplyFault(drop=True, message_kind="preauth_completion"), attempts
+        )
+        done = run(sim, start(sim, "preauth_completion", 31240, auth.order.order_no))
+        # Offline: the cashier is told approved although the host has not answered.
+        assert done.approved, done.outcome.reason
+        row = sim.terminal.journal.entries()[-1]
+        assert row.state is TxnState.ADVICE_PENDING
+        assert gateway_requests(sim, "0400") == []  # an advice is never reversed
+        assert len(gateway_requests(sim, "0220")) == attempts
+        # Still cut off when the batch is closed: the advice goes first, and is not answered.
+        sim.gateway.server.faults.arm(
+            ReplyFault(drop=True, message_kind="preauth_completion"), attempts
+        )
+        refused = run(sim, lambda: sim.hands.start_settlement())
+        assert not refused.approved and "advice" in refused.outcome.reason
+        # The network heals: the next batch close sends the advice first, then balances.
+        settled = run(sim, lambda: sim.hands.start_settlement())
+        assert settled.approved, settled.outcome.reason
+        assert sim.terminal.journal.get(row.id).state is TxnState.APPROVED
+        # The host recorded it once, whatever the repeats: charged once.
+        assert sim.gateway.ledger.totals().net_amount() == 31240
+        close = sim.terminal.journal.settlements()[-1]
+        assert (close.debit_total, close.state.value) == (31240, "balanced")

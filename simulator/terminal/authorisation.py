@@ -21,6 +21,13 @@ its void (0100/200000/11), the completion (0200/000000/20) and the completion
 void (0200/200000/21) name their original like a void does
 (:meth:`Authoriser.follow_up`). All of them carry DE25 ``06`` (pre-auth
 condition code) and are reversed with a 0400 when the answer is lost.
+
+Where the acquirer takes completions as offline advices (``[gateway] completion
+= "advice"``), a completion is approved on the terminal at once (journal state
+``advice_pending``) and its 0220 (DE60.1 24) is owed to the host: sent at once,
+and until a 0230 comes back again before the next transaction and before the
+batch close -- never reversed. A 0230 that refuses it books the completion as
+declined (the merchant's loss, as with any offline approval).
 """
 
 from __future__ import annotations
@@ -77,6 +84,8 @@ OPERATIONS = {
     "preauth_completion": ("0200", "000000", "20", "预授权完成 Completion"),
     "preauth_completion_void": ("0200", "200000", "21", "预授权完成撤销 Completion void"),
 }
+# The offline completion: a 0220 advice (CUP message table, docs/gateway.md).
+ADVICE = ("0220", "000000", "24")
 # DE25, POS condition code: 00 normal, 06 pre-authorisation (CUP message table).
 CONDITION_NORMAL = "00"
 CONDITION_PREAUTH = "06"
@@ -117,7 +126,9 @@ class Authoriser:
         merchant: Merchant,
         timeouts: Timeouts,
         response_codes: ResponseCodes,
+        completion_advice: bool = False,
     ) -> None:
+        self._completion_advice = completion_advice
         self._host = host_link
         self._journal = journal
         self._display = display
@@ -174,6 +185,8 @@ class Authoriser:
             original_rrn=original.rrn,
             card_label=original.card_label,
         )
+        if operation == "preauth_completion" and self._completion_advice:
+            return self._complete_offline(order, entry, original, now)
         request = self._request(entry, now)
         request["37"] = original.rrn
         if original.auth_code:
@@ -339,10 +352,105 @@ class Authoriser:
         }
 
     def send_pending_reversals(self) -> list[JournalEntry]:
-        """Send every reversal still owed; the entries whose reversal is still pending."""
+        """Send every reversal still owed, then every completion advice still owed;
+        the entries whose reversal is still pending."""
         for entry in self._journal.entries(TxnState.REVERSAL_PENDING):
             self._reverse(entry, REVERSAL_NO_ANSWER)
+        self.send_pending_advices()
         return self._journal.entries(TxnState.REVERSAL_PENDING)
+
+    # -- offline completion (0220 advice) ----------------------------------------
+
+    def _complete_offline(
+        self, order: PaymentOrder, entry: JournalEntry, preauth: JournalEntry, now: datetime
+    ) -> PaymentOutcome:
+        """Approve the completion here and now; the advice goes to the host after."""
+        entry = self._journal.update(
+            entry.id,
+            TxnState.ADVICE_PENDING,
+            response_code=APPROVED,
+            auth_code=preauth.auth_code,
+            reason="approved offline: the completion advice (0220) is owed to the host",
+        )
+        self._send_advice(entry)
+        entry = self._journal.get(entry.id)
+        amount = format_yuan(entry.amount_fen)
+        title = f"交易成功 Approved ({OPERATIONS[entry.operation][3]})"
+        self._display.show(ScreenId.APPROVED, title, f"金额 RMB {amount}")
+        detail = TransactionDetail(
+            merchant_id=self._merchant.merchant_id,
+            terminal_id=self._merchant.terminal_id,
+            batch_no=entry.batch_no,
+            stan=entry.stan,
+            order_no=order.order_no,
+            rrn=entry.rrn,  # '' until the host has answered the advice
+            auth_code=entry.auth_code,
+            amount_fen=entry.amount_fen,
+            masked_pan=entry.masked_pan,
+            date=now.strftime("%m%d"),
+            time=now.strftime("%H%M%S"),
+            card_label=entry.card_label,
+            response_code=APPROVED,
+            **self._original_detail(entry),
+        )
+        return PaymentOutcome(True, detail=detail)
+
+    def pending_advices(self) -> list[JournalEntry]:
+        """Completions approved offline whose advice the host has not answered yet."""
+        return self._journal.entries(TxnState.ADVICE_PENDING)
+
+    def send_pending_advices(self) -> list[JournalEntry]:
+        """Send every completion advice still owed; those still unanswered."""
+        for entry in self.pending_advices():
+            self._send_advice(entry)
+        return self.pending_advices()
+
+    def _send_advice(self, entry: JournalEntry) -> None:
+        """The 0220 for ``entry`` (the same STAN and DE7 every time) until a 0230 comes."""
+        preauth = self._journal.find_by_rrn(entry.original_rrn)
+        mti, processing_code, type_code = ADVICE
+        request = {
+            **self._request(entry, self._clock.now()),
+            "t": mti,
+            "3": processing_code,
+            "60": f"{type_code}{entry.batch_no}",
+            "37": entry.original_rrn,
+        }
+        if preauth is not None:
+            if preauth.auth_code:
+                request["38"] = preauth.auth_code
+            request["61"] = _original_data(preauth)
+        for _ in range(self._timeouts.reversal_attempts):
+            try:
+                reply = self._host.exchange(request, self._timeouts.host)
+            except (HostUnavailable, Iso8583Error) as exc:
+                self._bus.publish(AppProblem(f"completion advice not delivered: {exc}"))
+                continue
+            if reply is None or reply.get("t") != "0230":
+                continue
+            code = reply.get("39", "")
+            if code == APPROVED:
+                self._journal.update(
+                    entry.id,
+                    TxnState.APPROVED,
+                    rrn=reply.get("37", ""),
+                    auth_code=reply.get("38") or None,
+                    reason="completion advice answered 00",
+                )
+            else:
+                reason = (
+                    f"completion advice refused by the host: {code} "
+                    f"{self._response_codes.text(code, 'zh')}"
+                )
+                self._journal.update(entry.id, TxnState.DECLINED, response_code=code, reason=reason)
+                self._bus.publish(AppProblem(f"STAN {entry.stan}: {reason}"))
+            return
+        self._bus.publish(
+            AppProblem(
+                f"completion advice of STAN {entry.stan} still unanswered after "
+                f"{self._timeouts.reversal_attempts} attempts; it will be sent again"
+            )
+        )
 
     def _reverse(self, entry: JournalEntry, reason_code: str) -> ReversalResult:
         """Send 0400 for ``entry`` until a 0410 comes back.

@@ -39,6 +39,8 @@ class TxnState(str, enum.Enum):
     APPROVED = "approved"
     DECLINED = "declined"
     REVERSAL_PENDING = "reversal_pending"  # may have been charged: must be reversed
+    # A pre-auth completion approved offline: its 0220 advice is owed to the host.
+    ADVICE_PENDING = "advice_pending"
     REVERSED = "reversed"
     ABORTED = "aborted"  # never sent (card removed, PIN cancelled ...)
 

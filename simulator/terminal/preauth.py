@@ -17,6 +17,12 @@ terminals do (the host checks the auth code, DE38, and the amount):
   ``61`` beyond it; an expired pre-auth gets ``25`` (docs/gateway.md).
 * ``preauth_completion_void``: the completion must be approved, in the open
   batch and not voided; the amount is the completion's (0: the completion's).
+  A completion approved offline whose advice the host has not answered yet
+  cannot be voided.
+
+Where the acquirer takes completions as offline advices (``[gateway]
+completion = "advice"``), the completion is approved on the terminal and its
+0220 advice sent after (:mod:`simulator.terminal.authorisation`).
 
 A follow-up the terminal refuses itself is never sent.
 """
@@ -114,7 +120,8 @@ class PreauthFollowUps:
     def _standing(self, preauth: JournalEntry) -> list[JournalEntry]:
         """Approved rows naming the pre-auth, less completions voided since."""
         journal = self._authoriser.journal
-        rows = [e for e in journal.offsets(preauth.rrn) if e.state is TxnState.APPROVED]
+        standing = (TxnState.APPROVED, TxnState.ADVICE_PENDING)  # approved offline counts
+        rows = [e for e in journal.offsets(preauth.rrn) if e.state in standing]
         return [
             e
             for e in rows

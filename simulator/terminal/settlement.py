@@ -156,6 +156,16 @@ class BatchClose:
             )
             self._display.show(ScreenId.CANCELLED, "结算失败 Settlement failed", reason)
             return PaymentOutcome(False, reason)
+        owed = self._authoriser.pending_advices()
+        if owed:
+            # A completion approved offline counts once the host has it (0230).
+            stans = ", ".join(entry.stan for entry in owed)
+            reason = (
+                f"settlement not started, batch {batch_no} stays open: the completion advice "
+                f"of STAN {stans} is still unanswered; run the settlement again"
+            )
+            self._display.show(ScreenId.CANCELLED, "结算失败 Settlement failed", reason)
+            return PaymentOutcome(False, reason)
         entries = self._journal.entries(batch_no=batch_no)
         totals = batch_totals(entries)
         now = self._clock.now()

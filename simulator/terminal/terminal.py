@@ -221,6 +221,7 @@ class Terminal:
             merchant=merchant,
             timeouts=config.timeouts,
             response_codes=ResponseCodes.load(),
+            completion_advice=config.preauth_completion == "advice",
         )
         report_printer = self.printer
         settlement_report = ReceiptTemplate.load("settlement")
