@@ -43,6 +43,7 @@ from drivers.errors import DriverError
 from simulator.errors import Iso8583Error
 from simulator.events import EventBus
 from simulator.terminal.acquiring_events import AppProblem, ReversalRefused
+from simulator.terminal.completion_advice import CompletionAdvices
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import PaymentOrder, PaymentOutcome, TransactionDetail
 from simulator.terminal.display import Display, ScreenId
@@ -84,6 +85,7 @@ OPERATIONS = {
     "preauth_completion": ("0200", "000000", "20", "预授权完成 Completion"),
     "preauth_completion_void": ("0200", "200000", "21", "预授权完成撤销 Completion void"),
 }
+
 # The offline completion: a 0220 advice (CUP message table, docs/gateway.md).
 ADVICE = ("0220", "000000", "24")
 # DE25, POS condition code: 00 normal, 06 pre-authorisation (CUP message table).
@@ -129,6 +131,16 @@ class Authoriser:
         completion_advice: bool = False,
     ) -> None:
         self._completion_advice = completion_advice
+        self.advices = CompletionAdvices(
+            host_link=host_link,
+            journal=journal,
+            bus=bus,
+            clock=clock,
+            timeouts=timeouts,
+            build=self._advice_request,
+            approved=self.approved,
+            response_text=lambda code: f"{code} {response_codes.text(code, 'zh')}",
+        )
         self._host = host_link
         self._journal = journal
         self._display = display
@@ -186,12 +198,12 @@ class Authoriser:
             card_label=original.card_label,
         )
         if operation == "preauth_completion" and self._completion_advice:
-            return self._complete_offline(order, entry, original, now)
-        request = self._request(entry, now)
+            return self.advices.complete(order, entry, original, now)
+        request = self.request(entry, now)
         request["37"] = original.rrn
         if original.auth_code:
             request["38"] = original.auth_code
-        request["61"] = _original_data(original)
+        request["61"] = original_data(original)
         return self._send(order, entry, request, None, "", now)
 
     def refund(
@@ -214,11 +226,11 @@ class Authoriser:
             original_rrn=original_rrn,
             card_label=card.label,
         )
-        request = self._request(entry, now)
+        request = self.request(entry, now)
         request.update({k: v for k, v in card.fields.items() if k in _REFUND_CARD_FIELDS})
         request["37"] = original_rrn
         if sale is not None:
-            request["61"] = _original_data(sale)
+            request["61"] = original_data(sale)
         return self._send(order, entry, request, None, card.cvm, now)
 
     def _send(
@@ -230,8 +242,6 @@ class Authoriser:
         cvm: str,
         now: datetime,
     ) -> PaymentOutcome:
-        amount = format_yuan(entry.amount_fen)
-        stan = entry.stan
         self._display.show(ScreenId.PROCESSING, "处理中 Processing", "请稍候 Please wait")
         reply: Fields | None = None
         try:
@@ -277,15 +287,21 @@ class Authoriser:
             rrn=reply.get("37", ""),
             auth_code=reply.get("38", ""),
         )
+        return self.approved(order, entry, now, cvm)
+
+    def approved(
+        self, order: PaymentOrder, entry: JournalEntry, now: datetime, cvm: str = ""
+    ) -> PaymentOutcome:
+        """Show the approval and report ``entry`` to the cashier app."""
         title = "交易成功 Approved"
         if entry.operation != "sale":
             title += f" ({OPERATIONS[entry.operation][3]})"
-        self._display.show(ScreenId.APPROVED, title, f"金额 RMB {amount}")
+        self._display.show(ScreenId.APPROVED, title, f"金额 RMB {format_yuan(entry.amount_fen)}")
         detail = TransactionDetail(
             merchant_id=self._merchant.merchant_id,
             terminal_id=self._merchant.terminal_id,
             batch_no=entry.batch_no,
-            stan=stan,
+            stan=entry.stan,
             order_no=order.order_no,
             rrn=entry.rrn,
             auth_code=entry.auth_code,
@@ -294,7 +310,7 @@ class Authoriser:
             date=now.strftime("%m%d"),
             time=now.strftime("%H%M%S"),
             card_label=entry.card_label,
-            response_code=response_code,
+            response_code=entry.response_code or APPROVED,
             cvm=cvm,
             **self._original_detail(entry),
         )
@@ -331,9 +347,9 @@ class Authoriser:
     def _purchase_request(
         self, order: PaymentOrder, card: AuthorisationCard, entry: JournalEntry, now: datetime
     ) -> Fields:
-        return {**self._request(entry, now), **card.fields}
+        return {**self.request(entry, now), **card.fields}
 
-    def _request(self, entry: JournalEntry, now: datetime) -> Fields:
+    def request(self, entry: JournalEntry, now: datetime) -> Fields:
         """The fields every financial request carries, from its journal row."""
         mti, processing_code, type_code, _ = OPERATIONS[entry.operation]
         return {
@@ -351,106 +367,30 @@ class Authoriser:
             "60": f"{type_code}{entry.batch_no}",
         }
 
+    def _advice_request(self, entry: JournalEntry) -> Fields:
+        """The 0220 advice of an offline completion (same STAN and DE7 every time)."""
+        mti, processing_code, type_code = ADVICE
+        request = {
+            **self.request(entry, self._clock.now()),
+            "t": mti,
+            "3": processing_code,
+            "37": entry.original_rrn,
+            "60": f"{type_code}{entry.batch_no}",
+        }
+        preauth = self._journal.find_by_rrn(entry.original_rrn)
+        if preauth is not None:
+            if preauth.auth_code:
+                request["38"] = preauth.auth_code
+            request["61"] = original_data(preauth)
+        return request
+
     def send_pending_reversals(self) -> list[JournalEntry]:
         """Send every reversal still owed, then every completion advice still owed;
         the entries whose reversal is still pending."""
         for entry in self._journal.entries(TxnState.REVERSAL_PENDING):
             self._reverse(entry, REVERSAL_NO_ANSWER)
-        self.send_pending_advices()
+        self.advices.send_pending()
         return self._journal.entries(TxnState.REVERSAL_PENDING)
-
-    # -- offline completion (0220 advice) ----------------------------------------
-
-    def _complete_offline(
-        self, order: PaymentOrder, entry: JournalEntry, preauth: JournalEntry, now: datetime
-    ) -> PaymentOutcome:
-        """Approve the completion here and now; the advice goes to the host after."""
-        entry = self._journal.update(
-            entry.id,
-            TxnState.ADVICE_PENDING,
-            response_code=APPROVED,
-            auth_code=preauth.auth_code,
-            reason="approved offline: the completion advice (0220) is owed to the host",
-        )
-        self._send_advice(entry)
-        entry = self._journal.get(entry.id)
-        amount = format_yuan(entry.amount_fen)
-        title = f"交易成功 Approved ({OPERATIONS[entry.operation][3]})"
-        self._display.show(ScreenId.APPROVED, title, f"金额 RMB {amount}")
-        detail = TransactionDetail(
-            merchant_id=self._merchant.merchant_id,
-            terminal_id=self._merchant.terminal_id,
-            batch_no=entry.batch_no,
-            stan=entry.stan,
-            order_no=order.order_no,
-            rrn=entry.rrn,  # '' until the host has answered the advice
-            auth_code=entry.auth_code,
-            amount_fen=entry.amount_fen,
-            masked_pan=entry.masked_pan,
-            date=now.strftime("%m%d"),
-            time=now.strftime("%H%M%S"),
-            card_label=entry.card_label,
-            response_code=APPROVED,
-            **self._original_detail(entry),
-        )
-        return PaymentOutcome(True, detail=detail)
-
-    def pending_advices(self) -> list[JournalEntry]:
-        """Completions approved offline whose advice the host has not answered yet."""
-        return self._journal.entries(TxnState.ADVICE_PENDING)
-
-    def send_pending_advices(self) -> list[JournalEntry]:
-        """Send every completion advice still owed; those still unanswered."""
-        for entry in self.pending_advices():
-            self._send_advice(entry)
-        return self.pending_advices()
-
-    def _send_advice(self, entry: JournalEntry) -> None:
-        """The 0220 for ``entry`` (the same STAN and DE7 every time) until a 0230 comes."""
-        preauth = self._journal.find_by_rrn(entry.original_rrn)
-        mti, processing_code, type_code = ADVICE
-        request = {
-            **self._request(entry, self._clock.now()),
-            "t": mti,
-            "3": processing_code,
-            "60": f"{type_code}{entry.batch_no}",
-            "37": entry.original_rrn,
-        }
-        if preauth is not None:
-            if preauth.auth_code:
-                request["38"] = preauth.auth_code
-            request["61"] = _original_data(preauth)
-        for _ in range(self._timeouts.reversal_attempts):
-            try:
-                reply = self._host.exchange(request, self._timeouts.host)
-            except (HostUnavailable, Iso8583Error) as exc:
-                self._bus.publish(AppProblem(f"completion advice not delivered: {exc}"))
-                continue
-            if reply is None or reply.get("t") != "0230":
-                continue
-            code = reply.get("39", "")
-            if code == APPROVED:
-                self._journal.update(
-                    entry.id,
-                    TxnState.APPROVED,
-                    rrn=reply.get("37", ""),
-                    auth_code=reply.get("38") or None,
-                    reason="completion advice answered 00",
-                )
-            else:
-                reason = (
-                    f"completion advice refused by the host: {code} "
-                    f"{self._response_codes.text(code, 'zh')}"
-                )
-                self._journal.update(entry.id, TxnState.DECLINED, response_code=code, reason=reason)
-                self._bus.publish(AppProblem(f"STAN {entry.stan}: {reason}"))
-            return
-        self._bus.publish(
-            AppProblem(
-                f"completion advice of STAN {entry.stan} still unanswered after "
-                f"{self._timeouts.reversal_attempts} attempts; it will be sent again"
-            )
-        )
 
     def _reverse(self, entry: JournalEntry, reason_code: str) -> ReversalResult:
         """Send 0400 for ``entry`` until a 0410 comes back.
@@ -535,7 +475,7 @@ def condition_code(operation: str) -> str:
     return CONDITION_PREAUTH if operation.startswith("preauth") else CONDITION_NORMAL
 
 
-def _original_data(sale: JournalEntry) -> str:
+def original_data(sale: JournalEntry) -> str:
     """DE61 (CUP style): the sale's batch n6, STAN n6 and date MMDD (from its DE7)."""
     return f"{sale.batch_no}{sale.stan}{sale.transmission[:4]}"
 

@@ -156,7 +156,7 @@ class BatchClose:
             )
             self._display.show(ScreenId.CANCELLED, "结算失败 Settlement failed", reason)
             return PaymentOutcome(False, reason)
-        owed = self._authoriser.pending_advices()
+        owed = self._authoriser.advices.pending()
         if owed:
             # A completion approved offline counts once the host has it (0230).
             stans = ", ".join(entry.stan for entry in owed)
