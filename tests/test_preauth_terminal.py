@@ -165,3 +165,21 @@ def test_an_unanswered_advice_is_owed_not_reversed(tmp_path: Path) -> None:
         assert sim.gateway.ledger.totals().net_amount() == 31240
         close = sim.terminal.journal.settlements()[-1]
         assert (close.debit_total, close.state.value) == (31240, "balanced")
+
+
+def test_a_lost_pre_auth_answer_is_reversed_and_holds_nothing(tmp_path: Path) -> None:
+    with simulation(tmp_path) as sim:
+        sim.gateway.server.faults.arm(ReplyFault(drop=True, message_kind="preauth"), 1)
+        lost = run(sim, start(sim, "preauth", 50000), insert(DEBIT), pin(DEBIT.pin), remove)
+        assert not lost.approved and "reversed" in lost.outcome.reason
+        (reversal,) = gateway_requests(sim, "0400")
+        row = sim.terminal.journal.entries()[-1]
+        # The 0400 names the 0100 in DE90 and carries the pre-auth's DE3 and DE25.
+        assert (reversal["3"], reversal["25"]) == ("030000", "06")
+        assert reversal["90"].startswith(f"0100{row.stan}{row.transmission}")
+        assert row.state is TxnState.REVERSED
+        (ledger_row,) = sim.gateway.ledger.transactions()
+        assert (ledger_row.kind, ledger_row.status.value) == ("preauth", "reversed")
+        # Nothing to complete: the terminal refuses before sending anything.
+        late = run(sim, start(sim, "preauth_completion", 100, lost.order.order_no))
+        assert not late.approved and "no approved pre-auth" in late.outcome.reason
