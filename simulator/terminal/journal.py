@@ -10,9 +10,13 @@ Only the masked PAN is stored; the reversal message does not need the PAN (the
 host matches it by original data elements, DE90).
 
 Card rows are sales, voids and refunds (``operation``; a void or refund names
-the sale's RRN in ``original_rrn``), each in the batch open when it was
-written. A batch close (docs/settlement.md) is a ``settlements`` row; a
-successful one opens the next batch in the same committed transaction.
+the sale's RRN in ``original_rrn``) and the pre-authorisation family
+(``preauth``, ``preauth_void``, ``preauth_completion``,
+``preauth_completion_void``; each follow-up names its original's RRN), each in
+the batch open when it was written. A completion approved offline waits in
+``advice_pending`` until the host has its advice (docs/gateway.md). A batch
+close (docs/settlement.md) is a ``settlements`` row; a successful one opens the
+next batch in the same committed transaction.
 
 The file is a :class:`~simulator.storage.SqliteStore` with its own schema
 versions (:data:`SCHEMA`): version 1 is everything up to the QR rows, the
