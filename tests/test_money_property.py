@@ -11,8 +11,9 @@ cardholder paid; no sale is ever credited beyond what it still charges; and
 every batch close balances (docs/settlement.md). Pre-authorisations run among
 them (docs/gateway.md): pre-auths hold and charge nothing, completions (below,
 at, within and beyond the acquirer's tolerance) charge, pre-auth voids release,
-completion voids credit back -- and a pre-auth is never completed twice nor
-beyond its tolerance, a completion never credited beyond its charge.
+completion voids credit back (one terminal completes offline, by 0220
+advices) -- and a pre-auth is never completed twice nor beyond its tolerance, a
+completion never credited beyond its charge.
 
 Everything runs on one virtual clock, so the 30 s host timeouts cost nothing
 and a failing example replays exactly.
@@ -66,6 +67,9 @@ SIGN = {
     "preauth_completion_void": -1,
 }
 TOLERANCE_PERCENT = 15  # firmware_fixtures/gateway/preauth.yaml
+# This terminal's acquirer takes completions as offline advices (0220), the others
+# as online requests (0200).
+ADVICE_TID = "POSSIM03"
 
 # Faults armed before an operation, for replies to that operation's kind of message.
 FAULTS: dict[str, Callable[[str], list[tuple[ReplyFault, int]]]] = {
@@ -133,16 +137,19 @@ WEIGHTS = {
     "settle": 1,
     "replay_reversal": 1,
     "preauth": 2,
-    "complete": 2,
+    "complete": 3,
     "preauth_void": 1,
     "completion_void": 1,
 }
 operation = st.sampled_from([kind for kind, n in WEIGHTS.items() for _ in range(n)]).flatmap(
     OPERATIONS.__getitem__
 )
-# A day starts with a sale; what follows is any interleaving.
+# A day starts with a sale and a pre-auth; what follows is any interleaving.
 operations = st.builds(
-    lambda first, rest: [first, *rest], sale, st.lists(operation, min_size=5, max_size=19)
+    lambda first, auth, rest: [first, auth, *rest],
+    sale,
+    OPERATIONS["preauth"],
+    st.lists(operation, min_size=5, max_size=19),
 )
 
 
@@ -186,7 +193,10 @@ class Shop:
         self.tills: list[Till] = []
         for index, tid in enumerate(TIDS):
             world = SimulatedWorld(self.clock, wallet=wallet)
-            config = TerminalConfig.from_mapping({"terminal": {"terminal_id": tid}})
+            document: dict[str, dict[str, str]] = {"terminal": {"terminal_id": tid}}
+            if tid == ADVICE_TID:
+                document["gateway"] = {"completion": "advice"}
+            config = TerminalConfig.from_mapping(document)
             terminal = Terminal(
                 config,
                 clock=self.clock,
@@ -308,10 +318,11 @@ class Shop:
             )
 
     def complete(self, index: int, pick: int, how: str, fault: str) -> None:
-        own = [p for p in self.preauths if p.till == index]
-        if not own:
+        """Complete a pre-auth on the terminal that made it (``index``: ignored)."""
+        if not self.preauths:
             return
-        auth = own[-1 - pick % len(own)]
+        auth = self.preauths[-1 - pick % len(self.preauths)]
+        index = auth.till
         limit = auth.amount * (100 + TOLERANCE_PERCENT) // 100
         amount = {"part": auth.amount * 6 // 10, "within": limit, "beyond": limit + 100}.get(
             how, auth.amount
@@ -330,10 +341,10 @@ class Shop:
             )
 
     def preauth_void(self, index: int, pick: int, fault: str) -> None:
-        own = [p for p in self.preauths if p.till == index]
-        if not own:
+        if not self.preauths:
             return
-        auth = own[-1 - pick % len(own)]
+        auth = self.preauths[-1 - pick % len(self.preauths)]
+        index = auth.till
         till = self.tills[index]
         self.arm(fault, "preauth_void")
         self.drive(
@@ -343,10 +354,10 @@ class Shop:
         )
 
     def completion_void(self, index: int, pick: int, fault: str) -> None:
-        own = [c for c in self.completions if c.till == index]
-        if not own:
+        if not self.completions:
             return
-        done = own[-1 - pick % len(own)]
+        done = self.completions[-1 - pick % len(self.completions)]
+        index = done.till
         till = self.tills[index]
         self.arm(fault, "preauth_completion_void")
         self.drive(
@@ -489,6 +500,20 @@ ISSUE = [
 @example([*ISSUE[:2], ("replay_reversal", 0), ("refund", 2, 0, "full", "none")])
 @example([ISSUE[0], ("replay_reversal", 0), ("refund_disputed", 1, 0, "none")])
 @example([("sale", 0, 1, 2500, "lost_reply_and_reversal_replies"), ("settle", 0, "none")])
+# Offline completions: an advice whose answer is lost stays owed (never reversed) and
+# blocks a second completion; the batch close delivers it.
+@example(
+    [
+        ("sale", 2, 0, 1000, "none"),
+        ("preauth", 2, 1, 10000, "none"),
+        ("complete", 2, 0, "part", "lost_reply_and_reversal_replies"),
+        ("complete", 2, 0, "beyond", "none"),
+        ("completion_void", 2, 0, "none"),
+        ("settle", 2, "none"),
+        ("preauth", 2, 0, 2500, "none"),
+        ("complete", 2, 0, "beyond", "none"),
+    ]
+)
 # The filling station, a lost completion answer, a completion voided, then completed again.
 @example(
     [
@@ -515,10 +540,12 @@ def test_ledger_and_journals_agree_on_every_cardholders_money(
             assert closed.approved, f"{TIDS[index]}: {closed.outcome.reason}"
             assert till.terminal.journal.entries(TxnState.REVERSAL_PENDING) == []
             assert till.terminal.journal.entries(TxnState.PENDING) == []
+            assert till.terminal.journal.entries(TxnState.ADVICE_PENDING) == []
         assert_money_adds_up(opened)
         # What this example exercised (pytest --hypothesis-show-statistics).
-        kinds = {e.kind for e in opened.gateway.ledger.transactions() if e.charged or e.credited}
-        for kind in ("preauth_completion", "preauth_completion_void"):
+        rows = opened.gateway.ledger.transactions()
+        kinds = {e.kind for e in rows if e.status is Status.APPROVED}
+        for kind in ("preauth", "preauth_void", "preauth_completion", "preauth_completion_void"):
             if kind in kinds:
                 event(f"ledger {kind}")
         for happened in (ReversalRefused, NoReply, StaleReply, HostFaultStruck):
