@@ -72,8 +72,9 @@ class PreauthCompletion(Action):
     help = (
         "The cashier completes a pre-authorisation with the amount actually owed (yuan; above "
         "the pre-auth up to the acquirer's tolerance): no card, the terminal names the "
-        "pre-auth by its RRN and auth code; `quote: true` also quotes the auth code and date "
-        "in the cashier's request, as a cashier app that kept them does."
+        "pre-auth by its RRN and auth code; `quote: true` also puts the auth code and date "
+        "in the cashier's order (PaymentOrder.orig_auth_code / orig_date), which reach the "
+        "acquiring app where the vendor's contract has keys for them."
     )
     example = 'preauth_completion: {amount: "312.40"}   # of the last pre-auth'
 
