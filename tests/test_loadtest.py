@@ -32,8 +32,8 @@ from simulator.loadtest.connection import HostWire, IsoConnection
 from simulator.loadtest.ledger_check import check_ledger
 from simulator.loadtest.record import Recorder, read_records
 from simulator.loadtest.terminal import Exchange, LoadTerminal
-from simulator.terminal.authorisation import Merchant
 from simulator.terminal.config import DEFAULT_MERCHANT_API_KEY, DEFAULT_PIN_KEY, HostEndpoint
+from simulator.terminal.financial_requests import Merchant
 from simulator.terminal.qr_link import QrLink
 
 STARTER_LOCUSTFILE = Path(__file__).resolve().parent.parent / "simulator/starter/locustfile.py.txt"

@@ -2,8 +2,8 @@
 
 Each function is one transaction of one :class:`~.terminal.LoadTerminal`:
 it builds the requests with the terminal's own pure builders
-(:func:`~simulator.terminal.authorisation.financial_request`,
-:func:`~simulator.terminal.authorisation.reversal_request`,
+(:func:`~simulator.terminal.financial_requests.financial_request`,
+:func:`~simulator.terminal.financial_requests.reversal_request`,
 :func:`~simulator.terminal.settlement.settlement_request`, the card's fields
 from :mod:`simulator.terminal.card_fields`), runs the terminal's EMV kernel
 against the terminal's own virtual catalogue card for a chip sale (a real ARQC
@@ -34,15 +34,7 @@ from simulator.devices.card_reader import SimCardReader
 from simulator.loadtest.connection import NoReply
 from simulator.loadtest.terminal import Exchange, LoadTerminal, Sale
 from simulator.terminal.acquiring_app import ENTRY_MODE_ICC, ENTRY_MODE_MAGSTRIPE
-from simulator.terminal.authorisation import (
-    REFUND_CARD_FIELDS,
-    REVERSAL_NO_ANSWER,
-    Merchant,
-    financial_request,
-    original_data,
-    reversal_request,
-    transmission_time,
-)
+from simulator.terminal.authorisation import REVERSAL_NO_ANSWER
 from simulator.terminal.card_fields import (
     chip_card_fields,
     icc_field,
@@ -51,6 +43,14 @@ from simulator.terminal.card_fields import (
     swipe_card_fields,
 )
 from simulator.terminal.emv import CvmOutcome, EmvKernel, PinRequest, TerminalEmvConfig
+from simulator.terminal.financial_requests import (
+    REFUND_CARD_FIELDS,
+    Merchant,
+    financial_request,
+    original_data,
+    reversal_request,
+    transmission_time,
+)
 from simulator.terminal.settlement import settlement_request
 from simulator.terminal.track2 import Track2
 from simulator.wire.batch_totals import SETTLE_BALANCED, decode_de48

@@ -28,7 +28,7 @@ from simulator.devices import cards
 from simulator.devices.card import VirtualCard
 from simulator.devices.card_image import CardImage
 from simulator.loadtest.connection import IsoConnection
-from simulator.terminal.authorisation import Merchant
+from simulator.terminal.financial_requests import Merchant
 from simulator.wire.batch_totals import BatchTotals
 
 _IMAGES: dict[str, CardImage] = {}  # catalogue card images by name, shared by the terminals

@@ -48,12 +48,12 @@ from simulator.loadtest.errors import LoadTestError
 from simulator.loadtest.identity import TerminalRange
 from simulator.loadtest.record import Recorder
 from simulator.loadtest.terminal import Exchange, LoadTerminal
-from simulator.terminal.authorisation import Merchant
 from simulator.terminal.config import (
     DEFAULT_MERCHANT_API_KEY,
     DEFAULT_PIN_KEY,
     HostEndpoint,
 )
+from simulator.terminal.financial_requests import Merchant
 from simulator.terminal.qr_link import QrLink
 from simulator.wire.mac import parse_mac_key
 

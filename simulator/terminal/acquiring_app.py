@@ -76,6 +76,8 @@ from simulator.terminal.emv import (
     TerminalEmvConfig,
 )
 from simulator.terminal.journal import JournalEntry, TxnState
+from simulator.terminal.preauth import FOLLOW_UPS as PREAUTH_FOLLOW_UPS
+from simulator.terminal.preauth import PREAUTH, PreauthFollowUps
 from simulator.terminal.qr_payments import QrPayments
 from simulator.terminal.settlement import BatchClose
 from simulator.terminal.track2 import Track2
@@ -163,6 +165,7 @@ class AcquiringApp:
         self._emv_config = emv_config
         self._timeouts = timeouts
         self._pin_key = pin_key
+        self._preauth = PreauthFollowUps(authoriser, display)
 
     # -- the Intent entry point -------------------------------------------------
 
@@ -176,7 +179,7 @@ class AcquiringApp:
         operation = order.operation if order.method == "card" else ""
         if operation == "settle" and self._batch_close is not None:
             return self._contract.build_result(self._batch_close.run(order))
-        if operation not in ("sale", "void", "refund"):
+        if operation not in ("sale", "void", "refund", PREAUTH, *PREAUTH_FOLLOW_UPS):
             reason = f"{order.method} {order.operation} is not supported by this acquiring app yet"
             return self._contract.build_result(PaymentOutcome(False, reason))
         self._authoriser.send_pending_reversals()
@@ -184,7 +187,9 @@ class AcquiringApp:
             outcome = self._card_void(order)
         elif operation == "refund":
             outcome = self._card_refund(order)
-        else:
+        elif operation in PREAUTH_FOLLOW_UPS:
+            outcome = self._preauth.run(order)
+        else:  # a sale, or a pre-auth: the card is read the same way
             outcome = self._card_sale(order)
         return self._contract.build_result(outcome)
 

@@ -31,6 +31,12 @@ from simulator.scenario.steps.faults import CardFault, GatewayFault, QrGatewayFa
 from simulator.scenario.steps.host import ExpectGateway
 from simulator.scenario.steps.orders import ExpectQrOrder, Refund, Void
 from simulator.scenario.steps.pin_pad import EnterPin, Press
+from simulator.scenario.steps.preauth import (
+    Preauth,
+    PreauthCompletion,
+    PreauthCompletionVoid,
+    PreauthVoid,
+)
 from simulator.scenario.steps.printer import CloseCover, PrinterFault, RefillPaper
 from simulator.scenario.steps.qr import (
     CustomerCancels,
@@ -108,6 +114,11 @@ STEPS: Mapping[str, type[Step]] = _table(
     Void,
     ExpectQrOrder,
     ExpectNotifies,
+    # pre-authorisation
+    Preauth,
+    PreauthCompletion,
+    PreauthVoid,
+    PreauthCompletionVoid,
 )
 
 __all__ = ["STEPS"]
