@@ -100,6 +100,8 @@ def test_a_declined_sale_is_result_canceled_with_the_host_code(tmp_path: Path) -
         ({"proc_cd": "200000", "amt": ""}, "systraceno: required for 消费撤销 (200000)"),
         ({"msg_tp": "0100"}, "msg_tp='0100' is not one of"),
         ({"proc_tp": "01"}, "proc_tp must be '00', got '01'"),
+        # 打印信息: 100汉字以内.
+        ({"print_info": "字" * 101}, "print_info: 101 characters, at most 100"),
     ],
 )
 def test_a_request_newland_would_refuse_gets_its_refusal_naming_key_and_rule(
@@ -232,3 +234,25 @@ def test_500000_with_a_card_refunds_online(tmp_path: Path) -> None:
     assert result.result_code == "RESULT_OK"
     assert json.loads(result.extras["txndetail"])["transamount"] == "8.00"
     assert [advice["4"] for advice in advices] == ["000000000800"]
+
+
+def test_the_query_family_answers_0310_from_the_terminal_record(tmp_path: Path) -> None:
+    # 查询类 (终端本地数据查询): msg_tp 0300, pay_tp 0 银行卡, order_no -> 0310.
+    def query(order_no: str) -> IntentRequest:
+        extras = {"msg_tp": "0300", "pay_tp": "0", "order_no": order_no, "appid": "com.x"}
+        return IntentRequest(extras, component=COMPONENT)
+
+    with vendor_shop(tmp_path, "newland") as sim:
+        sale = send(sim, documented_sale(), *card_paid())
+        found = send(sim, query("A20150930035201"))
+        missing = send(sim, query("NOSUCHORDER"))
+        assert len(gateway_requests(sim)) == 1  # the sale's: a query is local
+    assert found.result_code == "RESULT_OK" and found.extras["msg_tp"] == "0310"
+    got, paid = json.loads(found.extras["txndetail"]), json.loads(sale.extras["txndetail"])
+    assert (got["systraceno"], got["refernumber"], got["transamount"]) == (
+        paid["systraceno"],
+        paid["refernumber"],
+        "100.01",
+    )
+    assert missing.result_code == "RESULT_CANCELED"
+    assert "NOSUCHORDER" in missing.extras["reason"]

@@ -146,7 +146,9 @@ class AcquiringApp:
         cashier_cancel: CashierCancel | None = None,
         merchant_name: str = "",
     ) -> None:
-        self._door = IntentDoor(contract, authoriser.journal, display, clock, merchant_name)
+        self._door = IntentDoor(
+            contract, authoriser.journal, display, clock, merchant_name, authoriser.merchant
+        )
         self._cashier = cashier_cancel or CashierCancel(clock, bus)
         self._qr = qr
         self._batch_close = batch_close

@@ -110,6 +110,8 @@ _CVM_TEXT = {
 class SaleResult:
     order: PaymentOrder
     outcome: PaymentOutcome
+    # The vendor's answer as it came back (None: the contract has no such operation).
+    answer: IntentResult | None = None
 
     @property
     def approved(self) -> bool:
@@ -208,7 +210,7 @@ class CashierApp:
             orig_stan=original.stan if original is not None and operation == "void" else "",
             orig_rrn=_original_rrn(original, orig_order_no) if operation == "refund" else "",
         )
-        outcome = self._call(order)
+        outcome, answer = self._call(order)
         if outcome.approved and outcome.detail is not None and operation == "settle":
             self._display.show(ScreenId.PAID, "结算完成 Settled", outcome.detail.card_label)
         elif outcome.approved and outcome.detail is not None and operation in ("refund", "void"):
@@ -220,9 +222,9 @@ class CashierApp:
             self._paid(order, outcome.detail)
         else:
             self._display.show(ScreenId.PAYMENT_FAILED, "支付失败 Payment failed", outcome.reason)
-        return SaleResult(order, outcome)
+        return SaleResult(order, outcome, answer)
 
-    def _call(self, order: PaymentOrder) -> PaymentOutcome:
+    def _call(self, order: PaymentOrder) -> tuple[PaymentOutcome, IntentResult | None]:
         """Start the acquiring app through the vendor contract and read its answer."""
         contract = self._contract
         try:
@@ -231,7 +233,7 @@ class CashierApp:
             failure = contract.profile.failures[exc.failure]
             reason = f"{failure.code} {failure.text}: {exc}"
             self._bus.publish(IntentRefused(contract.name, failure.code, reason))
-            return PaymentOutcome(False, reason, failure=exc.failure)
+            return PaymentOutcome(False, reason, failure=exc.failure), None
         self._bus.publish(
             IntentStarted(
                 contract.component,
@@ -262,7 +264,7 @@ class CashierApp:
             if len(self._approved) >= _REMEMBERED_ORDERS:
                 self._approved.pop(next(iter(self._approved)))
             self._approved[order.order_no] = outcome.detail
-        return outcome
+        return outcome, result
 
     def _paid(self, order: PaymentOrder, detail: TransactionDetail) -> None:
         amount = format_yuan(detail.amount_fen)

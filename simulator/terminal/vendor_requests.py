@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from drivers.clock import Clock
+from simulator.terminal.authorisation import Merchant
 from simulator.terminal.contract import (
     ContractViolation,
     IntentContract,
@@ -27,7 +28,7 @@ from simulator.terminal.contract import (
     TransactionDetail,
 )
 from simulator.terminal.display import Display, ScreenId
-from simulator.terminal.journal import Journal, QrEntry
+from simulator.terminal.journal import Journal, QrEntry, QrState, TxnState
 
 STAN_DIGITS = 6
 CARD_TYPES = ("debit", "credit", "prepaid")
@@ -44,8 +45,11 @@ class IntentDoor:
         display: Display,
         clock: Clock,
         merchant_name: str,
+        merchant: Merchant | None = None,
     ) -> None:
         self.contract = contract
+        self._journal = journal
+        self._merchant = merchant
         self._resolver = OrderResolver(journal, clock)
         self._display = display
         self._clock = clock
@@ -71,13 +75,66 @@ class IntentDoor:
         except ContractViolation as exc:
             self._display.show(ScreenId.CANCELLED, "交易取消 Cancelled", str(exc))
             return contract.refusal(exc, request)
-        outcome = run(order)
+        outcome = self._query(order) if order.operation == "query" else run(order)
         if outcome.detail is not None:
             detail = complete_detail(outcome.detail, self._merchant_name)
             outcome = attrs.evolve(outcome, detail=detail)
         # The answer's time stamp is the terminal's (the year too), not the caller's.
         answered = attrs.evolve(order, timestamp=f"{self._clock.now():%Y%m%d%H%M%S}")
         return contract.build_result(outcome, request, answered)
+
+    def _query(self, order: PaymentOrder) -> PaymentOutcome:
+        """The query family (Newland's 0300 -> 0310, 700000): the terminal's own record
+        of the transaction ``order_no`` names, nothing sent to a host."""
+        detail = None if self._merchant is None else self._recorded(order.order_no)
+        if detail is None:
+            reason = f"query: no transaction with order number {order.order_no!r}"
+            self._display.show(ScreenId.CANCELLED, "交易取消 Cancelled", reason)
+            return PaymentOutcome(False, reason, failure="invalid_original")
+        return PaymentOutcome(True, detail=detail)
+
+    def _recorded(self, order_no: str) -> TransactionDetail | None:
+        assert self._merchant is not None
+        ids = {"merchant_id": self._merchant.merchant_id, "terminal_id": self._merchant.terminal_id}
+        card = self._journal.find_sale(order_no)
+        if card is not None and card.state is TxnState.APPROVED:
+            return TransactionDetail(
+                **ids,
+                batch_no=card.batch_no,
+                stan=card.stan,
+                order_no=card.order_no,
+                rrn=card.rrn,
+                auth_code=card.auth_code,
+                amount_fen=card.amount_fen,
+                masked_pan=card.masked_pan,
+                date=card.transmission[:4],
+                time=card.transmission[4:],
+                card_label=card.card_label,
+                response_code=card.response_code,
+            )
+        for qr in reversed(self._journal.qr_entries()):
+            if (
+                qr.out_trade_no == order_no
+                and qr.operation == "sale"
+                and qr.state is QrState.SUCCESS
+            ):
+                return TransactionDetail(
+                    **ids,
+                    batch_no=self._journal.batch_no,
+                    stan=f"{qr.id:06d}",
+                    order_no=qr.out_trade_no,
+                    rrn="",
+                    auth_code="",
+                    amount_fen=qr.amount_fen,
+                    masked_pan="",
+                    date=qr.created_at[5:7] + qr.created_at[8:10],
+                    time=qr.created_at[11:19].replace(":", ""),
+                    card_label=qr.channel,
+                    response_code="00",
+                    channel=qr.channel,
+                    transaction_id=qr.transaction_id,
+                )
+        return None
 
 
 class OrderResolver:
