@@ -10,6 +10,7 @@ from simulator.terminal.contract import (
     VENDORS,
     ContractViolation,
     IntentContract,
+    IntentRequest,
     PaymentOrder,
     PaymentOutcome,
     TransactionDetail,
@@ -171,3 +172,12 @@ def test_a_good_profile_loads(tmp_path: Path) -> None:
     profile.write_text(GOOD_PROFILE, encoding="utf-8")
     contract = IntentContract.load(str(profile))
     assert contract.build_request(ORDER).extras == {"op": "1", "amt": "1234"}
+
+
+def test_a_request_round_trips_through_json() -> None:
+    request = IntentContract.load("sunmi").build_request(ORDER)
+    assert IntentRequest.from_json(json.loads(json.dumps(request.to_json()))) == request
+    with pytest.raises(ContractViolation, match="expected a component, an action or a uri"):
+        IntentRequest.from_json({"extras": {}})
+    with pytest.raises(ContractViolation, match="unknown key 'extra'"):
+        IntentRequest.from_json({"action": "x", "extra": {}})

@@ -127,6 +127,30 @@ class IntentRequest:
         address = {k: v for k, v in attrs.asdict(self).items() if k != "extras" and v}
         return {**address, "extras": dict(self.extras)}
 
+    @classmethod
+    def from_json(cls, document: Any) -> IntentRequest:
+        """``{component|action|uri: ..., extras: {...}}`` (what :meth:`to_json` gives);
+        a ContractViolation names what is wrong with the shape."""
+        if not isinstance(document, Mapping):
+            raise ContractViolation("expected a JSON object with an address and extras")
+        unknown = sorted(set(document) - {"component", "action", "uri", "extras"})
+        if unknown:
+            raise ContractViolation(
+                f"unknown key {unknown[0]!r}; expected component, action, uri, extras"
+            )
+        extras = document.get("extras", {})
+        if not isinstance(extras, Mapping):
+            raise ContractViolation("extras: expected a JSON object of typed extras")
+        address = {}
+        for key in ("component", "action", "uri"):
+            value = document.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ContractViolation(f"{key}: expected a string")
+            address[key] = value
+        if not any(address.values()):
+            raise ContractViolation("expected a component, an action or a uri")
+        return cls(dict(extras), **address)
+
 
 @attrs.frozen
 class IntentResult:
