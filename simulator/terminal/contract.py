@@ -64,6 +64,8 @@ class PaymentOrder:
     # A void: the sale's batch number and voucher number (Newland's, Lakala's batchbillno).
     orig_batch_bill: str = ""
     caller: str = "com.possim.cashier"  # the cashier app's package
+    # What is sold, in the caller's words (Lakala's order_info, WangPOS's body).
+    description: str = ""
 
 
 @attrs.frozen
@@ -100,6 +102,9 @@ class TransactionDetail:
 
 
 ORDER_FIELDS = tuple(attrs.fields_dict(PaymentOrder))
+_REQUIRED_DETAIL = tuple(
+    field.name for field in attrs.fields(TransactionDetail) if field.default is attrs.NOTHING
+)
 DETAIL_FIELDS = tuple(attrs.fields_dict(TransactionDetail))
 # What a result key may carry: the detail, and the answer itself.
 RESULT_FIELDS = (*DETAIL_FIELDS, "reason", "failure_code", "failure_text", "timestamp")
@@ -281,7 +286,8 @@ class IntentContract:
                 failure = "canceled"
             return PaymentOutcome(False, str(values.get("reason", "")), failure=failure)
         known = {k: v for k, v in values.items() if k in DETAIL_FIELDS}
-        defaults = {k: 0 if k == "amount_fen" else "" for k in DETAIL_FIELDS[:13]}
+        # What the vendor does not give back stays empty (0 for the amount).
+        defaults = {k: 0 if k == "amount_fen" else "" for k in _REQUIRED_DETAIL}
         return PaymentOutcome(True, detail=TransactionDetail(**{**defaults, **known}))
 
     # -- acquiring side -----------------------------------------------------------
