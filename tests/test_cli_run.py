@@ -227,3 +227,17 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(tmp_path: Path) -> Non
     shown = b"".join(chunks).decode("utf-8", "replace")
     assert "\x1b[" in shown and "/2" in shown  # the bar, with done/total
     assert shown.count("PASS  ") == 2
+
+
+def test_vendor_runs_the_library_against_another_acquiring_app(tmp_path: Path) -> None:
+    # WangPOS has no card void: card_void.yaml says so (unsupported:) and passes.
+    done = possim(
+        "run", str(LIBRARY / "card_void.yaml"), "--vendor", "wangpos", "--out", "o", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    transcript = _transcript(tmp_path / "o" / "card_void")
+    refused = [event for event in transcript if event["kind"] == "refused"]
+    assert refused and "REQ_ERR_NO_SERVICE" in refused[0]["summary"]
+    assert '"vendor": "wangpos"' in (tmp_path / "o" / "run.json").read_text(encoding="utf-8")
+    wrong = possim("run", str(LIBRARY / "card_void.yaml"), "--vendor", "pax", cwd=tmp_path)
+    assert wrong.returncode == 2 and "invalid choice: 'pax'" in wrong.stderr

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from simulator.cli import LazyChoice
+from simulator.terminal.vendor_names import VENDORS
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -83,6 +84,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how the terminal reaches the virtual card: in process (sim, the default) or "
         "through a private pcscd + vpcd, the real PC/SC stack (pcsc; needs root, pcscd, "
         "vsmartcard-vpcd and pyscard)",
+    )
+    run.add_argument(
+        "--vendor",
+        choices=VENDORS,
+        help="the terminal vendor whose acquiring-app contract the cashier app calls "
+        "(docs/vendors/); default: the terminal config's `vendor`",
     )
     run.add_argument(
         "--printer-transport",
@@ -297,6 +304,7 @@ def _run_selected(
                 scanner_transport=args.scanner_transport,
                 speaker=args.speaker,
                 wav_dir=args.wav_dir,
+                vendor=args.vendor,
             )
         except (SimulatorError, TraceError) as exc:  # the world could not be built: say why
             errors.append(ScenarioError(item.path, f"cannot run: {exc}"))
@@ -340,6 +348,7 @@ def _run_info(args: argparse.Namespace) -> dict[str, Any]:
         "card_transport": args.card_transport,
         "printer_transport": args.printer_transport,
         "scanner_transport": args.scanner_transport,
+        "vendor": args.vendor,
         "speaker": args.speaker,
         "wav_dir": None if args.wav_dir is None else str(args.wav_dir),
     }

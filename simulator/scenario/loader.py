@@ -21,8 +21,9 @@ from simulator.scenario.model import Scenario, Step, Where
 from simulator.scenario.steps import STEPS
 from simulator.scenario.yaml_lines import LineDict, LineList
 from simulator.terminal.config import TerminalConfig
+from simulator.terminal.vendor_names import VENDORS
 
-_TOP_LEVEL = {"name", "purpose", "seed", "terminal", "steps", "variants"}
+_TOP_LEVEL = {"name", "purpose", "seed", "terminal", "steps", "variants", "unsupported"}
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -85,6 +86,10 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
         variants = _parse_variants(path, document)
     except ScenarioError as exc:
         problems.append(exc)
+    try:
+        unsupported = _parse_unsupported(path, document)
+    except ScenarioError as exc:
+        problems.append(exc)
     if problems:
         return None, problems
     return Scenario(
@@ -95,6 +100,7 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[ScenarioError]]:
         terminal=terminal,
         steps=tuple(steps),
         variants=variants,
+        unsupported=unsupported,
     ), []
 
 
@@ -111,8 +117,9 @@ def _beside(scenario: Path, terminal: str) -> str:
 
 
 def variant_axes() -> dict[str, tuple[str, ...]]:
-    """What ``variants:`` may vary: run_scenario's transport keywords and their values."""
-    return dict(TRANSPORT_AXES)
+    """What ``variants:`` may vary: run_scenario's transport keywords and the
+    terminal's vendor (its acquiring-app contract), and their values."""
+    return {**TRANSPORT_AXES, "vendor": VENDORS}
 
 
 def _parse_variants(path: Path, document: LineDict) -> dict[str, tuple[str, ...]]:
@@ -152,6 +159,34 @@ def _parse_variants(path: Path, document: LineDict) -> dict[str, tuple[str, ...]
             )
         variants[axis] = chosen
     return variants
+
+
+def _parse_unsupported(path: Path, document: LineDict) -> dict[str, str]:
+    """``unsupported: {vendor: its refusal code}``: the vendors whose contract lacks an
+    operation the scenario uses (docs/vendors/)."""
+    if "unsupported" not in document:
+        return {}
+    raw = document["unsupported"]
+    line = document.line_of("unsupported")
+    if not isinstance(raw, LineDict) or not raw:
+        raise ScenarioError(
+            path,
+            "unsupported: expected a mapping of vendor to its refusal code, "
+            "e.g. {wangpos: REQ_ERR_NO_SERVICE}",
+            line,
+        )
+    found: dict[str, str] = {}
+    for vendor, code in raw.items():
+        where = raw.line_of(vendor)
+        if vendor not in VENDORS:
+            hint = did_you_mean(str(vendor), VENDORS) or f"; expected one of {list(VENDORS)}"
+            raise ScenarioError(path, f"unsupported: unknown vendor {vendor!r}{hint}", where)
+        if code is None or isinstance(code, (LineDict, LineList)):
+            raise ScenarioError(
+                path, f"unsupported.{vendor}: expected the vendor's refusal code", where
+            )
+        found[str(vendor)] = str(code)
+    return found
 
 
 def _parse_step(path: Path, raw: Any, line: int) -> Step:

@@ -10,6 +10,8 @@ A scenario is a YAML mapping (read by :mod:`simulator.scenario.loader`)::
     terminal: default       # optional: firmware_fixtures/terminals/<name>.toml
     variants:               # optional: run once per combination (the pytest plugin)
       card_transport: [sim, pcsc]
+    unsupported:            # optional: vendors lacking an operation used, and their refusal
+      wangpos: REQ_ERR_NO_SERVICE
     steps:
       - sale: "12.34"
       - expect_screen: present_card
@@ -251,6 +253,9 @@ class Scenario:
     steps: tuple[Step, ...]
     # Axis (a run_scenario transport keyword) -> the values to run it with, in file order.
     variants: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    # Vendor -> the code its contract refuses an operation of this scenario with
+    # (possim run --vendor V: the run ends, passed, at that refusal).
+    unsupported: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def slug(self) -> str:

@@ -212,6 +212,7 @@ class ScenarioItem(pytest.Item):
             card_transport=self.variant.get("card_transport", "sim"),
             printer_transport=self.variant.get("printer_transport"),
             scanner_transport=self.variant.get("scanner_transport"),
+            vendor=self.variant.get("vendor"),
         )
         self.result = result
         self._keep_record(result)

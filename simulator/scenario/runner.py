@@ -38,7 +38,7 @@ from simulator.scenario.model import (
 )
 from simulator.scenario.report.artifacts import PrinterTap, write_scenario_artifacts
 from simulator.shop import Shop
-from simulator.terminal.cashier_app import SaleResult
+from simulator.terminal.cashier_app import IntentRefused, SaleResult
 from simulator.terminal.config import TerminalConfig
 from simulator.view import ShopView, ViewError
 
@@ -186,6 +186,39 @@ class ScenarioRun:
         return ExpectationFailed(step, message, excerpt)
 
 
+class _ExpectedRefusal:
+    """A scenario's ``unsupported:`` entry for the vendor it runs with: the run ends,
+    passed, when the cashier app is refused with that code -- and fails if it never is."""
+
+    def __init__(self, scenario: Scenario, vendor: str, shop: Shop) -> None:
+        self.vendor = vendor
+        self.code = scenario.unsupported.get(vendor)
+        self._bus = shop.bus
+        self._done = False
+
+    def reached(self, run: ScenarioRun) -> bool:
+        if self.code is None:
+            return False
+        refused = self._bus.of(IntentRefused)
+        if not refused:
+            return False
+        got = refused[0].payload
+        if got.code != self.code:
+            raise run.fail(
+                None, f"expected {self.vendor} to refuse with {self.code}, it said: {got.reason}"
+            )
+        self._done = True
+        return True
+
+    def check_reached(self, run: ScenarioRun) -> None:
+        if self.code is not None and not self._done and not self.reached(run):
+            raise run.fail(
+                None,
+                f"unsupported: expected {self.vendor} to refuse with {self.code}; "
+                "every operation was accepted (remove the entry)",
+            )
+
+
 class StepObserver(Protocol):
     """Watches a run step by step (the TUI's playback, a progress display).
 
@@ -212,12 +245,15 @@ def run_scenario(
     speaker: str | None = None,
     wav_dir: Path | None = None,
     observer: StepObserver | None = None,
+    vendor: str | None = None,
 ) -> ScenarioResult:
     artifacts = out_dir / scenario.slug
     if artifacts.exists():
         shutil.rmtree(artifacts)
     artifacts.mkdir(parents=True)
     config = TerminalConfig.load(scenario.terminal)
+    if vendor is not None:  # the `vendor` axis: the same shop with another acquiring app
+        config = attrs.evolve(config, vendor=vendor)
     started = time.perf_counter()
     transcript = JsonlTranscript.open(artifacts / "transcript.jsonl")
     failure: ExpectationFailed | None = None
@@ -241,10 +277,15 @@ def run_scenario(
             scanner_transport=scanner_transport,
             speaker=speaker,
         )
+        if vendor is not None:  # an override (the config's otherwise): a rerun repeats it
+            setup["vendor"] = vendor
         run = ScenarioRun(scenario, shop)
         with shop.clock.actor():
             try:
+                refusal = _ExpectedRefusal(scenario, config.vendor, shop)
                 for step in scenario.steps:
+                    if refusal.reached(run):
+                        break
                     # Every step starts on a quiet simulation, so neither its
                     # transcript line nor an action can race the terminal's next move
                     # (expectations match the event history, not just the present).
@@ -260,6 +301,7 @@ def run_scenario(
                         raise
                     if observer is not None:
                         observer.after_step(run, step, None)
+                refusal.check_reached(run)
                 sale = run.state.sale
                 if sale is not None and sale.wait(END_OF_SCENARIO_WITHIN) is None:
                     raise run.fail(

@@ -25,6 +25,7 @@ from drivers import fixtures
 from simulator.devices.transports import TRANSPORT_AXES
 from simulator.scenario import args
 from simulator.scenario.steps import STEPS
+from simulator.terminal.vendor_names import VENDORS
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "docs" / "scenario.schema.json"
 REGENERATE = ".venv/bin/python -m simulator.scenario.schema"
@@ -60,6 +61,15 @@ def scenario_schema() -> dict[str, Any]:
                 "or a path.",
             },
             "variants": _variants_schema(),
+            "unsupported": {
+                "type": "object",
+                "description": "Vendors whose contract lacks an operation this scenario uses, "
+                "and the code they refuse it with: run with such a vendor "
+                "(`possim run --vendor`), the scenario ends, passed, at that refusal.",
+                "minProperties": 1,
+                "propertyNames": {"enum": list(VENDORS)},
+                "additionalProperties": {"type": ["string", "integer"]},
+            },
             "steps": {
                 "type": "array",
                 "minItems": 1,
@@ -94,14 +104,14 @@ def _step_schema() -> dict[str, Any]:
 
 def _variants_schema() -> dict[str, Any]:
     properties = {}
-    for axis, values in TRANSPORT_AXES.items():
+    for axis, values in {**TRANSPORT_AXES, "vendor": VENDORS}.items():
         one: dict[str, Any] = {"enum": list(values)}
         properties[axis] = {
             "anyOf": [one, {"type": "array", "items": one, "minItems": 1, "uniqueItems": True}]
         }
     return {
         "type": "object",
-        "description": "Run the scenario once per combination of these transports.",
+        "description": "Run the scenario once per combination of these transports and vendors.",
         "minProperties": 1,
         "properties": properties,
         "additionalProperties": False,

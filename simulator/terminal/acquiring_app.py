@@ -58,8 +58,8 @@ from simulator.terminal.card_fields import (
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import (
-    ContractViolation,
     IntentContract,
+    IntentRequest,
     IntentResult,
     PaymentOrder,
     PaymentOutcome,
@@ -81,6 +81,7 @@ from simulator.terminal.preauth import PREAUTH, PreauthFollowUps
 from simulator.terminal.qr_payments import QrPayments
 from simulator.terminal.settlement import BatchClose
 from simulator.terminal.track2 import Track2
+from simulator.terminal.vendor_requests import IntentDoor
 from simulator.wire.money import format_yuan
 
 PIN_LENGTH = (4, 12)
@@ -149,7 +150,11 @@ class AcquiringApp:
         qr: QrPayments | None = None,
         batch_close: BatchClose | None = None,
         cashier_cancel: CashierCancel | None = None,
+        merchant_name: str = "",
     ) -> None:
+        self._door = IntentDoor(
+            contract, authoriser.journal, display, clock, merchant_name, authoriser.merchant
+        )
         self._cashier = cashier_cancel or CashierCancel(clock, bus)
         self._qr = qr
         self._batch_close = batch_close
@@ -169,29 +174,45 @@ class AcquiringApp:
 
     # -- the Intent entry point -------------------------------------------------
 
-    def on_intent(self, extras: Mapping[str, Any]) -> IntentResult:
-        try:
-            order = self._contract.parse_request(extras)
-        except ContractViolation as exc:
-            return self._contract.build_result(PaymentOutcome(False, f"invalid request: {exc}"))
+    @property
+    def contract(self) -> IntentContract:
+        """The vendor contract this app answers (the terminal config's ``vendor``)."""
+        return self._contract
+
+    def on_intent(self, request: IntentRequest | Mapping[str, Any]) -> IntentResult:
+        """The one entry point: what the vendor's app does when a cashier app starts it.
+
+        ``request`` is what the cashier app puts in its Intent: addressing
+        (component, action or URI) and typed extras, as
+        :class:`~simulator.terminal.contract.IntentRequest` (a bare mapping is the
+        extras, addressed to this vendor). The answer is an
+        :class:`~simulator.terminal.contract.IntentResult`: the activity result code
+        and extras, or the result broadcast, in the vendor's own keys and codes;
+        ``result.to_json()`` is its JSON shape. A request addressed to another app,
+        or one the vendor's app would refuse or misread (wrong key type, amount in
+        the wrong unit, unknown or contradicting codes, a void without its voucher
+        number, a bad signature), gets the vendor's own refusal naming the key and
+        the rule (``ContractViolation``). Blocks until the payment ends.
+        """
+        return self._door.answer(request, self._run)
+
+    def _run(self, order: PaymentOrder) -> PaymentOutcome:
         if self._qr is not None and self._qr.handles(order):
-            return self._contract.build_result(self._qr.run(order))
+            return self._qr.run(order)
         operation = order.operation if order.method == "card" else ""
         if operation == "settle" and self._batch_close is not None:
-            return self._contract.build_result(self._batch_close.run(order))
+            return self._batch_close.run(order)
         if operation not in ("sale", "void", "refund", PREAUTH, *PREAUTH_FOLLOW_UPS):
             reason = f"{order.method} {order.operation} is not supported by this acquiring app yet"
-            return self._contract.build_result(PaymentOutcome(False, reason))
+            return PaymentOutcome(False, reason, failure="unsupported")
         self._authoriser.send_pending_reversals()
         if operation == "void":
-            outcome = self._card_void(order)
-        elif operation == "refund":
-            outcome = self._card_refund(order)
-        elif operation in PREAUTH_FOLLOW_UPS:
-            outcome = self._preauth.run(order)
-        else:  # a sale, or a pre-auth: the card is read the same way
-            outcome = self._card_sale(order)
-        return self._contract.build_result(outcome)
+            return self._card_void(order)
+        if operation == "refund":
+            return self._card_refund(order)
+        if operation in PREAUTH_FOLLOW_UPS:
+            return self._preauth.run(order)
+        return self._card_sale(order)  # a sale, or a pre-auth: the card is read the same way
 
     # -- void and refund ----------------------------------------------------------
 
@@ -199,7 +220,9 @@ class AcquiringApp:
         journal = self._authoriser.journal
         sale = journal.find_sale(order.orig_order_no)
         if sale is None or sale.state is not TxnState.APPROVED:
-            return self._cancel(f"void: no approved card sale {order.orig_order_no}")
+            return self._cancel(
+                f"void: no approved card sale {order.orig_order_no}", failure="invalid_original"
+            )
         if sale.batch_no != journal.batch_no:
             return self._cancel(
                 f"void: sale {order.orig_order_no} is in settled batch {sale.batch_no}; refund it"
@@ -209,6 +232,8 @@ class AcquiringApp:
             for e in journal.offsets(sale.rrn)
         ):
             return self._cancel(f"void: sale {order.orig_order_no} is already voided")
+        if not order.amount_fen:  # the request names no amount: the sale's
+            order = attrs.evolve(order, amount_fen=sale.amount_fen)
         if order.amount_fen != sale.amount_fen:
             return self._cancel(
                 f"void: the amount must be the sale's RMB {format_yuan(sale.amount_fen)}"
@@ -219,6 +244,8 @@ class AcquiringApp:
         sale = self._authoriser.journal.find_sale(order.orig_order_no)
         if sale is not None and sale.state is not TxnState.APPROVED:
             return self._cancel(f"refund: card sale {order.orig_order_no} was not approved")
+        if sale is not None and not order.amount_fen:  # no amount named: in full
+            order = attrs.evolve(order, amount_fen=sale.amount_fen)
         rrn = order.orig_order_no if sale is None else sale.rrn
         if len(rrn) != RRN_LENGTH or not rrn.isalnum():
             return self._cancel(
@@ -241,9 +268,11 @@ class AcquiringApp:
         while True:
             presented = self._wait_for_card(deadline, chip=True)
             if presented is _NoCard.CANCELLED:
-                return self._cancel(CANCELLED_BY_CASHIER)
+                return self._cancel(CANCELLED_BY_CASHIER, failure="canceled")
             if presented is _NoCard.TIMEOUT:
-                return self._cancel(f"no card presented within {self._timeouts.card:g} s")
+                return self._cancel(
+                    f"no card presented within {self._timeouts.card:g} s", failure="timeout"
+                )
             if presented.chip:
                 result = self._chip_sale(order, refund)
                 if isinstance(result, _Fallback):
@@ -329,9 +358,9 @@ class AcquiringApp:
                 return self._chip_refund(order, card, refund)
             return self._emv_sale(order, kernel, card)
         except PinEntryCancelled:
-            return self._cancel("cancelled by the cardholder")
+            return self._cancel("cancelled by the cardholder", failure="canceled")
         except DeviceTimeout as exc:
-            return self._cancel(f"timed out: {exc}")
+            return self._cancel(f"timed out: {exc}", failure="timeout")
         except CardError as exc:
             return self._cancel(f"card error: {exc}")
         except EmvError as exc:
@@ -402,7 +431,7 @@ class AcquiringApp:
         while True:
             presented = self._wait_for_card(deadline, chip=False)
             if presented is _NoCard.CANCELLED:
-                return self._cancel(CANCELLED_BY_CASHIER)
+                return self._cancel(CANCELLED_BY_CASHIER, failure="canceled")
             if presented is _NoCard.TIMEOUT:
                 return self._cancel(f"chip read failed ({reason}) and no card was swiped")
             track = Track2.parse(presented.track2 or "")
@@ -434,9 +463,9 @@ class AcquiringApp:
             try:
                 pin = ask(PinRequest(tries_left=None, retry=False, online=True))
             except PinEntryCancelled:
-                return self._cancel("cancelled by the cardholder")
+                return self._cancel("cancelled by the cardholder", failure="canceled")
             except DeviceTimeout as exc:
-                return self._cancel(f"timed out: {exc}")
+                return self._cancel(f"timed out: {exc}", failure="timeout")
             if not pin:
                 return self._cancel("this card requires a PIN")
             fields["52"] = pin_block_field(pin, track.pan, self._pin_key)
@@ -469,9 +498,11 @@ class AcquiringApp:
 
     # -- helpers ------------------------------------------------------------------
 
-    def _cancel(self, reason: str, screen: ScreenId = ScreenId.CANCELLED) -> PaymentOutcome:
+    def _cancel(
+        self, reason: str, screen: ScreenId = ScreenId.CANCELLED, failure: str = "declined"
+    ) -> PaymentOutcome:
         self._display.show(screen, "交易取消 Cancelled", reason)
-        return PaymentOutcome(False, reason)
+        return PaymentOutcome(False, reason, failure=failure)
 
     def _await_card_removal(self) -> None:
         if not self._reader.card_present():

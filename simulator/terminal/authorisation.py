@@ -137,6 +137,10 @@ class Authoriser:
     def journal(self) -> Journal:
         return self._journal
 
+    @property
+    def merchant(self) -> Merchant:
+        return self._merchant
+
     def authorise(
         self, order: PaymentOrder, card: AuthorisationCard, complete: Completion | None
     ) -> PaymentOutcome:

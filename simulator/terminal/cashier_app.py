@@ -18,6 +18,7 @@ from simulator.terminal.announcements import Announcements, Announcer
 from simulator.terminal.contract import (
     ContractViolation,
     IntentContract,
+    IntentRequest,
     IntentResult,
     PaymentOrder,
     PaymentOutcome,
@@ -30,9 +31,10 @@ from simulator.terminal.qr_payments import mask_transaction_id
 from simulator.wire.money import format_yuan
 from simulator.wire.receipts import ReceiptTemplate
 
-# Starts the acquiring app with the Intent extras and returns its result; on a
-# device this is startActivityForResult, here the app-to-app bridge.
-Launcher = Callable[[Mapping[str, Any]], IntentResult]
+# Starts the acquiring app with the Intent and returns its result; on a device
+# this is startActivityForResult (or the vendor's broadcast / service call), here
+# the app-to-app bridge: AcquiringApp.on_intent.
+Launcher = Callable[[IntentRequest], IntentResult]
 
 
 @attrs.frozen
@@ -54,6 +56,21 @@ class IntentStarted(EventPayload):
             f"start {self.component}: {self.method} {self.operation} "
             f"RMB {format_yuan(self.amount_fen)} order {self.order_no}"
         )
+
+
+@attrs.frozen
+class IntentRefused(EventPayload):
+    """The vendor's contract has no such operation: the cashier app cannot ask for it."""
+
+    source: ClassVar[str] = "cashier_app"
+    kind: ClassVar[str] = "refused"
+
+    vendor: str
+    code: str  # the vendor's own refusal code
+    reason: str
+
+    def summary(self) -> str:
+        return f"{self.vendor} refuses: {self.reason}"
 
 
 @attrs.frozen
@@ -82,6 +99,18 @@ _PREAUTH_TITLES = {
     "preauth_completion_void": "完成已撤销 Completion voided",
 }
 
+
+def _original_rrn(original: TransactionDetail | None, reference: str) -> str:
+    """The RRN of the sale a refund names: remembered, or given as the reference."""
+    if original is not None:
+        return original.rrn
+    return reference if len(reference) == _RRN_LENGTH and reference.isalnum() else ""
+
+
+_RRN_LENGTH = 12
+_REMEMBERED_ORDERS = 10_000  # a busy day's sales
+# What a later void, refund or pre-auth follow-up may name.
+_REMEMBERED = ("sale", "preauth", "preauth_completion")
 # What the receipt says about cardholder verification (never the PIN itself).
 _CVM_TEXT = {
     "pin": "密码验证 PIN VERIFIED",
@@ -95,6 +124,8 @@ _CVM_TEXT = {
 class SaleResult:
     order: PaymentOrder
     outcome: PaymentOutcome
+    # The vendor's answer as it came back (None: the contract has no such operation).
+    answer: IntentResult | None = None
 
     @property
     def approved(self) -> bool:
@@ -136,6 +167,9 @@ class CashierApp:
         self._bus = bus
         self._clock = clock
         self._orders = 0
+        # What each approved order came back with (a void names the sale's voucher
+        # number, as a real cashier app keeps it); bounded like a day's orders.
+        self._approved: dict[str, TransactionDetail] = {}
         # Receipts wait out printer faults there and are reprinted, never lost.
         self.print_queue = PrintQueue(
             printer, display=display, bus=bus, clock=clock, wait=printer_wait
@@ -207,6 +241,7 @@ class CashierApp:
             raise ValueError("a sale needs an amount above zero")
         now = self._clock.now()
         self._orders += 1
+        original = self._approved.get(orig_order_no) if orig_order_no else None
         order = PaymentOrder(
             method=method,
             operation=operation,
@@ -214,24 +249,18 @@ class CashierApp:
             order_no=f"{now:%Y%m%d%H%M%S}{self._orders:04d}",
             timestamp=f"{now:%Y%m%d%H%M%S}",
             print_info=print_info,
-            orig_order_no=orig_order_no,
+            # A pre-auth follow-up names its original by the number the acquiring app
+            # gave it (a vendor whose follow-ups carry the original in order_no has no
+            # number of the cashier's own for a completion).
+            orig_order_no=original.order_no
+            if original is not None and operation in PREAUTH_OPERATIONS
+            else orig_order_no,
             orig_auth_code=orig_auth_code,
             orig_date=orig_date,
+            orig_stan=original.stan if original is not None and operation == "void" else "",
+            orig_rrn=_original_rrn(original, orig_order_no) if operation == "refund" else "",
         )
-        extras = self._contract.build_request(order)
-        self._bus.publish(
-            IntentStarted(
-                self._contract.component, extras, method, operation, amount_fen, order.order_no
-            )
-        )
-        result = self._launch(extras)
-        self._bus.publish(
-            CallbackReturned(result.result_code, result.extras, self._callback_summary(result))
-        )
-        try:
-            outcome = self._contract.parse_result(result)
-        except ContractViolation as exc:
-            outcome = PaymentOutcome(False, f"unreadable callback from the acquiring app: {exc}")
+        outcome, answer = self._call(order)
         if outcome.approved and outcome.detail is not None and operation == "settle":
             self._display.show(ScreenId.PAID, "结算完成 Settled", outcome.detail.card_label)
         elif outcome.approved and outcome.detail is not None and operation in ("refund", "void"):
@@ -247,7 +276,49 @@ class CashierApp:
             self._paid(order, outcome.detail)
         else:
             self._display.show(ScreenId.PAYMENT_FAILED, "支付失败 Payment failed", outcome.reason)
-        return SaleResult(order, outcome)
+        return SaleResult(order, outcome, answer)
+
+    def _call(self, order: PaymentOrder) -> tuple[PaymentOutcome, IntentResult | None]:
+        """Start the acquiring app through the vendor contract and read its answer."""
+        contract = self._contract
+        try:
+            request = contract.build_request(order)
+        except ContractViolation as exc:  # the vendor's app has no such operation
+            failure = contract.profile.failures[exc.failure]
+            reason = f"{failure.code} {failure.text}: {exc}"
+            self._bus.publish(IntentRefused(contract.name, failure.code, reason))
+            return PaymentOutcome(False, reason, failure=exc.failure), None
+        self._bus.publish(
+            IntentStarted(
+                contract.component,
+                request.extras,
+                order.method,
+                order.operation,
+                order.amount_fen,
+                order.order_no,
+            )
+        )
+        result = self._launch(request)
+        try:
+            outcome = contract.parse_result(result)
+        except ContractViolation as exc:
+            outcome = PaymentOutcome(False, f"unreadable callback from the acquiring app: {exc}")
+        note = (
+            f"reason: {outcome.reason}"
+            if not outcome.approved
+            else ", ".join(sorted(result.extras))
+        )
+        self._bus.publish(
+            CallbackReturned(result.result_code or result.broadcast or "", result.extras, note)
+        )
+        # The slip: on a terminal the acquiring app prints it from its own record.
+        if outcome.approved and result.slip is not None and result.slip.detail is not None:
+            outcome = attrs.evolve(outcome, detail=result.slip.detail)
+        if outcome.approved and outcome.detail is not None and order.operation in _REMEMBERED:
+            if len(self._approved) >= _REMEMBERED_ORDERS:
+                self._approved.pop(next(iter(self._approved)))
+            self._approved[order.order_no] = outcome.detail
+        return outcome, result
 
     def _paid(self, order: PaymentOrder, detail: TransactionDetail) -> None:
         amount = format_yuan(detail.amount_fen)
@@ -305,7 +376,3 @@ class CashierApp:
         receipt: ReceiptTemplate, copy: str, values: Mapping[str, str], width: int, reprint: bool
     ) -> PrintDocument:
         return receipt.render(copy, values, width=width, reprint=reprint)
-
-    def _callback_summary(self, result: IntentResult) -> str:
-        reason = result.extras.get(self._contract.reason_key)
-        return f"reason: {reason}" if reason is not None else ", ".join(sorted(result.extras))

@@ -1,47 +1,73 @@
-"""The cashier-app <-> acquiring-app contract, read from a vendor profile.
+"""The cashier-app <-> acquiring-app contract of one terminal vendor, as data.
 
-Smart-POS vendors publish how a merchant's cashier app starts their acquiring
-app (Intent extras) and what comes back. possim keeps each vendor's contract as
-data in ``firmware_fixtures/vendors/``; this module builds and parses both
-directions against it, so a malformed request is refused with a reason rather
-than half-processed. A malformed profile raises :class:`FixtureError` naming
-the file, the line and the rule.
+Smart-POS vendors publish (or their calling apps show) how a merchant's cashier
+app starts their acquiring app and what comes back: an activity result, a
+result broadcast, one JSON extra, or a signed call to a cashier service. possim
+keeps each vendor's contract in ``firmware_fixtures/vendors/`` (the format:
+:mod:`simulator.terminal.vendor_profile`); :class:`IntentContract` builds and
+reads both directions against it, so a request the vendor's app would refuse or
+misread is refused with the vendor's own code and a one-line
+:class:`ContractViolation` naming the key, the rule and the source. A malformed
+profile raises :class:`FixtureError` naming the file, the line and the rule.
 """
 
 from __future__ import annotations
 
 import json
-import string
-from collections.abc import Collection, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from drivers import fixtures
-from drivers.fixtures import line_of
-from simulator.errors import FixtureError, TerminalError
+from simulator.terminal.contract_values import (
+    CANCEL_FAILURES,
+    FAILURES,
+    ContractViolation,
+    KeyRule,
+    md5_sorted,
+)
+from simulator.terminal.vendor_names import VENDORS
+from simulator.terminal.vendor_profile import Operation, VendorProfile, all_keys, read_profile
 
+__all__ = [
+    "FAILURES",
+    "VENDORS",
+    "ContractViolation",
+    "IntentContract",
+    "IntentRequest",
+    "IntentResult",
+    "PaymentOrder",
+    "PaymentOutcome",
+    "TransactionDetail",
+    "profile_for",
+]
 
-class ContractViolation(TerminalError):
-    """An Intent or its result does not follow the vendor contract."""
+QR_METHODS = ("scan", "wechat", "alipay", "unionpay_qr", "qr")
 
 
 @attrs.frozen
 class PaymentOrder:
     """What the cashier app asks the acquiring app to do."""
 
-    method: str  # card / scan (QR, channel from the code) / wechat / alipay / unionpay_qr
-    # sale / scan_pay / void / refund / ... / preauth / preauth_completion /
-    # preauth_void / preauth_completion_void
-    operation: str
-    amount_fen: int
+    method: str  # card / scan (QR, channel from the code) / wechat / alipay / unionpay_qr / qr
+    operation: str  # sale / scan_pay / void / refund / settle / query / preauth /
+    # preauth_completion / preauth_void / preauth_completion_void
+    amount_fen: int  # 0 on a void or a QR refund in full: the original's amount
     order_no: str
     timestamp: str  # yyyyMMddHHmmss
     print_info: str = ""
     # A void or refund: the order it undoes (a QR payment's out_trade_no); a
     # pre-auth follow-up: the pre-auth's (or the completion's) order number.
     orig_order_no: str = ""
+    # A card void: the sale's voucher number (STAN), as Newland's systraceno.
+    orig_stan: str = ""
+    # A card refund: the sale's RRN and date (MMDD), as Sunmi's oriReferenceNo.
+    orig_rrn: str = ""
+    # A void: the sale's batch number and voucher number (Newland's, Lakala's batchbillno).
+    orig_batch_bill: str = ""
+    caller: str = "com.possim.cashier"  # the cashier app's package
+    # What is sold, in the caller's words (Lakala's order_info, WangPOS's body).
+    description: str = ""
     # A completion may quote the pre-auth's auth code and date (MMDD), as the
     # vendors' contracts ask the cashier to; if given they must match.
     orig_auth_code: str = ""
@@ -76,10 +102,18 @@ class TransactionDetail:
     orig_stan: str = ""
     orig_rrn: str = ""
     orig_date: str = ""
+    merchant_name: str = ""
+    # debit / credit / prepaid / other; empty for QR (Newland's cardtype 00-04).
+    card_type: str = ""
 
 
-_ORDER_FIELDS = frozenset(attrs.fields_dict(PaymentOrder))
-_DETAIL_FIELDS = frozenset(attrs.fields_dict(TransactionDetail))
+ORDER_FIELDS = tuple(attrs.fields_dict(PaymentOrder))
+_REQUIRED_DETAIL = tuple(
+    field.name for field in attrs.fields(TransactionDetail) if field.default is attrs.NOTHING
+)
+DETAIL_FIELDS = tuple(attrs.fields_dict(TransactionDetail))
+# What a result key may carry: the detail, and the answer itself.
+RESULT_FIELDS = (*DETAIL_FIELDS, "reason", "failure_code", "failure_text", "timestamp")
 
 
 @attrs.frozen
@@ -87,224 +121,402 @@ class PaymentOutcome:
     approved: bool
     reason: str = ""
     detail: TransactionDetail | None = None
+    # Why it was not approved: one of FAILURES (the vendor answers with its own code).
+    failure: str = "declined"
+
+
+@attrs.frozen
+class IntentRequest:
+    """What a cashier app puts in the Intent: its addressing and its typed extras."""
+
+    extras: Mapping[str, Any]
+    component: str | None = None
+    action: str | None = None
+    uri: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        address = {k: v for k, v in attrs.asdict(self).items() if k != "extras" and v}
+        return {**address, "extras": dict(self.extras)}
+
+    @classmethod
+    def from_json(cls, document: Any) -> IntentRequest:
+        """``{component|action|uri: ..., extras: {...}}`` (what :meth:`to_json` gives);
+        a ContractViolation names what is wrong with the shape."""
+        if not isinstance(document, Mapping):
+            raise ContractViolation("expected a JSON object with an address and extras")
+        unknown = sorted(set(document) - {"component", "action", "uri", "extras"})
+        if unknown:
+            raise ContractViolation(
+                f"unknown key {unknown[0]!r}; expected component, action, uri, extras"
+            )
+        extras = document.get("extras", {})
+        if not isinstance(extras, Mapping):
+            raise ContractViolation("extras: expected a JSON object of typed extras")
+        address = {}
+        for key in ("component", "action", "uri"):
+            value = document.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ContractViolation(f"{key}: expected a string")
+            address[key] = value
+        if not any(address.values()):
+            raise ContractViolation("expected a component, an action or a uri")
+        return cls(dict(extras), **address)
 
 
 @attrs.frozen
 class IntentResult:
-    result_code: str
-    extras: dict[str, Any]
+    """What the acquiring app answers: an activity result code (or the call's code)
+    and extras, or a result broadcast (``broadcast``: its action).
 
+    ``slip`` is possim's own view of the payment -- on a terminal the acquiring app
+    prints the bank slip itself; possim's cashier app prints it from this. It is
+    not part of the vendor's result (``to_json`` leaves it out)."""
 
-@attrs.frozen
-class _Rule:
-    key: str
-    value: str | None = None
-    source: str | None = None
-    mapping: Mapping[str, str] | None = None
-    format: str | None = None
+    result_code: str | None
+    extras: Mapping[str, Any]
+    broadcast: str | None = None
+    slip: PaymentOutcome | None = attrs.field(default=None, eq=False, repr=False)
 
-    def render(self, obj: object) -> str:
-        if self.value is not None:
-            return self.value
-        assert self.source is not None
-        raw = getattr(obj, self.source)
-        if self.mapping is not None:
-            if raw not in self.mapping:
-                raise ContractViolation(f"{self.key}: {raw!r} has no code in the contract")
-            return self.mapping[raw]
-        return self.format.format(raw) if self.format else str(raw)
-
-    def parse(self, extras: Mapping[str, Any]) -> tuple[str | None, Any]:
-        """-> (attribute name or None for a constant, parsed value)."""
-        if self.key not in extras:
-            raise ContractViolation(f"missing extra {self.key!r}")
-        text = str(extras[self.key])
-        if self.value is not None:
-            if text != self.value:
-                raise ContractViolation(f"{self.key} must be {self.value!r}, got {text!r}")
-            return None, text
-        if self.mapping is not None:
-            reverse = {code: name for name, code in self.mapping.items()}
-            if text not in reverse:
-                codes = ", ".join(sorted(reverse))
-                raise ContractViolation(f"{self.key}={text!r} is not one of {codes}")
-            return self.source, reverse[text]
-        if self.format and self.format.endswith("d}"):
-            if not text.isdigit():
-                raise ContractViolation(f"{self.key}={text!r} must be digits")
-            return self.source, int(text)
-        return self.source, text
-
-
-_RULE_FIELDS = ("value", "from", "map", "format")
-
-
-def _rules(
-    path: Path, section: Mapping[str, Any], where: str, attributes: Collection[str]
-) -> tuple[_Rule, ...]:
-    """The rules of one contract section; ``from`` must name one of ``attributes``."""
-    rules = []
-    for key, spec in section.items():
-        here = f"{where}.{key}"
-        if not isinstance(spec, Mapping) or ("value" in spec) == ("from" in spec):
-            raise FixtureError(
-                path, f"{here}: expected {{value: ...}} or {{from: ...}}", line_of(section, key)
-            )
-        unknown = sorted(str(field) for field in spec if field not in _RULE_FIELDS)
-        if unknown:
-            raise FixtureError(
-                path,
-                f"{here}: unknown field {unknown[0]!r}; expected {', '.join(_RULE_FIELDS)}",
-                line_of(spec, unknown[0]),
-            )
-        value = spec.get("value")
-        if "value" in spec and (value is None or isinstance(value, (Mapping, list))):
-            raise FixtureError(path, f"{here}.value: expected a constant", line_of(spec, "value"))
-        source = spec.get("from")
-        if "from" in spec and (not isinstance(source, str) or source not in attributes):
-            known = ", ".join(sorted(attributes))
-            raise FixtureError(
-                path, f"{here}.from: {source!r} is not one of {known}", line_of(spec, "from")
-            )
-        fmt = spec.get("format")
-        if fmt is not None:
-            try:
-                if not isinstance(fmt, str):
-                    raise ValueError(f"expected a format string like '{{:012d}}', got {fmt!r}")
-                list(string.Formatter().parse(fmt))
-            except ValueError as exc:
-                raise FixtureError(path, f"{here}.format: {exc}", line_of(spec, "format")) from None
-        codes = spec.get("map")
-        if "map" in spec and not isinstance(codes, Mapping):
-            raise FixtureError(
-                path, f"{here}.map: expected a mapping of name: code", line_of(spec, "map")
-            )
-        rules.append(
-            _Rule(
-                key=str(key),
-                value=None if value is None else str(value),
-                source=source,
-                mapping=None if codes is None else {str(k): str(v) for k, v in codes.items()},
-                format=fmt,
-            )
-        )
-    return tuple(rules)
-
-
-def _section(path: Path, parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    """``parent[key]`` as a mapping, or a FixtureError at the line to fix."""
-    if key not in parent:
-        raise FixtureError(path, f"{where}: missing; expected a mapping", line_of(parent))
-    value = parent[key]
-    if not isinstance(value, Mapping):
-        raise FixtureError(
-            path, f"{where}: expected a mapping, got {value!r}", line_of(parent, key)
-        )
-    return value
-
-
-def _text(path: Path, parent: Mapping[str, Any], key: str, where: str) -> str:
-    """``parent[key]`` as text, or a FixtureError at the line to fix."""
-    if key not in parent:
-        raise FixtureError(path, f"{where}: missing; expected a value", line_of(parent))
-    value = parent[key]
-    if value is None or isinstance(value, (Mapping, list)):
-        raise FixtureError(path, f"{where}: expected a value, got {value!r}", line_of(parent, key))
-    return str(value)
+    def to_json(self) -> dict[str, Any]:
+        """The vendor's result as JSON: ``{result_code, extras}`` or ``{broadcast, extras}``."""
+        if self.broadcast is not None:
+            return {"broadcast": self.broadcast, "extras": dict(self.extras)}
+        return {"result_code": self.result_code, "extras": dict(self.extras)}
 
 
 @attrs.frozen
 class IntentContract:
-    name: str
-    component: str
-    request_rules: tuple[_Rule, ...]
-    detail_rules: tuple[_Rule, ...]
-    ok_code: str
-    canceled_code: str
-    reason_key: str
-    detail_key: str
+    profile: VendorProfile
 
     @classmethod
     def load(cls, name_or_path: str = "newland") -> IntentContract:
-        path = fixtures.locate(
-            "vendors", name_or_path, (".yaml", ".yml"), "vendor profile", FixtureError
-        )
-        doc = fixtures.load(path, error=FixtureError)
-        if not isinstance(doc, Mapping):
-            raise FixtureError(
-                path, "expected a mapping with name, component, request and result", line_of(doc)
+        return cls(read_profile(name_or_path, ORDER_FIELDS, RESULT_FIELDS))
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    @property
+    def component(self) -> str:
+        """How the Intent names the app (component, action or URI), for events."""
+        p = self.profile
+        return p.component or p.action or p.uri or ""
+
+    @property
+    def cite(self) -> str:
+        return self.profile.source
+
+    def addresses(self, request: IntentRequest) -> bool:
+        """Whether ``request`` is addressed to this vendor's app."""
+        p = self.profile
+        return any(
+            given is not None and given == mine
+            for given, mine in (
+                (request.component, p.component),
+                (request.action, p.action),
+                (request.uri, p.uri),
             )
-        result = _section(path, doc, "result", "result")
-        if "announcements" in doc:
-            # The contract is app-to-app fields only; what the cashier app says
-            # is its own data (simulator/terminal/announcements.py).
-            raise FixtureError(
-                path,
-                "announcements: moved out of vendor profiles to "
-                "firmware_fixtures/announcements/ (see `possim docs speaker`); delete this section",
-                line_of(doc, "announcements"),
-            )
-        return cls(
-            name=_text(path, doc, "name", "name"),
-            component=_text(path, doc, "component", "component"),
-            request_rules=_rules(
-                path, _section(path, doc, "request", "request"), "request", _ORDER_FIELDS
-            ),
-            detail_rules=_rules(
-                path,
-                _section(path, result, "detail", "result.detail"),
-                "result.detail",
-                _DETAIL_FIELDS,
-            ),
-            ok_code=_text(path, result, "ok", "result.ok"),
-            canceled_code=_text(path, result, "canceled", "result.canceled"),
-            reason_key=_text(path, result, "reason_key", "result.reason_key"),
-            detail_key=_text(path, result, "detail_key", "result.detail_key"),
         )
 
-    # -- cashier side ---------------------------------------------------------
+    def request(self, extras: Mapping[str, Any]) -> IntentRequest:
+        p = self.profile
+        return IntentRequest(extras, component=p.component, action=p.action, uri=p.uri)
 
-    def build_request(self, order: PaymentOrder) -> dict[str, str]:
-        return {rule.key: rule.render(order) for rule in self.request_rules}
+    # -- cashier side -------------------------------------------------------------
+
+    def build_request(self, order: PaymentOrder) -> IntentRequest:
+        """The Intent for ``order``; an operation the vendor lacks is a ContractViolation
+        with failure ``unsupported``."""
+        op = self.operation_for(order.operation, order.method)
+        if op is None:
+            raise ContractViolation(
+                f"{self.name} has no {order.method} {order.operation} ({self.cite})", "unsupported"
+            )
+        return self.request(self._render_request(self.profile.request, order, op))
+
+    def operation_for(self, operation: str, method: str) -> Operation | None:
+        for op in self.profile.operations:
+            if op.operation != operation:
+                continue
+            if op.method == method or (op.method == "qr" and method in QR_METHODS):
+                return op
+        return None
+
+    def _render_request(
+        self, rules: tuple[KeyRule, ...], order: PaymentOrder, op: Operation
+    ) -> dict[str, Any]:
+        extras: dict[str, Any] = {}
+        for rule in rules:
+            if rule.route:
+                if rule.key in op.codes and op.codes[rule.key][0] != "":
+                    extras[rule.key] = rule.typed(op.codes[rule.key][0])
+            elif rule.value is not None:
+                extras[rule.key] = rule.typed(rule.value)
+            elif rule.children is not None:
+                nested = self._render_request(rule.children, order, op)
+                extras[rule.key] = (
+                    json.dumps(nested, ensure_ascii=False) if rule.as_json else nested
+                )
+            elif rule.signature is not None:
+                extras[rule.key] = md5_sorted(extras, self.profile.sign_key)
+            elif rule.source is not None:
+                source = op.keys.get(rule.key, rule.source)
+                raw = getattr(order, source)
+                if rule.amount is not None:
+                    if op.amount == "absent":
+                        continue
+                    if op.amount == "optional" and not raw:
+                        extras[rule.key] = ""  # empty: the whole original amount
+                        continue
+                if raw == "" and not rule.required:
+                    continue
+                extras[rule.key] = rule.render(raw)
+        return extras
 
     def parse_result(self, result: IntentResult) -> PaymentOutcome:
-        if result.result_code == self.canceled_code:
-            return PaymentOutcome(
-                approved=False, reason=str(result.extras.get(self.reason_key, ""))
-            )
-        if result.result_code != self.ok_code:
+        """The outcome a cashier app reads from the vendor's result."""
+        flat = _flatten(self.profile.approved + self.profile.failed, result.extras, "result")
+        codes = self.profile.result_codes
+        if codes and result.result_code not in codes.values():
             raise ContractViolation(f"unknown result code {result.result_code!r}")
-        raw = result.extras.get(self.detail_key)
-        detail_extras = json.loads(raw) if isinstance(raw, str) else raw
-        if not isinstance(detail_extras, Mapping):
-            raise ContractViolation(f"{self.detail_key} must be a JSON object")
-        values = dict(self._parse(self.detail_rules, detail_extras))
-        try:
-            detail = TransactionDetail(**values)
-        except TypeError as exc:
-            raise ContractViolation(f"{self.detail_key}: {exc}") from None
-        return PaymentOutcome(approved=True, detail=detail)
+        approved = (not codes or result.result_code == codes.get("approved")) and all(
+            str(flat.get(key, "")) == equals for key, equals in self.profile.approved_if
+        )
+        values = _sourced(self.profile.approved if approved else self.profile.failed, flat)
+        if not approved:
+            code = str(values.get("failure_code", ""))
+            failure = next(
+                (k for k, f in self.profile.failures.items() if f.code == code and code), "declined"
+            )
+            if result.result_code == codes.get("canceled") != codes.get("failed"):
+                failure = "canceled"
+            return PaymentOutcome(False, str(values.get("reason", "")), failure=failure)
+        known = {k: v for k, v in values.items() if k in DETAIL_FIELDS}
+        # What the vendor does not give back stays empty (0 for the amount).
+        defaults = {k: 0 if k == "amount_fen" else "" for k in _REQUIRED_DETAIL}
+        return PaymentOutcome(True, detail=TransactionDetail(**{**defaults, **known}))
 
-    # -- acquiring side -------------------------------------------------------
+    # -- acquiring side -----------------------------------------------------------
 
-    def parse_request(self, extras: Mapping[str, Any]) -> PaymentOrder:
-        values = dict(self._parse(self.request_rules, extras))
-        try:
-            return PaymentOrder(**values)
-        except TypeError as exc:
-            raise ContractViolation(f"request: {exc}") from None
+    def parse_request(self, request: IntentRequest | Mapping[str, Any]) -> PaymentOrder:
+        """The order in ``request``, or a ContractViolation naming the key and the rule."""
+        extras = request.extras if isinstance(request, IntentRequest) else request
+        flat = _flatten(self.profile.request, extras, self.cite)
+        rules = all_keys(self.profile.request)
+        for rule in rules.values():
+            if rule.signature is not None:
+                self._check_signature(rule, extras)
+        op = self._operation_in(flat)
+        values: dict[str, Any] = {"method": op.method, "operation": op.operation}
+        for key in op.requires:
+            if flat.get(key) in (None, ""):
+                raise ContractViolation(
+                    f"{key}: required for {op.title} ({self.cite})", rules[key].failure
+                )
+        for key, rule in rules.items():
+            if rule.required and key not in flat:
+                raise ContractViolation(f"missing extra {key!r} ({self.cite})", rule.failure)
+            if (
+                rule.value is not None
+                and rule.type != "boolean"  # an option: either value is the vendor's
+                and key in flat
+                and flat[key] != rule.typed(rule.value)
+            ):
+                raise ContractViolation(
+                    f"{key} must be {rule.value!r}, got {flat[key]!r} ({self.cite})", rule.failure
+                )
+            if rule.source is None or key not in flat:
+                if rule.amount is not None and op.amount == "required":
+                    raise ContractViolation(
+                        f"{key}: required for {op.title} ({self.cite})", "invalid_amount"
+                    )
+                continue
+            if rule.amount is not None and flat[key] == "" and op.amount != "required":
+                continue  # empty: in full (a QR refund) or none (a void)
+            if rule.amount is not None and op.amount == "absent":
+                continue
+            values[op.keys.get(key, rule.source)] = rule.parse(flat[key], self.cite)
+        values.setdefault("amount_fen", 0)
+        values.setdefault("order_no", "")
+        values.setdefault("timestamp", "")
+        return PaymentOrder(**values)
 
-    def build_result(self, outcome: PaymentOutcome) -> IntentResult:
-        if not outcome.approved or outcome.detail is None:
-            return IntentResult(self.canceled_code, {self.reason_key: outcome.reason})
-        detail = {rule.key: rule.render(outcome.detail) for rule in self.detail_rules}
-        return IntentResult(self.ok_code, {self.detail_key: json.dumps(detail, ensure_ascii=False)})
+    def _operation_in(self, flat: Mapping[str, Any]) -> Operation:
+        def matches(op: Operation, key: str) -> bool:
+            return str(flat.get(key, "")) in op.codes[key]
 
-    @staticmethod
-    def _parse(rules: tuple[_Rule, ...], extras: Mapping[str, Any]) -> list[tuple[str, Any]]:
-        parsed = []
-        for rule in rules:
-            attribute, value = rule.parse(extras)
-            if attribute is not None:
-                parsed.append((attribute, value))
-        return parsed
+        ops = self.profile.operations
+        for op in ops:
+            if all(matches(op, key) for key in op.codes):
+                return op
+        # Diagnose: an unknown code, or codes that contradict each other.
+        for key in dict.fromkeys(k for op in ops for k in op.codes):
+            known = {c for op in ops if key in op.codes for c in op.codes[key]}
+            if str(flat.get(key, "")) not in known:
+                shown = ", ".join(sorted(known - {""}))
+                raise ContractViolation(
+                    f"{key}={flat.get(key, '')!r} is not one of {shown} ({self.cite})",
+                    "invalid_operation",
+                )
+        primary = [op for op in ops if matches(op, next(iter(op.codes)))]
+        op = primary[0]
+        first = next(iter(op.codes))
+        wrong = next(key for key in op.codes if not matches(op, key))
+        allowed = " / ".join(sorted({repr(c) for o in primary for c in o.codes.get(wrong, ())}))
+        raise ContractViolation(
+            f"{wrong}={flat.get(wrong, '')!r} contradicts {first}={flat.get(first)!r} "
+            f"({op.title}): expected {allowed} ({self.cite})",
+            "invalid_operation",
+        )
+
+    def _check_signature(self, rule: KeyRule, extras: Mapping[str, Any]) -> None:
+        siblings = _siblings_of(self.profile.request, rule.key, extras)
+        if siblings is None:
+            return
+        given = siblings.get(rule.key)
+        fields = {k: v for k, v in siblings.items() if k != rule.key}
+        if given != md5_sorted(fields, self.profile.sign_key):
+            raise ContractViolation(
+                f"{rule.key}: does not match the MD5 of the sorted fields and the key "
+                f"({self.cite})",
+                "invalid_request",
+            )
+
+    def build_result(
+        self,
+        outcome: PaymentOutcome,
+        request: IntentRequest | Mapping[str, Any] | None = None,
+        order: PaymentOrder | None = None,
+    ) -> IntentResult:
+        """The vendor's answer for ``outcome`` to ``request`` (echoed keys come from it)."""
+        extras = request.extras if isinstance(request, IntentRequest) else (request or {})
+        flat_request = _flatten(self.profile.request, extras, self.cite, strict=False)
+        status = _status(outcome)
+        codes = self.profile.result_codes
+        code = codes.get(status) or codes.get("failed" if status != "approved" else status)
+        values: dict[str, Any] = {"reason": outcome.reason}
+        if not outcome.approved:
+            failure = self.profile.failures[outcome.failure]
+            values.update(failure_code=failure.code, failure_text=failure.text)
+        reply: Mapping[str, str] = {}
+        if order is not None:
+            op = self.operation_for(order.operation, order.method)
+            reply = op.reply if op is not None else {}
+        if outcome.detail is not None:
+            values.update(attrs.asdict(outcome.detail))
+            year = order.timestamp[:4] if order is not None else ""
+            values["timestamp"] = f"{year}{outcome.detail.date}{outcome.detail.time}"
+        rules = self.profile.approved if outcome.approved else self.profile.failed
+        rendered = _render_result(rules, values, flat_request, reply)
+        broadcast = self.profile.result_action if self.profile.transport == "broadcast" else None
+        return IntentResult(
+            None if broadcast else code, rendered, broadcast=broadcast, slip=outcome
+        )
+
+    def refusal(
+        self, violation: ContractViolation, request: IntentRequest | Mapping[str, Any]
+    ) -> IntentResult:
+        """The vendor's own refusal of a request it would refuse or misread."""
+        failure = self.profile.failures[violation.failure]
+        outcome = PaymentOutcome(False, f"{failure.text}: {violation}", failure=violation.failure)
+        return self.build_result(outcome, request)
+
+
+def _status(outcome: PaymentOutcome) -> str:
+    if outcome.approved:
+        return "approved"
+    if outcome.failure in CANCEL_FAILURES:
+        return "canceled"
+    if outcome.failure.startswith("invalid_") or outcome.failure == "unsupported":
+        return "refused"
+    return "failed"
+
+
+def _render_result(
+    rules: tuple[KeyRule, ...],
+    values: Mapping[str, Any],
+    request: Mapping[str, Any],
+    reply: Mapping[str, str],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for rule in rules:
+        if rule.key in reply:
+            out[rule.key] = rule.typed(reply[rule.key])
+        elif rule.value is not None:
+            out[rule.key] = rule.typed(rule.value)
+        elif rule.echo is not None:
+            if rule.echo in request:
+                out[rule.key] = request[rule.echo]
+        elif rule.children is not None:
+            nested = _render_result(rule.children, values, request, reply)
+            out[rule.key] = json.dumps(nested, ensure_ascii=False) if rule.as_json else nested
+        elif rule.source is not None and rule.source in values:
+            out[rule.key] = rule.render(values[rule.source])
+    return out
+
+
+def _flatten(
+    rules: tuple[KeyRule, ...], extras: Mapping[str, Any], cite: str, *, strict: bool = True
+) -> dict[str, Any]:
+    """Every key present in ``extras`` (nested JSON opened), type-checked against its rule."""
+    flat: dict[str, Any] = {}
+    for rule in rules:
+        if rule.key not in extras:
+            continue
+        value = extras[rule.key]
+        if rule.children is not None:
+            inner = value
+            if rule.as_json and isinstance(value, str):
+                try:
+                    inner = json.loads(value)
+                except ValueError:
+                    inner = None
+            if not isinstance(inner, Mapping):
+                if not strict:
+                    continue
+                form = "a JSON object string" if rule.as_json else "an object"
+                raise ContractViolation(f"{rule.key}: expected {form} ({cite})")
+            flat.update(_flatten(rule.children, inner, cite, strict=strict))
+            continue
+        if strict and rule.echo is None:  # an echo repeats the request's typed value
+            rule.check_type(value, cite)
+        flat[rule.key] = value
+    return flat
+
+
+def _sourced(rules: tuple[KeyRule, ...], flat: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, rule in all_keys(rules).items():
+        if rule.source is not None and key in flat:
+            values[rule.source] = rule.parse(flat[key], "result")
+    return values
+
+
+def _siblings_of(
+    rules: tuple[KeyRule, ...], key: str, extras: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The object holding ``key`` in ``extras`` (nested JSON opened), or None."""
+    for rule in rules:
+        if rule.key == key:
+            return dict(extras)
+        if rule.children is not None and rule.key in extras:
+            inner = extras[rule.key]
+            if rule.as_json and isinstance(inner, str):
+                try:
+                    inner = json.loads(inner)
+                except ValueError:
+                    return None
+            if isinstance(inner, Mapping):
+                found = _siblings_of(rule.children, key, inner)
+                if found is not None:
+                    return found
+    return None
+
+
+def profile_for(request: IntentRequest, names: tuple[str, ...] = VENDORS) -> IntentContract | None:
+    """The shipped vendor whose app ``request`` addresses (component, action or URI)."""
+    for name in names:
+        contract = IntentContract.load(name)
+        if contract.addresses(request):
+            return contract
+    return None

@@ -121,9 +121,13 @@ class QrPayments:
         with self._cashier.waiting("the customer's payment code") as window:
             code = self._await_code(amount)
         if window.cancelled:
-            return self._cancel(CANCELLED_BY_CASHIER)  # a code read with the CANCEL is dropped
+            return self._cancel(
+                CANCELLED_BY_CASHIER, "canceled"
+            )  # a code read with the CANCEL is dropped
         if code is None:
-            return self._cancel(f"no payment code scanned within {self._timeouts.scan:g} s")
+            return self._cancel(
+                f"no payment code scanned within {self._timeouts.scan:g} s", "timeout"
+            )
         self._bus.add_secret(code, mask_code(code))
         self._display.show(ScreenId.PROCESSING, "处理中 Processing", "请稍候 Please wait")
         entry = self._journal.qr_begin(
@@ -237,7 +241,7 @@ class QrPayments:
                 QrState.CLOSED if trade_state != "REVOKED" else QrState.REVOKED,
                 reason=f"customer cancelled ({trade_state})",
             )
-            return self._cancel(f"the customer cancelled the payment ({trade_state})")
+            return self._cancel(f"the customer cancelled the payment ({trade_state})", "canceled")
         return None
 
     def _reverse_unpaid(self, entry: QrEntry, why: str) -> PaymentOutcome:
@@ -469,9 +473,9 @@ class QrPayments:
         self._journal.qr_update(entry.id, QrState.FAILED, reason=reason)
         return self._cancel(reason)
 
-    def _cancel(self, reason: str) -> PaymentOutcome:
+    def _cancel(self, reason: str, failure: str = "declined") -> PaymentOutcome:
         self._display.show(ScreenId.CANCELLED, "交易取消 Cancelled", reason)
-        return PaymentOutcome(False, reason)
+        return PaymentOutcome(False, reason, failure=failure)
 
     def _drop_stray_scans(self) -> None:
         """Codes scanned while nothing waits for one (a doubled scan) are ignored."""

@@ -260,6 +260,7 @@ class Terminal:
             qr=qr,
             batch_close=batch_close,
             cashier_cancel=self.cashier_cancel,
+            merchant_name=config.merchant_name,
         )
         self.cashier_app = CashierApp(
             contract=contract,

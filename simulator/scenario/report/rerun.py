@@ -15,6 +15,7 @@ _OPTIONS = (
     ("printer_transport", "--printer-transport"),
     ("scanner_transport", "--scanner-transport"),
     ("speaker", "--speaker"),
+    ("vendor", "--vendor"),
 )
 
 

@@ -3,6 +3,10 @@ answer the acquiring app called the cashier app back with."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 
 from simulator.scenario.args import arg
@@ -10,7 +14,9 @@ from simulator.scenario.kinds import Fen, Seconds
 from simulator.scenario.model import Action, Expectation, StepContext
 from simulator.scenario.steps.common import within_arg
 from simulator.terminal.cashier_cancel import CancelRefused
+from simulator.terminal.contract import IntentResult
 from simulator.terminal.qr_payments import QR_CHANNELS
+from simulator.terminal.vendor_names import VENDORS
 from simulator.wire.money import format_yuan
 
 # card; scan (the customer's code is scanned); or a dynamic QR of one channel.
@@ -93,15 +99,40 @@ class Wait(Action):
 @attrs.frozen(kw_only=True)
 class ExpectCallback(Expectation):
     keyword = "expect_callback"
-    help = "The acquiring app called the cashier app back with OK or CANCELED (and a reason)."
-    example = 'expect_callback: {result: CANCELED, reason_contains: "51"}'
+    help = (
+        "The acquiring app called the cashier app back with OK or CANCELED (and a reason); "
+        "`code` and `extras` check the answer in the vendor's own terms (docs/vendors.md): "
+        "its result code (or the result broadcast's action) and `key=value` extras, "
+        "`a.b=v` inside a JSON extra; with `vendor:` the check applies only when the "
+        "terminal runs that vendor's contract."
+    )
+    example = (
+        'expect_callback: {result: CANCELED, reason_contains: "51"}   # or: {result: OK, '
+        'vendor: newland, code: RESULT_OK, extras: ["msg_tp=0210", "txndetail.pay_tp=0"]}'
+    )
 
     result: str = arg(choices=("OK", "CANCELED"))
     reason_contains: str | None = arg(None)
+    vendor: str | None = arg(None, choices=VENDORS)
+    code: str | None = arg(None)
+    extras: tuple[str, ...] = arg(())
     within: Seconds = within_arg()
 
+    def check(self) -> str | None:
+        for item in self.extras:
+            if "=" not in item:
+                return f"expect_callback.extras: {item!r}: expected key=value"
+        return None
+
     def run(self, ctx: StepContext) -> None:
-        outcome = ctx.finished_sale(self, self.within).outcome
+        if self.vendor is not None and ctx.view.config.vendor != self.vendor:
+            return  # another vendor's answer: checked by its own line
+        sale = ctx.finished_sale(self, self.within)
+        outcome = sale.outcome
+        if sale.answer is not None:
+            self._check_answer(ctx, sale.answer)
+        elif self.code is not None or self.extras:
+            raise ctx.fail(self, f"no answer came back: {outcome.reason}")
         if outcome.approved != (self.result == "OK"):
             got = "OK" if outcome.approved else f"CANCELED ({outcome.reason})"
             raise ctx.fail(self, f"expected {self.describe()}, the callback was {got}")
@@ -112,5 +143,34 @@ class ExpectCallback(Expectation):
                 f"it was {outcome.reason!r}",
             )
 
+    def _check_answer(self, ctx: StepContext, answer: IntentResult) -> None:
+        got_code = answer.result_code if answer.broadcast is None else answer.broadcast
+        if self.code is not None and got_code != self.code:
+            raise ctx.fail(self, f"expected the vendor's code {self.code}, it was {got_code}")
+        for item in self.extras:
+            path, _, want = item.partition("=")
+            got = _extra(answer.extras, path)
+            if got != want:
+                raise ctx.fail(
+                    self, f"expected extra {path}={want!r}, it was {got!r} in {answer.to_json()}"
+                )
+
     def describe(self) -> str:
         return f"callback {self.result}"
+
+
+def _extra(extras: Mapping[str, Any], path: str) -> str | None:
+    """``a.b``: key ``b`` of the JSON object in extra ``a`` (as a string; None if absent)."""
+    value: Any = extras
+    for key in path.split("."):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return None
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    if isinstance(value, bool):
+        return str(value).lower()
+    return None if isinstance(value, (Mapping, list)) else str(value)
