@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Literal, cast, get_args
+from typing import Any, ClassVar, Literal, TypeVar, cast, get_args
 
 import attrs
 
@@ -47,6 +47,7 @@ NOTIFY_KINDS = ("notify_lost", "notify_duplicated", "notify_forged")
 PAY_ONLY = ("user_paying", "balance_not_enough", "expired_code")
 MAX_ARMED = 1000
 MAX_FAULT_SECONDS = 86_400.0
+_F = TypeVar("_F", bound="AlipayFault")
 
 
 class FaultError(ChannelError):
@@ -55,39 +56,50 @@ class FaultError(ChannelError):
 
 @attrs.frozen
 class AlipayFault:
+    CHANNEL: ClassVar[str] = "Alipay"
+    PAY_METHOD: ClassVar[str] = "alipay.trade.pay"  # where the pay-only kinds apply
+    METHOD_PREFIX: ClassVar[str] = "alipay."
+
     kind: FaultKind
     method: str | None = None  # the API method it waits for; None: any (pay-only kinds: pay)
     seconds: float = 0.0
     then: Literal["success", "never"] = "success"
 
     def matches(self, method: str) -> bool:
-        wanted = self.method or ("alipay.trade.pay" if self.kind in PAY_ONLY else None)
+        wanted = self.method or (self.PAY_METHOD if self.kind in PAY_ONLY else None)
         return wanted is None or wanted == method
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> AlipayFault:
+    def from_data(cls: type[_F], data: Mapping[str, Any]) -> _F:
         """From a scenario's or a request's mapping; FaultError says what is wrong in one line."""
         unknown = sorted(set(data) - {"kind", "method", "seconds", "then"})
         if unknown:
             raise FaultError(
-                f"Alipay fault: unknown key(s) {unknown}; expected kind, method, seconds, then"
+                f"{cls.CHANNEL} fault: unknown key(s) {unknown}; expected kind, method, seconds, "
+                "then"
             )
         kind = data.get("kind")
         if kind not in KINDS:
-            raise FaultError(f"Alipay fault kind {kind!r}: expected one of {', '.join(KINDS)}")
-        method = data.get("method")
-        if method is not None and (not isinstance(method, str) or not method.startswith("alipay.")):
             raise FaultError(
-                f"Alipay fault method {method!r}: expected a name like alipay.trade.pay"
+                f"{cls.CHANNEL} fault kind {kind!r}: expected one of {', '.join(KINDS)}"
+            )
+        method = data.get("method")
+        if method is not None and (
+            not isinstance(method, str) or not method.startswith(cls.METHOD_PREFIX)
+        ):
+            raise FaultError(
+                f"{cls.CHANNEL} fault method {method!r}: expected a name like {cls.PAY_METHOD}"
             )
         seconds = data.get("seconds", 0.0)
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise FaultError(f"Alipay fault seconds {seconds!r}: expected a number")
+            raise FaultError(f"{cls.CHANNEL} fault seconds {seconds!r}: expected a number")
         if not 0 <= seconds <= MAX_FAULT_SECONDS:
-            raise FaultError(f"Alipay fault seconds {seconds}: expected 0 to {MAX_FAULT_SECONDS:g}")
+            raise FaultError(
+                f"{cls.CHANNEL} fault seconds {seconds}: expected 0 to {MAX_FAULT_SECONDS:g}"
+            )
         then = data.get("then", "success")
         if then not in ("success", "never"):
-            raise FaultError(f"Alipay fault then {then!r}: expected success or never")
+            raise FaultError(f"{cls.CHANNEL} fault then {then!r}: expected success or never")
         return cls(
             cast(FaultKind, kind),
             method,

@@ -1,0 +1,280 @@
+"""The simulated UnionPay QR (ACP style) against a merchant client built on UnionPay's
+published rules, as its ACP SDKs implement them (``SDKUtil.buildSignature`` / ``verify``:
+sorted fields, SHA-256 hex, SHA256withRSA; ``signPubKeyCert`` checked against the root)."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.channels.alipay.keys import test_key
+from simulator.channels.unionpay import acp
+from simulator.channels.unionpay.channel import TEST_MER_ID, UnionPayChannel, UnionPayFault
+from simulator.channels.unionpay.server import BACK_TRANS, QUERY_TRANS, UnionPayServer
+from simulator.clock import VirtualClock
+from simulator.wire import emvco
+from tests.alipay_helpers import Merchant
+
+QR_NO = "6225880212345678901"  # 62 + 17 digits: a UnionPay payment code
+
+
+@pytest.fixture(scope="module")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("unionpay-keys")
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def server(clock: VirtualClock, key_dir: Path) -> Iterator[UnionPayServer]:
+    running = UnionPayServer(UnionPayChannel.with_test_keys(clock, key_dir=key_dir))
+    running.start()
+    yield running
+    running.stop()
+
+
+class AcpClient:
+    """A merchant's ACP client: signs with its key, checks answers like the SDK."""
+
+    def __init__(self, server: UnionPayServer, key_dir: Path, key_name: str) -> None:
+        self.base = server.base_url
+        self.key = test_key(key_name, key_dir).private_key
+        self.cert_id = server.channel.certificates.merchant_cert_id
+        root_pem = _get(self.base + "/possim/unionpay/root-cert")
+        self.root = x509.load_pem_x509_certificate(root_pem.encode())
+
+    def request(self, path: str, **fields: str) -> dict[str, str]:
+        params = {
+            "version": "5.1.0", "encoding": "UTF-8", "signMethod": "01", "bizType": "000000",
+            "accessType": "0", "channelType": "08", "merId": TEST_MER_ID,
+            "currencyCode": "156", "certId": self.cert_id, **fields,
+        }  # fmt: skip
+        params["signature"] = acp.sign(self.key, params)
+        body = urllib.parse.urlencode(params).encode()
+        with urllib.request.urlopen(self.base + path, data=body, timeout=30) as answer:
+            return acp.parse_answer(answer.read().decode("utf-8"))
+
+    def verified(self, fields: dict[str, str]) -> bool:
+        """SDKUtil.verify for 5.1.0: the certificate chains to the root, then the signature."""
+        fields = dict(fields)
+        signature = fields.pop("signature")
+        cert = x509.load_pem_x509_certificate(fields["signPubKeyCert"].encode())
+        root_key = self.root.public_key()
+        assert isinstance(root_key, rsa.RSAPublicKey)
+        try:
+            root_key.verify(
+                cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA256()
+            )
+        except Exception:
+            return False
+        key = cert.public_key()
+        assert isinstance(key, rsa.RSAPublicKey)
+        return acp.verify(key, fields, signature)
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return bytes(answer.read()).decode("utf-8")
+
+
+@pytest.fixture
+def client(server: UnionPayServer, key_dir: Path) -> AcpClient:
+    return AcpClient(server, key_dir, "unionpay-test-merchant")
+
+
+def _consume(client: AcpClient, order_id: str, amount: str = "1234", **extra: str) -> Any:
+    return client.request(
+        BACK_TRANS, txnType="01", txnSubType="06", orderId=order_id,
+        txnTime="20260115103000", txnAmt=amount, qrNo=QR_NO, **extra,
+    )  # fmt: skip
+
+
+def _query(client: AcpClient, order_id: str) -> dict[str, str]:
+    return client.request(
+        QUERY_TRANS, txnType="00", txnSubType="00", orderId=order_id, txnTime="20260115103000"
+    )
+
+
+def test_c2b_consume_query_and_a_verified_notify(
+    client: AcpClient, server: UnionPayServer, clock: VirtualClock
+) -> None:
+    with Merchant(clock, reply="ok") as merchant:
+        answer = _consume(client, "ORDER0001", backUrl=merchant.url)
+        assert (answer["respCode"], answer["txnAmt"]) == ("00", "1234")
+        assert client.verified(answer)
+        queried = _query(client, "ORDER0001")
+        assert (queried["respCode"], queried["origRespCode"]) == ("00", "00")
+        assert queried["queryId"] == answer["queryId"]
+        assert clock.wait_until(lambda: merchant.count() >= 1, 60)
+        notice = merchant.received[0]
+    assert client.verified(notice) and notice["respCode"] == "00"
+    assert not client.verified(dict(notice, txnAmt="1"))  # tampered: refused
+
+
+def test_password_payment_is_accepted_then_queried_to_success(
+    client: AcpClient, clock: VirtualClock
+) -> None:
+    with clock.actor():
+        answer = _consume(client, "ORDER0002", amount="200000")  # 2000.00: above password-free
+        assert answer["respCode"] == "05" and client.verified(answer)
+        assert _query(client, "ORDER0002")["origRespCode"] == "05"
+        clock.advance(10)
+        assert _query(client, "ORDER0002")["origRespCode"] == "00"
+
+
+@pytest.mark.parametrize(("issuance", "tag"), [("central", "15"), ("member", "26")])
+def test_b2c_order_in_both_issuance_modes(
+    client: AcpClient, server: UnionPayServer, issuance: str, tag: str
+) -> None:
+    reserved = {"member": "{qrIssuance=member}", "central": ""}[issuance]
+    extra = {"reserved": reserved} if reserved else {}
+    answer = client.request(
+        BACK_TRANS, txnType="01", txnSubType="07", orderId=f"B2C{issuance}01",
+        txnTime="20260115103000", txnAmt="800", **extra,
+    )  # fmt: skip
+    assert answer["respCode"] == "00" and client.verified(answer)
+    payload = emvco.parse(answer["qrCode"])
+    assert payload.amount_fen == 800 and tag in payload.merchant_accounts()
+    assert _query(client, f"B2C{issuance}01")["origRespCode"] == "05"
+    scan = urllib.request.Request(
+        server.base_url + "/possim/unionpay/scan",
+        data=json.dumps({"qr_code": answer["qrCode"]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(scan, timeout=30).close()
+    assert _query(client, f"B2C{issuance}01")["origRespCode"] == "00"
+
+
+def test_refund_void_and_their_limits(client: AcpClient) -> None:
+    paid = _consume(client, "ORDER0003", amount="1000")
+    refund = client.request(
+        BACK_TRANS, txnType="04", txnSubType="00", orderId="REFUND0001",
+        txnTime="20260115103001", txnAmt="400", origQryId=paid["queryId"],
+    )  # fmt: skip
+    assert refund["respCode"] == "00" and refund["origQryId"] == paid["queryId"]
+    too_much = client.request(
+        BACK_TRANS, txnType="04", txnSubType="00", orderId="REFUND0002",
+        txnTime="20260115103002", txnAmt="601", origQryId=paid["queryId"],
+    )  # fmt: skip
+    assert too_much["respCode"] == "36"
+    void = client.request(
+        BACK_TRANS, txnType="31", txnSubType="00", orderId="VOID00001",
+        txnTime="20260115103003", txnAmt="1000", origQryId=paid["queryId"],
+    )  # fmt: skip
+    assert void["respCode"] == "36"  # a void is for the whole, untouched amount
+    other = _consume(client, "ORDER0004", amount="500")
+    voided = client.request(
+        BACK_TRANS, txnType="31", txnSubType="00", orderId="VOID00002",
+        txnTime="20260115103004", txnAmt="500", origQryId=other["queryId"],
+    )  # fmt: skip
+    assert voided["respCode"] == "00"
+
+
+def test_bad_signature_and_replay_are_refused(
+    client: AcpClient, server: UnionPayServer, key_dir: Path
+) -> None:
+    impostor = AcpClient(server, key_dir, "alipay-impostor")
+    refused = _consume(impostor, "ORDER0005")
+    assert refused["respCode"] == "11" and client.verified(refused)
+    assert len(server.channel.book) == 0
+    assert _consume(client, "ORDER0005")["respCode"] == "00"
+    assert _consume(client, "ORDER0005")["respCode"] == "12"  # 重复交易: paid once
+    assert len(server.channel.book) == 1
+
+
+def test_faults_system_error_forged_notify_and_bad_answer_signature(
+    client: AcpClient, server: UnionPayServer, clock: VirtualClock
+) -> None:
+    server.channel.faults.arm(UnionPayFault("system_error"))
+    unknown = _consume(client, "ORDER0006")
+    assert unknown["respCode"] == "03"  # 交易通讯超时，请发起查询交易
+    assert _query(client, "ORDER0006")["origRespCode"] == "00"
+    server.channel.faults.arm(UnionPayFault("bad_signature", method="unionpay.query"))
+    assert not client.verified(_query(client, "ORDER0006"))
+    server.channel.faults.arm(UnionPayFault("notify_forged"))
+    with Merchant(clock, reply="ok") as merchant:
+        _consume(client, "ORDER0007", backUrl=merchant.url)
+        assert clock.wait_until(lambda: merchant.count() >= 2, 60)
+        verdicts = sorted((n["txnAmt"], client.verified(n)) for n in merchant.received)
+    assert verdicts == [("1234", True), ("123400", False)]
+
+
+def test_answers_parse_like_the_sdk_with_braces() -> None:
+    assert acp.parse_answer("a=1&b={x=1&y=2}&c=") == {"a": "1", "b": "{x=1&y=2}", "c": ""}
+
+
+_VALID = {
+    "txnType": st.sampled_from(["01", "00", "04", "31", "99"]),
+    "txnSubType": st.sampled_from(["06", "07", "00"]),
+    "orderId": st.sampled_from(["FUZZ0001", "FUZZ0002", "x"]),
+    "txnTime": st.sampled_from(["20260115103000", "2026"]),
+    "txnAmt": st.sampled_from(["100", "200000", "0", "-1"]),
+    "qrNo": st.sampled_from([QR_NO, "123"]),
+    "origQryId": st.text(max_size=22),
+    "currencyCode": st.sampled_from(["156", "840"]),
+    "reserved": st.sampled_from(["{qrIssuance=member}", "{"]),
+    "reqReserved": st.text(max_size=20),
+    "version": st.sampled_from(["5.1.0", "5.0.0"]),
+    "signMethod": st.sampled_from(["01", "11"]),
+}
+_fields = st.fixed_dictionaries(
+    {}, optional={k: st.one_of(v, st.text(max_size=30)) for k, v in _VALID.items()}
+)
+_plausible = st.fixed_dictionaries(
+    {
+        "txnType": st.just("01"),
+        "txnSubType": st.sampled_from(["06", "07"]),
+        "orderId": st.from_regex(r"FUZZ[0-9]{4}", fullmatch=True),
+        "txnTime": st.just("20260115103000"),
+        "txnAmt": st.sampled_from(["100", "200000"]),
+        "qrNo": st.just(QR_NO),
+    }
+)
+_SEEN: set[str] = set()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    fields=st.one_of(_fields, _plausible),
+    signed=st.booleans(),
+    path=st.sampled_from([BACK_TRANS, QUERY_TRANS]),
+)
+def test_fuzz_every_request_is_answered_and_refusals_change_nothing(
+    key_dir: Path, fields: dict[str, str], signed: bool, path: str
+) -> None:
+    channel = _FUZZ.get("channel")
+    if channel is None:
+        channel = _FUZZ["channel"] = UnionPayChannel.with_test_keys(VirtualClock(), key_dir=key_dir)
+    params = {"version": "5.1.0", "encoding": "UTF-8", "signMethod": "01", "merId": TEST_MER_ID,
+              "certId": channel.certificates.merchant_cert_id, **fields}  # fmt: skip
+    key = test_key("unionpay-test-merchant", key_dir).private_key
+    params["signature"] = acp.sign(key, params) if signed else "bm9wZQ=="
+    before = channel.book.snapshot()
+    text, _ = channel.handle(path, params)
+    answer = acp.parse_answer(text)
+    assert answer["respCode"] and answer["signature"]
+    if answer["respCode"] not in ("00", "05"):
+        assert channel.book.snapshot() == before
+    _SEEN.add(answer["respCode"])
+
+
+def test_the_fuzzing_reached_success_and_refusals() -> None:
+    """Runs after the fuzz test (file order): it got past the signature to transactions."""
+    assert {"00", "11", "13"} <= _SEEN, _SEEN
+
+
+_FUZZ: dict[str, UnionPayChannel] = {}
