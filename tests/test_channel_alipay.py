@@ -371,3 +371,33 @@ def test_signing_matches_the_sdks_own_string_to_sign(sdk: Any) -> None:
     params = {"b": "2", "a": "1", "sign": "x", "sign_type": "RSA2", "empty": ""}
     assert signing.sign_content(params) == "a=1&b=2&sign_type=RSA2"
     assert signing.sign_content(params, drop_sign_type=True) == "a=1&b=2"
+
+
+# -- possim channels serve ---------------------------------------------------------
+
+
+def test_channels_serve_alipay_for_an_sdk_then_ctrl_c(tmp_path: Path) -> None:
+    """The command a developer starts: its printed gateway, app id and key files are all
+    an SDK needs; Ctrl-C (SIGINT, even as a background job) stops it with status 0."""
+    from tests.process_helpers import possim, start_like_a_background_job
+
+    keys = tmp_path / "keys"
+    command = start_like_a_background_job(
+        possim("channels", "serve", "alipay", "--port", "0", "--key-dir", str(keys))
+    )
+    try:
+        gateway = command.wait_for(r"gateway (http://127\.0\.0\.1:\d+/gateway\.do)").group(1)
+        app_id = command.wait_for(r"test app_id (\d+); its private key (\S+)")
+        public = command.wait_for(r"the simulator's public key (\S+)").group(1)
+        sdk = alipay_sdk.AliPay(
+            appid=app_id.group(1),
+            app_notify_url=None,
+            app_private_key_string=Path(app_id.group(2)).read_text(),
+            alipay_public_key_string=Path(public).read_text(),
+        )
+        sdk._gateway = gateway
+        assert _pay(sdk, "CLI1")["code"] == "10000"
+        command.interrupt()
+    finally:
+        command.stop()
+    assert command.process.returncode == 0, command.output

@@ -9,7 +9,7 @@ command shares (docs: ``possim docs cli``).
 
 One module here per command family -- ``run``, ``check``, ``demo``,
 ``project`` (init, scenarios, schema, docs), ``gateway`` (+ ``backoffice``:
-statement, reconcile, revenue), ``fleet``, ``card``, ``doctor``, ``printer``,
+statement, reconcile, revenue), ``fleet``, ``card``, ``channels``, ``doctor``, ``printer``,
 ``render``, ``tui``, ``trace``, ``bench`` -- each with its ``register`` and
 thin handlers: arguments in, the engine's package called, lines and an exit
 status out. What a command does lives in that package, not here.
@@ -77,6 +77,11 @@ COMMANDS = (
         "simulator.cli.fleet:register",
     ),
     Command("card", "virtual cards outside a simulation", "simulator.cli.card:register"),
+    Command(
+        "channels",
+        "serve a payment channel's own API (Alipay, UnionPay QR) on loopback",
+        "simulator.cli.channels:register",
+    ),
     Command(
         "doctor",
         "check the PC/SC stack: pyscard, pcscd, readers and their cards",
