@@ -122,8 +122,11 @@ _KEY_DIR: list[Path] = []
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
+    plausible=st.booleans(),
+    method=st.sampled_from(sorted(METHODS)),
+    good_biz=_plausible_biz,
     common=_common(),
-    biz=st.one_of(_biz, _plausible_biz),
+    biz=_biz,
     signed=st.sampled_from([True, True, True, False]),
     raw_biz=st.one_of(
         st.none(), st.none(), st.none(), _texts, st.just("[1]"), st.just('{"a":' * 50)
@@ -132,11 +135,16 @@ _KEY_DIR: list[Path] = []
 def test_any_request_is_answered_and_a_refusal_changes_nothing(
     channel: AlipayChannel,
     key_dir: Path,
+    plausible: bool,
+    method: str,
+    good_biz: dict[str, Any],
     common: dict[str, str],
     biz: dict[str, Any],
     signed: bool,
     raw_biz: str | None,
 ) -> None:
+    if plausible:  # half the requests are well-formed, to reach every trade method
+        common, biz, signed, raw_biz = dict(_VALID_COMMON, method=method), good_biz, True, None
     _KEY_DIR[:] = [key_dir]
     params = _request(common, biz, signed, raw_biz)
     before = channel.book.snapshot()
@@ -191,3 +199,27 @@ def test_a_body_over_the_limit_is_refused_with_413(server: AlipayServer) -> None
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 413
+
+
+def test_a_request_with_too_many_parameters_is_a_public_error(server: AlipayServer) -> None:
+    body = "&".join(f"p{i}=1" for i in range(65)).encode()
+    request = urllib.request.Request(server.gateway_url + "?method=alipay.trade.query", data=body)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        node = json.load(answer)["alipay_trade_query_response"]
+    assert (node["code"], node["sub_code"]) == ("40001", "isv.missing-app-id")
+
+
+def test_the_book_forgets_the_oldest_trade_beyond_its_bound() -> None:
+    from datetime import datetime, timezone
+
+    from simulator.channels.alipay.trades import Trade, TradeBook, TradeStatus
+
+    book = TradeBook(max_trades=3)
+    for n in range(5):
+        book.add(
+            Trade("app", f"T{n}", f"N{n}", 100, "s", TradeStatus.TRADE_SUCCESS,
+                  datetime(2026, 1, 15, tzinfo=timezone.utc), "bar_code")
+        )  # fmt: skip
+    assert len(book) == 3 and book.evicted == 2
+    assert book.find("app", "T0", None) is None and book.find("app", None, "N1") is None
+    assert book.find("app", "T4", None) is not None
