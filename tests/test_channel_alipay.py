@@ -128,15 +128,27 @@ def test_a_request_signed_with_the_wrong_key_is_refused(
     server: AlipayServer, key_dir: Path
 ) -> None:
     """公共错误码 (opendocs.alipay.com/common/02km9f): 40002 Invalid Arguments,
-    isv.invalid-signature "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配" -- a
-    public error, so the answer carries no sign (the SDK raises on that)."""
+    isv.invalid-signature "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配" -- the
+    answer signed (the SDK verifies it and hands it over), nothing recorded."""
     impostor = sdk_for(server, key_dir, app_key="alipay-impostor")
-    with pytest.raises(AliPayException) as refused:
-        _pay(impostor, "S1")
-    text = str(refused.value)
-    assert "code:40002" in text and '"sub_code":"isv.invalid-signature"' in text
-    assert "验签出错" in text
+    refused = _pay(impostor, "S1")
+    assert (refused["code"], refused["msg"], refused["sub_code"]) == (
+        "40002",
+        "Invalid Arguments",
+        "isv.invalid-signature",
+    )
+    assert refused["sub_msg"].startswith("验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配")
+    assert "&amp;method=alipay.trade.pay&amp;" in refused["sub_msg"]
     assert len(server.channel.book) == 0  # nothing recorded
+
+
+def test_an_unknown_app_id_gets_an_unsigned_answer(server: AlipayServer, key_dir: Path) -> None:
+    """No app, no key pair to sign with: the answer has no sign; the SDK raises."""
+    sdk = sdk_for(server, key_dir)
+    sdk._appid = "2021009999999999"
+    with pytest.raises(AliPayException) as refused:
+        _pay(sdk, "S2")
+    assert "code:40002" in str(refused.value) and "isv.invalid-app-id" in str(refused.value)
 
 
 def test_a_replayed_pay_is_not_paid_twice(sdk: Any, server: AlipayServer) -> None:

@@ -6,9 +6,10 @@ Checked in this order, each refusal a public error code
 under ``error_response``, there being no method to name the answer after),
 ``app_id``, ``format``, ``charset``, ``sign_type``, ``sign``, ``timestamp``,
 ``version``, then the RSA2/RSA signature over the sorted parameters (40002
-``isv.invalid-signature``). Public errors are not signed; business answers
-(10000, 10003, 40004) are: ``{"<method>_response":{...},"sign":"..."}``, the
-signature over the exact JSON text of the ``*_response`` object
+``isv.invalid-signature``). Every answer for a known ``app_id`` is signed, refusals too
+(``{"<method>_response":{...},"sign":"..."}``), the signature over the exact
+JSON text of the ``*_response`` object; without a known ``app_id`` there is no
+key pair to sign with (each app has its own), and the answer has no ``sign``
 (opendocs.alipay.com/common/02mse7, "同步响应验签").
 """
 
@@ -73,21 +74,31 @@ def _public_checks(ch: AlipayChannel, params: Mapping[str, str]) -> None:
     key = ch.apps[params["app_id"]]
     good = signing.verify(key, signed_bytes, params["sign"], params["sign_type"])
     if not signed_bytes or not good:
-        raise Refused(INVALID, "isv.invalid-signature", INVALID_SIGNATURE_MSG + content)
+        # Alipay's answer shows the string HTML-escaped ("...app_id=2021...&amp;charset=utf-8
+        # &amp;method=..."), as quoted in npm alipay-sdk's alipay.ts.
+        shown = content.replace("&", "&amp;")
+        raise Refused(INVALID, "isv.invalid-signature", INVALID_SIGNATURE_MSG + shown)
 
 
 def answer(ch: AlipayChannel, params: Mapping[str, str]) -> tuple[bytes, float]:
     """The bytes of the answer to one request, and how long to hold them back."""
     method = params.get("method", "")
+    key = response_key(method) if method in METHODS else "error_response"
+    # Each app has its own Alipay key pair: without a known app_id there is no key to
+    # sign with, and the answer goes unsigned; every other answer is signed.
+    known_app = params.get("app_id", "") in ch.apps
+    sign_type = params.get("sign_type", "")
+    sign_type = sign_type if sign_type in signing.SIGN_TYPES else "RSA2"
     if not method:
-        return _unsigned("error_response", Refused(MISSING, "isv.missing-method", "缺少方法名参数"))
+        refused = Refused(MISSING, "isv.missing-method", "缺少方法名参数")
+        return _answer(ch, key, refused.node(), known_app, sign_type), 0.0
     if method not in METHODS:
-        return _unsigned("error_response", Refused(INVALID, "isv.invalid-method", "不存在的方法名"))
-    key = response_key(method)
+        refused = Refused(INVALID, "isv.invalid-method", "不存在的方法名")
+        return _answer(ch, key, refused.node(), known_app, sign_type), 0.0
     try:
         _public_checks(ch, params)
     except Refused as refused:
-        return _unsigned(key, refused)
+        return _answer(ch, key, refused.node(), known_app, sign_type), 0.0
     app_id = params["app_id"]
     slow = ch.faults.take(method, ("slow",))
     delay = slow.seconds if slow is not None else 0.0
@@ -102,22 +113,24 @@ def answer(ch: AlipayChannel, params: Mapping[str, str]) -> tuple[bytes, float]:
         ch.current_notify_url = None
     if ch.faults.take(method, ("system_error",)) is not None:
         node = business("ACQ.SYSTEM_ERROR", "系统错误").node()
-    sign_type = params["sign_type"]
-    return _signed(ch, key, node, sign_type=sign_type, bad_signature=bad_signature), delay
+    return _answer(ch, key, node, True, sign_type, bad_signature=bad_signature), delay
 
 
-def _unsigned(key: str, refused: Refused) -> tuple[bytes, float]:
-    return json.dumps({key: refused.node()}, ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8"
-    ), 0.0
-
-
-def _signed(
-    ch: AlipayChannel, key: str, node: dict[str, Any], *, sign_type: str, bad_signature: bool
+def _answer(
+    ch: AlipayChannel,
+    key: str,
+    node: dict[str, Any],
+    signed: bool,
+    sign_type: str,
+    *,
+    bad_signature: bool = False,
 ) -> bytes:
-    """Signed with the request's sign_type, as the app's key is RSA2 or RSA."""
+    """``{"<key>":{...},"sign":"..."}``, signed with the request's sign_type; unsigned
+    (no ``sign``) when there is no app to sign for."""
     node_text = json.dumps(node, ensure_ascii=False, separators=(",", ":"))
+    key_text = json.dumps(key)
+    if not signed:
+        return f"{{{key_text}:{node_text}}}".encode()
     signer = ch.forger_key if bad_signature and ch.forger_key is not None else ch.signing_key
     sign = signing.sign(signer, node_text, sign_type)
-    key_text = json.dumps(key)
     return f'{{{key_text}:{node_text},"sign":{json.dumps(sign)}}}'.encode()
