@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import alipay as alipay_sdk  # python-alipay-sdk, a dev dependency
 import pytest
 
 from simulator.channels.alipay import signing
@@ -31,7 +32,6 @@ from simulator.channels.alipay.trades import TradeStatus
 from simulator.clock import VirtualClock
 from tests.alipay_helpers import AUTH_CODE, Merchant, alipay_server, sdk_for
 
-alipay_sdk = pytest.importorskip("alipay", reason="python-alipay-sdk (dev extra)")
 AliPayException = alipay_sdk.AliPayException
 AliPayValidationError = alipay_sdk.AliPayValidationError
 
@@ -337,10 +337,15 @@ def test_fault_descriptions_are_checked() -> None:
 # -- close, cancel, bills ----------------------------------------------------------
 
 
-def test_close_an_unpaid_precreate_and_not_a_paid_trade(sdk: Any) -> None:
-    sdk.api_alipay_trade_precreate("possim test", "C1", "1.00")
+def test_close_an_unpaid_precreate_and_not_a_paid_trade(sdk: Any, server: AlipayServer) -> None:
+    """The trade of a precreated code exists once the buyer scans it: before, close (like
+    query) answers ACQ.TRADE_NOT_EXIST; scanned and unpaid, it closes."""
+    code = sdk.api_alipay_trade_precreate("possim test", "C1", "1.00")["qr_code"]
     _pay(sdk, "C2")
+    assert sdk.api_alipay_trade_close(out_trade_no="C1")["sub_code"] == "ACQ.TRADE_NOT_EXIST"
+    server.channel.buyer_scans(code, pay=False)
     assert sdk.api_alipay_trade_close(out_trade_no="C1")["code"] == "10000"
+    assert sdk.api_alipay_trade_query(out_trade_no="C1")["trade_status"] == "TRADE_CLOSED"
     paid = sdk.api_alipay_trade_close(out_trade_no="C2")
     assert paid["sub_code"] == "ACQ.TRADE_STATUS_ERROR"
 

@@ -234,9 +234,9 @@ def close(ch: AlipayChannel, app_id: str, biz: Mapping[str, Any]) -> dict[str, A
         _out_no(biz, "out_trade_no", required=False),
         _text(biz, "trade_no", required=False, limit=64),
     )
-    if trade is None:
-        if not biz.get("out_trade_no") and not biz.get("trade_no"):
-            raise invalid_parameter("out_trade_no or trade_no is required")
+    if trade is None and not biz.get("out_trade_no") and not biz.get("trade_no"):
+        raise invalid_parameter("out_trade_no or trade_no is required")
+    if trade is None or not trade.exists:  # a precreated code nobody scanned: no trade yet
         raise business(*answers.TRADE_NOT_EXIST)
     if trade.status != TradeStatus.WAIT_BUYER_PAY:
         raise business(*answers.TRADE_STATUS_ERROR)
