@@ -11,6 +11,7 @@ docs/channel_alipay.md says how to point each at possim.
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 import json
@@ -418,3 +419,53 @@ def test_channels_serve_alipay_for_an_sdk_then_ctrl_c(tmp_path: Path) -> None:
     finally:
         command.stop()
     assert command.process.returncode == 0, command.output
+
+
+def test_a_gbk_request_is_decoded_with_its_charset(server: AlipayServer, key_dir: Path) -> None:
+    """ "请确认charset参数放在了URL查询字符串中且各参数值使用charset参数指示的字符集编码"
+    (invalid-signature troubleshooting): the gateway decodes with the request's charset and
+    verifies over the string in that charset."""
+    from urllib.parse import quote_plus
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from simulator.channels.alipay.keys import test_key
+
+    params = {
+        "app_id": "2021000000000001", "method": "alipay.trade.pay", "charset": "GBK",
+        "sign_type": "RSA2", "timestamp": "2026-01-15 10:30:00", "version": "1.0",
+        "biz_content": json.dumps(
+            {"out_trade_no": "GBK1", "scene": "bar_code", "auth_code": AUTH_CODE,
+             "subject": "咖啡", "total_amount": "5.00"}, ensure_ascii=False),
+    }  # fmt: skip
+    content = signing.sign_content(params)
+    key = test_key("alipay-test-app", key_dir).private_key
+    raw = key.sign(content.encode("gbk"), padding.PKCS1v15(), hashes.SHA256())
+    params["sign"] = base64.b64encode(raw).decode()
+    body = "&".join(f"{k}={quote_plus(v, encoding='gbk')}" for k, v in params.items())
+    request = urllib.request.Request(server.gateway_url, data=body.encode("ascii"))
+    request.add_header("Content-Type", "application/x-www-form-urlencoded;charset=GBK")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        node = json.loads(answer.read())["alipay_trade_pay_response"]
+    assert node["code"] == "10000", node
+    trade = server.channel.book.find("2021000000000001", "GBK1", None)
+    assert trade is not None and trade.subject == "咖啡"
+
+
+def test_refunds_are_notified_too(sdk: Any, clock: VirtualClock) -> None:
+    """A partial refund notifies TRADE_SUCCESS with refund_fee and out_biz_no; the refund
+    of the rest, TRADE_CLOSED (异步通知: trade_status_sync on every change of the trade)."""
+    with Merchant(clock) as merchant:
+        _pay(sdk, "NR1", "10.00", notify_url=merchant.url)
+        sdk.api_alipay_trade_refund("3.00", out_trade_no="NR1", out_request_no="a")
+        sdk.api_alipay_trade_refund("7.00", out_trade_no="NR1", out_request_no="b")
+        assert clock.wait_until(lambda: merchant.count() >= 3, 60)
+        seen = [
+            (f["trade_status"], f.get("refund_fee"), f.get("out_biz_no")) for f in merchant.received
+        ]
+    assert seen == [
+        ("TRADE_SUCCESS", None, None),
+        ("TRADE_SUCCESS", "3.00", "a"),
+        ("TRADE_CLOSED", "10.00", "b"),
+    ]

@@ -278,3 +278,33 @@ def test_the_fuzzing_reached_success_and_refusals() -> None:
 
 
 _FUZZ: dict[str, UnionPayChannel] = {}
+
+
+def test_channels_serve_unionpay_then_ctrl_c(tmp_path: Path) -> None:
+    """What the command prints is all a merchant client needs; SIGINT stops it with 0."""
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.process_helpers import possim, start_like_a_background_job
+
+    command = start_like_a_background_job(
+        possim("channels", "serve", "unionpay", "--port", "0", "--key-dir", str(tmp_path))
+    )
+    try:
+        url = command.wait_for(r"simulated UnionPay QR: (\S+)").group(1)
+        found = command.wait_for(r"test merId (\d+), certId (\d+); its private key (\S+);")
+        key = serialization.load_pem_private_key(Path(found.group(3)).read_bytes(), None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        params = {
+            "version": "5.1.0", "encoding": "UTF-8", "signMethod": "01", "txnType": "01",
+            "txnSubType": "06", "bizType": "000000", "accessType": "0", "channelType": "08",
+            "merId": found.group(1), "certId": found.group(2), "orderId": "CLI00001",
+            "txnTime": "20260115103000", "txnAmt": "100", "currencyCode": "156", "qrNo": QR_NO,
+        }  # fmt: skip
+        params["signature"] = acp.sign(key, params)
+        body = urllib.parse.urlencode(params).encode()
+        with urllib.request.urlopen(url, data=body, timeout=30) as answer:
+            assert acp.parse_answer(answer.read().decode())["respCode"] == "00"
+        command.interrupt()
+    finally:
+        command.stop()
+    assert command.process.returncode == 0, command.output
