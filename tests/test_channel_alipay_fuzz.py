@@ -224,3 +224,21 @@ def test_the_book_forgets_the_oldest_trade_beyond_its_bound() -> None:
     assert len(book) == 3 and book.evicted == 2
     assert book.find("app", "T0", None) is None and book.find("app", None, "N1") is None
     assert book.find("app", "T4", None) is not None
+
+
+def test_a_body_that_never_arrives_is_answered_408(
+    server: AlipayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from simulator.channels.alipay import server as server_module
+
+    monkeypatch.setattr(server_module, "BODY_TIMEOUT", 0.5)
+    host, port = server.address
+    with socket.create_connection((host, port), timeout=60) as client:
+        client.sendall(
+            b"POST /gateway.do HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\nmethod="
+        )
+        status_line = client.makefile("rb").readline()
+    assert status_line.startswith(b"HTTP/1.1 408"), status_line

@@ -12,8 +12,9 @@ UnionPay simulators both use it); :func:`alipay_app` is Alipay's:
 * ``POST /possim/alipay/faults`` (JSON, :class:`AlipayFault`) -- arm a fault;
 * ``GET /possim/alipay/public-key`` -- the simulator's public key (PEM).
 
-Limits (docs/reliability.md): bodies of at most ``MAX_BODY`` bytes, at most
-``MAX_FIELDS`` parameters; connections idle ``IDLE_TIMEOUT`` s are closed.
+Limits (docs/reliability.md): bodies of at most ``MAX_BODY`` bytes, arriving
+within ``BODY_TIMEOUT`` s, at most ``MAX_FIELDS`` parameters; connections idle
+``IDLE_TIMEOUT`` s are closed.
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ from simulator.channels.alipay.faults import AlipayFault, FaultError
 MAX_BODY = 64 * 1024
 MAX_FIELDS = 64
 IDLE_TIMEOUT = 60.0
+BODY_TIMEOUT = 10.0  # real seconds for a request's body to arrive
+
+
+async def read_body(request: web.Request) -> bytes | None:
+    """The body, or None when it does not arrive within BODY_TIMEOUT (a slow client)."""
+    if not request.can_read_body:
+        return b""
+    try:
+        return await asyncio.wait_for(request.read(), BODY_TIMEOUT)
+    except asyncio.TimeoutError:
+        return None
+
+
 GATEWAY_PATH = "/gateway.do"
 
 
@@ -177,7 +191,9 @@ def alipay_app(channel: AlipayChannel) -> web.Application:
 
     async def gateway(request: web.Request) -> web.Response:
         query = request.rel_url.raw_query_string.encode("latin-1", "replace")
-        body = await request.read() if request.can_read_body else b""
+        body = await read_body(request)
+        if body is None:
+            raise web.HTTPRequestTimeout(text="the request body did not arrive within 10 s\n")
         try:
             params = parse_params(query, body)
         except ValueError:  # too many fields

@@ -17,7 +17,12 @@ from typing import Any
 from aiohttp import web
 
 from simulator.channels.alipay.faults import FaultError
-from simulator.channels.alipay.server import MAX_BODY, ChannelHttpServer, parse_params
+from simulator.channels.alipay.server import (
+    MAX_BODY,
+    ChannelHttpServer,
+    parse_params,
+    read_body,
+)
 from simulator.channels.unionpay.channel import Refusal, UnionPayChannel, UnionPayFault
 
 BACK_TRANS = "/gateway/api/backTransReq.do"
@@ -35,7 +40,9 @@ def unionpay_app(channel: UnionPayChannel) -> web.Application:
             return text
 
     async def transaction(request: web.Request) -> web.Response:
-        body = await request.read() if request.can_read_body else b""
+        body = await read_body(request)
+        if body is None:
+            raise web.HTTPRequestTimeout(text="the request body did not arrive within 10 s\n")
         try:
             params = parse_params(b"", body)
         except ValueError:
