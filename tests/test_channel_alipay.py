@@ -469,3 +469,31 @@ def test_refunds_are_notified_too(sdk: Any, clock: VirtualClock) -> None:
         ("TRADE_SUCCESS", "3.00", "a"),
         ("TRADE_CLOSED", "10.00", "b"),
     ]
+
+
+def test_calls_and_notifications_reach_the_event_stream_without_secrets(
+    clock: VirtualClock, key_dir: Path
+) -> None:
+    from simulator.channels.alipay.channel import AlipayChannel
+    from simulator.channels.alipay.events import ChannelCall, ChannelNotify
+    from simulator.events import EventBus
+
+    bus = EventBus(clock)
+    running = AlipayServer(AlipayChannel.with_test_keys(clock, key_dir=key_dir, bus=bus))
+    running.start()
+    try:
+        sdk = sdk_for(running, key_dir)
+        with Merchant(clock) as merchant:
+            _pay(sdk, "EV1", notify_url=merchant.url)
+            _pay(sdk, "EV1")
+            assert clock.wait_until(lambda: len(bus.of(ChannelNotify)) >= 1, 60)
+    finally:
+        running.stop()
+    calls = [e.payload.summary() for e in bus.of(ChannelCall)]
+    assert calls == [
+        "alipay.trade.pay EV1: 10000",
+        "alipay.trade.pay EV1: 40004 ACQ.TRADE_HAS_SUCCESS",
+    ]
+    assert [e.payload.outcome for e in bus.of(ChannelNotify)] == ["success"]
+    text = json.dumps([[e.payload.summary(), e.payload.detail()] for e in bus.of(ChannelCall)])
+    assert AUTH_CODE not in text and "sign" not in text

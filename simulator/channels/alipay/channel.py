@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -27,9 +28,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from drivers.clock import Clock
 from simulator.channels.alipay import signing
 from simulator.channels.alipay.errors import ChannelError
+from simulator.channels.alipay.events import ChannelCall, ChannelNotify
 from simulator.channels.alipay.faults import Faults
 from simulator.channels.alipay.keys import test_key
-from simulator.channels.alipay.notify import RETRY_SECONDS, Delivery, Notifier
+from simulator.channels.alipay.notify import RETRY_SECONDS, Attempt, Delivery, Notifier
 from simulator.channels.alipay.trades import (
     DEFAULT_MAX_TRADES,
     Refund,
@@ -39,6 +41,7 @@ from simulator.channels.alipay.trades import (
     buyer_of,
 )
 from simulator.clock import CHINA_STANDARD_TIME
+from simulator.events import EventBus
 from simulator.wire.money import format_yuan
 
 TEST_APP_ID = "2021000000000001"  # the test app possim knows out of the box
@@ -85,8 +88,10 @@ class AlipayChannel:
         *,
         config: AlipayConfig | None = None,
         forger_key: rsa.RSAPrivateKey | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.clock = clock
+        self.bus = bus
         self.config = config or AlipayConfig()
         self.signing_key = signing_key
         self.forger_key = forger_key
@@ -111,11 +116,17 @@ class AlipayChannel:
             retry_seconds=self.config.notify_retry_seconds,
             restamp=self._restamp,
             on_tick=self.catch_up,
+            on_attempt=self._tell_attempt,
         )
 
     @classmethod
     def with_test_keys(
-        cls, clock: Clock, *, key_dir: Path | None = None, config: AlipayConfig | None = None
+        cls,
+        clock: Clock,
+        *,
+        key_dir: Path | None = None,
+        config: AlipayConfig | None = None,
+        bus: EventBus | None = None,
     ) -> AlipayChannel:
         """The channel signing with possim's test key, knowing the test app (TEST_APP_ID)."""
         app = test_key(TEST_APP_KEY, key_dir)
@@ -125,6 +136,7 @@ class AlipayChannel:
             {TEST_APP_ID: app.public_key},
             config=config,
             forger_key=test_key(FORGER_KEY, key_dir).private_key,
+            bus=bus,
         )
 
     # -- the gateway ----------------------------------------------------------
@@ -135,7 +147,31 @@ class AlipayChannel:
 
         with self.lock:
             self.catch_up()
-            return answer(self, params)
+            body, delay = answer(self, params)
+        if self.bus is not None:
+            self._tell_call(params, body)
+        return body, delay
+
+    def _tell_call(self, params: Mapping[str, str], body: bytes) -> None:
+        assert self.bus is not None
+        try:
+            node = next(v for k, v in json.loads(body).items() if k != "sign")
+            biz = json.loads(params.get("biz_content", "") or "{}")
+            order = str(biz.get("out_trade_no") or biz.get("trade_no") or "")
+        except (ValueError, StopIteration, AttributeError):
+            node, order = {}, ""
+        self.bus.publish(
+            ChannelCall(params.get("method", ""), order[:64], node.get("code", ""),
+                        node.get("sub_code")),
+            source="alipay",
+        )  # fmt: skip
+
+    def _tell_attempt(self, attempt: Attempt) -> None:
+        if self.bus is not None:
+            self.bus.publish(
+                ChannelNotify(attempt.out_trade_no, attempt.attempt, attempt.outcome),
+                source="alipay",
+            )
 
     # -- time and numbers -----------------------------------------------------
 

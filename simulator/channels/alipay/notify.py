@@ -85,12 +85,14 @@ class Notifier:
         send: Callable[[str, Mapping[str, str]], str] = post_form,
         restamp: Callable[[dict[str, str]], dict[str, str]] | None = None,
         on_tick: Callable[[], float | None] | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
     ) -> None:
         self.clock = clock
         self.retry_seconds = retry_seconds
         self._send = send
         self._restamp = restamp  # re-signs a retry with a fresh notify_time
         self._on_tick = on_tick  # the channel's own due work (buyers confirming); next due
+        self._on_attempt = on_attempt
         self._lock = threading.Lock()
         self._pending: list[Delivery] = []
         self.log: deque[Attempt] = deque(maxlen=MAX_LOG)
@@ -181,16 +183,17 @@ class Notifier:
             answers.extend(self._send(delivery.url, params) for _ in range(delivery.copies))
             delivery.copies = 1
         for outcome in answers:
-            self.log.append(
-                Attempt(
-                    delivery.url,
-                    params.get("out_trade_no", ""),
-                    params.get("trade_status", ""),
-                    delivery.attempt,
-                    params.get("notify_time", ""),
-                    outcome,
-                )
+            attempt = Attempt(
+                delivery.url,
+                params.get("out_trade_no", params.get("orderId", "")),
+                params.get("trade_status", params.get("respCode", "")),
+                delivery.attempt,
+                params.get("notify_time", ""),
+                outcome,
             )
+            self.log.append(attempt)
+            if self._on_attempt is not None:
+                self._on_attempt(attempt)
         if "success" in answers or delivery.final:
             return
         if delivery.attempt > len(self.retry_seconds):

@@ -34,12 +34,14 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from drivers.clock import Clock
+from simulator.channels.alipay.events import ChannelCall, ChannelNotify
 from simulator.channels.alipay.faults import AlipayFault, Faults
 from simulator.channels.alipay.keys import test_key
-from simulator.channels.alipay.notify import Delivery, Notifier
+from simulator.channels.alipay.notify import Attempt, Delivery, Notifier
 from simulator.channels.unionpay import acp
 from simulator.channels.unionpay.orders import Order, OrderBook
 from simulator.clock import CHINA_STANDARD_TIME
+from simulator.events import EventBus
 from simulator.wire import emvco
 
 TEST_MER_ID = "898000000000001"  # possim's test merchant (15 characters)
@@ -107,8 +109,10 @@ class UnionPayChannel:
         merchants: Mapping[str, Mapping[str, rsa.RSAPublicKey]],
         *,
         forger_key: rsa.RSAPrivateKey | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.clock = clock
+        self.bus = bus
         self.signing_key = signing_key
         self.certificates = certificates
         self.merchants = {m: dict(certs) for m, certs in merchants.items()}
@@ -118,11 +122,17 @@ class UnionPayChannel:
         self.faults = Faults()
         self._seq = 0
         self.notifier = Notifier(
-            clock, retry_seconds=RETRY_SECONDS, send=post_back_url, on_tick=self.catch_up
+            clock,
+            retry_seconds=RETRY_SECONDS,
+            send=post_back_url,
+            on_tick=self.catch_up,
+            on_attempt=self._tell_attempt,
         )
 
     @classmethod
-    def with_test_keys(cls, clock: Clock, *, key_dir: Path | None = None) -> UnionPayChannel:
+    def with_test_keys(
+        cls, clock: Clock, *, key_dir: Path | None = None, bus: EventBus | None = None
+    ) -> UnionPayChannel:
         signer = test_key("unionpay-simulator", key_dir).private_key
         merchant = test_key("unionpay-test-merchant", key_dir).private_key
         root = test_key("unionpay-test-root", key_dir).private_key
@@ -133,6 +143,7 @@ class UnionPayChannel:
             certs,
             {TEST_MER_ID: {certs.merchant_cert_id: merchant.public_key()}},
             forger_key=test_key("alipay-forger", key_dir).private_key,
+            bus=bus,
         )
 
     # -- requests -------------------------------------------------------------
@@ -161,7 +172,20 @@ class UnionPayChannel:
             answer["version"] = acp.VERSION
             answer["signMethod"] = acp.SIGN_METHOD
             signed = self._signed(answer, self.forger_key if bad else None)
-            return acp.encode_answer(signed), slow.seconds if slow is not None else 0.0
+        if self.bus is not None:
+            order = params.get("orderId", "")
+            self.bus.publish(
+                ChannelCall(method, order[:40] if _echoable(order) else "", answer["respCode"]),
+                source="unionpay",
+            )
+        return acp.encode_answer(signed), slow.seconds if slow is not None else 0.0
+
+    def _tell_attempt(self, attempt: Attempt) -> None:
+        if self.bus is not None:
+            self.bus.publish(
+                ChannelNotify(attempt.out_trade_no, attempt.attempt, attempt.outcome),
+                source="unionpay",
+            )
 
     def _check(self, params: Mapping[str, str]) -> None:
         for name in ("version", "encoding", "signMethod", "txnType", "txnSubType", "merId"):
