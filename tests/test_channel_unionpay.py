@@ -5,6 +5,7 @@ sorted fields, SHA-256 hex, SHA256withRSA; ``signPubKeyCert`` checked against th
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -308,3 +309,36 @@ def test_channels_serve_unionpay_then_ctrl_c(tmp_path: Path) -> None:
     finally:
         command.stop()
     assert command.process.returncode == 0, command.output
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=st.binary(max_size=2048), path=st.sampled_from([BACK_TRANS, QUERY_TRANS]))
+def test_raw_http_bytes_never_get_a_5xx(key_dir: Path, body: bytes, path: str) -> None:
+    server = _FUZZ_SERVER.get("server")
+    if server is None:
+        server = UnionPayServer(UnionPayChannel.with_test_keys(VirtualClock(), key_dir=key_dir))
+        server.start()
+        _FUZZ_SERVER["server"] = server
+    before = server.channel.book.snapshot()
+    request = urllib.request.Request(server.base_url + path, data=body)
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, text = answer.status, answer.read()
+    except urllib.error.HTTPError as refused:
+        status, text = refused.code, refused.read()
+    assert status < 500, text
+    if status == 200:
+        assert acp.parse_answer(text.decode("utf-8"))["respCode"] not in ("00", "05")
+    assert server.channel.book.snapshot() == before
+
+
+_FUZZ_SERVER: dict[str, UnionPayServer] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_fuzz_server() -> Iterator[None]:
+    yield
+    server = _FUZZ_SERVER.pop("server", None)
+    if server is not None:
+        server.stop()
