@@ -497,3 +497,21 @@ def test_calls_and_notifications_reach_the_event_stream_without_secrets(
     assert [e.payload.outcome for e in bus.of(ChannelNotify)] == ["success"]
     text = json.dumps([[e.payload.summary(), e.payload.detail()] for e in bus.of(ChannelCall)])
     assert AUTH_CODE not in text and "sign" not in text
+
+
+def test_an_unpaid_trade_closes_when_its_timeout_express_runs_out(
+    sdk: Any, server: AlipayServer, clock: VirtualClock
+) -> None:
+    """timeout_express: "该笔订单允许的最晚付款时间，逾期将关闭交易" -- and trade_status
+    TRADE_CLOSED "未付款交易超时关闭" is notified."""
+    server.channel.faults.arm(AlipayFault("user_paying", then="never"))
+    with Merchant(clock) as merchant, clock.actor():
+        assert _pay(sdk, "TO1", timeout_express="5m", notify_url=merchant.url)["code"] == "10003"
+        clock.advance(299)
+        assert sdk.api_alipay_trade_query(out_trade_no="TO1")["trade_status"] == "WAIT_BUYER_PAY"
+        clock.advance(1)
+        assert sdk.api_alipay_trade_query(out_trade_no="TO1")["trade_status"] == "TRADE_CLOSED"
+        assert clock.wait_until(lambda: merchant.count() >= 1, 60)
+        assert merchant.received[0]["trade_status"] == "TRADE_CLOSED"
+    bad = _pay(sdk, "TO2", timeout_express="1.5h")
+    assert bad["sub_code"] == "ACQ.INVALID_PARAMETER"

@@ -193,12 +193,15 @@ class AlipayChannel:
             now = self.clock.monotonic()
             upcoming: float | None = None
             for trade in self.book.trades():
-                if trade.pay_due is None or trade.status != TradeStatus.WAIT_BUYER_PAY:
+                if trade.status != TradeStatus.WAIT_BUYER_PAY:
                     continue
-                if trade.pay_due <= now:
+                if trade.pay_due is not None and trade.pay_due <= now:
                     self.mark_paid(trade)
-                else:
-                    upcoming = trade.pay_due if upcoming is None else min(upcoming, trade.pay_due)
+                elif trade.close_due is not None and trade.close_due <= now:
+                    self.mark_closed(trade, timed_out=True)
+                for due in (trade.pay_due, trade.close_due):
+                    if due is not None and trade.status == TradeStatus.WAIT_BUYER_PAY:
+                        upcoming = due if upcoming is None else min(upcoming, due)
             return upcoming
 
     def mark_paid(self, trade: Trade) -> None:
@@ -207,12 +210,14 @@ class AlipayChannel:
         trade.pay_due = None
         self._notify(trade)
 
-    def mark_closed(self, trade: Trade) -> None:
+    def mark_closed(self, trade: Trade, *, timed_out: bool = False) -> None:
+        """Closed; notified when it had been paid (refunded) or ran out of time unpaid
+        (trade_status TRADE_CLOSED: "未付款交易超时关闭，或支付完成后全额退款")."""
         was_paid = trade.paid_at is not None
         trade.status = TradeStatus.TRADE_CLOSED
         trade.closed_at = self.clock.now()
-        trade.pay_due = None
-        if was_paid:
+        trade.pay_due = trade.close_due = None
+        if was_paid or (timed_out and trade.exists):
             self._notify(trade)
 
     def refunded(self, trade: Trade, refund: Refund) -> None:

@@ -12,11 +12,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from simulator.channels.alipay import answers
 from simulator.channels.alipay.answers import Refused, business, invalid_parameter, ok, waiting
 from simulator.channels.alipay.trades import Refund, Trade, TradeStatus, buyer_of
+from simulator.clock import CHINA_STANDARD_TIME
 from simulator.wire.money import format_yuan
 
 if TYPE_CHECKING:
@@ -29,6 +31,9 @@ AMOUNT = re.compile(r"(0|[1-9]\d{0,8})(\.\d{1,2})?")
 MAX_FEN = 100_000_000_00  # 100000000.00 yuan, the documented total_amount range
 MAX_REFUNDS_PER_TRADE = 50
 SCENES = ("bar_code", "wave_code")
+# timeout_express: "取值范围：1m～15d。m-分钟，h-小时，d-天，1c-当天 ... 该参数数值不接受小数点".
+TIMEOUT_EXPRESS = re.compile(r"([1-9]\d{0,4})([mhd])|1c")
+DEFAULT_TIMEOUT_SECONDS = 15 * 86_400.0  # possim's default: the longest Alipay allows
 
 Method = Callable[["AlipayChannel", str, Mapping[str, Any]], dict[str, Any]]
 
@@ -78,6 +83,24 @@ def _which(ch: AlipayChannel, app_id: str, biz: Mapping[str, Any]) -> Trade:
     return trade
 
 
+def _timeout_seconds(ch: AlipayChannel, biz: Mapping[str, Any], name: str) -> float:
+    """How long an unpaid trade stays open (``1c``: until midnight, China time)."""
+    text = _text(biz, name, required=False, limit=8)
+    if not text:
+        return DEFAULT_TIMEOUT_SECONDS
+    found = TIMEOUT_EXPRESS.fullmatch(text)
+    if found is None:
+        raise invalid_parameter(f"{name} must be like 5m, 2h, 15d or 1c")
+    if text == "1c":
+        now = ch.clock.now().astimezone(CHINA_STANDARD_TIME)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        return (midnight - now).total_seconds()
+    seconds = int(found.group(1)) * {"m": 60, "h": 3600, "d": 86_400}[found.group(2)]
+    if seconds > DEFAULT_TIMEOUT_SECONDS:
+        raise invalid_parameter(f"{name} must be at most 15d")
+    return float(seconds)
+
+
 def paid_fields(ch: AlipayChannel, trade: Trade) -> dict[str, Any]:
     amount = format_yuan(trade.total_fen)
     fields: dict[str, Any] = {
@@ -106,6 +129,7 @@ def pay(ch: AlipayChannel, app_id: str, biz: Mapping[str, Any]) -> dict[str, Any
     auth_code = _text(biz, "auth_code", limit=32)
     subject = _text(biz, "subject")
     total = _amount(biz, "total_amount")
+    open_for = _timeout_seconds(ch, biz, "timeout_express")
     existing = ch.book.find(app_id, out_trade_no, None)
     if existing is not None:
         return _pay_again(ch, existing, total)
@@ -145,6 +169,7 @@ def pay(ch: AlipayChannel, app_id: str, biz: Mapping[str, Any]) -> dict[str, Any
         return ok(**paid_fields(ch, trade), gmt_payment=ch.time_text(trade.paid_at))
     if confirm_after is not None:
         trade.pay_due = ch.clock.monotonic() + confirm_after
+    trade.close_due = ch.clock.monotonic() + open_for
     return waiting(**paid_fields(ch, trade))
 
 
@@ -163,6 +188,7 @@ def precreate(ch: AlipayChannel, app_id: str, biz: Mapping[str, Any]) -> dict[st
     out_trade_no = _out_no(biz, "out_trade_no")
     total = _amount(biz, "total_amount")
     subject = _text(biz, "subject")
+    open_for = _timeout_seconds(ch, biz, "timeout_express")
     existing = ch.book.find(app_id, out_trade_no, None)
     if existing is not None:
         if existing.scene != "precreate" or existing.total_fen != total:
@@ -183,6 +209,7 @@ def precreate(ch: AlipayChannel, app_id: str, biz: Mapping[str, Any]) -> dict[st
         notify_url=ch.current_notify_url,
         qr_code=f"https://qr.alipay.com/bax0{hashlib.sha256(trade_no.encode()).hexdigest()[:20]}",
         scanned=False,
+        close_due=ch.clock.monotonic() + open_for,
     )
     ch.book.add(trade)
     return ok(out_trade_no=out_trade_no, qr_code=trade.qr_code)

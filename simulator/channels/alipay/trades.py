@@ -56,6 +56,7 @@ class Trade:
     paid_at: datetime | None = None
     closed_at: datetime | None = None
     pay_due: float | None = None  # clock.monotonic() at which a waiting buyer confirms
+    close_due: float | None = None  # clock.monotonic() at which an unpaid trade closes
     refunds: dict[str, Refund] = attrs.Factory(dict)
 
     @property
