@@ -242,3 +242,10 @@ def test_a_body_that_never_arrives_is_answered_408(
         )
         status_line = client.makefile("rb").readline()
     assert status_line.startswith(b"HTTP/1.1 408"), status_line
+
+
+def test_the_server_listens_on_loopback_only(channel: AlipayChannel) -> None:
+    from simulator.channels.alipay.errors import ChannelError
+
+    with pytest.raises(ChannelError, match="loopback only"):
+        AlipayServer(channel, host="0.0.0.0")

@@ -144,9 +144,7 @@ class ChannelHttpServer:
         try:
             site = web.TCPSite(runner, self._host, self._port)
             await site.start()
-            server = site._server
-            assert isinstance(server, asyncio.base_events.Server)
-            bound = server.sockets[0].getsockname()
+            bound = runner.addresses[0]
             self.address = (str(bound[0]), int(bound[1]))
             self._ready.set()
             await self._stopping.wait()
