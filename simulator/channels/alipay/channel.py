@@ -14,11 +14,10 @@ import hmac
 import ipaddress
 import json
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import attrs
@@ -51,6 +50,7 @@ TEST_APP_KEY = "alipay-test-app"
 FORGER_KEY = "alipay-forger"  # signs forged notifications: not the simulator's key
 BILL_URL_SECONDS = 30.0  # "bill_download_url 有效时间为30秒"
 MAX_CANCELLED_UNKNOWN = 10_000
+MAX_PROBLEMS = 100
 
 
 @attrs.frozen
@@ -101,7 +101,7 @@ class AlipayChannel:
         self.faults = Faults()
         self.base_url = "http://127.0.0.1"  # the server sets its own
         self.current_notify_url: str | None = None  # of the request being handled
-        self.problems: list[str] = []
+        self.problems: deque[str] = deque(maxlen=MAX_PROBLEMS)  # the last ones only
         self._cancelled: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._seq = 0
         self._bill_secret = hashlib.sha256(
@@ -367,6 +367,3 @@ class AlipayChannel:
 
     def stop(self) -> None:
         self.notifier.stop()
-
-    def describe(self) -> dict[str, Any]:
-        return {"trades": len(self.book), "notifications_pending": self.notifier.pending()}

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator.channels.alipay import signing
-from simulator.channels.alipay.answers import INVALID, MISSING, Refused, business
+from simulator.channels.alipay.answers import INVALID, MISSING, SYSTEM_ERROR, Refused, business
 from simulator.channels.alipay.methods import METHODS, parse_biz_content
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def answer(ch: AlipayChannel, params: Mapping[str, str]) -> tuple[bytes, float]:
     finally:
         ch.current_notify_url = None
     if ch.faults.take(method, ("system_error",)) is not None:
-        node = business("ACQ.SYSTEM_ERROR", "系统错误").node()
+        node = business(*SYSTEM_ERROR).node()
     return _answer(ch, key, node, True, sign_type, bad_signature=bad_signature), delay
 
 
