@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from simulator.channels.alipay.keys import test_key
 from simulator.channels.unionpay import acp
 from simulator.channels.unionpay.channel import TEST_MER_ID, UnionPayChannel, UnionPayFault
-from simulator.channels.unionpay.server import BACK_TRANS, QUERY_TRANS, UnionPayServer
+from simulator.channels.unionpay.server import BACK_TRANS, FILE_TRANS, QUERY_TRANS, UnionPayServer
 from simulator.clock import VirtualClock
 from simulator.wire import emvco
 from tests.alipay_helpers import Merchant
@@ -212,6 +212,28 @@ def test_faults_system_error_forged_notify_and_bad_answer_signature(
         assert clock.wait_until(lambda: merchant.count() >= 2, 60)
         verdicts = sorted((n["txnAmt"], client.verified(n)) for n in merchant.received)
     assert verdicts == [("1234", True), ("123400", False)]
+
+
+def test_settlement_file_the_next_day(client: AcpClient, clock: VirtualClock) -> None:
+    """文件传输 (txnType 76): fileContent is base64 of zlib-compressed bytes -- a zip -- as
+    the ACP SDKs' deCodeFileContent reads it; the day's file exists from the next day."""
+    import base64
+    import io
+    import zipfile
+    import zlib
+
+    paid = _consume(client, "ORDER0008", amount="1500")
+    file_request = {"txnType": "76", "txnSubType": "01", "settleDate": "0115",
+                    "txnTime": "20260115103000", "fileType": "00"}  # fmt: skip
+    assert client.request(FILE_TRANS, **file_request)["respCode"] == "34"
+    clock.advance(86_400)
+    answer = client.request(FILE_TRANS, **file_request)
+    assert answer["respCode"] == "00" and client.verified(answer)
+    archive = zipfile.ZipFile(io.BytesIO(zlib.decompress(base64.b64decode(answer["fileContent"]))))
+    (name,) = archive.namelist()
+    assert name == f"INN26011588ZM_{TEST_MER_ID}" and answer["fileName"] == name + ".zip"
+    lines = archive.read(name).decode().splitlines()
+    assert f"{paid['queryId']}|ORDER0008|01|06|20260115103000|1500|1500|" in lines
 
 
 def test_answers_parse_like_the_sdk_with_braces() -> None:

@@ -11,6 +11,7 @@ B2C: a code for the order   01 / 07      /gateway/api/backTransReq.do -> ``qrCod
 query                       00 / 00      /gateway/api/queryTrans.do -> ``origRespCode``
 refund (退货)               04 / 00      /gateway/api/backTransReq.do (``origQryId``)
 void (消费撤销)             31 / 00      /gateway/api/backTransReq.do (``origQryId``)
+settlement file (文件传输)  76 / 01      /gateway/api/fileTransRequest.do (``settleDate``)
 =========================== ============ ==========================================
 
 ``respCode`` of the answer: ``00`` accepted/succeeded, ``03``/``04``/``05`` result
@@ -23,11 +24,13 @@ unknown or pending -- query (``origRespCode`` then says), ``11`` signature,
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,6 +43,7 @@ from simulator.channels.alipay.keys import test_key
 from simulator.channels.alipay.notify import Attempt, Delivery, Notifier
 from simulator.channels.unionpay import acp
 from simulator.channels.unionpay.orders import Order, OrderBook
+from simulator.channels.unionpay.settlement import settlement_zip
 from simulator.clock import CHINA_STANDARD_TIME
 from simulator.events import EventBus
 from simulator.wire import emvco
@@ -54,7 +58,7 @@ QR_NO = re.compile(r"62\d{17}")
 ORDER_ID = re.compile(r"[A-Za-z0-9]{8,40}")
 TXN_TIME = re.compile(r"\d{14}")
 AMOUNT = re.compile(r"[1-9]\d{0,11}")
-CONSUME, QUERY, REFUND, VOID = "01", "00", "04", "31"
+CONSUME, QUERY, REFUND, VOID, FILE = "01", "00", "04", "31", "76"
 C2B, B2C = "06", "07"
 
 _MSG = {
@@ -200,6 +204,10 @@ class UnionPayChannel:
 
     def _dispatch(self, path: str, params: Mapping[str, str]) -> dict[str, str]:
         kind = (params["txnType"], params["txnSubType"])
+        if path.endswith("/fileTransRequest.do"):
+            if kind != (FILE, "01"):
+                raise Refusal("13", "报文交易要素缺失[txnType 76 on fileTransRequest.do]")
+            return self._settlement_file(params)
         if path.endswith("/queryTrans.do"):
             if kind != (QUERY, "00"):
                 raise Refusal("13", "报文交易要素缺失[txnType 00 on queryTrans.do]")
@@ -318,6 +326,23 @@ class UnionPayChannel:
         self._complete(order)
         return dict(self._order_fields(order), origQryId=original.query_id)
 
+    def _settlement_file(self, params: Mapping[str, str]) -> dict[str, str]:
+        """The day's file (文件传输, txnType 76): ``fileContent`` is base64 of the zlib-
+        compressed zip, as the ACP SDKs' ``deCodeFileContent`` reads it."""
+        settle_date = params.get("settleDate", "")
+        if not re.fullmatch(r"\d{4}", settle_date) or params.get("fileType", "00") != "00":
+            raise Refusal("13", "报文交易要素缺失[settleDate MMDD, fileType 00]")
+        today = self.clock.now().astimezone(CHINA_STANDARD_TIME)
+        if settle_date == f"{today:%m%d}":
+            raise Refusal("34", "查无此交易[the day's file exists from the next day]")
+        name, content = settlement_zip(self.book.orders(), params["merId"], settle_date, today)
+        return {
+            "settleDate": settle_date,
+            "fileType": "00",
+            "fileName": name,
+            "fileContent": base64.b64encode(zlib.compress(content)).decode("ascii"),
+        }
+
     # -- the cardholder, time, notifications ---------------------------------
 
     def cardholder_pays(self, qr_code: str) -> Order:
@@ -426,6 +451,7 @@ def _method(params: Mapping[str, str]) -> str:
         ("00", "00"): "unionpay.query",
         ("04", "00"): "unionpay.refund",
         ("31", "00"): "unionpay.void",
+        ("76", "01"): "unionpay.file",
     }.get((params.get("txnType", ""), params.get("txnSubType", "")), "unionpay.other")
 
 

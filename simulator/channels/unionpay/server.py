@@ -2,6 +2,7 @@
 
 * ``POST /gateway/api/backTransReq.do`` -- consume (C2B, B2C), refund, void;
 * ``POST /gateway/api/queryTrans.do`` -- query;
+* ``POST /gateway/api/fileTransRequest.do`` -- the settlement file;
 * ``POST /possim/unionpay/scan`` (JSON ``{"qr_code"}``) -- a cardholder pays a B2C code;
 * ``POST /possim/unionpay/faults`` (JSON, :class:`UnionPayFault`) -- arm a fault;
 * ``GET /possim/unionpay/root-cert`` -- the test root a merchant checks ``signPubKeyCert`` against.
@@ -27,6 +28,7 @@ from simulator.channels.unionpay.channel import Refusal, UnionPayChannel, UnionP
 
 BACK_TRANS = "/gateway/api/backTransReq.do"
 QUERY_TRANS = "/gateway/api/queryTrans.do"
+FILE_TRANS = "/gateway/api/fileTransRequest.do"
 
 
 def unionpay_app(channel: UnionPayChannel) -> web.Application:
@@ -76,6 +78,7 @@ def unionpay_app(channel: UnionPayChannel) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post(BACK_TRANS, transaction)
     app.router.add_post(QUERY_TRANS, transaction)
+    app.router.add_post(FILE_TRANS, transaction)
     app.router.add_post("/possim/unionpay/scan", scan)
     app.router.add_post("/possim/unionpay/faults", faults)
     app.router.add_get("/possim/unionpay/root-cert", root_cert)
