@@ -241,8 +241,9 @@ def test_answers_parse_like_the_sdk_with_braces() -> None:
 
 
 _VALID = {
-    "txnType": st.sampled_from(["01", "00", "04", "31", "99"]),
-    "txnSubType": st.sampled_from(["06", "07", "00"]),
+    "txnType": st.sampled_from(["01", "00", "04", "31", "76", "99"]),
+    "txnSubType": st.sampled_from(["06", "07", "00", "01"]),
+    "settleDate": st.sampled_from(["0114", "0115", "x"]),
     "orderId": st.sampled_from(["FUZZ0001", "FUZZ0002", "x"]),
     "txnTime": st.sampled_from(["20260115103000", "2026"]),
     "txnAmt": st.sampled_from(["100", "200000", "0", "-1"]),
@@ -274,7 +275,7 @@ _SEEN: set[str] = set()
 @given(
     fields=st.one_of(_fields, _plausible),
     signed=st.booleans(),
-    path=st.sampled_from([BACK_TRANS, QUERY_TRANS]),
+    path=st.sampled_from([BACK_TRANS, QUERY_TRANS, FILE_TRANS]),
 )
 def test_fuzz_every_request_is_answered_and_refusals_change_nothing(
     key_dir: Path, fields: dict[str, str], signed: bool, path: str
@@ -334,7 +335,7 @@ def test_channels_serve_unionpay_then_ctrl_c(tmp_path: Path) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(body=st.binary(max_size=2048), path=st.sampled_from([BACK_TRANS, QUERY_TRANS]))
+@given(body=st.binary(max_size=2048), path=st.sampled_from([BACK_TRANS, QUERY_TRANS, FILE_TRANS]))
 def test_raw_http_bytes_never_get_a_5xx(key_dir: Path, body: bytes, path: str) -> None:
     server = _FUZZ_SERVER.get("server")
     if server is None:
