@@ -73,7 +73,7 @@ COMMANDS = (
     Command("gateway", "the acquirer host simulator", "simulator.cli.gateway:register"),
     Command(
         "channels",
-        "the payment channels' own APIs (WeChat Pay v2/v3) on loopback",
+        "the payment channels' own APIs (WeChat Pay, Alipay, UnionPay QR) on loopback",
         "simulator.cli.channels:register",
     ),
     Command(

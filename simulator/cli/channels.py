@@ -1,8 +1,12 @@
 """``possim channels serve CHANNEL``: a payment channel's own API as a standalone process.
 
-The channel simulators speak each channel's real wire protocol (WeChat Pay:
-docs/channel_wechat.md), so a merchant's or aggregator's code written with the
-channel's SDK can be pointed at the printed base URL. Serves until SIGINT/SIGTERM.
+The channel simulators speak each channel's real wire protocol, so a merchant's
+or aggregator's code written with the channel's SDK can be pointed at the
+printed URL: WeChat Pay v2 and v3 (docs/channel_wechat.md), Alipay's OpenAPI
+``gateway.do`` (docs/channel_alipay.md), UnionPay QR in the ACP style
+(docs/channel_unionpay.md). Each prints where it listens and where its test keys
+are, keeps its trades in memory within bounds (docs/reliability.md), runs on
+the wall clock and serves until SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,20 +15,26 @@ import argparse
 import importlib
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
+
+
+class ServedChannel(Protocol):
+    def stop(self) -> None: ...
 
 
 class Channel(NamedTuple):
-    """A channel simulator: ``factory(clock, host=, port=, allow_remote=)`` gives an object
-    with ``start() -> base URL``, ``banner() -> lines`` and ``stop()``."""
+    """A channel simulator: ``serve(args, port) -> (server, banner lines)``, started."""
 
-    factory: str  # "module:attribute", imported when served
+    serve: str  # "module:attribute", imported when served
     port: int
 
 
 CHANNELS = {
-    "wechat": Channel("simulator.channels.wechat.server:WechatPaySimulator", 5811),
+    "wechat": Channel("simulator.cli.channels:_serve_wechat", 5811),
+    "alipay": Channel("simulator.cli.channels:_serve_alipay", 8400),
+    "unionpay": Channel("simulator.cli.channels:_serve_unionpay", 8401),
 }
 
 
@@ -32,26 +42,32 @@ def register(subparsers: Any) -> None:
     """Add ``channels serve`` to a CLI's subcommands."""
     parser = subparsers.add_parser(
         "channels",
-        help="the payment channels' own APIs (WeChat Pay v2/v3) on loopback",
-        description="The payment channels' own APIs, simulated (possim docs channel_wechat).",
+        help="the payment channels' own APIs (WeChat Pay, Alipay, UnionPay QR) on loopback",
+        description="The payment channels' own APIs, simulated "
+        "(possim docs channel_wechat / channel_alipay / channel_unionpay).",
     )
     commands = parser.add_subparsers(dest="channels_command", metavar="COMMAND", required=True)
     serve = commands.add_parser(
         "serve",
         help="serve a channel's API over HTTP until interrupted",
-        description="Serve a channel's API; prints its base URL and where its test keys are.",
+        description="Serve a channel's API; prints its URL and where its test keys are.",
     )
     serve.add_argument("channel", choices=sorted(CHANNELS), help="the channel to serve")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     ports = ", ".join(f"{name}: {channel.port}" for name, channel in CHANNELS.items())
     serve.add_argument("--port", type=int, help=f"port ({ports}; 0: any free port)", metavar="PORT")
+    serve.add_argument(
+        "--key-dir",
+        type=Path,
+        help="Alipay and UnionPay: where the test keys are kept "
+        "(default: the cache folder's channel-test-keys/)",
+    )
     serve.set_defaults(handler=serve_command)
 
 
 def serve_command(args: argparse.Namespace) -> int:
     import signal
 
-    from drivers.clock import RealClock
     from simulator.errors import SimulatorError
     from simulator.gateway.service_thread import is_loopback
 
@@ -63,10 +79,12 @@ def serve_command(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     channel = CHANNELS[args.channel]
     port = channel.port if args.port is None else args.port
-    module, _, name = channel.factory.partition(":")
-    factory = getattr(importlib.import_module(module), name)
+    module, _, name = channel.serve.partition(":")
+    serve = getattr(importlib.import_module(module), name)
     try:
-        simulator = factory(RealClock(), host=args.host, port=port, allow_remote=True)
+        if not 0 <= port <= 65535:
+            print(f"possim channels: --port {port}: expected 0 to 65535", file=sys.stderr)
+            return 2
         if not is_loopback(args.host):
             print(
                 f"possim channels: warning: listening on {args.host}, not loopback: "
@@ -74,14 +92,14 @@ def serve_command(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        simulator.start()
-        for line in simulator.banner():
+        server, banner = serve(args, port)
+        for line in [*banner, "press Ctrl-C to stop"]:
             print(line, flush=True)
         try:
             while not stop.wait(0.5):
                 pass
         finally:
-            simulator.stop()
+            server.stop()
     except (SimulatorError, OSError) as exc:
         print(f"possim channels: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -89,3 +107,58 @@ def serve_command(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def _serve_wechat(args: argparse.Namespace, port: int) -> tuple[ServedChannel, list[str]]:
+    from drivers.clock import RealClock
+    from simulator.channels.wechat.server import WechatPaySimulator
+
+    server = WechatPaySimulator(RealClock(), host=args.host, port=port, allow_remote=True)
+    server.start()
+    return server, server.banner()
+
+
+def _serve_alipay(args: argparse.Namespace, port: int) -> tuple[ServedChannel, list[str]]:
+    from drivers.clock import RealClock
+    from simulator.channels.alipay.channel import TEST_APP_ID, AlipayChannel
+    from simulator.channels.alipay.keys import key_dir
+    from simulator.channels.alipay.server import AlipayServer
+
+    folder = key_dir(args.key_dir)
+    channel = AlipayChannel.with_test_keys(RealClock(), key_dir=args.key_dir)
+    server = AlipayServer(channel, host=args.host, port=port)
+    server.start()
+    _write_public_key(folder, server.channel.signing_key, "alipay-simulator.public.pem")
+    return server, [
+        f"simulated Alipay: gateway {server.gateway_url}",
+        f"test app_id {TEST_APP_ID}; its private key {folder / 'alipay-test-app.pem'}",
+        f"the simulator's public key {folder / 'alipay-simulator.public.pem'}",
+    ]
+
+
+def _serve_unionpay(args: argparse.Namespace, port: int) -> tuple[ServedChannel, list[str]]:
+    from drivers.clock import RealClock
+    from simulator.channels.alipay.keys import key_dir
+    from simulator.channels.unionpay.channel import TEST_MER_ID, UnionPayChannel
+    from simulator.channels.unionpay.server import UnionPayServer
+
+    folder = key_dir(args.key_dir)
+    channel = UnionPayChannel.with_test_keys(RealClock(), key_dir=args.key_dir)
+    server = UnionPayServer(channel, host=args.host, port=port)
+    server.start()
+    root = folder / "unionpay-test-root.cert.pem"
+    root.write_text(server.channel.certificates.root_pem, encoding="ascii")
+    return server, [
+        f"simulated UnionPay QR: {server.base_url}/gateway/api/backTransReq.do",
+        f"test merId {TEST_MER_ID}, certId {server.channel.certificates.merchant_cert_id}; "
+        f"its private key {folder / 'unionpay-test-merchant.pem'}; the root {root}",
+    ]
+
+
+def _write_public_key(folder: Path, key: Any, name: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (folder / name).write_bytes(pem)
