@@ -17,7 +17,6 @@ from typing import Any
 import attrs
 
 from drivers.clock import Clock
-from simulator.terminal.authorisation import Merchant
 from simulator.terminal.contract import (
     ContractViolation,
     IntentContract,
@@ -28,6 +27,7 @@ from simulator.terminal.contract import (
     TransactionDetail,
 )
 from simulator.terminal.display import Display, ScreenId
+from simulator.terminal.financial_requests import Merchant
 from simulator.terminal.journal import Journal, QrEntry, QrState, TxnState
 
 STAN_DIGITS = 6
