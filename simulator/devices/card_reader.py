@@ -15,8 +15,16 @@ from simulator.devices.card import VirtualCard
 
 
 class SimCardReader(CardReader):
-    def __init__(self, clock: Clock, *, name: str = "possim virtual reader") -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        name: str = "possim virtual reader",
+        interface: CardInterface = CardInterface.CONTACT,
+    ) -> None:
         self.name = name
+        self.interface = interface
+        self._presentations = 0  # cards put in the slot or field so far
         self._clock = clock
         self._lock = threading.Lock()
         self._card: VirtualCard | None = None
@@ -34,6 +42,8 @@ class SimCardReader(CardReader):
         with self._lock:
             if self._card is not None:
                 raise CardError(f"{self.name}: a card is already in the slot; remove it first")
+            card.in_field = self.interface is CardInterface.CONTACTLESS
+            self._presentations += 1
             self._atr = card.power_on()
             self._card = card
         self._clock.notify()
@@ -45,6 +55,7 @@ class SimCardReader(CardReader):
             self._atr = b""
         if card is not None:
             card.power_off()
+            card.in_field = False
         self._clock.notify()
         return card
 
@@ -70,10 +81,14 @@ class SimCardReader(CardReader):
         with self._lock:
             if self._card is None:  # removed again in between
                 return None
-            return CardPresented(CardInterface.CONTACT, self._atr)
+            return CardPresented(self.interface, self._atr)
 
     def card_present(self) -> bool:
         return self._card is not None
+
+    def presentation(self) -> int | None:
+        with self._lock:
+            return None if self._card is None else self._presentations
 
     def connect(self) -> bytes:
         with self._lock:

@@ -32,9 +32,11 @@ from simulator.terminal.authorisation import Authoriser, Merchant
 from simulator.terminal.cashier_app import CashierApp, SaleResult
 from simulator.terminal.cashier_cancel import CancelRefused, CashierCancel
 from simulator.terminal.config import BUILTIN_GATEWAY, HostEndpoint, TerminalConfig
+from simulator.terminal.contactless_sale import ContactlessSale
 from simulator.terminal.contract import IntentContract
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.emv import TerminalEmvConfig
+from simulator.terminal.emv.contactless import ReaderLimits
 from simulator.terminal.host_link import Iso8583HostLink
 from simulator.terminal.journal import Journal
 from simulator.terminal.notify_receiver import NotifyReceiver
@@ -139,6 +141,11 @@ class Terminal:
         self.card_reader = TracedCardReader(
             devices.open(CardReader, urls.card_reader, context), bus
         )
+        self.contactless_reader: TracedCardReader | None = None
+        if urls.contactless_reader:
+            self.contactless_reader = TracedCardReader(
+                devices.open(CardReader, urls.contactless_reader, context), bus
+            )
         self.pin_entry = TracedPinEntry(devices.open(PinEntry, urls.pin_entry, context), bus)
         self.printer = TracedPrinter(devices.open(Printer, urls.printer, context), bus)
         self.scanner = TracedScanner(devices.open(Scanner, urls.scanner, context), bus)
@@ -227,6 +234,29 @@ class Terminal:
             paper_width=lambda: report_printer.paper_width_chars,
             report=settlement_report,
         )
+        emv_config = TerminalEmvConfig(
+            terminal_country=config.country.zfill(4),
+            currency=config.currency.zfill(4),
+            floor_limit_fen=config.emv.floor_limit_fen,
+        )
+        contactless: ContactlessSale | None = None
+        if self.contactless_reader is not None:
+            limits = config.contactless
+            contactless = ContactlessSale(
+                reader=self.contactless_reader,
+                limits=ReaderLimits(
+                    limits.transaction_limit_fen,
+                    limits.floor_limit_fen,
+                    limits.cvm_required_limit_fen,
+                ),
+                emv_config=emv_config,
+                authoriser=authoriser,
+                display=self.display,
+                bus=bus,
+                clock=clock,
+                rng=rng,
+                pin_key=config.keys.pin_key_bytes,
+            )
         self.acquiring_app = AcquiringApp(
             contract=contract,
             card_reader=self.card_reader,
@@ -236,17 +266,14 @@ class Terminal:
             bus=bus,
             clock=clock,
             rng=rng,
-            emv_config=TerminalEmvConfig(
-                terminal_country=config.country.zfill(4),
-                currency=config.currency.zfill(4),
-                floor_limit_fen=config.emv.floor_limit_fen,
-            ),
+            emv_config=emv_config,
             timeouts=config.timeouts,
             pin_key=config.keys.pin_key_bytes,
             magstripe_reader=self.magstripe_reader,
             qr=qr,
             batch_close=batch_close,
             cashier_cancel=self.cashier_cancel,
+            contactless=contactless,
         )
         self.cashier_app = CashierApp(
             contract=contract,
@@ -357,4 +384,6 @@ class Terminal:
             self.magstripe_reader,
         ):
             device.close()
+        if self.contactless_reader is not None:
+            self.contactless_reader.close()
         self.journal.close()
