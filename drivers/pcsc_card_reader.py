@@ -43,7 +43,6 @@ from drivers.errors import (
     PcscServiceUnavailable,
     ReaderNotFound,
 )
-from drivers.wire.pcsc_atr import parse_contactless_atr
 
 log = logging.getLogger(__name__)
 
@@ -157,11 +156,10 @@ def resolve_reader(readers: list[str], wanted: str) -> str:
     )
 
 
-def interface_of(reader: str, atr: bytes) -> CardInterface:
-    """Contactless for a PICC reader's card or a PC/SC Part 3 contactless ATR."""
-    if is_picc_reader(reader) or parse_contactless_atr(atr) is not None:
-        return CardInterface.CONTACTLESS
-    return CardInterface.CONTACT
+def interface_of(reader: str) -> CardInterface:
+    """Contactless for a PICC reader's card. Not by the ATR: ``3B 8n 80 01 ...`` is
+    also a valid contact T=1 ATR (possim's own contact cards have that shape)."""
+    return CardInterface.CONTACTLESS if is_picc_reader(reader) else CardInterface.CONTACT
 
 
 def is_picc_reader(reader: str) -> bool:
@@ -267,7 +265,7 @@ class PcscCardReader(CardReader):
             if self._clock.wait_until(self.card_present, min(remaining, POLL_INTERVAL)):
                 found = self._present()
                 if found is not None:
-                    return CardPresented(interface_of(found[0], found[1]), found[1])
+                    return CardPresented(interface_of(found[0]), found[1])
             failure = self._failure
             if failure is not None:
                 raise failure

@@ -319,8 +319,11 @@ class VpcdCardSlot:
         clock: Clock,
         *,
         settle_timeout: float = 2.0,
+        field: bool = False,
     ) -> None:
         self.name = reader
+        # A PICC reader's slot: the card is held in the field (VirtualCard.in_field).
+        self.field = field
         self._link = link
         self._clock = clock
         self._settle_timeout = settle_timeout
@@ -341,6 +344,7 @@ class VpcdCardSlot:
         return card if isinstance(card, VirtualCard) else None
 
     def insert(self, card: VirtualCard) -> None:
+        card.in_field = self.field
         self._link.insert(card)
         count = watch_reader(self.name, True, self._settle_timeout)
         if count is None:
@@ -355,6 +359,8 @@ class VpcdCardSlot:
     def remove(self) -> VirtualCard | None:
         had_card = self._link.card is not None
         card = self._link.remove()
+        if isinstance(card, VirtualCard):
+            card.in_field = False
         if had_card and (
             watch_reader(self.name, False, self._settle_timeout, newer_than=self._inserted_at)
             is None
