@@ -107,6 +107,7 @@ class PrivatePcscd:
         (root / "run").mkdir()
         (root / "conf").mkdir()
         driver = find_vpcd_driver()
+        assert driver is not None  # missing_requirements() said so otherwise
         (root / "conf" / "vpcd").write_text(
             _reader_conf(READER_NAME, VPCD_PORT, driver), encoding="ascii"
         )
