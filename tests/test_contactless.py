@@ -337,6 +337,8 @@ def test_a_phone_wallet_sees_phone_then_pays_and_the_host_sees_the_token(tmp_pat
 
 
 def test_a_card_without_an_antenna_cannot_be_tapped(tmp_path: Path) -> None:
-    with Shop(TerminalConfig.load("default"), tmp_path) as shop:
-        with pytest.raises(HandsError, match="unionpay_debit has no antenna"):
-            shop.hands.tap_card(cards.load("unionpay_debit"))
+    with (
+        Shop(TerminalConfig.load("default"), tmp_path) as shop,
+        pytest.raises(HandsError, match="unionpay_debit has no antenna"),
+    ):
+        shop.hands.tap_card(cards.load("unionpay_debit"))
