@@ -186,18 +186,21 @@ def test_no_cvm_under_the_cvm_required_limit_and_online_pin_at_it(name: str) -> 
     assert tap(in_field(name), limit).cvm is ContactlessCvm.ONLINE_PIN
 
 
-def test_the_ttq_asks_for_a_cvm_at_the_limit_and_always_for_an_online_cryptogram() -> None:
+def test_the_ttq_asks_for_a_cvm_at_the_limit_and_for_a_cryptogram_over_the_floor() -> None:
+    # EMV Book B 3.1.1.6/3.1.1.8 (as libpay's emv_ep_preprocessing implements them).
     config, limits = TerminalEmvConfig(), ReaderLimits(cvm_required_limit_fen=300_00)
     under, at = ttq(limits, 299_99, config), ttq(limits, 300_00, config)
-    assert under[1] & 0x80 and at[1] & 0x80  # online cryptogram required
+    assert under[1] & 0x80 and at[1] & 0x80  # over the floor limit (0): online cryptogram
     assert not under[1] & 0x40 and at[1] & 0x40  # CVM required
+    floor = ReaderLimits(floor_limit_fen=100_00)
+    assert not ttq(floor, 100_00, config)[1] & 0x80 and ttq(floor, 100_01, config)[1] & 0x80
     assert under[0] & 0x20 and under[0] & 0x04  # EMV mode, online PIN supported
     assert under[2] & 0x40  # consumer device CVM supported
 
 
 def test_over_the_transaction_limit_the_card_is_not_even_powered() -> None:
     card = in_field("quickpass_debit")
-    result = tap(card, ReaderLimits().transaction_limit_fen + 1)
+    result = tap(card, ReaderLimits().transaction_limit_fen)  # Book B 3.1.1.5: at or over
     assert result.outcome is Outcome.TRY_ANOTHER_INTERFACE
     assert card.apdu_count == 0
 

@@ -110,7 +110,7 @@ class ContactlessSale:
 
     def allowed(self, amount_fen: int) -> bool:
         """Whether this amount may be paid by a tap (the transaction limit)."""
-        return amount_fen <= self.limits.transaction_limit_fen
+        return amount_fen < self.limits.transaction_limit_fen  # Book B 3.1.1.5
 
     def tapped(self) -> bool:
         """A card in the field that has not been read yet. No side effects."""

@@ -10,11 +10,12 @@ Entry Point (EMV Book B, as publicly described; the EMVCo test-tool settings in
 emerald79/libpay ``src/tests/emvco_ep_ta/lt.c`` and its ``emv_ep.c`` follow the
 same steps):
 
-1. *pre-processing*: the amount against the reader limits
-   (:class:`ReaderLimits`): over the contactless transaction limit the tap is
-   refused ("try another interface"); at or over the CVM-required limit the TTQ
-   says "CVM required"; the terminal is online-only, so the TTQ always asks for
-   an online cryptogram;
+1. *pre-processing* (Book B 3.1.1, as libpay's ``emv_ep_preprocessing``
+   numbers it): the amount against the reader limits (:class:`ReaderLimits`):
+   at or over the contactless transaction limit the tap is refused ("try
+   another interface", 3.1.1.5); over the floor limit, or a zero amount, the
+   TTQ asks for an online cryptogram (3.1.1.6, 3.1.1.9, 3.1.1.11); at or over
+   the CVM-required limit it says "CVM required" (3.1.1.8, 3.1.1.12);
 2. *combination selection*: SELECT ``2PAY.SYS.DDF01`` (the PPSE); each
    directory entry (``61`` in ``BF0C``) gives an AID, a priority and a kernel
    identifier (``9F2A``; absent: the kernel of the AID's scheme, Book B
@@ -110,8 +111,8 @@ class ReaderLimits:
     """The reader's contactless limits, in fen (EMV Book A 5.2; Newland's L3
     configuration names them DF20, DF19 and DF21)."""
 
-    transaction_limit_fen: int = 5_000_00  # over it: try another interface
-    floor_limit_fen: int = 0  # over it an online cryptogram is required (always here)
+    transaction_limit_fen: int = 5_000_00  # at or over it: try another interface
+    floor_limit_fen: int = 0  # over it the TTQ asks for an online cryptogram
     cvm_required_limit_fen: int = 1_000_00  # at or over it: a CVM (UnionPay since 2018-06-01)
 
 
@@ -147,7 +148,9 @@ def ttq(limits: ReaderLimits, amount_fen: int, config: TerminalEmvConfig) -> byt
         byte1 |= 0x04  # online PIN supported
     if caps & 0x20:
         byte1 |= 0x02  # signature supported
-    byte2 = 0x80  # online cryptogram required: an online-only reader
+    byte2 = 0
+    if amount_fen > limits.floor_limit_fen or amount_fen == 0:
+        byte2 |= 0x80  # online cryptogram required
     if amount_fen >= limits.cvm_required_limit_fen:
         byte2 |= 0x40  # CVM required
     byte3 = 0x40  # consumer device CVM supported
@@ -165,7 +168,7 @@ def run_contactless(
     """One tap (see the module docstring). Never raises for what a card does:
     a card gone is TRY_AGAIN, no card powered PRESENT_ONE_CARD, a card whose
     answers make no sense TRY_ANOTHER_INTERFACE."""
-    if amount_fen > limits.transaction_limit_fen:
+    if amount_fen >= limits.transaction_limit_fen:
         return TapResult(
             Outcome.TRY_ANOTHER_INTERFACE,
             "over the contactless transaction limit: insert or swipe the card",
