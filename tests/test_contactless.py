@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import attrs
 import pytest
 
 from drivers.card_reader import CardInterface
@@ -40,6 +41,7 @@ from simulator.terminal.emv.contactless import (
     run_contactless,
     ttq,
 )
+from simulator.wire import oda
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*TripleDES")
 
@@ -345,3 +347,42 @@ def test_a_card_without_an_antenna_cannot_be_tapped(tmp_path: Path) -> None:
         pytest.raises(HandsError, match="unionpay_debit has no antenna"),
     ):
         shop.hands.tap_card(cards.load("unionpay_debit"))
+
+
+# -- fDDA ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["quickpass_debit", "visa_contactless"])
+def test_fdda_cards_carry_certificates_and_their_signature_verifies(name: str) -> None:
+    card = in_field(name)
+    app = card.image.applications[0]
+    assert app.aip[0] & 0x20  # DDA
+    assert {"8F", "90", "9F32", "92"} <= set(app.layout[-2].tags)
+    result = tap(card, 8800)
+    assert result.outcome is Outcome.ONLINE_REQUEST
+    assert result.oda == "verified"
+
+
+def with_icc_key(name: str, ctq: bytes | None = None) -> VirtualCard:
+    """The card, but signing with a key its certificate does not certify (or another CTQ)."""
+    image = cards.load(name)
+    app = image.applications[0]
+    wrong = oda.simulator_keys().issuer  # a private key, not the certified ICC one
+    changed = attrs.evolve(app, icc_key=wrong, ctq=ctq if ctq is not None else app.ctq)
+    card = VirtualCard(attrs.evolve(image, applications=(changed,)))
+    card.in_field = True
+    return card
+
+
+def test_a_signature_that_does_not_verify_declines_unless_the_ctq_says_go_online() -> None:
+    declined = tap(with_icc_key("quickpass_debit"), 8800)
+    assert declined.outcome is Outcome.DECLINED
+    assert declined.reason.startswith("fDDA failed:")
+    online = tap(with_icc_key("quickpass_debit", ctq=b"\xa0\x00"), 8800)  # b6: go online
+    assert online.outcome is Outcome.ONLINE_REQUEST and online.oda.startswith("failed")
+    switch = tap(with_icc_key("quickpass_debit", ctq=b"\x90\x00"), 8800)  # b5: switch
+    assert switch.outcome is Outcome.TRY_ANOTHER_INTERFACE
+
+
+def test_a_card_without_fdda_is_not_authenticated_offline() -> None:
+    assert tap(in_field("quickpass_credit"), 8800).oda == "not offered"

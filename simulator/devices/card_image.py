@@ -30,6 +30,7 @@ import attrs
 from drivers.wire.masking import mask_pan
 from drivers.wire.pcsc_atr import contactless_atr
 from simulator.wire import cryptogram
+from simulator.wire.oda import RsaKey
 
 PSE_SFI = 1
 # Contactless kernels by name -> kernel identifier (EMV Book B 3.3.2: 2 Mastercard,
@@ -75,6 +76,9 @@ class Application:
     # offered over contactless) and the Card Transaction Qualifiers (9F6C).
     kernel: str | None = None
     ctq: bytes = b"\x80\x00"
+    # fDDA (simulator.devices.card_oda): the card signs its dynamic data with this key.
+    fdda: bool = False
+    icc_key: RsaKey | None = attrs.field(default=None, repr=False)
 
     @property
     def kernel_id(self) -> int | None:

@@ -220,6 +220,14 @@ APPLICATION_FIELDS: tuple[FieldSpec, ...] = (
         default=b"\x80\x00",
     ),
     FieldSpec(
+        "fdda",
+        Boolean(),
+        "fDDA (quick kernels): the card gets the simulator's issuer and ICC certificates in "
+        "records 1-2 of SFI 4 and signs its dynamic data (9F4B) in the GPO answer; the AIP "
+        "says DDA (docs/contactless.md)",
+        default=False,
+    ),
+    FieldSpec(
         "data",
         TagValues(),
         "extra primitive tags, `TAG: hex`; each must be listed in a record. A `data` value "

@@ -66,11 +66,14 @@ class ContactlessOutcome(EventPayload):
     outcome: str
     cvm: str
     reason: str = attrs.field(default="", metadata=SUMMARY_ONLY)
+    oda: str = "not performed"  # fDDA: verified, not offered, failed: why
 
     def summary(self) -> str:
         parts = [f"contactless {self.kernel or '-'}: {self.outcome}"]
         if self.outcome == Outcome.ONLINE_REQUEST.value:
             parts.append(f"CVM {self.cvm}")
+            if self.oda == "verified":
+                parts.append("fDDA verified")
         if self.reason:
             parts.append(self.reason)
         return ", ".join(parts)
@@ -132,7 +135,9 @@ class ContactlessSale:
             order.amount_fen,
         )
         self._bus.publish(
-            ContactlessOutcome(result.kernel, result.outcome.value, result.cvm.value, result.reason)
+            ContactlessOutcome(
+                result.kernel, result.outcome.value, result.cvm.value, result.reason, result.oda
+            )
         )
         outcome = result.outcome
         if outcome is Outcome.SEE_PHONE:

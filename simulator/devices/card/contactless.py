@@ -13,7 +13,10 @@ powers up with the ATR a PC/SC reader makes up for it (PC/SC Part 3,
   reader's TTQ (``9F66``) and the cryptogram inputs; the answer (template
   ``77``) holds AIP, AFL, the ATC, the cryptogram (``9F26``, an ARQC: the card
   is online-only, or an AAC when the reader asked for the transaction to be
-  declined), its type (``9F27``), the IAD and the CTQ (``9F6C``). The records
+  declined), its type (``9F27``), the IAD and the CTQ (``9F6C``) -- and, for
+  an application personalised for fDDA when the TTQ says the reader does ODA
+  for online authorisations, the card authentication related data (``9F69``)
+  and the signed dynamic application data (``9F4B``). The records
   then give the rest (PAN, track 2 equivalent data, expiry: the same records a
   dual-interface card reads over its contacts).
   ``mchip`` applications answer GPO as on contact and compute their cryptogram
@@ -30,6 +33,8 @@ verification is used up by that transaction.
 
 from __future__ import annotations
 
+import hashlib
+
 from drivers.errors import EmvDataError
 from drivers.wire import ber_tlv as tlv
 from drivers.wire import iso7816 as cmd
@@ -43,9 +48,12 @@ from simulator.devices.card.status import (
     SW_WRONG_LENGTH,
 )
 from simulator.devices.card_image import Application
+from simulator.wire import oda
 
 # GPO answered in the field by a phone whose cardholder has not verified yet.
 SW_SEE_PHONE = b"\x69\x86"
+# TTQ (9F66) byte 1 b1: offline data authentication for online authorisations supported.
+TTQ_ODA_FOR_ONLINE = 0x01
 # TTQ (9F66) byte 2 b8: the reader asks for an online cryptogram; byte 2 b7: a CVM.
 TTQ_ONLINE_CRYPTOGRAM = (1, 0x80)
 TTQ_CVM_REQUIRED = (1, 0x40)
@@ -99,7 +107,8 @@ class Contactless(Cryptograms):
         self._txn.first_ac = tags
         self._txn.first_cid = cid
         self._txn.second_done = True  # no second GENERATE AC over contactless
-        body = (
+        body = self._fdda(app, terminal, tags["9F36"], bytes(ctq), ttq)
+        body += (
             tlv.pack("82", app.aip)
             + tlv.pack("94", app.afl)
             + tlv.pack("9F36", tags["9F36"])
@@ -109,3 +118,19 @@ class Contactless(Cryptograms):
             + tlv.pack("9F6C", bytes(ctq))
         )
         return self._answer(command, tlv.pack("77", body))
+
+    def _fdda(
+        self, app: Application, terminal: dict[str, bytes], atc: bytes, ctq: bytes, ttq: bytes
+    ) -> bytes:
+        """9F69 and 9F4B when the card does fDDA and the reader supports ODA for online
+        (TTQ byte 1 b1); empty otherwise. The ICC dynamic number is the ATC."""
+        if app.icc_key is None or not ttq[0] & TTQ_ODA_FOR_ONLINE:
+            return b""
+        unpredictable = hashlib.sha256(app.aid + atc + self.image.pan.encode()).digest()[:4]
+        related = b"\x01" + unpredictable + ctq  # 9F69: version 01, card UN, CTQ
+        try:
+            signed = oda.fdda_terminal_data({**terminal, "9F69": related})
+        except oda.OdaError:
+            return b""  # the PDOL does not give what fDDA signs
+        sdad = oda.sign_dynamic_data(app.icc_key, atc, signed)
+        return tlv.pack("9F69", related) + tlv.pack("9F4B", sdad)

@@ -37,8 +37,12 @@ The kernels (:data:`KERNELS`):
   (Book C-2's CVM Capability data objects ``DF8118``/``DF8119``), then one
   GENERATE AC asking for an ARQC.
 
-What is simplified (docs/contactless.md): no offline data authentication (fDDA
-and CDA: the TVR says "ODA not performed"), no offline approval (the terminal
+fDDA (:mod:`.fdda`): a quick-kernel card whose AIP says DDA signs its dynamic
+data; the reader checks it after the card has left the field. A failure ends
+the tap as the CTQ says: online anyway (byte 1 b6), another interface (b5), or
+declined.
+
+What is simplified (docs/contactless.md): no CDA (M/Chip), no offline approval (the terminal
 is online-only, the cards answer ARQCs), no issuer update processing, no
 Mastercard data storage or relay-resistance protocol, no MSD/magstripe mode,
 one combination tried per tap (no "select next").
@@ -59,7 +63,7 @@ from drivers.errors import CardProtocolError, CardRemoved, DriverError, EmvDataE
 from drivers.wire import ber_tlv as tlv
 from drivers.wire import iso7816 as cmd
 from drivers.wire.iso7816 import status_text
-from simulator.terminal.emv import generate_ac, records
+from simulator.terminal.emv import fdda, generate_ac, records
 from simulator.terminal.emv.config import TerminalEmvConfig
 from simulator.terminal.emv.constants import (
     CID_AAC,
@@ -126,6 +130,7 @@ class TapResult:
     card: CardData | None = None
     cvm: ContactlessCvm = ContactlessCvm.NO_CVM
     icc_data: Mapping[str, bytes] = attrs.field(factory=dict, repr=False)
+    oda: str = "not performed"  # fDDA: "verified", "not offered", "failed: why"
 
 
 @attrs.frozen
@@ -143,7 +148,7 @@ class _Candidate:
 def ttq(limits: ReaderLimits, amount_fen: int, config: TerminalEmvConfig) -> bytes:
     """The Terminal Transaction Qualifiers (9F66) for this amount (Book C-3 A.2)."""
     caps = bytes.fromhex(config.capabilities)[1]
-    byte1 = 0x20 | 0x10  # EMV mode (qVSDC / qPBOC) and contact chip supported
+    byte1 = 0x20 | 0x10 | 0x01  # EMV mode, contact chip, ODA for online authorisations
     if caps & 0x40:
         byte1 |= 0x04  # online PIN supported
     if caps & 0x20:
@@ -216,7 +221,7 @@ def _tap(session: Session, limits: ReaderLimits, amount_fen: int) -> TapResult:
         if chosen.aid.hex().upper().startswith(entry.aid):
             session.terminal["9F09"] = bytes.fromhex(entry.app_version)
             break
-    set_bit(session.tvr, TVR_ODA_NOT_PERFORMED)  # fDDA/CDA not implemented
+    set_bit(session.tvr, TVR_ODA_NOT_PERFORMED)  # until fDDA verifies, after the GPO
     cvm_required = amount_fen >= limits.cvm_required_limit_fen
     if kernel in QUICK:
         return _quick(session, kernel, cvm_required)
@@ -292,6 +297,12 @@ def _quick(session: Session, kernel: str, cvm_required: bool) -> TapResult:
     records.read_records(session, session.card["94"])
     card = _card_data(session)
     ctq = session.card.get("9F6C", b"\x00\x00").ljust(2, b"\x00")
+    authenticated = fdda.authenticate(session, sent, card.pan)
+    if authenticated.startswith("failed"):
+        if ctq[0] & 0x10:  # CTQ: switch interface if ODA fails
+            return TapResult(Outcome.TRY_ANOTHER_INTERFACE, f"fDDA {authenticated}", kernel)
+        if not ctq[0] & 0x20:  # CTQ: go online if ODA fails
+            return TapResult(Outcome.DECLINED, f"fDDA {authenticated}", kernel, card)
     if ctq[1] & 0x80:
         cvm = ContactlessCvm.CDCVM
     elif not cvm_required:
@@ -304,7 +315,8 @@ def _quick(session: Session, kernel: str, cvm_required: bool) -> TapResult:
     values.update(sent)  # the cryptogram was computed over what the PDOL carried
     values["9F34"] = _cvm_results(cvm)
     icc = {tag: values[tag] for tag in CONTACTLESS_DE55_TAGS if tag in values}
-    return _by_cid(session.card["9F27"][0], kernel, card, cvm, icc)
+    result = _by_cid(session.card["9F27"][0], kernel, card, cvm, icc)
+    return attrs.evolve(result, oda=authenticated)
 
 
 def _mchip(session: Session, cvm_required: bool) -> TapResult:
