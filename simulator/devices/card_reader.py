@@ -11,7 +11,7 @@ import threading
 from drivers.card_reader import CardInterface, CardPresented, CardReader, mute_card_error
 from drivers.clock import Clock
 from drivers.errors import CardError, CardProtocolError, CardRemoved, NoCard
-from simulator.devices.card import VirtualCard
+from simulator.devices.card_slot import HeldCard
 
 
 class SimCardReader(CardReader):
@@ -27,7 +27,7 @@ class SimCardReader(CardReader):
         self._presentations = 0  # cards put in the slot or field so far
         self._clock = clock
         self._lock = threading.Lock()
-        self._card: VirtualCard | None = None
+        self._card: HeldCard | None = None
         self._atr = b""
         # True between connect() and disconnect(): a card leaving the slot then
         # is a removal in the middle of a transaction, not just "no card".
@@ -37,7 +37,7 @@ class SimCardReader(CardReader):
 
     # -- the simulation side ----------------------------------------------------
 
-    def insert(self, card: VirtualCard) -> None:
+    def insert(self, card: HeldCard) -> None:
         """Put ``card`` in the slot; the reader powers it up."""
         with self._lock:
             if self._card is not None:
@@ -48,7 +48,7 @@ class SimCardReader(CardReader):
             self._card = card
         self._clock.notify()
 
-    def remove(self) -> VirtualCard | None:
+    def remove(self) -> HeldCard | None:
         """Pull the card out (at any moment, even mid-transaction)."""
         with self._lock:
             card, self._card = self._card, None
@@ -66,7 +66,7 @@ class SimCardReader(CardReader):
             self._remove_after = apdus
 
     @property
-    def inserted_card(self) -> VirtualCard | None:
+    def inserted_card(self) -> HeldCard | None:
         return self._card
 
     def wait_for_removal(self, timeout: float | None) -> bool:

@@ -8,6 +8,7 @@ import attrs
 
 from drivers.printer import PrintDocument
 from simulator.devices.card import CollidingCards
+from simulator.devices.mifare import MifareClassic1K
 from simulator.events import EventPayload
 from simulator.hands.base import HandsBase, HandsError
 
@@ -79,6 +80,15 @@ class Cardholder(HandsBase):
         slot.remove()
         card = self.world.card(image)
         self.bus.publish(CardTapped(image.name, image.wallet), source=self.actor)
+        slot.insert(card)
+
+    def hold_storage_card(self, card: MifareClassic1K) -> None:
+        """Hold a storage card (a MIFARE Classic membership card) to the contactless field;
+        it stays until the next tap or :meth:`remove_card`. The cashier app, not the
+        acquiring app, reads such cards (PC/SC Part 3 pseudo-APDUs)."""
+        slot = self._picc_slot("hold a storage card to the reader")
+        slot.remove()
+        self.bus.publish(CardTapped(card.name, False), source=self.actor)
         slot.insert(card)
 
     def tap_cards_together(self, first: CardImage, second: CardImage) -> None:
