@@ -232,12 +232,10 @@ class AcquiringApp:
         self._taps = (
             refund is None and contactless is not None and contactless.allowed(order.amount_fen)
         )
-        prompt = (
-            "请插卡、刷卡或挥卡 Insert, swipe or tap"
-            if self._taps
-            else ("请插卡或刷卡 Insert or swipe card")
-        )
-        self._display.show(ScreenId.PRESENT_CARD, prompt, f"{what}金额 RMB {amount}")
+        lines = [f"{what}金额 RMB {amount}"]
+        if self._taps:
+            lines.append("或挥卡 Or tap")  # the contactless reader takes this amount
+        self._display.show(ScreenId.PRESENT_CARD, "请插卡或刷卡 Insert or swipe card", *lines)
         if self._swiper is not None:
             self._swiper.discard_swipes()  # a swipe before the sale is not for this sale
         deadline = self._clock.monotonic() + self._timeouts.card
