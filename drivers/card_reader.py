@@ -75,6 +75,14 @@ class CardReader(abc.ABC):
     @abc.abstractmethod
     def card_present(self) -> bool: ...
 
+    def presentation(self) -> int | None:
+        """Which presentation of a card the reader holds now: a number that changes
+        each time a card enters the slot or field (None: no card). A contactless
+        reader uses it to tell a new tap from a card still in the field (EMV Book
+        A: after a transaction the card must leave the field first). Readers
+        that cannot tell answer 0 while a card is present."""
+        return 0 if self.card_present() else None
+
     @abc.abstractmethod
     def connect(self) -> bytes:
         """Power the card up and return its ATR."""

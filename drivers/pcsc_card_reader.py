@@ -156,6 +156,22 @@ def resolve_reader(readers: list[str], wanted: str) -> str:
     )
 
 
+def interface_of(reader: str) -> CardInterface:
+    """Contactless for a PICC reader's card. Not by the ATR: ``3B 8n 80 01 ...`` is
+    also a valid contact T=1 ATR (possim's own contact cards have that shape)."""
+    return CardInterface.CONTACTLESS if is_picc_reader(reader) else CardInterface.CONTACT
+
+
+def is_picc_reader(reader: str) -> bool:
+    """Whether a PC/SC reader name is a contactless (PICC) interface: "... PICC ..."
+    as ACS dual readers name theirs (``ACS ACR1252 Dual Reader [ACR1252 Dual Reader
+    PICC] 00 00``), "Contactless", or a "CL" reader (``OMNIKEY 5422CL``)."""
+    words = reader.replace("[", " ").replace("]", " ").split()
+    return any(
+        word.upper() in ("PICC", "CONTACTLESS") or word.upper().endswith("CL") for word in words
+    )
+
+
 def protocol_name(scard: Any, protocol: int) -> str:
     if protocol == scard.SCARD_PROTOCOL_T0:
         return "T=0"
@@ -217,8 +233,14 @@ class PcscCardReader(CardReader):
     def card_present(self) -> bool:
         return self._present() is not None
 
-    def _present(self) -> tuple[str, bytes] | None:
-        """(reader, ATR) of the first reader holding a card; never raises."""
+    def presentation(self) -> int | None:
+        """pcscd's count of the insertions and removals in the reader holding a card
+        (the high 16 bits of its state): a new card, or the same card again, moves it."""
+        found = self._present()
+        return None if found is None else found[2]
+
+    def _present(self) -> tuple[str, bytes, int] | None:
+        """(reader, ATR, event count) of the first reader holding a card; never raises."""
         with self._status_lock:
             try:
                 readers = (
@@ -233,7 +255,7 @@ class PcscCardReader(CardReader):
             self._failure = None
         for name, state, atr in states:
             if state & self._scard.SCARD_STATE_PRESENT:
-                return name, atr
+                return name, atr, (state >> 16) & 0xFFFF
         return None
 
     def wait_for_card(self, timeout: float | None) -> CardPresented | None:
@@ -243,7 +265,7 @@ class PcscCardReader(CardReader):
             if self._clock.wait_until(self.card_present, min(remaining, POLL_INTERVAL)):
                 found = self._present()
                 if found is not None:
-                    return CardPresented(CardInterface.CONTACT, found[1])
+                    return CardPresented(interface_of(found[0]), found[1])
             failure = self._failure
             if failure is not None:
                 raise failure

@@ -116,6 +116,7 @@ class Shop:
         self._pcscd: PrivatePcscd | None = None
         self._vpcd_slot: VpcdSlot | None = None
         self._vpcd_card_slot: VpcdCardSlot | None = None
+        self._picc_card_slot: VpcdCardSlot | None = None
         # What close() undoes, last first; whatever is built so far is undone if a
         # later part fails to build.
         with contextlib.ExitStack() as undo:
@@ -161,14 +162,23 @@ class Shop:
         self._vpcd_card_slot = VpcdCardSlot(link, slot.reader, self.clock)
         self.world.card_slot = self._vpcd_card_slot
         devices = attrs.evolve(config.devices, card_reader=f"pcsc://{quote(slot.reader)}")
+        if config.devices.contactless_reader:
+            # The PICC reader paired with the slot: where cards are tapped.
+            picc = VpcdCardLink(lambda: pcscd.connect_vpcd(slot.picc_port), name=slot.picc_reader)
+            self._picc_card_slot = VpcdCardSlot(picc, slot.picc_reader, self.clock, field=True)
+            self.world.picc_slot = self._picc_card_slot
+            devices = attrs.evolve(devices, contactless_reader=f"pcsc://{quote(slot.picc_reader)}")
         return attrs.evolve(config, devices=devices)
 
     def _release_vpcd_slot(self) -> None:
         card_slot, self._vpcd_card_slot = self._vpcd_card_slot, None
+        picc_slot, self._picc_card_slot = self._picc_card_slot, None
         try:
             if card_slot is not None:
                 # Wait for pcscd to see the slot empty, so the next user starts clean.
                 card_slot.remove()
+            if picc_slot is not None:
+                picc_slot.remove()
         finally:
             if self._pcscd is not None and self._vpcd_slot is not None:
                 self._pcscd.release_slot(self._vpcd_slot)

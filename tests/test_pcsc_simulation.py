@@ -93,13 +93,14 @@ def test_possim_run_card_purchase_over_pcsc_is_deterministic(
 
 
 SIM_READER_NAME = "possim virtual reader"
+SIM_PICC_NAME = "possim virtual reader PICC"
 
-# The scenarios that put a card into the reader (QR and printer ones add nothing here),
-# the pre-authorisation ones among them.
+# The scenarios that put a card into the reader or its field (QR and printer ones add
+# nothing here), the pre-authorisation ones among them.
 LIBRARY = [
     path
     for path in discover([REPO / "scenarios"])
-    if path.stem.startswith(("card_", "magstripe_", "preauth_"))
+    if path.stem.startswith(("card_", "magstripe_", "contactless_", "preauth_"))
 ]
 
 
@@ -116,8 +117,12 @@ def test_library_scenario_passes_over_pcsc(
     in_process = run_scenario(scenario, tmp_path / "sim")
     with Shop(TerminalConfig.load("default"), tmp_path / "names", card_transport="pcsc") as sim:
         pcsc_name = sim.terminal.card_reader.name
+        assert sim.terminal.contactless_reader is not None
+        picc_name = sim.terminal.contactless_reader.name
     sim_transcript = (in_process.artifacts / "transcript.txt").read_text(encoding="utf-8")
     pcsc_transcript = (over_pcsc.artifacts / "transcript.txt").read_text(encoding="utf-8")
-    assert pcsc_transcript.replace(pcsc_name, "<reader>") == sim_transcript.replace(
+    over_pcsc_text = pcsc_transcript.replace(picc_name, "<picc>").replace(pcsc_name, "<reader>")
+    in_process_text = sim_transcript.replace(SIM_PICC_NAME, "<picc>").replace(
         SIM_READER_NAME, "<reader>"
     )
+    assert over_pcsc_text == in_process_text

@@ -35,6 +35,9 @@ RECORDED_KINDS = ("card_reader", "printer", "scanner")
 
 _session_lock = threading.Lock()
 _session: Path | None = None
+# The session's files by name -> the URL recorded into it: a second device of one
+# kind (a dual reader's contact and contactless sides) gets ``<kind>-2.jsonl``.
+_session_files: dict[str, str] = {}
 
 
 class Recorder:
@@ -86,12 +89,14 @@ class Recorder:
 @contextlib.contextmanager
 def recording_session(folder: Path) -> Iterator[Path]:
     """Record every card reader, printer and scanner opened meanwhile to
-    ``folder/<kind>.jsonl`` (``possim trace record``)."""
+    ``folder/<kind>.jsonl`` (``possim trace record``); a second device of a kind, at
+    another URL, to ``folder/<kind>-2.jsonl`` and so on."""
     global _session
     with _session_lock:
         if _session is not None:
             raise TraceRecordingError(f"already recording into {_session}")
         _session = folder
+        _session_files.clear()
     try:
         yield folder
     finally:
@@ -124,9 +129,12 @@ def attach_recorder(
         return url, context, None, False  # an inner open of a device already being recorded
     with _session_lock:
         folder = _session
-    if folder is None:
-        return url, context, None, False
-    recorder = Recorder(folder / f"{kind}.jsonl", kind, url.raw, context)
+        if folder is None:
+            return url, context, None, False
+        name, number = f"{kind}.jsonl", 2
+        while _session_files.setdefault(name, url.raw) != url.raw:
+            name, number = f"{kind}-{number}.jsonl", number + 1
+    recorder = Recorder(folder / name, kind, url.raw, context)
     return url, attrs.evolve(context, recorder=recorder), recorder, False
 
 

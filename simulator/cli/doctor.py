@@ -4,6 +4,11 @@ Checks the PC/SC stack from the bottom up and says what to do at the first
 thing missing: pyscard (the Python binding), pcscd (the daemon), then lists
 each reader with the ATR and protocol of the card in it. Exit status 0 means
 pcscd answered -- even with no reader plugged in, the stack itself works.
+
+A contactless reader (a dual reader's PICC interface, by its PC/SC name) is
+marked ``[contactless]``, and a card in it is named by its PC/SC Part 3 ATR:
+a contactless smart card, or a storage card by its card name bytes (MIFARE
+Classic 1K, Ultralight/NTAG, FeliCa ...).
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from drivers.pcsc_card_reader import (
     INSTALL_HINT,
     error_text,
     establish_context,
+    is_picc_reader,
     list_readers,
     load_scard,
     protocol_name,
     reader_states,
 )
+from drivers.wire.pcsc_atr import parse_contactless_atr
 
 DEFAULT_SOCKET = "/run/pcscd/pcscd.comm"
 SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
@@ -72,7 +79,8 @@ def diagnose(say: Callable[[str], None]) -> int:
             return 0
         say(f"readers: {len(readers)}")
         for name, state, atr in states:
-            say(f"  {name}: {_describe_slot(scard, context, name, state, atr)}")
+            kind = " [contactless]" if is_picc_reader(name) else ""
+            say(f"  {name}{kind}: {_describe_slot(scard, context, name, state, atr)}")
         return 0
     finally:
         scard.SCardReleaseContext(context)
@@ -92,7 +100,13 @@ def _describe_slot(scard: Any, context: int, reader: str, state: int, atr: bytes
             return f"card present, ATR {atr_text} (in use by another application)"
         return f"card present, ATR {atr_text} (cannot connect: {error_text(scard, hr)})"
     scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
-    return f"card present, ATR {atr_text}, protocol {protocol_name(scard, protocol)}"
+    described = f"card present, ATR {atr_text}, protocol {protocol_name(scard, protocol)}"
+    # A Part 3 ATR is a contactless card in a PICC reader (a contact T=1 ATR can have
+    # the same shape); a storage card's ATR, with the PC/SC RID, says so anywhere.
+    part3 = parse_contactless_atr(atr)
+    if part3 is not None and (part3.storage or is_picc_reader(reader)):
+        described += f": {part3.describe()}"
+    return described
 
 
 def _version() -> str:

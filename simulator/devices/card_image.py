@@ -28,9 +28,16 @@ from pathlib import Path
 import attrs
 
 from drivers.wire.masking import mask_pan
+from drivers.wire.pcsc_atr import contactless_atr
 from simulator.wire import cryptogram
+from simulator.wire.oda import RsaKey
 
 PSE_SFI = 1
+# Contactless kernels by name -> kernel identifier (EMV Book B 3.3.2: 2 Mastercard,
+# 3 Visa, 7 UnionPay). qpboc/qvsdc: the "quick" path (the cryptogram in the GPO
+# answer); mchip: GPO, records, GENERATE AC as on contact.
+KERNEL_IDS = {"mchip": 0x02, "qvsdc": 0x03, "qpboc": 0x07}
+QUICK_KERNELS = frozenset({"qvsdc", "qpboc"})
 
 
 @attrs.frozen
@@ -65,6 +72,18 @@ class Application:
     gpo_response: bytes | None = None  # raw GPO answer overriding the computed one
     blocked: bool = False
     require_issuer_authentication: bool = True
+    # Contactless (docs/contactless.md): the kernel the PPSE names (None: not
+    # offered over contactless) and the Card Transaction Qualifiers (9F6C).
+    kernel: str | None = None
+    ctq: bytes = b"\x80\x00"
+    # fDDA (simulator.devices.card_oda): the card signs its dynamic data with this key.
+    fdda: bool = False
+    icc_key: RsaKey | None = attrs.field(default=None, repr=False)
+
+    @property
+    def kernel_id(self) -> int | None:
+        """The kernel identifier (9F2A) of :attr:`kernel` (EMV Book B, table 3-6)."""
+        return None if self.kernel is None else KERNEL_IDS[self.kernel]
 
     @property
     def aid_hex(self) -> str:
@@ -103,6 +122,13 @@ class CardImage:
     # False: a magnetic-stripe-only card (or one whose chip is dead): no ATR, no
     # answer to any APDU; it can only be swiped (``track2``).
     chip: bool = True
+    # Interfaces: contacts (a phone has none) and an antenna (ISO/IEC 14443-4).
+    contact: bool = True
+    contactless: bool = False
+    # The historical bytes of its ATS: the ATR a PC/SC reader makes up (contactless_atr).
+    ats_historical: bytes = b"POSSIMCL"
+    # A phone wallet: the cardholder verifies on the phone (CDCVM), a tokenised PAN.
+    wallet: bool = False
     source: Path | None = None
 
     # -- derived data -------------------------------------------------------------
@@ -110,6 +136,11 @@ class CardImage:
     @property
     def masked_pan(self) -> str:
         return mask_pan(self.pan)
+
+    @property
+    def contactless_atr(self) -> bytes:
+        """The ATR a PC/SC reader shows for this card in its field (PC/SC Part 3)."""
+        return contactless_atr(self.ats_historical)
 
     @property
     def expiry_date(self) -> str:
@@ -184,7 +215,9 @@ def luhn_valid(number: str) -> bool:
 
 
 __all__ = [
+    "KERNEL_IDS",
     "PSE_SFI",
+    "QUICK_KERNELS",
     "Application",
     "CardImage",
     "RecordLayout",

@@ -27,6 +27,7 @@ from drivers.fixtures import LineDict
 from drivers.wire import ber_tlv as tlv
 from drivers.wire.emv_tags import TAG_NAMES
 from simulator.devices.card_image import Application, CardImage, RecordLayout, luhn_valid
+from simulator.devices.card_oda import FDDA_SFI, personalise_fdda
 from simulator.fixture_fields import FieldReader, Fields, Hex, Kind, Node, child
 from simulator.wire import cryptogram
 
@@ -228,6 +229,14 @@ def personalise_application(image: CardImage, app: Fields) -> Application:
                 f"{app.path('data')}.{tag}",
                 "is not listed in any record's tags; add it to one",
             )
+    if app["fdda"]:
+        if app["afl"] is not None:
+            app.fail("fdda", "an explicit afl cannot list the fDDA records: drop one of the two")
+        partial, fdda_records, fdda_layout = personalise_fdda(image, partial)
+        if set(fdda_records) & set(encoded):
+            app.fail("fdda", f"the fDDA records go in SFI {FDDA_SFI}: records 1-2 are taken")
+        encoded.update(fdda_records)
+        layout.extend(fdda_layout)
     afl = app["afl"] if app["afl"] is not None else _afl(layout, app)
     return attrs.evolve(partial, afl=afl, records=encoded, layout=tuple(layout))
 

@@ -203,6 +203,31 @@ APPLICATION_FIELDS: tuple[FieldSpec, ...] = (
         default=True,
     ),
     FieldSpec(
+        "kernel",
+        OneOf("a contactless kernel (mchip, qpboc, qvsdc)", ("mchip", "qpboc", "qvsdc")),
+        "offered over contactless, in the PPSE with this kernel: `qpboc` (UnionPay "
+        "QuickPass, kernel 7), `qvsdc` (Visa, kernel 3): the cryptogram comes in the GPO "
+        "answer; `mchip` (Mastercard, kernel 2): GENERATE AC as on contact. Needs "
+        "`contactless: true` (docs/contactless.md)",
+        default=None,
+    ),
+    FieldSpec(
+        "ctq",
+        Hex("2 bytes of hex", (2,)),
+        "Card Transaction Qualifiers (9F6C) for the quick kernels: byte 1 `80` online PIN "
+        "required, `40` signature required (when the reader asks for a CVM); the card sets "
+        "byte 2 `80` (CDCVM performed) itself",
+        default=b"\x80\x00",
+    ),
+    FieldSpec(
+        "fdda",
+        Boolean(),
+        "fDDA (quick kernels): the card gets the simulator's issuer and ICC certificates in "
+        "records 1-2 of SFI 4 and signs its dynamic data (9F4B) in the GPO answer; the AIP "
+        "says DDA (docs/contactless.md)",
+        default=False,
+    ),
+    FieldSpec(
         "data",
         TagValues(),
         "extra primitive tags, `TAG: hex`; each must be listed in a record. A `data` value "
@@ -240,6 +265,35 @@ CARD_FIELDS: tuple[FieldSpec, ...] = (
         "a chip card whose chip is dead (terminals fall back to the stripe). It may not have "
         "the fields marked (chip)",
         default=True,
+    ),
+    FieldSpec(
+        "contact",
+        Boolean(),
+        "the card has contacts; `false` for a phone wallet (mute in the chip slot)",
+        default=True,
+    ),
+    FieldSpec(
+        "contactless",
+        Boolean(),
+        "the card has an antenna (ISO/IEC 14443-4): it can be tapped, answers the PPSE "
+        "`2PAY.SYS.DDF01` and runs its applications' `kernel` (docs/contactless.md)",
+        default=False,
+    ),
+    FieldSpec(
+        "ats_historical",
+        Hex("1-15 bytes of hex", range(1, 16)),
+        "the historical bytes of its ATS: a PC/SC reader shows the ATR `3B 8n 80 01` + "
+        "these + TCK (PC/SC Part 3 3.1.3.2.3.1)",
+        default=b"POSSIMCL",
+        default_doc="`POSSIMCL` in ASCII",
+    ),
+    FieldSpec(
+        "wallet",
+        Boolean(),
+        "a phone wallet: a tokenised PAN and the cardholder verified on the phone (CDCVM); "
+        'an unverified phone answers GPO `69 86` ("see phone"), and the cardholder '
+        "verifies before the next tap",
+        default=False,
     ),
     FieldSpec(
         "atr",

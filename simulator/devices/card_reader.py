@@ -11,15 +11,23 @@ import threading
 from drivers.card_reader import CardInterface, CardPresented, CardReader, mute_card_error
 from drivers.clock import Clock
 from drivers.errors import CardError, CardProtocolError, CardRemoved, NoCard
-from simulator.devices.card import VirtualCard
+from simulator.devices.card_slot import HeldCard
 
 
 class SimCardReader(CardReader):
-    def __init__(self, clock: Clock, *, name: str = "possim virtual reader") -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        name: str = "possim virtual reader",
+        interface: CardInterface = CardInterface.CONTACT,
+    ) -> None:
         self.name = name
+        self.interface = interface
+        self._presentations = 0  # cards put in the slot or field so far
         self._clock = clock
         self._lock = threading.Lock()
-        self._card: VirtualCard | None = None
+        self._card: HeldCard | None = None
         self._atr = b""
         # True between connect() and disconnect(): a card leaving the slot then
         # is a removal in the middle of a transaction, not just "no card".
@@ -29,22 +37,25 @@ class SimCardReader(CardReader):
 
     # -- the simulation side ----------------------------------------------------
 
-    def insert(self, card: VirtualCard) -> None:
+    def insert(self, card: HeldCard) -> None:
         """Put ``card`` in the slot; the reader powers it up."""
         with self._lock:
             if self._card is not None:
                 raise CardError(f"{self.name}: a card is already in the slot; remove it first")
+            card.in_field = self.interface is CardInterface.CONTACTLESS
+            self._presentations += 1
             self._atr = card.power_on()
             self._card = card
         self._clock.notify()
 
-    def remove(self) -> VirtualCard | None:
+    def remove(self) -> HeldCard | None:
         """Pull the card out (at any moment, even mid-transaction)."""
         with self._lock:
             card, self._card = self._card, None
             self._atr = b""
         if card is not None:
             card.power_off()
+            card.in_field = False
         self._clock.notify()
         return card
 
@@ -55,7 +66,7 @@ class SimCardReader(CardReader):
             self._remove_after = apdus
 
     @property
-    def inserted_card(self) -> VirtualCard | None:
+    def inserted_card(self) -> HeldCard | None:
         return self._card
 
     def wait_for_removal(self, timeout: float | None) -> bool:
@@ -70,10 +81,14 @@ class SimCardReader(CardReader):
         with self._lock:
             if self._card is None:  # removed again in between
                 return None
-            return CardPresented(CardInterface.CONTACT, self._atr)
+            return CardPresented(self.interface, self._atr)
 
     def card_present(self) -> bool:
         return self._card is not None
+
+    def presentation(self) -> int | None:
+        with self._lock:
+            return None if self._card is None else self._presentations
 
     def connect(self) -> bytes:
         with self._lock:

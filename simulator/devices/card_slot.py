@@ -11,7 +11,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from simulator.devices.card import VirtualCard
+
+class HeldCard(Protocol):
+    """What a cardholder holds to a reader: a :class:`~simulator.devices.card.VirtualCard`
+    (an EMV card or a phone), or a storage card (:mod:`simulator.devices.mifare`)."""
+
+    in_field: bool  # set by a PICC slot: the card is in a contactless field
+    powered: bool
+
+    @property
+    def mute(self) -> bool: ...
+
+    def power_on(self) -> bytes: ...
+
+    def power_off(self) -> None: ...
+
+    def process_apdu(self, apdu: bytes) -> bytes: ...
+
 
 # How the terminal's card reader reaches the virtual card: "sim" in process (the
 # reader is the slot), "pcsc" through a private pcscd + vpcd (the real PC/SC stack,
@@ -25,13 +41,13 @@ class CardSlot(Protocol):
         """The reader the slot belongs to, as the terminal sees it."""
 
     @property
-    def inserted_card(self) -> VirtualCard | None:
+    def inserted_card(self) -> HeldCard | None:
         """The card in the slot, if any."""
 
-    def insert(self, card: VirtualCard) -> None:
+    def insert(self, card: HeldCard) -> None:
         """Put ``card`` in; returns once the terminal's reader can see it."""
 
-    def remove(self) -> VirtualCard | None:
+    def remove(self) -> HeldCard | None:
         """Take the card out (at any moment, even mid-transaction); returns it."""
 
     def wait_for_removal(self, timeout: float | None) -> bool:

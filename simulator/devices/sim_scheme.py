@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from drivers.card_reader import CardReader
+from drivers.card_reader import CardInterface, CardReader
 from drivers.magstripe_reader import MagstripeReader
 from drivers.params import UrlParam
 from drivers.pin_entry import PinEntry
@@ -61,6 +61,14 @@ SCANNER_PROFILE = UrlParam(
     help="with `transport=pty`: the scanner profile in `firmware_fixtures/scanners/` that "
     "frames the codes on the pty",
 )
+CARD_INTERFACE = UrlParam(
+    "interface",
+    str,
+    "contact",
+    choices=("contact", "contactless"),
+    help="`contactless`: the PICC side of the virtual dual-interface reader, where "
+    "scenarios tap cards (docs/contactless.md)",
+)
 SPEAKER_WAV: UrlParam[str | None] = UrlParam(
     "wav",
     str,
@@ -81,6 +89,14 @@ SPEAKER_VOICE = UrlParam(
 
 def open_card_reader(url: DeviceURL, context: DeviceContext) -> SimCardReader:
     world = SimulatedWorld.of(context)
+    if CARD_INTERFACE.value(url) == "contactless":
+        world.contactless_reader = SimCardReader(
+            context.clock,
+            name=url.target or "possim virtual reader PICC",
+            interface=CardInterface.CONTACTLESS,
+        )
+        world.picc_slot = world.contactless_reader
+        return world.contactless_reader
     world.card_reader = SimCardReader(context.clock, name=url.target or "possim virtual reader")
     world.card_slot = world.card_reader
     return world.card_reader
@@ -145,7 +161,9 @@ SIM_DEVICES: tuple[SimDevice, ...] = (
     SimDevice(
         CardReader,
         open_card_reader,
-        "the virtual card reader: scenarios insert, remove and swipe cards (`sim://NAME` names it)",
+        "the virtual card reader: scenarios insert, remove and swipe cards (`sim://NAME` names "
+        "it); `interface=contactless` is its PICC side, where cards are tapped",
+        (CARD_INTERFACE,),
         usage="sim://[NAME]",
     ),
     SimDevice(PinEntry, open_pin_pad, "the virtual PIN pad: scenarios and the TUI press its keys"),

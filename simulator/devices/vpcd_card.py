@@ -51,7 +51,7 @@ from typing import Protocol
 
 from drivers.clock import Clock
 from drivers.errors import CardError
-from simulator.devices.card import VirtualCard
+from simulator.devices.card_slot import HeldCard
 from simulator.errors import WireFormatError
 from simulator.pcscd import PcscdError, watch_reader
 
@@ -319,9 +319,13 @@ class VpcdCardSlot:
         clock: Clock,
         *,
         settle_timeout: float = 2.0,
+        field: bool = False,
     ) -> None:
         self.name = reader
+        # A PICC reader's slot: the card is held in the field (VirtualCard.in_field).
+        self.field = field
         self._link = link
+        self._held: HeldCard | None = None  # what the link serves, as the cardholder holds it
         self._clock = clock
         self._settle_timeout = settle_timeout
         # pcscd's event count when it reported our card: the removal must move it on.
@@ -336,12 +340,13 @@ class VpcdCardSlot:
         return self._link
 
     @property
-    def inserted_card(self) -> VirtualCard | None:
-        card = self._link.card
-        return card if isinstance(card, VirtualCard) else None
+    def inserted_card(self) -> HeldCard | None:
+        return self._held if self._link.card is not None else None
 
-    def insert(self, card: VirtualCard) -> None:
+    def insert(self, card: HeldCard) -> None:
+        card.in_field = self.field
         self._link.insert(card)
+        self._held = card
         count = watch_reader(self.name, True, self._settle_timeout)
         if count is None:
             self._link.remove()
@@ -352,9 +357,12 @@ class VpcdCardSlot:
         self._inserted_at = count
         self._clock.notify()
 
-    def remove(self) -> VirtualCard | None:
+    def remove(self) -> HeldCard | None:
         had_card = self._link.card is not None
-        card = self._link.remove()
+        self._link.remove()
+        card, self._held = self._held if had_card else None, None
+        if card is not None:
+            card.in_field = False
         if had_card and (
             watch_reader(self.name, False, self._settle_timeout, newer_than=self._inserted_at)
             is None
@@ -364,7 +372,7 @@ class VpcdCardSlot:
                 "after it was removed"
             )
         self._clock.notify()
-        return card if isinstance(card, VirtualCard) else None
+        return card
 
     def wait_for_removal(self, timeout: float | None) -> bool:
         return self._clock.wait_until(lambda: self._link.card is None, timeout)

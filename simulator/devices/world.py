@@ -47,6 +47,10 @@ class SimulatedWorld:
     # Where the cardholder inserts and removes cards: the in-process reader
     # itself (sim://), or a vpcd slot behind the real PC/SC stack (pcsc).
     card_slot: CardSlot | None = None
+    # The PICC side of the dual-interface reader: where cards are tapped (in
+    # process, or a vpcd slot named like a real reader's PICC reader).
+    contactless_reader: SimCardReader | None = None
+    picc_slot: CardSlot | None = None
     pin_pad: VirtualPinPad | None = None
     printer: VirtualPrinter | None = None
     # Where the cashier scans codes: in process, or through a pty (scanner_link).

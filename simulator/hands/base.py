@@ -79,6 +79,18 @@ class HandsBase:
             )
         return slot
 
+    def _picc_slot(self, action: str) -> CardSlot:
+        slot = self.world.picc_slot
+        if slot is None:
+            url = self._url("contactless_reader") or "none"
+            raise NotSimulated(
+                "contactless reader",
+                url,
+                action,
+                hint="a sim://?interface=contactless reader or --card-transport pcsc can",
+            )
+        return slot
+
     def _pin_pad(self, action: str) -> VirtualPinPad:
         pad = self.world.pin_pad
         if pad is None:

@@ -165,6 +165,14 @@ class Devices(HandsBase):
         self._card_slot("pull a card out mid-command").remove_after(apdu - 1)
         self.bus.publish(CardPullArmed(apdu), source=self.actor)
 
+    def pull_tapped_card_at(self, apdu: int) -> None:
+        """The tapped card leaves the field too soon: the terminal's ``apdu``-th command
+        from now (1 = the next) finds the field empty."""
+        if apdu < 1:
+            raise ValueError(f"the card can leave at APDU 1 or later, not {apdu}")
+        self._picc_slot("take a card out of the field mid-command").remove_after(apdu - 1)
+        self.bus.publish(CardPullArmed(apdu), source=self.actor)
+
     # -- time -------------------------------------------------------------------------
 
     def wait(self, seconds: float) -> None:

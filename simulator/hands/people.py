@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+
+import attrs
 
 from drivers.printer import PrintDocument
-from simulator.hands.base import HandsBase
+from simulator.devices.card import CollidingCards
+from simulator.devices.mifare import MifareClassic1K
+from simulator.events import EventPayload
+from simulator.hands.base import HandsBase, HandsError
 
 if TYPE_CHECKING:
     from simulator.devices.card_image import CardImage
     from simulator.terminal.terminal import SaleHandle
+
+
+@attrs.frozen
+class CardTapped(EventPayload):
+    """The cardholder held a card (or a phone) to the contactless field."""
+
+    kind: ClassVar[str] = "tap"
+
+    card: str
+    phone: bool
+
+    def summary(self) -> str:
+        return f"{'phone' if self.phone else 'card'} {self.card} tapped"
 
 
 class Cashier(HandsBase):
@@ -67,8 +85,40 @@ class Cardholder(HandsBase):
         slot = self._card_slot("insert a card")
         slot.insert(self.world.card(image))
 
+    def tap_card(self, image: CardImage) -> None:
+        """Hold the card (or phone) ``image`` describes to the reader's contactless
+        field -- a new tap: a card still in the field from an earlier tap leaves it
+        first. The card stays in the field until the next tap or :meth:`remove_card`."""
+        if not image.contactless:
+            raise HandsError(f"card {image.name} has no antenna: it cannot be tapped")
+        slot = self._picc_slot("tap a card")
+        slot.remove()
+        card = self.world.card(image)
+        self.bus.publish(CardTapped(image.name, image.wallet), source=self.actor)
+        slot.insert(card)
+
+    def hold_storage_card(self, card: MifareClassic1K) -> None:
+        """Hold a storage card (a MIFARE Classic membership card) to the contactless field;
+        it stays until the next tap or :meth:`remove_card`. The cashier app, not the
+        acquiring app, reads such cards (PC/SC Part 3 pseudo-APDUs)."""
+        slot = self._picc_slot("hold a storage card to the reader")
+        slot.remove()
+        self.bus.publish(CardTapped(card.name, False), source=self.actor)
+        slot.insert(card)
+
+    def tap_cards_together(self, first: CardImage, second: CardImage) -> None:
+        """Two cards in the field at once: a collision; the reader can activate neither."""
+        slot = self._picc_slot("tap two cards")
+        slot.remove()
+        self.bus.publish(CardTapped(f"{first.name} + {second.name}", False), source=self.actor)
+        slot.insert(CollidingCards(first))
+
     def remove_card(self) -> bool:
-        """Take the card out of the slot; False when it was empty."""
+        """Take the card out of the slot (or, with none there, out of the contactless
+        field); False when both were empty."""
+        for slot in (self.world.card_slot, self.world.picc_slot):
+            if slot is not None and slot.inserted_card is not None:
+                return slot.remove() is not None
         return self._card_slot("take a card out").remove() is not None
 
     def swipe_card(self, image: CardImage) -> None:

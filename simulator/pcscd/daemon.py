@@ -23,6 +23,7 @@ import atexit
 import collections
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -36,11 +37,14 @@ from simulator.pcscd import namespace
 from simulator.pcscd.errors import PcscdError
 from simulator.pcscd.requirements import find_program, find_vpcd_driver, missing_requirements
 from simulator.pcscd.slots import (
+    PICC_PORT,
+    PICC_READER_NAME,
     READER_NAME,
     SLOTS,
     VPCD_PORT,
     SlotPool,
     VpcdSlot,
+    picc_readers,
     slots_of,
     vpcd_readers,
 )
@@ -102,12 +106,19 @@ class PrivatePcscd:
         root = Path(self._folder.name)
         (root / "run").mkdir()
         (root / "conf").mkdir()
+        driver = find_vpcd_driver()
+        assert driver is not None  # missing_requirements() said so otherwise
         (root / "conf" / "vpcd").write_text(
-            f'FRIENDLYNAME "{READER_NAME}"\n'
-            f"DEVICENAME   /dev/null:0x{VPCD_PORT:04X}\n"
-            f"LIBPATH      {find_vpcd_driver()}\n"
-            f"CHANNELID    0x{VPCD_PORT:04X}\n",
-            encoding="ascii",
+            _reader_conf(READER_NAME, VPCD_PORT, driver), encoding="ascii"
+        )
+        # The PICC side: vpcd keeps its slots in one static table indexed by slot
+        # number, so a second entry on the same library would share the first one's
+        # slots; a copy of the library (dlopen: its own statics) gets its own.
+        (root / "lib").mkdir()
+        picc_driver = root / "lib" / "libifdvpcd-picc.so"
+        shutil.copyfile(driver, picc_driver)
+        (root / "conf" / "vpcd-picc").write_text(
+            _reader_conf(PICC_READER_NAME, PICC_PORT, str(picc_driver)), encoding="ascii"
         )
         # The namespace set-up runs in the child's shell; every step is checked,
         # and the last one *becomes* pcscd (exec), so our Popen pid is pcscd's.
@@ -186,15 +197,16 @@ class PrivatePcscd:
         try:
             deadline = time.monotonic() + self._start_timeout
             while True:
-                readers = vpcd_readers(list_readers(scard, context))
-                if len(readers) >= SLOTS:
-                    return slots_of(readers)
+                names = list_readers(scard, context)
+                readers, piccs = vpcd_readers(names), picc_readers(names)
+                if len(readers) >= SLOTS and len(piccs) >= SLOTS:
+                    return slots_of(readers, piccs)
                 if not self.running:
                     raise self._failed("it exited before listing the vpcd readers")
                 if time.monotonic() >= deadline:
                     raise self._failed(
                         f"the vpcd readers did not appear within {self._start_timeout:g} s "
-                        f"(readers: {readers})"
+                        f"(readers: {names})"
                     )
                 # Blocks in pcscd until its reader list changes (or 100 ms pass).
                 scard.SCardGetStatusChange(
@@ -256,6 +268,16 @@ class PrivatePcscd:
     def namespace_command(self, argv: list[str]) -> list[str]:
         """``argv`` run inside pcscd's network namespace (e.g. vsmartcard's ``vicc``)."""
         return namespace.command_inside(self.pid, argv)
+
+
+def _reader_conf(name: str, port: int, driver: str) -> str:
+    """A vpcd entry of pcscd's reader.conf: its cards connect to ``port`` (and the next)."""
+    return (
+        f'FRIENDLYNAME "{name}"\n'
+        f"DEVICENAME   /dev/null:0x{port:04X}\n"
+        f"LIBPATH      {driver}\n"
+        f"CHANNELID    0x{port:04X}\n"
+    )
 
 
 _CLAIMED: dict[str, str] = {}

@@ -21,14 +21,21 @@ from simulator.pcscd.errors import PcscdError
 VPCD_PORT = 35963  # vpcd's default; private to the namespace, so never in conflict
 READER_NAME = "possim vpcd"
 SLOTS = 2  # vpcd opens two slots per reader.conf entry: ports VPCD_PORT and VPCD_PORT + 1
+# The contactless side: a second vpcd entry named as pcscd names a real dual
+# reader's PICC interface (ACS: "ACS ACR1252 Dual Reader [ACR1252 Dual Reader PICC] 00 00").
+PICC_READER_NAME = "possim Dual Reader [possim Dual Reader PICC]"
+PICC_PORT = VPCD_PORT + SLOTS
 
 
 @attrs.frozen
 class VpcdSlot:
-    """One vpcd card slot: the reader name pcscd shows and the port the card connects to."""
+    """One vpcd card slot: the reader name pcscd shows and the port the card connects to,
+    and the PICC reader paired with it (where cards are tapped) and its port."""
 
     reader: str
     port: int
+    picc_reader: str = ""
+    picc_port: int = 0
 
 
 def vpcd_readers(names: Iterable[str]) -> list[str]:
@@ -36,9 +43,23 @@ def vpcd_readers(names: Iterable[str]) -> list[str]:
     return sorted(name for name in names if name.startswith(READER_NAME))
 
 
-def slots_of(readers: Sequence[str]) -> list[VpcdSlot]:
-    """The first :data:`SLOTS` vpcd readers as slots, each with the port its card uses."""
-    return [VpcdSlot(name, VPCD_PORT + index) for index, name in enumerate(readers[:SLOTS])]
+def picc_readers(names: Iterable[str]) -> list[str]:
+    """pcscd's vpcd PICC readers among its reader ``names``, in slot order."""
+    return sorted(name for name in names if name.startswith(PICC_READER_NAME))
+
+
+def slots_of(readers: Sequence[str], piccs: Sequence[str] = ()) -> list[VpcdSlot]:
+    """The first :data:`SLOTS` vpcd readers as slots, each with the port its card uses
+    and its PICC reader (when ``piccs`` lists them)."""
+    return [
+        VpcdSlot(
+            name,
+            VPCD_PORT + index,
+            piccs[index] if index < len(piccs) else "",
+            PICC_PORT + index if index < len(piccs) else 0,
+        )
+        for index, name in enumerate(readers[:SLOTS])
+    ]
 
 
 class SlotPool:

@@ -57,6 +57,7 @@ from simulator.terminal.card_fields import (
 )
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
+from simulator.terminal.contactless_sale import ContactlessSale, TapAgain
 from simulator.terminal.contract import (
     IntentContract,
     IntentRequest,
@@ -122,6 +123,7 @@ class _RefundOf:
 class _Presented:
     chip: bool
     track2: str | None = attrs.field(default=None, repr=False)
+    tapped: bool = False  # a card in the contactless field (simulator.terminal.contactless_sale)
 
 
 class _NoCard(enum.Enum):
@@ -151,11 +153,14 @@ class AcquiringApp:
         batch_close: BatchClose | None = None,
         cashier_cancel: CashierCancel | None = None,
         merchant_name: str = "",
+        contactless: ContactlessSale | None = None,
     ) -> None:
         self._door = IntentDoor(
             contract, authoriser.journal, display, clock, merchant_name, authoriser.merchant
         )
         self._cashier = cashier_cancel or CashierCancel(clock, bus)
+        self._contactless = contactless
+        self._taps = False  # this sale takes taps now
         self._qr = qr
         self._batch_close = batch_close
         self._contract = contract
@@ -259,9 +264,14 @@ class AcquiringApp:
         """A sale, or with ``refund`` a refund: both start with a card presented."""
         amount = format_yuan(order.amount_fen)
         what = "退货 Refund " if refund is not None else ""
-        self._display.show(
-            ScreenId.PRESENT_CARD, "请插卡或刷卡 Insert or swipe card", f"{what}金额 RMB {amount}"
+        contactless = self._contactless
+        self._taps = (
+            refund is None and contactless is not None and contactless.allowed(order.amount_fen)
         )
+        lines = [f"{what}金额 RMB {amount}"]
+        if self._taps:
+            lines.append("或挥卡 Or tap")  # the contactless reader takes this amount
+        self._display.show(ScreenId.PRESENT_CARD, "请插卡或刷卡 Insert or swipe card", *lines)
         if self._swiper is not None:
             self._swiper.discard_swipes()  # a swipe before the sale is not for this sale
         deadline = self._clock.monotonic() + self._timeouts.card
@@ -273,6 +283,12 @@ class AcquiringApp:
                 return self._cancel(
                     f"no card presented within {self._timeouts.card:g} s", failure="timeout"
                 )
+            if presented.tapped and contactless is not None:
+                tap = contactless.run(order, self._pin_source(amount))
+                if isinstance(tap, TapAgain):
+                    self._taps = tap.taps
+                    continue
+                return tap
             if presented.chip:
                 result = self._chip_sale(order, refund)
                 if isinstance(result, _Fallback):
@@ -310,13 +326,18 @@ class AcquiringApp:
         """
         swiper = self._swiper
         cashier = self._cashier
+        contactless = self._contactless if self._taps and chip else None
 
         def arrived() -> bool:  # no side effects: the clock may call it from any thread
             if cashier.requested or (chip and self._reader.card_present()):
                 return True
+            if contactless is not None and contactless.tapped():
+                return True
             return swiper is not None and swiper.swipe_waiting()
 
         while not cashier.requested:
+            if contactless is not None and contactless.tapped():
+                return _Presented(chip=True, tapped=True)
             if chip and self._reader.card_present():
                 # Through wait_for_card too, so the trace shows the card presented;
                 # connect() decides whether the card is really there.

@@ -117,6 +117,7 @@ _CVM_TEXT = {
     "online_pin": "联机密码验证 ONLINE PIN",
     "signature": "",
     "none": "免密免签 NO CVM",
+    "cdcvm": "手机验证 VERIFIED ON PHONE",  # a phone wallet's CDCVM (contactless)
 }
 
 

@@ -188,6 +188,9 @@ class Timeouts:
 @attrs.frozen
 class DeviceURLs:
     card_reader: str = "sim://"
+    # The PICC (contactless) side of a dual-interface reader: another CardReader
+    # (pcsc:// names a real reader's PICC reader; "" for a terminal without one).
+    contactless_reader: str = "sim://?interface=contactless"
     pin_entry: str = "sim://"
     printer: str = "sim://?profile=generic_58mm"
     scanner: str = "sim://"
@@ -199,11 +202,17 @@ class DeviceURLs:
         (its scheme, an unknown parameter, a bad value), found without opening anything."""
         found = []
         for kind, url in attrs.asdict(self).items():
+            if kind == "contactless_reader" and not url:
+                continue  # no contactless reader
             try:
-                devices.check(DEVICE_KINDS[kind], url)
+                devices.check(DEVICE_KINDS[_KIND_OF_FIELD.get(kind, kind)], url)
             except DeviceURLError as exc:
                 found.append(f"devices.{kind}: {exc}")
         return found
+
+
+# [devices] keys that are not a device kind's own name: the kind they open.
+_KIND_OF_FIELD = {"contactless_reader": "card_reader"}
 
 
 def _double_length_key(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -248,17 +257,40 @@ class Keys:
         return None if self.mac_key is None else bytes.fromhex(self.mac_key)
 
 
-def _floor_limit(value: object) -> int:
-    """``[emv] floor_limit`` in yuan ("100.00") or fen (an integer) -> fen."""
+def _floor_limit(value: object, name: str = "emv.floor_limit") -> int:
+    """``[emv] floor_limit`` (or another amount ``name``) in yuan ("100.00") or fen
+    (an integer) -> fen."""
     if isinstance(value, bool):
-        raise ValueError("emv.floor_limit must be an amount")
+        raise ValueError(f"{name} must be an amount")
     try:
         fen = value * 100 if isinstance(value, int) else parse_yuan(str(value))
     except ValueError as exc:
-        raise ValueError(f"emv.floor_limit: {exc}") from None
+        raise ValueError(f"{name}: {exc}") from None
     if fen < 0:
-        raise ValueError("emv.floor_limit must not be negative")
+        raise ValueError(f"{name} must not be negative")
     return fen
+
+
+@attrs.frozen
+class ContactlessSettings:
+    """The reader's contactless limits (docs/contactless.md), in fen: over the
+    transaction limit a tap is refused (insert or swipe instead); at or over the
+    CVM-required limit the cardholder is verified (UnionPay's 小额免密免签 limit:
+    RMB 1000 since 2018-06-01, RMB 300 on terminals not upgraded); over the floor
+    limit an online cryptogram is required (this terminal is online-only anyway)."""
+
+    transaction_limit_fen: int = 5_000_00
+    floor_limit_fen: int = 0
+    cvm_required_limit_fen: int = 1_000_00
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> ContactlessSettings:
+        """From ``[contactless]`` (amounts in yuan); keys not given keep their default."""
+        limits = {
+            f"{key}_fen": _floor_limit(value, f"contactless.{key}")
+            for key, value in section.items()
+        }
+        return cls(**limits)
 
 
 @attrs.frozen
@@ -291,6 +323,7 @@ class TerminalConfig:
     timeouts: Timeouts = Timeouts()
     keys: Keys = Keys()
     emv: EmvSettings = EmvSettings()
+    contactless: ContactlessSettings = ContactlessSettings()
     source: Path | None = None
 
     @terminal_id.validator
@@ -367,6 +400,7 @@ class TerminalConfig:
                 emv=EmvSettings(
                     floor_limit_fen=_floor_limit(sections["emv"].get("floor_limit", 0))
                 ),
+                contactless=ContactlessSettings.from_section(sections["contactless"]),
                 source=source,
             )
             if not config.uses_builtin_gateway:
@@ -393,7 +427,7 @@ def _names(cls: type, *, only_text: bool = False) -> tuple[str, ...]:
 
 
 # Each section and the keys it may hold; every value of these is text except in
-# [timeouts] (numbers, checked by Timeouts) and [emv] (an amount).
+# [timeouts] (numbers, checked by Timeouts), [emv] and [contactless] (amounts).
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "terminal": tuple(
         name
@@ -406,8 +440,9 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "timeouts": _names(Timeouts),
     "keys": _names(Keys),
     "emv": ("floor_limit",),
+    "contactless": ("transaction_limit", "floor_limit", "cvm_required_limit"),
 }
-_NOT_TEXT = frozenset({"timeouts", "emv"})
+_NOT_TEXT = frozenset({"timeouts", "emv", "contactless"})
 
 
 def _section(

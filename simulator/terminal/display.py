@@ -29,6 +29,9 @@ class ScreenId(str, enum.Enum):
     DECLINED = "declined"
     CANCELLED = "cancelled"
     REMOVE_CARD = "remove_card"
+    SEE_PHONE = "see_phone"  # contactless: verify on the phone, then tap again
+    TAP_AGAIN = "tap_again"  # contactless: the tap failed (card too short, two cards): again
+    TRY_ANOTHER_INTERFACE = "try_another_interface"  # contactless refused: insert or swipe
     PAID = "paid"  # the cashier app's "payment received" page
     PRINTER_FAULT = "printer_fault"  # paid, but the receipt waits for the printer
     PAYMENT_FAILED = "payment_failed"

@@ -32,9 +32,11 @@ from simulator.terminal.authorisation import Authoriser
 from simulator.terminal.cashier_app import CashierApp, SaleResult
 from simulator.terminal.cashier_cancel import CancelRefused, CashierCancel
 from simulator.terminal.config import BUILTIN_GATEWAY, HostEndpoint, TerminalConfig
+from simulator.terminal.contactless_sale import ContactlessSale
 from simulator.terminal.contract import IntentContract
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.emv import TerminalEmvConfig
+from simulator.terminal.emv.contactless import ReaderLimits
 from simulator.terminal.financial_requests import Merchant
 from simulator.terminal.host_link import Iso8583HostLink
 from simulator.terminal.journal import Journal
@@ -151,6 +153,11 @@ class Terminal:
         self.card_reader = TracedCardReader(
             devices.open(CardReader, urls.card_reader, context), bus
         )
+        self.contactless_reader: TracedCardReader | None = None
+        if urls.contactless_reader:
+            self.contactless_reader = TracedCardReader(
+                devices.open(CardReader, urls.contactless_reader, context), bus
+            )
         self.pin_entry = TracedPinEntry(devices.open(PinEntry, urls.pin_entry, context), bus)
         self.printer = TracedPrinter(devices.open(Printer, urls.printer, context), bus)
         self.scanner = TracedScanner(devices.open(Scanner, urls.scanner, context), bus)
@@ -240,6 +247,29 @@ class Terminal:
             paper_width=lambda: report_printer.paper_width_chars,
             report=settlement_report,
         )
+        emv_config = TerminalEmvConfig(
+            terminal_country=config.country.zfill(4),
+            currency=config.currency.zfill(4),
+            floor_limit_fen=config.emv.floor_limit_fen,
+        )
+        contactless: ContactlessSale | None = None
+        if self.contactless_reader is not None:
+            limits = config.contactless
+            contactless = ContactlessSale(
+                reader=self.contactless_reader,
+                limits=ReaderLimits(
+                    limits.transaction_limit_fen,
+                    limits.floor_limit_fen,
+                    limits.cvm_required_limit_fen,
+                ),
+                emv_config=emv_config,
+                authoriser=authoriser,
+                display=self.display,
+                bus=bus,
+                clock=clock,
+                rng=rng,
+                pin_key=config.keys.pin_key_bytes,
+            )
         self.acquiring_app = AcquiringApp(
             contract=contract,
             card_reader=self.card_reader,
@@ -249,11 +279,7 @@ class Terminal:
             bus=bus,
             clock=clock,
             rng=rng,
-            emv_config=TerminalEmvConfig(
-                terminal_country=config.country.zfill(4),
-                currency=config.currency.zfill(4),
-                floor_limit_fen=config.emv.floor_limit_fen,
-            ),
+            emv_config=emv_config,
             timeouts=config.timeouts,
             pin_key=config.keys.pin_key_bytes,
             magstripe_reader=self.magstripe_reader,
@@ -261,6 +287,7 @@ class Terminal:
             batch_close=batch_close,
             cashier_cancel=self.cashier_cancel,
             merchant_name=config.merchant_name,
+            contactless=contactless,
         )
         self.cashier_app = CashierApp(
             contract=contract,
@@ -391,4 +418,6 @@ class Terminal:
             self.magstripe_reader,
         ):
             device.close()
+        if self.contactless_reader is not None:
+            self.contactless_reader.close()
         self.journal.close()

@@ -202,6 +202,9 @@ class TracedCardReader(CardReader):
     def card_present(self) -> bool:
         return self.inner.card_present()
 
+    def presentation(self) -> int | None:
+        return self.inner.presentation()
+
     def connect(self) -> bytes:
         atr = self.inner.connect()
         self._bus.publish(CardPoweredOn(atr.hex().upper()))

@@ -39,6 +39,7 @@ commands and rules:
 :mod:`.records`      GET PROCESSING OPTIONS, READ RECORD, GET DATA
 :mod:`.verify`       VERIFY: plaintext offline PIN, the try counter
 :mod:`.cryptograms`  GENERATE AC, EXTERNAL AUTHENTICATE, the ARPC check
+:mod:`.contactless`  in a reader's field: the PPSE, the quick kernels' GPO
 :mod:`.status`       the status words and CID values
 ===================  ==========================================================
 
@@ -85,6 +86,7 @@ _COMMANDS: dict[int, int] = {  # INS -> the CLA EMV uses for it
 
 
 class VirtualCard(Selection, Records, PinVerification, Cryptograms):
+    # Records brings :mod:`.contactless` (the quick kernels' GPO) before Cryptograms.
     """One physical card made from a card image (each has its own counters)."""
 
     def process_apdu(self, apdu: bytes) -> bytes:
@@ -132,4 +134,14 @@ class VirtualCard(Selection, Records, PinVerification, Cryptograms):
         return handler(command)
 
 
-__all__ = ["CID_AAC", "CID_ARQC", "CID_TC", "VirtualCard"]
+__all__ = ["CID_AAC", "CID_ARQC", "CID_TC", "CollidingCards", "VirtualCard"]
+
+
+class CollidingCards(VirtualCard):
+    """Two cards in a reader's field at once (ISO/IEC 14443-3 anticollision fails
+    for a PC/SC reader that takes one card): it activates neither -- no ATR, no
+    answer, as a mute card (the reader shows "present one card only")."""
+
+    @property
+    def mute(self) -> bool:
+        return True

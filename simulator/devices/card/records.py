@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from drivers.wire import ber_tlv as tlv
 from drivers.wire.iso7816 import CommandApdu
-from simulator.devices.card.responses import ResponseBuffer
+from simulator.devices.card.contactless import Contactless
 from simulator.devices.card.status import (
     SW_CONDITIONS,
     SW_DATA_NOT_FOUND,
@@ -25,10 +25,10 @@ from simulator.devices.card.status import (
     SW_WRONG_LENGTH,
     SW_WRONG_P1P2,
 )
-from simulator.devices.card_image import PSE_SFI
+from simulator.devices.card_image import PSE_SFI, QUICK_KERNELS
 
 
-class Records(ResponseBuffer):
+class Records(Contactless):
     """GPO, READ RECORD and GET DATA (see the module docstring)."""
 
     def _gpo(self, command: CommandApdu) -> bytes:
@@ -44,6 +44,8 @@ class Records(ResponseBuffer):
             return SW_WRONG_DATA
         if data[1] != len(data) - 2 or data[1] != tlv.dol_length(app.pdol):
             return SW_WRONG_LENGTH
+        if self.in_field and app.kernel in QUICK_KERNELS:
+            return self._quick_gpo(command, app, data[2:])
         if self.atc >= 0xFFFF:
             return SW_CONDITIONS  # ATC exhausted: the card can start no more transactions
         self.atc += 1

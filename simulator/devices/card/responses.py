@@ -22,7 +22,7 @@ class ResponseBuffer(CardState):
 
     def _answer(self, command: CommandApdu, data: bytes, sw: bytes = SW_OK) -> bytes:
         """Response data the T=0 way (61xx / 6Cxx) or directly (T=1)."""
-        if self.image.protocol != "T=0" or not data:
+        if self.image.protocol != "T=0" or self.in_field or not data:  # ISO 14443-4: no 61xx
             return data + sw
         if command.data:  # case 4 under T=0: the data waits for GET RESPONSE
             self._pending = data + sw

@@ -1,7 +1,8 @@
 """SELECT: the Payment System Environment and the applications, by name.
 
 ``SELECT`` by DF name (P1 ``04``): ``1PAY.SYS.DDF01`` selects the PSE (when
-the image has one; its FCI names the directory's SFI), an AID or a prefix of
+the image has one; its FCI names the directory's SFI; not in a reader's field),
+``2PAY.SYS.DDF01`` the PPSE (only in a reader's field, :mod:`.contactless`), an AID or a prefix of
 one selects the first matching application (P2 ``00``) or the next one after
 the last match (P2 ``02``, "next occurrence").
 An application's FCI carries its label, priority, PDOL, language and
@@ -15,6 +16,7 @@ from __future__ import annotations
 from drivers.wire import ber_tlv as tlv
 from drivers.wire import iso7816 as cmd
 from drivers.wire.iso7816 import CommandApdu
+from simulator.devices.card.contactless import ppse_fci
 from simulator.devices.card.responses import ResponseBuffer
 from simulator.devices.card.state import Transaction
 from simulator.devices.card.status import (
@@ -39,8 +41,15 @@ class Selection(ResponseBuffer):
         name = command.data
         if not 1 <= len(name) <= 16:
             return SW_WRONG_LENGTH
+        if name == cmd.PPSE_NAME and command.p2 == 0x00:
+            if not self.in_field:
+                return SW_FILE_NOT_FOUND
+            self._selected = None
+            self._pse_selected = False
+            self._txn = Transaction()
+            return self._answer(command, ppse_fci(self.image.applications))
         if name == cmd.PSE_NAME and command.p2 == 0x00:
-            if not self.image.pse:
+            if not self.image.pse or self.in_field:
                 return SW_FILE_NOT_FOUND
             self._selected = None
             self._pse_selected = True
@@ -54,6 +63,8 @@ class Selection(ResponseBuffer):
         apps = self.image.applications
         for index in range(start, len(apps)):
             app = apps[index]
+            if self.in_field and app.kernel_id is None:
+                continue  # not offered over contactless
             if app.aid.startswith(name):
                 self._last_select = (name, index)
                 self._selected = app

@@ -60,6 +60,10 @@ class CardState:
         self.atc = image.atc
         self.last_online_atc = 0
         self.pin_tries_left = image.pin_tries_left
+        # In a PICC slot's field (set by the slot): the contactless ATR, the PPSE.
+        self.in_field = False
+        # A phone wallet: the cardholder verified on the phone for the next tap.
+        self.cdcvm_verified = False
         self.apdu_count = 0  # every command APDU since the card was made
         self.powered = False
         # Result of the last issuer authentication (None: not performed), kept for checks.
@@ -73,8 +77,11 @@ class CardState:
 
     @property
     def mute(self) -> bool:
-        """True for a card without a chip: no ATR, no answer to any APDU."""
-        return not self.image.chip
+        """True for a card without a chip (or without the interface it is held to):
+        no ATR, no answer to any APDU."""
+        if self.in_field:
+            return not self.image.contactless
+        return not (self.image.chip and self.image.contact)
 
     def power_on(self) -> bytes:
         """Cold reset: RAM state cleared, the ATR returned (empty for a mute card)."""
@@ -84,7 +91,9 @@ class CardState:
         self._last_select = None
         self._txn = Transaction()
         self._pending = b""
-        return self.image.atr
+        if self.mute:
+            return b""
+        return self.image.contactless_atr if self.in_field else self.image.atr
 
     def power_off(self) -> None:
         self.powered = False

@@ -9,12 +9,14 @@ holds the amount instead of charging it.
 one that fails deciding the answer:
 
 1. format (DE39 ``30``, :func:`format_problems`): a missing or malformed
-   required field, DE55 missing for a chip entry mode or unusable;
+   required field, DE55 missing for a chip entry mode or unusable (for a
+   contactless read, :mod:`.contactless`: without the TTQ);
 2. a retransmission (same DE41/DE11/DE7) gets the first answer again and is
    never charged twice (:meth:`.desk.Desk.retransmission`);
 3. :meth:`Authoriser.authorise`, the issuer's side, returns a :class:`Verdict`:
    processing code (``12``), zero amount (``13``), issuer by BIN (``14``),
-   the ARQC against the issuer's keys (``82``), the online PIN when DE52 is
+   the ARQC against the issuer's keys (``82``), a contactless purchase without
+   the CVM its reader required (``55``, :mod:`.contactless`), the online PIN when DE52 is
    present (``55``/``75``/``63``, :mod:`simulator.gateway.pins`), then the
    magic amounts (:mod:`simulator.gateway.magic`, which may also mean no
    answer at all); approved otherwise.
@@ -35,6 +37,11 @@ import attrs
 from drivers.clock import Clock
 from drivers.errors import EmvDataError
 from drivers.wire import ber_tlv as tlv
+from simulator.gateway.acquirer.contactless import (
+    CVM_MISSING,
+    contactless_problems,
+    missing_cvm,
+)
 from simulator.gateway.acquirer.desk import ECHO_0210, Decision, Desk
 from simulator.gateway.acquirer.fields import (
     CHIP_ENTRY_MODES,
@@ -114,6 +121,11 @@ class Authoriser:
                 note = f"ARQC does not verify ({issuer.cryptogram_method}, PSN {psn})"
                 return Verdict(note, Status.DECLINED, CRYPTOGRAM_FAILED, issuer)
         checked = "ARQC verified" if tags is not None else "no chip data"
+        no_cvm = missing_cvm(req, tags)  # contactless: the CVM the reader asked for
+        if no_cvm is not None:
+            return Verdict(
+                f"{checked}; {no_cvm}", Status.DECLINED, CVM_MISSING, issuer, tags, icc_mk
+            )
         if "52" in req:
             pin = self.pins.check(
                 tid=req["41"],
@@ -140,7 +152,7 @@ class Authoriser:
 
 def decide(desk: Desk, authoriser: Authoriser, req: Mapping[str, str]) -> Decision:
     icc, icc_problems = icc_data(req.get("55"))  # decoded once, checked and used
-    problems = format_problems(desk, req, icc_problems)
+    problems = format_problems(desk, req, icc_problems, icc)
     reply_mti = response_mti(req["t"])
     if problems:
         return desk.format_error(req, reply_mti, ECHO_0210, problems)
@@ -188,7 +200,12 @@ def decide(desk: Desk, authoriser: Authoriser, req: Mapping[str, str]) -> Decisi
     return Decision(reply, verdict.note)
 
 
-def format_problems(desk: Desk, req: Mapping[str, str], icc_problems: list[str]) -> list[str]:
+def format_problems(
+    desk: Desk,
+    req: Mapping[str, str],
+    icc_problems: list[str],
+    icc: Mapping[str, bytes] | None = None,
+) -> list[str]:
     problems = desk.format_problems(req, (("22", 3, "entry mode"),))
     if "52" in req and not hex_bytes(req["52"], 8):
         problems.append("DE52 (PIN block) must be 8 bytes")
@@ -197,7 +214,7 @@ def format_problems(desk: Desk, req: Mapping[str, str], icc_problems: list[str])
     problems.extend(pan_problems(req))
     entry_mode = req.get("22", "")
     if "55" in req:
-        problems.extend(icc_problems)
+        problems.extend(icc_problems or contactless_problems(req, icc))
     elif entry_mode.startswith(CHIP_ENTRY_MODES):
         problems.append(f"DE55 (ICC data) is required for entry mode {entry_mode}")
     return problems

@@ -27,6 +27,7 @@ from simulator.scenario.steps.card import (
     SwipeCard,
 )
 from simulator.scenario.steps.charged import ExpectCharged
+from simulator.scenario.steps.contactless import TapCard
 from simulator.scenario.steps.faults import CardFault, GatewayFault, QrGatewayFault, ScanNoise
 from simulator.scenario.steps.host import ExpectGateway
 from simulator.scenario.steps.orders import ExpectQrOrder, Refund, Void
@@ -70,6 +71,7 @@ STEPS: Mapping[str, type[Step]] = _table(
     InsertCard,
     RemoveCard,
     SwipeCard,
+    TapCard,
     SelectApplication,
     EnterPin,
     Press,

@@ -117,7 +117,7 @@ class EmvKernel:
         session = self._session
         session.reader.connect()
         self._connected = True
-        session.terminal = _terminal_data(
+        session.terminal = terminal_data(
             session, amount_fen, transaction_type, transaction_sequence
         )
         candidates = selection.candidate_list(session)
@@ -181,7 +181,7 @@ class EmvKernel:
             self._session.reader.disconnect()
 
 
-def _terminal_data(session: Session, amount_fen: int, kind: int, sequence: int) -> dict[str, bytes]:
+def terminal_data(session: Session, amount_fen: int, kind: int, sequence: int) -> dict[str, bytes]:
     config = session.config
     now = session.when()
     return {
