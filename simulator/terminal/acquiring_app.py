@@ -26,7 +26,6 @@ the cashier" and nothing is sent.
 
 from __future__ import annotations
 
-import enum
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -34,7 +33,7 @@ from typing import Any
 import attrs
 
 from drivers.card_reader import CardReader
-from drivers.clock import POLL_INTERVAL, Clock, poll_until
+from drivers.clock import Clock, poll_until
 from drivers.errors import (
     CardError,
     CardProtocolError,
@@ -48,6 +47,7 @@ from drivers.wire.masking import mask_track2
 from simulator.events import EventBus
 from simulator.terminal.acquiring_events import ApplicationSelected, ChipFallback
 from simulator.terminal.authorisation import AuthorisationCard, Authoriser
+from simulator.terminal.card_arrival import CardArrival, NoCard
 from simulator.terminal.card_fields import (
     chip_card_fields,
     icc_field,
@@ -77,6 +77,7 @@ from simulator.terminal.emv import (
     TerminalEmvConfig,
 )
 from simulator.terminal.journal import JournalEntry, TxnState
+from simulator.terminal.pin_prompt import pin_prompt
 from simulator.terminal.preauth import FOLLOW_UPS as PREAUTH_FOLLOW_UPS
 from simulator.terminal.preauth import PREAUTH, PreauthFollowUps
 from simulator.terminal.qr_payments import QrPayments
@@ -85,7 +86,6 @@ from simulator.terminal.track2 import Track2
 from simulator.terminal.vendor_requests import IntentDoor
 from simulator.wire.money import format_yuan
 
-PIN_LENGTH = (4, 12)
 # DE22 (ISO 8583:1987): two digits of PAN entry mode, then PIN entry capability
 # ("1": the terminal can accept PINs -- it always has its PIN pad).
 ENTRY_MODE_ICC = "051"  # contact chip
@@ -119,20 +119,6 @@ class _RefundOf:
     sale: JournalEntry | None
 
 
-@attrs.frozen
-class _Presented:
-    chip: bool
-    track2: str | None = attrs.field(default=None, repr=False)
-    tapped: bool = False  # a card in the contactless field (simulator.terminal.contactless_sale)
-
-
-class _NoCard(enum.Enum):
-    """Why no card came: the wait ran out, or the cashier cancelled it."""
-
-    TIMEOUT = "timeout"
-    CANCELLED = "cancelled"
-
-
 class AcquiringApp:
     def __init__(
         self,
@@ -159,6 +145,7 @@ class AcquiringApp:
             contract, authoriser.journal, display, clock, merchant_name, authoriser.merchant
         )
         self._cashier = cashier_cancel or CashierCancel(clock, bus)
+        self._arrival = CardArrival(card_reader, magstripe_reader, self._cashier, clock)
         self._contactless = contactless
         self._taps = False  # this sale takes taps now
         self._qr = qr
@@ -276,10 +263,11 @@ class AcquiringApp:
             self._swiper.discard_swipes()  # a swipe before the sale is not for this sale
         deadline = self._clock.monotonic() + self._timeouts.card
         while True:
-            presented = self._wait_for_card(deadline, chip=True)
-            if presented is _NoCard.CANCELLED:
+            taps = contactless if self._taps else None
+            presented = self._arrival.wait(deadline, chip=True, contactless=taps)
+            if presented is NoCard.CANCELLED:
                 return self._cancel(CANCELLED_BY_CASHIER, failure="canceled")
-            if presented is _NoCard.TIMEOUT:
+            if presented is NoCard.TIMEOUT:
                 return self._cancel(
                     f"no card presented within {self._timeouts.card:g} s", failure="timeout"
                 )
@@ -308,50 +296,6 @@ class AcquiringApp:
                 )
             else:
                 return self._swipe_sale(order, track, fallback=False, refund=refund)
-
-    def _wait_for_card(self, deadline: float, *, chip: bool) -> _Presented | _NoCard:
-        """A card inserted (if ``chip``) or swiped before ``deadline``, unless the
-        cashier cancels first (a card that comes with the CANCEL is left unread)."""
-        with self._cashier.waiting("the card") as window:
-            presented = self._card_arrival(deadline, chip=chip)
-        if window.cancelled:
-            return _NoCard.CANCELLED
-        return presented or _NoCard.TIMEOUT
-
-    def _card_arrival(self, deadline: float, *, chip: bool) -> _Presented | None:
-        """The card presented; None once ``deadline`` passes or the cashier cancels.
-
-        A real PC/SC reader never notifies the clock, so this polls in short
-        waits rather than one long one.
-        """
-        swiper = self._swiper
-        cashier = self._cashier
-        contactless = self._contactless if self._taps and chip else None
-
-        def arrived() -> bool:  # no side effects: the clock may call it from any thread
-            if cashier.requested or (chip and self._reader.card_present()):
-                return True
-            if contactless is not None and contactless.tapped():
-                return True
-            return swiper is not None and swiper.swipe_waiting()
-
-        while not cashier.requested:
-            if contactless is not None and contactless.tapped():
-                return _Presented(chip=True, tapped=True)
-            if chip and self._reader.card_present():
-                # Through wait_for_card too, so the trace shows the card presented;
-                # connect() decides whether the card is really there.
-                self._reader.wait_for_card(0)
-                return _Presented(chip=True)
-            if swiper is not None:
-                track2 = swiper.take_swipe()
-                if track2 is not None:
-                    return _Presented(chip=False, track2=track2)
-            remaining = deadline - self._clock.monotonic()
-            if remaining <= 0:
-                return None
-            self._clock.wait_until(arrived, min(remaining, POLL_INTERVAL))
-        return None
 
     # -- chip -----------------------------------------------------------------------
 
@@ -450,10 +394,10 @@ class AcquiringApp:
         )
         deadline = self._clock.monotonic() + self._timeouts.card
         while True:
-            presented = self._wait_for_card(deadline, chip=False)
-            if presented is _NoCard.CANCELLED:
+            presented = self._arrival.wait(deadline, chip=False, contactless=None)
+            if presented is NoCard.CANCELLED:
                 return self._cancel(CANCELLED_BY_CASHIER, failure="canceled")
-            if presented is _NoCard.TIMEOUT:
+            if presented is NoCard.TIMEOUT:
                 return self._cancel(f"chip read failed ({reason}) and no card was swiped")
             track = Track2.parse(presented.track2 or "")
             if track is not None:
@@ -494,30 +438,10 @@ class AcquiringApp:
         card = AuthorisationCard(track.masked_pan, label, entry_mode, cvm_kind, fields)
         return self._authoriser.authorise(order, card, None)
 
-    def _pin_source(self, amount: str) -> Callable[[PinRequest], str]:
-        def ask(request: PinRequest) -> str:
-            lines = [f"金额 RMB {amount}"]
-            if request.online:
-                lines.append("联机密码 Online PIN")
-            if request.retry:
-                lines.append(
-                    f"密码错误，剩余{request.tries_left}次 Wrong PIN, {request.tries_left} left"
-                )
-            self._display.show(ScreenId.ENTER_PIN, "请输入密码 Enter PIN", *lines)
-
-            def show_asterisks(count: int) -> None:
-                self._display.show(ScreenId.ENTER_PIN, "请输入密码 Enter PIN", *lines, "*" * count)
-
-            return self._pin_entry.read_pin(
-                min_length=PIN_LENGTH[0],
-                max_length=PIN_LENGTH[1],
-                timeout=self._timeouts.pin,
-                on_digits=show_asterisks,
-            )
-
-        return ask
-
     # -- helpers ------------------------------------------------------------------
+
+    def _pin_source(self, amount: str) -> Callable[[PinRequest], str]:
+        return pin_prompt(self._display, self._pin_entry, self._timeouts.pin, amount)
 
     def _cancel(
         self, reason: str, screen: ScreenId = ScreenId.CANCELLED, failure: str = "declined"
