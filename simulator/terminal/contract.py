@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from simulator.terminal.contract_keys import flatten, render_result, siblings_of, sourced
 from simulator.terminal.contract_values import (
     CANCEL_FAILURES,
     FAILURES,
@@ -275,14 +276,14 @@ class IntentContract:
 
     def parse_result(self, result: IntentResult) -> PaymentOutcome:
         """The outcome a cashier app reads from the vendor's result."""
-        flat = _flatten(self.profile.approved + self.profile.failed, result.extras, "result")
+        flat = flatten(self.profile.approved + self.profile.failed, result.extras, "result")
         codes = self.profile.result_codes
         if codes and result.result_code not in codes.values():
             raise ContractViolation(f"unknown result code {result.result_code!r}")
         approved = (not codes or result.result_code == codes.get("approved")) and all(
             str(flat.get(key, "")) == equals for key, equals in self.profile.approved_if
         )
-        values = _sourced(self.profile.approved if approved else self.profile.failed, flat)
+        values = sourced(self.profile.approved if approved else self.profile.failed, flat)
         if not approved:
             code = str(values.get("failure_code", ""))
             failure = next(
@@ -301,7 +302,7 @@ class IntentContract:
     def parse_request(self, request: IntentRequest | Mapping[str, Any]) -> PaymentOrder:
         """The order in ``request``, or a ContractViolation naming the key and the rule."""
         extras = request.extras if isinstance(request, IntentRequest) else request
-        flat = _flatten(self.profile.request, extras, self.cite)
+        flat = flatten(self.profile.request, extras, self.cite)
         rules = all_keys(self.profile.request)
         for rule in rules.values():
             if rule.signature is not None:
@@ -370,7 +371,7 @@ class IntentContract:
         )
 
     def _check_signature(self, rule: KeyRule, extras: Mapping[str, Any]) -> None:
-        siblings = _siblings_of(self.profile.request, rule.key, extras)
+        siblings = siblings_of(self.profile.request, rule.key, extras)
         if siblings is None:
             return
         given = siblings.get(rule.key)
@@ -390,7 +391,7 @@ class IntentContract:
     ) -> IntentResult:
         """The vendor's answer for ``outcome`` to ``request`` (echoed keys come from it)."""
         extras = request.extras if isinstance(request, IntentRequest) else (request or {})
-        flat_request = _flatten(self.profile.request, extras, self.cite, strict=False)
+        flat_request = flatten(self.profile.request, extras, self.cite, strict=False)
         status = _status(outcome)
         codes = self.profile.result_codes
         code = codes.get(status) or codes.get("failed" if status != "approved" else status)
@@ -407,7 +408,7 @@ class IntentContract:
             year = order.timestamp[:4] if order is not None else ""
             values["timestamp"] = f"{year}{outcome.detail.date}{outcome.detail.time}"
         rules = self.profile.approved if outcome.approved else self.profile.failed
-        rendered = _render_result(rules, values, flat_request, reply)
+        rendered = render_result(rules, values, flat_request, reply)
         broadcast = self.profile.result_action if self.profile.transport == "broadcast" else None
         return IntentResult(
             None if broadcast else code, rendered, broadcast=broadcast, slip=outcome
@@ -430,87 +431,6 @@ def _status(outcome: PaymentOutcome) -> str:
     if outcome.failure.startswith("invalid_") or outcome.failure == "unsupported":
         return "refused"
     return "failed"
-
-
-def _render_result(
-    rules: tuple[KeyRule, ...],
-    values: Mapping[str, Any],
-    request: Mapping[str, Any],
-    reply: Mapping[str, str],
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for rule in rules:
-        if rule.key in reply:
-            out[rule.key] = rule.typed(reply[rule.key])
-        elif rule.value is not None:
-            out[rule.key] = rule.typed(rule.value)
-        elif rule.echo is not None:
-            if rule.echo in request:
-                out[rule.key] = request[rule.echo]
-        elif rule.children is not None:
-            nested = _render_result(rule.children, values, request, reply)
-            out[rule.key] = json.dumps(nested, ensure_ascii=False) if rule.as_json else nested
-        elif rule.source is not None and rule.source in values:
-            out[rule.key] = rule.render(values[rule.source])
-    return out
-
-
-def _flatten(
-    rules: tuple[KeyRule, ...], extras: Mapping[str, Any], cite: str, *, strict: bool = True
-) -> dict[str, Any]:
-    """Every key present in ``extras`` (nested JSON opened), type-checked against its rule."""
-    flat: dict[str, Any] = {}
-    for rule in rules:
-        if rule.key not in extras:
-            continue
-        value = extras[rule.key]
-        if rule.children is not None:
-            inner = value
-            if rule.as_json and isinstance(value, str):
-                try:
-                    inner = json.loads(value)
-                except ValueError:
-                    inner = None
-            if not isinstance(inner, Mapping):
-                if not strict:
-                    continue
-                form = "a JSON object string" if rule.as_json else "an object"
-                raise ContractViolation(f"{rule.key}: expected {form} ({cite})")
-            flat.update(_flatten(rule.children, inner, cite, strict=strict))
-            continue
-        if strict and rule.echo is None:  # an echo repeats the request's typed value
-            rule.check_type(value, cite)
-        flat[rule.key] = value
-    return flat
-
-
-def _sourced(rules: tuple[KeyRule, ...], flat: Mapping[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key, rule in all_keys(rules).items():
-        if rule.source is not None and key in flat:
-            values[rule.source] = rule.parse(flat[key], "result")
-    return values
-
-
-def _siblings_of(
-    rules: tuple[KeyRule, ...], key: str, extras: Mapping[str, Any]
-) -> dict[str, Any] | None:
-    """The object holding ``key`` in ``extras`` (nested JSON opened), or None."""
-    for rule in rules:
-        if rule.key == key:
-            return dict(extras)
-        if rule.children is not None and rule.key in extras:
-            inner = extras[rule.key]
-            if rule.as_json and isinstance(inner, str):
-                try:
-                    inner = json.loads(inner)
-                except ValueError:
-                    return None
-            if isinstance(inner, Mapping):
-                found = _siblings_of(rule.children, key, inner)
-                if found is not None:
-                    return found
-    return None
 
 
 def profile_for(request: IntentRequest, names: tuple[str, ...] = VENDORS) -> IntentContract | None:
