@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import attrs
 
-from simulator.clock import DEFAULT_EPOCH, VirtualClock
+from simulator.clock import DEFAULT_EPOCH, VirtualClock, WallClock
 from simulator.devices.card_image import CardImage
 from simulator.devices.transports import (
     CARD_TRANSPORTS,
@@ -60,6 +60,9 @@ class Shop:
         printer_transport, scanner_transport: the ``sim://`` printer's / scanner's
             transport (``usb``, ``pty``, ``tcp`` ...); None keeps the configuration's.
         speaker, wav_dir: another speaker URL, and/or a folder for its WAV files.
+        real_clock: run on the wall clock (:class:`~simulator.clock.WallClock`), for a
+            shop people and outside apps use (``possim serve``); ``start`` is ignored.
+        keep_events: keep only the newest this many events (a long-running shop).
 
     Raises:
         ConfigError: an unknown transport, a transport for a device that is not
@@ -88,6 +91,8 @@ class Shop:
         scanner_transport: str | None = None,
         speaker: str | None = None,
         wav_dir: Path | None = None,
+        real_clock: bool = False,
+        keep_events: int | None = None,
     ) -> None:
         if speaker is not None or wav_dir is not None:
             config = with_speaker(config, speaker, wav_dir)
@@ -109,8 +114,8 @@ class Shop:
             )
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        self.clock = VirtualClock(start)
-        self.bus = EventBus(self.clock)
+        self.clock = WallClock() if real_clock else VirtualClock(start)
+        self.bus = EventBus(self.clock, keep_last=keep_events)
         self.world = SimulatedWorld(self.clock)
         self.card_transport = card_transport
         self._pcscd: PrivatePcscd | None = None
@@ -206,12 +211,12 @@ class Shop:
             raise TerminalError(f"the sale did not finish: {self.view.screen().text()}")
         return result
 
-    def close(self) -> None:
-        """Let a sale still running wind down, then close the terminal, the gateway and
-        any vpcd slot."""
+    def close(self, wind_down: float = _WIND_DOWN) -> None:
+        """Let a sale still running wind down (up to ``wind_down`` clock seconds), then
+        close the terminal, the gateway and any vpcd slot."""
         sale = self.terminal.current_sale
         if sale is not None and not sale.finished:
-            self.clock.wait_until(lambda: sale.finished, _WIND_DOWN)
+            self.clock.wait_until(lambda: sale.finished, wind_down)
         self._undo.close()
 
     def __enter__(self) -> Shop:

@@ -160,6 +160,11 @@ class AcquiringApp:
         self._timeouts = timeouts
         self._pin_key = pin_key
 
+    @property
+    def contract(self) -> IntentContract:
+        """The vendor contract this app answers Intents by."""
+        return self._contract
+
     # -- the Intent entry point -------------------------------------------------
 
     def on_intent(self, extras: Mapping[str, Any]) -> IntentResult:

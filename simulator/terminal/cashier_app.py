@@ -84,6 +84,8 @@ _CVM_TEXT = {
 class SaleResult:
     order: PaymentOrder
     outcome: PaymentOutcome
+    # What the acquiring app returned, as the cashier app received it.
+    intent_result: IntentResult | None = None
 
     @property
     def approved(self) -> bool:
@@ -176,7 +178,21 @@ class CashierApp:
             print_info=print_info,
             orig_order_no=orig_order_no,
         )
-        extras = self._contract.build_request(order)
+        return self._run(order, self._contract.build_request(order))
+
+    def relay(self, extras: Mapping[str, Any]) -> SaleResult:
+        """Start the acquiring app with another cashier app's Intent ``extras`` (an app
+        outside possim, through ``possim serve``) and follow up on its result as this
+        app does on its own: screens, announcement, receipts. ``intent_result`` is what
+        the acquiring app returned.
+
+        Raises:
+            ContractViolation: the extras break the vendor contract (nothing started).
+        """
+        return self._run(self._contract.parse_request(extras), extras)
+
+    def _run(self, order: PaymentOrder, extras: Mapping[str, Any]) -> SaleResult:
+        method, operation, amount_fen = order.method, order.operation, order.amount_fen
         self._bus.publish(
             IntentStarted(
                 self._contract.component, extras, method, operation, amount_fen, order.order_no
@@ -201,7 +217,7 @@ class CashierApp:
             self._paid(order, outcome.detail)
         else:
             self._display.show(ScreenId.PAYMENT_FAILED, "支付失败 Payment failed", outcome.reason)
-        return SaleResult(order, outcome)
+        return SaleResult(order, outcome, result)
 
     def _paid(self, order: PaymentOrder, detail: TransactionDetail) -> None:
         amount = format_yuan(detail.amount_fen)

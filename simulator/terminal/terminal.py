@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
@@ -332,6 +332,12 @@ class Terminal:
     def start_void(self, orig_order_no: str, amount_fen: int, method: str) -> SaleHandle:
         """Void (same day) an earlier payment: a QR out_trade_no or a card order number."""
         return self._start(lambda: self.cashier_app.void(orig_order_no, amount_fen, method))
+
+    def start_relay(self, extras: Mapping[str, Any]) -> SaleHandle:
+        """Run an outside cashier app's Intent ``extras`` (see ``CashierApp.relay``);
+        they must follow the vendor contract: check them with
+        ``acquiring_app.contract.parse_request`` first."""
+        return self._start(lambda: self.cashier_app.relay(extras))
 
     def start_settlement(self) -> SaleHandle:
         """Close the card batch (0500) and print the settlement report."""
