@@ -80,6 +80,17 @@ def register(commands: Any) -> None:
         default=DEFAULT_KEEP_EVENTS,
         help="events kept for /v1/events (default: %(default)s)",
     )
+    serve.add_argument(
+        "--ecr-port",
+        type=int,
+        metavar="PORT",
+        help="also serve Newland's PC interface (JSON lines) on this TCP port (0: any free)",
+    )
+    serve.add_argument(
+        "--ecr-pty",
+        action="store_true",
+        help="also serve Newland's PC interface on a pty (a till's serial port; path printed)",
+    )
     serve.add_argument("--quiet", action="store_true", help="print refusals and problems only")
     serve.set_defaults(handler=serve_command)
 
@@ -103,6 +114,7 @@ def serve_command(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     from simulator.events import Event, Problem
     from simulator.serve.door import IntentRefused
+    from simulator.serve.ecr import EcrRefused
     from simulator.serve.server import ServedShop, ServeError, ServeOptions, check_exposure
     from simulator.terminal.config import TerminalConfig
 
@@ -118,7 +130,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
             print(line, flush=True)
 
     def show(event: Event) -> None:
-        if args.quiet and not isinstance(event.payload, (Problem, IntentRefused)):
+        if args.quiet and not isinstance(event.payload, (Problem, IntentRefused, EcrRefused)):
             return
         say(event.line())
 
@@ -131,6 +143,8 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         request_timeout=args.request_timeout,
         keep_events=args.keep_events,
         seed=args.seed,
+        ecr_port=args.ecr_port,
+        ecr_pty=args.ecr_pty,
     )
     config = TerminalConfig.load(args.config)
     with tempfile.TemporaryDirectory(prefix="possim-serve-") as scratch:
@@ -146,6 +160,12 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
                     f"listening on {url} (API: {url}/openapi.yaml)",
                     flush=True,
                 )
+                ecr = "possim serve: ECR door (Newland PC interface, JSON lines) on"
+                if served.ecr_tcp is not None:
+                    host, port = served.ecr_tcp.address
+                    print(f"{ecr} tcp {host}:{port}", flush=True)
+                if served.ecr_pty is not None:
+                    print(f"{ecr} pty {served.ecr_pty.path}", flush=True)
             while not stop.wait(0.2):
                 pass
         finally:

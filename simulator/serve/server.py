@@ -15,6 +15,7 @@ acts on the shop -- it pays, it reads the ledger.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from simulator.gateway.qr.http_server import (
 )
 from simulator.gateway.service_thread import is_loopback
 from simulator.serve.api import ShopApi
+from simulator.serve.ecr import EcrDoor, EcrPty, EcrTcpServer
 from simulator.shop import Shop
 from simulator.terminal.cashier_cancel import CancelRefused
 from simulator.terminal.config import TerminalConfig
@@ -70,6 +72,8 @@ class ServeOptions:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     keep_events: int = DEFAULT_KEEP_EVENTS
     seed: int = 0
+    ecr_port: int | None = None  # Newland's PC interface on TCP (0: any free port)
+    ecr_pty: bool = False  # ... and on a pty
 
 
 class ServedShop:
@@ -91,6 +95,7 @@ class ServedShop:
     ) -> None:
         check_exposure(options.host, options.token)
         self.options = options
+        self._log = log
         self.shop = Shop(
             config,
             workdir,
@@ -112,6 +117,10 @@ class ServedShop:
         except BaseException:
             self.shop.close(STOP_WIND_DOWN)
             raise
+        self._stopping = threading.Event()
+        self.ecr_door = EcrDoor(self.shop, self._stopping)
+        self.ecr_tcp: EcrTcpServer | None = None
+        self.ecr_pty: EcrPty | None = None
 
     @property
     def url(self) -> str:
@@ -119,15 +128,30 @@ class ServedShop:
 
     def start(self) -> str:
         """Start serving; the base URL."""
+        options = self.options
         try:
             self.server.start()
+            if options.ecr_port is not None:
+                self.ecr_tcp = EcrTcpServer(
+                    self.ecr_door,
+                    options.host,
+                    options.ecr_port,
+                    allow_remote=True,  # check_exposure has seen the token
+                    log=self._log,
+                )
+            if options.ecr_pty:
+                self.ecr_pty = EcrPty(self.ecr_door)
         except BaseException:
-            self.shop.close(STOP_WIND_DOWN)
+            self.stop()
             raise
         return self.url
 
     def stop(self) -> None:
         """Stop serving, cancel a payment still waiting for the customer, close the shop."""
+        self._stopping.set()
+        for door in (self.ecr_tcp, self.ecr_pty):
+            if door is not None:
+                door.stop()
         try:
             self.server.stop()
         finally:

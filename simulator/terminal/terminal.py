@@ -100,6 +100,8 @@ class SaleHandle:
                 )
             finally:
                 self._done = True
+                # Whoever waits for the sale on a real clock is woken by news only.
+                self._clock.notify()
 
     @property
     def finished(self) -> bool:
