@@ -26,6 +26,7 @@ import pytest
 
 if TYPE_CHECKING:
     from simulator.scenario.pos import Pos
+    from simulator.serve.server import ServedShop
 
 SCENARIO_DIRS_INI = "possim_scenario_dirs"
 ACTIVE_PLUGIN = "possim-scenarios"
@@ -119,7 +120,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _is_possims(config: pytest.Config, item: pytest.Item) -> bool:
-    if "pos" in getattr(item, "fixturenames", ()) or item.get_closest_marker("pos_device"):
+    fixtures = getattr(item, "fixturenames", ())
+    if "pos" in fixtures or "pos_served" in fixtures or item.get_closest_marker("pos_device"):
         return True
     active = config.pluginmanager.get_plugin(ACTIVE_PLUGIN)
     return active is not None and isinstance(item, active.ScenarioItem)
@@ -136,3 +138,16 @@ def pos(request: pytest.FixtureRequest) -> Iterator[Pos]:
     from simulator.scenario.pytest_plugin import pos_shop
 
     yield from pos_shop(request)
+
+
+@pytest.fixture
+def pos_served(request: pytest.FixtureRequest) -> Iterator[ServedShop]:
+    """A shop served as ``possim serve`` serves it (real clock, loopback, any free port):
+    hand ``pos_served.url`` to the code under test -- your cashier app's client --
+    and play the cardholder with ``pos_served.shop.hands`` (docs/cashier_apps.md).
+    Its journal and ledger stay under ``--pos-artifacts``.
+    """
+    activate(request.config)
+    from simulator.scenario.pytest_plugin import served_shop
+
+    yield from served_shop(request)

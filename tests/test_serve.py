@@ -26,6 +26,7 @@ from openapi_spec_validator import validate
 from process_helpers import DEADLINE, possim
 from serve_helpers import ShopClient, event_lines, served_shop
 
+from simulator.devices import cards
 from simulator.serve.api import HAND_NAMES, MAX_BODY, openapi_path
 from simulator.serve.server import ServedShop, ServeError, ServeOptions
 from simulator.terminal.config import TerminalConfig
@@ -243,3 +244,32 @@ def _intent_for(shop: ShopClient) -> dict[str, Any]:
         "orig_order_no": "",
     }
     return {"component": component, "extras": extras}
+
+
+@NEEDS_NODE
+def test_the_pos_served_fixture_hands_its_url_to_the_code_under_test(
+    pos_served: ServedShop,
+) -> None:
+    view, hands = pos_served.shop.view, pos_served.shop.hands
+    card = cards.load("unionpay_debit")
+
+    def screen(wanted: str) -> None:
+        shown = view.first(
+            view.screens, lambda s: s.payload.screen.value == wanted, after=0, within=DEADLINE
+        )
+        assert shown is not None, f"no {wanted} screen; the shop shows {view.screen_text()}"
+
+    app = start_cashier_app(pos_served.url, "sale", "0.50", "--order", "FIXTURE1")
+    try:
+        screen("present_card")
+        hands.insert_card(card)
+        screen("enter_pin")
+        assert hands.type_pin(card.pin)
+        screen("remove_card")
+        assert hands.remove_card()
+        code, answer = outcome(app)
+    finally:
+        app.kill()
+    assert code == 0, answer
+    assert answer["detail"]["orderno"] == "FIXTURE1"
+    assert [entry.amount_fen for entry in view.journal()] == [50]

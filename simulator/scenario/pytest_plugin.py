@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from simulator.scenario.model import Scenario
     from simulator.scenario.pos import Pos
     from simulator.scenario.runner import ScenarioResult
+    from simulator.serve.server import ServedShop
 
 REQUIRE_SYSTEM_ENV = "POSSIM_REQUIRE_SYSTEM"  # as in tests/conftest.py: skips become failures
 SUFFIXES = (".yaml", ".yml")
@@ -409,6 +410,26 @@ def pos_shop(request: pytest.FixtureRequest) -> Iterator[Pos]:
         yield shop
     finally:
         shop.close()
+
+
+def served_shop(request: pytest.FixtureRequest) -> Iterator[ServedShop]:
+    """The ``pos_served`` fixture's shop: :class:`~simulator.serve.server.ServedShop` on
+    loopback, any free port, with the ``--pos-<device>`` URLs and ``--pos-seed``."""
+    from simulator.scenario.pos import with_devices
+    from simulator.serve.server import ServedShop, ServeOptions
+    from simulator.terminal.config import TerminalConfig
+
+    config = request.config
+    terminal = with_devices(TerminalConfig.load(), device_overrides(config))
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid).strip("_")
+    workdir = artifacts_root(config) / "pos_served" / slug
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    options = ServeOptions(port=0, seed=config.getoption("pos_seed", None) or 0)
+    log: list[str] = []
+    with ServedShop(terminal, workdir, options, log.append) as served:
+        request.node.user_properties.extend([("url", served.url), ("artifacts", str(workdir))])
+        yield served
 
 
 def attrs_items(instance: Any) -> list[tuple[str, Any]]:
