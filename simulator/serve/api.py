@@ -194,7 +194,10 @@ class ShopApi:
             body = await _json(request) if request.body_exists else {}
             if not isinstance(body, Mapping):
                 raise ApiError("the body must be a JSON object")
-            answer = await asyncio.to_thread(act, self, body)
+            try:
+                answer = await asyncio.to_thread(act, self, body)
+            except ValueError as exc:  # the hands' own refusal of an argument (a key, a PIN)
+                raise ApiError(f"{name}: {exc}") from None
             return web.json_response({"done": name, "result": plain(answer)})
 
         return run
