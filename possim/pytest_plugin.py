@@ -39,7 +39,13 @@ DEVICE_OPTIONS = {
     "scanner": "--pos-scanner",
     "speaker": "--pos-speaker",
 }
-_OPTION_DESTS = ("pos_artifacts", "pos_seed", "pos_report", *(f"pos_{d}" for d in DEVICE_OPTIONS))
+_OPTION_DESTS = (
+    "pos_artifacts",
+    "pos_seed",
+    "pos_report",
+    "pos_host",
+    *(f"pos_{d}" for d in DEVICE_OPTIONS),
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,6 +71,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=f"the {device.replace('_', ' ')} instead of the terminal configuration's "
             "(a real device by URL, see possim docs pytest); pos_device tests need it",
         )
+    group.addoption(
+        "--pos-host",
+        metavar="iso8583://HOST:PORT",
+        help="scenario items send card payments to this acquirer host, on the real clock; "
+        "those needing the built-in gateway's internals are skipped with the reason",
+    )
     group.addoption(
         "--pos-report",
         metavar="DIR",

@@ -255,13 +255,20 @@ class WallClock(VirtualClock):
     people and outside apps (``possim serve``) runs on real time, yet every part
     of the shop keeps the type it was written for.
 
-    Time cannot be moved or settled by hand here: :meth:`advance` and
-    :meth:`settle` raise :class:`~simulator.errors.SimulatorError`.
+    Time cannot be moved by hand here (:meth:`advance` raises
+    :class:`~simulator.errors.SimulatorError`); :meth:`settle` waits until the shop
+    has gone quiet.
     """
+
+    # Real seconds without news (no event, no reply) that count as settled.
+    QUIET = 0.3
+    # Real seconds settle() waits for that at most (a shop that never goes quiet).
+    SETTLE_AT_MOST = 10.0
 
     def __init__(self) -> None:
         super().__init__()
         self._real = RealClock()
+        self._last_news = self._real.monotonic()
 
     def now(self) -> datetime:
         return self._real.now()
@@ -273,6 +280,7 @@ class WallClock(VirtualClock):
         return self._real.wait_until(ready, timeout)
 
     def notify(self) -> None:
+        self._last_news = self._real.monotonic()
         self._real.notify()
 
     def sleep(self, seconds: float) -> None:
@@ -292,4 +300,13 @@ class WallClock(VirtualClock):
         raise SimulatorError("this shop runs on the real clock: time cannot be moved by hand")
 
     def settle(self) -> None:
-        raise SimulatorError("this shop runs on the real clock: it cannot be settled by hand")
+        """Wait until nothing has happened for :attr:`QUIET` s (at most
+        :attr:`SETTLE_AT_MOST`): on the real clock, a shop is settled when it has gone
+        quiet, the way a person at the counter waits for the terminal."""
+        end = self._real.monotonic() + self.SETTLE_AT_MOST
+        while True:
+            now = self._real.monotonic()
+            quiet_at = self._last_news + self.QUIET
+            if now >= quiet_at or now >= end:
+                return
+            self._real.sleep(min(quiet_at, end) - now)

@@ -63,6 +63,8 @@ class Shop:
         real_clock: run on the wall clock (:class:`~simulator.clock.WallClock`), for a
             shop people and outside apps use (``possim serve``); ``start`` is ignored.
         keep_events: keep only the newest this many events (a long-running shop).
+        card_host: another acquirer host for card payments (``possim run --host``); the
+            built-in gateway still serves QR payments. Needs ``real_clock``.
 
     Raises:
         ConfigError: an unknown transport, a transport for a device that is not
@@ -93,6 +95,7 @@ class Shop:
         wav_dir: Path | None = None,
         real_clock: bool = False,
         keep_events: int | None = None,
+        card_host: HostEndpoint | None = None,
     ) -> None:
         if speaker is not None or wav_dir is not None:
             config = with_speaker(config, speaker, wav_dir)
@@ -111,6 +114,12 @@ class Shop:
                 config.source or "<config>",
                 'a simulation runs against the built-in gateway (gateway.card = "builtin"); '
                 "external hosts need the real clock",
+            )
+        if card_host is not None and not real_clock:
+            raise ConfigError(
+                config.source or "<config>",
+                f"the acquirer host {card_host.host}:{card_host.port} runs on the real clock: "
+                "a shop that uses it must too",
             )
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
@@ -144,7 +153,7 @@ class Shop:
                 bus=self.bus,
                 rng=random.Random(seed),
                 workdir=workdir,
-                host=HostEndpoint(host, port),
+                host=HostEndpoint(host, port) if card_host is None else card_host,
                 simulation=self.world,
                 # The built-in gateway's QR API (docs/qr_api.md).
                 qr_url=self.gateway.qr_base_url,

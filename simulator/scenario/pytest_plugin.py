@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from simulator.scenario.pos import Pos
     from simulator.scenario.runner import ScenarioResult
     from simulator.serve.server import ServedShop
+    from simulator.terminal.config import HostEndpoint
 
 REQUIRE_SYSTEM_ENV = "POSSIM_REQUIRE_SYSTEM"  # as in tests/conftest.py: skips become failures
 SUFFIXES = (".yaml", ".yml")
@@ -213,6 +214,7 @@ class ScenarioItem(pytest.Item):
             card_transport=self.variant.get("card_transport", "sim"),
             printer_transport=self.variant.get("printer_transport"),
             scanner_transport=self.variant.get("scanner_transport"),
+            host=_host(self.config),
         )
         self.result = result
         self._keep_record(result)
@@ -221,6 +223,8 @@ class ScenarioItem(pytest.Item):
             (name, value) for name, value in result.setup.items() if name not in known
         )
         self.user_properties.append(("artifacts", str(result.artifacts)))
+        if result.skipped:
+            pytest.skip(result.skipped)
         if not result.passed:
             raise ScenarioFailed(result)
 
@@ -410,6 +414,19 @@ def pos_shop(request: pytest.FixtureRequest) -> Iterator[Pos]:
         yield shop
     finally:
         shop.close()
+
+
+def _host(config: pytest.Config) -> HostEndpoint | None:
+    """``--pos-host``: the acquirer host scenarios send card payments to (None: built-in)."""
+    from simulator.terminal.config import HostEndpoint
+
+    url: str | None = config.getoption("pos_host", None)
+    if url is None:
+        return None
+    try:
+        return HostEndpoint.parse(url)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--pos-host: {exc}") from None
 
 
 def served_shop(request: pytest.FixtureRequest) -> Iterator[ServedShop]:

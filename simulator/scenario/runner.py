@@ -39,7 +39,7 @@ from simulator.scenario.model import (
 from simulator.scenario.report.artifacts import PrinterTap, write_scenario_artifacts
 from simulator.shop import Shop
 from simulator.terminal.cashier_app import SaleResult
-from simulator.terminal.config import TerminalConfig
+from simulator.terminal.config import HostEndpoint, TerminalConfig
 from simulator.view import ShopView, ViewError
 
 TRANSCRIPT_CONTEXT = 25  # event lines shown around a failure
@@ -61,6 +61,8 @@ class ScenarioResult:
     # on: terminal, device URLs, transports (see _setup). Reports show both.
     seed: int | None = None
     setup: Mapping[str, str] = attrs.field(factory=dict)
+    # Not run, and why (a step needs the built-in gateway; the host is another).
+    skipped: str = ""
 
     @property
     def used_seed(self) -> int:
@@ -212,11 +214,25 @@ def run_scenario(
     speaker: str | None = None,
     wav_dir: Path | None = None,
     observer: StepObserver | None = None,
+    host: HostEndpoint | None = None,
 ) -> ScenarioResult:
+    """Run ``scenario``; its artifacts go to ``out_dir/<slug>``.
+
+    ``host``: card payments go to this acquirer host instead of the built-in one, on
+    the real clock; a scenario with a step that needs the built-in gateway
+    (:meth:`~simulator.scenario.model.Step.builtin_gateway_need`) is skipped, the
+    result saying why.
+    """
     artifacts = out_dir / scenario.slug
     if artifacts.exists():
         shutil.rmtree(artifacts)
     artifacts.mkdir(parents=True)
+    if host is not None:
+        skipped = builtin_gateway_need(scenario)
+        if skipped:
+            result = ScenarioResult(scenario, True, None, 0.0, 0, artifacts, seed, skipped=skipped)
+            _write_result(result, artifacts)
+            return result
     config = TerminalConfig.load(scenario.terminal)
     started = time.perf_counter()
     transcript = JsonlTranscript.open(artifacts / "transcript.jsonl")
@@ -231,6 +247,8 @@ def run_scenario(
         scanner_transport=scanner_transport,
         speaker=speaker,
         wav_dir=wav_dir,
+        real_clock=host is not None,
+        card_host=host,
     ) as shop:
         shop.bus.subscribe(transcript)
         printer_tap = PrinterTap.attach(shop)
@@ -277,26 +295,39 @@ def run_scenario(
         write_scenario_artifacts(shop.view, artifacts, printer_tap)
     transcript.close()
     seconds = time.perf_counter() - started
+    if host is not None:
+        setup["card_host"] = f"iso8583://{host.host}:{host.port}"
     result = ScenarioResult(
         scenario, failure is None, failure, seconds, len(shop.bus), artifacts, used_seed, setup
     )
-    (artifacts / "result.json").write_text(
-        json.dumps(
-            {
-                "scenario": str(scenario.path),
-                "name": scenario.name,
-                "passed": result.passed,
-                "failure": result.failure_text or None,
-                "events": result.events,
-                "seed": used_seed,
-                "setup": dict(setup),
-            },
-            ensure_ascii=False,
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    _write_result(result, artifacts)
     return result
+
+
+def builtin_gateway_need(scenario: Scenario) -> str:
+    """Why ``scenario`` needs the built-in gateway: its first step that does, at its line."""
+    for step in scenario.steps:
+        need = step.builtin_gateway_need()
+        if need:
+            return f"{scenario.path}:{step.line}: {need}"
+    return ""
+
+
+def _write_result(result: ScenarioResult, artifacts: Path) -> None:
+    record = {
+        "scenario": str(result.scenario.path),
+        "name": result.scenario.name,
+        "passed": result.passed,
+        "failure": result.failure_text or None,
+        "events": result.events,
+        "seed": result.used_seed,
+        "setup": dict(result.setup),
+    }
+    if result.skipped:
+        record["skipped"] = result.skipped
+    (artifacts / "result.json").write_text(
+        json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
 
 
 def _setup(

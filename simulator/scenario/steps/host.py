@@ -113,6 +113,9 @@ def _field_numbers(value: Any, where: Where, what: str) -> tuple[str, ...]:
 @attrs.frozen(kw_only=True)
 class ExpectGateway(Expectation):
     keyword = "expect_gateway"
+    needs_builtin_gateway = (
+        "expect_gateway: reads the built-in gateway's own record of the messages it saw"
+    )
     shorthand = "messages"
     help = (
         "The acquirer host saw these ISO 8583 messages, in this order (others may come "
