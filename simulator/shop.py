@@ -161,7 +161,14 @@ class Shop:
             undo.callback(self.terminal.close)
             self._undo = undo.pop_all()
         self.hands = Hands(self.world, self.terminal, self.gateway, self.bus, self.clock)
-        self.view = ShopView(self.bus, self.clock, self.world, self.terminal, self.gateway)
+        self.view = ShopView(
+            self.bus,
+            self.clock,
+            self.world,
+            self.terminal,
+            self.gateway,
+            builtin_card_host=card_host is None,
+        )
 
     def _attach_vpcd_slot(self, config: TerminalConfig) -> TerminalConfig:
         """Take a vpcd slot of this process's private pcscd; the terminal reads it by PC/SC."""

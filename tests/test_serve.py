@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import aiohttp
 import pytest
 import yaml
 from openapi_spec_validator import validate
-from process_helpers import DEADLINE, possim
+from process_helpers import DEADLINE, possim, start_like_a_background_job
 from serve_helpers import ShopClient, event_lines, served_shop
 
 from simulator.devices import cards
@@ -273,3 +274,55 @@ def test_the_pos_served_fixture_hands_its_url_to_the_code_under_test(
     assert code == 0, answer
     assert answer["detail"]["orderno"] == "FIXTURE1"
     assert [entry.amount_fen for entry in view.journal()] == [50]
+
+
+EXTERNAL_SALE = """\
+name: An outside cashier app sells by card
+purpose: A Node.js cashier app starts the Newland acquiring app for RMB 12.34; the cardholder pays.
+seed: 1
+steps:
+  - expect_intent:
+      extras: {proc_cd: "000000", amt: "000000001234", order_no: EXT00001}
+      within: 60s
+  - expect_screen: present_card
+  - insert_card: unionpay_debit
+  - expect_screen: enter_pin
+  - enter_pin: card
+  - expect_screen: remove_card
+  - remove_card:
+  - expect_callback: {result: OK}
+  - expect_speech: "收款成功，十二点三四元"
+  - expect_receipt: {copies: 2, contains: ["621483******3655", "RMB 12.34"]}
+"""
+
+
+@NEEDS_NODE
+def test_a_scenario_leaves_the_cashier_side_to_an_outside_app(tmp_path: Path) -> None:
+    scenario = tmp_path / "external_sale.yaml"
+    scenario.write_text(EXTERNAL_SALE, encoding="utf-8")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = start_like_a_background_job(
+        possim("run", str(scenario), "--serve-port", str(port)), cwd=tmp_path
+    )
+    try:
+        shop = ShopClient(f"http://127.0.0.1:{port}")
+        end = time.monotonic() + DEADLINE
+        while not _answers(shop):  # served once the run has begun
+            assert time.monotonic() < end, run.output
+            time.sleep(0.05)
+        app = start_cashier_app(shop.url, "sale", "12.34", "--order", "EXT00001")
+        code, answer = outcome(app)
+        assert run.process.wait(DEADLINE) == 0, run.output
+    finally:
+        run.stop()
+    assert code == 0 and answer["detail"]["orderno"] == "EXT00001", answer
+    assert "1 passed, 0 failed" in run.output, run.output
+
+
+def _answers(shop: ShopClient) -> bool:
+    try:
+        return shop.request("GET", "/v1/shop")[0] == 200
+    except OSError:  # not listening yet
+        return False

@@ -83,6 +83,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "real clock; scenarios with a step that needs the built-in gateway (its ledger, magic "
         "amounts, faults) are skipped with the reason (possim docs real_hosts)",
     )
+    run.add_argument(
+        "--serve-port",
+        type=int,
+        metavar="PORT",
+        help="serve each scenario's shop on http://127.0.0.1:PORT, on the real clock, for an "
+        "outside cashier app (the expect_intent step; possim docs cashier_apps)",
+    )
     run.add_argument("--junit", type=Path, help="write a JUnit XML report here")
     run.add_argument(
         "--card-transport",
@@ -318,6 +325,7 @@ def _run_selected(
                 speaker=args.speaker,
                 wav_dir=args.wav_dir,
                 host=args.host,
+                serve_port=args.serve_port,
             )
         except (SimulatorError, TraceError) as exc:  # the world could not be built: say why
             errors.append(ScenarioError(item.path, f"cannot run: {exc}"))

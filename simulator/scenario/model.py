@@ -190,6 +190,7 @@ class RunState:
     # Cursors: the seq of the last screen / application an expectation matched.
     screens_seen: int = 0
     applications_seen: int = 0
+    intents_seen: int = 0  # the seq of the last Intent expect_intent took
     # How many receipts / utterances earlier expectations covered (`new:` forms).
     receipts_checked: int = 0
     speech_checked: int = 0

@@ -12,11 +12,12 @@ around it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -215,8 +216,12 @@ def run_scenario(
     wav_dir: Path | None = None,
     observer: StepObserver | None = None,
     host: HostEndpoint | None = None,
+    serve_port: int | None = None,
 ) -> ScenarioResult:
     """Run ``scenario``; its artifacts go to ``out_dir/<slug>``.
+
+    ``serve_port``: the shop runs on the real clock and is served on this loopback port
+    as ``possim serve`` serves it, for an outside cashier app (``expect_intent``).
 
     ``host``: card payments go to this acquirer host instead of the built-in one, on
     the real clock; a scenario with a step that needs the built-in gateway
@@ -238,18 +243,21 @@ def run_scenario(
     transcript = JsonlTranscript.open(artifacts / "transcript.jsonl")
     failure: ExpectationFailed | None = None
     used_seed = scenario.seed if seed is None else seed
-    with Shop(
-        config,
-        artifacts,
-        seed=used_seed,
-        card_transport=card_transport,
-        printer_transport=printer_transport,
-        scanner_transport=scanner_transport,
-        speaker=speaker,
-        wav_dir=wav_dir,
-        real_clock=host is not None,
-        card_host=host,
-    ) as shop:
+    with (
+        Shop(
+            config,
+            artifacts,
+            seed=used_seed,
+            card_transport=card_transport,
+            printer_transport=printer_transport,
+            scanner_transport=scanner_transport,
+            speaker=speaker,
+            wav_dir=wav_dir,
+            real_clock=host is not None or serve_port is not None,
+            card_host=host,
+        ) as shop,
+        _served(shop, serve_port),
+    ):
         shop.bus.subscribe(transcript)
         printer_tap = PrinterTap.attach(shop)
         setup = _setup(
@@ -302,6 +310,23 @@ def run_scenario(
     )
     _write_result(result, artifacts)
     return result
+
+
+@contextlib.contextmanager
+def _served(shop: Shop, port: int | None) -> Iterator[None]:
+    """The shop's API on loopback ``port`` while the scenario runs (None: not served)."""
+    if port is None:
+        yield
+        return
+    from simulator.serve.api import ShopApi
+    from simulator.serve.server import ShopHttpServer
+
+    server = ShopHttpServer(ShopApi(shop, token=None, log=lambda line: None), port=port)
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()
 
 
 def builtin_gateway_need(scenario: Scenario) -> str:
