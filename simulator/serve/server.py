@@ -147,17 +147,18 @@ class ServedShop:
         return self.url
 
     def stop(self) -> None:
-        """Stop serving, cancel a payment still waiting for the customer, close the shop."""
+        """Cancel a payment still waiting for the customer (its Intent is answered), stop
+        serving, close the shop."""
         self._stopping.set()
-        for door in (self.ecr_tcp, self.ecr_pty):
-            if door is not None:
-                door.stop()
+        # Past the point of cancelling (CancelRefused): let it end or be cut off.
+        with contextlib.suppress(CancelRefused):
+            self.shop.terminal.cancel()
         try:
+            for door in (self.ecr_tcp, self.ecr_pty):
+                if door is not None:
+                    door.stop()
             self.server.stop()
         finally:
-            # Past the point of cancelling (CancelRefused): let it end or be cut off.
-            with contextlib.suppress(CancelRefused):
-                self.shop.terminal.cancel()
             self.shop.close(STOP_WIND_DOWN)
 
     def __enter__(self) -> ServedShop:
