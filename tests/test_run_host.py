@@ -17,7 +17,7 @@ from process_helpers import DEADLINE, LEAN_PYTEST, possim, start_like_a_backgrou
 
 from simulator.errors import ConfigError
 from simulator.scenario.loader import load_scenario
-from simulator.scenario.runner import builtin_gateway_need
+from simulator.scenario.runner import builtin_gateway_need, host_url
 from simulator.shop import Shop
 from simulator.terminal.config import HostEndpoint, TerminalConfig
 
@@ -94,3 +94,9 @@ def test_steps_declare_what_needs_the_builtin_gateway() -> None:
 def test_another_host_needs_the_real_clock(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="real clock"):
         Shop(TerminalConfig.load(), tmp_path, card_host=HostEndpoint("127.0.0.1", 9))
+
+
+def test_a_run_against_another_host_names_it_fully_for_its_rerun() -> None:
+    url = "iso8583://10.0.0.5:5800?spec=possim_ascii&tpdu=6000030000&header=4&mac=x919"
+    host = HostEndpoint.parse(url)
+    assert HostEndpoint.parse(host_url(host)) == host

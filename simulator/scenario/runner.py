@@ -304,7 +304,9 @@ def run_scenario(
     transcript.close()
     seconds = time.perf_counter() - started
     if host is not None:
-        setup["card_host"] = f"iso8583://{host.host}:{host.port}"
+        setup["card_host"] = host_url(host)
+    if serve_port is not None:
+        setup["serve_port"] = str(serve_port)
     result = ScenarioResult(
         scenario, failure is None, failure, seconds, len(shop.bus), artifacts, used_seed, setup
     )
@@ -327,6 +329,14 @@ def _served(shop: Shop, port: int | None) -> Iterator[None]:
         yield
     finally:
         server.stop()
+
+
+def host_url(host: HostEndpoint) -> str:
+    """``host`` as the ``iso8583://`` URL that names it (for reports and reruns)."""
+    params = {"spec": host.spec, "tpdu": host.tpdu.hex(), "header": host.header, "mac": host.mac}
+    given = {name: value for name, value in params.items() if value}
+    query = "&".join(f"{name}={value}" for name, value in given.items())
+    return f"iso8583://{host.host}:{host.port}" + (f"?{query}" if query else "")
 
 
 def builtin_gateway_need(scenario: Scenario) -> str:

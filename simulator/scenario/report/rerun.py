@@ -15,6 +15,8 @@ _OPTIONS = (
     ("printer_transport", "--printer-transport"),
     ("scanner_transport", "--scanner-transport"),
     ("speaker", "--speaker"),
+    ("card_host", "--host"),
+    ("serve_port", "--serve-port"),
 )
 
 
