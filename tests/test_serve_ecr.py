@@ -149,3 +149,10 @@ def test_a_request_against_the_interface_gets_code_minus_one_and_the_log_names_t
     assert not served.shop.view.busy
     # A line over the limit is refused, and the connection is closed after it.
     assert tcp_till(served)({"orderNo": "x" * MAX_LINE})["code"] == "-1"
+
+
+def test_the_ecr_door_stays_on_loopback_when_the_api_is_exposed(tmp_path: Path) -> None:
+    options = ServeOptions(host="0.0.0.0", port=0, token="s3cret", ecr_port=0)
+    with ServedShop(TerminalConfig.load(), tmp_path, options, lambda line: None) as shop:
+        assert shop.ecr_tcp is not None
+        assert shop.ecr_tcp.address[0] == "127.0.0.1"  # the PC interface has no token

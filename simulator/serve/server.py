@@ -132,12 +132,9 @@ class ServedShop:
         try:
             self.server.start()
             if options.ecr_port is not None:
+                # Loopback always: Newland's PC interface carries no token to check.
                 self.ecr_tcp = EcrTcpServer(
-                    self.ecr_door,
-                    options.host,
-                    options.ecr_port,
-                    allow_remote=True,  # check_exposure has seen the token
-                    log=self._log,
+                    self.ecr_door, "127.0.0.1", options.ecr_port, log=self._log
                 )
             if options.ecr_pty:
                 self.ecr_pty = EcrPty(self.ecr_door)
