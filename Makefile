@@ -36,10 +36,18 @@ $(NPM_CLIENTS): tests/clients/npm/package-lock.json
 		|| echo "possim: npm clients not installed; their tests will be skipped"; \
 	else echo "possim: no npm here; the npm-client tests will be skipped"; fi
 
+# The npm WeChat Pay SDK possim's WeChat Pay simulator is tested against (tests/clients/npm-wechat).
+NPM_WECHAT := tests/clients/npm-wechat/node_modules/.package-lock.json
+$(NPM_WECHAT): tests/clients/npm-wechat/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/clients/npm-wechat --no-audit --no-fund --silent \
+		|| echo "possim: the npm WeChat Pay client not installed; its test will be skipped"; \
+	else echo "possim: no npm here; the npm-client tests will be skipped"; fi
+
 # The suite on every core (pytest-xdist); tests sharing a session set-up stay on one
 # worker (xdist_group). `make test WORKERS=0` runs it in one process.
 WORKERS ?= auto
-test: $(STAMP) $(EMVTOOL) $(NPM_CLIENTS)
+test: $(STAMP) $(EMVTOOL) $(NPM_CLIENTS) $(NPM_WECHAT)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 lint: $(STAMP)

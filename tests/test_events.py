@@ -140,7 +140,9 @@ def test_a_step_and_an_utterance_read_back_from_the_transcript() -> None:
 
 def _payload_classes() -> list[type[EventPayload]]:
     for module in pkgutil.walk_packages(simulator.__path__, "simulator."):
-        if not module.name.endswith("__main__"):
+        # simulator.loadtest.user imports Locust, which monkey-patches for gevent:
+        # it runs in Locust's processes only (tests/test_loadtest.py).
+        if not module.name.endswith("__main__") and module.name != "simulator.loadtest.user":
             importlib.import_module(module.name)
     found: list[type[EventPayload]] = []
     pending = list(EventPayload.__subclasses__())

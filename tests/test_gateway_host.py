@@ -491,7 +491,7 @@ def test_network_management(host: AcquirerHost, code: str, rc: str) -> None:
 @pytest.mark.parametrize(
     ("mti", "answer"),
     [
-        ("0100", "0110"),
+        # 0100 is the pre-authorisation (tests/test_preauth_host.py)
         ("0220", "0230"),
         ("0520", "0530"),  # 0500 is the batch close (tests/test_settlement.py)
         ("0600", "0610"),

@@ -216,3 +216,33 @@ def test_the_pin_never_reaches_the_ledger_or_the_note() -> None:
     entry = host.ledger.transactions()[-1]
     assert PIN not in decision.note and PIN not in repr(entry)
     assert entry.masked_pan == "621483******3655"
+
+
+def test_a_tid_prefix_keys_a_range_of_terminals_and_a_tid_of_its_own_wins(
+    tmp_path: Path,
+) -> None:
+    # possim's Locust users take ids LCT00001-LCT99999 (docs/load.md): one entry keys them all.
+    path = tmp_path / "terminals.yaml"
+    path.write_text(
+        "terminals:\n"
+        "  - {tid_prefix: LC, pin_key: '11111111111111111111111111111111'}\n"
+        "  - {tid_prefix: LCT, pin_key: '22222222222222222222222222222222'}\n"
+        "  - {tid: LCT00007, pin_key: '33333333333333333333333333333333'}\n",
+        encoding="utf-8",
+    )
+    keys = TerminalKeys.load(path)
+    assert keys.pin_key("LCT00001") == bytes.fromhex("22" * 16)  # the longest prefix
+    assert keys.pin_key("LCX00001") == bytes.fromhex("11" * 16)
+    assert keys.pin_key("LCT00007") == bytes.fromhex("33" * 16)  # its own entry
+    assert keys.pin_key("FLT00001") is None  # no key: the host answers 63
+    assert TerminalKeys.load().pin_key("LCT04321") == bytes.fromhex(DEFAULT_PIN_KEY)
+
+
+def test_a_tid_prefix_of_eight_characters_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "terminals.yaml"
+    path.write_text(
+        "terminals:\n  - {tid_prefix: LCT00001, pin_key: '22222222222222222222222222222222'}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(FixtureError, match="tid_prefix' must be 1-7 characters"):
+        TerminalKeys.load(path)

@@ -8,7 +8,12 @@ requests lost on the way in, reversals that cannot get through for a while --
 and old reversals delivered again (a 0401 copy the network kept): for every
 card, what the ledger holds equals what the terminals' journals say its
 cardholder paid; no sale is ever credited beyond what it still charges; and
-every batch close balances (docs/settlement.md).
+every batch close balances (docs/settlement.md). Pre-authorisations run among
+them (docs/gateway.md): pre-auths hold and charge nothing, completions (below,
+at, within and beyond the acquirer's tolerance) charge, pre-auth voids release,
+completion voids credit back (one terminal completes offline, by 0220
+advices) -- and a pre-auth is never completed twice nor beyond its tolerance, a
+completion never credited beyond its charge.
 
 Everything runs on one virtual clock, so the 30 s host timeouts cost nothing
 and a failing example replays exactly.
@@ -52,7 +57,19 @@ CARDS = tuple(cards.load(name) for name in ("unionpay_debit", "unionpay_credit",
 REVERSAL_ATTEMPTS = 3  # the default configuration's
 LATE = 35.0  # virtual seconds: after the terminal's 30 s host timeout
 WIND_DOWN = 3600.0
-SIGN = {"sale": 1, "void": -1, "refund": -1}
+SIGN = {
+    "sale": 1,
+    "void": -1,
+    "refund": -1,
+    "preauth": 0,  # held, not charged
+    "preauth_void": 0,  # released
+    "preauth_completion": 1,
+    "preauth_completion_void": -1,
+}
+TOLERANCE_PERCENT = 15  # firmware_fixtures/gateway/preauth.yaml
+# This terminal's acquirer takes completions as offline advices (0220), the others
+# as online requests (0200).
+ADVICE_TID = "POSSIM03"
 
 # Faults armed before an operation, for replies to that operation's kind of message.
 FAULTS: dict[str, Callable[[str], list[tuple[ReplyFault, int]]]] = {
@@ -98,6 +115,18 @@ OPERATIONS = {
     "refund_disputed": st.tuples(st.just("refund_disputed"), terminals, picks, faults),
     "settle": st.tuples(st.just("settle"), terminals, faults),
     "replay_reversal": st.tuples(st.just("replay_reversal"), picks),
+    "preauth": st.tuples(
+        st.just("preauth"), terminals, st.integers(0, len(CARDS) - 1), amounts, faults
+    ),
+    "complete": st.tuples(
+        st.just("complete"),
+        terminals,
+        picks,
+        st.sampled_from(["part", "exact", "within", "beyond"]),
+        faults,
+    ),
+    "preauth_void": st.tuples(st.just("preauth_void"), terminals, picks, faults),
+    "completion_void": st.tuples(st.just("completion_void"), terminals, picks, faults),
 }
 # How often each comes up: mostly sales and refunds, as in a shop.
 WEIGHTS = {
@@ -107,13 +136,20 @@ WEIGHTS = {
     "refund_disputed": 4,
     "settle": 1,
     "replay_reversal": 1,
+    "preauth": 2,
+    "complete": 3,
+    "preauth_void": 1,
+    "completion_void": 1,
 }
 operation = st.sampled_from([kind for kind, n in WEIGHTS.items() for _ in range(n)]).flatmap(
     OPERATIONS.__getitem__
 )
-# A day starts with a sale; what follows is any interleaving.
+# A day starts with a sale and a pre-auth; what follows is any interleaving.
 operations = st.builds(
-    lambda first, rest: [first, *rest], sale, st.lists(operation, min_size=5, max_size=19)
+    lambda first, auth, rest: [first, auth, *rest],
+    sale,
+    OPERATIONS["preauth"],
+    st.lists(operation, min_size=5, max_size=19),
 )
 
 
@@ -157,7 +193,10 @@ class Shop:
         self.tills: list[Till] = []
         for index, tid in enumerate(TIDS):
             world = SimulatedWorld(self.clock, wallet=wallet)
-            config = TerminalConfig.from_mapping({"terminal": {"terminal_id": tid}})
+            document: dict[str, dict[str, str]] = {"terminal": {"terminal_id": tid}}
+            if tid == ADVICE_TID:
+                document["gateway"] = {"completion": "advice"}
+            config = TerminalConfig.from_mapping(document)
             terminal = Terminal(
                 config,
                 clock=self.clock,
@@ -169,6 +208,8 @@ class Shop:
             )
             self.tills.append(Till(terminal, world))
         self.sales: list[Sale] = []
+        self.preauths: list[Sale] = []
+        self.completions: list[Sale] = []
 
     def close(self) -> None:
         for till in self.tills:
@@ -266,6 +307,67 @@ class Shop:
         self.arm(fault, "refund")
         self.drive(till, lambda: till.terminal.start_refund(rrn, amount, "card"), card)
 
+    def preauth(self, index: int, card_index: int, amount: int, fault: str) -> None:
+        till, card = self.tills[index], CARDS[card_index]
+        self.arm(fault, "preauth")
+        result = self.drive(till, lambda: till.terminal.start_preauth("preauth", amount), card)
+        row = till.terminal.journal.find_operation(result.order.order_no, "preauth")
+        if row is not None:
+            self.preauths.append(
+                Sale(index, card, amount, row.order_no, row.stan, row.transmission)
+            )
+
+    def complete(self, index: int, pick: int, how: str, fault: str) -> None:
+        """Complete a pre-auth on the terminal that made it (``index``: ignored)."""
+        if not self.preauths:
+            return
+        auth = self.preauths[-1 - pick % len(self.preauths)]
+        index = auth.till
+        limit = auth.amount * (100 + TOLERANCE_PERCENT) // 100
+        amount = {"part": auth.amount * 6 // 10, "within": limit, "beyond": limit + 100}.get(
+            how, auth.amount
+        )
+        till = self.tills[index]
+        self.arm(fault, "preauth_completion")
+        result = self.drive(
+            till,
+            lambda: till.terminal.start_preauth("preauth_completion", amount, auth.order_no),
+            None,
+        )
+        row = till.terminal.journal.find_operation(result.order.order_no, "preauth_completion")
+        if row is not None:
+            self.completions.append(
+                Sale(index, auth.card, amount, row.order_no, row.stan, row.transmission)
+            )
+
+    def preauth_void(self, index: int, pick: int, fault: str) -> None:
+        if not self.preauths:
+            return
+        auth = self.preauths[-1 - pick % len(self.preauths)]
+        index = auth.till
+        till = self.tills[index]
+        self.arm(fault, "preauth_void")
+        self.drive(
+            till,
+            lambda: till.terminal.start_preauth("preauth_void", auth.amount, auth.order_no),
+            None,
+        )
+
+    def completion_void(self, index: int, pick: int, fault: str) -> None:
+        if not self.completions:
+            return
+        done = self.completions[-1 - pick % len(self.completions)]
+        index = done.till
+        till = self.tills[index]
+        self.arm(fault, "preauth_completion_void")
+        self.drive(
+            till,
+            lambda: till.terminal.start_preauth(
+                "preauth_completion_void", done.amount, done.order_no
+            ),
+            None,
+        )
+
     def settle(self, index: int, fault: str) -> None:
         till = self.tills[index]
         self.arm(fault, "settle")
@@ -334,14 +436,37 @@ def play(shop: Shop, ops: Sequence[tuple[object, ...]]) -> None:
 
 
 def assert_money_adds_up(shop: Shop) -> None:
-    # Every credit was given against money still charged by its sale.
+    # Every credit was given against money still charged by its sale (or completion).
     entries = shop.gateway.ledger.transactions()
-    for sale in (e for e in entries if e.kind == "sale" and e.rrn):
+    for sale in (e for e in entries if e.kind in ("sale", "preauth_completion") and e.rrn):
         credits = sum(
             e.amount for e in entries if e.original_rrn == sale.rrn and e.status is Status.APPROVED
         )
         charged = sale.amount if sale.status is Status.APPROVED else 0
         assert credits <= charged, f"sale {sale.rrn} ({sale.status}) credited {credits} fen"
+    # A pre-auth is completed at most once at a time, never beyond its tolerance, and
+    # never both completed and voided.
+    for auth in (e for e in entries if e.kind == "preauth" and e.rrn):
+        follow_ups = [
+            e for e in entries if e.original_rrn == auth.rrn and e.status is Status.APPROVED
+        ]
+        standing = [
+            e
+            for e in follow_ups
+            if e.kind == "preauth_completion"
+            and not any(
+                v.original_rrn == e.rrn and v.status is Status.APPROVED
+                for v in entries
+                if v.kind == "preauth_completion_void"
+            )
+        ]
+        assert len(standing) <= 1, f"pre-auth {auth.rrn} completed {len(standing)} times"
+        limit = auth.amount * (100 + TOLERANCE_PERCENT) // 100
+        assert all(e.amount <= limit for e in follow_ups if e.kind == "preauth_completion")
+        voided = any(e.kind == "preauth_void" for e in follow_ups)
+        assert not (voided and standing), f"pre-auth {auth.rrn} voided and completed"
+        if follow_ups:
+            assert auth.status is Status.APPROVED, f"{auth.status} pre-auth {auth.rrn} followed up"
     # The cardholders' statements (ledger) and the terminals' journals agree.
     assert shop.ledger_net() == shop.journals_net()
     assert all(fen > 0 for fen in shop.ledger_net().values())
@@ -375,6 +500,34 @@ ISSUE = [
 @example([*ISSUE[:2], ("replay_reversal", 0), ("refund", 2, 0, "full", "none")])
 @example([ISSUE[0], ("replay_reversal", 0), ("refund_disputed", 1, 0, "none")])
 @example([("sale", 0, 1, 2500, "lost_reply_and_reversal_replies"), ("settle", 0, "none")])
+# Offline completions: an advice whose answer is lost stays owed (never reversed) and
+# blocks a second completion; the batch close delivers it.
+@example(
+    [
+        ("sale", 2, 0, 1000, "none"),
+        ("preauth", 2, 1, 10000, "none"),
+        ("complete", 2, 0, "part", "lost_reply_and_reversal_replies"),
+        ("complete", 2, 0, "beyond", "none"),
+        ("completion_void", 2, 0, "none"),
+        ("settle", 2, "none"),
+        ("preauth", 2, 0, 2500, "none"),
+        ("complete", 2, 0, "beyond", "none"),
+    ]
+)
+# The filling station, a lost completion answer, a completion voided, then completed again.
+@example(
+    [
+        ("sale", 0, 0, 1000, "none"),
+        ("preauth", 0, 0, 10000, "none"),
+        ("complete", 0, 0, "part", "lost_reply"),
+        ("complete", 0, 0, "within", "none"),
+        ("complete", 0, 0, "exact", "none"),
+        ("completion_void", 0, 0, "none"),
+        ("complete", 0, 0, "beyond", "none"),
+        ("preauth_void", 0, 0, "lost_reply_reversal_cut_off"),
+        ("settle", 0, "none"),
+    ]
+)
 def test_ledger_and_journals_agree_on_every_cardholders_money(
     ops: list[tuple[object, ...]],
 ) -> None:
@@ -387,8 +540,14 @@ def test_ledger_and_journals_agree_on_every_cardholders_money(
             assert closed.approved, f"{TIDS[index]}: {closed.outcome.reason}"
             assert till.terminal.journal.entries(TxnState.REVERSAL_PENDING) == []
             assert till.terminal.journal.entries(TxnState.PENDING) == []
+            assert till.terminal.journal.entries(TxnState.ADVICE_PENDING) == []
         assert_money_adds_up(opened)
         # What this example exercised (pytest --hypothesis-show-statistics).
+        rows = opened.gateway.ledger.transactions()
+        kinds = {e.kind for e in rows if e.status is Status.APPROVED}
+        for kind in ("preauth", "preauth_void", "preauth_completion", "preauth_completion_void"):
+            if kind in kinds:
+                event(f"ledger {kind}")
         for happened in (ReversalRefused, NoReply, StaleReply, HostFaultStruck):
             if opened.bus.of(happened):
                 event(f"{happened.source} {happened.kind}")

@@ -94,9 +94,12 @@ def test_possim_run_card_purchase_over_pcsc_is_deterministic(
 
 SIM_READER_NAME = "possim virtual reader"
 
-# The scenarios that put a card into the reader (QR and printer ones add nothing here).
+# The scenarios that put a card into the reader (QR and printer ones add nothing here),
+# the pre-authorisation ones among them.
 LIBRARY = [
-    path for path in discover([REPO / "scenarios"]) if path.stem.startswith(("card_", "magstripe_"))
+    path
+    for path in discover([REPO / "scenarios"])
+    if path.stem.startswith(("card_", "magstripe_", "preauth_"))
 ]
 
 

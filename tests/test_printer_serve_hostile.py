@@ -30,7 +30,10 @@ from drivers.registry import open_device
 
 RSS_BOUND_KB = 300 * 1024  # the server's peak RSS; it idles at ~70 MB
 FLAT_BOUND_KB = 30 * 1024  # RSS growth allowed over 300 more jobs (kept, they are >100 MB)
-DEADLINE = 60.0  # seconds to wait for an event: generous, this machine is shared
+# Seconds to wait for an event or a reply: generous, since the server answers a connection
+# only after interpreting all of it (~0.7 MB per CPU second), and under load 15 on two
+# cores (CI beside other jobs) it gets a sixth of a core.
+DEADLINE = 180.0
 DLE_EOT_1 = b"\x10\x04\x01"
 READY = b"\x12"
 
@@ -147,8 +150,8 @@ def test_hostile_input_then_a_normal_print_and_status_still_work(served: Served)
     # A valid raster header whose data never comes: the connection's end discards it.
     served.send(b"\x1dv0\x00\x30\x00\x64\x00" + bytes(100))
     assert served.send(b"", then_status=True) == READY
-    # 4 MB of random bytes, seeded.
-    served.send(random.Random(13).randbytes(4 * 1024 * 1024))
+    # 1 MiB of random bytes, seeded (throughput at 1-10 MB: `possim bench escpos-hostile`).
+    served.send(random.Random(13).randbytes(1024 * 1024))
     assert served.send(b"", then_status=True) == READY
 
     # Many jobs of stray control bytes (30 a connection): memory stays flat.
@@ -178,7 +181,7 @@ def test_hostile_input_then_a_normal_print_and_status_still_work(served: Served)
     connections = len(CRAFTED) + 5 + 14 + 2
     assert len(served.err_lines) < 22 * connections
     # The random connection's flood: 20 lines, a notice, and its count when it closed.
-    flood = r"problem: connection \d+ \(tcp 127\.0\.0\.1:\d+\) closed after 4194304 byte\(s\): "
+    flood = r"problem: connection \d+ \(tcp 127\.0\.0\.1:\d+\) closed after 1048576 byte\(s\): "
     assert any(
         re.match(flood + r"\d+ problem\(s\), \d+ not shown", line) for line in served.err_lines
     )

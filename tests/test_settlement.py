@@ -209,7 +209,7 @@ def test_a_version_2_ledger_is_migrated_in_place(tmp_path: Path) -> None:
         )  # fmt: skip
         assert ledger.totals().net_amount() == 0
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         assert "card_settlements" in tables
     with Ledger(path, clock) as again:  # migrating twice changes nothing

@@ -205,6 +205,7 @@ def test_init_then_run_then_pytest(installed: Installed, empty: Path) -> None:
     created = installed.run("possim", "init", "shop", cwd=empty)
     assert created.returncode == 0, created.stderr
     shop = empty / "shop"
+    assert "from possim.locust import" in (shop / "locustfile.py").read_text(encoding="utf-8")
     ran = installed.run("possim", "run", "scenarios/", cwd=shop)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "3 passed, 0 failed, 0 invalid" in ran.stdout

@@ -17,6 +17,17 @@ After both, the gateway is stopped and its ledger read: every answered
 purchase must be there exactly once with the RRN its terminal received, and
 the ledger holds nothing else.
 
+3. *locust*: the same machine, a fresh gateway (``--sim-customers``) and
+   possim's Locust users (:mod:`simulator.loadtest`): ``--locust-users``
+   terminals (200) doing the realistic mixed load -- chip sales with ARQCs,
+   online PINs, swipes, voids, refunds, reversals, batch closes and QR
+   payments -- for ``--locust-seconds`` (30), from a Locust master and
+   ``--locust-workers`` workers (2; 0: one Locust process), each terminal
+   thinking 0.5-1.5 s between transactions. Reported: requests per second
+   and p50/p95/p99 per transaction type from Locust's CSV, and the ledger
+   check (:mod:`simulator.loadtest.ledger_check`): a loss or a double is a
+   failure. ``--locust-users 0`` skips it.
+
 The gateway process's CPU time per purchase and its resident memory after each
 phase are reported too (from /proc): memory after saturation no higher than
 after the paced phase shows the event window at work (``--keep-events``).
@@ -38,6 +49,9 @@ from simulator.fleet.plan import FleetPlan
 from simulator.fleet.report import FleetReport, percentile
 from simulator.fleet.wire import run_fleet
 from simulator.gateway.ledger import Ledger
+from simulator.loadtest.errors import LoadTestError
+from simulator.loadtest.ledger_check import check_ledger
+from simulator.loadtest.process import RECORDS, run_locust
 from simulator.terminal.config import HostEndpoint
 
 DEFAULT_TERMINALS = 500
@@ -45,6 +59,9 @@ DEFAULT_PER_TERMINAL = 10
 DEFAULT_THINK = 1.0
 SATURATION_PER_TERMINAL = 4
 BUDGET_P99_MS = 100.0
+DEFAULT_LOCUST_USERS = 200
+DEFAULT_LOCUST_SECONDS = 30
+DEFAULT_LOCUST_WORKERS = 2
 
 
 def run(options: argparse.Namespace) -> Measurement:
@@ -103,10 +120,69 @@ def run(options: argparse.Namespace) -> Measurement:
         # Latency tails on a shared machine follow its load: say what it was.
         "load average": " ".join(f"{value:.2f}" for value in os.getloadavg()),
     }
+    details.update(_locust_phase(options))
     if problems:  # losing or doubling a purchase is a failure, not a figure
         shown = "\n".join(f"  {key}: {value}" for key, value in details.items())
         raise BenchmarkFailed(f"gateway benchmark failed:\n{shown}")
     return Measurement(figure=p99_ms, unit="ms p99 authorisation latency", details=details)
+
+
+def _locust_phase(options: argparse.Namespace) -> dict[str, str]:
+    """Phase 3: possim's Locust users against a fresh gateway; its figures by request name."""
+    users = getattr(options, "locust_users", None)
+    users = DEFAULT_LOCUST_USERS if users is None else users
+    if users <= 0:
+        return {}
+    seconds = getattr(options, "locust_seconds", None) or DEFAULT_LOCUST_SECONDS
+    workers = getattr(options, "locust_workers", None)
+    workers = DEFAULT_LOCUST_WORKERS if workers is None else workers
+    with tempfile.TemporaryDirectory(prefix="possim-bench-locust-") as name:
+        folder = Path(name)
+        gateway = GatewayProcess(folder / "ledger.sqlite", "--sim-customers", cwd=folder)
+        gateway.start(timeout=120)
+        started = gateway.usage()
+        try:
+            stats = run_locust(
+                folder,
+                [
+                    *("-u", str(users), "-r", str(max(1, users // 4)), "-t", f"{seconds}s"),
+                    *("--host", f"iso8583://127.0.0.1:{gateway.port}"),
+                    *("--possim-qr-url", gateway.qr_url, "--possim-seed", str(options.seed)),
+                ],
+                workers=workers,
+                deadline=seconds + 300,
+            )
+            used = gateway.usage()
+        except LoadTestError as exc:
+            raise BenchmarkFailed(f"the Locust phase failed: {exc}") from None
+        finally:
+            status = gateway.stop()
+        if status != 0:
+            raise BenchmarkFailed(f"the gateway exited with status {status}: {gateway.output[-5:]}")
+        check = check_ledger(gateway.ledger, folder / RECORDS)
+    total = next(row for row in stats if row.name == "Aggregated")
+    failures = [row for row in stats if row.failures and row.name != "Aggregated"]
+    shape = f"1 master + {workers} workers" if workers else "1 process"
+    details = {
+        "locust": f"{users} terminals for {seconds} s ({shape}), mixed card + QR load: "
+        f"{total.requests} requests, {total.per_second:.0f}/s, p50 {total.p50_ms:g} ms, "
+        f"p95 {total.p95_ms:g} ms, p99 {total.p99_ms:g} ms; gateway CPU "
+        f"{(used.cpu_seconds - started.cpu_seconds) / max(1, total.requests) * 1000:.2f} ms "
+        "per request",
+        **{
+            f"locust {row.kind} {row.name}": f"{row.requests} ({row.per_second:.1f}/s), "
+            f"p50 {row.p50_ms:g} ms, p95 {row.p95_ms:g} ms, p99 {row.p99_ms:g} ms"
+            for row in stats
+            if row.name != "Aggregated"
+        },
+        "locust ledger check": "; ".join(check.lines()),
+    }
+    if check.problems or failures:
+        shown = "; ".join(
+            [*check.problems[:3], *(f"{r.name}: {r.failures} failed" for r in failures)]
+        )
+        raise BenchmarkFailed(f"the Locust phase lost, doubled or failed requests: {shown}")
+    return details
 
 
 def _cpu_text(

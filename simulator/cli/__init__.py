@@ -9,10 +9,10 @@ command shares (docs: ``possim docs cli``).
 
 One module here per command family -- ``run``, ``check``, ``demo``,
 ``project`` (init, scenarios, schema, docs), ``gateway`` (+ ``backoffice``:
-statement, reconcile, revenue), ``fleet``, ``card``, ``doctor``, ``printer``,
-``render``, ``tui``, ``trace``, ``bench`` -- each with its ``register`` and
-thin handlers: arguments in, the engine's package called, lines and an exit
-status out. What a command does lives in that package, not here.
+statement, reconcile, revenue), ``channels`` (the channels' own APIs), ``fleet``,
+``card``, ``doctor``, ``printer``, ``render``, ``tui``, ``trace``, ``bench`` -- each
+with its ``register`` and thin handlers: arguments in, the engine's package called,
+lines and an exit status out. What a command does lives in that package, not here.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ COMMANDS = (
         "simulator.cli.serve:register",
     ),
     Command("gateway", "the acquirer host simulator", "simulator.cli.gateway:register"),
+    Command(
+        "channels",
+        "the payment channels' own APIs (WeChat Pay v2/v3) on loopback",
+        "simulator.cli.channels:register",
+    ),
     Command(
         "fleet",
         "run N simulated terminals against an ISO 8583 host and report",

@@ -27,6 +27,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="seconds between one terminal's purchases, for the gateway benchmark",
     )
+    parser.add_argument(
+        "--locust-users",
+        type=int,
+        default=None,
+        help="Locust users (terminals) for the gateway benchmark's Locust phase (200; 0: skip)",
+    )
+    parser.add_argument(
+        "--locust-seconds", type=int, default=None, help="the Locust phase's length (30 s)"
+    )
+    parser.add_argument(
+        "--locust-workers",
+        type=int,
+        default=None,
+        help="Locust workers beside the master (2; 0: one Locust process)",
+    )
     parser.set_defaults(handler=bench_command)
 
 

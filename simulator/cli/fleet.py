@@ -1,19 +1,20 @@
 """``possim fleet``: N simulated terminals against an ISO 8583 host (:mod:`simulator.fleet`).
 
 The options become a :class:`~simulator.fleet.plan.FleetPlan`;
-:func:`~simulator.fleet.wire.run_fleet` runs it and its report is printed.
+:func:`~simulator.fleet.locust_run.run_fleet_on_locust` runs it -- possim's
+Locust users, headless, in a child process -- and its report is printed.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from pathlib import Path
 
 from simulator.devices import cards
 from simulator.errors import SimulatorError
 from simulator.fleet.errors import FleetError
+from simulator.fleet.locust_run import run_fleet_on_locust
 from simulator.fleet.plan import (
     DEFAULT_AMOUNT_FEN,
     DEFAULT_MERCHANT_ID,
@@ -21,7 +22,6 @@ from simulator.fleet.plan import (
     DEFAULT_TIMEOUT,
     FleetPlan,
 )
-from simulator.fleet.wire import run_fleet
 from simulator.terminal.config import HostEndpoint
 from simulator.wire.mac import parse_mac_key
 
@@ -105,10 +105,7 @@ def fleet_command(args: argparse.Namespace) -> int:
     """0: every request answered and none mismatched; 1: losses; 2: bad options."""
     try:
         plan = plan_from_args(args)
-        # The fleet measures the host: keep this process's own full collections (over
-        # everything imported) out of the latencies.
-        gc.freeze()
-        report = run_fleet(plan)
+        report = run_fleet_on_locust(plan)
     except SimulatorError as exc:
         print(f"possim fleet: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from simulator.gateway.builtin import BuiltinGateway, ServerLimits
 from simulator.gateway.issuers import DEFAULT_ISSUERS
 from simulator.gateway.listener import open_files_limit
 from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS
+from simulator.gateway.preauth_rules import DEFAULT_PREAUTH_RULES
 from simulator.gateway.problems import LimitReached
 from simulator.gateway.qr.delivery import DEFAULT_MAX_IN_FLIGHT
 from simulator.gateway.service_thread import is_loopback
@@ -175,6 +176,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument("--issuers", default=DEFAULT_ISSUERS, help=argparse.SUPPRESS)
     serve.add_argument("--magic-amounts", default=DEFAULT_MAGIC_AMOUNTS, help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--preauth-rules",
+        default=DEFAULT_PREAUTH_RULES,
+        metavar="YAML",
+        help="pre-authorisation completion tolerance and validity "
+        "(default: firmware_fixtures/gateway/preauth.yaml; docs/gateway.md)",
+    )
     serve.set_defaults(handler=serve_command)
     # statement, reconcile, revenue: the back office (docs/backoffice.md)
     backoffice.register(commands, DEFAULT_LEDGER)
@@ -241,6 +249,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         allow_remote=True,  # the user named the address
         issuers=args.issuers,
         magic_amounts=args.magic_amounts,
+        preauth_rules=args.preauth_rules,
         length_header=args.length_header,
         tpdu_swap=args.tpdu_swap,
         mac_key=mac_key,

@@ -83,6 +83,7 @@ STARTER_FILES = (
     ("scenarios/card_purchase.yaml", "scenarios/card_purchase.yaml"),
     ("scenarios/card_declined.yaml", "scenarios/card_declined.yaml"),
     ("scenarios/qr_wechat.yaml", "scenarios/qr_wechat.yaml"),
+    ("locustfile.py.txt", "locustfile.py"),  # load tests with Locust (docs/load.md)
 )
 TERMINAL = "terminals/shop.toml"
 SCHEMA = "scenario.schema.json"

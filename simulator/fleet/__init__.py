@@ -9,14 +9,17 @@ response code, lost requests (no answer within the timeout, connection lost)
 and mismatched answers, and gives the authorisation latency (request written
 -> reply read) and the throughput.
 
-Runs on the real clock with asyncio: one process drives hundreds of
-connections. Card data stays out of the report (masked PAN only).
+``possim fleet`` runs the plan on Locust (:mod:`.locust_run`: possim's Locust
+users, headless, in a child process); :mod:`.wire` is the original asyncio
+engine, kept as ``possim bench gateway``'s baseline beside its Locust phase.
+Card data stays out of the report (masked PAN only).
 
 One module per part (the command line is :mod:`simulator.cli.fleet`'s):
 
 ========================  =====================================================
 :mod:`.plan`              :class:`~.plan.FleetPlan`, terminal ids, the 0200s
-:mod:`.wire`              :func:`~.wire.run_fleet`: connections, purchases, think times
+:mod:`.locust_run`        :func:`~.locust_run.run_fleet_on_locust`: the plan on Locust
+:mod:`.wire`              :func:`~.wire.run_fleet`: asyncio connections, purchases, think times
 :mod:`.report`            :class:`~.report.Outcome`, :class:`~.report.FleetReport`
 :mod:`.gateway_process`   :class:`~.gateway_process.GatewayProcess`: a gateway to run against
 :mod:`.errors`            :class:`~.errors.FleetError`

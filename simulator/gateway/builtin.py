@@ -17,6 +17,7 @@ from simulator.gateway.issuers import DEFAULT_ISSUERS, IssuerDirectory
 from simulator.gateway.ledger import Ledger
 from simulator.gateway.magic import DEFAULT_MAGIC_AMOUNTS, MagicAmounts
 from simulator.gateway.pins import DEFAULT_TERMINALS, PinVerifier, TerminalKeys
+from simulator.gateway.preauth_rules import DEFAULT_PREAUTH_RULES, PreauthRules
 from simulator.gateway.qr import http_server as qr_http
 from simulator.gateway.qr.channels import (
     DEFAULT_MERCHANTS,
@@ -60,6 +61,7 @@ class BuiltinGateway:
         allow_remote: bool = False,
         issuers: str = DEFAULT_ISSUERS,
         magic_amounts: str = DEFAULT_MAGIC_AMOUNTS,
+        preauth_rules: str = DEFAULT_PREAUTH_RULES,
         terminals: str = DEFAULT_TERMINALS,
         qr_channels: str = DEFAULT_QR_CHANNELS,
         merchants: str = DEFAULT_MERCHANTS,
@@ -78,12 +80,15 @@ class BuiltinGateway:
         # Load every fixture before opening the ledger, so a typo leaves no file behind.
         directory = IssuerDirectory.load(issuers)
         magic = MagicAmounts.load(magic_amounts)
+        rules = PreauthRules.load(preauth_rules)
         pins = PinVerifier(TerminalKeys.load(terminals))
         channels = QrChannels.load(qr_channels)
         known_merchants = Merchants.load(merchants)
         # The one process that writes this ledger: a second gateway on it is refused.
         self.ledger = Ledger(ledger_path, clock, writer=True)
-        self.acquirer = AcquirerHost(self.ledger, directory, magic, clock, rng, codec, pins=pins)
+        self.acquirer = AcquirerHost(
+            self.ledger, directory, magic, clock, rng, codec, pins=pins, preauth_rules=rules
+        )
         self.server = GatewayServer(
             self.acquirer,
             codec,

@@ -52,10 +52,12 @@ SECURITY_VIOLATION = "63"
 
 @attrs.frozen
 class TerminalKeys:
-    """DE41 -> terminal PIN key."""
+    """DE41 -> terminal PIN key: by exact terminal id, else by the longest ``tid_prefix``
+    (a range of load-test terminals, docs/load.md, shares one key)."""
 
     keys: Mapping[str, bytes] = attrs.field(repr=False)
     source: Path | None = None
+    prefixes: Mapping[str, bytes] = attrs.field(factory=dict, repr=False)
 
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_TERMINALS) -> TerminalKeys:
@@ -65,14 +67,26 @@ class TerminalKeys:
     @classmethod
     def parse(cls, document: Any, path: Path) -> TerminalKeys:
         keys: dict[str, bytes] = {}
+        prefixes: dict[str, bytes] = {}
         for index, entry in enumerate(top_level_list(path, document, "terminals")):
             where = f"terminals[{index}]"
             if not isinstance(entry, Mapping):
                 raise FixtureError(path, f"{where}: expected a mapping, got {entry!r}")
-            unknown = set(entry) - {"tid", "pin_key"}
+            unknown = set(entry) - {"tid", "tid_prefix", "pin_key"}
             if unknown:
                 names = ", ".join(sorted(map(str, unknown)))
                 raise FixtureError(path, f"{where}: unknown field(s) {names}", line_of(entry))
+            if "tid_prefix" in entry and "tid" not in entry:
+                prefix = require_str(path, entry, where, "tid_prefix")
+                if not 1 <= len(prefix) <= 7 or prefix in prefixes:
+                    raise FixtureError(
+                        path,
+                        f"{where}: field 'tid_prefix' must be 1-7 characters and not repeat, "
+                        f"got {prefix!r}",
+                        line_of(entry),
+                    )
+                prefixes[prefix] = tdes_key_field(path, entry, where, "pin_key")
+                continue
             tid = require_str(path, entry, where, "tid")
             if len(tid) != 8:
                 raise FixtureError(
@@ -81,10 +95,17 @@ class TerminalKeys:
             if tid in keys:
                 raise FixtureError(path, f"{where}: tid {tid!r} repeats", line_of(entry))
             keys[tid] = tdes_key_field(path, entry, where, "pin_key")
-        return cls(keys=keys, source=path)
+        return cls(keys=keys, source=path, prefixes=prefixes)
 
     def pin_key(self, tid: str) -> bytes | None:
-        return self.keys.get(tid)
+        key = self.keys.get(tid)
+        if key is not None:
+            return key
+        for length in range(min(len(tid), 7), 0, -1):
+            key = self.prefixes.get(tid[:length])
+            if key is not None:
+                return key
+        return None
 
 
 def ibm3624_offset(pvk: bytes, pin: str, pan: str) -> str:

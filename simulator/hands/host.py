@@ -17,7 +17,7 @@ from simulator.devices.card_image import CardImage
 from simulator.events import SUMMARY_ONLY, EventPayload
 from simulator.gateway.faults import HttpFault, ReplyFault
 from simulator.hands.base import HandsBase, HandsError
-from simulator.terminal.authorisation import OPERATIONS, transmission_time
+from simulator.terminal.financial_requests import OPERATIONS, transmission_time
 from simulator.terminal.journal import QrEntry
 from simulator.wire.money import format_yuan
 

@@ -27,6 +27,21 @@ class Cashier(HandsBase):
         """Void payment ``order`` in full, the same day."""
         return self.terminal.start_void(order, amount_fen, method)
 
+    def start_preauth(
+        self,
+        operation: str,
+        amount_fen: int,
+        order: str = "",
+        *,
+        orig_auth_code: str = "",
+        orig_date: str = "",
+    ) -> SaleHandle:
+        """A card pre-auth, or a follow-up (completion, pre-auth void, completion
+        void) of the pre-auth or completion ``order``."""
+        return self.terminal.start_preauth(
+            operation, amount_fen, order, orig_auth_code=orig_auth_code, orig_date=orig_date
+        )
+
     def start_settlement(self) -> SaleHandle:
         """Close the card batch."""
         return self.terminal.start_settlement()

@@ -40,16 +40,21 @@ from drivers.errors import (
     CardProtocolError,
     DeviceTimeout,
     DeviceUnavailable,
-    EmvDataError,
     PinEntryCancelled,
 )
 from drivers.magstripe_reader import MagstripeReader
 from drivers.pin_entry import PinEntry
-from drivers.wire import ber_tlv as tlv
 from drivers.wire.masking import mask_track2
 from simulator.events import EventBus
 from simulator.terminal.acquiring_events import ApplicationSelected, ChipFallback
 from simulator.terminal.authorisation import AuthorisationCard, Authoriser
+from simulator.terminal.card_fields import (
+    chip_card_fields,
+    icc_field,
+    issuer_authentication,
+    pin_block_field,
+    swipe_card_fields,
+)
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import (
@@ -71,11 +76,12 @@ from simulator.terminal.emv import (
     TerminalEmvConfig,
 )
 from simulator.terminal.journal import JournalEntry, TxnState
+from simulator.terminal.preauth import FOLLOW_UPS as PREAUTH_FOLLOW_UPS
+from simulator.terminal.preauth import PREAUTH, PreauthFollowUps
 from simulator.terminal.qr_payments import QrPayments
 from simulator.terminal.settlement import BatchClose
 from simulator.terminal.track2 import Track2
 from simulator.wire.money import format_yuan
-from simulator.wire.pin_block import encipher_pin
 
 PIN_LENGTH = (4, 12)
 # DE22 (ISO 8583:1987): two digits of PAN entry mode, then PIN entry capability
@@ -159,6 +165,7 @@ class AcquiringApp:
         self._emv_config = emv_config
         self._timeouts = timeouts
         self._pin_key = pin_key
+        self._preauth = PreauthFollowUps(authoriser, display)
 
     @property
     def contract(self) -> IntentContract:
@@ -177,7 +184,7 @@ class AcquiringApp:
         operation = order.operation if order.method == "card" else ""
         if operation == "settle" and self._batch_close is not None:
             return self._contract.build_result(self._batch_close.run(order))
-        if operation not in ("sale", "void", "refund"):
+        if operation not in ("sale", "void", "refund", PREAUTH, *PREAUTH_FOLLOW_UPS):
             reason = f"{order.method} {order.operation} is not supported by this acquiring app yet"
             return self._contract.build_result(PaymentOutcome(False, reason))
         self._authoriser.send_pending_reversals()
@@ -185,7 +192,9 @@ class AcquiringApp:
             outcome = self._card_void(order)
         elif operation == "refund":
             outcome = self._card_refund(order)
-        else:
+        elif operation in PREAUTH_FOLLOW_UPS:
+            outcome = self._preauth.run(order)
+        else:  # a sale, or a pre-auth: the card is read the same way
             outcome = self._card_sale(order)
         return self._contract.build_result(outcome)
 
@@ -355,16 +364,10 @@ class AcquiringApp:
         self._bus.add_secret(card.track2, mask_track2(card.track2))
         self._bus.publish(ApplicationSelected(card.aid, card.label))
         cvm = kernel.verify_cardholder(self._pin_source(amount))
-        fields = {
-            "2": card.pan,
-            "14": card.expiry,
-            "22": ENTRY_MODE_ICC,
-            "23": card.psn.zfill(3),
-            "35": card.track2,
-        }
+        fields = chip_card_fields(card, ENTRY_MODE_ICC)
         cvm_kind = CVM_SIGNATURE if cvm.signature_required else CVM_NONE
         if cvm.outcome is CvmOutcome.ONLINE_PIN and cvm.online_pin:
-            fields["52"] = encipher_pin(cvm.online_pin, card.pan, self._pin_key).hex().upper()
+            fields["52"] = pin_block_field(cvm.online_pin, card.pan, self._pin_key)
             cvm_kind = CVM_ONLINE_PIN
         elif cvm.outcome is CvmOutcome.OFFLINE_PIN and not cvm.signature_required:
             cvm_kind = CVM_PIN
@@ -372,10 +375,10 @@ class AcquiringApp:
         if first_ac.cid & _CID_TYPE_MASK == _AAC:
             self._display.show(ScreenId.DECLINED, "交易拒绝 Declined", "卡片拒绝 Declined by card")
             return PaymentOutcome(False, "declined offline by the card (AAC)")
-        fields["55"] = tlv.encode(dict(first_ac.icc_data)).hex().upper()
+        fields["55"] = icc_field(first_ac)
 
         def complete(response_code: str | None, reply: Mapping[str, str] | None) -> bool:
-            issuer_data = None if reply is None else _issuer_authentication(reply)
+            issuer_data = None if reply is None else issuer_authentication(reply)
             return kernel.second_generate_ac(response_code, issuer_data).approved
 
         chip = AuthorisationCard(card.masked_pan, card.label, ENTRY_MODE_ICC, cvm_kind, fields)
@@ -387,13 +390,7 @@ class AcquiringApp:
         """A refund needs the card's PAN only: no PIN, no cryptogram; the cardholder signs."""
         self._bus.add_secret(card.pan, card.masked_pan)
         self._bus.add_secret(card.track2, mask_track2(card.track2))
-        fields = {
-            "2": card.pan,
-            "14": card.expiry,
-            "22": ENTRY_MODE_ICC,
-            "23": card.psn.zfill(3),
-            "35": card.track2,
-        }
+        fields = chip_card_fields(card, ENTRY_MODE_ICC)
         chip = AuthorisationCard(card.masked_pan, card.label, ENTRY_MODE_ICC, CVM_SIGNATURE, fields)
         return self._authoriser.refund(order, chip, refund.rrn, refund.sale)
 
@@ -431,7 +428,7 @@ class AcquiringApp:
         self._bus.add_secret(track.pan, track.masked_pan)
         self._bus.add_secret(track.text, mask_track2(track.text))
         entry_mode = ENTRY_MODE_FALLBACK if fallback else ENTRY_MODE_MAGSTRIPE
-        fields = {"2": track.pan, "14": track.expiry, "22": entry_mode, "35": track.text}
+        fields = swipe_card_fields(track, entry_mode)
         label = "磁条卡 Magstripe" if not fallback else "降级交易 Fallback"
         if refund is not None:
             card = AuthorisationCard(track.masked_pan, label, entry_mode, CVM_SIGNATURE, fields)
@@ -447,7 +444,7 @@ class AcquiringApp:
                 return self._cancel(f"timed out: {exc}")
             if not pin:
                 return self._cancel("this card requires a PIN")
-            fields["52"] = encipher_pin(pin, track.pan, self._pin_key).hex().upper()
+            fields["52"] = pin_block_field(pin, track.pan, self._pin_key)
             cvm_kind = CVM_ONLINE_PIN
         card = AuthorisationCard(track.masked_pan, label, entry_mode, cvm_kind, fields)
         return self._authoriser.authorise(order, card, None)
@@ -488,13 +485,3 @@ class AcquiringApp:
         self._display.show(ScreenId.REMOVE_CARD, "请取卡 Remove card", *current.lines)
         poll_until(self._clock, lambda: not self._reader.card_present(), self._timeouts.removal)
         self._display.show(current.id, current.title, *current.lines)
-
-
-def _issuer_authentication(reply: Mapping[str, str]) -> bytes | None:
-    icc = reply.get("55")
-    if not icc:
-        return None
-    try:
-        return tlv.decode_flat(bytes.fromhex(icc)).get("91")
-    except (EmvDataError, ValueError):
-        return None

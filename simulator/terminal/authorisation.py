@@ -14,13 +14,27 @@ financial request carries the open batch in DE60 (CUP style: DE60.1 message
 type code, DE60.2 batch number); a void or refund names the sale by its RRN
 (DE37), auth code (DE38, void) and batch + STAN + date (DE61). See
 docs/settlement.md.
+
+The pre-authorisation family (docs/gateway.md) goes through the same steps: a
+pre-auth is authorised like a sale but as a 0100 (DE3 030000, DE60.1 10);
+its void (0100/200000/11), the completion (0200/000000/20) and the completion
+void (0200/200000/21) name their original like a void does
+(:meth:`Authoriser.follow_up`). All of them carry DE25 ``06`` (pre-auth
+condition code) and are reversed with a 0400 when the answer is lost.
+
+Where the acquirer takes completions as offline advices (``[gateway] completion
+= "advice"``), a completion is approved on the terminal at once (journal state
+``advice_pending``) and its 0220 (DE60.1 24) is owed to the host: sent at once,
+and until a 0230 comes back again before the next transaction and before the
+batch close -- never reversed. A 0230 that refuses it books the completion as
+declined (the merchant's loss, as with any offline approval).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 
 import attrs
 
@@ -29,10 +43,21 @@ from drivers.errors import DriverError
 from simulator.errors import Iso8583Error
 from simulator.events import EventBus
 from simulator.terminal.acquiring_events import AppProblem, ReversalRefused
+from simulator.terminal.completion_advice import CompletionAdvices
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import PaymentOrder, PaymentOutcome, TransactionDetail
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.emv import EmvError
+from simulator.terminal.financial_requests import (
+    ADVICE,
+    OPERATIONS,
+    REFUND_CARD_FIELDS,
+    Merchant,
+    financial_request,
+    original_data,
+    reversal_request,
+    transmission_time,
+)
 from simulator.terminal.host_link import (
     ConnectionLost,
     HostUnavailable,
@@ -59,24 +84,8 @@ class ReversalResult(str, enum.Enum):
     PENDING = "reversal pending"
 
 
-# journal operation -> (MTI, DE3, DE60.1 message type code, what the screen says)
-OPERATIONS = {
-    "sale": ("0200", "000000", "22", "消费 Sale"),
-    "void": ("0200", "200000", "23", "撤销 Void"),
-    "refund": ("0220", "200000", "25", "退货 Refund"),
-}
-# What a void or refund may carry from the card (never a PIN block or a cryptogram).
-_REFUND_CARD_FIELDS = ("2", "14", "22", "23", "35")
-
 # complete(response code or None, reply or None) -> the card approved.
 Completion = Callable[[str | None, Mapping[str, str] | None], bool]
-
-
-@attrs.frozen
-class Merchant:
-    terminal_id: str
-    merchant_id: str
-    currency: str  # ISO 4217 numeric, 3 digits
 
 
 @attrs.frozen
@@ -102,7 +111,19 @@ class Authoriser:
         merchant: Merchant,
         timeouts: Timeouts,
         response_codes: ResponseCodes,
+        completion_advice: bool = False,
     ) -> None:
+        self._completion_advice = completion_advice
+        self.advices = CompletionAdvices(
+            host_link=host_link,
+            journal=journal,
+            bus=bus,
+            clock=clock,
+            timeouts=timeouts,
+            build=self._advice_request,
+            approved=self.approved,
+            response_text=lambda code: f"{code} {response_codes.text(code, 'zh')}",
+        )
         self._host = host_link
         self._journal = journal
         self._display = display
@@ -129,6 +150,7 @@ class Authoriser:
             currency=self._merchant.currency,
             masked_pan=card.masked_pan,
             entry_mode=card.entry_mode,
+            operation="preauth" if order.operation == "preauth" else "sale",
             card_label=card.label,
         )
         request = self._purchase_request(order, card, entry, now)
@@ -136,23 +158,35 @@ class Authoriser:
 
     def void(self, order: PaymentOrder, sale: JournalEntry) -> PaymentOutcome:
         """Void ``sale`` (same batch): 0200/200000 for its full amount; no card needed."""
+        return self.follow_up(order, sale, "void", sale.amount_fen)
+
+    def follow_up(
+        self, order: PaymentOrder, original: JournalEntry, operation: str, amount_fen: int
+    ) -> PaymentOutcome:
+        """A void, or a pre-auth void / completion / completion void, of ``original``.
+
+        No card is needed: the request names the original by its RRN (DE37), auth
+        code (DE38) and batch + STAN + date (DE61).
+        """
         now = self._clock.now()
         entry = self._journal.begin(
             order_no=order.order_no,
             transmission=transmission_time(now),
-            amount_fen=sale.amount_fen,
-            currency=sale.currency,
-            masked_pan=sale.masked_pan,
-            entry_mode=sale.entry_mode,
-            operation="void",
-            original_rrn=sale.rrn,
-            card_label=sale.card_label,
+            amount_fen=amount_fen,
+            currency=original.currency,
+            masked_pan=original.masked_pan,
+            entry_mode=original.entry_mode,
+            operation=operation,
+            original_rrn=original.rrn,
+            card_label=original.card_label,
         )
-        request = self._request(entry, now)
-        request["37"] = sale.rrn
-        if sale.auth_code:
-            request["38"] = sale.auth_code
-        request["61"] = _original_data(sale)
+        if operation == "preauth_completion" and self._completion_advice:
+            return self.advices.complete(order, entry, original, now)
+        request = self.request(entry, now)
+        request["37"] = original.rrn
+        if original.auth_code:
+            request["38"] = original.auth_code
+        request["61"] = _original_data(original)
         return self._send(order, entry, request, None, "", now)
 
     def refund(
@@ -175,8 +209,8 @@ class Authoriser:
             original_rrn=original_rrn,
             card_label=card.label,
         )
-        request = self._request(entry, now)
-        request.update({k: v for k, v in card.fields.items() if k in _REFUND_CARD_FIELDS})
+        request = self.request(entry, now)
+        request.update({k: v for k, v in card.fields.items() if k in REFUND_CARD_FIELDS})
         request["37"] = original_rrn
         if sale is not None:
             request["61"] = _original_data(sale)
@@ -191,8 +225,6 @@ class Authoriser:
         cvm: str,
         now: datetime,
     ) -> PaymentOutcome:
-        amount = format_yuan(entry.amount_fen)
-        stan = entry.stan
         self._display.show(ScreenId.PROCESSING, "处理中 Processing", "请稍候 Please wait")
         reply: Fields | None = None
         try:
@@ -238,15 +270,21 @@ class Authoriser:
             rrn=reply.get("37", ""),
             auth_code=reply.get("38", ""),
         )
+        return self.approved(order, entry, now, cvm)
+
+    def approved(
+        self, order: PaymentOrder, entry: JournalEntry, now: datetime, cvm: str = ""
+    ) -> PaymentOutcome:
+        """Show the approval and report ``entry`` to the cashier app."""
         title = "交易成功 Approved"
         if entry.operation != "sale":
             title += f" ({OPERATIONS[entry.operation][3]})"
-        self._display.show(ScreenId.APPROVED, title, f"金额 RMB {amount}")
+        self._display.show(ScreenId.APPROVED, title, f"金额 RMB {format_yuan(entry.amount_fen)}")
         detail = TransactionDetail(
             merchant_id=self._merchant.merchant_id,
             terminal_id=self._merchant.terminal_id,
             batch_no=entry.batch_no,
-            stan=stan,
+            stan=entry.stan,
             order_no=order.order_no,
             rrn=entry.rrn,
             auth_code=entry.auth_code,
@@ -255,7 +293,7 @@ class Authoriser:
             date=now.strftime("%m%d"),
             time=now.strftime("%H%M%S"),
             card_label=entry.card_label,
-            response_code=response_code,
+            response_code=entry.response_code or APPROVED,
             cvm=cvm,
             **self._original_detail(entry),
         )
@@ -265,7 +303,7 @@ class Authoriser:
         """What a void or refund receipt says about the sale it undoes."""
         if not entry.original_rrn:
             return {}
-        sale = self._journal.find_sale(entry.original_rrn)
+        sale = self._journal.find_by_rrn(entry.original_rrn)
         if sale is None:
             return {"orig_rrn": entry.original_rrn}
         return {
@@ -292,30 +330,44 @@ class Authoriser:
     def _purchase_request(
         self, order: PaymentOrder, card: AuthorisationCard, entry: JournalEntry, now: datetime
     ) -> Fields:
-        return {**self._request(entry, now), **card.fields}
+        return {**self.request(entry, now), **card.fields}
 
-    def _request(self, entry: JournalEntry, now: datetime) -> Fields:
+    def request(self, entry: JournalEntry, now: datetime) -> Fields:
         """The fields every financial request carries, from its journal row."""
-        mti, processing_code, type_code, _ = OPERATIONS[entry.operation]
-        return {
+        return financial_request(
+            entry.operation,
+            amount_fen=entry.amount_fen,
+            transmission=entry.transmission,
+            stan=entry.stan,
+            batch_no=entry.batch_no,
+            currency=entry.currency,
+            merchant=self._merchant,
+            now=now,
+        )
+
+    def _advice_request(self, entry: JournalEntry) -> Fields:
+        """The 0220 advice of an offline completion (same STAN and DE7 every time)."""
+        mti, processing_code, type_code = ADVICE
+        request = {
+            **self.request(entry, self._clock.now()),
             "t": mti,
             "3": processing_code,
-            "4": f"{entry.amount_fen:012d}",
-            "7": entry.transmission,
-            "11": entry.stan,
-            "12": now.strftime("%H%M%S"),
-            "13": now.strftime("%m%d"),
-            "25": "00",
-            "41": self._merchant.terminal_id,
-            "42": self._merchant.merchant_id,
-            "49": entry.currency,
+            "37": entry.original_rrn,
             "60": f"{type_code}{entry.batch_no}",
         }
+        preauth = self._journal.find_by_rrn(entry.original_rrn)
+        if preauth is not None:
+            if preauth.auth_code:
+                request["38"] = preauth.auth_code
+            request["61"] = _original_data(preauth)
+        return request
 
     def send_pending_reversals(self) -> list[JournalEntry]:
-        """Send every reversal still owed; the entries whose reversal is still pending."""
+        """Send every reversal still owed, then every completion advice still owed;
+        the entries whose reversal is still pending."""
         for entry in self._journal.entries(TxnState.REVERSAL_PENDING):
             self._reverse(entry, REVERSAL_NO_ANSWER)
+        self.advices.send_pending()
         return self._journal.entries(TxnState.REVERSAL_PENDING)
 
     def _reverse(self, entry: JournalEntry, reason_code: str) -> ReversalResult:
@@ -329,21 +381,17 @@ class Authoriser:
         if entry.state is not TxnState.REVERSAL_PENDING:
             entry = self._journal.update(entry.id, TxnState.REVERSAL_PENDING)
         self._display.show(ScreenId.REVERSING, "冲正中 Reversing", f"凭证号 {entry.stan}")
-        mti, processing_code, _, _ = OPERATIONS[entry.operation]
-        request = {
-            "t": "0400",
-            "3": processing_code,
-            "4": f"{entry.amount_fen:012d}",
-            "7": transmission_time(self._clock.now()),
-            "11": entry.stan,
-            "22": entry.entry_mode,
-            "25": "00",
-            "39": reason_code,
-            "41": self._merchant.terminal_id,
-            "42": self._merchant.merchant_id,
-            "49": entry.currency,
-            "90": f"{mti}{entry.stan}{entry.transmission}".ljust(42, "0"),
-        }
+        request = reversal_request(
+            entry.operation,
+            amount_fen=entry.amount_fen,
+            stan=entry.stan,
+            original_transmission=entry.transmission,
+            entry_mode=entry.entry_mode,
+            currency=entry.currency,
+            reason_code=reason_code,
+            merchant=self._merchant,
+            now=self._clock.now(),
+        )
         for _ in range(self._timeouts.reversal_attempts):
             try:
                 reply = self._host.exchange(request, self._timeouts.host)
@@ -397,10 +445,4 @@ class Authoriser:
 
 
 def _original_data(sale: JournalEntry) -> str:
-    """DE61 (CUP style): the sale's batch n6, STAN n6 and date MMDD (from its DE7)."""
-    return f"{sale.batch_no}{sale.stan}{sale.transmission[:4]}"
-
-
-def transmission_time(now: datetime) -> str:
-    """DE7, transmission date and time: MMDDhhmmss in UTC."""
-    return now.astimezone(timezone.utc).strftime("%m%d%H%M%S")
+    return original_data(sale.batch_no, sale.stan, sale.transmission)

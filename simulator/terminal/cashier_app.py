@@ -71,6 +71,17 @@ class CallbackReturned(EventPayload):
         return f"{self.result_code} {self.note}"
 
 
+# The pre-authorisation family (docs/gateway.md): each prints its own slip, a
+# merchant and a customer copy (firmware_fixtures/receipts/<operation>.yaml),
+# and the cashier sees what happened.
+PREAUTH_OPERATIONS = ("preauth", "preauth_completion", "preauth_void", "preauth_completion_void")
+_PREAUTH_TITLES = {
+    "preauth": "预授权成功 Pre-authorised",
+    "preauth_completion": "预授权完成 Completed",
+    "preauth_void": "预授权已撤销 Pre-auth voided",
+    "preauth_completion_void": "完成已撤销 Completion voided",
+}
+
 # What the receipt says about cardholder verification (never the PIN itself).
 _CVM_TEXT = {
     "pin": "密码验证 PIN VERIFIED",
@@ -114,6 +125,7 @@ class CashierApp:
         # like a sale: a card's (docs/settlement.md) and a QR payment's.
         self._undo_receipts = {op: ReceiptTemplate.load(op) for op in ("void", "refund")}
         self._qr_undo_receipts = {op: ReceiptTemplate.load(f"qr_{op}") for op in ("void", "refund")}
+        self._preauth_receipts = {op: ReceiptTemplate.load(op) for op in PREAUTH_OPERATIONS}
         # What to say on success, in which language (announcements.py).
         self._announcer = announcer or Announcements.load().announcer("zh")
         self._contract = contract
@@ -138,6 +150,7 @@ class CashierApp:
             "sale": (self._receipt, self._qr_receipt),
             "void": (self._undo_receipts["void"], self._qr_undo_receipts["void"]),
             "refund": (self._undo_receipts["refund"], self._qr_undo_receipts["refund"]),
+            **{op: (template,) for op, template in self._preauth_receipts.items()},
         }
 
     def sale(self, amount_fen: int, method: str = "card", issuance: str = "") -> SaleResult:
@@ -153,6 +166,30 @@ class CashierApp:
         """Void (same day / open batch) an earlier payment, in full."""
         return self._start(amount_fen, method, "void", "", orig_order_no)
 
+    def preauth(
+        self,
+        operation: str,
+        amount_fen: int,
+        orig_order_no: str = "",
+        *,
+        orig_auth_code: str = "",
+        orig_date: str = "",
+    ) -> SaleResult:
+        """A card pre-auth, or a follow-up of one named by its order number: a
+        ``preauth_completion`` (which may quote the pre-auth's auth code and
+        date, MMDD), ``preauth_void`` or ``preauth_completion_void``."""
+        if operation not in PREAUTH_OPERATIONS:
+            raise ValueError(f"{operation!r} is not one of {', '.join(PREAUTH_OPERATIONS)}")
+        return self._start(
+            amount_fen,
+            "card",
+            operation,
+            "",
+            orig_order_no,
+            orig_auth_code=orig_auth_code,
+            orig_date=orig_date,
+        )
+
     def settle(self) -> SaleResult:
         """Close the card batch (proc_cd 900000): the acquiring app prints the report."""
         return self._start(0, "card", "settle")
@@ -164,6 +201,9 @@ class CashierApp:
         operation: str,
         print_info: str = "",
         orig_order_no: str = "",
+        *,
+        orig_auth_code: str = "",
+        orig_date: str = "",
     ) -> SaleResult:
         if amount_fen <= 0 and operation != "settle":
             raise ValueError("a sale needs an amount above zero")
@@ -177,6 +217,8 @@ class CashierApp:
             timestamp=f"{now:%Y%m%d%H%M%S}",
             print_info=print_info,
             orig_order_no=orig_order_no,
+            orig_auth_code=orig_auth_code,
+            orig_date=orig_date,
         )
         return self._run(order, self._contract.build_request(order))
 
@@ -213,6 +255,10 @@ class CashierApp:
             self._display.show(ScreenId.PAID, title, f"RMB {format_yuan(amount_fen)}")
             slips = self._qr_undo_receipts if outcome.detail.channel else self._undo_receipts
             self._print_receipt(slips[operation], order, outcome.detail)
+        elif outcome.approved and outcome.detail is not None and operation in PREAUTH_OPERATIONS:
+            amount = format_yuan(outcome.detail.amount_fen)
+            self._display.show(ScreenId.PAID, _PREAUTH_TITLES[operation], f"RMB {amount}")
+            self._print_receipt(self._preauth_receipts[operation], order, outcome.detail)
         elif outcome.approved and outcome.detail is not None:
             self._paid(order, outcome.detail)
         else:

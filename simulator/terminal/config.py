@@ -77,6 +77,10 @@ ENDPOINT_PARAMS: tuple[UrlParam[object], ...] = (SPEC, TPDU, HEADER, MAC)
 _HEADERS = {"2": BINARY_HEADER, "4": ASCII_HEADER}
 
 
+# How an acquirer takes pre-auth completions: online request or offline advice.
+COMPLETION_MODES = ("request", "advice")
+
+
 @attrs.frozen
 class HostEndpoint:
     """Where the ISO 8583 acquirer host listens and how it frames messages.
@@ -281,6 +285,9 @@ class TerminalConfig:
     card_gateway: str = BUILTIN_GATEWAY
     # "builtin" (the built-in gateway's QR API) or http://HOST:PORT
     qr_gateway: str = BUILTIN_GATEWAY
+    # How the acquirer takes pre-auth completions ([gateway] completion):
+    # "request", online (0200, DE60.1 20), or "advice", offline (0220, DE60.1 24).
+    preauth_completion: str = attrs.field(default="request")
     timeouts: Timeouts = Timeouts()
     keys: Keys = Keys()
     emv: EmvSettings = EmvSettings()
@@ -290,6 +297,13 @@ class TerminalConfig:
     def _check_tid(self, _: attrs.Attribute[str], value: str) -> None:
         if len(value) != 8:
             raise ValueError(f"terminal_id {value!r} must be 8 characters (ISO 8583 DE41)")
+
+    @preauth_completion.validator
+    def _check_completion(self, _: attrs.Attribute[str], value: str) -> None:
+        if value not in COMPLETION_MODES:
+            raise ValueError(
+                f"gateway.completion {value!r}: expected one of {', '.join(COMPLETION_MODES)}"
+            )
 
     @merchant_id.validator
     def _check_mid(self, _: attrs.Attribute[str], value: str) -> None:
@@ -347,6 +361,7 @@ class TerminalConfig:
                 devices=DeviceURLs(**sections["devices"]),
                 card_gateway=gateway.get("card", BUILTIN_GATEWAY),
                 qr_gateway=gateway.get("qr", BUILTIN_GATEWAY),
+                preauth_completion=gateway.get("completion", "request"),
                 timeouts=Timeouts(**sections["timeouts"]),
                 keys=Keys(**sections["keys"]),
                 emv=EmvSettings(
@@ -383,10 +398,11 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "terminal": tuple(
         name
         for name in _names(TerminalConfig, only_text=True)
-        if name not in ("card_gateway", "qr_gateway")  # [gateway] card and qr
+        # [gateway] card, qr and completion
+        if name not in ("card_gateway", "qr_gateway", "preauth_completion")
     ),
     "devices": _names(DeviceURLs),
-    "gateway": ("card", "qr"),
+    "gateway": ("card", "qr", "completion"),
     "timeouts": _names(Timeouts),
     "keys": _names(Keys),
     "emv": ("floor_limit",),

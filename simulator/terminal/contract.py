@@ -32,13 +32,20 @@ class PaymentOrder:
     """What the cashier app asks the acquiring app to do."""
 
     method: str  # card / scan (QR, channel from the code) / wechat / alipay / unionpay_qr
-    operation: str  # sale / scan_pay / void / refund / ...
+    # sale / scan_pay / void / refund / ... / preauth / preauth_completion /
+    # preauth_void / preauth_completion_void
+    operation: str
     amount_fen: int
     order_no: str
     timestamp: str  # yyyyMMddHHmmss
     print_info: str = ""
-    # A void or refund: the order it undoes (a QR payment's out_trade_no).
+    # A void or refund: the order it undoes (a QR payment's out_trade_no); a
+    # pre-auth follow-up: the pre-auth's (or the completion's) order number.
     orig_order_no: str = ""
+    # A completion may quote the pre-auth's auth code and date (MMDD), as the
+    # vendors' contracts ask the cashier to; if given they must match.
+    orig_auth_code: str = ""
+    orig_date: str = ""
 
 
 @attrs.frozen

@@ -10,9 +10,13 @@ Only the masked PAN is stored; the reversal message does not need the PAN (the
 host matches it by original data elements, DE90).
 
 Card rows are sales, voids and refunds (``operation``; a void or refund names
-the sale's RRN in ``original_rrn``), each in the batch open when it was
-written. A batch close (docs/settlement.md) is a ``settlements`` row; a
-successful one opens the next batch in the same committed transaction.
+the sale's RRN in ``original_rrn``) and the pre-authorisation family
+(``preauth``, ``preauth_void``, ``preauth_completion``,
+``preauth_completion_void``; each follow-up names its original's RRN), each in
+the batch open when it was written. A completion approved offline waits in
+``advice_pending`` until the host has its advice (docs/gateway.md). A batch
+close (docs/settlement.md) is a ``settlements`` row; a successful one opens the
+next batch in the same committed transaction.
 
 The file is a :class:`~simulator.storage.SqliteStore` with its own schema
 versions (:data:`SCHEMA`): version 1 is everything up to the QR rows, the
@@ -39,6 +43,8 @@ class TxnState(str, enum.Enum):
     APPROVED = "approved"
     DECLINED = "declined"
     REVERSAL_PENDING = "reversal_pending"  # may have been charged: must be reversed
+    # A pre-auth completion approved offline: its 0220 advice is owed to the host.
+    ADVICE_PENDING = "advice_pending"
     REVERSED = "reversed"
     ABORTED = "aborted"  # never sent (card removed, PIN cancelled ...)
 
@@ -61,7 +67,9 @@ class JournalEntry:
     reason: str
     created_at: str
     updated_at: str
-    operation: str = "sale"  # sale / void / refund
+    # sale / void / refund / preauth / preauth_void / preauth_completion /
+    # preauth_completion_void
+    operation: str = "sale"
     original_rrn: str = ""  # void / refund: the sale's RRN
     card_label: str = ""  # what the receipt and the settlement report call the card
 
@@ -346,6 +354,19 @@ class Journal:
             (reference, reference),
             order="id DESC",
         )
+
+    def find_operation(self, reference: str, operation: str) -> JournalEntry | None:
+        """The latest row of this operation with this order number or RRN."""
+        return self._store.row_as(
+            ENTRIES,
+            "operation=? AND (order_no=? OR (rrn<>'' AND rrn=?))",
+            (operation, reference, reference),
+            order="id DESC",
+        )
+
+    def find_by_rrn(self, rrn: str) -> JournalEntry | None:
+        """The row the host gave this RRN, whatever its operation."""
+        return self._store.row_as(ENTRIES, "rrn<>'' AND rrn=?", (rrn,), order="id DESC")
 
     def offsets(self, original_rrn: str) -> list[JournalEntry]:
         """Voids and refunds of the sale with this RRN."""

@@ -32,11 +32,11 @@ from drivers.scanner import Scanner
 from drivers.wire.masking import mask_code
 from simulator.events import EventBus
 from simulator.terminal.acquiring_events import AppProblem, PaidBeforeClose, ScanIgnored
-from simulator.terminal.authorisation import Merchant
 from simulator.terminal.cashier_cancel import CANCELLED_BY_CASHIER, CashierCancel
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import PaymentOrder, PaymentOutcome, TransactionDetail
 from simulator.terminal.display import Display, ScreenId
+from simulator.terminal.financial_requests import Merchant
 from simulator.terminal.journal import Journal, QrEntry, QrState
 from simulator.terminal.notify_receiver import NotifyReceiver
 from simulator.terminal.qr_link import QrGatewayUnreachable, QrLink, QrLinkError

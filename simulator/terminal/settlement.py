@@ -4,8 +4,9 @@ Started by the cashier app with ``proc_cd 900000`` through the vendor
 contract. Reversals still owed go out first (the host must see them before it
 counts; while one stays unanswered the batch close does not start, since the
 host may refuse it and keep the original), then the open batch's approved card
-transactions are totalled from the journal -- debit = sales, credit = voids +
-refunds, as CUP's DE48 carries them (:mod:`simulator.wire.batch_totals`) --
+transactions are totalled from the journal -- debit = sales and pre-auth
+completions, credit = voids, refunds and completion voids, as CUP's DE48
+carries them (:mod:`simulator.wire.batch_totals`) --
 and sent in a 0500. The host recounts from its ledger and answers balanced
 (DE48 result ``1``) or out of balance (``2``). Either way the batch is
 settled: possim does not do CUP's batch upload (0320 per transaction); an
@@ -21,6 +22,7 @@ settlement can simply be run again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from drivers.clock import Clock
 from drivers.errors import DriverError
@@ -28,10 +30,11 @@ from drivers.printer import PrintDocument
 from simulator.errors import Iso8583Error
 from simulator.events import EventBus
 from simulator.terminal.acquiring_events import AppProblem, BatchSettled
-from simulator.terminal.authorisation import Authoriser, Merchant, transmission_time
+from simulator.terminal.authorisation import Authoriser
 from simulator.terminal.config import Timeouts
 from simulator.terminal.contract import PaymentOrder, PaymentOutcome, TransactionDetail
 from simulator.terminal.display import Display, ScreenId
+from simulator.terminal.financial_requests import Merchant, transmission_time
 from simulator.terminal.host_link import HostUnavailable, Iso8583HostLink
 from simulator.terminal.journal import (
     Journal,
@@ -66,12 +69,46 @@ _RESULTS = {
 }
 
 
+# What the batch counts as debit and as credit; a pre-auth and its void move no
+# money and are not counted (docs/gateway.md).
+DEBIT_OPERATIONS = ("sale", "preauth_completion")
+CREDIT_OPERATIONS = ("void", "refund", "preauth_completion_void")
+
+
 def batch_totals(entries: Iterable[JournalEntry]) -> BatchTotals:
     """The DE48 totals of these journal rows: approved rows only."""
     entries = list(entries)
-    debit = [e.amount_fen for e in entries if _approved(e, "sale")]
-    credit = [e.amount_fen for e in entries if _approved(e, "void", "refund")]
+    debit = [e.amount_fen for e in entries if _approved(e, *DEBIT_OPERATIONS)]
+    credit = [e.amount_fen for e in entries if _approved(e, *CREDIT_OPERATIONS)]
     return BatchTotals(len(debit), sum(debit), len(credit), sum(credit))
+
+
+def settlement_request(
+    *,
+    stan: str,
+    transmission: str,
+    batch_no: str,
+    totals: BatchTotals,
+    merchant: Merchant,
+    now: datetime,
+) -> Fields:
+    """The 0500 closing ``batch_no`` with the terminal's ``totals`` in DE48.
+
+    A pure function of its data: the batch close fills it from the journal,
+    possim's Locust users (simulator.loadtest) from their per-terminal state.
+    """
+    return {
+        "t": "0500",
+        "7": transmission,
+        "11": stan,
+        "12": now.strftime("%H%M%S"),
+        "13": now.strftime("%m%d"),
+        "41": merchant.terminal_id,
+        "42": merchant.merchant_id,
+        "48": encode_de48(totals),
+        "49": merchant.currency,
+        "60": f"{SETTLE_TYPE_CODE}{batch_no}{SETTLE_NETWORK_CODE}",
+    }
 
 
 def report_rows(entries: Iterable[JournalEntry]) -> list[dict[str, str]]:
@@ -89,6 +126,15 @@ def _row(label: str, entries: list[JournalEntry]) -> dict[str, str]:
         amounts = [e.amount_fen for e in entries if e.operation == operation]
         row[f"{operation}_count"] = str(len(amounts))
         row[f"{operation}_amount"] = format_yuan(sum(amounts))
+    completed = any(e.operation.startswith("preauth_completion") for e in entries)
+    for name, operation in (
+        ("completion", "preauth_completion"),
+        ("cvoid", "preauth_completion_void"),
+    ):
+        amounts = [e.amount_fen for e in entries if e.operation == operation]
+        # Empty when the batch has none: the report leaves their lines out.
+        row[f"{name}_count"] = str(len(amounts)) if completed else ""
+        row[f"{name}_amount"] = format_yuan(sum(amounts)) if completed else ""
     return row
 
 
@@ -140,6 +186,16 @@ class BatchClose:
             )
             self._display.show(ScreenId.CANCELLED, "结算失败 Settlement failed", reason)
             return PaymentOutcome(False, reason)
+        owed = self._authoriser.advices.pending()
+        if owed:
+            # A completion approved offline counts once the host has it (0230).
+            stans = ", ".join(entry.stan for entry in owed)
+            reason = (
+                f"settlement not started, batch {batch_no} stays open: the completion advice "
+                f"of STAN {stans} is still unanswered; run the settlement again"
+            )
+            self._display.show(ScreenId.CANCELLED, "结算失败 Settlement failed", reason)
+            return PaymentOutcome(False, reason)
         entries = self._journal.entries(batch_no=batch_no)
         totals = batch_totals(entries)
         now = self._clock.now()
@@ -151,18 +207,14 @@ class BatchClose:
             credit_count=totals.credit_count,
             credit_total=totals.credit_total,
         )
-        request: Fields = {
-            "t": "0500",
-            "7": entry.transmission,
-            "11": entry.stan,
-            "12": now.strftime("%H%M%S"),
-            "13": now.strftime("%m%d"),
-            "41": self._merchant.terminal_id,
-            "42": self._merchant.merchant_id,
-            "48": encode_de48(totals),
-            "49": self._merchant.currency,
-            "60": f"{SETTLE_TYPE_CODE}{batch_no}{SETTLE_NETWORK_CODE}",
-        }
+        request = settlement_request(
+            stan=entry.stan,
+            transmission=entry.transmission,
+            batch_no=batch_no,
+            totals=totals,
+            merchant=self._merchant,
+            now=now,
+        )
         try:
             reply = self._host.exchange(request, self._timeouts.host)
         except (HostUnavailable, Iso8583Error) as exc:

@@ -28,13 +28,14 @@ from simulator.events import EventBus, Problem
 from simulator.terminal.acquiring_app import AcquiringApp
 from simulator.terminal.acquiring_events import CancelPressed
 from simulator.terminal.announcements import Announcements
-from simulator.terminal.authorisation import Authoriser, Merchant
+from simulator.terminal.authorisation import Authoriser
 from simulator.terminal.cashier_app import CashierApp, SaleResult
 from simulator.terminal.cashier_cancel import CancelRefused, CashierCancel
 from simulator.terminal.config import BUILTIN_GATEWAY, HostEndpoint, TerminalConfig
 from simulator.terminal.contract import IntentContract
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.emv import TerminalEmvConfig
+from simulator.terminal.financial_requests import Merchant
 from simulator.terminal.host_link import Iso8583HostLink
 from simulator.terminal.journal import Journal
 from simulator.terminal.notify_receiver import NotifyReceiver
@@ -54,8 +55,19 @@ from simulator.wire.receipts import ReceiptTemplate
 from simulator.wire.response_codes import ResponseCodes
 
 # What the terminal prints, by what it records (Terminal.receipt_templates): a sale's,
-# a void's or a refund's receipt (card or QR), a dynamic QR's slip, the settlement report.
-RECEIPT_KINDS = ("sale", "void", "refund", "qr_slip", "settlement")
+# a void's or a refund's receipt (card or QR), the pre-authorisation family's slips, a
+# dynamic QR's slip, the settlement report.
+RECEIPT_KINDS = (
+    "sale",
+    "void",
+    "refund",
+    "preauth",
+    "preauth_completion",
+    "preauth_void",
+    "preauth_completion_void",
+    "qr_slip",
+    "settlement",
+)
 
 
 @attrs.frozen
@@ -212,6 +224,7 @@ class Terminal:
             merchant=merchant,
             timeouts=config.timeouts,
             response_codes=ResponseCodes.load(),
+            completion_advice=config.preauth_completion == "advice",
         )
         report_printer = self.printer
         settlement_report = ReceiptTemplate.load("settlement")
@@ -340,6 +353,26 @@ class Terminal:
         they must follow the vendor contract: check them with
         ``acquiring_app.contract.parse_request`` first."""
         return self._start(lambda: self.cashier_app.relay(extras))
+
+    def start_preauth(
+        self,
+        operation: str,
+        amount_fen: int,
+        orig_order_no: str = "",
+        *,
+        orig_auth_code: str = "",
+        orig_date: str = "",
+    ) -> SaleHandle:
+        """A card pre-auth or one of its follow-ups (CashierApp.preauth)."""
+        return self._start(
+            lambda: self.cashier_app.preauth(
+                operation,
+                amount_fen,
+                orig_order_no,
+                orig_auth_code=orig_auth_code,
+                orig_date=orig_date,
+            )
+        )
 
     def start_settlement(self) -> SaleHandle:
         """Close the card batch (0500) and print the settlement report."""

@@ -90,6 +90,11 @@ ROW_FIELDS: Mapping[str, frozenset[str]] = {
             "void_amount",
             "refund_count",
             "refund_amount",
+            # pre-auth completions and their voids ('' when the batch has none)
+            "completion_count",
+            "completion_amount",
+            "cvoid_count",
+            "cvoid_amount",
         }
     ),
 }

@@ -20,6 +20,12 @@ decoded message and send back whatever it returns (``None``: send nothing);
   allowed) by the sale's RRN; ``0500`` batch close: the terminal's totals (DE48)
   against the ledger's for its batch (DE60). Rules and codes:
   docs/settlement.md.
+* the pre-authorisation family (:mod:`.preauth`): ``0100``/``030000``
+  pre-auth, ``0100``/``200000`` its void, ``0200``/``000000`` completion and
+  ``0220``/``000000`` completion advice, ``0200``/``200000`` completion void,
+  told apart from sales and voids by DE60.1 (``10 11 20 24 21``); completions
+  up to the acquirer's tolerance above the pre-auth, within its validity
+  (:mod:`simulator.gateway.preauth_rules`). Messages and sources: docs/gateway.md.
 * ``0400``/``0401`` reversal: finds the original by DE41 + DE90 and undoes it
   (a sale, a void or a refund alike) -- except a sale that an approved void or
   refund already offsets: that reversal is refused (DE39 ``12``, the sale's RRN
@@ -40,6 +46,7 @@ share:
 :mod:`.fields`        the field vocabulary and the format checks
 :mod:`.purchase`      0200 purchase; :class:`~.purchase.Authoriser`, the issuer's checks
 :mod:`.void_refund`   0200/200000 void, 0220/200000 refund
+:mod:`.preauth`       0100 pre-auth and its void, completion (0200/0220), its void
 :mod:`.reversal`      0400/0401 reversal
 :mod:`.settlement`    0500 batch close
 :mod:`.network`       0800 network management

@@ -24,6 +24,22 @@ from simulator.wire.iso8583 import Iso8583Spec
 
 PURCHASE = "000000"
 VOID_OR_REFUND = "200000"
+PREAUTH = "030000"  # DE3 of a 0100 pre-authorisation (docs/gateway.md)
+# DE60.1 message type codes of the pre-authorisation family (CUP style,
+# docs/gateway.md): the MTI and DE3 alone do not tell a completion from a sale
+# or a completion void from a void.
+TYPE_PREAUTH = "10"
+TYPE_PREAUTH_VOID = "11"
+TYPE_COMPLETION = "20"
+TYPE_COMPLETION_VOID = "21"
+TYPE_COMPLETION_ADVICE = "24"
+PREAUTH_TYPES = (
+    TYPE_PREAUTH,
+    TYPE_PREAUTH_VOID,
+    TYPE_COMPLETION,
+    TYPE_COMPLETION_VOID,
+    TYPE_COMPLETION_ADVICE,
+)
 NO_TRANSMISSION_TIME = "0000000000"  # DE7 absent: the key (and DE90) use zeros
 CHIP_ENTRY_MODES = ("05", "07")  # contact chip, contactless chip
 
@@ -75,8 +91,17 @@ def fits(spec: Iso8583Spec, key: str, value: str | None) -> bool:
 
 
 def message_kind(req: Mapping[str, str]) -> str:
-    """sale, void, refund, reversal, settle, network or other."""
+    """sale, void, refund, the pre-auth family, reversal, settle, network or other."""
     mti, code = req.get("t", ""), req.get("3", "")
+    family = preauth_type(req)
+    if family:
+        return {
+            TYPE_PREAUTH: "preauth",
+            TYPE_PREAUTH_VOID: "preauth_void",
+            TYPE_COMPLETION: "preauth_completion",
+            TYPE_COMPLETION_VOID: "preauth_completion_void",
+            TYPE_COMPLETION_ADVICE: "preauth_completion",
+        }[family]
     if mti == "0200":
         return "void" if code == VOID_OR_REFUND else "sale"
     return {
@@ -86,6 +111,20 @@ def message_kind(req: Mapping[str, str]) -> str:
         "0500": "settle",
         "0800": "network",
     }.get(mti, "other")
+
+
+def preauth_type(req: Mapping[str, str]) -> str:
+    """DE60.1 when the request is of the pre-authorisation family, else ''.
+
+    A 0100 is always of the family (a pre-auth, or with DE3 200000 its void);
+    a 0200/0220 only when DE60.1 says so (20, 21, 24).
+    """
+    mti, code = req.get("t", ""), req.get("60", "")[:2]
+    if mti == "0100":
+        return TYPE_PREAUTH_VOID if req.get("3") == VOID_OR_REFUND else TYPE_PREAUTH
+    if mti in ("0200", "0220") and code in PREAUTH_TYPES[2:]:
+        return code
+    return ""
 
 
 def batch_of(req: Mapping[str, str]) -> str:

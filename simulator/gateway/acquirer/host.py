@@ -33,13 +33,21 @@ import random
 from collections.abc import Mapping
 
 from drivers.clock import Clock
-from simulator.gateway.acquirer import network, purchase, reversal, settlement, void_refund
+from simulator.gateway.acquirer import (
+    network,
+    preauth,
+    purchase,
+    reversal,
+    settlement,
+    void_refund,
+)
 from simulator.gateway.acquirer.desk import ECHO_OTHER, Decision, Desk
 from simulator.gateway.acquirer.fields import INVALID_TRANSACTION, VOID_OR_REFUND, digits
 from simulator.gateway.issuers import IssuerDirectory
 from simulator.gateway.ledger import Ledger
 from simulator.gateway.magic import MagicAmounts
 from simulator.gateway.pins import PinVerifier, TerminalKeys
+from simulator.gateway.preauth_rules import PreauthRules
 from simulator.wire.iso8583 import Iso8583Codec, is_request, response_mti
 
 
@@ -54,6 +62,7 @@ class AcquirerHost:
         rng: auth codes (seeded in simulations, ``SystemRandom`` for a served host).
         codec: the spec the replies must encode under.
         pins: the terminals' PIN keys; ``None``: the built-in fixture's.
+        preauth_rules: completion tolerance and validity of a pre-authorisation.
     """
 
     def __init__(
@@ -65,8 +74,10 @@ class AcquirerHost:
         rng: random.Random,
         codec: Iso8583Codec,
         pins: PinVerifier | None = None,
+        preauth_rules: PreauthRules | None = None,
     ) -> None:
         self._desk = Desk(ledger, clock, rng, codec)
+        self._preauth_rules = preauth_rules if preauth_rules is not None else PreauthRules()
         self._authoriser = purchase.Authoriser(
             issuers, magic, pins if pins is not None else PinVerifier(TerminalKeys.load()), clock
         )
@@ -85,6 +96,8 @@ class AcquirerHost:
         mti = fields.get("t", "")
         if not digits(mti, 4):
             return Decision(None, f"MTI {mti!r} is not 4 digits; nothing to answer")
+        if preauth.handles(fields):
+            return preauth.decide(desk, self._authoriser, self._preauth_rules, fields)
         if mti in ("0200", "0220") and fields.get("3") == VOID_OR_REFUND:
             return void_refund.decide(desk, fields)
         if mti == "0500":

@@ -1,4 +1,9 @@
-"""``0200`` purchase -> ``0210``: format, issuer checks, the ledger, the reply.
+"""``0200`` purchase -> ``0210`` (and ``0100`` pre-auth -> ``0110``): format, issuer
+checks, the ledger, the reply.
+
+A pre-authorisation (0100, DE3 ``030000``, :mod:`.preauth`) goes through the
+same issuer checks as a purchase; it is recorded with its DE60.1 (``10``) and
+holds the amount instead of charging it.
 
 :func:`decide` runs the checks in the order docs/gateway.md gives, the first
 one that fails deciding the answer:
@@ -37,6 +42,7 @@ from simulator.gateway.acquirer.fields import (
     INVALID_AMOUNT,
     INVALID_TRANSACTION,
     NO_TRANSMISSION_TIME,
+    PREAUTH,
     PURCHASE,
     UNKNOWN_CARD,
     batch_of,
@@ -45,12 +51,14 @@ from simulator.gateway.acquirer.fields import (
     icc_data,
     pan_of,
     pan_problems,
+    preauth_type,
     track2_for_pin,
 )
 from simulator.gateway.issuers import Issuer, IssuerDirectory
 from simulator.gateway.ledger import Status
 from simulator.gateway.magic import MagicAmounts
 from simulator.gateway.pins import PinVerifier
+from simulator.wire.iso8583 import response_mti
 from simulator.wire.response_codes import APPROVED
 
 
@@ -82,8 +90,10 @@ class Authoriser:
     clock: Clock
 
     def authorise(self, req: Mapping[str, str], pan: str, icc: dict[str, bytes] | None) -> Verdict:
-        if req["3"] != PURCHASE:
-            note = f"processing code {req['3']} is not supported (only {PURCHASE} purchase)"
+        supported = PREAUTH if req["t"] == "0100" else PURCHASE
+        if req["3"] != supported:
+            what = "pre-auth" if supported == PREAUTH else "purchase"
+            note = f"processing code {req['3']} is not supported (only {supported} {what})"
             return Verdict(note, Status.DECLINED, INVALID_TRANSACTION)
         if int(req["4"]) == 0:
             return Verdict("zero amount", Status.DECLINED, INVALID_AMOUNT)
@@ -131,8 +141,9 @@ class Authoriser:
 def decide(desk: Desk, authoriser: Authoriser, req: Mapping[str, str]) -> Decision:
     icc, icc_problems = icc_data(req.get("55"))  # decoded once, checked and used
     problems = format_problems(desk, req, icc_problems)
+    reply_mti = response_mti(req["t"])
     if problems:
-        return desk.format_error(req, "0210", ECHO_0210, problems)
+        return desk.format_error(req, reply_mti, ECHO_0210, problems)
     pan = pan_of(req)
     assert pan is not None  # checked by the format checks
     tid, stan, transmission = req["41"], req["11"], req.get("7", NO_TRANSMISSION_TIME)
@@ -146,7 +157,7 @@ def decide(desk: Desk, authoriser: Authoriser, req: Mapping[str, str]) -> Decisi
         if verdict.code is not None:
             rrn = desk.next_rrn()
             auth_code = desk.auth_code() if verdict.code == APPROVED else None
-            reply = desk.reply(req, "0210", ECHO_0210, verdict.code)
+            reply = desk.reply(req, reply_mti, ECHO_0210, verdict.code)
             reply["37"] = rrn
             if auth_code is not None:
                 reply["38"] = auth_code
@@ -164,11 +175,13 @@ def decide(desk: Desk, authoriser: Authoriser, req: Mapping[str, str]) -> Decisi
             response_code=verdict.code,
             rrn=rrn,
             auth_code=auth_code,
+            mti=req["t"],
             processing_code=req["3"],
             issuer=None if verdict.issuer is None else verdict.issuer.name,
             note=verdict.note,
             response=reply,
             batch_no=batch_of(req),
+            type_code=preauth_type(req),
         )
     if not created:  # another host on the same ledger got there first
         return desk.retransmission(entry, req, pan)

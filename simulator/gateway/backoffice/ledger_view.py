@@ -4,7 +4,10 @@ Card rows follow the ledger convention (docs/backoffice.md): a sale is MTI
 0200 with processing code 000000, a void 0200/200000, a refund 0220/200000;
 voids and refunds carry the sale's RRN in ``original_rrn`` and every row a
 ``batch_no`` (schema version 3; a version 2 ledger has neither and its voids
-and refunds are then not linked to their sale). Approved rows count; a row
+and refunds are then not linked to their sale). Of the pre-authorisation
+family (``type_code``, schema version 4) only money counts: a completion is a
+payment (the ``0220`` advice too), a completion void a void of it; a pre-auth
+and its void hold and release, and are not lines. Approved rows count; a row
 undone by a 0400 is 'reversed' and kept as a reversed line. QR orders count
 from the day they were paid (SUCCESS, REFUND; REVOKED after payment as a
 reversed payment) and refunds from the day they were made; the refunds of an
@@ -20,6 +23,14 @@ from datetime import date
 from simulator.gateway.backoffice.entries import CARD, PAYMENT, REFUND, VOID, Entry
 
 _CARD_KINDS = {("0200", "000000"): PAYMENT, ("0200", "200000"): VOID, ("0220", "200000"): REFUND}
+# DE60.1 of the pre-authorisation family -> line kind (None: no money moved).
+_PREAUTH_KINDS: dict[str, str | None] = {
+    "10": None,
+    "11": None,
+    "20": PAYMENT,
+    "24": PAYMENT,
+    "21": VOID,
+}
 
 
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
@@ -33,16 +44,17 @@ def card_entries(db: sqlite3.Connection, day: date, merchant_id: str) -> list[En
         return []
     original = "original_rrn" if "original_rrn" in columns else "NULL"
     batch = "batch_no" if "batch_no" in columns else "NULL"
+    type_code = "type_code" if "type_code" in columns else "''"
     rows = db.execute(
         f"SELECT id, mti, processing_code, amount, masked_pan, rrn, status, created_at, tid, "
-        f"{original}, {batch} FROM card_transactions "
+        f"{original}, {batch}, {type_code} FROM card_transactions "
         "WHERE mid = ? AND substr(created_at, 1, 10) = ? AND status IN ('approved', 'reversed') "
         "AND rrn IS NOT NULL ORDER BY id",
         (merchant_id, day.isoformat()),
     ).fetchall()
     entries = []
-    for id_, mti, code, amount, pan, rrn, status, created, tid, orig_rrn, batch_no in rows:
-        kind = _CARD_KINDS.get((str(mti), str(code)))
+    for id_, mti, code, amount, pan, rrn, status, created, tid, orig_rrn, batch_no, family in rows:
+        kind = _PREAUTH_KINDS.get(str(family)) if family else _CARD_KINDS.get((str(mti), str(code)))
         if kind is None:
             continue
         original_fen, before = int(amount), 0
@@ -73,8 +85,8 @@ def _card_original(
 ) -> tuple[int, int]:
     """The sale's amount and what approved voids/refunds took from it before row ``row_id``."""
     sale = db.execute(
-        "SELECT amount FROM card_transactions WHERE mid = ? AND rrn = ? AND mti = '0200' "
-        "AND processing_code = '000000' ORDER BY id LIMIT 1",
+        "SELECT amount FROM card_transactions WHERE mid = ? AND rrn = ? "
+        "AND mti IN ('0200', '0220') AND processing_code = '000000' ORDER BY id LIMIT 1",
         (merchant_id, original_rrn),
     ).fetchone()
     (before,) = db.execute(

@@ -10,6 +10,13 @@ a refund ``0220``/``200000`` (docs/settlement.md). Every row carries
 ``batch_no`` (DE60.2, '' when the request had none) and void/refund rows
 ``original_rrn`` (the sale's RRN). A voided sale keeps status ``approved``:
 the approved void row offsets it. Only the masked PAN is ever stored.
+
+The pre-authorisation family (docs/gateway.md) is told apart by ``type_code``
+(DE60.1): a pre-auth ``0100``/``030000`` (``10``) holds money but charges
+nothing, its void ``0100``/``200000`` (``11``) releases it; a completion
+``0200``/``000000`` (``20``, or the ``0220`` advice ``24``) charges, naming the
+pre-auth's RRN in ``original_rrn``; a completion void ``0200``/``200000``
+(``21``) credits the completion back, naming its RRN.
 """
 
 from __future__ import annotations
@@ -36,6 +43,24 @@ SALE = ("0200", "000000")
 VOID = ("0200", "200000")
 REFUND = ("0220", "200000")
 KINDS = {SALE: "sale", VOID: "void", REFUND: "refund"}
+# DE60.1 -> kind, for the pre-authorisation family (type_code).
+PREAUTH_KINDS = {
+    "10": "preauth",
+    "11": "preauth_void",
+    "20": "preauth_completion",
+    "21": "preauth_completion_void",
+    "24": "preauth_completion",
+}
+# Kinds that take money and kinds that give it back (batch debit / credit).
+DEBIT_KINDS = ("sale", "preauth_completion", "other")
+CREDIT_KINDS = ("void", "refund", "preauth_completion_void")
+
+
+def kind_of(mti: str, processing_code: str, type_code: str = "") -> str:
+    """sale, void, refund, preauth, preauth_void, completion, completion_void or other."""
+    if type_code:
+        return PREAUTH_KINDS.get(type_code, "other")
+    return KINDS.get((mti, processing_code), "other")
 
 
 class Status(str, enum.Enum):
@@ -74,21 +99,22 @@ class LedgerEntry:
     response: Mapping[str, str] | None = attrs.field(converter=frozen_mapping)
     batch_no: str = ""  # DE60.2 of the request ('' if it had none)
     original_rrn: str | None = None  # void / refund: the sale's RRN
+    type_code: str = ""  # DE60.1 of a pre-authorisation family row, else ''
 
     @property
     def kind(self) -> str:
-        """sale, void, refund or other (by mti and processing code)."""
-        return KINDS.get((self.mti, self.processing_code), "other")
+        """sale, void, refund, the pre-auth family or other (:func:`kind_of`)."""
+        return kind_of(self.mti, self.processing_code, self.type_code)
 
     @property
     def charged(self) -> bool:
-        """An approved sale: money taken (a void or refund row gives it back)."""
-        return self.status is Status.APPROVED and self.kind in ("sale", "other")
+        """An approved sale or completion: money taken (a pre-auth only holds it)."""
+        return self.status is Status.APPROVED and self.kind in DEBIT_KINDS
 
     @property
     def credited(self) -> bool:
-        """An approved void or refund: money given back."""
-        return self.status is Status.APPROVED and self.kind in ("void", "refund")
+        """An approved void, refund or completion void: money given back."""
+        return self.status is Status.APPROVED and self.kind in CREDIT_KINDS
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -161,6 +187,7 @@ class CardTransactions(LedgerPart):
         response: Mapping[str, str] | None = None,
         batch_no: str = "",
         original_rrn: str | None = None,
+        type_code: str = "",
     ) -> tuple[LedgerEntry, bool]:
         """Insert one authorisation (a sale, void or refund) and commit it.
 
@@ -183,7 +210,9 @@ class CardTransactions(LedgerPart):
             note: why, in words.
             response: the reply's fields (never card data), to answer a repeat.
             batch_no: DE60.2 of the request.
-            original_rrn: a void's or refund's sale RRN.
+            original_rrn: a void's or refund's sale RRN (a completion's pre-auth,
+                a completion void's completion).
+            type_code: DE60.1 of a pre-authorisation family row ('' otherwise).
 
         Returns:
             ``(entry, True)`` for a new row, ``(existing, False)`` for a key
@@ -235,16 +264,16 @@ class CardTransactions(LedgerPart):
                 "INSERT INTO card_transactions (tid, stan, transmission, mid, mti, "
                 "processing_code, amount, currency, masked_pan, issuer, rrn, auth_code, "
                 "response_code, status, note, response, created_at, updated_at, batch_no, "
-                "original_rrn) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "original_rrn, type_code) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (tid, stan, transmission) DO NOTHING",
-                (*values, response_text, now, now, batch_no, original_rrn),
+                (*values, response_text, now, now, batch_no, original_rrn, type_code),
             )
             created = cursor.rowcount == 1
             if created:
                 # The row is exactly what was just written: no need to read it back.
                 row = (cursor.lastrowid, *values, now, now, None, response_text)
-                entry: LedgerEntry | None = ENTRIES.make((*row, batch_no, original_rrn))
+                entry: LedgerEntry | None = ENTRIES.make((*row, batch_no, original_rrn, type_code))
             else:
                 entry = ENTRIES.first(db, _BY_KEY, (tid, stan, transmission))
         if entry is None:  # pragma: no cover - the row was just written or was there
@@ -299,9 +328,19 @@ class CardTransactions(LedgerPart):
         return self._store.row_as(ENTRIES, _BY_KEY, (tid, stan, transmission))
 
     def find_sale(self, rrn: str) -> LedgerEntry | None:
-        """The sale (0200/000000) the host gave this RRN, if any."""
+        """The sale (0200/000000, not a completion) the host gave this RRN, if any."""
         return self._store.row_as(
-            ENTRIES, "rrn = ? AND mti = ? AND processing_code = ?", (rrn, *SALE), order="id"
+            ENTRIES,
+            "rrn = ? AND mti = ? AND processing_code = ? AND type_code = ''",
+            (rrn, *SALE),
+            order="id",
+        )
+
+    def find_of_type(self, rrn: str, *type_codes: str) -> LedgerEntry | None:
+        """The pre-auth family row with this RRN and one of these DE60.1 codes, if any."""
+        marks = ", ".join("?" * len(type_codes))
+        return self._store.row_as(
+            ENTRIES, f"rrn = ? AND type_code IN ({marks})", (rrn, *type_codes), order="id"
         )
 
     def auth_code_issued(self, auth_code: str) -> bool:
@@ -362,13 +401,13 @@ def _reversal_refusal(db: sqlite3.Connection, entry: LedgerEntry) -> str | None:
     if entry.reversal_received_at is not None:
         # Approved although a reversal arrived: that reversal was refused.
         return "an earlier reversal of it was refused"
-    if entry.kind != "sale" or not entry.rrn:
+    if entry.kind not in ("sale", "preauth", "preauth_completion") or not entry.rrn:
         return None
     credits = ENTRIES.select(db, "original_rrn = ? AND status = 'approved'", (entry.rrn,))
     if not credits:
         return None
     what = ", ".join(f"{e.kind} RRN {e.rrn} ({e.amount} fen)" for e in credits)
-    return f"sale RRN {entry.rrn} has approved {what}"
+    return f"{entry.kind} RRN {entry.rrn} has approved {what}"
 
 
 def _day_text(day: date | str) -> str:

@@ -1,7 +1,8 @@
 """Batch closes in the ledger: what the host counts for a batch, and each 0500 it answered.
 
 ``batch_totals`` counts a terminal's approved card rows of one batch (sales
-as debits, voids and refunds as credits); ``card_settlements`` keeps each
+and pre-auth completions as debits, voids, refunds and completion voids as
+credits; a pre-auth and its void move no money and are not counted); ``card_settlements`` keeps each
 batch close with the terminal's totals beside the host's, balanced or not
 (docs/settlement.md).
 """
@@ -16,7 +17,7 @@ from typing import Any
 import attrs
 
 from simulator.errors import GatewayError
-from simulator.gateway.ledger.card import KINDS
+from simulator.gateway.ledger.card import CREDIT_KINDS, DEBIT_KINDS, kind_of
 from simulator.gateway.ledger.store import LedgerPart, frozen_mapping, json_text
 from simulator.storage import Table
 from simulator.wire.batch_totals import BatchTotals
@@ -144,21 +145,22 @@ class Settlements(LedgerPart):
         """What the host counts for one terminal's batch: approved rows only.
 
         Returns:
-            Sales as debits; voids and refunds as credits (counts and fen).
+            Sales and completions as debits; voids, refunds and completion
+            voids as credits (counts and fen). Pre-auths hold, they are not counted.
         """
         with self._store.reading() as db:
             rows = db.execute(
-                "SELECT mti, processing_code, COUNT(*), COALESCE(SUM(amount), 0) "
+                "SELECT mti, processing_code, type_code, COUNT(*), COALESCE(SUM(amount), 0) "
                 "FROM card_transactions WHERE tid = ? AND batch_no = ? AND status = 'approved' "
-                "GROUP BY mti, processing_code",
+                "GROUP BY mti, processing_code, type_code",
                 (tid, batch_no),
             ).fetchall()
         debit = credit = (0, 0)
-        for mti, processing_code, count, total in rows:
-            kind = KINDS.get((mti, processing_code))
-            if kind == "sale":
+        for mti, processing_code, type_code, count, total in rows:
+            kind = kind_of(mti, processing_code, type_code)
+            if kind in DEBIT_KINDS and kind != "other":
                 debit = (debit[0] + int(count), debit[1] + int(total))
-            elif kind in ("void", "refund"):
+            elif kind in CREDIT_KINDS:
                 credit = (credit[0] + int(count), credit[1] + int(total))
         return BatchTotals(*debit, *credit)
 

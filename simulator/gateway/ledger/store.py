@@ -3,7 +3,9 @@
 Version 1: ``card_transactions``, one row per authorisation request.
 Version 2: ``qr_transactions`` and ``qr_refunds`` (QR orders and refunds).
 Version 3: ``batch_no`` and ``original_rrn`` on card rows, their indexes and
-``card_settlements`` (batch closes). An older ledger is migrated in place when
+``card_settlements`` (batch closes).
+Version 4: ``type_code`` on card rows (DE60.1 of the pre-authorisation family,
+'' for the rest). An older ledger is migrated in place when
 it is opened (new tables and columns only: no row is rewritten).
 """
 
@@ -136,9 +138,18 @@ def _version_3(db: sqlite3.Connection) -> None:
     statements(*VERSION_3)(db)
 
 
+# DE60.1 of a pre-authorisation family row ('' for sales, voids, refunds):
+# a completion is 0200/000000 like a sale, its void 0200/200000 like a void.
+VERSION_4_COLUMNS = (("type_code", "TEXT NOT NULL DEFAULT ''"),)
+
 SCHEMA = Schema(
     "ledger",
-    (statements(*VERSION_1), statements(*VERSION_2), _version_3),
+    (
+        statements(*VERSION_1),
+        statements(*VERSION_2),
+        _version_3,
+        add_columns("card_transactions", *VERSION_4_COLUMNS),
+    ),
     error=GatewayError,
     writer="possim gateway",
 )

@@ -32,6 +32,12 @@ from simulator.scenario.steps.host import ExpectGateway
 from simulator.scenario.steps.intent import ExpectIntent
 from simulator.scenario.steps.orders import ExpectQrOrder, Refund, Void
 from simulator.scenario.steps.pin_pad import EnterPin, Press
+from simulator.scenario.steps.preauth import (
+    Preauth,
+    PreauthCompletion,
+    PreauthCompletionVoid,
+    PreauthVoid,
+)
 from simulator.scenario.steps.printer import CloseCover, PrinterFault, RefillPaper
 from simulator.scenario.steps.qr import (
     CustomerCancels,
@@ -111,6 +117,11 @@ STEPS: Mapping[str, type[Step]] = _table(
     ExpectNotifies,
     # an outside cashier app (possim run --serve-port)
     ExpectIntent,
+    # pre-authorisation
+    Preauth,
+    PreauthCompletion,
+    PreauthVoid,
+    PreauthCompletionVoid,
 )
 
 __all__ = ["STEPS"]

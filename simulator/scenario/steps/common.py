@@ -10,8 +10,16 @@ from simulator.scenario.args import arg
 from simulator.scenario.kinds import Seconds
 from simulator.scenario.model import DEFAULT_WITHIN
 
-# A journal / ledger row is one of these (docs/settlement.md).
-OPERATIONS = ("sale", "void", "refund")
+# A journal / ledger row is one of these (docs/settlement.md, docs/gateway.md).
+OPERATIONS = (
+    "sale",
+    "void",
+    "refund",
+    "preauth",
+    "preauth_void",
+    "preauth_completion",
+    "preauth_completion_void",
+)
 
 
 def now_arg() -> Any:

@@ -23,7 +23,18 @@ from simulator.scenario.kinds import Const, Seconds, Text
 from simulator.scenario.model import Action, StepContext
 
 # What message_kind() (simulator/gateway/acquirer.py) calls the requests a fault may hit.
-MESSAGE_KINDS = ("sale", "void", "refund", "reversal", "settle", "network")
+MESSAGE_KINDS = (
+    "sale",
+    "void",
+    "refund",
+    "preauth",
+    "preauth_void",
+    "preauth_completion",
+    "preauth_completion_void",
+    "reversal",
+    "settle",
+    "network",
+)
 
 
 def _times_arg() -> Any:

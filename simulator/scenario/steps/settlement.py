@@ -40,6 +40,15 @@ def card_sale_for(ctx: StepContext, order: str) -> JournalEntry | None:
     return cards[-1] if cards else None
 
 
+# expect_settlement's totals -> the journal operation each counts.
+_TOTALLED = {
+    "sales": "sale",
+    "voids": "void",
+    "refunds": "refund",
+    "completions": "preauth_completion",
+}
+
+
 @attrs.frozen
 class Total:
     count: int | None
@@ -99,8 +108,8 @@ class ExpectSettlement(Expectation):
     )
     help = (
         "The last batch close ended so (balanced, out_of_balance, or failed: the batch stays "
-        "open), for batch `batch`, with these approved sales / voids / refunds (count, total "
-        "in yuan) in that batch; the host's record of it agrees."
+        "open), for batch `batch`, with these approved sales / voids / refunds / pre-auth "
+        "completions (count, total in yuan) in that batch; the host's record of it agrees."
     )
     example = 'expect_settlement: {result: balanced, sales: {count: 2, total: "46.90"}}'
 
@@ -109,6 +118,7 @@ class ExpectSettlement(Expectation):
     sales: Total | None = arg(None, kind=Totals())
     voids: Total | None = arg(None, kind=Totals())
     refunds: Total | None = arg(None, kind=Totals())
+    completions: Total | None = arg(None, kind=Totals())
 
     def run(self, ctx: StepContext) -> None:
         ctx.finished_sale(self, DEFAULT_WITHIN)
@@ -124,14 +134,14 @@ class ExpectSettlement(Expectation):
         if self.batch is not None and last.batch_no != self.batch:
             raise ctx.fail(self, f"expected batch {self.batch}, the last close was {last.batch_no}")
         entries = ctx.view.journal(batch_no=last.batch_no)
-        for name in ("sales", "voids", "refunds"):
+        for name, operation in _TOTALLED.items():
             wanted: Total | None = getattr(self, name)
             if wanted is None:
                 continue
             found = [
                 e.amount_fen
                 for e in entries
-                if e.state is TxnState.APPROVED and f"{e.operation}s" == name
+                if e.state is TxnState.APPROVED and e.operation == operation
             ]
             got = Total(len(found), sum(found))
             if wanted.count is not None and got.count != wanted.count:

@@ -1,0 +1,1 @@
+"""The payment channels' own APIs, simulated: each speaks its channel's real wire protocol."""
