@@ -120,7 +120,8 @@ class RealClock:
         pass
 
     def work_done(self) -> None:
-        pass
+        # A reply consumed (the host link's reader) is news to whoever waits for it.
+        self.notify()
 
     def actor(self) -> AbstractContextManager[None]:
         return nullcontext()

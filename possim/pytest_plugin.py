@@ -26,6 +26,7 @@ import pytest
 
 if TYPE_CHECKING:
     from simulator.scenario.pos import Pos
+    from simulator.serve.server import ServedShop
 
 SCENARIO_DIRS_INI = "possim_scenario_dirs"
 ACTIVE_PLUGIN = "possim-scenarios"
@@ -38,7 +39,13 @@ DEVICE_OPTIONS = {
     "scanner": "--pos-scanner",
     "speaker": "--pos-speaker",
 }
-_OPTION_DESTS = ("pos_artifacts", "pos_seed", "pos_report", *(f"pos_{d}" for d in DEVICE_OPTIONS))
+_OPTION_DESTS = (
+    "pos_artifacts",
+    "pos_seed",
+    "pos_report",
+    "pos_host",
+    *(f"pos_{d}" for d in DEVICE_OPTIONS),
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,6 +71,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=f"the {device.replace('_', ' ')} instead of the terminal configuration's "
             "(a real device by URL, see possim docs pytest); pos_device tests need it",
         )
+    group.addoption(
+        "--pos-host",
+        metavar="iso8583://HOST:PORT",
+        help="scenario items send card payments to this acquirer host, on the real clock; "
+        "those needing the built-in gateway's internals are skipped with the reason",
+    )
     group.addoption(
         "--pos-report",
         metavar="DIR",
@@ -119,7 +132,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _is_possims(config: pytest.Config, item: pytest.Item) -> bool:
-    if "pos" in getattr(item, "fixturenames", ()) or item.get_closest_marker("pos_device"):
+    fixtures = getattr(item, "fixturenames", ())
+    if "pos" in fixtures or "pos_served" in fixtures or item.get_closest_marker("pos_device"):
         return True
     active = config.pluginmanager.get_plugin(ACTIVE_PLUGIN)
     return active is not None and isinstance(item, active.ScenarioItem)
@@ -136,3 +150,16 @@ def pos(request: pytest.FixtureRequest) -> Iterator[Pos]:
     from simulator.scenario.pytest_plugin import pos_shop
 
     yield from pos_shop(request)
+
+
+@pytest.fixture
+def pos_served(request: pytest.FixtureRequest) -> Iterator[ServedShop]:
+    """A shop served as ``possim serve`` serves it (real clock, loopback, any free port):
+    hand ``pos_served.url`` to the code under test -- your cashier app's client --
+    and play the cardholder with ``pos_served.shop.hands`` (docs/cashier_apps.md).
+    Its journal and ledger stay under ``--pos-artifacts``.
+    """
+    activate(request.config)
+    from simulator.scenario.pytest_plugin import served_shop
+
+    yield from served_shop(request)

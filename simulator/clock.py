@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
-from simulator.errors import ClockStalled
+from drivers.clock import RealClock
+from simulator.errors import ClockStalled, SimulatorError
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 DEFAULT_EPOCH = datetime(2026, 1, 15, 10, 30, 0, tzinfo=CHINA_STANDARD_TIME)
@@ -247,3 +248,65 @@ class VirtualClock:
             "a thread changed shared state without calling clock.notify(), or a peer "
             "never answered or dropped a message"
         )
+
+
+class WallClock(VirtualClock):
+    """The wall clock behind :class:`VirtualClock`'s interface: a shop served to
+    people and outside apps (``possim serve``) runs on real time, yet every part
+    of the shop keeps the type it was written for.
+
+    Time cannot be moved by hand here (:meth:`advance` raises
+    :class:`~simulator.errors.SimulatorError`); :meth:`settle` waits until the shop
+    has gone quiet.
+    """
+
+    # Real seconds without news (no event, no reply) that count as settled.
+    QUIET = 0.3
+    # Real seconds settle() waits for that at most (a shop that never goes quiet).
+    SETTLE_AT_MOST = 10.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._real = RealClock()
+        self._last_news = self._real.monotonic()
+
+    def now(self) -> datetime:
+        return self._real.now()
+
+    def monotonic(self) -> float:
+        return self._real.monotonic()
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        return self._real.wait_until(ready, timeout)
+
+    def notify(self) -> None:
+        self._last_news = self._real.monotonic()
+        self._real.notify()
+
+    def sleep(self, seconds: float) -> None:
+        self._real.sleep(seconds)
+
+    def work_begun(self) -> None:
+        pass
+
+    def work_done(self) -> None:
+        self._real.work_done()
+
+    @contextmanager
+    def actor(self) -> Iterator[None]:
+        yield
+
+    def advance(self, seconds: float) -> None:
+        raise SimulatorError("this shop runs on the real clock: time cannot be moved by hand")
+
+    def settle(self) -> None:
+        """Wait until nothing has happened for :attr:`QUIET` s (at most
+        :attr:`SETTLE_AT_MOST`): on the real clock, a shop is settled when it has gone
+        quiet, the way a person at the counter waits for the terminal."""
+        end = self._real.monotonic() + self.SETTLE_AT_MOST
+        while True:
+            now = self._real.monotonic()
+            quiet_at = self._last_news + self.QUIET
+            if now >= quiet_at or now >= end:
+                return
+            self._real.sleep(min(quiet_at, end) - now)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import attrs
 
-from simulator.clock import DEFAULT_EPOCH, VirtualClock
+from simulator.clock import DEFAULT_EPOCH, VirtualClock, WallClock
 from simulator.devices.card_image import CardImage
 from simulator.devices.transports import (
     CARD_TRANSPORTS,
@@ -60,6 +60,11 @@ class Shop:
         printer_transport, scanner_transport: the ``sim://`` printer's / scanner's
             transport (``usb``, ``pty``, ``tcp`` ...); None keeps the configuration's.
         speaker, wav_dir: another speaker URL, and/or a folder for its WAV files.
+        real_clock: run on the wall clock (:class:`~simulator.clock.WallClock`), for a
+            shop people and outside apps use (``possim serve``); ``start`` is ignored.
+        keep_events: keep only the newest this many events (a long-running shop).
+        card_host: another acquirer host for card payments (``possim run --host``); the
+            built-in gateway still serves QR payments. Needs ``real_clock``.
 
     Raises:
         ConfigError: an unknown transport, a transport for a device that is not
@@ -88,6 +93,9 @@ class Shop:
         scanner_transport: str | None = None,
         speaker: str | None = None,
         wav_dir: Path | None = None,
+        real_clock: bool = False,
+        keep_events: int | None = None,
+        card_host: HostEndpoint | None = None,
     ) -> None:
         if speaker is not None or wav_dir is not None:
             config = with_speaker(config, speaker, wav_dir)
@@ -107,10 +115,16 @@ class Shop:
                 'a simulation runs against the built-in gateway (gateway.card = "builtin"); '
                 "external hosts need the real clock",
             )
+        if card_host is not None and not real_clock:
+            raise ConfigError(
+                config.source or "<config>",
+                f"the acquirer host {card_host.host}:{card_host.port} runs on the real clock: "
+                "a shop that uses it must too",
+            )
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        self.clock = VirtualClock(start)
-        self.bus = EventBus(self.clock)
+        self.clock = WallClock() if real_clock else VirtualClock(start)
+        self.bus = EventBus(self.clock, keep_last=keep_events)
         self.world = SimulatedWorld(self.clock)
         self.card_transport = card_transport
         self._pcscd: PrivatePcscd | None = None
@@ -140,7 +154,7 @@ class Shop:
                 bus=self.bus,
                 rng=random.Random(seed),
                 workdir=workdir,
-                host=HostEndpoint(host, port),
+                host=HostEndpoint(host, port) if card_host is None else card_host,
                 simulation=self.world,
                 # The built-in gateway's QR API (docs/qr_api.md).
                 qr_url=self.gateway.qr_base_url,
@@ -148,7 +162,14 @@ class Shop:
             undo.callback(self.terminal.close)
             self._undo = undo.pop_all()
         self.hands = Hands(self.world, self.terminal, self.gateway, self.bus, self.clock)
-        self.view = ShopView(self.bus, self.clock, self.world, self.terminal, self.gateway)
+        self.view = ShopView(
+            self.bus,
+            self.clock,
+            self.world,
+            self.terminal,
+            self.gateway,
+            builtin_card_host=card_host is None,
+        )
 
     def _attach_vpcd_slot(self, config: TerminalConfig) -> TerminalConfig:
         """Take a vpcd slot of this process's private pcscd; the terminal reads it by PC/SC."""
@@ -216,12 +237,12 @@ class Shop:
             raise TerminalError(f"the sale did not finish: {self.view.screen().text()}")
         return result
 
-    def close(self) -> None:
-        """Let a sale still running wind down, then close the terminal, the gateway and
-        any vpcd slot."""
+    def close(self, wind_down: float = _WIND_DOWN) -> None:
+        """Let a sale still running wind down (up to ``wind_down`` clock seconds), then
+        close the terminal, the gateway and any vpcd slot."""
         sale = self.terminal.current_sale
         if sale is not None and not sale.finished:
-            self.clock.wait_until(lambda: sale.finished, _WIND_DOWN)
+            self.clock.wait_until(lambda: sale.finished, wind_down)
         self._undo.close()
 
     def __enter__(self) -> Shop:

@@ -45,7 +45,9 @@ from simulator.errors import SimulatorError
 from simulator.events import Envelope, Event, of_type
 from simulator.gateway.server import HostIsoMessage
 from simulator.terminal.acquiring_events import ApplicationSelected
+from simulator.terminal.cashier_app import IntentStarted
 from simulator.terminal.display import ScreenShown
+from simulator.terminal.host_link import LinkIsoMessage
 from simulator.terminal.notify_receiver import NotifyJudged
 from simulator.terminal.qr_link import QrHttpCall
 from simulator.terminal.tracing import PrintJobSent, Said
@@ -106,8 +108,13 @@ class ShopView:
         world: SimulatedWorld,
         terminal: Terminal,
         gateway: BuiltinGateway,
+        *,
+        builtin_card_host: bool = True,
     ) -> None:
         self._bus = bus
+        # False: card payments go to another host (``possim run --host``), whose
+        # traffic is known from the terminal's side of the wire only.
+        self.builtin_card_host = builtin_card_host
         self._clock = clock
         self._world = world
         self._terminal = terminal
@@ -135,6 +142,15 @@ class ShopView:
     def iso8583(self, after: int = 0) -> list[Envelope[HostIsoMessage]]:
         """The ISO 8583 messages the acquirer host saw (both directions), in order."""
         return self._bus.of(HostIsoMessage, after=after)
+
+    def intents(self, after: int = 0) -> list[Envelope[IntentStarted]]:
+        """The Intents the cashier app (or an outside one, through the door) started."""
+        return self._bus.of(IntentStarted, after=after)
+
+    def link_iso8583(self, after: int = 0) -> list[Envelope[LinkIsoMessage]]:
+        """The ISO 8583 messages on the terminal's link (requests out, replies in), in order:
+        what any host's traffic looks like from the terminal."""
+        return self._bus.of(LinkIsoMessage, after=after)
 
     def http_calls(self, after: int = 0) -> list[Envelope[QrHttpCall]]:
         """The terminal's QR link traffic (requests out, answers in), in order."""

@@ -182,6 +182,7 @@ def test_run_json_records_steps_events_and_failure(report: Report) -> None:
     assert record["run"]["totals"] == {
         "scenarios": 3,
         "passed": 2,
+        "skipped": 0,
         "failed": 1,
         "invalid": 0,
         "seconds": pytest.approx(sum(r.seconds for r in report.results), abs=0.01),

@@ -70,6 +70,11 @@ COMMANDS = (
         "print a reference page (scenarios, pytest, cli ...); without a topic, list them",
         "simulator.cli.project:register_docs",
     ),
+    Command(
+        "serve",
+        "one shop as a local service: a cashier app's door, hands and view over HTTP",
+        "simulator.cli.serve:register",
+    ),
     Command("gateway", "the acquirer host simulator", "simulator.cli.gateway:register"),
     Command(
         "channels",

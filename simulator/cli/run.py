@@ -76,6 +76,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DIR",
         help="write run.json and index.html here (default: the --out folder)",
     )
+    run.add_argument(
+        "--host",
+        type=_host,
+        metavar="iso8583://HOST:PORT[?...]",
+        help="send card payments to this acquirer host instead of the built-in one, on the "
+        "real clock; scenarios with a step that needs the built-in gateway (its ledger, magic "
+        "amounts, faults) are skipped with the reason (possim docs real_hosts)",
+    )
+    run.add_argument(
+        "--serve-port",
+        type=int,
+        metavar="PORT",
+        help="serve each scenario's shop on http://127.0.0.1:PORT, on the real clock, for an "
+        "outside cashier app (the expect_intent step; possim docs cashier_apps)",
+    )
     run.add_argument("--junit", type=Path, help="write a JUnit XML report here")
     run.add_argument(
         "--card-transport",
@@ -125,6 +140,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if isinstance(action.type, LazyChoice):
             action.completer = action.type.complete  # type: ignore[attr-defined]
     run.set_defaults(handler=run_command)
+
+
+def _host(text: str) -> Any:
+    from simulator.terminal.config import HostEndpoint
+
+    try:
+        return HostEndpoint.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> int:
@@ -253,11 +277,14 @@ def run_command(args: argparse.Namespace) -> int:
                 reporter.line("--fail-fast: stopped after the first failure")
                 break
 
-    passed = sum(result.passed for result in results)
-    failed = len(results) - passed
+    skipped = sum(bool(result.skipped) for result in results)
+    passed = sum(result.passed for result in results) - skipped
+    failed = len(results) - passed - skipped
     total_seconds = sum(result.seconds for result in results)
     print(
-        f"\n{passed} passed, {failed} failed, {len(errors)} invalid "
+        f"\n{passed} passed, "
+        + (f"{skipped} skipped (they need the built-in gateway), " if args.host else "")
+        + f"{failed} failed, {len(errors)} invalid "
         f"in {total_seconds:.2f} s (artifacts in {args.out}/)"
     )
     report_dir = args.report if args.report is not None else args.out
@@ -305,6 +332,8 @@ def _run_selected(
                 speaker=args.speaker,
                 wav_dir=args.wav_dir,
                 vendor=args.vendor,
+                host=args.host,
+                serve_port=args.serve_port,
             )
         except (SimulatorError, TraceError) as exc:  # the world could not be built: say why
             errors.append(ScenarioError(item.path, f"cannot run: {exc}"))
@@ -327,6 +356,9 @@ def _report(result: ScenarioResult, reporter: Reporter) -> None:
     from simulator.scenario.report import rerun_command
 
     scenario = result.scenario
+    if result.skipped:
+        reporter.line(f"SKIP  {scenario.path}  {scenario.name}  ({result.skipped})")
+        return
     status = "PASS" if result.passed else "FAIL"
     reporter.line(
         f"{status}  {scenario.path}  {scenario.name}  ({len(scenario.steps)} steps, "
@@ -346,6 +378,7 @@ def _run_info(args: argparse.Namespace) -> dict[str, Any]:
         "fail_fast": args.fail_fast,
         "out": str(args.out),
         "card_transport": args.card_transport,
+        "host": None if args.host is None else f"iso8583://{args.host.host}:{args.host.port}",
         "printer_transport": args.printer_transport,
         "scanner_transport": args.scanner_transport,
         "vendor": args.vendor,

@@ -90,11 +90,20 @@ class Step(abc.ABC):
     alone: ClassVar[bool] = False
     # Rules on which keys a mapping gives (schema and parser both).
     constraints: ClassVar[tuple[Constraint, ...]] = ()
+    # Why the step needs the built-in gateway's internals (its ledger, its magic
+    # amounts, faults injected into it, its own record of what it saw); "" when any
+    # acquirer host will do. Against another host (`possim run --host`) a scenario
+    # with such a step is skipped with this reason.
+    needs_builtin_gateway: ClassVar[str] = ""
 
     # Where the step is (its file's line; a test's line for the pos fixture), and
     # the arguments in the order they were written.
     line: int = attrs.field(default=0, kw_only=True, eq=False)
     written: tuple[str, ...] = attrs.field(default=(), kw_only=True, eq=False, repr=False)
+
+    def builtin_gateway_need(self) -> str:
+        """Why this step, with its arguments, needs the built-in gateway ("": it does not)."""
+        return self.needs_builtin_gateway
 
     def check(self) -> str | None:
         """Why these arguments together can never pass (or never fail), if so: what
@@ -183,6 +192,7 @@ class RunState:
     # Cursors: the seq of the last screen / application an expectation matched.
     screens_seen: int = 0
     applications_seen: int = 0
+    intents_seen: int = 0  # the seq of the last Intent expect_intent took
     # How many receipts / utterances earlier expectations covered (`new:` forms).
     receipts_checked: int = 0
     speech_checked: int = 0

@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from simulator.scenario.model import Scenario
     from simulator.scenario.pos import Pos
     from simulator.scenario.runner import ScenarioResult
+    from simulator.serve.server import ServedShop
+    from simulator.terminal.config import HostEndpoint
 
 REQUIRE_SYSTEM_ENV = "POSSIM_REQUIRE_SYSTEM"  # as in tests/conftest.py: skips become failures
 SUFFIXES = (".yaml", ".yml")
@@ -213,6 +215,7 @@ class ScenarioItem(pytest.Item):
             printer_transport=self.variant.get("printer_transport"),
             scanner_transport=self.variant.get("scanner_transport"),
             vendor=self.variant.get("vendor"),
+            host=_host(self.config),
         )
         self.result = result
         self._keep_record(result)
@@ -221,6 +224,8 @@ class ScenarioItem(pytest.Item):
             (name, value) for name, value in result.setup.items() if name not in known
         )
         self.user_properties.append(("artifacts", str(result.artifacts)))
+        if result.skipped:
+            pytest.skip(result.skipped)
         if not result.passed:
             raise ScenarioFailed(result)
 
@@ -410,6 +415,39 @@ def pos_shop(request: pytest.FixtureRequest) -> Iterator[Pos]:
         yield shop
     finally:
         shop.close()
+
+
+def _host(config: pytest.Config) -> HostEndpoint | None:
+    """``--pos-host``: the acquirer host scenarios send card payments to (None: built-in)."""
+    from simulator.terminal.config import HostEndpoint
+
+    url: str | None = config.getoption("pos_host", None)
+    if url is None:
+        return None
+    try:
+        return HostEndpoint.parse(url)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--pos-host: {exc}") from None
+
+
+def served_shop(request: pytest.FixtureRequest) -> Iterator[ServedShop]:
+    """The ``pos_served`` fixture's shop: :class:`~simulator.serve.server.ServedShop` on
+    loopback, any free port, with the ``--pos-<device>`` URLs and ``--pos-seed``."""
+    from simulator.scenario.pos import with_devices
+    from simulator.serve.server import ServedShop, ServeOptions
+    from simulator.terminal.config import TerminalConfig
+
+    config = request.config
+    terminal = with_devices(TerminalConfig.load(), device_overrides(config))
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid).strip("_")
+    workdir = artifacts_root(config) / "pos_served" / slug
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    options = ServeOptions(port=0, seed=config.getoption("pos_seed", None) or 0)
+    log: list[str] = []
+    with ServedShop(terminal, workdir, options, log.append) as served:
+        request.node.user_properties.extend([("url", served.url), ("artifacts", str(workdir))])
+        yield served
 
 
 def attrs_items(instance: Any) -> list[tuple[str, Any]]:

@@ -12,11 +12,12 @@ around it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -39,7 +40,7 @@ from simulator.scenario.model import (
 from simulator.scenario.report.artifacts import PrinterTap, write_scenario_artifacts
 from simulator.shop import Shop
 from simulator.terminal.cashier_app import IntentRefused, SaleResult
-from simulator.terminal.config import TerminalConfig
+from simulator.terminal.config import HostEndpoint, TerminalConfig
 from simulator.view import ShopView, ViewError
 
 TRANSCRIPT_CONTEXT = 25  # event lines shown around a failure
@@ -61,6 +62,8 @@ class ScenarioResult:
     # on: terminal, device URLs, transports (see _setup). Reports show both.
     seed: int | None = None
     setup: Mapping[str, str] = attrs.field(factory=dict)
+    # Not run, and why (a step needs the built-in gateway; the host is another).
+    skipped: str = ""
 
     @property
     def used_seed(self) -> int:
@@ -246,11 +249,29 @@ def run_scenario(
     wav_dir: Path | None = None,
     observer: StepObserver | None = None,
     vendor: str | None = None,
+    host: HostEndpoint | None = None,
+    serve_port: int | None = None,
 ) -> ScenarioResult:
+    """Run ``scenario``; its artifacts go to ``out_dir/<slug>``.
+
+    ``serve_port``: the shop runs on the real clock and is served on this loopback port
+    as ``possim serve`` serves it, for an outside cashier app (``expect_intent``).
+
+    ``host``: card payments go to this acquirer host instead of the built-in one, on
+    the real clock; a scenario with a step that needs the built-in gateway
+    (:meth:`~simulator.scenario.model.Step.builtin_gateway_need`) is skipped, the
+    result saying why.
+    """
     artifacts = out_dir / scenario.slug
     if artifacts.exists():
         shutil.rmtree(artifacts)
     artifacts.mkdir(parents=True)
+    if host is not None:
+        skipped = builtin_gateway_need(scenario)
+        if skipped:
+            result = ScenarioResult(scenario, True, None, 0.0, 0, artifacts, seed, skipped=skipped)
+            _write_result(result, artifacts)
+            return result
     config = TerminalConfig.load(scenario.terminal)
     if vendor is not None:  # the `vendor` axis: the same shop with another acquiring app
         config = attrs.evolve(config, vendor=vendor)
@@ -258,16 +279,21 @@ def run_scenario(
     transcript = JsonlTranscript.open(artifacts / "transcript.jsonl")
     failure: ExpectationFailed | None = None
     used_seed = scenario.seed if seed is None else seed
-    with Shop(
-        config,
-        artifacts,
-        seed=used_seed,
-        card_transport=card_transport,
-        printer_transport=printer_transport,
-        scanner_transport=scanner_transport,
-        speaker=speaker,
-        wav_dir=wav_dir,
-    ) as shop:
+    with (
+        Shop(
+            config,
+            artifacts,
+            seed=used_seed,
+            card_transport=card_transport,
+            printer_transport=printer_transport,
+            scanner_transport=scanner_transport,
+            speaker=speaker,
+            wav_dir=wav_dir,
+            real_clock=host is not None or serve_port is not None,
+            card_host=host,
+        ) as shop,
+        _served(shop, serve_port),
+    ):
         shop.bus.subscribe(transcript)
         printer_tap = PrinterTap.attach(shop)
         setup = _setup(
@@ -319,26 +345,66 @@ def run_scenario(
         write_scenario_artifacts(shop.view, artifacts, printer_tap)
     transcript.close()
     seconds = time.perf_counter() - started
+    if host is not None:
+        setup["card_host"] = host_url(host)
+    if serve_port is not None:
+        setup["serve_port"] = str(serve_port)
     result = ScenarioResult(
         scenario, failure is None, failure, seconds, len(shop.bus), artifacts, used_seed, setup
     )
-    (artifacts / "result.json").write_text(
-        json.dumps(
-            {
-                "scenario": str(scenario.path),
-                "name": scenario.name,
-                "passed": result.passed,
-                "failure": result.failure_text or None,
-                "events": result.events,
-                "seed": used_seed,
-                "setup": dict(setup),
-            },
-            ensure_ascii=False,
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    _write_result(result, artifacts)
     return result
+
+
+@contextlib.contextmanager
+def _served(shop: Shop, port: int | None) -> Iterator[None]:
+    """The shop's API on loopback ``port`` while the scenario runs (None: not served)."""
+    if port is None:
+        yield
+        return
+    from simulator.serve.api import ShopApi
+    from simulator.serve.server import ShopHttpServer
+
+    server = ShopHttpServer(ShopApi(shop, token=None, log=lambda line: None), port=port)
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()
+
+
+def host_url(host: HostEndpoint) -> str:
+    """``host`` as the ``iso8583://`` URL that names it (for reports and reruns)."""
+    params = {"spec": host.spec, "tpdu": host.tpdu.hex(), "header": host.header, "mac": host.mac}
+    given = {name: value for name, value in params.items() if value}
+    query = "&".join(f"{name}={value}" for name, value in given.items())
+    return f"iso8583://{host.host}:{host.port}" + (f"?{query}" if query else "")
+
+
+def builtin_gateway_need(scenario: Scenario) -> str:
+    """Why ``scenario`` needs the built-in gateway: its first step that does, at its line."""
+    for step in scenario.steps:
+        need = step.builtin_gateway_need()
+        if need:
+            return f"{scenario.path}:{step.line}: {need}"
+    return ""
+
+
+def _write_result(result: ScenarioResult, artifacts: Path) -> None:
+    record = {
+        "scenario": str(result.scenario.path),
+        "name": result.scenario.name,
+        "passed": result.passed,
+        "failure": result.failure_text or None,
+        "events": result.events,
+        "seed": result.used_seed,
+        "setup": dict(result.setup),
+    }
+    if result.skipped:
+        record["skipped"] = result.skipped
+    (artifacts / "result.json").write_text(
+        json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
 
 
 def _setup(

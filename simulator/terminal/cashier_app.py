@@ -261,7 +261,26 @@ class CashierApp:
             orig_stan=original.stan if original is not None and operation == "void" else "",
             orig_rrn=_original_rrn(original, orig_order_no) if operation == "refund" else "",
         )
-        outcome, answer = self._call(order)
+        return self._finish(order, *self._call(order))
+
+    def relay(self, request: IntentRequest | Mapping[str, Any]) -> SaleResult:
+        """Start the acquiring app with another cashier app's Intent (an app outside
+        possim, through ``possim serve``) and follow up on its result as this app does
+        on its own: screens, announcement, receipts. ``answer`` is what the acquiring
+        app returned.
+
+        Raises:
+            ContractViolation: the request breaks the vendor contract (nothing started).
+        """
+        order = self._contract.parse_request(request)
+        if not isinstance(request, IntentRequest):
+            request = self._contract.request(request)
+        return self._finish(order, *self._call(order, request))
+
+    def _finish(
+        self, order: PaymentOrder, outcome: PaymentOutcome, answer: IntentResult | None
+    ) -> SaleResult:
+        operation, amount_fen = order.operation, order.amount_fen
         if outcome.approved and outcome.detail is not None and operation == "settle":
             self._display.show(ScreenId.PAID, "结算完成 Settled", outcome.detail.card_label)
         elif outcome.approved and outcome.detail is not None and operation in ("refund", "void"):
@@ -279,16 +298,20 @@ class CashierApp:
             self._display.show(ScreenId.PAYMENT_FAILED, "支付失败 Payment failed", outcome.reason)
         return SaleResult(order, outcome, answer)
 
-    def _call(self, order: PaymentOrder) -> tuple[PaymentOutcome, IntentResult | None]:
-        """Start the acquiring app through the vendor contract and read its answer."""
+    def _call(
+        self, order: PaymentOrder, request: IntentRequest | None = None
+    ) -> tuple[PaymentOutcome, IntentResult | None]:
+        """Start the acquiring app through the vendor contract (with ``request``, or the
+        one this app builds for ``order``) and read its answer."""
         contract = self._contract
-        try:
-            request = contract.build_request(order)
-        except ContractViolation as exc:  # the vendor's app has no such operation
-            failure = contract.profile.failures[exc.failure]
-            reason = f"{failure.code} {failure.text}: {exc}"
-            self._bus.publish(IntentRefused(contract.name, failure.code, reason))
-            return PaymentOutcome(False, reason, failure=exc.failure), None
+        if request is None:
+            try:
+                request = contract.build_request(order)
+            except ContractViolation as exc:  # the vendor's app has no such operation
+                failure = contract.profile.failures[exc.failure]
+                reason = f"{failure.code} {failure.text}: {exc}"
+                self._bus.publish(IntentRefused(contract.name, failure.code, reason))
+                return PaymentOutcome(False, reason, failure=exc.failure), None
         self._bus.publish(
             IntentStarted(
                 contract.component,

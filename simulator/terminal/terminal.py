@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
@@ -33,7 +33,7 @@ from simulator.terminal.cashier_app import CashierApp, SaleResult
 from simulator.terminal.cashier_cancel import CancelRefused, CashierCancel
 from simulator.terminal.config import BUILTIN_GATEWAY, HostEndpoint, TerminalConfig
 from simulator.terminal.contactless_sale import ContactlessSale
-from simulator.terminal.contract import IntentContract
+from simulator.terminal.contract import IntentContract, IntentRequest
 from simulator.terminal.display import Display, ScreenId
 from simulator.terminal.emv import TerminalEmvConfig
 from simulator.terminal.emv.contactless import ReaderLimits
@@ -114,6 +114,8 @@ class SaleHandle:
                 )
             finally:
                 self._done = True
+                # Whoever waits for the sale on a real clock is woken by news only.
+                self._clock.notify()
 
     @property
     def finished(self) -> bool:
@@ -373,6 +375,12 @@ class Terminal:
     def start_void(self, orig_order_no: str, amount_fen: int, method: str) -> SaleHandle:
         """Void (same day) an earlier payment: a QR out_trade_no or a card order number."""
         return self._start(lambda: self.cashier_app.void(orig_order_no, amount_fen, method))
+
+    def start_relay(self, request: IntentRequest | Mapping[str, Any]) -> SaleHandle:
+        """Run an outside cashier app's Intent (see ``CashierApp.relay``); it must
+        follow the vendor contract: check it with
+        ``acquiring_app.contract.parse_request`` first."""
+        return self._start(lambda: self.cashier_app.relay(request))
 
     def start_preauth(
         self,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -43,15 +43,33 @@ MAX_HEADER_LINE = 8190  # bytes in the request line or in one header (aiohttp's 
 MAX_HEADERS = 64
 
 
-class QrHttpServer(ServiceThread):
-    """Runs a :class:`QrApi` on loopback in a daemon thread with its own loop."""
+class HttpApplication(Protocol):
+    """What :class:`JsonHttpServer` serves: an aiohttp application and where its
+    limit and error lines go."""
 
-    what = "the QR API server"
-    thread_name = "possim-qr-http"
+    def application(self, *, outer: Any = None) -> web.Application: ...
+
+    def report_limit(self, line: str) -> None: ...
+
+    def report_error(self, line: str) -> None: ...
+
+
+class JsonHttpServer(ServiceThread):
+    """Runs an :class:`HttpApplication` on loopback in a daemon thread with its own loop.
+
+    ``long_answers``: the request timeout covers the request's arrival (headers
+    and body) only, not the handler's answer, which may take as long as the
+    handler says (a payment, a WebSocket).
+    """
+
+    what = "the HTTP server"
+    thread_name = "possim-http"
+    label = "HTTP API"  # how its log lines start
+    long_answers = False
 
     def __init__(
         self,
-        api: QrApi,
+        app: HttpApplication,
         host: str = "127.0.0.1",
         port: int = 0,
         *,
@@ -61,13 +79,13 @@ class QrHttpServer(ServiceThread):
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         super().__init__(host, port, allow_remote=allow_remote)
-        self.api = api  # scenarios arm its faults
+        self._app = app
         self._max_connections = max_connections
         self._idle_timeout = idle_timeout
         self._request_timeout = request_timeout
         self._runner: web.AppRunner | None = None
         self._listener: Listener | None = None
-        self._logger = _EventLogger(self._report_error)
+        self._logger = _EventLogger(self._report_error, self.label)
         self._handler_options: dict[str, Any] = {
             "access_log": None,
             "logger": self._logger,
@@ -91,7 +109,7 @@ class QrHttpServer(ServiceThread):
 
     async def _listen(self) -> tuple[str, int]:
         runner = web.AppRunner(
-            self.api.application(outer=self._track),
+            self._app.application(outer=self._track),
             handle_signals=False,
             shutdown_timeout=1.0,
             **self._handler_options,
@@ -99,7 +117,7 @@ class QrHttpServer(ServiceThread):
         await runner.setup()
         self._runner = runner  # cleaned up by _shutdown from here on
         self._listener = Listener(
-            "QR API", self._protocol, max_connections=self._max_connections, report=self._report
+            self.label, self._protocol, max_connections=self._max_connections, report=self._report
         )
         return await self._listener.open(self._host, self._port)
 
@@ -132,6 +150,9 @@ class QrHttpServer(ServiceThread):
         slot = None if self._listener is None else self._listener.slot_for(request.transport)
         if slot is not None:
             self._request_begins(slot)  # pipelined: its bytes came during the last one
+            if self.long_answers:
+                await request.read()  # within client_max_size and the request timeout
+                slot.clear_deadline()
         try:
             response: web.StreamResponse = await handler(request)
             return response
@@ -141,13 +162,43 @@ class QrHttpServer(ServiceThread):
                 slot.close_after(self._idle_timeout)
 
     def _report(self, line: str) -> None:
-        self.api.report_limit(line)
+        self._app.report_limit(line)
 
     def _report_error(self, line: str) -> None:
-        self.api.report_error(line)
+        self._app.report_error(line)
 
     def _report_loop_error(self, line: str) -> None:
         self._report_error(line)
+
+
+class QrHttpServer(JsonHttpServer):
+    """Runs a :class:`QrApi` on loopback in a daemon thread with its own loop."""
+
+    what = "the QR API server"
+    thread_name = "possim-qr-http"
+    label = "QR API"
+
+    def __init__(
+        self,
+        api: QrApi,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allow_remote: bool = False,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> None:
+        super().__init__(
+            api,
+            host,
+            port,
+            allow_remote=allow_remote,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            request_timeout=request_timeout,
+        )
+        self.api = api  # scenarios arm its faults
 
 
 class _JsonErrors(RequestHandler):
@@ -172,23 +223,24 @@ class _JsonErrors(RequestHandler):
 class _EventLogger(logging.Logger):
     """aiohttp's server logger: ERROR records become one ``error`` line each."""
 
-    def __init__(self, report: Callable[[str], None]) -> None:
-        super().__init__(f"possim.{SOURCE}.qr_http", logging.ERROR)
+    def __init__(self, report: Callable[[str], None], label: str) -> None:
+        super().__init__(f"possim.{SOURCE}.{label}", logging.ERROR)
         self.propagate = False
-        self.addHandler(_OneLine(report))
+        self.addHandler(_OneLine(report, label))
 
 
 class _OneLine(logging.Handler):
-    def __init__(self, report: Callable[[str], None]) -> None:
+    def __init__(self, report: Callable[[str], None], label: str) -> None:
         super().__init__(logging.ERROR)
         self._report = report
+        self._label = label
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._report(_one_line(record))
+        self._report(_one_line(record, self._label))
 
 
-def _one_line(record: logging.LogRecord) -> str:
-    line = f"QR API: {record.getMessage()}"
+def _one_line(record: logging.LogRecord, label: str) -> str:
+    line = f"{label}: {record.getMessage()}"
     if record.exc_info and record.exc_info[1] is not None:
         exc = record.exc_info[1]
         line += f": {type(exc).__name__}: {first_line(exc)}"

@@ -47,6 +47,8 @@ _FILES = (
     "result.json",
 )
 
+_RESULT_TEXT = {"passed": "PASS", "skipped": "SKIP", "failed": "FAIL"}
+
 
 def _href(path: str) -> str:
     return escape(quote(path), quote=True)
@@ -63,7 +65,8 @@ def render_index(record: Mapping[str, Any], root: Path) -> str:
         "<title>possim run</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>possim run</h1>",
-        f"<p>{totals['passed']} passed, {totals['failed']} failed, {totals['invalid']} invalid "
+        f"<p>{totals['passed']} passed, {totals.get('skipped', 0)} skipped, "
+        f"{totals['failed']} failed, {totals['invalid']} invalid "
         f"in {totals['seconds']:.2f} s; possim {escape(str(run['versions'].get('possim', '?')))}"
         f'; <a href="run.json">run.json</a></p>',
         _summary_table(scenarios),
@@ -83,7 +86,7 @@ def _summary_table(scenarios: Sequence[Mapping[str, Any]]) -> str:
         "<th>seconds</th><th>failure</th><th>artifacts</th></tr></thead><tbody>"
     ]
     for index, scenario in enumerate(scenarios, 1):
-        failure = ""
+        failure = escape(scenario.get("skipped") or "")
         if scenario["failure"]:
             failure = (
                 f"<code>{escape(scenario['failure_location'])}</code>"
@@ -91,7 +94,7 @@ def _summary_table(scenarios: Sequence[Mapping[str, Any]]) -> str:
             )
         rows.append(
             f'<tr class="{escape(scenario["result"])}"><td>{index}</td>'
-            f'<td class="result">{"PASS" if scenario["result"] == "passed" else "FAIL"}</td>'
+            f'<td class="result">{_RESULT_TEXT.get(scenario["result"], "FAIL")}</td>'
             f'<td><a href="#s{index}">{escape(scenario["label"])}</a><br>'
             f"<code>{escape(scenario['file'])}</code></td>"
             f"<td>{escape(scenario['purpose'])}</td>"

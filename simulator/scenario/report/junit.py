@@ -40,7 +40,7 @@ def write_junit(
         tests=str(len(results) + len(invalid)),
         failures=str(failures),
         errors=str(len(invalid)),
-        skipped="0",
+        skipped=str(sum(bool(result.skipped) for result in results)),
         time=f"{sum(result.seconds for result in results):.3f}",
     )
     found = versions()
@@ -70,6 +70,8 @@ def write_junit(
             ("artifacts", str(result.artifacts)),
         ):
             _property(properties, name, value)
+        if result.skipped:
+            ET.SubElement(case, "skipped", message=result.skipped)
         if result.failure is not None:
             _property(properties, "failure", result.failure_text)
             _property(properties, "rerun", rerun_command(result))

@@ -16,6 +16,8 @@ _OPTIONS = (
     ("scanner_transport", "--scanner-transport"),
     ("speaker", "--speaker"),
     ("vendor", "--vendor"),
+    ("card_host", "--host"),
+    ("serve_port", "--serve-port"),
 )
 
 

@@ -97,7 +97,8 @@ def scenario_record(result: ScenarioResult, label: str, root: Path) -> dict[str,
         "purpose": result.scenario.purpose,
         "terminal": result.scenario.terminal,
         "seed": result.used_seed,
-        "result": "passed" if result.passed else "failed",
+        "result": "skipped" if result.skipped else "passed" if result.passed else "failed",
+        "skipped": result.skipped or None,
         "failure": result.failure_text or None,
         "failure_location": result.failure_location or None,
         "rerun": None if result.passed else rerun_command(result),
@@ -151,6 +152,7 @@ def assemble_run_record(
 ) -> dict[str, Any]:
     """The whole record around per-scenario records (:func:`scenario_record`'s, as JSON)."""
     passed = sum(scenario["result"] == "passed" for scenario in scenarios)
+    skipped = sum(scenario["result"] == "skipped" for scenario in scenarios)
     if seconds is None:
         seconds = sum(scenario["seconds"] for scenario in scenarios)
     return {
@@ -161,7 +163,8 @@ def assemble_run_record(
             "totals": {
                 "scenarios": len(scenarios),
                 "passed": passed,
-                "failed": len(scenarios) - passed,
+                "skipped": skipped,
+                "failed": len(scenarios) - passed - skipped,
                 "invalid": len(invalid),
                 "seconds": round(seconds, 3),
             },

@@ -30,6 +30,7 @@ from simulator.scenario.steps.charged import ExpectCharged
 from simulator.scenario.steps.contactless import TapCard
 from simulator.scenario.steps.faults import CardFault, GatewayFault, QrGatewayFault, ScanNoise
 from simulator.scenario.steps.host import ExpectGateway
+from simulator.scenario.steps.intent import ExpectIntent
 from simulator.scenario.steps.orders import ExpectQrOrder, Refund, Void
 from simulator.scenario.steps.pin_pad import EnterPin, Press
 from simulator.scenario.steps.preauth import (
@@ -116,6 +117,8 @@ STEPS: Mapping[str, type[Step]] = _table(
     Void,
     ExpectQrOrder,
     ExpectNotifies,
+    # an outside cashier app (possim run --serve-port)
+    ExpectIntent,
     # pre-authorisation
     Preauth,
     PreauthCompletion,

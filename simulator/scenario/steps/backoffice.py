@@ -128,6 +128,9 @@ def _reconciliation(ctx: StepContext, step: Step) -> BackofficeDay:
 @attrs.frozen(kw_only=True)
 class StatementFaultStep(Action):
     keyword = "statement_fault"
+    needs_builtin_gateway = (
+        "statement_fault: injects a fault into the built-in gateway's back office"
+    )
     help = (
         "Make a channel's statement differ from the ledger when the channel writes it: "
         "channel_only (an extra payment `ref` of `amount`), platform_only (payment `ref` "
@@ -156,6 +159,7 @@ class StatementFaultStep(Action):
 @attrs.frozen(kw_only=True)
 class Reconcile(Action):
     keyword = "reconcile"
+    needs_builtin_gateway = "reconcile: reconciles the built-in gateway's ledger"
     alone = True
     help = (
         "The platform downloads every channel's statement for the day (WeChat Pay, Alipay, "
@@ -186,6 +190,7 @@ def _lines_arg() -> Any:
 @attrs.frozen(kw_only=True)
 class ExpectReconciliation(Expectation):
     keyword = "expect_reconciliation"
+    needs_builtin_gateway = "expect_reconciliation: reads the built-in gateway's back office"
     help = (
         "The last reconciliation found this many matched lines and exactly these exception "
         "lines per category (platform_only, channel_only, amount_mismatch, "
@@ -247,6 +252,7 @@ class ExpectReconciliation(Expectation):
 @attrs.frozen(kw_only=True)
 class ExpectMergedStatement(Expectation):
     keyword = "expect_merged_statement"
+    needs_builtin_gateway = "expect_merged_statement: reads the built-in gateway's back office"
     help = (
         "The merchant's merged statement from the last reconciliation: its net `total` "
         "(yuan) and per-channel nets (`channels`), its channel rows adding up to the total, "

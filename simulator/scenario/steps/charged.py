@@ -19,6 +19,7 @@ _GIVE_AN_AMOUNT = 'give an amount, e.g. {card: "12.34"} or "0.00" for nothing'
 @attrs.frozen(kw_only=True)
 class ExpectCharged(Expectation):
     keyword = "expect_charged"
+    needs_builtin_gateway = "expect_charged: reads the built-in gateway's ledger"
     shorthand = "total"
     help = (
         "Once the current operation has ended (at once with `now: true`), this much money "

@@ -67,6 +67,7 @@ class CardFault(Action):
 @attrs.frozen(kw_only=True)
 class GatewayFault(Action):
     keyword = "gateway_fault"
+    needs_builtin_gateway = "gateway_fault: injects a fault into the built-in gateway's host"
     help = (
         "The acquirer host's next reply (or `times` replies) goes wrong: `delay` (it leaves "
         "that much virtual time later; beyond the terminal's 30 s host timeout the terminal "

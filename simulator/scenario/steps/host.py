@@ -13,6 +13,7 @@ from simulator.scenario.args import arg
 from simulator.scenario.kinds import TEXT_SCHEMA, Declared, Kind, Seconds
 from simulator.scenario.model import Expectation, StepContext, Where
 from simulator.scenario.steps.common import now_arg, within_arg
+from simulator.terminal.host_link import LinkIsoMessage
 
 _FIELD_NUMBERS_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -32,7 +33,7 @@ class MessagePattern:
     present: tuple[str, ...] = ()  # field numbers it must carry
     absent: tuple[str, ...] = ()  # field numbers it must not carry
 
-    def matches(self, message: Envelope[HostIsoMessage]) -> bool:
+    def matches(self, message: Envelope[HostIsoMessage] | Envelope[LinkIsoMessage]) -> bool:
         if message.payload.mti != self.mti:
             return False
         described = message.payload.fields
@@ -137,7 +138,12 @@ class ExpectGateway(Expectation):
 
     def run(self, ctx: StepContext) -> None:
         ctx.operation_ended(self, now=self.now, within=self.within)
-        seen = ctx.view.iso8583()
+        # Another host (possim run --host): what it saw, as the terminal's side of the
+        # wire shows it -- the same messages, their fields redacted the same way.
+        view = ctx.view
+        seen: Sequence[Envelope[HostIsoMessage] | Envelope[LinkIsoMessage]] = (
+            view.iso8583() if view.builtin_card_host else view.link_iso8583()
+        )
         focus = seen
         if self.exact:
             mtis = [message.payload.mti for message in seen]

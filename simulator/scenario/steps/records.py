@@ -91,6 +91,7 @@ class ExpectJournal(Expectation):
 @attrs.frozen(kw_only=True)
 class ExpectLedger(Expectation):
     keyword = "expect_ledger"
+    needs_builtin_gateway = "expect_ledger: reads the built-in gateway's ledger"
     help = (
         "Once the current operation has ended (at once with `now: true`): the acquirer's "
         "ledger's latest card transaction has this status (approved, declined, unanswered "

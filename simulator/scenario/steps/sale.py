@@ -3,12 +3,14 @@ answer the acquiring app called the cashier app back with."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from simulator.gateway.magic import MagicAmounts
 from simulator.scenario.args import arg
 from simulator.scenario.kinds import Fen, Seconds
 from simulator.scenario.model import Action, Expectation, StepContext
@@ -22,6 +24,11 @@ from simulator.wire.money import format_yuan
 # card; scan (the customer's code is scanned); or a dynamic QR of one channel.
 METHODS = ("card", "scan", *QR_CHANNELS)
 ISSUANCES = ("central", "member")
+
+
+@functools.cache
+def _magic_amounts() -> MagicAmounts:
+    return MagicAmounts.load()
 
 
 @attrs.frozen(kw_only=True)
@@ -43,6 +50,17 @@ class Sale(Action):
         if self.issuance is not None and self.method != "unionpay_qr":
             return "sale.issuance: only for unionpay_qr, central or member"
         return None
+
+    def builtin_gateway_need(self) -> str:
+        if self.method != "card":
+            return ""
+        magic = _magic_amounts().outcome_for(self.amount)
+        if magic is None:
+            return ""
+        return (
+            f"sale: RMB {format_yuan(self.amount)} is a magic amount of the built-in gateway "
+            f"({magic.meaning})"
+        )
 
     def run(self, ctx: StepContext) -> None:
         ctx.state.last_sale_method = self.method

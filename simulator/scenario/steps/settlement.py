@@ -103,6 +103,9 @@ class Settle(Action):
 @attrs.frozen(kw_only=True)
 class ExpectSettlement(Expectation):
     keyword = "expect_settlement"
+    needs_builtin_gateway = (
+        "expect_settlement: reads the built-in gateway's record of the batch close"
+    )
     help = (
         "The last batch close ended so (balanced, out_of_balance, or failed: the batch stays "
         "open), for batch `batch`, with these approved sales / voids / refunds / pre-auth "
@@ -164,6 +167,7 @@ class ExpectSettlement(Expectation):
 @attrs.frozen(kw_only=True)
 class UnrecordedSale(Action):
     keyword = "unrecorded_sale"
+    needs_builtin_gateway = "unrecorded_sale: writes a sale into the built-in gateway's ledger"
     help = (
         "Fault: the host approves a magnetic-stripe sale on this terminal's id and open batch "
         "that the terminal never recorded (a second device configured with the same terminal "
