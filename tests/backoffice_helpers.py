@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from simulator.clock import DEFAULT_EPOCH, VirtualClock
@@ -28,8 +28,8 @@ PAN = "6214830027183655"
 class Day:
     """Writes one merchant's transactions; every call moves the clock a minute on."""
 
-    def __init__(self, path: Path) -> None:
-        self.clock = VirtualClock(DEFAULT_EPOCH)
+    def __init__(self, path: Path, start: datetime = DEFAULT_EPOCH) -> None:
+        self.clock = VirtualClock(start)
         self.ledger = Ledger(path, self.clock)
         self.qr = QrService(
             self.ledger, QrChannels.load(), Merchants.load(), MagicAmounts.load(), self.clock

@@ -4,8 +4,10 @@
 reconciles every channel's statement with the ledger and writes the report
 (text, JSON), the merchant's merged statement (CSV) and its printed summary;
 ``revenue`` shows the platform's fees, channel costs and margin per day of a
-month. Exit status: 0 done (reconcile: balanced), 1 reconcile found
-exceptions, 2 bad input.
+month, or (``--provider``) a service provider's rebate statements;
+``deposits`` reconciles the merchant's expected T+1 deposits with what each
+channel settled. Exit status: 0 done (reconcile, deposits: balanced), 1
+reconcile or deposits found differences, 2 bad input.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from drivers.errors import DriverError
 from drivers.printer import Printer
 from drivers.registry import open_device
 from simulator.errors import SimulatorError
+from simulator.gateway.backoffice.deposits import HEADER, MATCHED, day_deposits
 from simulator.gateway.backoffice.entries import CHANNELS
 from simulator.gateway.backoffice.errors import BackofficeError
 from simulator.gateway.backoffice.faults import StatementFault, load_faults, parse_flag
 from simulator.gateway.backoffice.fees import DEFAULT_PROFILES, FeeTotals, Profiles, totals
 from simulator.gateway.backoffice.formats import FORMATS
 from simulator.gateway.backoffice.ledger_view import day_entries
+from simulator.gateway.backoffice.providers import DEFAULT_PROVIDERS, Providers
+from simulator.gateway.backoffice.rebates import month_days, month_statements, parse_month
 from simulator.gateway.backoffice.service import run_day
 from simulator.gateway.backoffice.statements import StatementFile, open_ledger, parse_day, produce
 from simulator.gateway.qr.channels import Merchants
@@ -91,11 +96,35 @@ def register(
     revenue.add_argument("--merchant", metavar="MID", help="merchant id (default: the first)")
     revenue.add_argument("--profile", metavar="NAME", help="merchant profile (default: assigned)")
     revenue.add_argument("--profiles", default=DEFAULT_PROFILES, help=argparse.SUPPRESS)
+    revenue.add_argument(
+        "--provider",
+        metavar="NAME",
+        help="a service provider's rebate statements instead (firmware_fixtures/providers/): "
+        "an official provider's monthly one, a bank provider's daily ones",
+    )
+    revenue.add_argument("--providers", default=DEFAULT_PROVIDERS, help=argparse.SUPPRESS)
     revenue.set_defaults(handler=revenue_command)
 
+    deposits = commands.add_parser(
+        "deposits",
+        help="the merchant's T+1 deposits from each channel, expected vs actual",
+        description="Per business day and channel: the deposit the merchant expects from "
+        "the ledger (net less fees) and the one the channel settled directly (直清), on the "
+        "next working day. Exit status 1 when any deposit differs.",
+    )
+    when = deposits.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", metavar="YYYY-MM-DD", help="one business day")
+    when.add_argument("--month", metavar="YYYY-MM", help="every business day of a month")
+    _common(deposits, default_ledger, with_date=False)
+    deposits.add_argument("--providers", default=DEFAULT_PROVIDERS, help=argparse.SUPPRESS)
+    deposits.set_defaults(handler=deposits_command)
 
-def _common(parser: argparse.ArgumentParser, default_ledger: str) -> None:
-    parser.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
+
+def _common(
+    parser: argparse.ArgumentParser, default_ledger: str, *, with_date: bool = True
+) -> None:
+    if with_date:
+        parser.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
     parser.add_argument(
         "--ledger", default=default_ledger, metavar="PATH", help="SQLite ledger (%(default)s)"
     )
@@ -205,11 +234,10 @@ def revenue_command(args: argparse.Namespace) -> int:
 
 
 def _revenue(args: argparse.Namespace) -> int:
-    try:
-        year, month = (int(part) for part in str(args.month).split("-"))
-        first = date(year, month, 1)
-    except ValueError:
-        raise BackofficeError(f"--month {args.month!r}: expected YYYY-MM") from None
+    year, month = parse_month(str(args.month))
+    first = date(year, month, 1)
+    if args.provider:
+        return _provider_statements(args, year, month)
     merchant = _merchant(args)
     profile = Profiles.load(args.profiles).for_merchant(merchant, args.profile)
     db = open_ledger(args.ledger)
@@ -233,3 +261,51 @@ def _figures(label: str, f: FeeTotals) -> str:
         f"{label:<10} {f.lines:>6} {format_yuan(f.volume_fen):>14} {format_yuan(f.fee_fen):>10} "
         f"{format_yuan(f.cost_fen):>10} {format_yuan(f.margin_fen):>10}"
     )
+
+
+def _provider_statements(args: argparse.Namespace, year: int, month: int) -> int:
+    providers = Providers.load(args.providers)
+    profiles = Profiles.load(args.profiles)
+    provider = providers.get(args.provider)
+    db = open_ledger(args.ledger)
+    try:
+        statements = month_statements(db, providers, provider.name, year, month, profiles)
+    finally:
+        db.close()
+    for statement in statements:
+        print("\n".join(statement.lines()))
+    total = sum(s.total_fen for s in statements)
+    count = len(statements)
+    print(f"{args.month} {provider.name}: {count} statement(s), rebates {format_yuan(total)}")
+    return 0
+
+
+def deposits_command(args: argparse.Namespace) -> int:
+    return _run(_deposits, args)
+
+
+def _deposits(args: argparse.Namespace) -> int:
+    days = month_days(*parse_month(str(args.month))) if args.month else [parse_day(args.date)]
+    merchant = _merchant(args)
+    profile = Profiles.load(args.profiles).for_merchant(merchant, args.profile)
+    assignment = Providers.load(args.providers).merchants.get(merchant)
+    faults = _faults(args)
+    db = open_ledger(args.ledger)
+    try:
+        found = [
+            d for day in days for d in day_deposits(db, day, merchant, profile, assignment, faults)
+        ]
+    finally:
+        db.close()
+    print(HEADER)
+    for deposit in found:
+        print(deposit.line())
+    differing = [d for d in found if d.status != MATCHED]
+    expected = sum(d.expected_fen for d in found)
+    actual = sum(d.actual_fen for d in found)
+    account = f"{assignment.account} account" if assignment else "no provider assignment"
+    print(
+        f"{len(found)} deposit(s) to {merchant} ({account}): expected {format_yuan(expected)}, "
+        f"settled {format_yuan(actual)}, {len(differing)} differing"
+    )
+    return 1 if differing else 0
