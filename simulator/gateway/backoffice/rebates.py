@@ -12,7 +12,7 @@ line counts nothing), the same lines as the merchant's fees
 (:mod:`~simulator.gateway.backoffice.ledger_view`). The rounding rule is
 possim's and documented (docs/backoffice.md): each product is rounded **once**,
 per statement row, half-up to the fen (away from zero for a negative
-volume), with :func:`~simulator.wire.money.fee_fen`, the rule WeChat Pay and
+volume), as :func:`~simulator.wire.money.fee_fen` rounds a fee: the rule WeChat Pay and
 Alipay apply to their fees. A statement row is one merchant x channel x
 period, so the rebate is the seed's formula on the row's volume, not a sum of
 per-line roundings.
@@ -24,7 +24,7 @@ import calendar
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 
@@ -33,12 +33,18 @@ from simulator.gateway.backoffice.errors import BackofficeError
 from simulator.gateway.backoffice.fees import Profiles
 from simulator.gateway.backoffice.ledger_view import day_entries
 from simulator.gateway.backoffice.providers import BANK, OFFICIAL, Incentive, Provider, Providers
-from simulator.wire.money import fee_fen, format_yuan, show_rate
+from simulator.wire.money import FEN, format_yuan, show_rate
+
+
+def rounded_fen(volume_fen: int, rate: Decimal) -> int:
+    """``volume x rate`` rounded half-up to the fen; a negative product (refunds above
+    payments, or a provider rate above the merchant's) half away from zero."""
+    return int((Decimal(volume_fen) * rate).quantize(FEN, rounding=ROUND_HALF_UP))
 
 
 def rebate_fen(volume_fen: int, merchant_rate: Decimal, provider_rate: Decimal) -> int:
     """``volume x (merchant rate - provider rate)``, rounded half-up to the fen."""
-    return fee_fen(volume_fen, merchant_rate - provider_rate)
+    return rounded_fen(volume_fen, merchant_rate - provider_rate)
 
 
 def qualifying_fen(entries: Iterable[Entry], incentive: Incentive) -> int:
@@ -55,7 +61,7 @@ def qualifying_fen(entries: Iterable[Entry], incentive: Incentive) -> int:
 
 
 def incentive_fen(entries: Iterable[Entry], incentive: Incentive) -> int:
-    earned = max(0, fee_fen(qualifying_fen(entries, incentive), incentive.extra_rate))
+    earned = max(0, rounded_fen(qualifying_fen(entries, incentive), incentive.extra_rate))
     cap = incentive.monthly_cap_fen
     return earned if cap is None else min(cap, earned)
 
