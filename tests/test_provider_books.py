@@ -28,11 +28,17 @@ from month_trading import Line, generate_month
 
 from simulator.cli import main
 from simulator.errors import FixtureError
+from simulator.fixture_fields import reference_table
 from simulator.gateway.backoffice.deposits import MATCHED, day_deposits
 from simulator.gateway.backoffice.entries import CHANNELS
 from simulator.gateway.backoffice.faults import StatementFault
 from simulator.gateway.backoffice.fees import Profiles
-from simulator.gateway.backoffice.providers import Providers
+from simulator.gateway.backoffice.providers import (
+    INCENTIVE_FIELDS,
+    MERCHANT_FIELDS,
+    PROVIDER_FIELDS,
+    Providers,
+)
 from simulator.gateway.backoffice.rebates import (
     bank_statement,
     month_statements,
@@ -358,3 +364,14 @@ def test_cli_provider_statements_and_deposits(
     faulted = ["gateway", "deposits", "--date", "2026-03-31", "--ledger", ledger]
     assert main([*faulted, "--fault", "card:channel_only:X:100.00"]) == 1
     assert "over" in capsys.readouterr().out
+
+
+def test_the_docs_show_the_provider_fields_as_declared() -> None:
+    page = Path("docs/backoffice.md").read_text(encoding="utf-8")
+    for fields in (PROVIDER_FIELDS, INCENTIVE_FIELDS, MERCHANT_FIELDS):
+        table = reference_table(fields)
+        assert table in page, (
+            "docs/backoffice.md's provider field tables are out of date: paste the output of "
+            "simulator.fixture_fields.reference_table(...) for simulator/gateway/backoffice/"
+            f"providers.py's fields under 'The provider file':\n{table}"
+        )

@@ -137,19 +137,19 @@ PROVIDER_FIELDS = (
     FieldSpec(
         "channel_costs",
         ChannelRates(),
-        "official: the channel's cost rate per channel it is official for",
+        "`type: official` only, and required there: the channel's cost rate per channel",
         default=None,
     ),
     FieldSpec(
         "agreed_rates",
         ChannelRates(),
-        "bank: the base rate agreed with the bank per channel",
+        "`type: bank` only, and required there: the base rate agreed with the bank per channel",
         default=None,
     ),
     FieldSpec(
         "incentives",
         ListOf("incentive programmes", Section(INCENTIVE_FIELDS)),
-        "official: the channels' incentive programmes",
+        "`type: official` only: the channels' incentive programmes",
         default=(),
     ),
 )
