@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -43,6 +44,9 @@ from simulator.tui.widgets.speaker import SpeakerLog
 from simulator.tui.widgets.terminal_screen import TerminalScreen
 
 ADVANCE_SECONDS = 10.0
+FOOTER_ROWS = 1
+KEYPAD_ROWS = 4
+POS_WIDTH, POS_PADDING = 40, 2  # the POS column (app.tcss) and its padding
 _KEYPAD = {"enter": "OK", "backspace": "CLR", "escape": "CANCEL"}
 # Events after which the ledger tab reads the gateway's ledger and QR orders again:
 # the host decided, the QR API or a notify changed an order.
@@ -92,21 +96,22 @@ class PossimApp(App[None]):
         Binding("q", "quit", "quit", id="app.quit"),
     ]
     KEYS_HELP: ClassVar[list[tuple[str, str]]] = [
-        ("0-9", "type the amount (fen) / the PIN on the PIN pad"),
-        ("enter", "OK: the amount is in / pay by card / confirm the PIN"),
-        ("1-5", "after the amount: card, scan code, WeChat / Alipay / UnionPay QR"),
-        ("backspace", "CLR: clear the last digit / the PIN / back to the amount"),
-        ("escape", "CANCEL: clear the amount; cancel a payment waiting for card, code or QR"),
-        ("[ ]", "choose the previous / next card of the catalogue"),
-        ("i / r / s", "insert / remove / swipe the chosen card"),
-        ("n / k", "choose the next sample payment code / scan it"),
+        ("0-9", "the amount (in fen) / the PIN on the PIN pad"),
+        ("enter", "OK: amount done / pay by card / confirm the PIN"),
+        ("1-5", "after the amount: card, scan, WeChat/Alipay/UnionPay QR"),
+        ("backspace", "CLR: last digit / the PIN / back to the amount"),
+        ("escape", "CANCEL: the amount; a payment waiting for card/code/QR"),
+        ("[ ]", "the previous / next card of the catalogue"),
+        ("i r s", "insert / remove / swipe the chosen card"),
+        ("n k", "the next sample payment code / scan it"),
         ("y", "type a payment code and scan it"),
         ("p", "the customer pays the QR shown / confirms on the phone"),
-        ("x / c", "printer: take the paper out or refill / open or close the cover"),
-        ("t", f"let {ADVANCE_SECONDS:g} s of virtual time pass (timeouts)"),
-        ("e / l", "show the event log / the gateway ledger"),
-        ("f1 or ?", "this help"),
-        ("q", "quit"),
+        ("x c", "printer: paper out or refill / open or close the cover"),
+        ("t", f"let {ADVANCE_SECONDS:g} s of time pass (timeouts)"),
+        ("e l", "the event log / the gateway ledger (wide screens)"),
+        ("ctrl+p", "the command palette: every action by name"),
+        ("f1 ?", "this help"),
+        ("q", "quit (asks while a payment runs)"),
     ]
 
     def __init__(self, shop: Shop, *, card: str | None = None) -> None:
@@ -164,7 +169,6 @@ class PossimApp(App[None]):
         log = self.query_one(EventLog)
         screen = self.query_one(TerminalScreen)
         ledger_changed = False
-        shown = screen.screen_id
         for event in events:
             log.add(event)
             payload = event.payload
@@ -177,9 +181,6 @@ class PossimApp(App[None]):
         if ledger_changed:
             view = self.shop.view
             self.query_one(LedgerPanel).show(view.ledger(), view.qr_orders())
-        if screen.screen_id != shown:
-            # A QR needs the whole height at 80x24: the keypad makes room (app.tcss).
-            self.query_one("#pos").set_class(screen.screen_id == "show_qr", "-qr")
         self._show_counter()
 
     def on_counter_changed(self, _: CounterChanged) -> None:
@@ -209,7 +210,22 @@ class PossimApp(App[None]):
         slot.card = counter.card
         slot.inserted = counter.card_inserted
         slot.can_swipe = counter.can_swipe
+        self._fit_pos()
         self.refresh_bindings()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_pos(event.size.height)  # self.size changes only after this handler
+
+    def _fit_pos(self, height: int | None = None) -> None:
+        """The screen takes what its content needs from the column: the keypad's rows,
+        then its own frame and title (a QR at 80x24), and the columns a QR needs."""
+        column = (height or self.size.height) - FOOTER_ROWS
+        screen = self.query_one(TerminalScreen)
+        framed = screen.rows_needed()
+        screen.bare = framed > column
+        self.query_one(Keypad).display = framed + KEYPAD_ROWS <= column
+        pos = self.query_one("#pos")
+        pos.styles.width = max(POS_WIDTH, screen.columns_needed(bare=screen.bare) + POS_PADDING)
 
     def _amount_shown(self) -> str:
         return self.counter.amount_text if self.counter.amount_digits else ""
