@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -28,6 +28,7 @@ from simulator.terminal.notify_receiver import NotifyJudged
 from simulator.terminal.qr_link import QrHttpCall
 from simulator.terminal.tracing import Said
 from simulator.tui.badges import device_badges
+from simulator.tui.base import PossimBaseApp
 from simulator.tui.bridge import Bridge
 from simulator.tui.counter import METHODS, Counter
 from simulator.tui.messages import ActionFailed, BusChanged, CounterChanged, ReceiptPrinted
@@ -65,7 +66,7 @@ _LEDGER_EVENTS = (
 )
 
 
-class PossimApp(App[None]):
+class PossimApp(PossimBaseApp):
     CSS_PATH = "app.tcss"
     TITLE = "possim"
     AUTO_FOCUS = None
@@ -190,7 +191,7 @@ class PossimApp(App[None]):
         self.query_one(PaperRoll).add_receipt(message.text)
 
     def on_action_failed(self, message: ActionFailed) -> None:
-        self.notify(message.error, title="cannot do that", severity="error")
+        self.notify(message.error, title="cannot do that", severity="error", markup=False)
 
     def _show_counter(self) -> None:
         counter = self.counter

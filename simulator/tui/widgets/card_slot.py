@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -61,7 +62,7 @@ class CardSlot(Vertical):
         if not self.is_mounted:
             return
         state = "in slot" if self.inserted else "in hand"
-        self.query_one("#card-name", Static).update(f"{self.card} ({state})")
+        self.query_one("#card-name", Static).update(Text(f"{self.card} ({state})"))
         self.query_one("#card-insert", Button).disabled = self.inserted
         self.query_one("#card-remove", Button).disabled = not self.inserted
 
