@@ -8,15 +8,18 @@ the handlers here set the widgets' state from the model.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from typing import ClassVar
 
 from textual import events
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from simulator.devices import cards
 from simulator.gateway.faults import HostFaultStruck, HttpFaultStruck
 from simulator.gateway.qr.http import QrApiCall
 from simulator.gateway.qr.notify import NotifyDropped, NotifyFailed, NotifySent
@@ -32,6 +35,7 @@ from simulator.tui.base import PossimBaseApp
 from simulator.tui.bridge import Bridge
 from simulator.tui.counter import METHODS, Counter
 from simulator.tui.messages import ActionFailed, BusChanged, CounterChanged, ReceiptPrinted
+from simulator.tui.screens.confirm_quit import ConfirmQuitScreen
 from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.scan_input import ScanInputScreen
 from simulator.tui.widgets.card_slot import CardSlot
@@ -45,6 +49,7 @@ from simulator.tui.widgets.speaker import SpeakerLog
 from simulator.tui.widgets.terminal_screen import TerminalScreen
 
 ADVANCE_SECONDS = 10.0
+WIDE = 110  # columns from which the event log and ledger show (app.tcss: -narrow hides them)
 FOOTER_ROWS = 1
 KEYPAD_ROWS = 4
 POS_WIDTH, POS_PADDING = 40, 2  # the POS column (app.tcss) and its padding
@@ -66,29 +71,37 @@ _LEDGER_EVENTS = (
 )
 
 
+@functools.lru_cache(maxsize=64)
+def card_about(name: str) -> str:
+    """What the card slot says of a catalogue card: its test PIN and what it does."""
+    image = cards.load(name)
+    return f"PIN {image.pin} · {image.description}"
+
+
 class PossimApp(PossimBaseApp):
     CSS_PATH = "app.tcss"
     TITLE = "possim"
     AUTO_FOCUS = None
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(d, f"key('{d}')", d, show=False, priority=True, id=f"pos.digit{d}")
             for d in "0123456789"
         ),
-        Binding("enter", "key('OK')", "OK", priority=True, id="pos.ok"),
-        Binding("backspace", "key('CLR')", "CLR", priority=True, id="pos.clear"),
-        Binding("escape", "key('CANCEL')", "CANCEL", priority=True, id="pos.cancel"),
+        # The keypad shows OK, CLR and CANCEL: the footer keeps its room for the rest.
+        Binding("enter", "key('OK')", "OK", show=False, priority=True, id="pos.ok"),
+        Binding("backspace", "key('CLR')", "CLR", show=False, priority=True, id="pos.clear"),
+        Binding("escape", "key('CANCEL')", "CANCEL", show=False, priority=True, id="pos.cancel"),
         Binding("i", "insert", "insert", priority=True, id="card.insert"),
         Binding("r", "remove", "remove", priority=True, id="card.remove"),
         Binding("s", "swipe", "swipe", priority=True, id="card.swipe"),
-        Binding("right_square_bracket", "card(1)", "next card", priority=True, id="card.next"),
+        Binding("right_square_bracket", "card(1)", "card", priority=True, id="card.next"),
         Binding("left_square_bracket", "card(-1)", "prev card", show=False, id="card.prev"),
         Binding("n", "next_code", "next code", show=False, id="scanner.next"),
         Binding("k", "scan", "scan", priority=True, id="scanner.scan"),
         Binding("y", "type_code", "type code", show=False, id="scanner.type"),
         Binding("p", "customer_pays", "customer pays", priority=True, id="customer.pays"),
-        Binding("x", "paper", "paper", show=False, id="printer.paper"),
+        Binding("x", "paper", "paper", id="printer.paper"),
         Binding("c", "cover", "cover", show=False, id="printer.cover"),
         Binding("t", "advance", f"+{ADVANCE_SECONDS:g}s", show=False, id="clock.advance"),
         Binding("e", "tab('events')", "events", show=False, id="view.events"),
@@ -209,6 +222,7 @@ class PossimApp(PossimBaseApp):
         printer.cover_open = faults.get("cover_open", False)
         slot = self.query_one(CardSlot)
         slot.card = counter.card
+        slot.about = card_about(counter.card)
         slot.inserted = counter.card_inserted
         slot.can_swipe = counter.can_swipe
         self._fit_pos()
@@ -252,15 +266,45 @@ class PossimApp(PossimBaseApp):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if isinstance(self.screen, ModalScreen) and action != "quit":
             return False  # let the help screen / the code input have their keys
+        return self._available(action)
+
+    def _available(self, action: str) -> bool:
+        """Whether the action can be done now (if not, the footer and palette leave it out)."""
         if action == "customer_pays":
-            return True if self.counter.can_pay_qr else None
+            return self.counter.can_pay_qr
         if action == "swipe":
-            return True if self.counter.can_swipe else None
+            return self.counter.can_swipe
         if action == "insert":
-            return None if self.counter.card_inserted else True
+            return not self.counter.card_inserted
         if action == "remove":
-            return True if self.counter.card_inserted else None
+            return self.counter.card_inserted
         return True
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette: what can be done now, by name, before Textual's own commands."""
+        paper_out = self.counter.printer_faults.get("paper_out", False)
+        cover_open = self.counter.printer_faults.get("cover_open", False)
+        commands = [
+            ("Insert the card", f"insert {self.counter.card} into the reader (i)", "insert"),
+            ("Remove the card", "take the card out of the reader (r)", "remove"),
+            ("Swipe the card", f"swipe {self.counter.card}'s magnetic stripe (s)", "swipe"),
+            ("Next card", "choose the next card of the catalogue (])", "card(1)"),
+            ("Previous card", "choose the previous card of the catalogue ([)", "card(-1)"),
+            ("Scan the payment code", f"scan {self.counter.sample_code.shown} (k)", "scan"),
+            ("Type a payment code", "type a code, enter scans it (y)", "type_code"),
+            ("Next payment code", "choose the next sample payment code (n)", "next_code"),
+            ("Customer pays", "pay the QR shown / confirm on the phone (p)", "customer_pays"),
+            ("Load a new paper roll" if paper_out else "Paper out", "the printer (x)", "paper"),
+            ("Close the cover" if cover_open else "Open the cover", "the printer (c)", "cover"),
+            (f"Let {ADVANCE_SECONDS:g} s pass", "watch a timeout happen (t)", "advance"),
+            ("Event log", "the events as they happen (e)", "tab('events')"),
+            ("Ledger", "the gateway's transactions and QR orders (l)", "tab('ledger')"),
+            ("Keys", "every key of possim tui (f1)", "help"),
+        ]
+        for title, what, action in commands:
+            if self._available(action.partition("(")[0]):
+                yield SystemCommand(title, what, functools.partial(self.run_action, action))
+        yield from super().get_system_commands(screen)
 
     def action_key(self, key: str) -> None:
         self.counter.key(_KEYPAD.get(key, key))
@@ -303,7 +347,25 @@ class PossimApp(PossimBaseApp):
         self.counter.advance(ADVANCE_SECONDS)
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        if not tabs.display:  # hidden below WIDE columns: say so instead of doing nothing
+            self.notify(
+                f"the {tab} tab shows from {WIDE} columns; this terminal has {self.size.width}",
+                title="hidden",
+                markup=False,
+            )
+
+    async def action_quit(self) -> None:
+        if not self.shop.view.busy:
+            self.exit()
+            return
+
+        def answered(quit_: bool | None) -> None:
+            if quit_:
+                self.exit()
+
+        self.push_screen(ConfirmQuitScreen("A payment is running"), answered)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.KEYS_HELP))

@@ -1,4 +1,8 @@
-"""The card slot: the catalogue card chosen, insert / remove / swipe it."""
+"""The card slot: the catalogue card chosen, insert / remove / swipe it.
+
+Under the card, what the cardholder knows of it: its test PIN (to type on the
+PIN pad; test data from the catalogue, like the card) and what it does.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,13 @@ class CardSlot(Vertical):
     CardSlot Horizontal { height: 1; }
     CardSlot Button { min-width: 3; margin-right: 1; }
     CardSlot #card-name { width: 1fr; content-align: center middle; }
+    /* One row: the printer needs its rows at 80x24; the whole text is the tooltip. */
+    CardSlot #card-about { color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     card: reactive[str] = reactive("")
+    # The chosen card's PIN and description (the app reads them from the catalogue).
+    about: reactive[str] = reactive("")
     inserted: reactive[bool] = reactive(False)
     can_swipe: reactive[bool] = reactive(True)
 
@@ -42,6 +50,7 @@ class CardSlot(Vertical):
             yield self._button("Insert", "insert")
             yield self._button("Remove", "remove")
             yield self._button("Swipe", "swipe")
+        yield Static(id="card-about")
 
     def _button(self, label: str, action: str) -> Button:
         button = Button(label, id=f"card-{action}", compact=True)
@@ -53,6 +62,12 @@ class CardSlot(Vertical):
 
     def watch_inserted(self) -> None:
         self._show()
+
+    def watch_about(self, about: str) -> None:
+        if self.is_mounted:
+            shown = self.query_one("#card-about", Static)
+            shown.update(Text(about))
+            shown.tooltip = about
 
     def watch_can_swipe(self, can_swipe: bool) -> None:
         if self.is_mounted:
@@ -68,6 +83,7 @@ class CardSlot(Vertical):
 
     def on_mount(self) -> None:
         self._show()
+        self.watch_about(self.about)
         self.watch_can_swipe(self.can_swipe)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
