@@ -104,3 +104,24 @@ def test_quitting_mid_payment_asks(tmp_path: Path) -> None:
                 await until(pilot, lambda: not app.is_running, "quit")
 
     asyncio.run(scenario())
+
+
+def test_the_approved_screen_is_held_as_a_terminal_holds_it(tmp_path: Path) -> None:
+    """Approved, then Remove card: the result is drawn and stays (issue 21: it was never
+    visible, replaced in the same burst of events)."""
+
+    async def scenario() -> None:
+        with make_simulation(tmp_path) as sim:
+            app = PossimApp(sim, card=CARD)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await pilot.press(*"1234", "enter", "enter")
+                await until(pilot, lambda: screen_of(app).screen_id == "present_card", "card")
+                await pilot.press("i")
+                await until(pilot, lambda: screen_of(app).screen_id == "enter_pin", "PIN")
+                await pilot.press(*cards.load(CARD).pin, "enter")
+                await until(pilot, lambda: screen_of(app).screen_id == "approved", "approved")
+                assert "Approved" in "\n".join(shown_lines(app))
+                assert sim.view.screen().id.value == "remove_card"  # the model moved on
+                await until(pilot, lambda: screen_of(app).screen_id == "remove_card", "remove")
+
+    asyncio.run(scenario())

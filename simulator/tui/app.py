@@ -26,7 +26,7 @@ from simulator.gateway.qr.notify import NotifyDropped, NotifyFailed, NotifySent
 from simulator.gateway.server import HostIsoMessage, NoReply
 from simulator.hands.host import UnrecordedSale
 from simulator.shop import Shop
-from simulator.terminal.display import ScreenShown
+from simulator.terminal.display import ScreenId, ScreenShown
 from simulator.terminal.notify_receiver import NotifyJudged
 from simulator.terminal.qr_link import QrHttpCall
 from simulator.terminal.tracing import Said
@@ -52,6 +52,9 @@ ADVANCE_SECONDS = 10.0
 WIDE = 110  # columns from which the event log and ledger show (app.tcss: -narrow hides them)
 FOOTER_ROWS = 1
 KEYPAD_ROWS = 4
+# Result screens a terminal holds before the next prompt (real seconds: a person reads it).
+RESULT_SCREENS = frozenset({ScreenId.APPROVED, ScreenId.DECLINED})
+RESULT_HOLD = 1.5
 POS_WIDTH, POS_PADDING = 40, 2  # the POS column (app.tcss) and its padding
 _KEYPAD = {"enter": "OK", "backspace": "CLR", "escape": "CANCEL"}
 # Events after which the ledger tab reads the gateway's ledger and QR orders again:
@@ -134,6 +137,8 @@ class PossimApp(PossimBaseApp):
         self.counter = Counter(shop, card=card)
         self.bridge = Bridge(self, shop, self.counter)
         self._seen = 0
+        self._held = False  # a result screen is being held
+        self._after_hold: ScreenShown | None = None  # the screen to show once it ends
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pos"):
@@ -181,14 +186,12 @@ class PossimApp(PossimBaseApp):
             return
         self._seen = events[-1].seq
         log = self.query_one(EventLog)
-        screen = self.query_one(TerminalScreen)
         ledger_changed = False
         for event in events:
             log.add(event)
             payload = event.payload
             if isinstance(payload, ScreenShown):
-                screen.screen_id = payload.screen.value
-                screen.title, screen.lines = payload.title, payload.lines
+                self._show_screen(payload)
             elif isinstance(payload, Said):
                 self.query_one(SpeakerLog).say(event.summary)
             ledger_changed |= isinstance(payload, _LEDGER_EVENTS)
@@ -196,6 +199,26 @@ class PossimApp(PossimBaseApp):
             view = self.shop.view
             self.query_one(LedgerPanel).show(view.ledger(), view.qr_orders())
         self._show_counter()
+
+    def _show_screen(self, shown: ScreenShown) -> None:
+        """Draw the display's screen; a result screen stays :data:`RESULT_HOLD` s (real
+        time) before the next one replaces it, as a terminal holds "交易成功 Approved"."""
+        if self._held:
+            self._after_hold = shown
+            return
+        screen = self.query_one(TerminalScreen)
+        screen.screen_id = shown.screen.value
+        screen.title, screen.lines = shown.title, shown.lines
+        if shown.screen in RESULT_SCREENS:
+            self._held = True
+            self.set_timer(RESULT_HOLD, self._release_hold)
+
+    def _release_hold(self) -> None:
+        self._held = False
+        after, self._after_hold = self._after_hold, None
+        if after is not None:
+            self._show_screen(after)
+            self._show_counter()
 
     def on_counter_changed(self, _: CounterChanged) -> None:
         self._show_counter()
