@@ -131,6 +131,8 @@ SYSTEM_PACKAGES: dict[str, Callable[[], str | None]] = {
     "vicc": lambda: _program_runs("vicc", "--help"),
     "espeak-ng": lambda: _program_runs("espeak-ng", "--version"),
     "tmux": lambda: _program_runs("tmux", "-V"),
+    # Debian's chromium, which Playwright drives (tests/test_tui_browser.py).
+    "chromium": lambda: _program_runs("chromium", "--version"),
 }
 
 

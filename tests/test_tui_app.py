@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from simulator.devices import cards
@@ -149,5 +150,25 @@ def test_help_screen_lists_the_keys(tmp_path: Path) -> None:
                 await pilot.pause()
                 assert type(app.screen).__name__ != "HelpScreen"
                 assert not sim.terminal.busy
+
+    asyncio.run(scenario())
+
+
+def test_a_screenshot_goes_to_a_folder_that_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual's default is ~/Downloads, which a fresh account does not have (issue 21)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home-without-downloads"))
+    monkeypatch.chdir(tmp_path)
+
+    async def scenario() -> None:
+        with make_simulation(tmp_path / "work") as sim:
+            app = PossimApp(sim, card=CARD)
+            async with app.run_test(size=(80, 24)) as pilot:
+                app.deliver_screenshot()
+                folder = tmp_path / "possim-screenshots"
+                await until(pilot, lambda: any(folder.glob("*.svg")), "the screenshot saved")
+                said = [n.message for n in app._notifications]
+                assert any(str(folder) in message for message in said), said
 
     asyncio.run(scenario())

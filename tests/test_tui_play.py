@@ -149,3 +149,24 @@ def test_stopping_a_playback_ends_the_run_at_the_next_step(tmp_path: Path) -> No
     assert playback.stopped and not result.passed
     assert "PlaybackAborted" in result.failure_text
     assert [s.status for s in playback.steps[:2]] == ["passed", "running"]
+
+
+def test_paused_and_a_bracketed_name_are_shown_as_they_are(tmp_path: Path) -> None:
+    """The status line is text, not markup: "[paused]" and "[x]" survive (issue 21)."""
+    from tui_capture import shown_lines
+
+    text = (LIBRARY / "card_purchase.yaml").read_text(encoding="utf-8")
+    named, count = re.subn(r"(?m)^name: .*$", "name: Card [bold]x[/bold] [v2]", text)
+    assert count == 1
+    path = tmp_path / "bracketed.yaml"
+    path.write_text(named, encoding="utf-8")
+
+    async def play() -> None:
+        app = PlaybackApp(load_scenario(path), tmp_path / "played", delay=0.0, paused=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.playback.steps[0].status == "running", "held")
+            await pilot.pause()
+            shown = "\n".join(shown_lines(app))
+            assert "[paused] Card [bold]x[/bold] [v2]" in shown, shown
+
+    asyncio.run(play())

@@ -97,7 +97,7 @@ def test_the_customer_pays_a_dynamic_wechat_qr_by_keys(tmp_path: Path) -> None:
                 payload = screen.qr_payload
                 assert payload.startswith("000201") and payload in sim.terminal.display.screen.lines
                 assert payload not in screen.text  # drawn, not spelled out
-                drawn = qr_text(payload, 36)
+                drawn = qr_text(payload)
                 rendered = screen.render()
                 assert isinstance(rendered, Group)
                 assert drawn in [r.plain for r in rendered.renderables if isinstance(r, Text)]
@@ -124,7 +124,7 @@ def test_the_dynamic_qr_fits_80x24(tmp_path: Path) -> None:
                 await until(pilot, lambda: screen_of(app).screen_id == "show_qr", "the QR")
                 await pilot.pause()
                 screen = screen_of(app)
-                rows = len(qr_text(screen.qr_payload, 36).splitlines())
+                rows = len(qr_text(screen.qr_payload).splitlines())
                 region, room = screen.region, app.query_one("#pos").region
                 assert region.height >= rows + 1  # the channel and amount, then the QR
                 assert region.bottom <= room.bottom and room.bottom <= 23  # above the footer

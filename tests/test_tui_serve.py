@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -78,3 +82,83 @@ def test_a_browser_session_gets_the_tui(server: str) -> None:
 
     seen = asyncio.run(session())
     assert b"type an amount" in seen
+
+
+def test_the_page_loads_its_font_from_the_server(server: str) -> None:
+    """No request leaves the machine: the page's Roboto Mono comes from the server."""
+    with urllib.request.urlopen(server, timeout=10) as page:
+        html = page.read().decode("utf-8")
+    assert "googleapis" not in html and "https://" not in html
+    (font,) = re.findall(r'url\("([^"]+\.ttf)"\)', html)
+    assert font.startswith(server)
+    with urllib.request.urlopen(font, timeout=10) as answer:
+        assert answer.status == 200 and len(answer.read()) > 10_000
+
+
+def test_a_busy_port_is_one_line_before_any_announcement(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "simulator.cli", "tui", "--serve", str(port)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=WAIT,
+        )
+    assert done.returncode == 2
+    assert done.stdout == ""  # nothing announced
+    assert done.stderr.strip() == (
+        f"possim tui: --serve {port}: 127.0.0.1:{port} is in use; choose another port"
+    )
+
+
+def test_bad_options_are_refused_before_serving(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "tui", "--serve", str(free_port()), "--card", "x"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=WAIT,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert "--card 'x' is not a catalogue card" in line
+
+
+def web_session(tmp_path: Path) -> subprocess.Popen[bytes]:
+    """``possim tui`` as textual-serve runs it for a browser: the web driver on pipes."""
+    environment = dict(os.environ, TEXTUAL_DRIVER="textual.drivers.web_driver:WebDriver")
+    session = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", "tui", "--workdir", str(tmp_path / "work")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=environment,
+        cwd=tmp_path,
+    )
+    assert session.stdout is not None
+    while (line := session.stdout.readline()) != b"__GANGLION__\n":
+        assert line, "the session ended before it started"
+    # Keep its output flowing, as textual-serve does.
+    threading.Thread(target=lambda: session.communicate(), daemon=True).start()
+    return session
+
+
+@pytest.mark.parametrize("ending", ["server gone", "SIGTERM"])
+def test_a_session_ends_when_its_server_goes_or_it_is_told(tmp_path: Path, ending: str) -> None:
+    """Textual's web driver stopped reading at the end of its input and ran on for ever
+    (issue 21: sessions left at 20-30% CPU): the end of the pipe now ends the app."""
+    session = web_session(tmp_path)
+    try:
+        if ending == "SIGTERM":
+            session.send_signal(signal.SIGTERM)
+        else:
+            assert session.stdin is not None
+            session.stdin.close()
+        assert session.wait(WAIT) == 0
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()

@@ -7,15 +7,20 @@ Update with ``pytest tests/test_tui_snapshots.py --snapshot-update``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from test_tui_app import buy_by_keys, make_simulation, screen_of, until
+from test_tui_layout import wrong_pin_then_two_digits
 from textual.pilot import Pilot
+from tui_capture import shown_lines
 
 from simulator.shop import Shop
 from simulator.tui.app import PossimApp
+from simulator.tui.counter import METHODS
+from simulator.tui.qr_art import qr_text
 from simulator.tui.widgets.printer import PaperRoll
 
 SIZE = (120, 40)
@@ -86,3 +91,76 @@ def test_paper_out(snap_compare: Compare, sim: Shop) -> None:
         assert "打印机缺纸" in screen_of(app).text
 
     assert snap_compare(app, terminal_size=SIZE, run_before=paper_out)
+
+
+# -- the layout follows content and space (issue 21): each of these also asserts
+# -- on what the terminal shows, so a stale snapshot cannot hide a clipped screen.
+
+SMALL, LARGE = (80, 24), (120, 40)
+
+
+def test_method_menu(snap_compare: Compare, sim: Shop) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def menu(pilot: Pilot[None]) -> None:
+        await pilot.press(*"1234", "enter")
+        await until(pilot, lambda: app.counter.choosing_method, "the method choice")
+        await pilot.pause()
+        shown = "\n".join(shown_lines(app))
+        assert all(method.label in shown for method in METHODS), shown
+
+    assert snap_compare(app, terminal_size=LARGE, run_before=menu)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_dynamic_qr(snap_compare: Compare, sim: Shop, size: tuple[int, int]) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def qr(pilot: Pilot[None]) -> None:
+        await pilot.press(*"1234", "enter", "3")
+        await until(pilot, lambda: screen_of(app).screen_id == "show_qr", "the QR")
+        await pilot.pause()
+        rows = qr_text(screen_of(app).qr_payload).splitlines()
+        shown = "\n".join(shown_lines(app))
+        assert all(row.strip() in shown for row in rows), shown  # every row of it, whole
+
+    assert snap_compare(app, terminal_size=size, run_before=qr)
+
+
+def test_wrong_pin_retry(snap_compare: Compare, sim: Shop) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def retry(pilot: Pilot[None]) -> None:
+        await wrong_pin_then_two_digits(pilot, app)
+        assert re.search(r"┃ +\*\* +┃", "\n".join(shown_lines(app)))
+
+    assert snap_compare(app, terminal_size=LARGE, run_before=retry)
+
+
+def test_help_at_80x24(snap_compare: Compare, sim: Shop) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def help_shown(pilot: Pilot[None]) -> None:
+        await pilot.press("f1")
+        await pilot.pause()
+        shown = "\n".join(shown_lines(app))
+        assert all(what in shown for _, what in app.KEYS_HELP), shown
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=help_shown)
+
+
+def test_resize_small_large_small(snap_compare: Compare, sim: Shop) -> None:
+    app = PossimApp(sim, card="unionpay_debit")
+
+    async def resized(pilot: Pilot[None]) -> None:
+        await pilot.press(*"1234", "enter", "3")
+        await until(pilot, lambda: screen_of(app).screen_id == "show_qr", "the QR")
+        rows = qr_text(screen_of(app).qr_payload).splitlines()
+        for size, keypad in ((LARGE, True), (SMALL, False)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            shown = "\n".join(shown_lines(app))
+            assert all(row.strip() in shown for row in rows), (size, shown)
+            assert app.query_one("#keypad").display is keypad
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=resized)

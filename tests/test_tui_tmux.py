@@ -9,6 +9,7 @@ sessions.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from test_tui_play import failing_copy
+from tui_capture import decode_qr
 
 from simulator.devices import cards
 from simulator.scenario.loader import load_scenario
@@ -57,8 +59,8 @@ class Pane:
             time.sleep(POLL)  # polling a real external process's screen
 
 
-def start(tmp_path: Path, command: str) -> Pane:
-    """``command`` in a fresh 80x24 tmux pane with TERM and the locale set explicitly."""
+def start(tmp_path: Path, command: str, size: tuple[int, int] = (80, 24)) -> Pane:
+    """``command`` in a fresh tmux pane (80x24 unless told) with TERM and the locale set."""
     if not POSSIM.exists():
         pytest.skip(f"no possim console script at {POSSIM} (pip install -e .)")
     pane = Pane(f"possim-test-{os.getpid()}-{tmp_path.name}")
@@ -72,9 +74,9 @@ def start(tmp_path: Path, command: str) -> Pane:
         "-s",
         "pos",
         "-x",
-        "80",
+        str(size[0]),
         "-y",
-        "24",
+        str(size[1]),
         f"env TERM=xterm-256color LANG=C.UTF-8 {command}",
     )
     return pane
@@ -136,3 +138,30 @@ def test_play_exits_and_reports_like_possim_run(tmp_path: Path) -> None:
     report = out.read_text(encoding="utf-8")
     assert report.startswith(f"FAIL  {scenario_file}")
     assert expected.failure_text and expected.failure_text in report
+
+
+@pytest.mark.system_package("tmux")
+@pytest.mark.system_package("libzbar0")
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_dynamic_qr_in_tmux_decodes_to_the_gateways_payload(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The pane as tmux holds it, painted cell by cell, read by zbar: the issued payload."""
+    work = tmp_path / "work"
+    pane = start(tmp_path, f"{POSSIM} tui --workdir {work}", size)
+    try:
+        pane.wait_for("card slot")
+        pane.keys("1", "2", "3", "4", "Enter")
+        pane.wait_for("Choose payment")
+        pane.keys("3")  # WeChat dynamic QR
+        pane.wait_for("WeChat Pay", "RMB 12.34")
+        with sqlite3.connect(f"file:{work / 'ledger.sqlite'}?mode=ro", uri=True) as ledger:
+            issued = [row[0] for row in ledger.execute("SELECT qr_payload FROM qr_transactions")]
+        assert len(issued) == 1 and issued[0].startswith("000201")
+        deadline = time.monotonic() + WAIT
+        while (found := decode_qr(pane.text().splitlines())) != issued:
+            assert time.monotonic() < deadline, f"zbar read {found} off the pane:\n{pane.text()}"
+            time.sleep(POLL)  # the pane may still be drawing
+        pane.keys("q")
+    finally:
+        pane.kill()

@@ -1,13 +1,18 @@
-"""The TUI's responsiveness, headless (``App.run_test``, 120x40):
+"""The TUI's responsiveness:
 
-* launch -> interactive: from constructing the app (the simulation built
-  already, timed apart) until the first frame has drawn the idle terminal
-  screen and the operator thread listens;
+* shell -> first screen: ``possim tui`` spawned on a real pty until the idle
+  screen reaches the terminal, imports and all, as a person waits
+  (:mod:`simulator.bench.tui_launch`);
+* launch -> interactive, headless (``App.run_test``, 120x40): from
+  constructing the app (the simulation built already, timed apart) until the
+  first frame has drawn the idle terminal screen and the operator thread
+  listens;
 * key -> repaint: from a keypad key pressed in the amount entry until the
   terminal screen has drawn the new amount (the key goes through the operator
   thread, back as a message, into a reactive, and a repaint).
 
-Budget (issue 7): launch < 1 s, < 50 ms per key (judged on the 95th percentile).
+Budget (issue 21): shell to first screen < 1 s, key to repaint < 30 ms (judged on
+the 95th percentile).
 """
 
 from __future__ import annotations
@@ -32,13 +37,16 @@ if TYPE_CHECKING:
 DEFAULT_COUNT = 100  # keys
 LAUNCHES = 5
 LAUNCH_BUDGET = 1.0
-KEY_BUDGET = 0.050
+KEY_BUDGET = 0.030
 SIZE = (120, 40)
 KEYS = "123456789"  # typed, then cleared with CLR, over and over
 
 
 def run(options: argparse.Namespace) -> Measurement:
+    from simulator.bench.tui_launch import launches as shell_launches
+
     count = options.count or DEFAULT_COUNT
+    from_shell = shell_launches(LAUNCHES)
     with tempfile.TemporaryDirectory(prefix="possim-bench-tui-") as scratch:
         launches = [
             asyncio.run(_launch(Path(scratch) / f"l{i}", options.seed)) for i in range(LAUNCHES)
@@ -51,11 +59,13 @@ def run(options: argparse.Namespace) -> Measurement:
         figure=p95 * 1000,
         unit="ms key to repaint (p95)",
         details={
+            "shell to first screen": f"{statistics.median(from_shell) * 1000:.0f} ms median, "
+            f"{max(from_shell) * 1000:.0f} ms max of {LAUNCHES} (budget < {LAUNCH_BUDGET:g} s: "
+            f"{'OK' if statistics.median(from_shell) < LAUNCH_BUDGET else 'OVER'})",
             "simulation built": f"{build * 1000:.0f} ms (median of {LAUNCHES})",
             "launch to interactive": f"{launch * 1000:.0f} ms median, "
             f"{max(a for _, a in launches) * 1000:.0f} ms max of {LAUNCHES} "
-            f"(budget < {LAUNCH_BUDGET:g} s: {'OK' if launch + build < LAUNCH_BUDGET else 'OVER'}"
-            " with the simulation)",
+            "(in process, after the imports)",
             "key to repaint": f"median {statistics.median(keys) * 1000:.1f} ms, "
             f"p95 {p95 * 1000:.1f} ms, max {max(keys) * 1000:.1f} ms over {len(keys)} keys "
             f"(budget < {KEY_BUDGET * 1000:g} ms: {'OK' if p95 < KEY_BUDGET else 'OVER'})",
@@ -90,14 +100,24 @@ async def _launch(workdir: Path, seed: int) -> tuple[float, float]:
     from simulator.tui.widgets.terminal_screen import TerminalScreen
 
     started = time.perf_counter()
-    with _simulation(workdir, seed) as sim:
-        built = time.perf_counter()
-        app = PossimApp(sim)
-        async with app.run_test(size=SIZE) as pilot:
-            drawn = _watch_renders(app.query_one(TerminalScreen))
-            while not (drawn and app.counter.awaits_person()):
-                await pilot.pause()
-            ready = drawn[0][0]
+    drawn: list[float] = []
+    render = TerminalScreen.render
+
+    def timed(widget: TerminalScreen) -> RenderableType:
+        drawn.append(time.perf_counter())  # the first frame draws before anyone could watch it
+        return render(widget)
+
+    TerminalScreen.render = timed  # type: ignore[method-assign,assignment]
+    try:
+        with _simulation(workdir, seed) as sim:
+            built = time.perf_counter()
+            app = PossimApp(sim)
+            async with app.run_test(size=SIZE) as pilot:
+                while not (drawn and app.counter.awaits_person()):
+                    await pilot.pause()
+                ready = drawn[0]
+    finally:
+        TerminalScreen.render = render  # type: ignore[method-assign]
     return built - started, ready - built
 
 

@@ -7,7 +7,10 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simulator.terminal.config import TerminalConfig
 
 DEFAULT_PLAY_OUT = Path("possim-runs")
 
@@ -66,21 +69,28 @@ def tui_command(args: argparse.Namespace) -> int:
         return serve_command(args)
     if args.play is not None:
         return play_command(args)
-    from simulator.devices import cards
-    from simulator.errors import SimulatorError
     from simulator.shop import Shop
-    from simulator.terminal.config import TerminalConfig
     from simulator.tui.app import PossimApp
 
-    config = TerminalConfig.load(args.config)
-    if args.card is not None and args.card not in cards.names():
-        catalogue = ", ".join(cards.names())
-        raise SimulatorError(f"--card {args.card!r} is not a catalogue card: {catalogue}")
+    config = checked_config(args)
     with tempfile.TemporaryDirectory(prefix="possim-tui-") as scratch:
         workdir = args.workdir or Path(scratch)
         with Shop(config, workdir, seed=args.seed or 0) as shop:
             PossimApp(shop, card=args.card).run()
     return 0
+
+
+def checked_config(args: argparse.Namespace) -> TerminalConfig:
+    """The terminal config; a one-line error for a bad ``--config`` or ``--card``."""
+    from simulator.devices import cards
+    from simulator.errors import SimulatorError
+    from simulator.terminal.config import TerminalConfig
+
+    config = TerminalConfig.load(args.config)
+    if args.card is not None and args.card not in cards.names():
+        catalogue = ", ".join(cards.names())
+        raise SimulatorError(f"--card {args.card!r} is not a catalogue card: {catalogue}")
+    return config
 
 
 def served_command(args: argparse.Namespace) -> str:
@@ -97,6 +107,13 @@ def served_command(args: argparse.Namespace) -> str:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    from simulator.errors import SimulatorError
+
+    # Each browser session runs the TUI with these options: refuse bad ones here, once.
+    if args.play is None:
+        checked_config(args)
+    elif not args.play.is_file():
+        raise SimulatorError(f"--play {args.play}: no such scenario file")
     try:
         from simulator.tui import served
     except ImportError:

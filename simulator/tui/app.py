@@ -8,28 +8,34 @@ the handlers here set the widgets' state from the model.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from typing import ClassVar
 
-from textual.app import App, ComposeResult
+from textual import events
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from simulator.devices import cards
 from simulator.gateway.faults import HostFaultStruck, HttpFaultStruck
 from simulator.gateway.qr.http import QrApiCall
 from simulator.gateway.qr.notify import NotifyDropped, NotifyFailed, NotifySent
 from simulator.gateway.server import HostIsoMessage, NoReply
 from simulator.hands.host import UnrecordedSale
 from simulator.shop import Shop
-from simulator.terminal.display import ScreenShown
+from simulator.terminal.display import ScreenId, ScreenShown
 from simulator.terminal.notify_receiver import NotifyJudged
 from simulator.terminal.qr_link import QrHttpCall
 from simulator.terminal.tracing import Said
 from simulator.tui.badges import device_badges
+from simulator.tui.base import PossimBaseApp
 from simulator.tui.bridge import Bridge
 from simulator.tui.counter import METHODS, Counter
 from simulator.tui.messages import ActionFailed, BusChanged, CounterChanged, ReceiptPrinted
+from simulator.tui.screens.confirm_quit import ConfirmQuitScreen
 from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.scan_input import ScanInputScreen
 from simulator.tui.widgets.card_slot import CardSlot
@@ -43,6 +49,13 @@ from simulator.tui.widgets.speaker import SpeakerLog
 from simulator.tui.widgets.terminal_screen import TerminalScreen
 
 ADVANCE_SECONDS = 10.0
+WIDE = 110  # columns from which the event log and ledger show (app.tcss: -narrow hides them)
+FOOTER_ROWS = 1
+KEYPAD_ROWS = 4
+# Result screens a terminal holds before the next prompt (real seconds: a person reads it).
+RESULT_SCREENS = frozenset({ScreenId.APPROVED, ScreenId.DECLINED})
+RESULT_HOLD = 1.5
+POS_WIDTH, POS_PADDING = 40, 2  # the POS column (app.tcss) and its padding
 _KEYPAD = {"enter": "OK", "backspace": "CLR", "escape": "CANCEL"}
 # Events after which the ledger tab reads the gateway's ledger and QR orders again:
 # the host decided, the QR API or a notify changed an order.
@@ -61,29 +74,37 @@ _LEDGER_EVENTS = (
 )
 
 
-class PossimApp(App[None]):
+@functools.lru_cache(maxsize=64)
+def card_about(name: str) -> str:
+    """What the card slot says of a catalogue card: its test PIN and what it does."""
+    image = cards.load(name)
+    return f"PIN {image.pin} · {image.description}"
+
+
+class PossimApp(PossimBaseApp):
     CSS_PATH = "app.tcss"
     TITLE = "possim"
     AUTO_FOCUS = None
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(d, f"key('{d}')", d, show=False, priority=True, id=f"pos.digit{d}")
             for d in "0123456789"
         ),
-        Binding("enter", "key('OK')", "OK", priority=True, id="pos.ok"),
-        Binding("backspace", "key('CLR')", "CLR", priority=True, id="pos.clear"),
-        Binding("escape", "key('CANCEL')", "CANCEL", priority=True, id="pos.cancel"),
+        # The keypad shows OK, CLR and CANCEL: the footer keeps its room for the rest.
+        Binding("enter", "key('OK')", "OK", show=False, priority=True, id="pos.ok"),
+        Binding("backspace", "key('CLR')", "CLR", show=False, priority=True, id="pos.clear"),
+        Binding("escape", "key('CANCEL')", "CANCEL", show=False, priority=True, id="pos.cancel"),
         Binding("i", "insert", "insert", priority=True, id="card.insert"),
         Binding("r", "remove", "remove", priority=True, id="card.remove"),
         Binding("s", "swipe", "swipe", priority=True, id="card.swipe"),
-        Binding("right_square_bracket", "card(1)", "next card", priority=True, id="card.next"),
+        Binding("right_square_bracket", "card(1)", "card", priority=True, id="card.next"),
         Binding("left_square_bracket", "card(-1)", "prev card", show=False, id="card.prev"),
         Binding("n", "next_code", "next code", show=False, id="scanner.next"),
         Binding("k", "scan", "scan", priority=True, id="scanner.scan"),
         Binding("y", "type_code", "type code", show=False, id="scanner.type"),
         Binding("p", "customer_pays", "customer pays", priority=True, id="customer.pays"),
-        Binding("x", "paper", "paper", show=False, id="printer.paper"),
+        Binding("x", "paper", "paper", id="printer.paper"),
         Binding("c", "cover", "cover", show=False, id="printer.cover"),
         Binding("t", "advance", f"+{ADVANCE_SECONDS:g}s", show=False, id="clock.advance"),
         Binding("e", "tab('events')", "events", show=False, id="view.events"),
@@ -92,21 +113,22 @@ class PossimApp(App[None]):
         Binding("q", "quit", "quit", id="app.quit"),
     ]
     KEYS_HELP: ClassVar[list[tuple[str, str]]] = [
-        ("0-9", "type the amount (fen) / the PIN on the PIN pad"),
-        ("enter", "OK: the amount is in / pay by card / confirm the PIN"),
-        ("1-5", "after the amount: card, scan code, WeChat / Alipay / UnionPay QR"),
-        ("backspace", "CLR: clear the last digit / the PIN / back to the amount"),
-        ("escape", "CANCEL: clear the amount; cancel a payment waiting for card, code or QR"),
-        ("[ ]", "choose the previous / next card of the catalogue"),
-        ("i / r / s", "insert / remove / swipe the chosen card"),
-        ("n / k", "choose the next sample payment code / scan it"),
+        ("0-9", "the amount (in fen) / the PIN on the PIN pad"),
+        ("enter", "OK: amount done / pay by card / confirm the PIN"),
+        ("1-5", "after the amount: card, scan, WeChat/Alipay/UnionPay QR"),
+        ("backspace", "CLR: last digit / the PIN / back to the amount"),
+        ("escape", "CANCEL: the amount; a payment waiting for card/code/QR"),
+        ("[ ]", "the previous / next card of the catalogue"),
+        ("i r s", "insert / remove / swipe the chosen card"),
+        ("n k", "the next sample payment code / scan it"),
         ("y", "type a payment code and scan it"),
         ("p", "the customer pays the QR shown / confirms on the phone"),
-        ("x / c", "printer: take the paper out or refill / open or close the cover"),
-        ("t", f"let {ADVANCE_SECONDS:g} s of virtual time pass (timeouts)"),
-        ("e / l", "show the event log / the gateway ledger"),
-        ("f1 or ?", "this help"),
-        ("q", "quit"),
+        ("x c", "printer: paper out or refill / open or close the cover"),
+        ("t", f"let {ADVANCE_SECONDS:g} s of time pass (timeouts)"),
+        ("e l", "the event log / the gateway ledger (wide screens)"),
+        ("ctrl+p", "the command palette: every action by name"),
+        ("f1 ?", "this help"),
+        ("q", "quit (asks while a payment runs)"),
     ]
 
     def __init__(self, shop: Shop, *, card: str | None = None) -> None:
@@ -115,6 +137,8 @@ class PossimApp(App[None]):
         self.counter = Counter(shop, card=card)
         self.bridge = Bridge(self, shop, self.counter)
         self._seen = 0
+        self._held = False  # a result screen is being held
+        self._after_hold: ScreenShown | None = None  # the screen to show once it ends
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pos"):
@@ -162,25 +186,39 @@ class PossimApp(App[None]):
             return
         self._seen = events[-1].seq
         log = self.query_one(EventLog)
-        screen = self.query_one(TerminalScreen)
         ledger_changed = False
-        shown = screen.screen_id
         for event in events:
             log.add(event)
             payload = event.payload
             if isinstance(payload, ScreenShown):
-                screen.screen_id = payload.screen.value
-                screen.title, screen.lines = payload.title, payload.lines
+                self._show_screen(payload)
             elif isinstance(payload, Said):
                 self.query_one(SpeakerLog).say(event.summary)
             ledger_changed |= isinstance(payload, _LEDGER_EVENTS)
         if ledger_changed:
             view = self.shop.view
             self.query_one(LedgerPanel).show(view.ledger(), view.qr_orders())
-        if screen.screen_id != shown:
-            # A QR needs the whole height at 80x24: the keypad makes room (app.tcss).
-            self.query_one("#pos").set_class(screen.screen_id == "show_qr", "-qr")
         self._show_counter()
+
+    def _show_screen(self, shown: ScreenShown) -> None:
+        """Draw the display's screen; a result screen stays :data:`RESULT_HOLD` s (real
+        time) before the next one replaces it, as a terminal holds "交易成功 Approved"."""
+        if self._held:
+            self._after_hold = shown
+            return
+        screen = self.query_one(TerminalScreen)
+        screen.screen_id = shown.screen.value
+        screen.title, screen.lines = shown.title, shown.lines
+        if shown.screen in RESULT_SCREENS:
+            self._held = True
+            self.set_timer(RESULT_HOLD, self._release_hold)
+
+    def _release_hold(self) -> None:
+        self._held = False
+        after, self._after_hold = self._after_hold, None
+        if after is not None:
+            self._show_screen(after)
+            self._show_counter()
 
     def on_counter_changed(self, _: CounterChanged) -> None:
         self._show_counter()
@@ -189,7 +227,7 @@ class PossimApp(App[None]):
         self.query_one(PaperRoll).add_receipt(message.text)
 
     def on_action_failed(self, message: ActionFailed) -> None:
-        self.notify(message.error, title="cannot do that", severity="error")
+        self.notify(message.error, title="cannot do that", severity="error", markup=False)
 
     def _show_counter(self) -> None:
         counter = self.counter
@@ -207,9 +245,25 @@ class PossimApp(App[None]):
         printer.cover_open = faults.get("cover_open", False)
         slot = self.query_one(CardSlot)
         slot.card = counter.card
+        slot.about = card_about(counter.card)
         slot.inserted = counter.card_inserted
         slot.can_swipe = counter.can_swipe
+        self._fit_pos()
         self.refresh_bindings()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_pos(event.size.height)  # self.size changes only after this handler
+
+    def _fit_pos(self, height: int | None = None) -> None:
+        """The screen takes what its content needs from the column: the keypad's rows,
+        then its own frame and title (a QR at 80x24), and the columns a QR needs."""
+        column = (height or self.size.height) - FOOTER_ROWS
+        screen = self.query_one(TerminalScreen)
+        framed = screen.rows_needed()
+        screen.bare = framed > column
+        self.query_one(Keypad).display = framed + KEYPAD_ROWS <= column
+        pos = self.query_one("#pos")
+        pos.styles.width = max(POS_WIDTH, screen.columns_needed(bare=screen.bare) + POS_PADDING)
 
     def _amount_shown(self) -> str:
         return self.counter.amount_text if self.counter.amount_digits else ""
@@ -235,15 +289,45 @@ class PossimApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if isinstance(self.screen, ModalScreen) and action != "quit":
             return False  # let the help screen / the code input have their keys
+        return self._available(action)
+
+    def _available(self, action: str) -> bool:
+        """Whether the action can be done now (if not, the footer and palette leave it out)."""
         if action == "customer_pays":
-            return True if self.counter.can_pay_qr else None
+            return self.counter.can_pay_qr
         if action == "swipe":
-            return True if self.counter.can_swipe else None
+            return self.counter.can_swipe
         if action == "insert":
-            return None if self.counter.card_inserted else True
+            return not self.counter.card_inserted
         if action == "remove":
-            return True if self.counter.card_inserted else None
+            return self.counter.card_inserted
         return True
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette: what can be done now, by name, before Textual's own commands."""
+        paper_out = self.counter.printer_faults.get("paper_out", False)
+        cover_open = self.counter.printer_faults.get("cover_open", False)
+        commands = [
+            ("Insert the card", f"insert {self.counter.card} into the reader (i)", "insert"),
+            ("Remove the card", "take the card out of the reader (r)", "remove"),
+            ("Swipe the card", f"swipe {self.counter.card}'s magnetic stripe (s)", "swipe"),
+            ("Next card", "choose the next card of the catalogue (])", "card(1)"),
+            ("Previous card", "choose the previous card of the catalogue ([)", "card(-1)"),
+            ("Scan the payment code", f"scan {self.counter.sample_code.shown} (k)", "scan"),
+            ("Type a payment code", "type a code, enter scans it (y)", "type_code"),
+            ("Next payment code", "choose the next sample payment code (n)", "next_code"),
+            ("Customer pays", "pay the QR shown / confirm on the phone (p)", "customer_pays"),
+            ("Load a new paper roll" if paper_out else "Paper out", "the printer (x)", "paper"),
+            ("Close the cover" if cover_open else "Open the cover", "the printer (c)", "cover"),
+            (f"Let {ADVANCE_SECONDS:g} s pass", "watch a timeout happen (t)", "advance"),
+            ("Event log", "the events as they happen (e)", "tab('events')"),
+            ("Ledger", "the gateway's transactions and QR orders (l)", "tab('ledger')"),
+            ("Keys", "every key of possim tui (f1)", "help"),
+        ]
+        for title, what, action in commands:
+            if self._available(action.partition("(")[0]):
+                yield SystemCommand(title, what, functools.partial(self.run_action, action))
+        yield from super().get_system_commands(screen)
 
     def action_key(self, key: str) -> None:
         self.counter.key(_KEYPAD.get(key, key))
@@ -286,7 +370,25 @@ class PossimApp(App[None]):
         self.counter.advance(ADVANCE_SECONDS)
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        if not tabs.display:  # hidden below WIDE columns: say so instead of doing nothing
+            self.notify(
+                f"the {tab} tab shows from {WIDE} columns; this terminal has {self.size.width}",
+                title="hidden",
+                markup=False,
+            )
+
+    async def action_quit(self) -> None:
+        if not self.shop.view.busy:
+            self.exit()
+            return
+
+        def answered(quit_: bool | None) -> None:
+            if quit_:
+                self.exit()
+
+        self.push_screen(ConfirmQuitScreen("A payment is running"), answered)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.KEYS_HELP))

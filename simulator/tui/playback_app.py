@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
@@ -23,6 +23,7 @@ from simulator.events import Event
 from simulator.scenario.model import Scenario
 from simulator.scenario.runner import ScenarioResult, ScenarioRun, run_scenario
 from simulator.terminal.display import ScreenShown
+from simulator.tui.base import PossimBaseApp
 from simulator.tui.messages import BusChanged, PlaybackChanged, PlaybackFinished, ReceiptPrinted
 from simulator.tui.playback import DEFAULT_DELAY, Playback
 from simulator.tui.widgets.event_log import EventLog
@@ -32,7 +33,7 @@ from simulator.tui.widgets.terminal_screen import TerminalScreen
 _STYLE = {"passed": "green", "failed": "bold red", "running": "bold yellow", "pending": "dim"}
 
 
-class PlaybackApp(App[None]):
+class PlaybackApp(PossimBaseApp):
     CSS_PATH = "app.tcss"
     TITLE = "possim play"
     AUTO_FOCUS = None
@@ -156,7 +157,8 @@ class PlaybackApp(App[None]):
             if state.failure:
                 text.append(f"      {state.failure}\n", style="red")
         self.query_one("#steps", Static).update(text)
-        self.query_one("#play-status", Static).update(self.status_line)
+        # Text, not markup: "[paused]" and a scenario named "... [x]" are shown as they are.
+        self.query_one("#play-status", Static).update(Text(self.status_line))
 
     @property
     def status_line(self) -> str:

@@ -1,9 +1,11 @@
-"""The help screen: every key binding of the app."""
+"""The help screen: every key binding of the app, one line each; it scrolls when it must."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -18,17 +20,28 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen VerticalScroll {
-        width: 64; max-width: 100%; height: auto; max-height: 90%;
-        border: thick $primary; background: $surface; padding: 0 1;
+        width: 80; max-width: 100%; height: auto; max-height: 100%;
+        border: round $primary; background: $surface; padding: 0 1;
+        border-title-align: center;
     }
     """
 
-    def __init__(self, keys: list[tuple[str, str]]) -> None:
+    def __init__(self, keys: list[tuple[str, str]], title: str = "possim tui: keys") -> None:
         super().__init__()
         self._keys = keys
+        self._title = title
 
     def compose(self) -> ComposeResult:
-        rows = "\n".join(f"{key:>14}  {what}" for key, what in self._keys)
-        with VerticalScroll():
-            yield Static("[b]possim tui: keys[/b]\n\n" + rows.replace("[", r"\["))
-            yield Static("\n[dim]escape closes this help[/dim]")
+        table = Table.grid(padding=(0, 2))
+        table.add_column(justify="right", style="bold", no_wrap=True)
+        table.add_column()
+        for key, what in self._keys:
+            table.add_row(Text(key), Text(what))  # Text: "[ ]" is a key, not markup
+        scroll = VerticalScroll()
+        scroll.border_title = self._title
+        scroll.border_subtitle = "↑↓ scroll · esc closes"
+        with scroll:
+            yield Static(table)
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()  # the arrows and PgUp/PgDn scroll it

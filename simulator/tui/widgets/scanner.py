@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -46,7 +47,7 @@ class ScannerPanel(Vertical):
 
     def watch_code(self, code: str) -> None:
         if self.is_mounted:
-            self.query_one("#code-name", Static).update(code)
+            self.query_one("#code-name", Static).update(Text(code))
 
     def on_mount(self) -> None:
         self.watch_code(self.code)
