@@ -175,8 +175,13 @@ def test_the_ledger_check_finds_a_doubled_or_missing_approval(
     forged = json.loads(first) | {"stan": "000099"}
     # ... and one whose RRN is not the ledger's.
     wrong_rrn = json.loads(second) | {"rrn": "000000000000"}
-    path.write_text("\n".join([json.dumps(forged), json.dumps(wrong_rrn)]) + "\n")
+    # ... and one that says it sent a completion of some pre-auth where the host has a sale.
+    wrong_kind = json.loads(second) | {"operation": "preauth_completion", "original_rrn": "9" * 12}
+    lines = [json.dumps(record) for record in (forged, wrong_rrn, wrong_kind)]
+    path.write_text("\n".join(lines) + "\n")
     problems = check_ledger(gateway.ledger, records).problems
+    assert any("ledger holds a sale, terminal sent preauth_completion" in p for p in problems)
+    assert any(f"terminal named {'9' * 12}" in p for p in problems), problems
     assert any("000099" in p and "0 times" in p for p in problems), problems
     assert any("ledger RRN" in p for p in problems), problems
     assert any("no terminal recorded" in p for p in problems), problems
