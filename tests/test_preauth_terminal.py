@@ -275,3 +275,18 @@ def test_a_newland_completion_names_its_pre_auth_by_order_no_and_the_app_quotes_
         (completion,) = [r for r in gateway_requests(sim, "0200") if r["60"].startswith("20")]
     assert completion["38"] == detail["authcode"] and completion["37"] == detail["refernumber"]
     assert json.loads(done.extras["txndetail"])["transamount"] == "312.40"
+
+
+def test_the_cashier_app_names_the_original_by_voucher_number_where_the_vendor_asks(
+    tmp_path: Path,
+) -> None:
+    # Sunmi's 预授权完成撤销 (transType 6) requires oriVoucherNo (PreAuthActivity).
+    with vendor_shop(tmp_path, "sunmi") as sim:
+        auth = preauth(sim, 50000)
+        done = run(sim, start(sim, "preauth_completion", 20000, auth.order.order_no))
+        assert done.approved, done.outcome.reason
+        undone = run(sim, start(sim, "preauth_completion_void", 20000, done.order.order_no))
+        assert undone.approved, undone.outcome.reason
+        _, completion_row, _ = sim.terminal.journal.entries()
+        extras = sim.bus.of(IntentStarted)[-1].payload.extras
+    assert extras["transType"] == 6 and extras["oriVoucherNo"] == completion_row.stan

@@ -188,12 +188,17 @@ class OrderResolver:
         """The order number of the open batch's ``original`` (a card sale, a pre-auth,
         a completion) with voucher number ``stan``."""
         journal = self._journal
-        for entry in journal.entries(batch_no=journal.batch_no):
+        # A void and a completion void undo what is in the open batch; a pre-auth may
+        # be completed or voided batches later (the newest with this number).
+        open_batch = operation in ("void", "preauth_completion_void")
+        entries = journal.entries(batch_no=journal.batch_no if open_batch else None)
+        for entry in reversed(entries):
             if entry.operation == original and entry.stan == stan.zfill(STAN_DIGITS):
                 return entry.order_no
         what = original.replace("preauth_completion", "completion").replace("preauth", "pre-auth")
         raise ContractViolation(
-            f"{operation}: no card {what} with voucher number {stan} in the open batch",
+            f"{operation}: no card {what} with voucher number {stan}"
+            + (" in the open batch" if open_batch else ""),
             "invalid_original",
         )
 
