@@ -12,8 +12,8 @@ from typing import Any
 
 from drivers.clock import Clock
 from simulator.channels.alipay.channel import TEST_APP_ID, TEST_APP_KEY, AlipayChannel
-from simulator.channels.alipay.keys import test_key
 from simulator.channels.alipay.server import AlipayServer
+from simulator.channels.keys import test_key
 
 AUTH_CODE = "287654321098765432"  # 28 + 16 digits: a well-formed Alipay payment code
 

@@ -27,9 +27,10 @@ import alipay as alipay_sdk  # python-alipay-sdk, a dev dependency
 import pytest
 
 from simulator.channels.alipay import signing
-from simulator.channels.alipay.faults import AlipayFault, FaultError
+from simulator.channels.alipay.faults import AlipayFault
 from simulator.channels.alipay.server import AlipayServer
 from simulator.channels.alipay.trades import TradeStatus
+from simulator.channels.faults import FaultError
 from simulator.clock import VirtualClock
 from tests.alipay_helpers import AUTH_CODE, Merchant, alipay_server, sdk_for
 
@@ -430,7 +431,7 @@ def test_a_gbk_request_is_decoded_with_its_charset(server: AlipayServer, key_dir
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    from simulator.channels.alipay.keys import test_key
+    from simulator.channels.keys import test_key
 
     params = {
         "app_id": "2021000000000001", "method": "alipay.trade.pay", "charset": "GBK",
@@ -475,7 +476,7 @@ def test_calls_and_notifications_reach_the_event_stream_without_secrets(
     clock: VirtualClock, key_dir: Path
 ) -> None:
     from simulator.channels.alipay.channel import AlipayChannel
-    from simulator.channels.alipay.events import ChannelCall, ChannelNotify
+    from simulator.channels.events import ChannelCall, ChannelNotify
     from simulator.events import EventBus
 
     bus = EventBus(clock)

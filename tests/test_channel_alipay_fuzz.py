@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from simulator.channels.alipay import signing
 from simulator.channels.alipay.channel import TEST_APP_ID, TEST_APP_KEY, AlipayChannel
-from simulator.channels.alipay.keys import test_key
 from simulator.channels.alipay.methods import METHODS
 from simulator.channels.alipay.server import AlipayServer
+from simulator.channels.keys import test_key
 from simulator.clock import VirtualClock
 
 SUCCESSES = ("10000", "10003")
@@ -236,7 +236,7 @@ def test_a_body_that_never_arrives_is_answered_408(
 ) -> None:
     import socket
 
-    from simulator.channels.alipay import server as server_module
+    from simulator.channels import http as server_module
 
     monkeypatch.setattr(server_module, "BODY_TIMEOUT", 0.5)
     host, port = server.address
@@ -250,7 +250,7 @@ def test_a_body_that_never_arrives_is_answered_408(
 
 
 def test_the_server_listens_on_loopback_only(channel: AlipayChannel) -> None:
-    from simulator.channels.alipay.errors import ChannelError
+    from simulator.channels.errors import ChannelError
 
     with pytest.raises(ChannelError, match="loopback only"):
         AlipayServer(channel, host="0.0.0.0")

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 
 from simulator.channels.alipay.channel import TEST_APP_ID, TEST_APP_KEY
 from simulator.channels.alipay.faults import AlipayFault
-from simulator.channels.alipay.keys import test_key
 from simulator.channels.alipay.server import AlipayServer
+from simulator.channels.keys import test_key
 from simulator.clock import VirtualClock
 from tests.alipay_helpers import AUTH_CODE, Merchant, alipay_server, sdk_for
 from tests.npm_clients import NPM

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.channels.alipay.keys import test_key
+from simulator.channels.keys import test_key
 from simulator.channels.unionpay import acp
 from simulator.channels.unionpay.channel import TEST_MER_ID, UnionPayChannel, UnionPayFault
 from simulator.channels.unionpay.server import BACK_TRANS, FILE_TRANS, QUERY_TRANS, UnionPayServer

@@ -90,6 +90,7 @@ def test_each_card_transaction_is_the_terminals_own_and_lands_in_the_ledger(
     card_tasks.void(terminal)
     card_tasks.refund(terminal)
     card_tasks.lost_reply_sale(terminal)
+    card_tasks.preauth_completion(terminal, "mastercard_debit")
     card_tasks.batch_close(terminal)
     terminal.close()
     assert [(e.name, e.ok) for e in exchanges] == [
@@ -100,7 +101,11 @@ def test_each_card_transaction_is_the_terminals_own_and_lands_in_the_ledger(
         ("0220 refund", True),
         ("0200 sale, reply lost", True),
         ("0400 reversal", True),
-        ("0500 batch close", True),  # balanced: the terminal's totals are the host's
+        ("0100 pre-auth chip online PIN", True),
+        ("0200 pre-auth completion", True),
+        # Balanced: the terminal's totals are the host's, the completion a debit, the
+        # pre-auth nothing (docs/gateway.md, Money).
+        ("0500 batch close", True),
     ], [e.error for e in exchanges]
     assert gateway.stop() == 0
     with Ledger(gateway.ledger, RealClock()) as ledger:
@@ -110,10 +115,16 @@ def test_each_card_transaction_is_the_terminals_own_and_lands_in_the_ledger(
     assert notes[0].startswith("ARQC verified")
     assert "online PIN verified" in notes[1] and "ARQC verified" in notes[1]
     assert "online PIN verified" in notes[2]
-    assert [row.status for row in rows][-1] is Status.REVERSED
+    assert [row.status for row in rows][-3] is Status.REVERSED
+    preauth, completion = rows[-2:]
+    assert (preauth.kind, preauth.charged) == ("preauth", False)
+    assert "ARQC verified" in preauth.note
+    assert (completion.kind, completion.charged) == ("preauth_completion", True)
+    assert completion.original_rrn == preauth.rrn and completion.amount <= preauth.amount
     check = check_ledger(gateway.ledger, tmp_path / "records", MID)
     assert check.problems == ()
-    assert (check.card_requests, check.approvals, check.reversals) == (6, 6, 1)
+    assert (check.card_requests, check.approvals, check.reversals) == (8, 8, 1)
+    assert check.completions == 1
     # The records and the statistics carry no card data.
     text = "".join(path.read_text() for path in (tmp_path / "records").glob("*.jsonl"))
     assert terminal.image("visa_credit").pan not in text
@@ -164,8 +175,13 @@ def test_the_ledger_check_finds_a_doubled_or_missing_approval(
     forged = json.loads(first) | {"stan": "000099"}
     # ... and one whose RRN is not the ledger's.
     wrong_rrn = json.loads(second) | {"rrn": "000000000000"}
-    path.write_text("\n".join([json.dumps(forged), json.dumps(wrong_rrn)]) + "\n")
+    # ... and one that says it sent a completion of some pre-auth where the host has a sale.
+    wrong_kind = json.loads(second) | {"operation": "preauth_completion", "original_rrn": "9" * 12}
+    lines = [json.dumps(record) for record in (forged, wrong_rrn, wrong_kind)]
+    path.write_text("\n".join(lines) + "\n")
     problems = check_ledger(gateway.ledger, records).problems
+    assert any("ledger holds a sale, terminal sent preauth_completion" in p for p in problems)
+    assert any(f"terminal named {'9' * 12}" in p for p in problems), problems
     assert any("000099" in p and "0 times" in p for p in problems), problems
     assert any("ledger RRN" in p for p in problems), problems
     assert any("no terminal recorded" in p for p in problems), problems

@@ -6,20 +6,24 @@ the batch close counts completions and not pre-auths.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 from sim_helpers import everything_written, gateway_requests, insert, pin, remove, simulation
 from test_card_void_refund import DEBIT, run
+from vendor_helpers import card_paid, send, vendor_shop
 
 from simulator.gateway.faults import ReplyFault
 from simulator.shop import Shop
 from simulator.terminal.cashier_app import IntentStarted, SaleResult
 from simulator.terminal.config import TerminalConfig
+from simulator.terminal.contract import IntentRequest
 from simulator.terminal.journal import TxnState
 from simulator.wire.batch_totals import BatchTotals
 
 BATCH = "000001"
+NEWLAND = "com.newland.caishen/com.newland.caishen.ui.activity.MainActivity"
 
 
 def start(
@@ -183,3 +187,106 @@ def test_a_lost_pre_auth_answer_is_reversed_and_holds_nothing(tmp_path: Path) ->
         # Nothing to complete: the terminal refuses before sending anything.
         late = run(sim, start(sim, "preauth_completion", 100, lost.order.order_no))
         assert not late.approved and "no approved pre-auth" in late.outcome.reason
+
+
+# -- a completion quoting its pre-auth, through the vendors' contracts --------------------
+
+
+def sunmi_pre_auth_family(trans_type: int, amount: int, **original: str) -> IntentRequest:
+    """com/sm/l3/demo/PreAuthActivity.onClick (chuwuwang/sunmi-export-api-demo): transType
+    3 预授权 / 4 预授权撤销 / 5 预授权完成 / 6 预授权完成撤销, amount a long in fen, and the
+    original's oriAuthNo, oriTransDate and oriVoucherNo (strings)."""
+    extras: dict[str, object] = {
+        "transId": f"T{trans_type}{amount}",
+        "appId": "com.sm.l3.demo",
+        "transType": trans_type,
+        "amount": amount,
+        **original,
+    }
+    return IntentRequest(extras, action="sunmi.payment.L3")
+
+
+def test_a_sunmi_completion_quoting_another_auth_code_is_refused_and_its_own_passes(
+    tmp_path: Path,
+) -> None:
+    with vendor_shop(tmp_path, "sunmi") as sim:
+        auth = send(sim, sunmi_pre_auth_family(3, 50000), *card_paid())
+        assert auth.extras["resultCode"] == 0, auth.extras
+        voucher, auth_no, date = (auth.extras[k] for k in ("voucherNo", "authNo", "transDate"))
+        wrong = "X" if auth_no != "X" * len(auth_no) else "Y"
+        quoted = {"oriVoucherNo": voucher, "oriTransDate": date}
+        refused = send(
+            sim, sunmi_pre_auth_family(5, 31240, oriAuthNo=wrong * len(auth_no), **quoted)
+        )
+        assert refused.extras["resultCode"] != 0
+        assert f"auth code {wrong * len(auth_no)} is not pre-auth" in refused.extras["errorMsg"]
+        other_day = "1231" if date != "1231" else "0101"
+        late = send(
+            sim,
+            sunmi_pre_auth_family(
+                5, 31240, oriAuthNo=auth_no, oriVoucherNo=voucher, oriTransDate=other_day
+            ),
+        )
+        assert late.extras["resultCode"] != 0
+        assert f"was not made on {other_day}" in late.extras["errorMsg"]
+        # Refused by the acquiring app itself: the host never saw a completion.
+        assert not [r for r in gateway_requests(sim, "0200") if r["60"].startswith("20")]
+        done = send(sim, sunmi_pre_auth_family(5, 31240, oriAuthNo=auth_no, **quoted))
+        assert done.extras["resultCode"] == 0, done.extras
+        (completion,) = [r for r in gateway_requests(sim, "0200") if r["60"].startswith("20")]
+    assert completion["38"] == auth_no and completion["4"] == "000000031240"
+    assert done.extras["authNo"] == auth_no  # a completion keeps the pre-auth's auth code
+
+
+def test_a_sunmi_follow_up_naming_no_pre_auth_by_its_voucher_number_is_refused(
+    tmp_path: Path,
+) -> None:
+    # Appendix C 406 无效的原交易凭证号.
+    with vendor_shop(tmp_path, "sunmi") as sim:
+        result = send(sim, sunmi_pre_auth_family(5, 100, oriVoucherNo="000999"))
+        assert gateway_requests(sim, "0200") == []
+    assert result.extras["errorCode"] == 406
+    assert "no card pre-auth with voucher number 000999" in result.extras["errorMsg"]
+
+
+def test_a_newland_completion_names_its_pre_auth_by_order_no_and_the_app_quotes_it(
+    tmp_path: Path,
+) -> None:
+    # pos-invoke/index.md 交易类: a request has no key for the auth code or the original
+    # date (sysolddate ...: "该字段仅在返回数据中，请求数据不需要"); 330000 with order_no.
+    def newland(proc_cd: str, amt: str, order_no: str) -> IntentRequest:
+        extras = {
+            "msg_tp": "0200",
+            "pay_tp": "0",
+            "proc_tp": "00",
+            "proc_cd": proc_cd,
+            "amt": amt,
+            "order_no": order_no,
+            "appid": "com.nld.trafficmanage",
+        }
+        return IntentRequest(extras, component=NEWLAND)
+
+    with vendor_shop(tmp_path, "newland") as sim:
+        auth = send(sim, newland("300000", "500.00", "P20261207001"), *card_paid())
+        assert auth.result_code == "RESULT_OK", auth.extras
+        detail = json.loads(auth.extras["txndetail"])
+        done = send(sim, newland("330000", "312.40", detail["orderid_scan"]))
+        assert done.result_code == "RESULT_OK", done.extras
+        (completion,) = [r for r in gateway_requests(sim, "0200") if r["60"].startswith("20")]
+    assert completion["38"] == detail["authcode"] and completion["37"] == detail["refernumber"]
+    assert json.loads(done.extras["txndetail"])["transamount"] == "312.40"
+
+
+def test_the_cashier_app_names_the_original_by_voucher_number_where_the_vendor_asks(
+    tmp_path: Path,
+) -> None:
+    # Sunmi's 预授权完成撤销 (transType 6) requires oriVoucherNo (PreAuthActivity).
+    with vendor_shop(tmp_path, "sunmi") as sim:
+        auth = preauth(sim, 50000)
+        done = run(sim, start(sim, "preauth_completion", 20000, auth.order.order_no))
+        assert done.approved, done.outcome.reason
+        undone = run(sim, start(sim, "preauth_completion_void", 20000, done.order.order_no))
+        assert undone.approved, undone.outcome.reason
+        _, completion_row, _ = sim.terminal.journal.entries()
+        extras = sim.bus.of(IntentStarted)[-1].payload.extras
+    assert extras["transType"] == 6 and extras["oriVoucherNo"] == completion_row.stan

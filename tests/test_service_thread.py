@@ -1,4 +1,5 @@
-"""The life cycle the ISO 8583 host and the QR API share (simulator/gateway/service_thread.py)."""
+"""The life cycle the ISO 8583 host, the QR API and the channel simulators share
+(simulator/service_thread.py; the gateway's raises GatewayError)."""
 
 from __future__ import annotations
 

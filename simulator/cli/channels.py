@@ -69,7 +69,7 @@ def serve_command(args: argparse.Namespace) -> int:
     import signal
 
     from simulator.errors import SimulatorError
-    from simulator.gateway.service_thread import is_loopback
+    from simulator.service_thread import is_loopback
 
     stop = threading.Event()
 
@@ -121,8 +121,8 @@ def _serve_wechat(args: argparse.Namespace, port: int) -> tuple[ServedChannel, l
 def _serve_alipay(args: argparse.Namespace, port: int) -> tuple[ServedChannel, list[str]]:
     from drivers.clock import RealClock
     from simulator.channels.alipay.channel import TEST_APP_ID, AlipayChannel
-    from simulator.channels.alipay.keys import key_dir
     from simulator.channels.alipay.server import AlipayServer
+    from simulator.channels.keys import key_dir
 
     folder = key_dir(args.key_dir)
     channel = AlipayChannel.with_test_keys(RealClock(), key_dir=args.key_dir)
@@ -138,7 +138,7 @@ def _serve_alipay(args: argparse.Namespace, port: int) -> tuple[ServedChannel, l
 
 def _serve_unionpay(args: argparse.Namespace, port: int) -> tuple[ServedChannel, list[str]]:
     from drivers.clock import RealClock
-    from simulator.channels.alipay.keys import key_dir
+    from simulator.channels.keys import key_dir
     from simulator.channels.unionpay.channel import TEST_MER_ID, UnionPayChannel
     from simulator.channels.unionpay.server import UnionPayServer
 

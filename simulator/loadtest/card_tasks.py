@@ -16,6 +16,10 @@ host decides; nothing here assumes an answer.
 * :func:`magstripe_sale` -- swiped (0200, DE35; DE52 when the track asks for one);
 * :func:`void` -- 0200/200000 of a sale of the open batch; :func:`refund` --
   0220/200000 of any approved sale;
+* :func:`preauth_completion` -- a chip pre-authorisation (0100/030000, held,
+  not charged), then its online completion (0200/000000, DE60.1 ``20``) for
+  what was drawn, naming the pre-auth by RRN, auth code and DE61 as the
+  terminal's acquiring app does (:meth:`~simulator.terminal.authorisation.Authoriser.follow_up`);
 * :func:`lost_reply_sale` -- a chip sale whose 0210 the terminal treats as lost
   (read, then dropped as if it came after the timeout), then the 0400 reversal
   a terminal owes for it: the host has decided the sale before the reversal is
@@ -44,6 +48,7 @@ from simulator.terminal.card_fields import (
 )
 from simulator.terminal.emv import CvmOutcome, EmvKernel, PinRequest, TerminalEmvConfig
 from simulator.terminal.financial_requests import (
+    OPERATIONS,
     REFUND_CARD_FIELDS,
     Merchant,
     financial_request,
@@ -58,6 +63,9 @@ from simulator.wire.iso8583 import Fields
 from simulator.wire.response_codes import APPROVED
 
 ISO = "ISO8583"
+PREAUTH = "preauth"
+# DE60.1 -> the journal operation (the terminal's OPERATIONS table).
+_OPERATION_BY_TYPE = {type_code: op for op, (_, _, type_code, _) in OPERATIONS.items()}
 # Catalogue cards by what a chip sale exercises (firmware_fixtures/cards/).
 OFFLINE_PIN_CARDS = ("unionpay_debit",)  # CVM list 41 03: plaintext PIN checked by the card
 ONLINE_PIN_CARDS = ("visa_credit", "mastercard_debit", "unionpay_credit")  # 42/02: DE52
@@ -68,7 +76,33 @@ _EMV_CONFIG = TerminalEmvConfig()
 
 def chip_sale(terminal: LoadTerminal, card_name: str, name: str = "0200 sale chip") -> None:
     """An EMV contact purchase with the card's real ARQC."""
-    _chip(terminal, card_name, name, lose_reply=False)
+    approved = _chip(terminal, card_name, name, lose_reply=False)
+    if approved is not None:
+        _sold(terminal, *approved)
+
+
+def preauth_completion(terminal: LoadTerminal, card_name: str = ONLINE_PIN_CARDS[0]) -> None:
+    """A chip pre-auth, then its completion for part or all of the amount held.
+
+    The pump's hold and the litres drawn: the completion is a whole-yuan amount
+    up to the pre-auth's (the acquirer's tolerance above it is the host's
+    business, tested in tests/test_preauth_host.py). Only the completion is a
+    debit of the batch (the 0500 counts completions, not pre-auths).
+    """
+    approved = _chip(terminal, card_name, "0100 pre-auth chip", lose_reply=False, operation=PREAUTH)
+    if approved is None:
+        return
+    preauth, reply = approved
+    held = int(preauth["4"])
+    amount = terminal.rng.randint(1, held // 100) * 100
+    request = _request(terminal, "preauth_completion", amount)
+    request["37"] = reply.get("37", "")
+    if reply.get("38"):
+        request["38"] = reply["38"]
+    request["61"] = original_data(terminal.batch_no, preauth["11"], preauth["7"])
+    completion = _send(terminal, request, "0200 pre-auth completion")
+    if completion is not None and completion.get("39") == APPROVED:
+        terminal.debit.append(amount)
 
 
 def lost_reply_sale(terminal: LoadTerminal, card_name: str = OFFLINE_PIN_CARDS[0]) -> None:
@@ -76,7 +110,15 @@ def lost_reply_sale(terminal: LoadTerminal, card_name: str = OFFLINE_PIN_CARDS[0
     _chip(terminal, card_name, "0200 sale, reply lost", lose_reply=True)
 
 
-def _chip(terminal: LoadTerminal, card_name: str, name: str, *, lose_reply: bool) -> None:
+def _chip(
+    terminal: LoadTerminal,
+    card_name: str,
+    name: str,
+    *,
+    lose_reply: bool,
+    operation: str = "sale",
+) -> tuple[Fields, Fields] | None:
+    """One chip ``operation`` (a sale or a pre-auth); (request, reply) if approved."""
     image = terminal.image(card_name)
     reader = SimCardReader(terminal.clock, name="possim load-test reader")
     reader.insert(terminal.card(card_name))
@@ -90,17 +132,16 @@ def _chip(terminal: LoadTerminal, card_name: str, name: str, *, lose_reply: bool
             fields["52"] = pin_block_field(cvm.online_pin, card.pan, terminal.pin_key)
             name = name.replace("chip", "chip online PIN")
         fields["55"] = icc_field(kernel.first_generate_ac())
-        request = {**_sale_request(terminal, amount), **fields}
+        request = {**_request(terminal, operation, amount), **fields}
         reply = _send(terminal, request, name, counted=not lose_reply)
         if lose_reply:
             kernel.second_generate_ac(None, None)  # no answer: the card declines (AAC)
             if reply is not None and reply.get("39") == APPROVED:
                 _reverse(terminal, request)
-            return
+            return None
         code = None if reply is None else reply.get("39")
         kernel.second_generate_ac(code, None if reply is None else issuer_authentication(reply))
-        if reply is not None and code == APPROVED:
-            _sold(terminal, request, reply)
+        return (request, reply) if reply is not None and code == APPROVED else None
     finally:
         kernel.finish()
         reader.remove()
@@ -132,7 +173,7 @@ def magstripe_sale(
     if pin and track.pin_required:
         fields["52"] = pin_block_field(image.pin, track.pan, terminal.pin_key)
         name += " online PIN"
-    request = {**_sale_request(terminal, amount), **fields}
+    request = {**_request(terminal, "sale", amount), **fields}
     reply = _send(terminal, request, name)
     if reply is not None and reply.get("39") == APPROVED:
         _sold(terminal, request, reply)
@@ -152,7 +193,7 @@ def void(terminal: LoadTerminal) -> None:
         if sale.auth_code
         else {"37": sale.rrn, "61": _original(sale)}
     )
-    reply = _send(terminal, request, "0200 void", original=sale)
+    reply = _send(terminal, request, "0200 void")
     if reply is not None and reply.get("39") == APPROVED:
         terminal.credit.append(sale.amount_fen)
 
@@ -169,7 +210,7 @@ def refund(terminal: LoadTerminal) -> None:
     request = _request(terminal, "refund", amount)
     request.update(sale.refund_fields)
     request.update({"37": sale.rrn, "61": _original(sale)})
-    reply = _send(terminal, request, "0220 refund", original=sale)
+    reply = _send(terminal, request, "0220 refund")
     if reply is not None and reply.get("39") == APPROVED:
         terminal.credit.append(amount)
 
@@ -222,10 +263,6 @@ def _request(terminal: LoadTerminal, operation: str, amount_fen: int) -> Fields:
     )
 
 
-def _sale_request(terminal: LoadTerminal, amount_fen: int) -> Fields:
-    return _request(terminal, "sale", amount_fen)
-
-
 def _original(sale: Sale) -> str:
     return original_data(sale.batch_no, sale.stan, sale.transmission)
 
@@ -269,7 +306,6 @@ def _send(
     name: str,
     *,
     counted: bool = True,
-    original: Sale | None = None,
     check: Callable[[Fields], str] | None = None,
 ) -> Fields | None:
     """One exchange, reported; the reply (None: none came).
@@ -286,8 +322,11 @@ def _send(
     }
     if request["t"] == "0400":
         record["original"] = request["90"][4:20]  # STAN + DE7 of the sale it reverses
-    if original is not None:
-        record["original_rrn"] = original.rrn
+    operation = _OPERATION_BY_TYPE.get(request.get("60", "")[:2])
+    if operation is not None:
+        record["operation"] = operation  # the ledger row's kind (LedgerEntry.kind)
+    if "37" in request:
+        record["original_rrn"] = request["37"]  # a void, refund or completion's original
     try:
         reply, seconds = terminal.connection.exchange(request)
     except NoReply as exc:

@@ -5,9 +5,12 @@ ledger is complete), :func:`check_ledger` reads every record file the Locust
 processes wrote (:mod:`.record`) and the ledger, and lists what does not
 match:
 
-* every card request the host answered (0200 sale, void, 0220 refund) is in
-  the ledger exactly once under its key (DE41, DE11, DE7), with the RRN the
-  terminal received and the response code it was told;
+* every card request the host answered (0200 sale, void, 0220 refund, 0100
+  pre-auth, 0200 pre-auth completion) is in the ledger exactly once under its
+  key (DE41, DE11, DE7), with the RRN the terminal received and the response
+  code it was told; an approved one is the kind of row the terminal sent
+  (a completion is a completion, not a sale) and names the original (RRN) the
+  terminal named;
 * every approved reversal (0410 ``00``) left its sale ``reversed``; every
   other approved request is ``approved``;
 * the ledger holds no card row for these terminals that no record names
@@ -35,7 +38,7 @@ from simulator.gateway.ledger.card import Status
 from simulator.loadtest.record import read_records
 from simulator.wire.response_codes import APPROVED
 
-_CARD_MTIS = ("0200", "0220")
+_CARD_MTIS = ("0100", "0200", "0220")
 MAX_SHOWN = 5  # problems listed in full; the rest are counted
 
 
@@ -43,9 +46,10 @@ MAX_SHOWN = 5  # problems listed in full; the rest are counted
 class LedgerCheck:
     """What the check compared, and what did not match (empty: all is well)."""
 
-    card_requests: int  # answered 0200/0220 the records hold
+    card_requests: int  # answered 0100/0200/0220 the records hold
     approvals: int  # of which approved (the host said 00)
     reversals: int  # approved 0400s
+    completions: int  # approved pre-auth completions (charged, as a sale is)
     qr_paid: int  # QR orders the terminals saw paid
     qr_refunds: int
     problems: tuple[str, ...]
@@ -53,8 +57,8 @@ class LedgerCheck:
     def lines(self) -> list[str]:
         lines = [
             f"card requests answered: {self.card_requests} ({self.approvals} approved, "
-            f"{self.reversals} reversed); QR orders paid: {self.qr_paid}, "
-            f"refunds: {self.qr_refunds}"
+            f"{self.completions} of them completions, {self.reversals} reversed); "
+            f"QR orders paid: {self.qr_paid}, refunds: {self.qr_refunds}"
         ]
         shown = list(self.problems[:MAX_SHOWN])
         if len(self.problems) > MAX_SHOWN:
@@ -81,7 +85,7 @@ def check_ledger(ledger_path: Path, records_folder: Path, merchant_id: str = "")
     for row in rows:
         by_key.setdefault(row.key, []).append(row)
     seen: set[tuple[str, str, str]] = set()
-    approvals = 0
+    approvals = completions = 0
     for record in card:
         key = (str(record["tid"]), str(record["stan"]), str(record["transmission"]))
         seen.add(key)
@@ -99,6 +103,16 @@ def check_ledger(ledger_path: Path, records_folder: Path, merchant_id: str = "")
         expected = Status.REVERSED if key in reversed_keys else Status.APPROVED
         if (row.rrn or "") != record.get("rrn"):
             problems.append(f"{where}: ledger RRN {row.rrn}, terminal told {record.get('rrn')}")
+        if "operation" in record and row.kind != record["operation"]:
+            problems.append(
+                f"{where}: ledger holds a {row.kind}, terminal sent {record['operation']}"
+            )
+        if "original_rrn" in record and (row.original_rrn or "") != record["original_rrn"]:
+            problems.append(
+                f"{where}: ledger original RRN {row.original_rrn}, "
+                f"terminal named {record['original_rrn']}"
+            )
+        completions += row.kind == "preauth_completion"
         if row.status is not expected:
             problems.append(f"{where}: ledger status {row.status}, expected {expected}")
     for key in reversed_keys - seen:
@@ -112,7 +126,13 @@ def check_ledger(ledger_path: Path, records_folder: Path, merchant_id: str = "")
         )
     qr_paid, qr_refunds = _check_qr(records, orders, refunds, refund_rows, merchant_id, problems)
     return LedgerCheck(
-        len(card), approvals, len(reversed_keys), qr_paid, qr_refunds, tuple(problems)
+        len(card),
+        approvals,
+        len(reversed_keys),
+        completions,
+        qr_paid,
+        qr_refunds,
+        tuple(problems),
     )
 
 

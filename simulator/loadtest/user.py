@@ -78,13 +78,21 @@ class TaskEntry:
 
 
 # The realistic mix: a shop's day, per 100 transactions (docs/load.md). A new kind
-# of transaction (a pre-authorisation and its completion, say) is one more entry.
+# of transaction is one more entry.
 TASKS: tuple[TaskEntry, ...] = (
     TaskEntry("chip sale, offline PIN", 30, "card", lambda u: u.chip(card_tasks.OFFLINE_PIN_CARDS)),
     TaskEntry("chip sale, online PIN", 20, "card", lambda u: u.chip(card_tasks.ONLINE_PIN_CARDS)),
     TaskEntry("magstripe sale", 5, "card", lambda u: card_tasks.magstripe_sale(u.terminal)),
     TaskEntry("void", 3, "card", lambda u: card_tasks.void(u.terminal)),
     TaskEntry("refund", 2, "card", lambda u: card_tasks.refund(u.terminal)),
+    TaskEntry(
+        "pre-auth, completion",
+        3,
+        "card",
+        lambda u: card_tasks.preauth_completion(
+            u.terminal, u.terminal.rng.choice(card_tasks.ONLINE_PIN_CARDS)
+        ),
+    ),
     TaskEntry("lost reply, reversal", 2, "card", lambda u: card_tasks.lost_reply_sale(u.terminal)),
     TaskEntry("batch close", 1, "card", lambda u: card_tasks.batch_close(u.terminal)),
     TaskEntry("QR micropay", 30, "qr", lambda u: qr_tasks.micropay(u.terminal, u.qr)),

@@ -92,6 +92,7 @@ class CallbackReturned(EventPayload):
 # merchant and a customer copy (firmware_fixtures/receipts/<operation>.yaml),
 # and the cashier sees what happened.
 PREAUTH_OPERATIONS = ("preauth", "preauth_completion", "preauth_void", "preauth_completion_void")
+_BY_VOUCHER = ("void", *PREAUTH_OPERATIONS[1:])  # what names its original's voucher number
 _PREAUTH_TITLES = {
     "preauth": "预授权成功 Pre-authorised",
     "preauth_completion": "预授权完成 Completed",
@@ -258,7 +259,9 @@ class CashierApp:
             else orig_order_no,
             orig_auth_code=orig_auth_code,
             orig_date=orig_date,
-            orig_stan=original.stan if original is not None and operation == "void" else "",
+            # A card void and a pre-auth follow-up: the original's voucher number too
+            # (Newland's systraceno, Sunmi's oriVoucherNo).
+            orig_stan=original.stan if original is not None and operation in _BY_VOUCHER else "",
             orig_rrn=_original_rrn(original, orig_order_no) if operation == "refund" else "",
         )
         return self._finish(order, *self._call(order))

@@ -137,6 +137,16 @@ class IntentDoor:
         return None
 
 
+# A follow-up naming its original by voucher number (Newland's systraceno, Sunmi's
+# oriVoucherNo): the kind of row it names.
+_ORIGINAL_BY_VOUCHER = {
+    "void": "sale",
+    "preauth_void": "preauth",
+    "preauth_completion": "preauth",
+    "preauth_completion_void": "preauth_completion",
+}
+
+
 class OrderResolver:
     def __init__(self, journal: Journal, clock: Clock) -> None:
         self._journal = journal
@@ -150,8 +160,9 @@ class OrderResolver:
         if order.orig_rrn and not order.orig_order_no:  # a card sale is found by its RRN too
             changes["orig_order_no"] = order.orig_rrn
         stan = changes.get("orig_stan", order.orig_stan)
-        if order.operation == "void" and order.method == "card" and stan:
-            changes["orig_order_no"] = self._sale_by_voucher(stan)
+        by_voucher = _ORIGINAL_BY_VOUCHER.get(order.operation)
+        if by_voucher and order.method == "card" and stan:
+            changes["orig_order_no"] = self._by_voucher(stan, order.operation, by_voucher)
         if not order.order_no:
             self._own_orders += 1  # the vendor's app numbers what the cashier app did not
             changes["order_no"] = f"{self._clock.now():%Y%m%d%H%M%S}9{self._own_orders:03d}"
@@ -173,14 +184,21 @@ class OrderResolver:
                 changes["operation"] = "void" if same_day else "refund"
         return attrs.evolve(order, **changes) if changes else order
 
-    def _sale_by_voucher(self, stan: str) -> str:
-        """The order number of the open batch's card sale with voucher number ``stan``."""
+    def _by_voucher(self, stan: str, operation: str, original: str) -> str:
+        """The order number of the open batch's ``original`` (a card sale, a pre-auth,
+        a completion) with voucher number ``stan``."""
         journal = self._journal
-        for entry in journal.entries(batch_no=journal.batch_no):
-            if entry.operation == "sale" and entry.stan == stan.zfill(STAN_DIGITS):
+        # A void and a completion void undo what is in the open batch; a pre-auth may
+        # be completed or voided batches later (the newest with this number).
+        open_batch = operation in ("void", "preauth_completion_void")
+        entries = journal.entries(batch_no=journal.batch_no if open_batch else None)
+        for entry in reversed(entries):
+            if entry.operation == original and entry.stan == stan.zfill(STAN_DIGITS):
                 return entry.order_no
+        what = original.replace("preauth_completion", "completion").replace("preauth", "pre-auth")
         raise ContractViolation(
-            f"void: no card sale with voucher number {stan} in the open batch",
+            f"{operation}: no card {what} with voucher number {stan}"
+            + (" in the open batch" if open_batch else ""),
             "invalid_original",
         )
 

@@ -26,11 +26,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from drivers.clock import Clock
 from simulator.channels.alipay import signing
-from simulator.channels.alipay.errors import ChannelError
-from simulator.channels.alipay.events import ChannelCall, ChannelNotify
-from simulator.channels.alipay.faults import Faults
-from simulator.channels.alipay.keys import test_key
-from simulator.channels.alipay.notify import RETRY_SECONDS, Attempt, Delivery, Notifier
 from simulator.channels.alipay.trades import (
     DEFAULT_MAX_TRADES,
     Refund,
@@ -39,6 +34,11 @@ from simulator.channels.alipay.trades import (
     TradeStatus,
     buyer_of,
 )
+from simulator.channels.errors import ChannelError
+from simulator.channels.events import ChannelCall, ChannelNotify
+from simulator.channels.faults import Faults
+from simulator.channels.keys import test_key
+from simulator.channels.notify import RETRY_SECONDS, Attempt, Delivery, Notifier
 from simulator.clock import CHINA_STANDARD_TIME
 from simulator.events import EventBus
 from simulator.wire.money import format_yuan

@@ -1,7 +1,5 @@
-"""The simulated channels on HTTP: aiohttp on its own loop in a daemon thread, on loopback.
-
-:class:`ChannelHttpServer` serves any aiohttp application (the Alipay and the
-UnionPay simulators both use it); :func:`alipay_app` is Alipay's:
+"""The simulated Alipay on HTTP: :func:`alipay_app` on the channels'
+:class:`~simulator.channels.http.ChannelHttpServer` (loopback):
 
 * ``POST|GET /gateway.do`` -- the OpenAPI gateway; parameters in the query string
   and/or a form body, decoded with the request's ``charset`` (Alipay: "请确认
@@ -13,19 +11,14 @@ UnionPay simulators both use it); :func:`alipay_app` is Alipay's:
 * ``GET /possim/alipay/public-key`` -- the simulator's public key (PEM).
 
 Limits (docs/reliability.md): bodies of at most ``MAX_BODY`` bytes, arriving
-within ``BODY_TIMEOUT`` s, at most ``MAX_FIELDS`` parameters; connections idle
-``IDLE_TIMEOUT`` s are closed.
+within ``BODY_TIMEOUT`` s (:func:`~simulator.channels.http.read_body`, else 408), at
+most ``MAX_FIELDS`` parameters; connections: the channels' own limits
+(:mod:`simulator.channels.http`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ipaddress
-import threading
-import urllib.parse
-from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
@@ -33,147 +26,17 @@ from cryptography.hazmat.primitives import serialization
 from drivers.clock import Clock
 from simulator.channels.alipay.bills import bill_zip
 from simulator.channels.alipay.channel import AlipayChannel
-from simulator.channels.alipay.errors import ChannelError
-from simulator.channels.alipay.faults import AlipayFault, FaultError
-
-MAX_BODY = 64 * 1024
-MAX_FIELDS = 64
-IDLE_TIMEOUT = 60.0
-BODY_TIMEOUT = 10.0  # real seconds for a request's body to arrive
-
-
-async def read_body(request: web.Request) -> bytes | None:
-    """The body, or None when it does not arrive within BODY_TIMEOUT (a slow client)."""
-    if not request.can_read_body:
-        return b""
-    try:
-        return await asyncio.wait_for(request.read(), BODY_TIMEOUT)
-    except asyncio.TimeoutError:
-        return None
-
+from simulator.channels.alipay.faults import AlipayFault
+from simulator.channels.errors import ChannelError
+from simulator.channels.http import (
+    MAX_BODY,
+    ChannelHttpServer,
+    arm_faults,
+    parse_params,
+    read_body,
+)
 
 GATEWAY_PATH = "/gateway.do"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class ChannelHttpServer:
-    """Runs an aiohttp application on loopback in a daemon thread; ``start()`` returns
-    once bound."""
-
-    def __init__(
-        self,
-        make_app: Callable[[], web.Application],
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        name: str = "possim-channel",
-        allow_remote: bool = False,
-    ) -> None:
-        if not allow_remote and not _is_loopback(host):
-            raise ChannelError(f"the channel simulator listens on loopback only; {host!r} is not")
-        self._make_app = make_app
-        self._host = host
-        self._port = port
-        self._name = name
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self.address: tuple[str, int] = (host, 0)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.address
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}"
-
-    def start(self) -> tuple[str, int]:
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise ChannelError(f"cannot listen on {self._host}:{self._port}: {self._error}")
-        return self.address
-
-    def stop(self, timeout: float = 10.0) -> None:
-        thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
-            return
-        if loop is not None and stopping is not None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stopping.set)
-        thread.join(timeout)
-        self._thread = None
-
-    def __enter__(self) -> ChannelHttpServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:
-            if not self._ready.is_set():
-                self._error = exc
-                self._ready.set()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        runner = web.AppRunner(
-            self._make_app(),
-            handle_signals=False,
-            access_log=None,
-            keepalive_timeout=IDLE_TIMEOUT,
-            shutdown_timeout=1.0,
-        )
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._port)
-            await site.start()
-            bound = runner.addresses[0]
-            self.address = (str(bound[0]), int(bound[1]))
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
-            await runner.cleanup()
-
-
-def parse_params(query: bytes, body: bytes) -> dict[str, str]:
-    """The request's parameters, query string first, each decoded with its ``charset``."""
-    raw = query + (b"&" if query and body else b"") + body
-    charset = "utf-8"
-    for name, value in urllib.parse.parse_qsl(
-        raw.decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_FIELDS
-    ):
-        if name == "charset":
-            charset = value.lower()
-    if charset not in ("utf-8", "gbk", "gb2312"):
-        charset = "utf-8"  # refused by the gateway's charset check, decoded leniently
-    params: dict[str, str] = {}
-    for part in (query, body):
-        for name, value in urllib.parse.parse_qsl(
-            part.decode("ascii", "replace"),
-            keep_blank_values=True,
-            encoding=charset,
-            errors="replace",
-            max_num_fields=MAX_FIELDS,
-        ):
-            params.setdefault(name, value)
-    return params
 
 
 def alipay_app(channel: AlipayChannel) -> web.Application:
@@ -224,16 +87,6 @@ def alipay_app(channel: AlipayChannel) -> web.Application:
             return web.json_response({"error": str(exc) or type(exc).__name__}, status=400)
         return web.json_response({"out_trade_no": trade.out_trade_no, "status": trade.status.value})
 
-    async def faults(request: web.Request) -> web.Response:
-        try:
-            data: Any = await request.json()
-            if not isinstance(data, dict):
-                raise FaultError("a fault is a JSON object")
-            channel.faults.arm(AlipayFault.from_data(data))
-        except (ValueError, FaultError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"armed": len(channel.faults.armed())})
-
     async def public_key(request: web.Request) -> web.Response:
         text = channel.signing_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -245,7 +98,7 @@ def alipay_app(channel: AlipayChannel) -> web.Application:
     app.router.add_route("GET", GATEWAY_PATH, gateway)
     app.router.add_get("/possim/alipay/bill", bill)
     app.router.add_post("/possim/alipay/scan", scan)
-    app.router.add_post("/possim/alipay/faults", faults)
+    app.router.add_post("/possim/alipay/faults", arm_faults(channel.faults, AlipayFault))
     app.router.add_get("/possim/alipay/public-key", public_key)
     return app
 
@@ -254,7 +107,13 @@ class AlipayServer(ChannelHttpServer):
     """The simulated Alipay on loopback; ``base_url + "/gateway.do"`` is the SDK's gateway."""
 
     def __init__(self, channel: AlipayChannel, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(lambda: alipay_app(channel), host, port, name="possim-alipay")
+        super().__init__(
+            lambda: alipay_app(channel),
+            host,
+            port,
+            what="the Alipay simulator",
+            name="possim-alipay",
+        )
         self.channel = channel
 
     @property
@@ -272,4 +131,4 @@ class AlipayServer(ChannelHttpServer):
         super().stop(timeout)
 
 
-__all__ = ["AlipayServer", "ChannelHttpServer", "alipay_app", "parse_params"]
+__all__ = ["AlipayServer", "alipay_app"]

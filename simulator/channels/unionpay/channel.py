@@ -27,9 +27,6 @@ from __future__ import annotations
 import base64
 import re
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,10 +34,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from drivers.clock import Clock
-from simulator.channels.alipay.events import ChannelCall, ChannelNotify
-from simulator.channels.alipay.faults import AlipayFault, Faults
-from simulator.channels.alipay.keys import test_key
-from simulator.channels.alipay.notify import Attempt, Delivery, Notifier
+from simulator.channels.events import ChannelCall, ChannelNotify
+from simulator.channels.faults import ChannelFault, Faults
+from simulator.channels.keys import test_key
+from simulator.channels.notify import Attempt, Delivery, Notifier, post_form
 from simulator.channels.unionpay import acp
 from simulator.channels.unionpay.orders import Order, OrderBook
 from simulator.channels.unionpay.settlement import settlement_zip
@@ -75,7 +72,7 @@ _MSG = {
 }
 
 
-class UnionPayFault(AlipayFault):
+class UnionPayFault(ChannelFault):
     """The same kinds as Alipay's; the pay-only ones apply to ``unionpay.consume``."""
 
     CHANNEL = "UnionPay"
@@ -92,16 +89,12 @@ class Refusal(Exception):
 
 def post_back_url(url: str, params: Mapping[str, str]) -> str:
     """UnionPay counts a notification delivered when the merchant answers HTTP 200."""
-    body = urllib.parse.urlencode(params).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST")
-    request.add_header("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
-    try:
-        with urllib.request.urlopen(request, timeout=5.0) as answer:
-            return "success" if answer.status == 200 else f"HTTP {answer.status}"
-    except urllib.error.HTTPError as exc:
-        return f"no answer: HTTP {exc.code}"
-    except (OSError, ValueError) as exc:
-        return f"no answer: {type(exc).__name__}: {exc}"
+    return post_form(
+        url,
+        params,
+        content_type="application/x-www-form-urlencoded;charset=UTF-8",
+        outcome=lambda status, answer: "success" if status == 200 else f"HTTP {status}",
+    )
 
 
 class UnionPayChannel:

@@ -17,10 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.channels.alipay.faults import FaultError
-from simulator.channels.alipay.server import (
+from simulator.channels.http import (
     MAX_BODY,
     ChannelHttpServer,
+    arm_faults,
     parse_params,
     read_body,
 )
@@ -62,16 +62,6 @@ def unionpay_app(channel: UnionPayChannel) -> web.Application:
             return web.json_response({"error": str(exc) or type(exc).__name__}, status=400)
         return web.json_response({"orderId": order.order_id, "origRespCode": "00"})
 
-    async def faults(request: web.Request) -> web.Response:
-        try:
-            data: Any = await request.json()
-            if not isinstance(data, dict):
-                raise FaultError("a fault is a JSON object")
-            channel.faults.arm(UnionPayFault.from_data(data))
-        except (ValueError, FaultError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"armed": len(channel.faults.armed())})
-
     async def root_cert(request: web.Request) -> web.Response:
         return web.Response(text=channel.certificates.root_pem, content_type="text/plain")
 
@@ -80,14 +70,20 @@ def unionpay_app(channel: UnionPayChannel) -> web.Application:
     app.router.add_post(QUERY_TRANS, transaction)
     app.router.add_post(FILE_TRANS, transaction)
     app.router.add_post("/possim/unionpay/scan", scan)
-    app.router.add_post("/possim/unionpay/faults", faults)
+    app.router.add_post("/possim/unionpay/faults", arm_faults(channel.faults, UnionPayFault))
     app.router.add_get("/possim/unionpay/root-cert", root_cert)
     return app
 
 
 class UnionPayServer(ChannelHttpServer):
     def __init__(self, channel: UnionPayChannel, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(lambda: unionpay_app(channel), host, port, name="possim-unionpay")
+        super().__init__(
+            lambda: unionpay_app(channel),
+            host,
+            port,
+            what="the UnionPay simulator",
+            name="possim-unionpay",
+        )
         self.channel = channel
 
     def start(self) -> tuple[str, int]:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from drivers.escpos_cache import cache_dir
-from simulator.channels.alipay.errors import TestKeyError
+from simulator.channels.errors import TestKeyError
 
 KEY_DIR_NAME = "channel-test-keys"
 _README = (

@@ -13,3 +13,7 @@ class TestKeyError(ChannelError):
     """A test key file is unreadable or is not the key it should be."""
 
     __test__ = False  # not a pytest test class
+
+
+class ChannelServerError(ChannelError):
+    """A channel simulator's HTTP server cannot start (or is not running)."""

@@ -56,18 +56,26 @@ class Attempt:
     outcome: str  # "success", "lost", "no answer: ..." or the merchant's answer
 
 
-def post_form(url: str, params: Mapping[str, str]) -> str:
-    """POST the form; the merchant's answer stripped, or why there was none."""
+def answer_text(status: int, answer: bytes) -> str:
+    """Alipay: the merchant's answer, stripped (``success`` is a delivery)."""
+    return answer.decode("utf-8", "replace").strip()
+
+
+def post_form(
+    url: str,
+    params: Mapping[str, str],
+    *,
+    content_type: str = "application/x-www-form-urlencoded; charset=utf-8",
+    outcome: Callable[[int, bytes], str] = answer_text,
+) -> str:
+    """POST the form; the ``outcome`` of the merchant's answer, or why there was none."""
     body = urllib.parse.urlencode(params).encode("utf-8")
     request = urllib.request.Request(
-        url,
-        data=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-        method="POST",
+        url, data=body, headers={"Content-Type": content_type}, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=SEND_TIMEOUT) as answer:
-            return bytes(answer.read(MAX_ANSWER)).decode("utf-8", "replace").strip()
+            return outcome(answer.status, bytes(answer.read(MAX_ANSWER)))
     except urllib.error.HTTPError as exc:
         return f"no answer: HTTP {exc.code}"
     except (OSError, ValueError) as exc:
