@@ -228,7 +228,8 @@ class TestOnPrivatePcscd:
             PcscCardReader("possim vpcd")
 
     def test_a_unique_part_of_the_name_is_enough(self, slot: VpcdSlot) -> None:
-        suffix = slot.reader.rsplit(" ", 2)[-2:]
+        # "vpcd 00 00": unique, where "00 00" alone also names the dual reader's PICC side.
+        suffix = slot.reader.rsplit(" ", 3)[-3:]
         reader = PcscCardReader(" ".join(suffix))
         try:
             assert reader.reader_name == slot.reader

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -133,6 +134,8 @@ def _locust_phase(options: argparse.Namespace) -> dict[str, str]:
     users = DEFAULT_LOCUST_USERS if users is None else users
     if users <= 0:
         return {}
+    if importlib.util.find_spec("locust") is None:  # an optional extra (possim[locust])
+        return {"locust": "skipped: Locust is not installed (pip install 'possim[locust]')"}
     seconds = getattr(options, "locust_seconds", None) or DEFAULT_LOCUST_SECONDS
     workers = getattr(options, "locust_workers", None)
     workers = DEFAULT_LOCUST_WORKERS if workers is None else workers
