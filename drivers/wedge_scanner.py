@@ -370,9 +370,9 @@ def _find_device(url: DeviceURL, evdev: Any) -> Any:
     if chosen is not None:
         return chosen
     present = "; ".join(f"{d.path}: {d.name}" for d in devices) or "none readable"
-    which = "several" if close_matches else "no"
+    which = "several input devices" if close_matches else "no input device"
     raise DeviceUnavailable(
-        f"{which} input device named {name!r} for scanner {url.raw}; present: {present} "
+        f"{which} named {name!r} for scanner {url.raw}; present: {present} "
         "(reading /dev/input needs root or the input group)"
     )
 

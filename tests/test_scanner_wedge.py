@@ -328,12 +328,116 @@ def test_a_uinput_keyboard_through_the_real_evdev_node() -> None:
         url = f"evdev://?name={name.replace(' ', '%20')}&gap=2000"
         scanner = open_device(Scanner, url)
         try:
-            with pytest.raises(OSError):  # grabbed: nobody else gets the keys
-                evdev.InputDevice(device.device.path).grab()
+            other = evdev.InputDevice(device.device.path)
+            try:
+                with pytest.raises(OSError):  # grabbed: nobody else gets the keys
+                    other.grab()
+            finally:
+                other.close()
             for event in gun("Pay:134567890123456789\r", start=1.0):
-                if event.type == EV_KEY:  # the kernel adds MSC_SCAN-less reports' SYN
+                if event.type == EV_KEY:  # each key as its own report, SYN_REPORT after it
                     device.write(event.type, event.code, event.value)
                     device.syn()
             assert scanner.read_code(10.0) == "Pay:134567890123456789"
         finally:
             scanner.close()
+
+
+@pytest.mark.parametrize("name", ["qr_wechat", "qr_duplicate_scan", "qr_scan_noise"])
+def test_library_scenarios_scan_through_the_wedge(name: str, tmp_path: Path) -> None:
+    from simulator import cli
+
+    scenario = str(Path(__file__).parent.parent / "scenarios" / f"{name}.yaml")
+    out = str(tmp_path / "runs")
+    assert cli.main(["run", scenario, "--scanner-transport", "wedge", "--out", out]) == 0
+
+
+class _FakeEvent:
+    def __init__(self, event: InputEvent) -> None:
+        self._t, self.type, self.code, self.value = event.t, event.type, event.code, event.value
+
+    def timestamp(self) -> float:
+        return self._t
+
+
+class _FakeInputDevice:
+    """python-evdev's InputDevice as the driver uses it, on a pipe (for machines without
+    uinput; the uinput test above runs the real one)."""
+
+    grabbed_by_other = False
+    opened: list[_FakeInputDevice] = []  # noqa: RUF012 - the test's record
+    queued: list[InputEvent] = []  # noqa: RUF012
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.name = {"/dev/input/event3": "HID 0581:0115 Keyboard"}.get(path, "AT keyboard")
+        self._read, self._write = os.pipe()
+        self.fd = self._read
+        self.grabbed = self.closed = False
+        if _FakeInputDevice.queued and path == "/dev/input/event3":
+            os.write(self._write, b"x")
+        _FakeInputDevice.opened.append(self)
+
+    def grab(self) -> None:
+        if _FakeInputDevice.grabbed_by_other:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        self.grabbed = True
+
+    def ungrab(self) -> None:
+        self.grabbed = False
+
+    def read(self) -> list[_FakeEvent]:
+        os.read(self._read, 1)
+        events, _FakeInputDevice.queued = _FakeInputDevice.queued, []
+        return [_FakeEvent(e) for e in events]
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._read)
+            os.close(self._write)
+        self.closed = True
+
+
+class _FakeEvdev:
+    InputDevice = _FakeInputDevice
+
+    @staticmethod
+    def list_devices() -> list[str]:
+        return ["/dev/input/event0", "/dev/input/event3"]
+
+
+@pytest.fixture
+def fake_evdev(monkeypatch: pytest.MonkeyPatch) -> type[_FakeInputDevice]:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "evdev", _FakeEvdev)
+    _FakeInputDevice.opened = []
+    _FakeInputDevice.queued = []
+    _FakeInputDevice.grabbed_by_other = False
+    return _FakeInputDevice
+
+
+def test_evdev_by_name_grabs_decodes_and_lets_go(fake_evdev: type[_FakeInputDevice]) -> None:
+    fake_evdev.queued = person("5\r", start=1.0) + gun("134567890123456789\r", start=3.0)
+    scanner = open_device(Scanner, "evdev://?name=0581:0115")
+    chosen = [d for d in fake_evdev.opened if d.path == "/dev/input/event3"]
+    others = [d for d in fake_evdev.opened if d.path != "/dev/input/event3"]
+    try:
+        assert chosen[0].grabbed and all(d.closed for d in others)
+        assert scanner.read_code(5.0) == "134567890123456789"
+    finally:
+        scanner.close()
+    assert not chosen[0].grabbed and chosen[0].closed
+
+
+def test_evdev_refusals_say_what_to_do(fake_evdev: type[_FakeInputDevice]) -> None:
+    with pytest.raises(DeviceUnavailable, match="several input devices named 'keyboard'"):
+        open_device(Scanner, "evdev://?name=keyboard")
+    with pytest.raises(DeviceUnavailable, match=r"no input device named 'Zebra'.*event3: HID"):
+        open_device(Scanner, "evdev://?name=Zebra")
+    fake_evdev.grabbed_by_other = True
+    with pytest.raises(DeviceUnavailable, match=r"another program holds it.*grab=0"):
+        open_device(Scanner, "evdev://?name=HID%200581:0115%20Keyboard")
+    shared = open_device(Scanner, "evdev://?name=HID%200581:0115%20Keyboard&grab=0")
+    shared.close()
+    assert all(d.closed for d in fake_evdev.opened)

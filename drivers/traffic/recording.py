@@ -10,7 +10,8 @@ is a :class:`Recorder`; the transports that can be tapped (``pcsc://``,
 and ``sim://`` devices reached over one of those or as a wedge) hand what they
 open to the recorder (:meth:`Recorder.scard`, :meth:`Recorder.tap_escpos`,
 :meth:`Recorder.serial_port`, :meth:`Recorder.input_events`). A device that no
-transport tapped fails to open when ``record=`` asked for it (nothing would be recorded); a session just skips it.
+transport tapped fails to open when ``record=`` asked for it (nothing would be
+recorded); a session just skips it.
 """
 
 from __future__ import annotations
