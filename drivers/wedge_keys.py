@@ -58,6 +58,7 @@ US_KEYMAP.update({55: ("*", "*"), 74: ("-", "-"), 78: ("+", "+"), 83: (".", ".")
 US_KEYMAP.update({98: ("/", "/")})  # KEY_KPSLASH
 
 SUFFIX_KEYS: dict[str, str] = {"ENTER": "\r", "TAB": "\t", "none": ""}
+KEY_NAMES = {"enter": "\r", "tab": "\t"}  # Textual's names of the keys that end a code
 DEFAULT_GAP = 0.030  # seconds: a gun types a key every 2-8 ms, a person ~100+ ms
 DEFAULT_MAX_LENGTH = 512
 DEFAULT_MIN_LENGTH = 4
@@ -165,9 +166,10 @@ class WedgeBurstDetector:
         return self._length > 1
 
     def feed(self, key: str, t: float) -> list[str]:
-        """Key ``key`` (a character, ``\\r`` for Enter; anything else longer or not
-        printable is a key with no character) pressed at ``t`` seconds; the codes
-        this completes."""
+        """Key ``key`` (a character, ``\\r`` or ``enter`` for Enter, ``\\t`` or ``tab``
+        for Tab; anything else longer or not printable is a key with no character)
+        pressed at ``t`` seconds; the codes this completes."""
+        key = KEY_NAMES.get(key, key)
         codes = self.flush(t)
         self._last = t
         if self.suffix and key == self.suffix:

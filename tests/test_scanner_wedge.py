@@ -441,3 +441,30 @@ def test_evdev_refusals_say_what_to_do(fake_evdev: type[_FakeInputDevice]) -> No
     shared = open_device(Scanner, "evdev://?name=HID%200581:0115%20Keyboard&grab=0")
     shared.close()
     assert all(d.closed for d in fake_evdev.opened)
+
+
+def test_the_tui_hook_in_a_textual_app() -> None:
+    # The one line the TUI adds to its App.on_key, in a bare Textual app driven by
+    # Textual's pilot (gap=2 s: pilot's keys are as fast as this loaded machine allows).
+    import asyncio
+
+    from textual import events
+    from textual.app import App
+
+    class Till(App[None]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wedge = WedgeBurstDetector(gap=2.0)
+            self.scanned: list[str] = []
+
+        def on_key(self, event: events.Key) -> None:
+            self.scanned.extend(self.wedge.feed(event.character or event.key, event.time))
+
+    async def scan() -> list[str]:
+        app = Till()
+        async with app.run_test() as pilot:
+            await pilot.press(*"134567890123456789", "enter")
+            await pilot.pause()
+        return app.scanned
+
+    assert asyncio.run(scan()) == ["134567890123456789"]
