@@ -252,6 +252,9 @@ def test_sim_wedge_records_and_replays(tmp_path: Path) -> None:
         assert scanner.read_code(1.0) == "287654321098765432"
     finally:
         scanner.close()
+    # record= comes off the URL without losing the // of an empty host
+    assert Trace.load(trace).header["url"] == "sim://?transport=wedge"
+    assert scanner.driver.name == "sim://?transport=wedge"  # type: ignore[attr-defined]
     replayed = open_device(Scanner, f"replay://{trace}")
     try:
         assert replayed.read_code(5.0) == "287654321098765432"

@@ -115,6 +115,9 @@ def strip_param(url: DeviceURL, name: str) -> DeviceURL:
     parts = urlsplit(url.raw)
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, True) if k != name])
     raw = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    if not parts.netloc:  # urlunsplit would drop the // of sim://?... and serial:///dev/...
+        raw = f"{parts.scheme}://{parts.path}" + (f"?{query}" if query else "")
+        raw += f"#{parts.fragment}" if parts.fragment else ""
     params: Mapping[str, str] = {k: v for k, v in url.params.items() if k != name}
     return attrs.evolve(url, raw=raw, params=params)
 
