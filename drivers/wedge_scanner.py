@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
 import os
 import threading
 import time
@@ -123,9 +122,10 @@ class InputSource(Protocol):
         """The events available now, waiting up to ``timeout`` seconds for the first."""
         ...
 
-    def now(self) -> float:
-        """The time on the events' clock now: when a suffix-less burst has ended.
-        ``math.inf`` for a source that only ever delivers whole scans."""
+    def now(self) -> float | None:
+        """The time on the events' clock now, to tell that a burst has ended:
+        ``math.inf`` for a source that only ever delivers whole bursts, ``None``
+        when events are waiting to be read (they come first)."""
         ...
 
     def close(self) -> None: ...
@@ -290,7 +290,11 @@ class EvdevSource:
             return []
         return [InputEvent(event.timestamp(), event.type, event.code, event.value) for event in raw]
 
-    def now(self) -> float:
+    def now(self) -> float | None:
+        import select
+
+        if select.select([self.device.fd], [], [], 0)[0]:
+            return None  # a key arrived meanwhile: read it before deciding
         return time.time()  # evdev stamps events with CLOCK_REALTIME by default
 
     def close(self) -> None:
@@ -392,6 +396,3 @@ def _open(url: DeviceURL, path: str, evdev: Any) -> Any:
                 "the input group (sudo usermod -aG input $USER) and log in again"
             ) from exc
         raise DeviceUnavailable(f"cannot open scanner {url.raw}: {exc}") from exc
-
-
-INFINITE_NOW = math.inf  # InputSource.now() of sources that deliver whole scans

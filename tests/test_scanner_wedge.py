@@ -471,3 +471,22 @@ def test_the_tui_hook_in_a_textual_app() -> None:
         return app.scanned
 
     assert asyncio.run(scan()) == ["134567890123456789"]
+
+
+def test_a_replay_released_slowly_ends_bursts_where_the_recording_does() -> None:
+    # The reader thread may find nothing to read between two released events (a loaded
+    # machine): the time it then flushes the burst with is the next recorded event's,
+    # never "the end of time", so a burst is never cut before its Enter.
+    from drivers.traffic.evdev import ReplaySource
+    from drivers.traffic.replay_scheme import _cursor, find_trace
+    from drivers.url import DeviceURL
+
+    source = ReplaySource(_cursor(DeviceURL.parse(FIXTURE), "scanner", DeviceContext()))
+    trace = Trace.load(find_trace(DeviceURL.parse(FIXTURE)))
+    assert source.release(40) == 40
+    assert source.now() is None  # released and not read: read them first
+    assert len(source.read(0)) == 40
+    assert source.now() == trace.messages[40].extra["us"] / 1e6
+    while source.release(1000):
+        source.read(0)
+    assert source.now() == float("inf")

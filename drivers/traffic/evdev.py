@@ -71,7 +71,7 @@ class RecordingSource:
             self._tape.add_sealed("input", "in", data, shown, describe_event(event), us=us)
         return events
 
-    def now(self) -> float:
+    def now(self) -> float | None:
         return self._source.now()
 
     def close(self) -> None:
@@ -96,34 +96,37 @@ class ReplaySource:
             self._ready.clear()
             return events
 
-    def now(self) -> float:
-        return math.inf  # a release ends where the recording paused: the burst is over
+    def now(self) -> float | None:
+        """The next recorded event's time: whatever the release pace (a hand releases
+        events one by one, and this machine may be slow between them), the burst under
+        way ends exactly where the recording says; after the last event, never."""
+        with self._changed:  # atomic with release(): no event between cursor and queue
+            if self._ready:
+                return None
+            message = self._cursor.peek()
+            if message is None or message.op != "input":
+                return math.inf
+            return int(message.extra.get("us", 0)) / 1e6
 
     def close(self) -> None:
         with self._changed:
             self._closed = True
             self._changed.notify_all()
 
-    @property
-    def finished(self) -> bool:
-        return self._cursor.peek() is None
-
     def release(self, count: int) -> int:
         """Hand the driver the next ``count`` recorded events; how many there were."""
         cursor = self._cursor
         events: list[InputEvent] = []
-        with cursor.lock:
+        with self._changed, cursor.lock:
             while len(events) < count and (message := cursor.peek()) is not None:
                 if message.op != "input":
                     raise cursor.diverged(message, "input in (a wedge reads input events)")
                 data = cursor.payload(cursor.advance())
                 kind, code, value = _EVENT.unpack(data)
                 events.append(InputEvent(int(message.extra.get("us", 0)) / 1e6, kind, code, value))
-        if events:
-            with self._changed:
-                self._ready.extend(events)
-                self.released += len(events)
-                self._changed.notify_all()
+            self._ready.extend(events)
+            self.released += len(events)
+            self._changed.notify_all()
         return len(events)
 
 

@@ -125,8 +125,10 @@ class SimWedgeSource:
             self._ready.clear()
             return events
 
-    def now(self) -> float:
-        return math.inf  # a push is a whole scan or a whole bit of typing
+    def now(self) -> float | None:
+        with self._changed:
+            # A push is a whole scan or a whole bit of typing: once read, it has ended.
+            return None if self._ready else math.inf
 
     def close(self) -> None:
         with self._changed:
