@@ -83,6 +83,10 @@ class TrafficRecorder(Protocol):
         """A pyserial port, recording (``serial://``, ``socket://``)."""
         ...
 
+    def input_events(self, source: Any, url: DeviceURL, **device: Any) -> Any:
+        """A keyboard wedge's input-event source, recording (``evdev://``)."""
+        ...
+
 
 class RecordingHook(Protocol):
     """What the registry calls around every open so the device's traffic can be

@@ -26,6 +26,7 @@ SCHEMES = (
     "drivers.printer.transports:register_tcp",
     "drivers.printer.transports:register_file",
     "drivers.serial_scanner:register",
+    "drivers.wedge_scanner:register",
     "drivers.espeak_scheme:register",
     "drivers.traffic.replay_scheme:register",
 )

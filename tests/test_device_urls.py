@@ -49,7 +49,7 @@ def test_device_url_problems_name_the_device_and_what_was_expected() -> None:
         "pcsc://, replay://, sim://",
         "devices.printer: sim://?profle=generic_58mm: unknown parameter 'profle': did you "
         "mean 'profile'? (known: profile, transport)",
-        "devices.scanner: sim://?transport=tcp: transport='tcp'; expected one of sim, pty",
+        "devices.scanner: sim://?transport=tcp: transport='tcp'; expected one of sim, pty, wedge",
         "devices.speaker: espeak://en?rate=fast: rate='fast' is not an integer; expected a "
         "whole number from 80 to 450 words per minute",
     ]

@@ -156,3 +156,24 @@ def test_above_the_password_free_limit_the_customer_confirms_by_key(tmp_path: Pa
                 assert rows == [("wechat", 120000, "SUCCESS")]
 
     asyncio.run(scenario())
+
+
+def test_a_wedge_scan_gun_burst_is_a_scan(tmp_path: Path) -> None:
+    # A keyboard-wedge gun types the code and Enter as keys a few ms apart; the app
+    # takes such a burst as a scan (drivers/wedge_keys.py). gap=2 s: pilot's keys come
+    # as fast as this loaded machine allows, not a gun's 2-8 ms.
+    from drivers.wedge_keys import WedgeBurstDetector
+
+    async def scenario() -> None:
+        with make_simulation(tmp_path) as sim:
+            app = PossimApp(sim, card="unionpay_debit")
+            async with app.run_test(size=(120, 40)) as pilot:
+                await choose(pilot, app, "500", "2")
+                await until(pilot, lambda: screen_of(app).screen_id == "scan_code", "scan screen")
+                app.wedge = WedgeBurstDetector(gap=2.0)  # after the person's keys
+                await pilot.press(*"134567890123456789", "enter")
+                await paid(pilot, app, receipts=2)
+                rows = [(o.channel, o.amount_fen, o.trade_state) for o in sim.gateway.qr.orders()]
+                assert rows == [("wechat", 500, "SUCCESS")]
+
+    asyncio.run(scenario())

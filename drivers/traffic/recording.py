@@ -6,11 +6,12 @@ before the factory and :func:`check_tapped` after it. When the
 URL carries ``record=PATH`` (or :func:`recording_session` is active), the
 factory gets the URL without that parameter and a context whose ``recorder``
 is a :class:`Recorder`; the transports that can be tapped (``pcsc://``,
-``usb://``, ``serial://``, ``tcp://``, ``file://``, ``socket://``, and
-``sim://`` devices reached over one of those) hand what they open to the
-recorder (:meth:`Recorder.scard`, :meth:`Recorder.tap_escpos`,
-:meth:`Recorder.serial_port`). A device that no transport tapped fails to open when
-``record=`` asked for it (nothing would be recorded); a session just skips it.
+``usb://``, ``serial://``, ``tcp://``, ``file://``, ``socket://``, ``evdev://``,
+and ``sim://`` devices reached over one of those or as a wedge) hand what they
+open to the recorder (:meth:`Recorder.scard`, :meth:`Recorder.tap_escpos`,
+:meth:`Recorder.serial_port`, :meth:`Recorder.input_events`). A device that no
+transport tapped fails to open when ``record=`` asked for it (nothing would be
+recorded); a session just skips it.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Recorder:
         self.tapes.append(tape)
         return tape
 
-    # The transports call these three with what they opened: the device modules
+    # The transports call these four with what they opened: the device modules
     # import nothing of drivers.traffic (which replays through them).
 
     def scard(self, scard: Any, url: DeviceURL, **device: Any) -> Any:
@@ -80,6 +81,12 @@ class Recorder:
         from drivers.traffic.serial import RecordingPort
 
         return RecordingPort(port, self.tape(url.raw, **device))
+
+    def input_events(self, source: Any, url: DeviceURL, **device: Any) -> Any:
+        """A keyboard wedge's input source with its events recorded (``evdev://``)."""
+        from drivers.traffic.evdev import RecordingSource
+
+        return RecordingSource(source, self.tape(url.raw, **device))
 
     @property
     def tapped(self) -> bool:
@@ -108,6 +115,9 @@ def strip_param(url: DeviceURL, name: str) -> DeviceURL:
     parts = urlsplit(url.raw)
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, True) if k != name])
     raw = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    if not parts.netloc:  # urlunsplit would drop the // of sim://?... and serial:///dev/...
+        raw = f"{parts.scheme}://{parts.path}" + (f"?{query}" if query else "")
+        raw += f"#{parts.fragment}" if parts.fragment else ""
     params: Mapping[str, str] = {k: v for k, v in url.params.items() if k != name}
     return attrs.evolve(url, raw=raw, params=params)
 

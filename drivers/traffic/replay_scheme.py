@@ -5,7 +5,9 @@ trace kind          what ``replay://`` opens
 ==================  ==========================================================
 ``card_reader``     :class:`PcscCardReader` over :class:`ReplayScard`
 ``printer``         :class:`EscposPrinter` over :class:`ReplayEscpos`
-``scanner``         :class:`SerialScanner` over :class:`ReplayPort`
+``scanner``         :class:`SerialScanner` over :class:`ReplayPort`, or (a trace
+                    whose ``device.transport`` is ``evdev``)
+                    :class:`WedgeScanner` over :class:`ReplaySource`
 ==================  ==========================================================
 
 ``PATH`` is a file, relative to the working folder or to a fixtures folder
@@ -127,6 +129,8 @@ def open_scanner(url: DeviceURL, context: DeviceContext) -> Scanner:
 
     cursor = _cursor(url, "scanner", context)
     device = cursor.trace.device
+    if device.get("transport") == "evdev":
+        return _open_wedge(cursor, context)
     timeout = _device_field(cursor, "timeout", 0.05, "seconds up to 10", _seconds)
     suffix = _device_field(cursor, "suffix", "0d", "hex digits", _hex)
     port = ReplayPort(cursor, timeout)
@@ -142,6 +146,32 @@ def open_scanner(url: DeviceURL, context: DeviceContext) -> Scanner:
     world = _world(context, "scanner")
     if world is not None:
         setattr(world, "scanner", ReplayScannerHand(scanner, context.clock))  # noqa: B010
+    return scanner
+
+
+def _open_wedge(cursor: Cursor, context: DeviceContext) -> Scanner:
+    from drivers.traffic.evdev import ReplaySource, ReplayWedgeHand, ReplayWedgeScanner
+    from drivers.wedge_keys import SUFFIX_KEYS, WedgeBurstDetector
+
+    device = cursor.trace.device
+    suffix = _device_field(cursor, "suffix", "ENTER", "one of ENTER, TAB, none", _wedge_suffix)
+    detector = WedgeBurstDetector(
+        gap=_device_field(cursor, "gap", 30, "1 to 10000 milliseconds", _millis) / 1000,
+        suffix=SUFFIX_KEYS[suffix],
+        prefix=str(device.get("prefix", "")),
+        max_length=_device_field(cursor, "max_length", 512, "1 to 65536", _length),
+        min_length=_device_field(cursor, "min_length", 4, "1 to 65536", _length),
+    )
+    scanner = ReplayWedgeScanner(
+        ReplaySource(cursor),
+        cursor,
+        clock=context.clock,
+        detector=detector,
+        name=str(cursor.trace.header.get("url")),
+    )
+    world = _world(context, "scanner")
+    if world is not None:
+        setattr(world, "scanner", ReplayWedgeHand(scanner, context.clock))  # noqa: B010
     return scanner
 
 
@@ -170,3 +200,11 @@ def _hex(value: object) -> bool:
 
 def _length(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65536
+
+
+def _millis(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10000
+
+
+def _wedge_suffix(value: object) -> bool:
+    return value in ("ENTER", "TAB", "none")

@@ -288,6 +288,7 @@ _EXTRA_FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
         "seconds",
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf,
     ),
+    "us": ("microseconds", _whole(0, 10**15)),  # an input event's timestamp (wedge)
     "rc": ("a PC/SC return code", _whole(0, 0xFFFFFFFF)),
     "protocol": ("a PC/SC protocol", _whole(0, 0xFFFFFFFF)),
     "disposition": ("a PC/SC disposition", _whole(0, 0xFFFFFFFF)),

@@ -117,9 +117,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "--scanner-transport",
         type=SCANNER_TRANSPORT,
-        metavar="{sim,pty}",
-        help="how the terminal reaches the virtual scanner: in process (sim) or a pty read "
-        "by the serial:// driver (pty); default: the terminal config's [devices] scanner URL",
+        metavar="{sim,pty,wedge}",
+        help="how the terminal reaches the virtual scanner: in process (sim), a pty read "
+        "by the serial:// driver (pty) or a keyboard wedge's key events decoded by the "
+        "evdev:// driver (wedge); default: the terminal config's [devices] scanner URL",
     )
     run.add_argument(
         "--speaker",

@@ -1,7 +1,7 @@
 """``possim trace``: record device traffic, replay it, show it (docs/replay.md).
 
 * ``possim trace record SCENARIO --out DIR [--card-transport pcsc]
-  [--printer-transport usb|pty|tcp] [--scanner-transport pty]`` runs the
+  [--printer-transport usb|pty|tcp] [--scanner-transport pty|wedge]`` runs the
   scenario with every card reader, printer and scanner that sits on a real
   transport recorded to ``DIR/<kind>.jsonl``.
 * ``possim trace replay SCENARIO [--terminal NAME]`` runs the scenario on a
@@ -44,7 +44,7 @@ def register(commands: Any) -> None:
     )
     record.add_argument("--card-transport", default="sim", choices=("sim", "pcsc"))
     record.add_argument("--printer-transport", choices=("sim", "usb", "pty", "tcp"))
-    record.add_argument("--scanner-transport", choices=("sim", "pty"))
+    record.add_argument("--scanner-transport", choices=("sim", "pty", "wedge"))
     record.set_defaults(handler=record_command)
 
     replay = sub.add_parser("replay", help="run a scenario on replay:// devices")

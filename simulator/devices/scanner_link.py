@@ -19,8 +19,9 @@ from drivers.serial_scanner import SUFFIX_BYTES, ScannerProfile, SerialScanner
 from simulator.devices.scanner_pty import PtyScanner
 
 # How the terminal reaches the virtual scanner: in process, or over a pty into
-# the real serial:// driver (this module).
-SCANNER_TRANSPORTS = ("sim", "pty")
+# the real serial:// driver (this module), or as a keyboard wedge's input events into
+# the real evdev:// driver (simulator/devices/wedge.py).
+SCANNER_TRANSPORTS = ("sim", "pty", "wedge")
 HOST_OPEN_WAIT = 5.0  # real seconds for the driver to open the pty
 ARRIVAL_WAIT = 5.0  # real seconds for a scan to cross the pty into the driver
 

@@ -29,6 +29,7 @@ from simulator.devices.printer.link import PRINTER_TRANSPORTS, open_virtual_prin
 from simulator.devices.scanner import VirtualScanner
 from simulator.devices.scanner_link import SCANNER_TRANSPORTS, open_pty_scanner
 from simulator.devices.speaker import VirtualSpeaker
+from simulator.devices.wedge import open_wedge_scanner
 from simulator.devices.world import SimulatedWorld
 
 PRINTER_PROFILE = UrlParam(
@@ -51,8 +52,9 @@ SCANNER_TRANSPORT = UrlParam(
     str,
     "sim",
     choices=SCANNER_TRANSPORTS,
-    help="how the terminal reaches the virtual scanner: in process, or through a pty and the "
-    "real `serial://` driver (docs/scanner.md)",
+    help="how the terminal reaches the virtual scanner: in process, through a pty and the "
+    "real `serial://` driver, or as a keyboard wedge's key events into the real `evdev://` "
+    "driver (docs/scanner.md)",
 )
 SCANNER_PROFILE = UrlParam(
     "profile",
@@ -126,6 +128,10 @@ def open_scanner(url: DeviceURL, context: DeviceContext) -> Scanner:
         link, hand = open_pty_scanner(context, SCANNER_PROFILE.value(url))
         world.scanner = hand
         return link
+    if SCANNER_TRANSPORT.value(url) == "wedge":
+        wedge, wedge_hand = open_wedge_scanner(context, url)
+        world.scanner = wedge_hand
+        return wedge
     scanner = VirtualScanner(context.clock)
     world.scanner = scanner
     return scanner

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from simulator.devices.scanner import VirtualScanner
     from simulator.devices.scanner_link import PtyScannerHand
     from simulator.devices.speaker import VirtualSpeaker
+    from simulator.devices.wedge import WedgeHand
 
 
 @attrs.define
@@ -53,8 +54,9 @@ class SimulatedWorld:
     picc_slot: CardSlot | None = None
     pin_pad: VirtualPinPad | None = None
     printer: VirtualPrinter | None = None
-    # Where the cashier scans codes: in process, or through a pty (scanner_link).
-    scanner: VirtualScanner | PtyScannerHand | None = None
+    # Where the cashier scans codes: in process, through a pty (scanner_link), or a
+    # keyboard wedge (wedge).
+    scanner: VirtualScanner | PtyScannerHand | WedgeHand | None = None
     speaker: VirtualSpeaker | None = None
     magstripe_reader: VirtualMagstripeReader | None = None
     # Every transport feeds the printer through its port (fault injection);

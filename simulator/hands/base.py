@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from simulator.devices.printer.port import PrinterPort
     from simulator.devices.scanner import VirtualScanner
     from simulator.devices.scanner_link import PtyScannerHand
+    from simulator.devices.wedge import WedgeHand
     from simulator.devices.world import SimulatedWorld
     from simulator.events import EventBus
     from simulator.gateway.builtin import BuiltinGateway
@@ -103,7 +104,7 @@ class HandsBase:
             raise NotSimulated("magstripe reader", self._url("magstripe_reader"), action)
         return reader
 
-    def _scanner(self, action: str) -> VirtualScanner | PtyScannerHand:
+    def _scanner(self, action: str) -> VirtualScanner | PtyScannerHand | WedgeHand:
         scanner = self.world.scanner
         if scanner is None:
             raise NotSimulated("scanner", self._url("scanner"), action)

@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from drivers.wedge_keys import WedgeBurstDetector
 from simulator.devices import cards
 from simulator.gateway.faults import HostFaultStruck, HttpFaultStruck
 from simulator.gateway.qr.http import QrApiCall
@@ -135,6 +136,9 @@ class PossimApp(PossimBaseApp):
         super().__init__()
         self.shop = shop
         self.counter = Counter(shop, card=card)
+        # A keyboard-wedge scan gun types a code as a burst of keys a few ms apart;
+        # drivers/wedge_keys.py tells it from a person typing: each burst is a scan.
+        self.wedge = WedgeBurstDetector()
         self.bridge = Bridge(self, shop, self.counter)
         self._seen = 0
         self._held = False  # a result screen is being held
@@ -328,6 +332,13 @@ class PossimApp(PossimBaseApp):
             if self._available(action.partition("(")[0]):
                 yield SystemCommand(title, what, functools.partial(self.run_action, action))
         yield from super().get_system_commands(screen)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Every key, before bindings and widgets take it: a gun's burst is a scan.
+        if isinstance(event, events.Key):
+            for code in self.wedge.feed(event.character or event.key, event.time):
+                self.counter.scan(code)
+        await super().on_event(event)
 
     def action_key(self, key: str) -> None:
         self.counter.key(_KEYPAD.get(key, key))
