@@ -36,6 +36,13 @@ def register(commands: Any) -> None:
         help="serve the TUI to browsers on http://127.0.0.1:PORT instead (one session per "
         "browser tab; needs textual-serve, see `possim docs tui`)",
     )
+    tui.add_argument(
+        "--attach",
+        metavar="URL",
+        help="watch a served shop (possim serve) live instead: its screen, events and receipts "
+        "(a token from --token or $POSSIM_SERVE_TOKEN)",
+    )
+    tui.add_argument("--token", help="the served shop's token, with --attach")
     play = tui.add_argument_group("playing a scenario")
     play.add_argument(
         "--play",
@@ -62,6 +69,8 @@ def register(commands: Any) -> None:
 
 
 def tui_command(args: argparse.Namespace) -> int:
+    if args.attach is not None:
+        return attach_command(args)
     if args.serve is not None:
         return serve_command(args)
     if args.play is not None:
@@ -80,6 +89,15 @@ def tui_command(args: argparse.Namespace) -> int:
         workdir = args.workdir or Path(scratch)
         with Shop(config, workdir, seed=args.seed or 0) as shop:
             PossimApp(shop, card=args.card).run()
+    return 0
+
+
+def attach_command(args: argparse.Namespace) -> int:
+    import os
+
+    from simulator.tui.attached import AttachedApp
+
+    AttachedApp(args.attach, args.token or os.environ.get("POSSIM_SERVE_TOKEN")).run()
     return 0
 
 
