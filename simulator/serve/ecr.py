@@ -303,7 +303,8 @@ class EcrDoor:
         """A pre-auth follow-up names its original by voucher number (systraceNo) or order
         number (orderNo): the journal's approved original gives the order number the
         acquiring app knows it by, its amount when none is given, and -- for a
-        completion -- its auth code and date, which the vendor's Intent may quote."""
+        pre-auth's completion or void -- its auth code and date (MMDD), which the
+        vendor's Intent may quote (the terminal checks them against the pre-auth)."""
         operation, title = FOLLOW_UPS[order.operation]
         key, value = (
             ("systraceNo", order.orig_stan) if order.orig_stan else ("orderNo", order.orig_order_no)
@@ -318,14 +319,14 @@ class EcrDoor:
             what = "pre-auth" if operation == "preauth" else "pre-auth completion"
             raise EcrRefusal(f"{key}={value!r}: no approved {what} for the {title}")
         original = found[-1]
-        completion = order.operation == "preauth_completion"
+        of_preauth = operation == "preauth"  # a completion or a pre-auth void
         return attrs.evolve(
             order,
             amount_fen=order.amount_fen or original.amount_fen,
             orig_order_no=original.order_no,
             orig_stan=original.stan,
-            orig_auth_code=original.auth_code if completion else "",
-            orig_date=original.transmission[:4] if completion else "",
+            orig_auth_code=original.auth_code if of_preauth else "",
+            orig_date=original.transmission[:4] if of_preauth else "",
         )
 
 

@@ -100,7 +100,10 @@ class AttachedApp(App[None]):
                 except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                     self._disconnected(f"{type(exc).__name__}: {exc}")
                 else:
-                    self._disconnected("the shop closed the event stream")
+                    skipped = "; the events it no longer keeps are skipped"
+                    self._disconnected(
+                        f"the shop closed the event stream{skipped if self._skip_to_now else ''}"
+                    )
                 await asyncio.sleep(RECONNECT)
 
     async def _follow_once(self, session: aiohttp.ClientSession) -> None:
