@@ -161,6 +161,24 @@ def test_an_amount_in_fen_to_newland_gets_its_refusal_and_the_log_names_amt_and_
         assert shop.get("/v1/view/ledger") == []
 
 
+@NEEDS_NODE
+def test_an_amount_in_yuan_to_sunmi_gets_its_refusal_broadcast_and_the_log_names_amount(
+    tmp_path: Path,
+) -> None:
+    with served_shop(tmp_path, "--vendor", "sunmi") as (command, shop):
+        # The app's bug: a JSON 12.34 (a double) where the L3 app reads a long in fen.
+        app = start_cashier_app(shop.url, "sale", "12.34", "--vendor", "sunmi", "--amt", "12.34")
+        code, answer = outcome(app)
+        assert code == 1, answer
+        assert answer["broadcast"] == "sunmi.payment.L3.RESULT"
+        extras = answer["extras"]
+        assert set(extras) == set(vendor_profile("sunmi")["result"]["failed"])
+        # Appendix C: 409 无效的金额, as an int; resultCode not 0.
+        assert extras["resultCode"] == -1 and extras["errorCode"] == 409
+        command.wait_for(r"intent_refused sunmi .*amount=12\.34: expected a long extra, got float")
+        assert shop.get("/v1/view/ledger") == []
+
+
 def test_an_intent_addressed_to_another_vendors_app_is_refused_naming_both(
     served: Any,
 ) -> None:

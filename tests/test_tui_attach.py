@@ -92,3 +92,14 @@ async def follow_a_sale(served: ServedShop) -> None:
         await shows(pilot, "the last event", lambda: app.seen == events[-1]["seq"])
         assert app.event_lines == [event_line(event) for event in events]
         assert not any("683915" in line for line in app.event_lines)
+
+
+def test_the_attached_tui_says_when_the_shop_wants_its_token(served: ServedShop) -> None:
+    async def attach_without_token() -> None:
+        app = AttachedApp(served.url)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await shows(pilot, "the refusal", lambda: bool(app.problems))
+            assert not app.connected
+            assert "401" in app.problems[-1] and "needs its token" in app.problems[-1]
+
+    asyncio.run(attach_without_token())

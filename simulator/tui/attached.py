@@ -23,6 +23,7 @@ from rich.markup import escape
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, RichLog, Static
 
 RECONNECT = 1.0  # seconds before following the events again after the connection dropped
@@ -76,6 +77,7 @@ class AttachedApp(App[None]):
         self.state: dict[str, Any] | None = None
         self.connected = False
         self._skip_to_now = False
+        self.problems: list[str] = []  # why the stream dropped, latest last (at most 100)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -97,6 +99,8 @@ class AttachedApp(App[None]):
             while True:
                 try:
                     await self._follow_once(session)
+                except NoMatches:  # the app is closing: its widgets are leaving
+                    return
                 except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                     self._disconnected(f"{type(exc).__name__}: {exc}")
                 else:
@@ -140,8 +144,14 @@ class AttachedApp(App[None]):
     async def _get(self, session: aiohttp.ClientSession, path: str) -> Any:
         async with session.get(self.url + path) as response:
             if response.status != 200:
+                # The API's one-line error (a missing token: 401) says what to do.
+                text = await response.text()
+                try:
+                    why = json.loads(text)["error"]
+                except (ValueError, KeyError, TypeError):
+                    why = text[:200]
                 raise aiohttp.ClientResponseError(
-                    response.request_info, (), status=response.status, message=path
+                    response.request_info, (), status=response.status, message=f"{path}: {why}"
                 )
             return await response.json()
 
@@ -167,4 +177,7 @@ class AttachedApp(App[None]):
 
     def _disconnected(self, why: str) -> None:
         self.connected = False
-        self.query_one("#events", RichLog).write(f"-- {why}; reconnecting to {self.url}")
+        self.problems.append(why)
+        del self.problems[:-100]
+        for log in self.query("#events").results(RichLog):  # none while the app closes
+            log.write(f"-- {why}; reconnecting to {self.url}")
