@@ -3,8 +3,10 @@ the test plays the cardholder through the hands API (docs/cashier_apps.md).
 
 The cashier app is examples/cashier_app/cashier.mjs: Node.js, no possim code, the
 Intent extras of Newland's "pos-invoke" contract (star-pos/APIDocument
-pos-invoke/index.md: startActivityForResult, every extra a String, RESULT_OK with
-``txndetail`` / RESULT_CANCELED with ``reason``).
+pos-invoke/index.md: startActivityForResult, every extra a String, amt in yuan,
+RESULT_OK with ``txndetail`` / RESULT_CANCELED with ``reason``; docs/vendor_newland.md)
+and of Sunmi's L3 app (action sunmi.payment.L3, typed extras, the
+sunmi.payment.L3.RESULT broadcast; docs/vendor_sunmi.md).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from simulator.terminal.config import TerminalConfig
 
 REPO = Path(__file__).resolve().parent.parent
 CASHIER_APP = REPO / "examples" / "cashier_app" / "cashier.mjs"
-NEWLAND = REPO / "firmware_fixtures" / "vendors" / "newland.yaml"
+VENDOR_FIXTURES = REPO / "firmware_fixtures" / "vendors"
 NEEDS_NODE = pytest.mark.system_package("node")
 
 
@@ -54,11 +56,31 @@ def outcome(app: subprocess.Popen[str]) -> tuple[int, dict[str, Any]]:
     return app.returncode, answer
 
 
+def vendor_profile(name: str) -> dict[str, Any]:
+    profile: dict[str, Any] = yaml.safe_load(
+        (VENDOR_FIXTURES / f"{name}.yaml").read_text(encoding="utf-8")
+    )
+    return profile
+
+
+def assert_printed_and_spoke(shop: ShopClient, masked_pan: str, amount_fen: int) -> None:
+    """The virtual printer printed both copies of the sale slip; the speaker spoke."""
+    receipts = shop.get("/v1/view/receipts")
+    assert [receipt["kind"] for receipt in receipts] == ["sale", "sale"]
+    assert all(masked_pan in receipt["text"] for receipt in receipts)
+    assert all("RMB 12.34" in receipt["text"] for receipt in receipts)
+    status, png = shop.request("GET", "/v1/view/receipts/1.png")
+    assert status == 200 and png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert [said["text"] for said in shop.get("/v1/view/speech")] == ["收款成功，十二点三四元"]
+    ledger = shop.get("/v1/view/ledger")
+    assert [(row["amount"], row["status"]) for row in ledger] == [(amount_fen, "approved")]
+
+
 @NEEDS_NODE
-def test_a_node_cashier_app_pays_by_card_while_the_test_is_the_cardholder(
+def test_a_node_cashier_app_pays_by_card_at_newland_while_the_test_is_the_cardholder(
     tmp_path: Path,
 ) -> None:
-    with served_shop(tmp_path) as (command, shop):
+    with served_shop(tmp_path, "--vendor", "newland") as (command, shop):
         app = start_cashier_app(shop.url, "sale", "12.34", "--order", "NODE0001")
         try:
             shop.pay_by_card("unionpay_debit", "683915")
@@ -66,46 +88,109 @@ def test_a_node_cashier_app_pays_by_card_while_the_test_is_the_cardholder(
         finally:
             app.kill()
         assert code == 0, answer
-        assert answer["result_code"] == "RESULT_OK"
-        # Exactly the vendor profile's keys, every value a string (the vendor's typing).
-        profile = yaml.safe_load(NEWLAND.read_text(encoding="utf-8"))
-        assert set(answer["extras"]) == {profile["result"]["detail_key"]}
+        # pos-invoke/index.md: RESULT_OK; the approved keys of the profile, every value a
+        # String, txndetail a JSON string of the 附录 交易详情 keys.
+        assert answer["result_code"] == "RESULT_OK" and "broadcast" not in answer
+        approved = vendor_profile("newland")["result"]["approved"]
+        assert set(answer["extras"]) == set(approved)
+        assert all(isinstance(value, str) for value in answer["extras"].values())
+        assert answer["extras"]["msg_tp"] == "0210"
         detail = answer["detail"]
-        assert set(detail) == set(profile["result"]["detail"])
+        assert set(detail) == set(approved["txndetail"]["json"])
         assert all(isinstance(value, str) for value in detail.values())
-        assert detail["respcode"] == "00"
-        assert detail["transamount"] == "000000001234"
-        assert detail["orderno"] == "NODE0001"
+        assert detail["transamount"] == "12.34"  # yuan with its decimal point
+        assert detail["orderid_scan"] == "NODE0001"
         assert detail["priaccount"] == "621483******3655"
-        # The virtual printer printed both copies; the speaker spoke.
-        receipts = shop.get("/v1/view/receipts")
-        assert [receipt["kind"] for receipt in receipts] == ["sale", "sale"]
-        assert all("621483******3655" in receipt["text"] for receipt in receipts)
-        assert all("RMB 12.34" in receipt["text"] for receipt in receipts)
-        status, png = shop.request("GET", "/v1/view/receipts/1.png")
-        assert status == 200 and png.startswith(b"\x89PNG\r\n\x1a\n")
-        assert [said["text"] for said in shop.get("/v1/view/speech")] == ["收款成功，十二点三四元"]
-        ledger = shop.get("/v1/view/ledger")
-        assert [(row["amount"], row["status"]) for row in ledger] == [(1234, "approved")]
+        assert answer["extras"]["cardtype"] == "00"  # 借记卡
+        assert_printed_and_spoke(shop, "621483******3655", 1234)
         assert not event_lines(command, "683915"), "the PIN reached the log"
 
 
 @NEEDS_NODE
-def test_a_request_the_vendor_app_would_refuse_gets_its_refusal_and_the_log_names_the_key(
+def test_a_node_cashier_app_pays_by_card_at_sunmi_l3_and_hears_the_broadcast(
     tmp_path: Path,
 ) -> None:
-    with served_shop(tmp_path) as (command, shop):
-        # The app's bug: the amount in yuan where the profile takes 12-digit fen.
-        app = start_cashier_app(shop.url, "sale", "12.34", "--amt", "12.34")
+    with served_shop(tmp_path, "--vendor", "sunmi") as (command, shop):
+        assert shop.get("/v1/shop")["vendor"] == "sunmi"
+        app = start_cashier_app(
+            shop.url, "sale", "12.34", "--vendor", "sunmi", "--order", "L3SALE01"
+        )
+        try:
+            shop.pay_by_card("unionpay_debit", "683915")
+            code, answer = outcome(app)
+        finally:
+            app.kill()
+        assert code == 0, answer
+        # The L3 app answers by the broadcast sunmi.payment.L3.RESULT, not a result code.
+        assert answer["broadcast"] == "sunmi.payment.L3.RESULT" and "result_code" not in answer
+        extras = answer["extras"]
+        assert set(extras) == set(vendor_profile("sunmi")["result"]["approved"])
+        # Typed as the demo app reads them: int resultCode and transType, long amount.
+        assert extras["resultCode"] == 0 and extras["transType"] == 0
+        assert extras["amount"] == 1234 and isinstance(extras["amount"], int)
+        assert extras["transId"] == "L3SALE01"
+        assert extras["cardNo"] == "621483******3655"
+        assert extras["answerCode"] == "00"
+        assert all(
+            isinstance(value, str)
+            for key, value in extras.items()
+            if key not in ("resultCode", "transType", "amount")
+        )
+        assert_printed_and_spoke(shop, "621483******3655", 1234)
+        assert not event_lines(command, "683915"), "the PIN reached the log"
+
+
+@NEEDS_NODE
+def test_an_amount_in_fen_to_newland_gets_its_refusal_and_the_log_names_amt_and_the_rule(
+    tmp_path: Path,
+) -> None:
+    with served_shop(tmp_path, "--vendor", "newland") as (command, shop):
+        # The app's bug: 12-digit fen where Newland's amt is yuan ("100.01", 交易金额).
+        app = start_cashier_app(shop.url, "sale", "12.34", "--amt", "000000001234")
         code, answer = outcome(app)
         assert code == 1, answer
         assert answer["result_code"] == "RESULT_CANCELED"
-        assert set(answer["extras"]) == {"reason"}
-        assert "amt" in answer["reason"]
-        refused = command.wait_for(r"intent_refused .*amt='12\.34' must be digits")
-        assert "newland" in refused.group(0)
+        assert set(answer["extras"]) == set(vendor_profile("newland")["result"]["failed"])
+        assert "amt" in answer["reason"] and answer["reason"].startswith("交易金额错误")
+        # The rule, in the served shop's log: the key, what it got, what Newland takes.
+        command.wait_for(
+            r"intent_refused newland .*amt='000000001234': expected yuan like '100\.01' "
+            r"or '100', without leading zeros \(star-pos/APIDocument pos-invoke/index\.md\)"
+        )
         assert shop.get("/v1/view/state")["busy"] is False
         assert shop.get("/v1/view/ledger") == []
+
+
+@NEEDS_NODE
+def test_an_amount_in_yuan_to_sunmi_gets_its_refusal_broadcast_and_the_log_names_amount(
+    tmp_path: Path,
+) -> None:
+    with served_shop(tmp_path, "--vendor", "sunmi") as (command, shop):
+        # The app's bug: a JSON 12.34 (a double) where the L3 app reads a long in fen.
+        app = start_cashier_app(shop.url, "sale", "12.34", "--vendor", "sunmi", "--amt", "12.34")
+        code, answer = outcome(app)
+        assert code == 1, answer
+        assert answer["broadcast"] == "sunmi.payment.L3.RESULT"
+        extras = answer["extras"]
+        assert set(extras) == set(vendor_profile("sunmi")["result"]["failed"])
+        # Appendix C: 409 无效的金额, as an int; resultCode not 0.
+        assert extras["resultCode"] == -1 and extras["errorCode"] == 409
+        command.wait_for(r"intent_refused sunmi .*amount=12\.34: expected a long extra, got float")
+        assert shop.get("/v1/view/ledger") == []
+
+
+def test_an_intent_addressed_to_another_vendors_app_is_refused_naming_both(
+    served: Any,
+) -> None:
+    _, client = served
+    sunmi = {"action": "sunmi.payment.L3", "extras": {"transType": 0, "amount": 1}}
+    status, body = client.request("POST", "/v1/intent", sunmi)
+    assert status == 404, body
+    assert "sunmi" in body["error"] and "sunmi.payment.L3" in body["error"]
+    assert "newland" in body["error"] and "--vendor sunmi" in body["error"]
+    status, body = client.request("POST", "/v1/intent", {"component": "a/.B", "extras": {}})
+    assert status == 404 and "no app possim knows (component a/.B)" in body["error"]
+    assert client.get("/v1/view/state")["busy"] is False
 
 
 def test_a_non_loopback_address_without_a_token_is_refused(tmp_path: Path) -> None:
@@ -152,6 +237,8 @@ def test_bad_requests_get_one_line_errors_and_the_shop_stays_up(served: Any) -> 
     assert status == 400 and body["error"].startswith("pin:")
     status, body = client.request("POST", "/v1/intent", {"component": "x", "extras": {}})
     assert status == 404 and "com.newland" in body["error"]
+    status, body = client.request("POST", "/v1/intent", {"extras": {}})
+    assert status == 400 and "component, an action or a uri" in body["error"]
     status, body = client.request("POST", "/v1/intent", ["not", "an", "object"])
     assert status == 400
     status, body = client.request("POST", "/v1/hands/scan", {"code": "x" * (MAX_BODY + 1)})
@@ -237,12 +324,10 @@ def _intent_for(shop: ShopClient) -> dict[str, Any]:
         "pay_tp": "0",
         "proc_tp": "00",
         "proc_cd": "000000",
-        "amt": "000000000100",
+        "amt": "1.00",
         "order_no": "CTRLC01",
         "appid": "com.possim.cashier",
         "time_stamp": "20260115103000",
-        "print_info": "",
-        "orig_order_no": "",
     }
     return {"component": component, "extras": extras}
 
@@ -272,7 +357,7 @@ def test_the_pos_served_fixture_hands_its_url_to_the_code_under_test(
     finally:
         app.kill()
     assert code == 0, answer
-    assert answer["detail"]["orderno"] == "FIXTURE1"
+    assert answer["detail"]["orderid_scan"] == "FIXTURE1"
     assert [entry.amount_fen for entry in view.journal()] == [50]
 
 
@@ -282,7 +367,7 @@ purpose: A Node.js cashier app starts the Newland acquiring app for RMB 12.34; t
 seed: 1
 steps:
   - expect_intent:
-      extras: {proc_cd: "000000", amt: "000000001234", order_no: EXT00001}
+      extras: {proc_cd: "000000", amt: "12.34", order_no: EXT00001}
       within: 60s
   - expect_screen: present_card
   - insert_card: unionpay_debit
@@ -317,7 +402,7 @@ def test_a_scenario_leaves_the_cashier_side_to_an_outside_app(tmp_path: Path) ->
         assert run.process.wait(DEADLINE) == 0, run.output
     finally:
         run.stop()
-    assert code == 0 and answer["detail"]["orderno"] == "EXT00001", answer
+    assert code == 0 and answer["detail"]["orderid_scan"] == "EXT00001", answer
     assert "1 passed, 0 failed" in run.output, run.output
 
 

@@ -156,3 +156,73 @@ def test_the_ecr_door_stays_on_loopback_when_the_api_is_exposed(tmp_path: Path) 
     with ServedShop(TerminalConfig.load(), tmp_path, options, lambda line: None) as shop:
         assert shop.ecr_tcp is not None
         assert shop.ecr_tcp.address[0] == "127.0.0.1"  # the PC interface has no token
+
+
+def test_a_till_voids_a_card_sale_by_its_voucher_number(served: ServedShop) -> None:
+    till, shop = tcp_till(served), ShopClient(served.url)
+    sale = {"msgTp": "0200", "payTp": "0", "procTp": "00", "procCd": "000000",
+            "amt": "12.34", "orderNo": "TILLV001"}  # fmt: skip
+    reply = in_background(till, sale)
+    shop.pay_by_card("unionpay_debit", "683915")
+    sold = reply()
+    assert sold["code"] == "0", sold
+    # 消费撤销 (200000): systraceNo, "消费撤销时，传入做撤销" (pcInvokePOS.md, 请求参数).
+    voided = till({"msgTp": "0200", "payTp": "0", "procTp": "00", "procCd": "200000",
+                   "systraceNo": sold["traceNo"]})  # fmt: skip
+    assert voided["code"] == "0", voided
+    assert set(voided) == set(COMMON + CARD_ONLY)
+    assert voided["oldTransNo"] == sold["traceNo"] and voided["oldReferNo"] == sold["referNo"]
+    assert voided["transAmount"] == "12.34"
+    journal = shop.get("/v1/view/journal")["card"]
+    assert [e["operation"] for e in journal] == ["sale", "void"]
+
+
+def test_a_till_runs_a_pre_auth_its_completion_and_their_voids(served: ServedShop) -> None:
+    """pcInvokePOS.md lists the pre-auth codes among its 银行卡交易 (术语说明): 300000
+    预授权, 330000 预授权完成, 400000 预授权撤销, 440000 预授权完成撤销; amt is
+    required for 预授权 (请求参数, amt). The document names no key for the original of a
+    follow-up: possim takes its voucher number from systraceNo (as 消费撤销 does) or its
+    order number from orderNo (docs/cashier_apps.md)."""
+    till, shop = tcp_till(served), ShopClient(served.url)
+    card = {"msgTp": "0200", "payTp": "0", "procTp": "00"}
+    reply = in_background(
+        till, {**card, "procCd": "300000", "amt": "100.00", "orderNo": "HOTEL001"}
+    )
+    shop.pay_by_card("unionpay_debit", "683915")
+    preauth = reply()
+    assert preauth["code"] == "0", preauth
+    assert set(preauth) == set(COMMON + CARD_ONLY)
+    assert preauth["transAmount"] == "100.00" and preauth["authCode"]
+    # The completion names the pre-auth by its voucher number; no card.
+    completion = till(
+        {**card, "procCd": "330000", "amt": "80.00", "systraceNo": preauth["traceNo"]}
+    )
+    assert completion["code"] == "0", completion
+    assert completion["transAmount"] == "80.00"
+    assert completion["traceNo"] != preauth["traceNo"]
+    # 预授权完成撤销 names the completion; its amount is the completion's.
+    undone = till({**card, "procCd": "440000", "systraceNo": completion["traceNo"]})
+    assert undone["code"] == "0", undone
+    assert undone["transAmount"] == "80.00"
+    # Now the pre-auth may be voided, named by its order number; amount: the pre-auth's.
+    released = till({**card, "procCd": "400000", "orderNo": "HOTEL001"})
+    assert released["code"] == "0", released
+    assert released["transAmount"] == "100.00"
+    journal = shop.get("/v1/view/journal")["card"]
+    assert [(e["operation"], e["state"]) for e in journal] == [
+        ("preauth", "approved"),
+        ("preauth_completion", "approved"),
+        ("preauth_completion_void", "approved"),
+        ("preauth_void", "approved"),
+    ]
+    kinds = [r["kind"] for r in shop.get("/v1/view/receipts")]
+    assert kinds[:2] == ["preauth", "preauth"] and len(kinds) == 8, kinds
+    # A follow-up without its original, and one of an unknown original, are refused.
+    for request, rule in (
+        ({"procCd": "330000", "amt": "1.00"}, "systraceNo or orderNo: a 预授权完成"),
+        ({"procCd": "400000", "systraceNo": "999999"}, "systraceNo='999999': no approved"),
+    ):
+        answer = till({**card, **request})
+        assert answer["code"] == "-1" and rule in answer["message"], answer
+        logged = [e for e in served.shop.view.events() if e.kind == "ecr_refused"]
+        assert rule in logged[-1].summary

@@ -18,7 +18,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import attrs
+
 from simulator.gateway.qr.http_server import DEFAULT_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT
+from simulator.terminal.vendor_names import VENDORS
 
 
 def register(commands: Any) -> None:
@@ -49,6 +52,12 @@ def register(commands: Any) -> None:
         default=os.environ.get(TOKEN_ENV),
         help=f"require 'Authorization: Bearer TOKEN' on every request (default: ${TOKEN_ENV}); "
         "needed to listen anywhere but loopback",
+    )
+    serve.add_argument(
+        "--vendor",
+        choices=VENDORS,
+        help="the terminal vendor whose acquiring app the door serves (docs/vendor_*.md); "
+        "default: the terminal config's `vendor`",
     )
     serve.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     serve.add_argument(
@@ -147,6 +156,8 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         ecr_pty=args.ecr_pty,
     )
     config = TerminalConfig.load(args.config)
+    if args.vendor is not None:  # the same shop with another vendor's acquiring app
+        config = attrs.evolve(config, vendor=args.vendor)
     with tempfile.TemporaryDirectory(prefix="possim-serve-") as scratch:
         workdir = args.workdir or Path(scratch)
         served = ServedShop(config, workdir, options, lambda line: say(f"possim serve: {line}"))

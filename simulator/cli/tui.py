@@ -39,6 +39,13 @@ def register(commands: Any) -> None:
         help="serve the TUI to browsers on http://127.0.0.1:PORT instead (one session per "
         "browser tab; needs textual-serve, see `possim docs tui`)",
     )
+    tui.add_argument(
+        "--attach",
+        metavar="URL",
+        help="watch a served shop (possim serve) live instead: its screen, events and receipts "
+        "(a token from --token or $POSSIM_SERVE_TOKEN)",
+    )
+    tui.add_argument("--token", help="the served shop's token, with --attach")
     play = tui.add_argument_group("playing a scenario")
     play.add_argument(
         "--play",
@@ -65,6 +72,8 @@ def register(commands: Any) -> None:
 
 
 def tui_command(args: argparse.Namespace) -> int:
+    if args.attach is not None:
+        return attach_command(args)
     if args.serve is not None:
         return serve_command(args)
     if args.play is not None:
@@ -91,6 +100,15 @@ def checked_config(args: argparse.Namespace) -> TerminalConfig:
         catalogue = ", ".join(cards.names())
         raise SimulatorError(f"--card {args.card!r} is not a catalogue card: {catalogue}")
     return config
+
+
+def attach_command(args: argparse.Namespace) -> int:
+    import os
+
+    from simulator.tui.attached import AttachedApp
+
+    AttachedApp(args.attach, args.token or os.environ.get("POSSIM_SERVE_TOKEN")).run()
+    return 0
 
 
 def served_command(args: argparse.Namespace) -> str:

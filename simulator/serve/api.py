@@ -31,7 +31,7 @@ from simulator.devices import cards
 from simulator.devices.printer.render.png import png_bytes
 from simulator.errors import FixtureError, SimulatorError
 from simulator.events import Event, EventsDropped
-from simulator.serve.door import SOURCE, AcquiringDoor, DoorError, IntentRequest, result_json
+from simulator.serve.door import SOURCE, AcquiringDoor, DoorError
 from simulator.terminal.cashier_cancel import CancelRefused
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ class ShopApi:
         )
 
     async def _intent(self, request: web.Request) -> web.Response:
-        intent = IntentRequest.from_json(await _json(request))
+        intent = self.door.parse(await _json(request))
         pending = self.door.submit(intent)
         if pending.handle is not None:
             handle = pending.handle
@@ -183,7 +183,7 @@ class ShopApi:
         result = pending.wait(0)
         if result is None:
             raise ApiError(f"the payment did not end within {MAX_PAYMENT:g} s", status=504)
-        return web.json_response(result_json(result))
+        return web.json_response(result.to_json())
 
     # -- the hands -----------------------------------------------------------------------
 

@@ -1,14 +1,19 @@
 """The acquiring app's door: an outside cashier app's Intent in, the vendor app's
 result out.
 
-The cashier app sends what it would put in the vendor's Intent -- the
-``component`` (or ``action``) it addresses and the ``extras`` -- and gets back
-what the vendor's acquiring app returns when the payment ends. This module is
+The cashier app sends what it would put in the vendor's Intent, as the JSON
+form of the contract model's
+:class:`~simulator.terminal.contract.IntentRequest` (the ``component``,
+``action`` or ``uri`` it addresses and the typed ``extras``), and gets back
+what the vendor's acquiring app returns when the payment ends:
+:meth:`~simulator.terminal.contract.IntentResult.to_json` (an activity result,
+or the result broadcast for vendors that answer by broadcast). This module is
 the one adapter between that request and the terminal's acquiring app
 (:meth:`~simulator.terminal.acquiring_app.AcquiringApp.on_intent`, reached
 through the terminal's cashier-app relay so the shop announces and prints as
-it does for its own sales); nothing else in ``simulator.serve`` knows the
-contract model.
+it does for its own sales). A request addressed to another vendor's app than
+the served terminal's is a 404 naming both (``possim serve --vendor NAME``
+serves another vendor's terminal).
 
 A request the vendor's app would refuse gets the vendor's own refusal
 (``on_intent``'s answer), and the shop's log gets the
@@ -18,14 +23,19 @@ broke which rule (:class:`IntentRefused`, an event and one line on the log).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from simulator.errors import SimulatorError, TerminalError
 from simulator.events import EventPayload
-from simulator.terminal.contract import ContractViolation, IntentContract, IntentResult
+from simulator.terminal.contract import (
+    ContractViolation,
+    IntentContract,
+    IntentRequest,
+    IntentResult,
+    profile_for,
+)
 
 if TYPE_CHECKING:
     from simulator.shop import Shop
@@ -43,38 +53,6 @@ class DoorError(SimulatorError):
 
 
 @attrs.frozen
-class IntentRequest:
-    """What a cashier app puts in the vendor's Intent: an explicit ``component`` or an
-    implicit ``action`` (one of them), and the ``extras``."""
-
-    extras: Mapping[str, Any]
-    component: str | None = None
-    action: str | None = None
-
-    @classmethod
-    def from_json(cls, body: Any) -> IntentRequest:
-        """The request from its JSON form; DoorError (400) naming what is wrong."""
-        if not isinstance(body, Mapping):
-            raise DoorError("the body must be a JSON object {component|action, extras}", status=400)
-        unknown = sorted(set(body) - {"component", "action", "extras"})
-        if unknown:
-            raise DoorError(
-                f"unknown field {unknown[0]!r}: expected component or action, and extras",
-                status=400,
-            )
-        extras = body.get("extras")
-        if not isinstance(extras, Mapping):
-            raise DoorError("extras: expected a JSON object of the Intent's extras", status=400)
-        component, action = body.get("component"), body.get("action")
-        if (component is None) == (action is None):
-            raise DoorError("give exactly one of component and action", status=400)
-        for name, value in (("component", component), ("action", action)):
-            if value is not None and not isinstance(value, str):
-                raise DoorError(f"{name}: expected a string", status=400)
-        return cls(dict(extras), component, action)
-
-
-@attrs.frozen
 class IntentRefused(EventPayload):
     """The acquiring app refused a cashier app's Intent: the contract rule it broke."""
 
@@ -86,11 +64,6 @@ class IntentRefused(EventPayload):
 
     def summary(self) -> str:
         return f"{self.vendor} acquiring app refused the Intent: {self.violation}"
-
-
-def result_json(result: IntentResult) -> dict[str, Any]:
-    """What the vendor's app returns, as the door answers it."""
-    return {"result_code": result.result_code, "extras": dict(result.extras)}
 
 
 @attrs.frozen
@@ -130,29 +103,51 @@ class AcquiringDoor:
     def _contract(self) -> IntentContract:
         return self._shop.terminal.acquiring_app.contract
 
+    @staticmethod
+    def parse(body: Any) -> IntentRequest:
+        """The contract's IntentRequest from the body's JSON; DoorError (400) naming what
+        is wrong with its shape."""
+        try:
+            return IntentRequest.from_json(body)
+        except ContractViolation as exc:
+            raise DoorError(f"the Intent: {exc}", status=400) from None
+
+    @staticmethod
+    def _not_here(request: IntentRequest, served: IntentContract) -> str:
+        """Why a request addressed to another app finds no app here, naming both."""
+        address = request.to_json()
+        addressed = ", ".join(f"{k} {v}" for k, v in address.items() if k != "extras")
+        other = profile_for(request)
+        if other is None:
+            return (
+                f"the Intent addresses no app possim knows ({addressed}); this shop's "
+                f"terminal is {served.name} ({served.component})"
+            )
+        return (
+            f"the Intent addresses the {other.name} acquiring app ({addressed}); this shop's "
+            f"terminal is {served.name} ({served.component}): serve {other.name} with "
+            f"possim serve --vendor {other.name}"
+        )
+
     def submit(self, request: IntentRequest) -> Pending:
         """Hand ``request`` to the acquiring app; refusals come back at once.
 
         Raises:
-            DoorError: addressed to an app this terminal does not have (404), or the
+            DoorError: addressed to an app this terminal does not have (404: naming the
+                app addressed and the vendor served), or the
                 terminal is busy with another payment (409).
         """
         contract = self._contract()
-        if request.component != contract.component:
-            addressed = request.component or f"action {request.action}"
-            raise DoorError(
-                f"no activity {addressed} on this terminal: the {contract.name} acquiring app "
-                f"is {contract.component}",
-                status=404,
-            )
+        if not contract.addresses(request):
+            raise DoorError(self._not_here(request, contract), status=404)
         terminal = self._shop.terminal
         try:
-            contract.parse_request(request.extras)
+            contract.parse_request(request)
         except ContractViolation as exc:
             self._shop.bus.publish(IntentRefused(contract.name, str(exc)))
-            return Pending(None, terminal.acquiring_app.on_intent(request.extras))
+            return Pending(None, terminal.acquiring_app.on_intent(request))
         try:
-            return Pending(terminal.start_relay(request.extras), None)
+            return Pending(terminal.start_relay(request), None)
         except TerminalError:
             raise DoorError(
                 "the terminal is busy with another payment; retry after it", status=409

@@ -43,6 +43,7 @@ from simulator.terminal.contract import (
     PaymentOutcome,
     TransactionDetail,
 )
+from simulator.terminal.journal import TxnState
 from simulator.wire.money import format_yuan
 
 if TYPE_CHECKING:
@@ -58,22 +59,30 @@ _POLL = 0.05
 PROC_CODES = {
     "000000": "sale",  # 消费
     "200000": "void",  # 消费撤销
+    "300000": "preauth",  # 预授权
+    "330000": "preauth_completion",  # 预授权完成
+    "400000": "preauth_void",  # 预授权撤销
+    "440000": "preauth_completion_void",  # 预授权完成撤销
     "500000": "refund",  # 联机退货
     "660000": "scan_pay",  # 扫码支付
 }
 # procCd codes the document lists that possim's terminal does not run (yet).
 UNSUPPORTED = {
-    "300000": "pre-authorisation",
-    "330000": "pre-authorisation completion",
-    "400000": "pre-authorisation void",
-    "440000": "pre-authorisation completion void",
     "680000": "QR refund",
     "700000": "QR re-query",
+}
+# A follow-up names its original (the document names no key for it: possim takes the
+# voucher number from systraceNo, as 消费撤销 does, or the order number from orderNo):
+# the operation it follows up, and its Chinese name for the refusals.
+FOLLOW_UPS = {
+    "preauth_completion": ("preauth", "预授权完成 (330000)"),
+    "preauth_void": ("preauth", "预授权撤销 (400000)"),
+    "preauth_completion_void": ("preauth_completion", "预授权完成撤销 (440000)"),
 }
 # payTp: "" any, 0 bank card, 1 scan, 11 WeChat Pay, 12 Alipay.
 PAY_TYPES = {"": None, "0": "card", "1": "scan", "11": "wechat", "12": "alipay"}
 # Which payTp agree with which procCd ("660000 与 1、11、12是一致的，000000与0是一致的").
-_CARD_OPERATIONS = {"sale", "void", "refund"}
+_CARD_OPERATIONS = {"sale", "void", "refund", "preauth", *FOLLOW_UPS}
 _QR_METHODS = {"scan", "wechat", "alipay"}
 # 返回参数 payTp: 0 bank card, 1 WeChat, 2 Alipay (UnionPay QR: 3, as the Intent's).
 REPLY_PAY_TYPES = {"": "0", "wechat": "1", "alipay": "2", "unionpay_qr": "3"}
@@ -155,14 +164,26 @@ def parse_request(body: Any, now: str) -> PaymentOrder:
         if not trace:
             raise EcrRefusal("systraceNo: a void (procCd 200000) needs the sale's voucher number")
         return PaymentOrder(
-            method, operation, _fen(amt) if amt else 0, order_no or now, now, "", trace
+            method, operation, _fen(amt) if amt else 0, order_no or now, now, orig_stan=trace
+        )
+    if operation in FOLLOW_UPS:
+        if not (trace or order_no):
+            title = FOLLOW_UPS[operation][1]
+            raise EcrRefusal(
+                f"systraceNo or orderNo: a {title} names its original by its voucher "
+                "number or its order number"
+            )
+        # The amount: the original's when not given (a completion's may differ).
+        fen = _fen(amt) if amt and operation != "preauth_completion_void" else 0
+        return PaymentOrder(
+            method, operation, fen, now, now, orig_order_no=order_no, orig_stan=trace
         )
     if not amt:
         raise EcrRefusal(f"amt: required for procCd {proc_cd}")
     fen = _fen(amt)
     if fen <= 0:
         raise EcrRefusal(f"amt={amt!r} must be above zero")
-    return PaymentOrder(method, operation, fen, order_no or now, now, "", trace)
+    return PaymentOrder(method, operation, fen, order_no or now, now, orig_stan=trace)
 
 
 def _card_type(label: str) -> str:
@@ -240,6 +261,8 @@ class EcrDoor:
         order = parse_request(body, f"{now:%Y%m%d%H%M%S}")
         if order.operation == "void":
             order = self._void_of(order)
+        elif order.operation in FOLLOW_UPS:
+            order = self._follow_up_of(order)
         contract = terminal.acquiring_app.contract
         try:
             extras = contract.build_request(order)
@@ -264,15 +287,47 @@ class EcrDoor:
         """A void names the sale by its voucher number (systraceNo): the journal's sale."""
         journal = self._shop.terminal.journal
         sales = [
-            e for e in journal.entries() if e.operation == "sale" and e.stan == order.orig_order_no
+            e for e in journal.entries() if e.operation == "sale" and e.stan == order.orig_stan
         ]
         if not sales:
             raise EcrRefusal(
-                f"systraceNo={order.orig_order_no!r}: no card sale with that voucher number"
+                f"systraceNo={order.orig_stan!r}: no card sale with that voucher number"
             )
         sale = sales[-1]
         amount = order.amount_fen or sale.amount_fen
-        return attrs.evolve(order, amount_fen=amount, orig_order_no=sale.order_no)
+        return attrs.evolve(
+            order, amount_fen=amount, orig_order_no=sale.order_no, orig_rrn=sale.rrn
+        )
+
+    def _follow_up_of(self, order: PaymentOrder) -> PaymentOrder:
+        """A pre-auth follow-up names its original by voucher number (systraceNo) or order
+        number (orderNo): the journal's approved original gives the order number the
+        acquiring app knows it by, its amount when none is given, and -- for a
+        pre-auth's completion or void -- its auth code and date (MMDD), which the
+        vendor's Intent may quote (the terminal checks them against the pre-auth)."""
+        operation, title = FOLLOW_UPS[order.operation]
+        key, value = (
+            ("systraceNo", order.orig_stan) if order.orig_stan else ("orderNo", order.orig_order_no)
+        )
+        found = [
+            e
+            for e in self._shop.terminal.journal.entries(TxnState.APPROVED)
+            if e.operation == operation
+            and (e.stan == value if key == "systraceNo" else e.order_no == value)
+        ]
+        if not found:
+            what = "pre-auth" if operation == "preauth" else "pre-auth completion"
+            raise EcrRefusal(f"{key}={value!r}: no approved {what} for the {title}")
+        original = found[-1]
+        of_preauth = operation == "preauth"  # a completion or a pre-auth void
+        return attrs.evolve(
+            order,
+            amount_fen=order.amount_fen or original.amount_fen,
+            orig_order_no=original.order_no,
+            orig_stan=original.stan,
+            orig_auth_code=original.auth_code if of_preauth else "",
+            orig_date=original.transmission[:4] if of_preauth else "",
+        )
 
 
 def _line(reply: Mapping[str, str]) -> bytes:

@@ -38,7 +38,7 @@ class ExpectIntent(Expectation):
         "(run with --serve-port): wait for its Intent (the next one) and check the extras "
         "it sent. The payment it starts is the scenario's current operation."
     )
-    example = 'expect_intent: {extras: {proc_cd: "000000", amt: "000000001234"}}'
+    example = 'expect_intent: {extras: {proc_cd: "000000", amt: "12.34"}}'
 
     extras: Mapping[str, str] | None = arg(None, kind=Extras())
     within: Seconds = within_arg()
