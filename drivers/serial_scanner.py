@@ -29,10 +29,8 @@ measured on the wall clock (pyserial's read timeout).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import threading
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -40,19 +38,18 @@ from typing import Any
 import attrs
 
 from drivers import fixtures
-from drivers.clock import Clock, poll_until
+from drivers.clock import Clock
 from drivers.errors import DeviceUnavailable, DeviceURLError, DriverError
 from drivers.fixtures import FixtureFileError
 from drivers.params import UrlParam
 from drivers.registry import DeviceContext, DeviceRegistry
-from drivers.scanner import Scanner
+from drivers.scanner import MAX_QUEUED_CODES, READ_SLICE, Scanner, ThreadedScanner
 from drivers.url import DeviceURL
 
 CATEGORY = "scanners"
 SUFFIXES = (".yaml", ".yml")
 DEFAULT_PROFILE = "generic_cdc"
 DEFAULT_GAP_MS = 50
-READ_SLICE = 0.05  # seconds: longest a read blocks, so close() is prompt
 SUFFIX_BYTES: dict[str, bytes] = {
     "CR": b"\r",
     "LF": b"\n",
@@ -194,7 +191,7 @@ class ScanError:
     raw: bytes = b""
 
 
-class SerialScanner(Scanner):
+class SerialScanner(ThreadedScanner):
     """A scanner on an open pyserial port (see the module docstring)."""
 
     def __init__(
@@ -207,53 +204,15 @@ class SerialScanner(Scanner):
         max_length: int = 512,
         name: str = "scanner",
     ) -> None:
-        self.name = name
+        super().__init__(clock=clock, name=name, thread_name="possim-scanner")
         self._port = port
-        self._clock = clock
         self._prefix = prefix
         self._suffix = suffix
         self._max_length = max_length
-        self._lock = threading.Lock()
-        self._arrived = threading.Condition(self._lock)
-        self._codes: deque[str] = deque()
-        self._received = 0
         self._errors: deque[ScanError] = deque()
         self._pending = bytearray()
         self._discarding = False
-        self._failed: str | None = None
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="possim-scanner", daemon=True)
         self._thread.start()
-
-    # -- the app's side -------------------------------------------------------
-
-    def read_code(self, timeout: float) -> str | None:
-        ready = poll_until(self._clock, self._has_news, timeout, interval=READ_SLICE)
-        with self._lock:
-            if self._codes:
-                return self._codes.popleft()
-        if ready and self._failed is not None:
-            raise DeviceUnavailable(f"scanner {self.name}: {self._failed}")
-        return None
-
-    def take_scan(self) -> str | None:
-        """One code already received, or ``None``; never waits."""
-        with self._lock:
-            return self._codes.popleft() if self._codes else None
-
-    def received(self) -> int:
-        """How many complete codes have arrived since the port was opened."""
-        with self._lock:
-            return self._received
-
-    def wait_received(self, count: int, timeout: float) -> bool:
-        """Block (real time) until ``count`` codes have arrived since the port opened.
-
-        For whoever feeds the port and must know the bytes reached the driver
-        (the virtual scanner on a pty); the terminal waits with :meth:`read_code`.
-        """
-        with self._arrived:
-            return self._arrived.wait_for(lambda: self._received >= count, timeout)
 
     def take_errors(self) -> list[ScanError]:
         """The frames skipped since the last call, oldest first."""
@@ -262,14 +221,8 @@ class SerialScanner(Scanner):
             self._errors.clear()
             return errors
 
-    def close(self) -> None:
-        self._stopping.set()
-        self._thread.join(5.0)
-        with contextlib.suppress(Exception):
-            self._port.close()
-
-    def _has_news(self) -> bool:
-        return bool(self._codes) or self._failed is not None
+    def _close_device(self) -> None:
+        self._port.close()
 
     # -- the reader thread ----------------------------------------------------
 
@@ -281,7 +234,7 @@ class SerialScanner(Scanner):
             except Exception as exc:  # unplugged, socket closed: report, never crash
                 if not self._stopping.is_set():
                     with self._lock:
-                        self._failed = f"port failed: {exc}"
+                        self._fail(f"port failed: {exc}")
                         self._errors.append(ScanError("port_failed", str(exc)))
                     self._clock.notify()
                 return
@@ -344,10 +297,10 @@ class SerialScanner(Scanner):
                 ScanError("too_long", f"{len(text)} characters > {self._max_length}", frame)
             )
             return
-        if text:
-            self._codes.append(text)
-            self._received += 1
-            self._arrived.notify_all()
+        if text and not self._deliver(text):
+            self._errors.append(
+                ScanError("queue_full", f"more than {MAX_QUEUED_CODES} codes not read", frame)
+            )
 
 
 # -- registration and opening --------------------------------------------------------

@@ -31,17 +31,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from drivers.clock import Clock, poll_until
+from drivers.clock import Clock
 from drivers.errors import DeviceUnavailable, DeviceURLError
 from drivers.params import UrlParam
 from drivers.registry import DeviceContext, DeviceRegistry
-from drivers.scanner import Scanner
+from drivers.scanner import MAX_QUEUED_CODES, READ_SLICE, Scanner, ThreadedScanner
 from drivers.url import DeviceURL
 from drivers.wedge_keys import (
     DEFAULT_MAX_LENGTH,
@@ -52,9 +51,6 @@ from drivers.wedge_keys import (
     WedgeBurstDetector,
     WedgeError,
 )
-
-READ_SLICE = 0.05  # seconds: longest a read blocks, so close() is prompt
-MAX_QUEUED_CODES = 256  # codes scanned and not yet read by the app
 
 NAME = UrlParam(
     "name",
@@ -131,7 +127,7 @@ class InputSource(Protocol):
     def close(self) -> None: ...
 
 
-class WedgeScanner(Scanner):
+class WedgeScanner(ThreadedScanner):
     """A keyboard-wedge scanner reading an :class:`InputSource` (see the module doc)."""
 
     def __init__(
@@ -142,52 +138,19 @@ class WedgeScanner(Scanner):
         detector: WedgeBurstDetector | None = None,
         name: str = "wedge",
     ) -> None:
-        self.name = name
+        super().__init__(clock=clock, name=name, thread_name="possim-wedge")
         self.source = source
-        self._clock = clock
         self._keys = KeyDecoder()
         self._detector = detector or WedgeBurstDetector()
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._codes: deque[str] = deque()
         self.history: deque[str] = deque(maxlen=MAX_QUEUED_CODES)  # for replay checks
-        self._received = 0
         self._events = 0
         self._dropped_codes = 0
-        self._failed: str | None = None
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="possim-wedge", daemon=True)
         self._thread.start()
-
-    # -- the app's side -------------------------------------------------------
-
-    def read_code(self, timeout: float) -> str | None:
-        ready = poll_until(self._clock, self._has_news, timeout, interval=READ_SLICE)
-        with self._lock:
-            if self._codes:
-                return self._codes.popleft()
-        if ready and self._failed is not None:
-            raise DeviceUnavailable(f"scanner {self.name}: {self._failed}")
-        return None
-
-    def take_scan(self) -> str | None:
-        with self._lock:
-            return self._codes.popleft() if self._codes else None
-
-    def received(self) -> int:
-        """How many codes have been decoded since the device was opened."""
-        with self._lock:
-            return self._received
 
     def events_seen(self) -> int:
         """How many input events the decoder has taken since the device was opened."""
         with self._lock:
             return self._events
-
-    def wait_received(self, count: int, timeout: float) -> bool:
-        """Block (real time) until ``count`` codes have been decoded since opening."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self._received >= count, timeout)
 
     def wait_events(self, count: int, timeout: float) -> bool:
         """Block (real time) until the decoder has taken ``count`` events since opening."""
@@ -209,14 +172,8 @@ class WedgeScanner(Scanner):
                 self._dropped_codes = 0
             return errors
 
-    def close(self) -> None:
-        self._stopping.set()
-        self._thread.join(5.0)
-        with contextlib.suppress(Exception):
-            self.source.close()
-
-    def _has_news(self) -> bool:
-        return bool(self._codes) or self._failed is not None
+    def _close_device(self) -> None:
+        self.source.close()
 
     # -- the reader thread ----------------------------------------------------
 
@@ -228,15 +185,14 @@ class WedgeScanner(Scanner):
             except Exception as exc:  # unplugged: report, never crash
                 if not self._stopping.is_set():
                     with self._lock:
-                        self._failed = f"input device failed: {exc}"
-                        self._changed.notify_all()
+                        self._fail(f"input device failed: {exc}")
                     self._clock.notify()
                 return
             with self._lock:
                 for event in events:
                     self._decode(event)
                 if now is not None:
-                    self._deliver(self._detector.flush(now))
+                    self._deliver_all(self._detector.flush(now))
                 self._events += len(events)
                 self._changed.notify_all()
             if events or now is not None:
@@ -245,16 +201,13 @@ class WedgeScanner(Scanner):
     def _decode(self, event: InputEvent) -> None:
         key = self._keys.feed(event)
         if key is not None:
-            self._deliver(self._detector.feed(key, event.t))
+            self._deliver_all(self._detector.feed(key, event.t))
 
-    def _deliver(self, codes: list[str]) -> None:
+    def _deliver_all(self, codes: list[str]) -> None:
         for code in codes:
-            self._received += 1
             self.history.append(code)
-            if len(self._codes) >= MAX_QUEUED_CODES:
+            if not self._deliver(code):
                 self._dropped_codes += 1
-                continue
-            self._codes.append(code)
 
 
 # -- evdev -------------------------------------------------------------------------
