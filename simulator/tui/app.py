@@ -211,12 +211,13 @@ class PossimApp(PossimBaseApp):
         build = self._build_shop
         assert build is not None
         self._builder = threading.Thread(target=self._build, args=(build,), name="shop-build")
-        self._builder.start()
+        # After the first frame: the build's imports hold the GIL, and would delay it.
+        self.call_after_refresh(self._builder.start)
 
     def close_shop(self) -> None:
         """After :meth:`run`, with ``build_shop``: wait for a build under way (a person
         may quit while it starts) and close the shop the app built."""
-        if self._builder is not None:
+        if self._builder is not None and self._builder.ident is not None:  # it started
             self._builder.join()
         if self._build_shop is not None and self.built is not None:
             self.built.close()
