@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from simulator.shop import Shop
     from simulator.terminal.config import TerminalConfig
 
 DEFAULT_PLAY_OUT = Path("possim-runs")
@@ -78,14 +79,25 @@ def tui_command(args: argparse.Namespace) -> int:
         return serve_command(args)
     if args.play is not None:
         return play_command(args)
-    from simulator.shop import Shop
     from simulator.tui.app import PossimApp
 
     config = checked_config(args)
     with tempfile.TemporaryDirectory(prefix="possim-tui-") as scratch:
         workdir = args.workdir or Path(scratch)
-        with Shop(config, workdir, seed=args.seed or 0) as shop:
-            PossimApp(shop, card=args.card).run()
+
+        def build() -> Shop:
+            # Imported and built on the app's thread after its first paint.
+            from simulator.shop import Shop
+
+            return Shop(config, workdir, seed=args.seed or 0)
+
+        app = PossimApp(card=args.card, build_shop=build)
+        try:
+            app.run()
+        finally:
+            app.close_shop()
+    if app.startup_error is not None:
+        raise app.startup_error
     return 0
 
 

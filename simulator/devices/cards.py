@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers import fixtures
-from simulator.devices import card_image_yaml
-from simulator.devices.card_image import CardImage
 from simulator.errors import FixtureError
+
+if TYPE_CHECKING:  # the parser is imported with the first card read: listing names needs none
+    from simulator.devices.card_image import CardImage
 
 CATEGORY = "cards"
 SUFFIXES = (".yaml", ".yml")
@@ -49,6 +51,8 @@ def load(name_or_path: str | Path) -> CardImage:
 
 def parse(text: str, path: Path | str = "<card image>") -> CardImage:
     """A card image from YAML text (``path`` only names it in errors)."""
+    from simulator.devices import card_image_yaml
+
     return card_image_yaml.parse(text, Path(path))
 
 

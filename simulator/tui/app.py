@@ -9,32 +9,21 @@ the handlers here set the widgets' state from the model.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
-from typing import ClassVar
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from drivers.wedge_keys import WedgeBurstDetector
-from simulator.devices import cards
-from simulator.gateway.faults import HostFaultStruck, HttpFaultStruck
-from simulator.gateway.qr.http import QrApiCall
-from simulator.gateway.qr.notify import NotifyDropped, NotifyFailed, NotifySent
-from simulator.gateway.server import HostIsoMessage, NoReply
-from simulator.hands.host import UnrecordedSale
-from simulator.shop import Shop
 from simulator.terminal.display import ScreenId, ScreenShown
-from simulator.terminal.notify_receiver import NotifyJudged
-from simulator.terminal.qr_link import QrHttpCall
-from simulator.terminal.tracing import Said
-from simulator.tui.badges import device_badges
 from simulator.tui.base import PossimBaseApp
-from simulator.tui.bridge import Bridge
-from simulator.tui.counter import METHODS, Counter
 from simulator.tui.messages import ActionFailed, BusChanged, CounterChanged, ReceiptPrinted
 from simulator.tui.screens.confirm_quit import ConfirmQuitScreen
 from simulator.tui.screens.help import HelpScreen
@@ -49,6 +38,13 @@ from simulator.tui.widgets.scanner import ScannerPanel
 from simulator.tui.widgets.speaker import SpeakerLog
 from simulator.tui.widgets.terminal_screen import TerminalScreen
 
+if TYPE_CHECKING:
+    # The simulation (the gateway, aiohttp, the devices) is imported when it is
+    # built, after the first paint: a person sees the terminal start at once.
+    from simulator.shop import Shop
+    from simulator.tui.bridge import Bridge
+    from simulator.tui.counter import Counter
+
 ADVANCE_SECONDS = 10.0
 WIDE = 110  # columns from which the event log and ledger show (app.tcss: -narrow hides them)
 FOOTER_ROWS = 1
@@ -58,26 +54,51 @@ RESULT_SCREENS = frozenset({ScreenId.APPROVED, ScreenId.DECLINED})
 RESULT_HOLD = 1.5
 POS_WIDTH, POS_PADDING = 40, 2  # the POS column (app.tcss) and its padding
 _KEYPAD = {"enter": "OK", "backspace": "CLR", "escape": "CANCEL"}
-# Events after which the ledger tab reads the gateway's ledger and QR orders again:
-# the host decided, the QR API or a notify changed an order.
-_LEDGER_EVENTS = (
-    HostIsoMessage,
-    NoReply,
-    HostFaultStruck,
-    UnrecordedSale,
-    QrApiCall,
-    HttpFaultStruck,
-    QrHttpCall,
-    NotifySent,
-    NotifyFailed,
-    NotifyDropped,
-    NotifyJudged,
-)
+STARTING_TITLE = "开机中 Starting"
+STARTING_LINES = ("请稍候", "please wait")
+
+
+@functools.cache
+def _ledger_events() -> tuple[type, ...]:
+    """Events after which the ledger tab reads the gateway's ledger and QR orders
+    again: the host decided, the QR API or a notify changed an order."""
+    from simulator.gateway.faults import HostFaultStruck, HttpFaultStruck
+    from simulator.gateway.qr.http import QrApiCall
+    from simulator.gateway.qr.notify import NotifyDropped, NotifyFailed, NotifySent
+    from simulator.gateway.server import HostIsoMessage, NoReply
+    from simulator.hands.host import UnrecordedSale
+    from simulator.terminal.notify_receiver import NotifyJudged
+    from simulator.terminal.qr_link import QrHttpCall
+
+    return (
+        HostIsoMessage,
+        NoReply,
+        HostFaultStruck,
+        UnrecordedSale,
+        QrApiCall,
+        HttpFaultStruck,
+        QrHttpCall,
+        NotifySent,
+        NotifyFailed,
+        NotifyDropped,
+        NotifyJudged,
+    )
+
+
+class ShopReady(Message):
+    """The shop built on its own thread is ready (or could not be built)."""
+
+    def __init__(self, shop: Shop | None, error: BaseException | None = None) -> None:
+        super().__init__()
+        self.shop = shop
+        self.error = error
 
 
 @functools.lru_cache(maxsize=64)
 def card_about(name: str) -> str:
     """What the card slot says of a catalogue card: its test PIN and what it does."""
+    from simulator.devices import cards
+
     image = cards.load(name)
     return f"PIN {image.pin} · {image.description}"
 
@@ -132,17 +153,37 @@ class PossimApp(PossimBaseApp):
         ("q", "quit (asks while a payment runs)"),
     ]
 
-    def __init__(self, shop: Shop, *, card: str | None = None) -> None:
+    def __init__(
+        self,
+        shop: Shop | None = None,
+        *,
+        card: str | None = None,
+        build_shop: Callable[[], Shop] | None = None,
+    ) -> None:
+        """With a ready ``shop``, or ``build_shop``: the app paints its first screen
+        ("starting") at once and builds the shop on its own thread; the keys pressed
+        meanwhile wait and are carried out in order once it is ready."""
         super().__init__()
-        self.shop = shop
-        self.counter = Counter(shop, card=card)
+        if (shop is None) == (build_shop is None):
+            raise ValueError("PossimApp takes a shop or a build_shop, one of them")
+        self._card = card
+        self._build_shop = build_shop
+        self.built: Shop | None = shop  # the shop once it exists (the caller closes it)
+        self.startup_error: BaseException | None = None
+        self._waiting: list[Callable[[Counter], object]] = []  # intents before the shop
+        self._started = False
+        self._builder: threading.Thread | None = None
         # A keyboard-wedge scan gun types a code as a burst of keys a few ms apart;
         # drivers/wedge_keys.py tells it from a person typing: each burst is a scan.
         self.wedge = WedgeBurstDetector()
-        self.bridge = Bridge(self, shop, self.counter)
         self._seen = 0
         self._held = False  # a result screen is being held
         self._after_hold: ScreenShown | None = None  # the screen to show once it ends
+
+    @property
+    def ready(self) -> bool:
+        """Whether the shop is built and the app drives it."""
+        return self._started
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pos"):
@@ -162,10 +203,54 @@ class PossimApp(PossimBaseApp):
         yield Footer()
 
     def on_mount(self) -> None:
-        badges = device_badges(self.shop.view.config, self.shop.card_transport)
+        if self.built is not None:
+            self._start(self.built)
+            return
+        screen = self.query_one(TerminalScreen)
+        screen.screen_id, screen.title, screen.lines = "starting", STARTING_TITLE, STARTING_LINES
+        build = self._build_shop
+        assert build is not None
+        self._builder = threading.Thread(target=self._build, args=(build,), name="shop-build")
+        # After the first frame: the build's imports hold the GIL, and would delay it.
+        self.call_after_refresh(self._builder.start)
+
+    def close_shop(self) -> None:
+        """After :meth:`run`, with ``build_shop``: wait for a build under way (a person
+        may quit while it starts) and close the shop the app built."""
+        if self._builder is not None and self._builder.ident is not None:  # it started
+            self._builder.join()
+        if self._build_shop is not None and self.built is not None:
+            self.built.close()
+
+    def _build(self, build: Callable[[], Shop]) -> None:
+        """On its own thread: build the shop and hand it to the app (post_message is
+        thread-safe; if the app has gone already, the caller still closes ``built``)."""
+        try:
+            self.built = build()
+        except BaseException as exc:  # shown by the caller once the app has exited
+            self.post_message(ShopReady(None, exc))
+            return
+        self.post_message(ShopReady(self.built))
+
+    def on_shop_ready(self, message: ShopReady) -> None:
+        if message.shop is None:
+            self.startup_error = message.error
+            self.exit(return_code=1)
+            return
+        self._start(message.shop)
+
+    def _start(self, shop: Shop) -> None:
+        from simulator.tui.badges import device_badges
+        from simulator.tui.bridge import Bridge
+        from simulator.tui.counter import Counter
+
+        self.shop = shop
+        self.counter = Counter(shop, card=self._card)
+        self.bridge: Bridge = Bridge(self, shop, self.counter)
+        badges = device_badges(shop.view.config, shop.card_transport)
         self.query_one(DeviceBadges).show(badges)
         # What the display shows already (its first screen is never an event).
-        current = self.shop.view.screen()
+        current = shop.view.screen()
         screen = self.query_one(TerminalScreen)
         screen.screen_id, screen.title, screen.lines = (
             current.id.value,
@@ -174,12 +259,24 @@ class PossimApp(PossimBaseApp):
         )
         self.bridge.attach()
         self.run_worker(self.counter.run, thread=True, name="counter", exit_on_error=True)
+        self._started = True
+        waiting, self._waiting = self._waiting, []
+        for intent in waiting:  # the keys pressed while it started, in order
+            intent(self.counter)
         self._show_counter()
         self.post_message(BusChanged())
 
+    def _do(self, intent: Callable[[Counter], object]) -> None:
+        """Carry the person's intent out on the counter, or keep it until the shop is ready."""
+        if self._started:
+            intent(self.counter)
+        else:
+            self._waiting.append(intent)
+
     def on_unmount(self) -> None:
-        self.bridge.detach()
-        self.counter.stop()
+        if self._started:
+            self.bridge.detach()
+            self.counter.stop()
 
     # -- model -> widgets ------------------------------------------------------
 
@@ -191,14 +288,16 @@ class PossimApp(PossimBaseApp):
         self._seen = events[-1].seq
         log = self.query_one(EventLog)
         ledger_changed = False
+        from simulator.terminal.tracing import Said as said
+
         for event in events:
             log.add(event)
             payload = event.payload
             if isinstance(payload, ScreenShown):
                 self._show_screen(payload)
-            elif isinstance(payload, Said):
+            elif isinstance(payload, said):
                 self.query_one(SpeakerLog).say(event.summary)
-            ledger_changed |= isinstance(payload, _LEDGER_EVENTS)
+            ledger_changed |= isinstance(payload, _ledger_events())
         if ledger_changed:
             view = self.shop.view
             self.query_one(LedgerPanel).show(view.ledger(), view.qr_orders())
@@ -234,6 +333,10 @@ class PossimApp(PossimBaseApp):
         self.notify(message.error, title="cannot do that", severity="error", markup=False)
 
     def _show_counter(self) -> None:
+        if not self._started:
+            return
+        from simulator.tui.counter import METHODS
+
         counter = self.counter
         busy = self.shop.view.busy
         terminal_screen = self.query_one(TerminalScreen)
@@ -275,13 +378,14 @@ class PossimApp(PossimBaseApp):
     # -- widgets -> model --------------------------------------------------------
 
     def on_keypad_key_pressed(self, message: Keypad.KeyPressed) -> None:
-        self.counter.key(message.key)
+        self._do(lambda counter: counter.key(message.key))
 
     def on_card_slot_action(self, message: CardSlot.Action) -> None:
         if message.action in ("next", "previous"):
             self.action_card(1 if message.action == "next" else -1)
         else:
-            getattr(self.counter, message.action)()
+            action = message.action
+            self._do(lambda counter: getattr(counter, action)())
 
     # -- actions -------------------------------------------------------------------
 
@@ -296,7 +400,10 @@ class PossimApp(PossimBaseApp):
         return self._available(action)
 
     def _available(self, action: str) -> bool:
-        """Whether the action can be done now (if not, the footer and palette leave it out)."""
+        """Whether the action can be done now (if not, the footer and palette leave it out).
+        While the shop starts every key is taken (and waits): none is lost."""
+        if not self._started:
+            return True
         if action == "customer_pays":
             return self.counter.can_pay_qr
         if action == "swipe":
@@ -309,6 +416,9 @@ class PossimApp(PossimBaseApp):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette: what can be done now, by name, before Textual's own commands."""
+        if not self._started:
+            yield from super().get_system_commands(screen)
+            return
         paper_out = self.counter.printer_faults.get("paper_out", False)
         cover_open = self.counter.printer_faults.get("cover_open", False)
         commands = [
@@ -337,48 +447,48 @@ class PossimApp(PossimBaseApp):
         # Every key, before bindings and widgets take it: a gun's burst is a scan.
         if isinstance(event, events.Key):
             for code in self.wedge.feed(event.character or event.key, event.time):
-                self.counter.scan(code)
+                self._do(functools.partial(_scan, code=code))
         await super().on_event(event)
 
     def action_key(self, key: str) -> None:
-        self.counter.key(_KEYPAD.get(key, key))
+        self._do(lambda counter: counter.key(_KEYPAD.get(key, key)))
 
     def action_insert(self) -> None:
-        self.counter.insert()
+        self._do(lambda counter: counter.insert())
 
     def action_remove(self) -> None:
-        self.counter.remove()
+        self._do(lambda counter: counter.remove())
 
     def action_swipe(self) -> None:
-        self.counter.swipe()
+        self._do(lambda counter: counter.swipe())
 
     def action_card(self, step: int) -> None:
-        self.counter.choose_card(step)
+        self._do(lambda counter: counter.choose_card(step))
 
     def action_next_code(self) -> None:
-        self.counter.choose_code(1)
+        self._do(lambda counter: counter.choose_code(1))
 
     def action_scan(self) -> None:
-        self.counter.scan()
+        self._do(lambda counter: counter.scan())
 
     def action_type_code(self) -> None:
         def scan(code: str | None) -> None:
             if code:
-                self.counter.scan(code)
+                self._do(functools.partial(_scan, code=code))
 
         self.push_screen(ScanInputScreen(), scan)
 
     def action_customer_pays(self) -> None:
-        self.counter.customer_pays()
+        self._do(lambda counter: counter.customer_pays())
 
     def action_paper(self) -> None:
-        self.counter.toggle_paper()
+        self._do(lambda counter: counter.toggle_paper())
 
     def action_cover(self) -> None:
-        self.counter.toggle_cover()
+        self._do(lambda counter: counter.toggle_cover())
 
     def action_advance(self) -> None:
-        self.counter.advance(ADVANCE_SECONDS)
+        self._do(lambda counter: counter.advance(ADVANCE_SECONDS))
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
@@ -391,7 +501,7 @@ class PossimApp(PossimBaseApp):
             )
 
     async def action_quit(self) -> None:
-        if not self.shop.view.busy:
+        if not self._started or not self.shop.view.busy:  # starting: no payment runs yet
             self.exit()
             return
 
@@ -403,3 +513,7 @@ class PossimApp(PossimBaseApp):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.KEYS_HELP))
+
+
+def _scan(counter: Counter, *, code: str) -> None:
+    counter.scan(code)

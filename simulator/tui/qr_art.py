@@ -8,9 +8,6 @@ Drawn dark-on-light: the caller paints it black on white.
 
 from __future__ import annotations
 
-import qrcode
-from qrcode.constants import ERROR_CORRECT_L
-
 QUIET_ZONE = 1  # module of light border: the QR must fit 80x24 (painted white anyway)
 # Quadrant characters indexed by the bits (top-left 1, top-right 2, bottom-left 4,
 # bottom-right 8) of the dark modules in a 2x2 block.
@@ -20,6 +17,9 @@ _HALVES = {(False, False): " ", (True, False): "▀", (False, True): "▄", (Tru
 
 def qr_matrix(payload: str) -> list[list[bool]]:
     """The code's modules (True = dark), quiet zone included."""
+    import qrcode  # with the first QR, not before the first paint
+    from qrcode.constants import ERROR_CORRECT_L
+
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_L, border=QUIET_ZONE)
     code.add_data(payload)
     code.make(fit=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
-from simulator.tui.badges import DeviceBadge
+if TYPE_CHECKING:
+    from simulator.tui.badges import DeviceBadge
 
 
 class DeviceBadges(Static):

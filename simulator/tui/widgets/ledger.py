@@ -4,12 +4,15 @@ then the QR orders as the QR channels did."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual.widgets import DataTable
 
-from simulator.gateway.ledger import LedgerEntry
-from simulator.gateway.qr.orders import QrOrder
 from simulator.wire.money import format_yuan
+
+if TYPE_CHECKING:  # the gateway is imported with the shop, after the first paint
+    from simulator.gateway.ledger import LedgerEntry
+    from simulator.gateway.qr.orders import QrOrder
 
 
 class LedgerPanel(DataTable[str]):
