@@ -107,8 +107,14 @@ def test_a_card_purchase_in_tmux_at_80x24(pane: Pane) -> None:
     pane.wait_for("Remove card")
     pane.keys("r")
     # The approved (paid) screen, and the paper roll at the end of the second receipt.
-    shown = pane.wait_for("Payment received", "2 receipt(s)", "AMOUNT: RMB 12.34")
-    assert "PIN VERIFIED" in shown
+    shown = pane.wait_for("Payment received", "2 receipt(s)")
+    assert cards.load("unionpay_debit").pan not in shown
+    # The roll on the whole screen: the e-receipt QR, drawn as printed, decodes off the pane.
+    pane.keys("v")
+    shown = pane.wait_for("E-RECEIPT", "✂")
+    assert [qr.partition("/r/")[0] for qr in decode_qr(shown.splitlines())] == [
+        "https://possim.invalid"
+    ], shown
     assert cards.load("unionpay_debit").pan not in shown
     pane.keys("q")
 

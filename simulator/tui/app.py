@@ -120,6 +120,7 @@ class PossimApp(PossimBaseApp):
         Binding("i", "insert", "insert", priority=True, id="card.insert"),
         Binding("r", "remove", "remove", priority=True, id="card.remove"),
         Binding("s", "swipe", "swipe", priority=True, id="card.swipe"),
+        Binding("a", "tap", "tap", priority=True, id="card.tap"),
         Binding("right_square_bracket", "card(1)", "card", priority=True, id="card.next"),
         Binding("left_square_bracket", "card(-1)", "prev card", show=False, id="card.prev"),
         Binding("n", "next_code", "next code", show=False, id="scanner.next"),
@@ -128,6 +129,7 @@ class PossimApp(PossimBaseApp):
         Binding("p", "customer_pays", "customer pays", priority=True, id="customer.pays"),
         Binding("x", "paper", "paper", id="printer.paper"),
         Binding("c", "cover", "cover", show=False, id="printer.cover"),
+        Binding("v", "roll", "paper roll", show=False, id="printer.roll"),
         Binding("t", "advance", f"+{ADVANCE_SECONDS:g}s", show=False, id="clock.advance"),
         Binding("e", "tab('events')", "events", show=False, id="view.events"),
         Binding("l", "tab('ledger')", "ledger", show=False, id="view.ledger"),
@@ -141,11 +143,12 @@ class PossimApp(PossimBaseApp):
         ("backspace", "CLR: last digit / the PIN / back to the amount"),
         ("escape", "CANCEL: the amount; a payment waiting for card/code/QR"),
         ("[ ]", "the previous / next card of the catalogue"),
-        ("i r s", "insert / remove / swipe the chosen card"),
+        ("i r s a", "insert / remove / swipe / tap (contactless) the chosen card"),
         ("n k", "the next sample payment code / scan it"),
         ("y", "type a payment code and scan it"),
         ("p", "the customer pays the QR shown / confirms on the phone"),
         ("x c", "printer: paper out or refill / open or close the cover"),
+        ("v", "the paper roll on the whole screen, and back"),
         ("t", f"let {ADVANCE_SECONDS:g} s of time pass (timeouts)"),
         ("e l", "the event log / the gateway ledger (wide screens)"),
         ("ctrl+p", "the command palette: every action by name"),
@@ -327,7 +330,7 @@ class PossimApp(PossimBaseApp):
         self._show_counter()
 
     def on_receipt_printed(self, message: ReceiptPrinted) -> None:
-        self.query_one(PaperRoll).add_receipt(message.text)
+        self.query_one(PaperRoll).add_receipt(message.text, message.receipt, message.profile)
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.notify(message.error, title="cannot do that", severity="error", markup=False)
@@ -408,6 +411,8 @@ class PossimApp(PossimBaseApp):
             return self.counter.can_pay_qr
         if action == "swipe":
             return self.counter.can_swipe
+        if action == "tap":
+            return self.counter.can_tap
         if action == "insert":
             return not self.counter.card_inserted
         if action == "remove":
@@ -425,6 +430,7 @@ class PossimApp(PossimBaseApp):
             ("Insert the card", f"insert {self.counter.card} into the reader (i)", "insert"),
             ("Remove the card", "take the card out of the reader (r)", "remove"),
             ("Swipe the card", f"swipe {self.counter.card}'s magnetic stripe (s)", "swipe"),
+            ("Tap the card", f"tap {self.counter.card} on the contactless reader (a)", "tap"),
             ("Next card", "choose the next card of the catalogue (])", "card(1)"),
             ("Previous card", "choose the previous card of the catalogue ([)", "card(-1)"),
             ("Scan the payment code", f"scan {self.counter.sample_code.shown} (k)", "scan"),
@@ -433,6 +439,11 @@ class PossimApp(PossimBaseApp):
             ("Customer pays", "pay the QR shown / confirm on the phone (p)", "customer_pays"),
             ("Load a new paper roll" if paper_out else "Paper out", "the printer (x)", "paper"),
             ("Close the cover" if cover_open else "Open the cover", "the printer (c)", "cover"),
+            (
+                "Paper roll back" if self.screen.maximized else "Paper roll full screen",
+                "the printer's receipts on the whole screen (v)",
+                "roll",
+            ),
             (f"Let {ADVANCE_SECONDS:g} s pass", "watch a timeout happen (t)", "advance"),
             ("Event log", "the events as they happen (e)", "tab('events')"),
             ("Ledger", "the gateway's transactions and QR orders (l)", "tab('ledger')"),
@@ -462,6 +473,9 @@ class PossimApp(PossimBaseApp):
     def action_swipe(self) -> None:
         self._do(lambda counter: counter.swipe())
 
+    def action_tap(self) -> None:
+        self.counter.tap()
+
     def action_card(self, step: int) -> None:
         self._do(lambda counter: counter.choose_card(step))
 
@@ -486,6 +500,15 @@ class PossimApp(PossimBaseApp):
 
     def action_cover(self) -> None:
         self._do(lambda counter: counter.toggle_cover())
+
+    def action_roll(self) -> None:
+        """The paper roll on the whole screen (a receipt's QR is taller than the panel
+        at 80x24), or back."""
+        roll = self.query_one(PaperRoll)
+        if self.screen.maximized is roll:
+            self.screen.minimize()
+        else:
+            self.screen.maximize(roll, container=False)
 
     def action_advance(self) -> None:
         self._do(lambda counter: counter.advance(ADVANCE_SECONDS))

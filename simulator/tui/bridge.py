@@ -59,7 +59,9 @@ class Bridge:
         self._target.post_message(BusChanged())
 
     def _on_receipt(self, receipt: RenderedReceipt) -> None:
-        self._target.post_message(ReceiptPrinted(receipt.text))
+        printer = self._shop.view.virtual_printer
+        profile = printer.profile if printer is not None else None
+        self._target.post_message(ReceiptPrinted(receipt.text, receipt, profile))
 
     def _on_counter(self) -> None:
         self._target.post_message(CounterChanged())

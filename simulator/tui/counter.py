@@ -29,6 +29,7 @@ reversal), so the person lets go of the clock until it is done.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -154,6 +155,11 @@ class Counter:
     def card_inserted(self) -> bool:
         return self._view.card_inserted
 
+    @property
+    def can_tap(self) -> bool:
+        """The terminal has a simulated contactless field and the chosen card an antenna."""
+        return self._view.simulated("picc_slot") and _has_antenna(self.card)
+
     def choose_card(self, step: int) -> str:
         """Pick the next (``step=1``) or previous (``-1``) card of the catalogue."""
         with self._lock:
@@ -188,6 +194,10 @@ class Counter:
 
     def swipe(self) -> None:
         self._submit(self._swipe)
+
+    def tap(self) -> None:
+        """The customer taps the chosen card (or phone) on the contactless field."""
+        self._submit(self._tap)
 
     def scan(self, code: str | None = None) -> None:
         """The cashier scans ``code`` (default: the chosen sample code) with the scanner."""
@@ -335,6 +345,9 @@ class Counter:
     def _swipe(self) -> None:
         self._hands.swipe_card(self._image())
 
+    def _tap(self) -> None:
+        self._hands.tap_card(self._image())
+
     def _scan(self, code: str) -> None:
         self._hands.scan(code)
 
@@ -366,3 +379,9 @@ class Counter:
     def _changed(self) -> None:
         for listener in list(self.on_change):
             listener()
+
+
+@functools.lru_cache(maxsize=64)
+def _has_antenna(name: str) -> bool:
+    """Whether the catalogue card ``name`` can be tapped (read once: the refresh asks often)."""
+    return cards.load(name).contactless

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from drivers.printer.profile import PrinterProfile
+    from simulator.devices.printer.paper import RenderedReceipt
 
 
 class BusChanged(Message):
@@ -14,11 +20,19 @@ class CounterChanged(Message):
 
 
 class ReceiptPrinted(Message):
-    """The virtual printer cut a receipt; ``text`` is the paper as printed."""
+    """The virtual printer cut a receipt; ``text`` is the paper as printed, ``receipt``
+    its lines and ``profile`` the printer's, to draw its pictures (when known)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(
+        self,
+        text: str,
+        receipt: RenderedReceipt | None = None,
+        profile: PrinterProfile | None = None,
+    ) -> None:
         super().__init__()
         self.text = text
+        self.receipt = receipt
+        self.profile = profile
 
 
 class ActionFailed(Message):

@@ -113,7 +113,9 @@ class PlaybackApp(PossimBaseApp):
         self.post_message(BusChanged())
 
     def _on_receipt(self, receipt: RenderedReceipt) -> None:
-        self.post_message(ReceiptPrinted(receipt.text))
+        printer = self._run.view.virtual_printer if self._run is not None else None
+        profile = printer.profile if printer is not None else None
+        self.post_message(ReceiptPrinted(receipt.text, receipt, profile))
 
     # -- model -> widgets ------------------------------------------------------------------
 
@@ -136,7 +138,7 @@ class PlaybackApp(PossimBaseApp):
                 screen.title, screen.lines = payload.title, payload.lines
 
     def on_receipt_printed(self, message: ReceiptPrinted) -> None:
-        self.query_one(PaperRoll).add_receipt(message.text)
+        self.query_one(PaperRoll).add_receipt(message.text, message.receipt, message.profile)
 
     def on_playback_changed(self, _: PlaybackChanged) -> None:
         self._show_steps()

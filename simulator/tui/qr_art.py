@@ -30,7 +30,7 @@ def qr_text(payload: str, max_width: int | None = None) -> str:
     """``payload`` as lines of block characters, at most ``max_width`` columns if it can."""
     matrix = qr_matrix(payload)
     if max_width is None or len(matrix) <= max_width:
-        return _halves(matrix)
+        return half_blocks(matrix)
     return _quadrants(matrix)
 
 
@@ -43,7 +43,7 @@ def _pad(matrix: list[list[bool]]) -> list[list[bool]]:
     return rows
 
 
-def _halves(matrix: list[list[bool]]) -> str:
+def half_blocks(matrix: list[list[bool]]) -> str:
     rows = _pad(matrix)
     return "\n".join(
         "".join(_HALVES[(top, bottom)] for top, bottom in zip(upper, lower, strict=True))
