@@ -474,7 +474,7 @@ class PossimApp(PossimBaseApp):
         self._do(lambda counter: counter.swipe())
 
     def action_tap(self) -> None:
-        self.counter.tap()
+        self._do(lambda counter: counter.tap())
 
     def action_card(self, step: int) -> None:
         self._do(lambda counter: counter.choose_card(step))
