@@ -177,7 +177,8 @@ def test_a_purchase_by_clicks_in_headless_chromium(
                 terminal.wait_for(f"RMB {int('1234'[: '1234'.index(digit) + 1]) / 100:.2f}")
             terminal.click("OK", row_with="9", left_of=left)
             terminal.wait_for("Choose payment", "5 云闪付收款码 UnionPay QR")
-            terminal.click("OK", row_with="9", left_of=left)  # OK: by card
+            # 1: by card (a second click on OK at once would be a double click).
+            terminal.click("1", row_with="CANCEL", left_of=left)
             terminal.wait_for("Insert or swipe card")
             terminal.click("Insert")
             terminal.wait_for("Enter PIN")
@@ -191,6 +192,9 @@ def test_a_purchase_by_clicks_in_headless_chromium(
             terminal.click("Remove")
             shown = terminal.wait_for("Payment received", "2 receipt(s)")
             assert "RMB 12.34" in shown
+            # The roll ends with the e-receipt QR drawn as on paper: `v` shows it on the
+            # whole page, the slip's amount line with it.
+            page.keyboard.press("v")
             paper = terminal.wait_for("AMOUNT: RMB 12.34")
             assert cards.load(CARD).masked_pan[-4:] in paper
             assert cards.load(CARD).pan not in paper
