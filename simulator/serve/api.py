@@ -109,7 +109,7 @@ class ShopApi:
             routes.add_post(f"/v1/hands/{name}", self._hand(name))
         routes.add_get("/v1/view/state", self._state)
         routes.add_get("/v1/view/receipts", self._receipts)
-        routes.add_get(r"/v1/view/receipts/{index:\d+}.png", self._receipt_png)
+        routes.add_get(r"/v1/view/receipts/{index:[0-9]{1,9}}.png", self._receipt_png)
         routes.add_get("/v1/view/speech", self._speech)
         routes.add_get("/v1/view/journal", self._journal)
         routes.add_get("/v1/view/ledger", self._ledger)
@@ -344,7 +344,8 @@ def _after(request: web.Request, default: int = 0) -> int:
     text = request.query.get("after")
     if text is None:
         return default
-    if not text.isdigit() or len(text) > 18:
+    # isascii: str.isdigit() also takes "²", which int() refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise ApiError(f"after={text!r}: expected an event seq (digits)")
     return int(text)
 

@@ -125,7 +125,8 @@ def _text(body: Mapping[str, Any], key: str) -> str:
 
 def _fen(amt: str) -> int:
     whole, dot, part = amt.partition(".")
-    if not whole.isdigit() or len(whole) > 10 or (dot and not (part.isdigit() and len(part) <= 2)):
+    digits = amt.isascii() and whole.isdigit() and (not dot or part.isdigit())  # not "²"
+    if not digits or len(whole) > 10 or len(part) > 2:
         raise EcrRefusal(f"amt={amt!r} must be yuan with at most two decimals, e.g. 100.01")
     return int(whole) * 100 + int(part.ljust(2, "0") or "0")
 
