@@ -37,3 +37,24 @@ def test_serve_prints_where_it_listens_and_its_keys_then_stops_on_sigint(tmp_pat
         process.send_signal(signal.SIGINT)
         _, errors = process.communicate(timeout=60)
     assert process.returncode == 0, errors
+
+
+def test_every_channel_listens_where_host_says_after_a_warning(tmp_path: Path) -> None:
+    # --host is the user telling possim to leave loopback: each channel warns and serves
+    # there (Alipay and UnionPay once refused after printing the warning).
+    env = {**os.environ, "POSSIM_CACHE_DIR": str(tmp_path)}
+    for channel in ("wechat", "alipay", "unionpay"):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "possim", "channels", "serve", channel, "--port", "0",
+             "--host", "0.0.0.0", "--key-dir", str(tmp_path / "keys")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()
+            assert "0.0.0.0:" in first, (channel, first)
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, errors = process.communicate(timeout=60)
+        assert process.returncode == 0, (channel, errors)
+        assert "not loopback" in errors, (channel, errors)

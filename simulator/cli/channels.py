@@ -126,7 +126,7 @@ def _serve_alipay(args: argparse.Namespace, port: int) -> tuple[ServedChannel, l
 
     folder = key_dir(args.key_dir)
     channel = AlipayChannel.with_test_keys(RealClock(), key_dir=args.key_dir)
-    server = AlipayServer(channel, host=args.host, port=port)
+    server = AlipayServer(channel, host=args.host, port=port, allow_remote=True)
     server.start()
     _write_public_key(folder, server.channel.signing_key, "alipay-simulator.public.pem")
     return server, [
@@ -144,7 +144,7 @@ def _serve_unionpay(args: argparse.Namespace, port: int) -> tuple[ServedChannel,
 
     folder = key_dir(args.key_dir)
     channel = UnionPayChannel.with_test_keys(RealClock(), key_dir=args.key_dir)
-    server = UnionPayServer(channel, host=args.host, port=port)
+    server = UnionPayServer(channel, host=args.host, port=port, allow_remote=True)
     server.start()
     root = folder / "unionpay-test-root.cert.pem"
     root.write_text(server.channel.certificates.root_pem, encoding="ascii")

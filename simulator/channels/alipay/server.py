@@ -106,11 +106,19 @@ def alipay_app(channel: AlipayChannel) -> web.Application:
 class AlipayServer(ChannelHttpServer):
     """The simulated Alipay on loopback; ``base_url + "/gateway.do"`` is the SDK's gateway."""
 
-    def __init__(self, channel: AlipayChannel, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        channel: AlipayChannel,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allow_remote: bool = False,
+    ) -> None:
         super().__init__(
             lambda: alipay_app(channel),
             host,
             port,
+            allow_remote=allow_remote,
             what="the Alipay simulator",
             name="possim-alipay",
         )

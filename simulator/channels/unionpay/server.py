@@ -76,11 +76,19 @@ def unionpay_app(channel: UnionPayChannel) -> web.Application:
 
 
 class UnionPayServer(ChannelHttpServer):
-    def __init__(self, channel: UnionPayChannel, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        channel: UnionPayChannel,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allow_remote: bool = False,
+    ) -> None:
         super().__init__(
             lambda: unionpay_app(channel),
             host,
             port,
+            allow_remote=allow_remote,
             what="the UnionPay simulator",
             name="possim-unionpay",
         )
